@@ -1,0 +1,65 @@
+"""Content checksums of tables that do not depend on row order, file layout or chunking.
+
+Each row is hashed (a splitmix64 fold over its column values) and the row hashes are summed
+modulo 2^64; the sum and the row count of chunks simply add up, so workers checksum their own
+chunks and the total is the same for any chunking.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+MASK64 = (1 << 64) - 1
+
+
+def _splitmix(z: np.ndarray) -> np.ndarray:
+    z = z + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def _as_u64(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values)
+    if v.dtype == object or v.dtype.kind in "US":
+        return pd.util.hash_array(v.astype(object))
+    if v.dtype.kind == "f":
+        v = v.astype(np.float64)
+        v = np.where(np.isnan(v), np.nan, v)  # one NaN bit pattern
+        return v.view(np.uint64)
+    if v.dtype.kind == "M":
+        return v.astype("datetime64[D]").astype(np.int64).view(np.uint64)
+    return v.astype(np.int64).view(np.uint64)
+
+
+def rows_hash_sum(columns: Mapping[str, np.ndarray]) -> tuple[int, int]:
+    """``(sum of row hashes mod 2^64, row count)`` for equally long columns."""
+    n = None
+    h = None
+    for i, (name, values) in enumerate(sorted(columns.items())):
+        v = _as_u64(values)
+        if n is None:
+            n = v.size
+            h = np.full(n, np.uint64(len(columns)), dtype=np.uint64)
+        salt = np.uint64(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little"))
+        h = _splitmix(h ^ _splitmix(v ^ salt) + np.uint64(i))
+    if not n:
+        return 0, 0
+    return int(h.sum(dtype=np.uint64)), int(n)
+
+
+def combine(parts: list[tuple[int, int]]) -> tuple[int, int]:
+    """Add chunk partials."""
+    return sum(p[0] for p in parts) & MASK64, sum(p[1] for p in parts)
+
+
+def digest(table: str, total: tuple[int, int]) -> str:
+    """The table's checksum string as written in the manifest."""
+    return hashlib.sha256(f"{table}:{total[1]}:{total[0]:016x}".encode()).hexdigest()

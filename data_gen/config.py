@@ -1,0 +1,361 @@
+"""The world's parameters: one validated, frozen pydantic model.
+
+Every default is either a fact from the case (marked ``[CASE]``) or an explicit assumption of the
+project (marked ``[ASSUMPTION]``). The descriptions are the knobs' documentation: ``nsf config
+schema`` prints them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Strength = Annotated[float, Field(ge=0.0, le=1.0)]
+
+#: Users per random stream. Fixed: it defines the outputs, so it is not a knob. Chunks are whole
+#: numbers of blocks, which is what makes outputs identical for any chunk size or worker count.
+BLOCK_USERS = 8192
+
+REGIONS = (
+    "seoul",
+    "gyeonggi_incheon",
+    "busan_ulsan_gyeongnam",
+    "daegu_gyeongbuk",
+    "chungcheong",
+    "jeolla",
+    "gangwon_jeju",
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class PopulationConfig(_Frozen):
+    """Who the users are (demographics are for the auditor only, never shared)."""
+
+    n_users: int = Field(
+        100_000, ge=1, le=100_000_000,
+        description="Number of simulated Kakao Pay users. [CASE] the real feed covered 40.45 M.",
+    )
+    ios_share: Share = Field(
+        0.28,
+        description="Share of users on iOS. [ASSUMPTION] Apple's smartphone share in Korea was "
+        "roughly a quarter to a third in 2019-2024.",
+    )
+    apple_registered_share: Share = Field(
+        0.15,
+        description="Share of ALL users who registered Kakao Pay as an App Store payment method "
+        "(iOS users only). [CASE] fewer than 20%; 15% is the project's assumption.",
+    )
+    female_share: Share = Field(0.5, description="Share of women. [ASSUMPTION] parity.")
+    foreign_share: Share = Field(
+        0.035,
+        description="Share of foreign nationals. [ASSUMPTION] about 2.5 M foreign residents "
+        "in a population of 51 M, fewer among payment-app users.",
+    )
+    region_shares: tuple[float, ...] = Field(
+        (0.19, 0.31, 0.15, 0.10, 0.11, 0.10, 0.04),
+        description="Shares of the regions " + ", ".join(REGIONS) + ". [ASSUMPTION] from "
+        "resident-registration population shares, rounded.",
+    )
+    age_min: int = Field(15, ge=14, le=100, description="Youngest user's age. [ASSUMPTION]")
+    age_max: int = Field(79, ge=15, le=110, description="Oldest user's age. [ASSUMPTION]")
+    age_mean: float = Field(
+        38.0, ge=15, le=100,
+        description="Mean user age (normal, truncated to the age range). [ASSUMPTION] "
+        "payment-app users are younger than the adult population.",
+    )
+    age_sd: float = Field(13.0, gt=0, le=50, description="Age standard deviation. [ASSUMPTION]")
+
+    @field_validator("region_shares")
+    @classmethod
+    def _regions_sum_to_one(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) != len(REGIONS):
+            raise ValueError(f"needs {len(REGIONS)} shares, one per region: {', '.join(REGIONS)}")
+        if any(s < 0 for s in v) or abs(sum(v) - 1.0) > 1e-6:
+            raise ValueError("shares must be non-negative and sum to 1")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PopulationConfig:
+        if self.age_max <= self.age_min:
+            raise ValueError("age_max must be greater than age_min")
+        if self.apple_registered_share > self.ios_share:
+            raise ValueError(
+                f"apple_registered_share ({self.apple_registered_share}) cannot exceed ios_share "
+                f"({self.ios_share}): only iOS users can register for Apple billing"
+            )
+        return self
+
+
+class CalendarConfig(_Frozen):
+    """When the world runs and when it is observed."""
+
+    start_date: dt.date = Field(
+        dt.date(2019, 7, 11),
+        description="First simulated day. [CASE] Kakao Pay became an App Store payment method on "
+        "2019-07-11.",
+    )
+    days: int = Field(360, ge=2, le=3660, description="Simulated days.")
+    warmup_days: int = Field(
+        180, ge=1,
+        description="Days before the first observation date, so trailing history windows are full.",
+    )
+    snapshot_every_days: int = Field(
+        30, ge=1, description="Days between observation dates (monthly snapshots of the feed)."
+    )
+    horizon_days: int = Field(
+        30, ge=1, le=365,
+        description="Outcome horizon H: an observation's label looks at days (d, d+H]. "
+        "[ASSUMPTION] the score is refreshed daily and used over the following month.",
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> CalendarConfig:
+        if self.warmup_days + self.horizon_days > self.days:
+            raise ValueError(
+                f"warmup_days + horizon_days ({self.warmup_days} + {self.horizon_days}) must not "
+                f"exceed days ({self.days}): no observation date would have a full horizon"
+            )
+        return self
+
+    @property
+    def observation_days(self) -> list[int]:
+        """Simulation-day indices (0-based) of the observation dates."""
+        last = self.days - self.horizon_days - 1
+        return list(range(self.warmup_days - 1, last + 1, self.snapshot_every_days))
+
+    @property
+    def observation_dates(self) -> list[dt.date]:
+        return [self.start_date + dt.timedelta(days=d) for d in self.observation_days]
+
+
+class BehaviourConfig(_Frozen):
+    """Money flows. Amounts in KRW; rates are per user per day."""
+
+    monthly_income_median: float = Field(
+        2_700_000, gt=0,
+        description="Median monthly income into the (unobserved) bank account. [ASSUMPTION] near "
+        "Korea's median monthly wage in 2019-2020.",
+    )
+    income_sigma: float = Field(0.55, gt=0, le=3, description="Log-sd of monthly income.")
+    bank_spend_fraction: Share = Field(
+        0.88,
+        description="Average share of income spent from the bank outside Kakao Pay. [ASSUMPTION]",
+    )
+    payments_per_day: float = Field(
+        0.45, ge=0, le=20,
+        description="Mean merchant payments from Pay Money per user per day. [ASSUMPTION]",
+    )
+    payment_median: float = Field(
+        11_000, gt=0, description="Median merchant payment. [ASSUMPTION] small offline/online buys."
+    )
+    transfers_out_per_day: float = Field(
+        0.10, ge=0, le=20, description="Mean P2P transfers sent per day. [ASSUMPTION]"
+    )
+    transfers_in_per_day: float = Field(
+        0.10, ge=0, le=20, description="Mean P2P transfers received per day. [ASSUMPTION]"
+    )
+    transfer_median: float = Field(
+        25_000, gt=0, description="Median P2P transfer. [ASSUMPTION] splitting a bill."
+    )
+    withdrawal_per_day: float = Field(
+        0.02, ge=0, le=5,
+        description="Daily chance that a user with a large balance moves it back to the bank. "
+        "[ASSUMPTION]",
+    )
+    topup_unit: int = Field(
+        10_000, gt=0, description="Top-ups are multiples of this amount. [ASSUMPTION] 10,000 KRW."
+    )
+    appstore_purchases_per_day: float = Field(
+        0.12, ge=0, le=20,
+        description="Mean App Store microtransactions per day of an Apple-registered user of "
+        "average propensity. [ASSUMPTION]",
+    )
+    appstore_prices: tuple[int, ...] = Field(
+        (1_200, 2_500, 3_900, 5_900, 12_000, 33_000),
+        description="App Store price tiers in KRW. [ASSUMPTION] Korean App Store tiers.",
+    )
+    grouping_delay_days: tuple[int, int] = Field(
+        (1, 5),
+        description="Apple charges a group when its first purchase is this many days old: each "
+        "user's delay is uniform on [min, max]. [CASE] 'at purchase time or a few days later'.",
+    )
+    grouping_cap: int = Field(
+        50_000, gt=0,
+        description="A group is charged at once when its total reaches this amount. [ASSUMPTION]",
+    )
+    charge_max_attempts: int = Field(
+        3, ge=1, le=10,
+        description="Attempts at a grouped charge before Apple gives up. [ASSUMPTION]",
+    )
+    retry_gap_days: int = Field(
+        2, ge=1, le=30, description="Days between attempts at a failed charge. [ASSUMPTION]"
+    )
+    suspend_days: int = Field(
+        14, ge=0, le=365,
+        description="Days without App Store purchases after a charge fails for good. [ASSUMPTION]",
+    )
+    low_balance: int = Field(
+        10_000, ge=0,
+        description="A balance below this counts as a low-balance day. [ASSUMPTION]",
+    )
+
+    @field_validator("grouping_delay_days")
+    @classmethod
+    def _delay_range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not (0 <= v[0] <= v[1] <= 30):
+            raise ValueError("needs 0 <= min <= max <= 30")
+        return v
+
+
+class DependenceConfig(_Frozen):
+    """How strongly each observable attribute is generated from latent traits and demographics.
+
+    Each attribute is drawn from ``u = s * z + sqrt(1 - s^2) * e`` where ``z`` is a standardised
+    combination of its drivers and ``e`` independent noise; ``s = 0`` makes it pure noise with the
+    same marginal distribution. Drivers are named in each description.
+    """
+
+    email_domain: Strength = Field(
+        0.6, description="E-mail domain from age (portal mail for older users, gmail for younger)."
+    )
+    phone_carrier: Strength = Field(
+        0.5, description="Budget (MVNO) carrier from low income and older age."
+    )
+    join_date: Strength = Field(0.5, description="Early adoption from younger age and income.")
+    id_verified: Strength = Field(
+        0.4, description="ID-card verification from top-up discipline and income."
+    )
+    n_cards: Strength = Field(0.6, description="Registered cards from income.")
+    signup_channel: Strength = Field(0.3, description="Sign-up channel from age.")
+    bank_linked: Strength = Field(
+        0.5, description="Linked bank account from discipline and liquidity buffer."
+    )
+    auto_topup: Strength = Field(
+        0.6, description="Automatic top-up from discipline (it also prevents declines)."
+    )
+    device_os: Strength = Field(0.5, description="iOS from younger age and income.")
+    apple_registration: Strength = Field(
+        0.7, description="Apple-billing registration (iOS users) from App Store propensity."
+    )
+    income: Strength = Field(
+        0.45, description="Income from age (peaking in the 40s) and gender (pay gap)."
+    )
+    liquidity_buffer: Strength = Field(0.5, description="Liquidity buffer from income and age.")
+    topup_discipline: Strength = Field(0.4, description="Top-up discipline from age and buffer.")
+    appstore_propensity: Strength = Field(0.5, description="App Store propensity from youth.")
+    spending: Strength = Field(0.3, description="Spending propensity from income.")
+
+
+class TargetsConfig(_Frozen):
+    """Calibration targets the summary compares the simulated world against."""
+
+    apple_nsf_rate: Share = Field(
+        0.06,
+        description="Share of Apple-registered users' observation rows with a failed grouped "
+        "charge within the horizon. [ASSUMPTION] not public; a plausible small rate.",
+    )
+    any_nsf_rate: Share = Field(
+        0.10,
+        description="Share of all observation rows with any insufficient-funds decline within "
+        "the horizon. [ASSUMPTION]",
+    )
+    auto_topup_share: Share = Field(
+        0.30, description="Share of users with automatic top-up on. [ASSUMPTION]"
+    )
+    bank_linked_share: Share = Field(
+        0.85, description="Share of users with a linked bank account. [ASSUMPTION]"
+    )
+    id_verified_share: Share = Field(
+        0.70, description="Share of ID-card verified users. [ASSUMPTION]"
+    )
+
+
+class FeedConfig(_Frozen):
+    """The 24-category record shared per user per observation date."""
+
+    format: Literal["raw", "binned"] = Field(
+        "raw",
+        description="'raw' values or 'binned' ('categorised' usage-pattern data, as the court "
+        "described the shared items).",
+    )
+    windows: tuple[int, ...] = Field(
+        (7, 30, 90, 180),
+        description="Trailing history windows (days) of the aggregates in the feed; 7 is the "
+        "window of the public categories [CASE]. Longer windows stand for what a recipient "
+        "retaining that many daily records can compute.",
+    )
+    events: bool = Field(
+        False, description="Also write the event log (large: several events per user per day)."
+    )
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if 7 not in v:
+            raise ValueError("must include 7 (the public categories count the last 7 days)")
+        if list(v) != sorted(set(v)) or v[0] < 1:
+            raise ValueError("must be strictly increasing positive day counts")
+        return v
+
+
+class IdentifiersConfig(_Frozen):
+    """How shared identifiers are pseudonymised."""
+
+    scheme: Literal["sha256", "hmac-sha256"] = Field(
+        "sha256",
+        description="'sha256': unsalted, as in the case [CASE]; 'hmac-sha256': keyed with a secret.",
+    )
+    hmac_key: SecretStr | None = Field(
+        None, description="Secret for 'hmac-sha256' (prefer hmac_key_env)."
+    )
+    hmac_key_env: str = Field(
+        "NSF_HMAC_KEY", description="Environment variable holding the secret for 'hmac-sha256'."
+    )
+
+
+class TruthConfig(_Frozen):
+    """The oracle: P(NSF) from re-simulating the horizon from each evaluation row's full state."""
+
+    oracle_draws: int = Field(
+        32, ge=1, le=10_000, description="Re-simulations M of the horizon per evaluation row."
+    )
+    oracle_snapshots: int = Field(
+        2, ge=0,
+        description="Number of last observation dates whose rows get the oracle (the test rows "
+        "of the default out-of-time split); 0 disables it.",
+    )
+    oracle_population: Literal["apple", "all"] = Field(
+        "apple", description="Whose rows get the oracle: Apple-registered users or everyone."
+    )
+
+
+class WorldConfig(_Frozen):
+    """The simulated world (everything that determines the dataset's content)."""
+
+    population: PopulationConfig = PopulationConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    behaviour: BehaviourConfig = BehaviourConfig()
+    dependence: DependenceConfig = DependenceConfig()
+    targets: TargetsConfig = TargetsConfig()
+    feed: FeedConfig = FeedConfig()
+    identifiers: IdentifiersConfig = IdentifiersConfig()
+    truth: TruthConfig = TruthConfig()
+
+    def digest(self, seed: int) -> str:
+        """Stable digest of everything that determines the dataset's content."""
+        payload = self.model_dump(mode="json")
+        payload["identifiers"]["hmac_key"] = (
+            None
+            if self.identifiers.hmac_key is None
+            else hashlib.sha256(self.identifiers.hmac_key.get_secret_value().encode()).hexdigest()
+        )
+        blob = json.dumps({"seed": seed, "world": payload}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()

@@ -1,0 +1,276 @@
+"""Build a dataset folder: chunks (in parallel), then ``summary.json``, then ``manifest.json``.
+
+Layout of ``<data_dir>/<name>-<digest8>/``: one folder per table of Parquet parts, the summary,
+and the manifest, which is written last and atomically. Work in progress lives in a sibling
+``.partial`` folder; finished chunks there are kept, so an interrupted build resumes where it
+stopped. A folder without a valid manifest is never read as a dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from importlib.metadata import PackageNotFoundError, version
+from multiprocessing import get_context
+from pathlib import Path
+
+from data_gen import _checksum
+from data_gen.config import BLOCK_USERS, WorldConfig
+from data_gen.errors import WorldError
+from data_gen.simulate import TABLES, ChunkTask, run_chunk, write_json_atomic
+
+FORMAT = "nsf-dataset/1"
+_MARKER = "_build.json"
+
+
+def package_version() -> str:
+    try:
+        return version("nsf")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def world_digest(world: WorldConfig, seed: int, hmac_key: bytes | None) -> str:
+    """Digest of what determines the content (the secret enters only as its own hash)."""
+    base = world.digest(seed)
+    if hmac_key is None:
+        return base
+    return hashlib.sha256((base + hashlib.sha256(hmac_key).hexdigest()).encode()).hexdigest()
+
+
+def dataset_path(data_dir: Path, name: str, digest: str) -> Path:
+    return Path(data_dir) / f"{name}-{digest[:8]}"
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest of a finished dataset; :class:`WorldError` if the folder is not one."""
+    path = Path(path)
+    mpath = path / "manifest.json"
+    if not path.is_dir():
+        raise WorldError(f"{path}: no such dataset folder")
+    if not mpath.is_file():
+        raise WorldError(f"{path}: not a finished dataset (no manifest.json)")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WorldError(f"{mpath}: corrupt manifest ({exc.__class__.__name__})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise WorldError(f"{mpath}: not an nsf dataset manifest (expected format {FORMAT!r})")
+    for key in ("rows", "checksums", "tables", "digest", "seed", "config"):
+        if key not in manifest:
+            raise WorldError(f"{mpath}: corrupt manifest (missing {key!r})")
+    for table, info in manifest["tables"].items():
+        for f in info["files"]:
+            if not (path / f).is_file():
+                raise WorldError(f"{path}: corrupt dataset (table {table!r} misses {f})")
+    return manifest
+
+
+def _chunks(n_users: int, chunk_users: int) -> list[tuple[int, int]]:
+    if chunk_users % BLOCK_USERS:
+        raise WorldError(f"chunk_users must be a multiple of {BLOCK_USERS} (got {chunk_users})")
+    return [(lo, min(n_users, lo + chunk_users)) for lo in range(0, n_users, chunk_users)]
+
+
+def _prepare_staging(staging: Path, digest: str) -> None:
+    marker = staging / _MARKER
+    if staging.exists():
+        try:
+            ok = json.loads(marker.read_text())["digest"] == digest
+        except (OSError, ValueError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            raise WorldError(
+                f"{staging}: exists but is not an unfinished build of this config; remove it "
+                "or rerun with --force")
+        return
+    try:
+        staging.mkdir(parents=True)
+        write_json_atomic(marker, {"digest": digest})
+    except OSError as exc:
+        raise WorldError(f"{staging.parent}: cannot write the dataset ({exc.strerror})") from None
+
+
+def _done_records(staging: Path, chunks: list[tuple[int, int]]) -> dict[int, dict]:
+    done: dict[int, dict] = {}
+    folder = staging / "_chunks"
+    folder.mkdir(exist_ok=True)
+    for i, (lo, hi) in enumerate(chunks):
+        rec = folder / f"{i:05d}.json"
+        if rec.is_file():
+            try:
+                data = json.loads(rec.read_text())
+            except ValueError:
+                continue
+            if (data.get("user_lo"), data.get("user_hi")) == (lo, hi):
+                done[i] = data
+    return done
+
+
+def _summary(world: WorldConfig, records: list[dict]) -> dict:
+    tot: dict[str, float] = {}
+    for r in records:
+        for k, v in r["aggregates"].items():
+            tot[k] = tot.get(k, 0) + v
+    n = max(tot["n_users"], 1)
+    pop, beh, tgt = world.population, world.behaviour, world.targets
+    apple_days = max(tot["apple_user_days"], 1)
+
+    def item(sim: float, target: float, note: str) -> dict:
+        rel = (sim - target) / target if target else None
+        return {"simulated": sim, "target": target, "relative_error": rel, "meaning": note}
+
+    checks = {
+        "ios_share": item(tot["n_ios"] / n, pop.ios_share, "share of users on iOS"),
+        "apple_registered_share": item(tot["n_apple_registered"] / n, pop.apple_registered_share,
+                                       "share of all users registered for Apple billing"),
+        "female_share": item(tot["n_female"] / n, pop.female_share, "share of women"),
+        "foreign_share": item(tot["n_foreign"] / n, pop.foreign_share, "share of foreigners"),
+        "auto_topup_share": item(tot["n_auto_topup"] / n, tgt.auto_topup_share,
+                                 "share with automatic top-up"),
+        "bank_linked_share": item(tot["n_bank_linked"] / n, tgt.bank_linked_share,
+                                  "share with a linked bank account"),
+        "id_verified_share": item(tot["n_id_verified"] / n, tgt.id_verified_share,
+                                  "share ID-card verified"),
+        "payment_attempts_per_user_day": item(
+            (tot["payments"] + tot["declines"]) / tot["user_days"], beh.payments_per_day,
+            "merchant payments per user per day (approximate: includes other declines)"),
+        "transfers_in_per_user_day": item(tot["transfers_in"] / tot["user_days"],
+                                          beh.transfers_in_per_day, "P2P transfers received"),
+        "transfers_out_per_user_day": item(tot["transfers_out"] / tot["user_days"],
+                                           beh.transfers_out_per_day, "P2P transfers sent"),
+        "appstore_purchases_per_apple_user_day": item(
+            tot["appstore_purchases"] / apple_days, beh.appstore_purchases_per_day,
+            "App Store microtransactions per Apple-registered user per day (before "
+            "suspensions)"),
+        "apple_nsf_rate": item(tot["apple_nsf"] / max(tot["apple_rows"], 1),
+                               tgt.apple_nsf_rate,
+                               "Apple-registered rows with a failed grouped charge in the horizon"),
+        "any_nsf_rate": item(tot["any_nsf"] / max(tot["rows"], 1), tgt.any_nsf_rate,
+                             "rows with any insufficient-funds decline in the horizon"),
+    }
+    return {
+        "calibration": checks,
+        "totals": tot,
+        "apple_nsf_rate_given_charge": tot["apple_nsf_charged"] / max(tot["apple_rows_charged"], 1),
+        "oracle": {
+            "rows": tot["oracle_rows"],
+            "mean_p_nsf_appstore": tot["oracle_p_sum"] / max(tot["oracle_rows"], 1),
+            "realised_nsf_appstore_rate": tot["oracle_realised"] / max(tot["oracle_rows"], 1),
+        },
+        "events_per_user_day": tot["events"] / max(tot["user_days"], 1),
+    }
+
+
+def build_dataset(
+    world: WorldConfig,
+    *,
+    seed: int,
+    name: str,
+    data_dir: Path,
+    chunk_users: int,
+    workers: int = 1,
+    hmac_key: bytes | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Path, dict, bool]:
+    """Build (or reuse) the dataset of ``world`` and ``seed``.
+
+    Returns
+    -------
+    path, manifest, reused
+        The dataset folder, its manifest, and whether a finished dataset was reused.
+    """
+    if world.identifiers.scheme == "hmac-sha256" and not hmac_key:
+        raise WorldError(
+            "world.identifiers.scheme is 'hmac-sha256' but no secret was given (set "
+            f"world.identifiers.hmac_key or the environment variable "
+            f"{world.identifiers.hmac_key_env})")
+    if world.identifiers.scheme == "sha256":
+        hmac_key = None
+    digest = world_digest(world, seed, hmac_key)
+    final = dataset_path(data_dir, name, digest)
+    staging = final.with_name(final.name + ".partial")
+    if final.exists() and not force:
+        if not (final / "manifest.json").exists():
+            raise WorldError(f"{final}: exists but is not a dataset (no manifest.json); remove it "
+                             "or rerun with --force")
+        manifest = read_manifest(final)
+        if manifest["digest"] != digest:
+            raise WorldError(f"{final}: holds a dataset of another config (digest "
+                             f"{manifest['digest'][:8]}); rerun with --force to rebuild")
+        return final, manifest, True
+    if force and staging.exists():
+        shutil.rmtree(staging)
+    _prepare_staging(staging, digest)
+
+    chunks = _chunks(world.population.n_users, chunk_users)
+    done = _done_records(staging, chunks)
+    todo = [ChunkTask(i, lo, hi, seed, world, str(staging), hmac_key)
+            for i, (lo, hi) in enumerate(chunks) if i not in done]
+    if progress:
+        progress(len(done), len(chunks))
+
+    def finish(rec: dict) -> None:
+        write_json_atomic(staging / "_chunks" / f"{rec['index']:05d}.json", rec)
+        done[rec["index"]] = rec
+        if progress:
+            progress(len(done), len(chunks))
+
+    if workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
+                                 mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(run_chunk, t) for t in todo]
+            for fut in as_completed(futures):
+                finish(fut.result())
+    else:
+        for t in todo:
+            finish(run_chunk(t))
+
+    records = [done[i] for i in range(len(chunks))]
+    tables: dict[str, dict] = {}
+    rows: dict[str, int] = {}
+    checksums: dict[str, str] = {}
+    for table in TABLES:
+        parts = [(int(r["sums"][table][0], 16), r["sums"][table][1])
+                 for r in records if table in r["sums"]]
+        if not parts:
+            continue
+        total = _checksum.combine(parts)
+        rows[table] = total[1]
+        checksums[table] = _checksum.digest(table, total)
+        tables[table] = {"files": [f"{table}/part-{r['index']:05d}.parquet" for r in records
+                                   if table in r["sums"]]}
+    summary = _summary(world, records)
+    write_json_atomic(staging / "summary.json", summary)
+    world_json = world.model_dump(mode="json")
+    manifest = {
+        "format": FORMAT,
+        "name": name,
+        "seed": seed,
+        "digest": digest,
+        "package_version": package_version(),
+        "config": world_json,
+        "block_users": BLOCK_USERS,
+        "observation_dates": [d.isoformat() for d in world.calendar.observation_dates],
+        "rows": rows,
+        "checksums": checksums,
+        "tables": tables,
+    }
+    shutil.rmtree(staging / "_chunks")
+    (staging / _MARKER).unlink()
+    write_json_atomic(staging / "manifest.json", manifest)
+    if final.exists():
+        trash = final.with_name(final.name + ".old")
+        if trash.exists():
+            shutil.rmtree(trash)
+        os.replace(final, trash)
+        os.replace(staging, final)
+        shutil.rmtree(trash)
+    else:
+        os.replace(staging, final)
+    return final, manifest, False

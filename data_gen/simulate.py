@@ -1,0 +1,386 @@
+"""Simulate one chunk of users over the whole calendar and write its part of every table.
+
+A chunk is a run of whole user blocks. Its outputs (one Parquet part per table) are written to
+temporary names, renamed, and only then is the chunk's record written; a chunk without a record is
+redone on the next run. Everything a chunk writes depends only on the seed and its users' blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data_gen import _checksum
+from data_gen._rng import DAYS, INIT, ORACLE, BlockRNG, block_generator
+from data_gen.categories import feed_columns
+from data_gen.config import BLOCK_USERS, WorldConfig
+from data_gen.identifiers import hash_identifiers, mask_email, mask_phone
+from data_gen.population import (
+    CARRIERS,
+    EMAIL_DOMAINS,
+    REGION_NAMES,
+    SIGNUP_CHANNELS,
+    Population,
+    age_band,
+    make_population,
+)
+from data_gen.world import COUNTERS, EVENT_COLUMNS, C, DayStepper, EventLog, State
+
+EPOCH = dt.date(1970, 1, 1)
+TABLES = ("users", "sensitive", "truth_users", "feed", "outcomes", "truth", "events")
+#: Balance and amount bands of the 'binned' feed (KRW). [ASSUMPTION]
+AMOUNT_BANDS = (0, 1, 10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000)
+COUNT_CAP = 10
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk's work; picklable for worker processes."""
+
+    index: int
+    user_lo: int
+    user_hi: int
+    seed: int
+    world: WorldConfig
+    staging: str
+    hmac_key: bytes | None
+
+
+def _affine_permutation(seed: int, salt: int, x: np.ndarray, modulus: int) -> np.ndarray:
+    """A bijection of [0, modulus) keyed by the seed: unique values without coordination."""
+    g = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(2**31, salt))))
+    while True:
+        a = int(g.integers(1, modulus))
+        if np.gcd(a, modulus) == 1:
+            break
+    b = int(g.integers(0, modulus))
+    return ((x.astype(object) * a + b) % modulus).astype(np.int64)
+
+
+def _identities(task: ChunkTask, pop: Population, rng: BlockRNG) -> dict[str, list[str]]:
+    uid = pop.user_id
+    phone_suffix = _affine_permutation(task.seed, 1, uid, 10**8)
+    customer = 100_000_000 + _affine_permutation(task.seed, 2, uid, 900_000_000)
+    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", np.uint8)
+    length = 4 + (rng.random() * 5).astype(int)
+    codes = letters[np.minimum((np.stack([rng.random() for _ in range(8)], 1) * 26).astype(int),
+                               25)]
+    locals_ = [codes[i, : length[i]].tobytes().decode() + np.base_repr(int(u), 36).lower()
+               for i, u in enumerate(uid)]
+    domains = [EMAIL_DOMAINS[d] for d in pop.email_domain]
+    emails = [f"{loc}@{dom}" for loc, dom in zip(locals_, domains, strict=True)]
+    phones = [f"010{int(s):08d}" for s in phone_suffix]
+    customers = [str(int(c)) for c in customer]
+    accounts = [e if by_mail else p for e, p, by_mail in
+                zip(emails, phones, pop.account_by_email, strict=True)]
+    return {
+        "phone_plain": phones, "email_plain": emails, "customer_number": customers,
+        "kakao_account_id": accounts, "email_local": locals_, "email_domain": domains,
+        "phone_suffix": phone_suffix,
+    }
+
+
+def _day_number(day: int, start: dt.date) -> int:
+    return (start - EPOCH).days + day
+
+
+class _Writer:
+    """Writes one chunk's part of each table and keeps its checksum partials."""
+
+    def __init__(self, staging: Path, index: int):
+        self.staging = staging
+        self.index = index
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.paths: dict[str, Path] = {}
+        self.sums: dict[str, list[tuple[int, int]]] = {}
+
+    def write(self, table: str, columns: dict[str, np.ndarray | list]) -> None:
+        arrays = {}
+        for name, values in columns.items():
+            if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+                arrays[name] = pa.array(values.astype("datetime64[D]"), pa.date32())
+            else:
+                arrays[name] = pa.array(values)
+        tbl = pa.table(arrays)
+        if table not in self.writers:
+            folder = self.staging / table
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"part-{self.index:05d}.parquet"
+            self.paths[table] = path
+            self.writers[table] = pq.ParquetWriter(
+                path.with_suffix(".parquet.tmp"), tbl.schema, compression="zstd",
+                compression_level=1)
+        self.writers[table].write_table(tbl, row_group_size=1 << 20)
+        self.sums.setdefault(table, []).append(_checksum.rows_hash_sum(
+            {k: np.asarray(v) if not isinstance(v, list) else np.asarray(v, dtype=object)
+             for k, v in columns.items()}))
+
+    def close(self) -> dict[str, tuple[int, int]]:
+        for table, w in self.writers.items():
+            w.close()
+            path = self.paths[table]
+            os.replace(path.with_suffix(".parquet.tmp"), path)
+        return {t: _checksum.combine(parts) for t, parts in self.sums.items()}
+
+
+def _static_columns(pop: Population, ident: dict, cfg: WorldConfig, key: bytes | None) -> dict:
+    scheme = cfg.identifiers.scheme
+    return {
+        "user_id": pop.user_id,
+        "customer_number_hash": hash_identifiers(ident["customer_number"], scheme, key),
+        "kakao_account_hash": hash_identifiers(ident["kakao_account_id"], scheme, key),
+        "phone_hash": hash_identifiers(ident["phone_plain"], scheme, key),
+        "email_hash": hash_identifiers(ident["email_plain"], scheme, key),
+        "masked_email": mask_email(ident["email_local"], ident["email_domain"]),
+        "masked_phone": mask_phone(ident["phone_suffix"]),
+        "join_date": pop.join_day.astype("datetime64[D]"),
+        "id_verified": pop.id_verified,
+        "n_cards": pop.n_cards.astype(np.int8),
+        "signup_channel": np.asarray(SIGNUP_CHANNELS, dtype=object)[pop.signup_channel],
+        "verification_carrier": np.asarray(CARRIERS, dtype=object)[pop.carrier],
+        "bank_linked": pop.bank_linked,
+        "auto_topup": pop.auto_topup,
+        "apple_registered": pop.apple_registered,
+    }
+
+
+def _band(x: np.ndarray) -> np.ndarray:
+    return (np.searchsorted(AMOUNT_BANDS, x, side="right") - 1).astype(np.int8)
+
+
+def _feed_rows(cfg: WorldConfig, static: dict, state: State, snaps: dict[int, np.ndarray],
+               day: int) -> dict[str, np.ndarray | list]:
+    windows = cfg.feed.windows
+    binned = cfg.feed.format == "binned"
+    n = state.balance.size
+    obs_day = _day_number(day, cfg.calendar.start_date)
+    now = snaps[day]
+    out: dict[str, np.ndarray | list] = {
+        "user_id": static["user_id"],
+        "observation_date": np.full(n, obs_day).astype("datetime64[D]"),
+    }
+    agg = {}
+    for w in windows:
+        past = snaps.get(day - w)
+        agg[w] = now - past if past is not None else now
+    cols = {}
+    for w in windows:
+        a = agg[w]
+        cols.update({
+            f"n_topups_{w}d": a[C["n_topups"]], f"n_payments_{w}d": a[C["n_payments"]],
+            f"n_transfers_{w}d": a[C["n_transfers"]],
+            f"balance_mean_{w}d": a[C["balance_sum"]] / w,
+            f"low_balance_days_{w}d": a[C["low_balance_days"]],
+            f"topup_amount_{w}d": a[C["topup_amount"]],
+            f"n_auto_topups_{w}d": a[C["n_auto_topups"]],
+            f"payment_amount_{w}d": a[C["payment_amount"]],
+            f"n_declines_{w}d": a[C["n_declines"]],
+            f"transfer_in_amount_{w}d": a[C["transfer_in_amount"]],
+            f"transfer_out_amount_{w}d": a[C["transfer_out_amount"]],
+            f"n_withdrawals_{w}d": a[C["n_withdrawals"]],
+            f"withdrawal_amount_{w}d": a[C["withdrawal_amount"]],
+            f"n_appstore_charges_{w}d": a[C["n_appstore_charges"]],
+            f"appstore_amount_{w}d": a[C["appstore_amount"]],
+            f"n_appstore_declines_{w}d": a[C["n_appstore_declines"]],
+        })
+    tenure = (obs_day - static["join_date"].astype(np.int64)).astype(np.int32)
+    base = {k: v for k, v in static.items() if k != "user_id"}
+    base["tenure_days"] = tenure
+    base["pay_money_balance"] = state.balance.copy()
+    base.update(cols)
+    for name in feed_columns(windows)[2:]:
+        v = base[name]
+        if binned:
+            if name == "join_date":
+                v = v.astype("datetime64[Y]").astype("datetime64[D]")  # join year
+            elif name == "tenure_days":
+                v = (v // 365).astype(np.int16)  # whole years
+            elif "amount" in name or ("balance" in name and "days" not in name):
+                v = _band(np.asarray(v))
+            elif (name.startswith("n_") and name != "n_cards") or "days_" in name:
+                v = np.minimum(np.asarray(v), COUNT_CAP)
+        if isinstance(v, np.ndarray) and v.dtype == np.float64 and name.startswith(("n_", "low")):
+            v = v.astype(np.int32)
+        elif isinstance(v, np.ndarray) and v.dtype == np.float64 and "amount" in name:
+            v = v.astype(np.int64)
+        out[name] = v
+    return out
+
+
+def _oracle(cfg: WorldConfig, task: ChunkTask, pop: Population, state: State, day: int,
+            k: int, sizes: list[int], first_block: int) -> dict[str, np.ndarray]:
+    """P(NSF in the horizon) by re-simulating it M times from each selected row's state."""
+    m = cfg.truth.oracle_draws
+    sel = np.flatnonzero(pop.apple_registered) if cfg.truth.oracle_population == "apple" \
+        else np.arange(pop.user_id.size)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    per_block = np.diff(np.searchsorted(sel, bounds))
+    reps = State(**{f.name: getattr(state, f.name)[sel] for f in dataclasses.fields(state)})
+    reps = reps.repeat(m)
+    rpop = Population(**{f.name: np.repeat(getattr(pop, f.name)[sel], m)
+                         for f in dataclasses.fields(pop)})
+    cnt = np.zeros((len(COUNTERS), sel.size * m))
+    rng = BlockRNG([block_generator(task.seed, first_block + i, ORACLE, k)
+                    for i in range(len(sizes))], [int(c) * m for c in per_block])
+    stepper = DayStepper(rpop, cfg.behaviour, cnt)
+    for d in range(day + 1, day + 1 + cfg.calendar.horizon_days):
+        stepper.step(reps, d, rng)
+    app = (cnt[C["n_appstore_declines"]] > 0).reshape(-1, m)
+    anyd = ((cnt[C["n_appstore_declines"]] + cnt[C["n_declines"]]) > 0).reshape(-1, m)
+    obs_day = _day_number(day, cfg.calendar.start_date)
+    return {
+        "user_id": pop.user_id[sel],
+        "observation_date": np.full(sel.size, obs_day).astype("datetime64[D]"),
+        "p_nsf_appstore": app.mean(axis=1),
+        "p_nsf_any": anyd.mean(axis=1),
+        "expected_grouped_charges": cnt[C["n_new_charges"]].reshape(-1, m).mean(axis=1),
+        "oracle_draws": np.full(sel.size, m, np.int32),
+    }
+
+
+def run_chunk(task: ChunkTask) -> dict:
+    """Simulate and write one chunk; returns its record (row counts, checksums, aggregates)."""
+    cfg = task.world
+    cal = cfg.calendar
+    staging = Path(task.staging)
+    first_block = task.user_lo // BLOCK_USERS
+    last_block = (task.user_hi - 1) // BLOCK_USERS
+    sizes = [min(task.user_hi, (b + 1) * BLOCK_USERS) - max(task.user_lo, b * BLOCK_USERS)
+             for b in range(first_block, last_block + 1)]
+    uid = np.arange(task.user_lo, task.user_hi, dtype=np.int64)
+
+    init = BlockRNG([block_generator(task.seed, b, INIT) for b in
+                     range(first_block, last_block + 1)], sizes)
+    pop = make_population(cfg, uid, init)
+    ident = _identities(task, pop, init)
+    out = _Writer(staging, task.index)
+    static = _static_columns(pop, ident, cfg, task.hmac_key)
+    out.write("users", static)
+    out.write("sensitive", {
+        "user_id": uid, "age": pop.age, "age_band": age_band(pop.age),
+        "gender": np.where(pop.female, "female", "male").astype(object),
+        "nationality": np.where(pop.foreign, "foreign", "korean").astype(object),
+        "region": np.asarray(REGION_NAMES, dtype=object)[pop.region],
+        "device_os": np.where(pop.ios, "ios", "android").astype(object),
+    })
+    out.write("truth_users", {
+        "user_id": uid, "phone_plain": ident["phone_plain"], "email_plain": ident["email_plain"],
+        "customer_number": ident["customer_number"],
+        "kakao_account_id": ident["kakao_account_id"],
+        "income_z": pop.income_z, "liquidity_buffer_z": pop.buffer_z,
+        "topup_discipline_z": pop.discipline_z, "appstore_propensity_z": pop.appstore_z,
+        "spending_z": pop.spending_z, "monthly_income": pop.monthly_income,
+        "payday": pop.payday.astype(np.int8), "grouping_delay_days": pop.group_delay.astype(
+            np.int8),
+        "appstore_rate": pop.appstore_rate, "payment_rate": pop.payment_rate,
+    })
+
+    obs_days = cal.observation_days
+    oracle_from = len(obs_days) - cfg.truth.oracle_snapshots
+    needed: dict[int, int] = {}  # checkpoint day -> last day it is needed
+    for d in obs_days:
+        for c in [d - w for w in cfg.feed.windows] + [d, d + cal.horizon_days]:
+            if c >= 0:
+                needed[c] = max(needed.get(c, -1), d + cal.horizon_days)
+    snaps: dict[int, np.ndarray] = {}
+    cnt = np.zeros((len(COUNTERS), uid.size))
+    state = State.initial(pop)
+    stepper = DayStepper(pop, cfg.behaviour, cnt)
+    days_rng = BlockRNG([block_generator(task.seed, b, DAYS) for b in
+                         range(first_block, last_block + 1)], sizes)
+    log = EventLog(uid) if cfg.feed.events else None
+    agg = {"user_days": 0, "events": 0, "apple_rows": 0, "apple_nsf": 0, "apple_rows_charged": 0,
+           "apple_nsf_charged": 0, "rows": 0, "any_nsf": 0, "oracle_rows": 0,
+           "oracle_p_sum": 0.0, "oracle_realised": 0, "appstore_purchases": 0,
+           "payments": 0.0, "transfers_out": 0.0, "transfers_in": 0.0,
+           "n_new_charges": 0, "n_charge_attempts": 0, "declines": 0}
+    oracle_rows: dict[int, np.ndarray] = {}
+    start_num = _day_number(0, cal.start_date)
+    for day in range(cal.days):
+        stepper.step(state, day, days_rng, log)
+        if day in needed:
+            snaps[day] = cnt.copy()
+        if day in obs_days:
+            out.write("feed", _feed_rows(cfg, static, state, snaps, day))
+            k = obs_days.index(day)
+            if k >= oracle_from and cfg.truth.oracle_snapshots > 0:
+                truth = _oracle(cfg, task, pop, state, day, k, sizes, first_block)
+                out.write("truth", truth)
+                oracle_rows[day] = truth
+        for d in obs_days:
+            if day == d + cal.horizon_days:
+                diff = snaps[day] - snaps[d]
+                nsf_app = diff[C["n_appstore_declines"]] > 0
+                nsf_any = nsf_app | (diff[C["n_declines"]] > 0)
+                out.write("outcomes", {
+                    "user_id": uid,
+                    "observation_date": np.full(uid.size, start_num + d).astype("datetime64[D]"),
+                    "nsf_appstore": nsf_app, "nsf_any": nsf_any,
+                    "n_grouped_charges": diff[C["n_new_charges"]].astype(np.int32),
+                    "n_charge_attempts": diff[C["n_charge_attempts"]].astype(np.int32),
+                    "n_appstore_declines": diff[C["n_appstore_declines"]].astype(np.int32),
+                    "n_payment_declines": diff[C["n_declines"]].astype(np.int32),
+                })
+                apple = pop.apple_registered
+                charged = diff[C["n_new_charges"]] > 0
+                agg["apple_rows"] += int(apple.sum())
+                agg["apple_nsf"] += int((nsf_app & apple).sum())
+                agg["apple_rows_charged"] += int((apple & charged).sum())
+                agg["apple_nsf_charged"] += int((nsf_app & apple & charged).sum())
+                agg["rows"] += uid.size
+                agg["any_nsf"] += int(nsf_any.sum())
+                if d in oracle_rows:
+                    t = oracle_rows.pop(d)
+                    idx = np.searchsorted(uid, t["user_id"])
+                    agg["oracle_rows"] += idx.size
+                    agg["oracle_p_sum"] += float(t["p_nsf_appstore"].sum())
+                    agg["oracle_realised"] += int(nsf_app[idx].sum())
+        for c in [c for c, last in needed.items() if last <= day and c in snaps]:
+            del snaps[c]
+        if log is not None and (day % 30 == 29 or day == cal.days - 1):
+            parts = log.drain()
+            if parts:
+                cols = [np.concatenate([p[i] for p in parts]) for i in range(len(EVENT_COLUMNS))]
+                cols[1] = (cols[1] + start_num).astype("datetime64[D]")
+                out.write("events", dict(zip(EVENT_COLUMNS, cols, strict=True)))
+    agg["user_days"] = uid.size * cal.days
+    agg["events"] = stepper.n_events
+    agg["appstore_purchases"] = stepper.n_purchases
+    agg["payments"] = float(cnt[C["n_payments"]].sum())
+    agg["transfers_out"] = stepper.n_transfers_out
+    agg["transfers_in"] = stepper.n_transfers_in
+    agg["declines"] = float(cnt[C["n_declines"]].sum() + cnt[C["n_appstore_declines"]].sum())
+    agg["apple_user_days"] = int(pop.apple_registered.sum()) * cal.days
+    for name, arr in (("ios", pop.ios), ("apple_registered", pop.apple_registered),
+                      ("female", pop.female), ("foreign", pop.foreign),
+                      ("auto_topup", pop.auto_topup), ("bank_linked", pop.bank_linked),
+                      ("id_verified", pop.id_verified)):
+        agg[f"n_{name}"] = int(arr.sum())
+    agg["n_users"] = int(uid.size)
+    sums = out.close()
+    return {
+        "index": task.index, "user_lo": task.user_lo, "user_hi": task.user_hi,
+        "rows": {t: s[1] for t, s in sums.items()},
+        "sums": {t: [f"{s[0]:016x}", s[1]] for t, s in sums.items()},
+        "aggregates": agg,
+    }
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write JSON to a temporary name, flush to disk, then rename over ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+

@@ -1,0 +1,42 @@
+"""The ``nsf`` command: the only place that parses arguments and prints.
+
+Each sub-module registers its commands on :data:`app`; :func:`main` turns the project's
+user-facing errors into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from nsf.errors import USER_ERRORS
+
+app = typer.Typer(
+    name="nsf",
+    help="Reproduce and audit an insufficient-funds (NSF) risk score.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Registration by import; each module owns its commands.
+from nsf.cli import (  # noqa: E402, F401
+    _config,
+    _extra,
+    _simulate,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    # Standalone mode lets click report usage errors (exit 2); the project's own errors pass
+    # through it and are reported here as one line.
+    try:
+        app(args=argv, standalone_mode=True)
+    except USER_ERRORS as exc:
+        print(f"nsf: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("nsf: interrupted; finished parts are kept and a re-run resumes", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,2 @@
+"""Commands added by later modules register here (one import line each)."""
+from nsf.cli import _audit  # noqa: F401

@@ -1,0 +1,217 @@
+"""The experiment config: one pydantic model, validated once at load, frozen.
+
+Experiment files hold only what differs from the defaults; ``--set dotted.key=value`` overrides
+any field. Every rejection names the file, the field and what is allowed (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+
+from data_gen.config import WorldConfig
+from nsf.config._audit import AuditConfig
+from nsf.config._run import SimulateConfig
+from nsf.config._tracking import TrackingConfig
+from nsf.errors import NsfError
+
+__all__ = [
+    "AuditConfig",
+    "ConfigError",
+    "ExperimentConfig",
+    "SimulateConfig",
+    "TrackingConfig",
+    "WorldConfig",
+    "iter_schema",
+    "load_config",
+]
+
+
+class ConfigError(NsfError):
+    """A config that cannot be used; the message is one line naming the source and field."""
+
+
+class ExperimentConfig(BaseModel):
+    """One experiment: the world, how it is simulated, and what is done with it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Experiment name: the dataset folder's prefix and the MLflow experiment.",
+    )
+    seed: int = Field(
+        20190711, ge=0, le=2**63 - 1, description="Root seed; all randomness flows from it."
+    )
+    world: WorldConfig = WorldConfig()
+    simulate: SimulateConfig = SimulateConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    audit: AuditConfig = AuditConfig()
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected dotted.key=value")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", key):
+        raise ConfigError(f"--set {item!r}: {key!r} is not a dotted field name")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc.problem})") from None
+    return key.split("."), value
+
+
+def _apply(data: dict[str, Any], path: list[str], value: Any, origin: str) -> None:
+    node = data
+    for i, part in enumerate(path[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{origin}: {'.'.join(path[: i + 1])} is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def _format_error(source: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif "input" in err and not isinstance(err["input"], (dict, list)):
+            msg = f"{msg} (got {err['input']!r})"
+        parts.append(f"{loc}: {msg}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def load_config(
+    path: str | Path | None = None, overrides: Sequence[str] = ()
+) -> ExperimentConfig:
+    """Read an experiment file (or the defaults), apply ``--set`` overrides and validate once.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file or override and each offending field with what is allowed.
+    """
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{source}: config file not found")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{source}: not valid YAML{where}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}: cannot read ({exc})") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{source}: top level must be a mapping of sections")
+        data = copy.deepcopy(loaded)
+    for item in overrides:
+        keys, value = _parse_override(item)
+        _apply(data, keys, value, f"--set {item}")
+    if overrides:
+        source = f"{source} (with --set)"
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(source, exc)) from None
+
+
+def config_to_yaml(config: BaseModel) -> str:
+    """The resolved config as YAML (secrets shown masked)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}} -> {"a.b": 1}``; sequences are kept as values."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _type_name(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return f"{origin.__name__}[{', '.join(_type_name(a) for a in args)}]"
+    if annotation is type(None):
+        return "null"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _range(info: FieldInfo) -> str:
+    bounds = []
+    for meta in info.metadata:
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            v = getattr(meta, attr, None)
+            if v is not None:
+                bounds.append(f"{sym} {v}")
+        mult = getattr(meta, "multiple_of", None)
+        if mult is not None:
+            bounds.append(f"multiple of {mult}")
+        pattern = getattr(meta, "pattern", None)
+        if pattern is not None:
+            bounds.append(f"matches {pattern}")
+    # Constrained aliases (Share, Strength) carry their bounds inside the annotation.
+    ann = info.annotation
+    if typing.get_origin(ann) is typing.Annotated:
+        for meta in typing.get_args(ann)[1:]:
+            for attr, sym in (("ge", ">="), ("le", "<=")):
+                v = getattr(meta, attr, None)
+                if v is not None:
+                    bounds.append(f"{sym} {v}")
+    return ", ".join(bounds)
+
+
+def iter_schema(
+    model: type[BaseModel] = ExperimentConfig, prefix: str = ""
+) -> Iterator[tuple[str, str, str, str, str]]:
+    """Yield ``(dotted name, type, default, allowed range, meaning)`` for every leaf field."""
+    for name, info in model.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from iter_schema(ann, f"{prefix}{name}.")
+            continue
+        default = info.get_default(call_default_factory=True)
+        if hasattr(default, "isoformat"):
+            default = default.isoformat()
+        elif isinstance(default, Path):
+            default = str(default)
+        meaning = (info.description or "").strip()
+        yield f"{prefix}{name}", _type_name(ann), repr(default), _range(info), meaning
+
+
+def field_names(model: type[BaseModel] = ExperimentConfig) -> Iterable[str]:
+    """Every leaf field's dotted name (for tests and completion)."""
+    return (row[0] for row in iter_schema(model))
