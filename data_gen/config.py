@@ -311,7 +311,8 @@ class IdentifiersConfig(_Frozen):
 
     scheme: Literal["sha256", "hmac-sha256"] = Field(
         "sha256",
-        description="'sha256': unsalted, as in the case [CASE]; 'hmac-sha256': keyed with a secret.",
+        description="'sha256': unsalted, as in the case [CASE]; 'hmac-sha256': keyed "
+        "with a secret.",
     )
     hmac_key: SecretStr | None = Field(
         None, description="Secret for 'hmac-sha256' (prefer hmac_key_env)."

@@ -10,6 +10,7 @@ and the attribute is ``u`` cut at normal quantiles so that its marginal shares d
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,9 +56,9 @@ def _top_share_within(u: np.ndarray, eligible: np.ndarray, share: float,
     traits (Apple billing among iOS users): a normal-quantile cut would miss the share.
     """
     out = np.zeros(u.size, bool)
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         idx = lo + np.flatnonzero(eligible[lo:hi])
-        k = int(round(share * idx.size))
+        k = round(share * idx.size)
         if k:
             top = idx[np.argsort(-u[idx], kind="stable")[:k]]
             out[top] = True

@@ -135,6 +135,8 @@ class DayStepper:
         self.cnt = counters
         self.unit = beh.topup_unit
         self.prices = np.asarray(beh.appstore_prices, np.int64)
+        self.exp_neg = {"in": np.exp(-pop.transfer_in_rate), "pay": np.exp(-pop.payment_rate),
+                        "out": np.exp(-pop.transfer_out_rate), "app": np.exp(-pop.appstore_rate)}
         # Events generated (counted whether or not the event log is written).
         self.n_events = 0
         self.n_purchases = 0
@@ -217,7 +219,7 @@ class DayStepper:
                 log.emit(cand, TOPUP, amount, s.balance[cand], OK, NO_REASON, 0)
 
         # 3. P2P transfers received.
-        k_in = rng.poisson(p.transfer_in_rate)
+        k_in = rng.poisson_small(p.transfer_in_rate, self.exp_neg["in"])
         r = 0
         while True:
             rows = np.flatnonzero(k_in > r)
@@ -270,7 +272,7 @@ class DayStepper:
             (p.transfer_out_rate, beh.transfer_median, 0.7, TRANSFER_OUT, "n_transfers",
              "transfer_out_amount"),
         ):
-            k = rng.poisson(rate)
+            k = rng.poisson_small(rate, self.exp_neg["pay" if etype == PAYMENT else "out"])
             r = 0
             while True:
                 rows = np.flatnonzero(k > r)
@@ -290,8 +292,9 @@ class DayStepper:
                 r += 1
 
         # 7. App Store purchases join the open group (charged days later).
-        lam = np.where(s.suspended_until <= day, p.appstore_rate, 0.0)
-        k = rng.poisson(lam)
+        open_ = s.suspended_until <= day
+        k = rng.poisson_small(np.where(open_, p.appstore_rate, 0.0),
+                              np.where(open_, self.exp_neg["app"], 1.0))
         r = 0
         while True:
             rows = np.flatnonzero(k > r)

@@ -20,6 +20,9 @@ from pydantic.fields import FieldInfo
 
 from data_gen.config import WorldConfig
 from nsf.config._audit import AuditConfig
+from nsf.config._data import DatasetConfig, SplitConfig, TableConfig, TargetConfig
+from nsf.config._features import FeaturesConfig
+from nsf.config._model import ModelConfig, ScoringConfig
 from nsf.config._run import SimulateConfig
 from nsf.config._tracking import TrackingConfig
 from nsf.errors import NsfError
@@ -27,8 +30,15 @@ from nsf.errors import NsfError
 __all__ = [
     "AuditConfig",
     "ConfigError",
+    "DatasetConfig",
     "ExperimentConfig",
+    "FeaturesConfig",
+    "ModelConfig",
+    "ScoringConfig",
     "SimulateConfig",
+    "SplitConfig",
+    "TableConfig",
+    "TargetConfig",
     "TrackingConfig",
     "WorldConfig",
     "iter_schema",
@@ -57,6 +67,12 @@ class ExperimentConfig(BaseModel):
     simulate: SimulateConfig = SimulateConfig()
     tracking: TrackingConfig = TrackingConfig()
     audit: AuditConfig = AuditConfig()
+    dataset: DatasetConfig = DatasetConfig()
+    target: TargetConfig = TargetConfig()
+    split: SplitConfig = SplitConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    model: ModelConfig = ModelConfig()
+    scoring: ScoringConfig = ScoringConfig()
 
 
 def _parse_override(item: str) -> tuple[list[str], Any]:

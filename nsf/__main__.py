@@ -1,0 +1,5 @@
+"""``python -m nsf`` runs the ``nsf`` command."""
+
+from nsf.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""The model family, its hyper-parameters and the calibration."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogisticConfig(_Frozen):
+    """Logistic regression on standardised numerics and one-hot categoricals."""
+
+    C: float = Field(1.0, gt=0, description="Inverse L2 regularisation strength.")
+    max_iter: int = Field(2000, ge=10, description="Solver iterations (lbfgs).")
+
+
+class LightGBMConfig(_Frozen):
+    """LightGBM gradient-boosted trees (``force_row_wise``; seed from the experiment)."""
+
+    n_estimators: int = Field(200, ge=1, le=100_000, description="Boosting rounds.")
+    learning_rate: float = Field(0.05, gt=0, le=1, description="Shrinkage.")
+    num_leaves: int = Field(15, ge=2, le=131_072, description="Leaves per tree.")
+    min_child_samples: int = Field(50, ge=1, description="Minimum rows per leaf.")
+    subsample: float = Field(0.8, gt=0, le=1, description="Row bagging fraction.")
+    subsample_freq: int = Field(1, ge=0, description="Bagging every k rounds (0: off).")
+    colsample_bytree: float = Field(0.8, gt=0, le=1, description="Feature fraction per tree.")
+    reg_lambda: float = Field(1.0, ge=0, description="L2 regularisation of leaf values.")
+
+
+class HistGBConfig(_Frozen):
+    """scikit-learn HistGradientBoostingClassifier (native categorical support)."""
+
+    max_iter: int = Field(200, ge=1, le=100_000, description="Boosting rounds.")
+    learning_rate: float = Field(0.05, gt=0, le=1, description="Shrinkage.")
+    max_leaf_nodes: int = Field(15, ge=2, description="Leaves per tree.")
+    min_samples_leaf: int = Field(50, ge=1, description="Minimum rows per leaf.")
+    l2_regularization: float = Field(1.0, ge=0, description="L2 regularisation.")
+
+
+class ModelConfig(_Frozen):
+    """Which model family predicts P(NSF), and how it is calibrated on the validation rows."""
+
+    kind: Literal["logistic", "lightgbm", "hist_gb"] = Field(
+        "lightgbm", description="Model family."
+    )
+    calibration: Literal["isotonic", "sigmoid", "none"] = Field(
+        "isotonic", description="Calibration fitted on the validation rows."
+    )
+    num_threads: int = Field(2, ge=1, le=256, description="Threads for training and scoring.")
+    logistic: LogisticConfig = LogisticConfig()
+    lightgbm: LightGBMConfig = LightGBMConfig()
+    hist_gb: HistGBConfig = HistGBConfig()
+
+
+class ScoringConfig(_Frozen):
+    """Batch scoring (``nsf score``)."""
+
+    batch_rows: int = Field(
+        1_000_000, ge=1_000, le=100_000_000, description="Rows read, scored and written at once."
+    )
