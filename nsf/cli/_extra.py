@@ -1,2 +1,3 @@
 """Commands added by later modules register here (one import line each)."""
 from nsf.cli import _audit  # noqa: F401
+from nsf.cli import _train  # noqa: E402, F401

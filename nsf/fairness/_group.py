@@ -1,0 +1,428 @@
+"""Metrics per sensitive group, disparities between groups, and bootstrap intervals for them.
+
+Point values come from :class:`fairlearn.metrics.MetricFrame`; intersections of several
+sensitive columns are MetricFrame's own (one group per observed combination).
+
+A user is *flagged* when ``score >= threshold``: the score is high enough that each purchase is
+charged immediately instead of being grouped. Selection rate, false-positive rate (flagged
+among users without NSF) and false-negative rate (not flagged among users with NSF) refer to
+that decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import (
+    MetricFrame,
+    count,
+    false_negative_rate,
+    false_positive_rate,
+    selection_rate,
+)
+
+from nsf.metrics import _classification as cls
+from nsf.metrics._validation import (
+    check_binary,
+    check_confidence,
+    check_n_bins,
+    check_n_resamples,
+    check_rng,
+)
+from nsf.metrics._weighted import (
+    RankedScores,
+    auc_from_class_weights,
+    iter_resample_counts,
+    weighted_ece,
+)
+
+#: Columns of :attr:`GroupMetrics.by_group`, in order.
+GROUP_COLUMNS: tuple[str, ...] = (
+    "n",
+    "n_bad",
+    "bad_rate",
+    "auc",
+    "ece",
+    "mean_score",
+    "selection_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+)
+
+#: Keys of :attr:`GroupMetrics.disparities`, in order.
+DISPARITIES: tuple[str, ...] = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "auc_difference",
+    "ece_difference",
+    "false_positive_rate_difference",
+    "false_negative_rate_difference",
+    "mean_score_difference",
+)
+
+
+# --- Per-group metric functions for MetricFrame: (y_true, y_pred, **per-row arrays) -------------
+
+
+def _n_bad(y_true, y_pred) -> int:
+    return int(np.sum(y_true))
+
+
+def _bad_rate(y_true, y_pred) -> float:
+    return float(np.mean(y_true))
+
+
+def _group_auc(y_true, y_pred, *, y_prob) -> float:
+    """AUC within a group; NaN when the group holds one class (AUC undefined)."""
+    labels = np.asarray(y_true)
+    if labels.min() == labels.max():
+        return np.nan
+    return cls.auc(labels, y_prob)
+
+
+def _group_ece(y_true, y_pred, *, y_prob, n_bins: int) -> float:
+    return cls.ece(y_true, y_prob, n_bins=n_bins)
+
+
+def _mean_score(y_true, y_pred, *, score) -> float:
+    return float(np.mean(score))
+
+
+def _group_fpr(y_true, y_pred) -> float:
+    # fairlearn returns 0 for a group without negatives; undefined is NaN here, so that such a
+    # group does not pose as a perfect one in the max - min disparity.
+    if np.all(np.asarray(y_true) == 1):
+        return np.nan
+    return float(false_positive_rate(y_true, y_pred, pos_label=1))
+
+
+def _group_fnr(y_true, y_pred) -> float:
+    if np.all(np.asarray(y_true) == 0):
+        return np.nan
+    return float(false_negative_rate(y_true, y_pred, pos_label=1))
+
+
+@dataclass(frozen=True, eq=False)
+class GroupMetrics:
+    """Group metrics of one model at one threshold.
+
+    Attributes
+    ----------
+    by_group : pandas.DataFrame
+        One row per group (a MultiIndex for intersections), columns :data:`GROUP_COLUMNS`.
+    overall : pandas.Series
+        The same metrics on all rows.
+    disparities : dict
+        :data:`DISPARITIES`, each computed between groups (max minus min, or min over max for
+        the ratio) ignoring groups where the metric is undefined (NaN).
+    threshold : int
+    frame : fairlearn.metrics.MetricFrame
+        The underlying MetricFrame, for anything not summarised here.
+    """
+
+    by_group: pd.DataFrame
+    overall: pd.Series
+    disparities: dict[str, float]
+    threshold: int
+    frame: MetricFrame = field(repr=False)
+
+
+def _check_threshold(threshold) -> int:
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | np.integer)
+        or not 0 <= threshold <= 100
+    ):
+        raise ValueError(f"threshold must be an integer score in [0, 100], got {threshold!r}")
+    return int(threshold)
+
+
+def _check_score(score, n: int) -> np.ndarray:
+    values = np.asarray(score, dtype=np.float64)
+    if values.shape != (n,):
+        raise ValueError(f"score has shape {values.shape} but y_true has ({n},)")
+    if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 100:
+        raise ValueError("score must be finite and lie in [0, 100]")
+    return values
+
+
+def _check_sensitive(sensitive, n: int) -> pd.DataFrame:
+    if isinstance(sensitive, pd.Series):
+        frame = sensitive.to_frame(name=sensitive.name if sensitive.name is not None else "group")
+    elif isinstance(sensitive, pd.DataFrame):
+        frame = sensitive
+    else:
+        raise ValueError(
+            f"sensitive must be a pandas Series or DataFrame, got {type(sensitive).__name__}"
+        )
+    if frame.shape[1] == 0:
+        raise ValueError("sensitive has no columns")
+    if frame.shape[0] != n:
+        raise ValueError(f"sensitive has {frame.shape[0]} rows but y_true has {n}")
+    missing = [str(column) for column in frame.columns if frame[column].isna().any()]
+    if missing:
+        raise ValueError(
+            f"sensitive column(s) {missing} have missing values; code them as a group "
+            "(e.g. 'unknown') first"
+        )
+    return frame.reset_index(drop=True)
+
+
+def group_metrics(
+    y_true, y_prob, score, sensitive, *, threshold: int, n_bins: int = 10
+) -> GroupMetrics:
+    """Per-group performance, calibration and decision rates, and disparities between groups.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Observed outcome, 1 = NSF.
+    y_prob : array-like of shape (n_samples,)
+        Calibrated P(NSF).
+    score : array-like of shape (n_samples,)
+        The 0-100 score.
+    sensitive : pandas.Series or pandas.DataFrame
+        Sensitive attribute(s), one row per sample, no missing values. With several columns,
+        groups are their observed combinations (intersections).
+    threshold : int
+        A row is flagged (charged immediately) when ``score >= threshold``.
+    n_bins : int, default=10
+        Equal-width bins for each group's ECE.
+
+    Returns
+    -------
+    GroupMetrics
+        ``by_group``: ``n``, ``n_bad``, ``bad_rate``, ``auc`` (NaN when the group holds one
+        class), ``ece``, ``mean_score``, ``selection_rate`` (share flagged),
+        ``false_positive_rate`` (flagged among non-NSF; NaN when the group has none),
+        ``false_negative_rate`` (not flagged among NSF; NaN when the group has none).
+        ``disparities``: ``demographic_parity_difference`` and ``_ratio`` (of selection rates,
+        as :func:`fairlearn.metrics.demographic_parity_difference` / ``_ratio``),
+        ``equalized_odds_difference`` (larger of the TPR and FPR differences, as
+        :func:`fairlearn.metrics.equalized_odds_difference`), and the max - min difference of
+        AUC, ECE, FPR, FNR and mean score.
+    """
+    labels, prob = check_binary(y_true, y_prob)
+    values = _check_score(score, labels.shape[0])
+    threshold = _check_threshold(threshold)
+    n_bins = check_n_bins(n_bins)
+    groups = _check_sensitive(sensitive, labels.shape[0])
+    flagged = (values >= threshold).astype(np.int64)
+    frame = MetricFrame(
+        metrics={
+            "n": count,
+            "n_bad": _n_bad,
+            "bad_rate": _bad_rate,
+            "auc": _group_auc,
+            "ece": partial(_group_ece, n_bins=n_bins),
+            "mean_score": _mean_score,
+            "selection_rate": partial(selection_rate, pos_label=1),
+            "false_positive_rate": _group_fpr,
+            "false_negative_rate": _group_fnr,
+        },
+        y_true=labels,
+        y_pred=flagged,
+        sensitive_features=groups,
+        sample_params={
+            "auc": {"y_prob": prob},
+            "ece": {"y_prob": prob},
+            "mean_score": {"score": values},
+        },
+    )
+    by_group = frame.by_group.astype(np.float64)
+    by_group[["n", "n_bad"]] = by_group[["n", "n_bad"]].astype(np.int64)
+    difference = frame.difference(method="between_groups")
+    ratio = frame.ratio(method="between_groups")
+    disparities = {
+        "demographic_parity_difference": float(difference["selection_rate"]),
+        "demographic_parity_ratio": float(ratio["selection_rate"]),
+        # TPR = 1 - FNR, so the TPR difference equals the FNR difference.
+        "equalized_odds_difference": float(
+            np.fmax(difference["false_positive_rate"], difference["false_negative_rate"])
+        ),
+        "auc_difference": float(difference["auc"]),
+        "ece_difference": float(difference["ece"]),
+        "false_positive_rate_difference": float(difference["false_positive_rate"]),
+        "false_negative_rate_difference": float(difference["false_negative_rate"]),
+        "mean_score_difference": float(difference["mean_score"]),
+    }
+    return GroupMetrics(
+        by_group=by_group[list(GROUP_COLUMNS)],
+        overall=frame.overall.astype(np.float64)[list(GROUP_COLUMNS)],
+        disparities=disparities,
+        threshold=threshold,
+        frame=frame,
+    )
+
+
+# --- Bootstrap ------------------------------------------------------------------------------
+
+
+class _GroupedRows:
+    """Rows split by group, prepared once for weighted per-group metrics on many resamples."""
+
+    def __init__(self, labels, prob, values, flagged, codes, n_bins):
+        self.n_bins = n_bins
+        self.members = [np.flatnonzero(codes == code) for code in np.unique(codes)]
+        self.labels = labels.astype(np.float64)
+        self.prob, self.values, self.flagged = prob, values, flagged.astype(np.float64)
+        self.ranked = [RankedScores(labels[rows], prob[rows]) for rows in self.members]
+        self.bins = [
+            cls.bin_ids(prob[rows], n_bins=n_bins, strategy="uniform") for rows in self.members
+        ]
+
+    def disparities(self, weights: np.ndarray) -> np.ndarray:
+        """Disparities (columns in :data:`DISPARITIES` order) for each row-weight vector."""
+        n_groups = len(self.members)
+        per_group = {
+            name: np.empty((weights.shape[0], n_groups))
+            for name in ("selection_rate", "fpr", "fnr", "auc", "ece", "mean_score")
+        }
+        for k, rows in enumerate(self.members):
+            w = weights[:, rows]
+            y, flag = self.labels[rows], self.flagged[rows]
+            total, bad = w.sum(axis=1), w @ y
+            per_group["selection_rate"][:, k] = _divide(w @ flag, total)
+            per_group["fpr"][:, k] = _divide(w @ (flag * (1.0 - y)), total - bad)
+            per_group["fnr"][:, k] = _divide(w @ ((1.0 - flag) * y), bad)
+            per_group["auc"][:, k] = auc_from_class_weights(*self.ranked[k].class_weights(w))
+            per_group["ece"][:, k] = weighted_ece(w, y, self.prob[rows], self.bins[k], self.n_bins)
+            per_group["mean_score"][:, k] = _divide(w @ self.values[rows], total)
+        spread = {name: _spread(values) for name, values in per_group.items()}
+        selection = per_group["selection_rate"]
+        return np.column_stack(
+            [
+                spread["selection_rate"],
+                _divide(np.fmin.reduce(selection, axis=1), np.fmax.reduce(selection, axis=1)),
+                np.fmax(spread["fpr"], spread["fnr"]),
+                spread["auc"],
+                spread["ece"],
+                spread["fpr"],
+                spread["fnr"],
+                spread["mean_score"],
+            ]
+        )
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    out = np.full(np.shape(numerator), np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def _spread(values: np.ndarray) -> np.ndarray:
+    """max - min over groups (axis 1), ignoring NaN groups; NaN when no group is defined."""
+    return np.fmax.reduce(values, axis=1) - np.fmin.reduce(values, axis=1)
+
+
+def _group_codes(groups: pd.DataFrame) -> np.ndarray:
+    return groups.groupby(list(groups.columns), sort=True, observed=True).ngroup().to_numpy()
+
+
+def disparity_intervals(
+    y_true,
+    y_prob,
+    score,
+    sensitive,
+    *,
+    threshold: int,
+    n_bins: int = 10,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Bootstrap percentile intervals for the disparities of :func:`group_metrics`.
+
+    Rows are resampled with replacement within each cell of group x outcome, so every group
+    keeps its size and NSF count in every replicate (a group's AUC stays defined whenever it
+    is defined on the original rows). The interval therefore describes the sampling noise of
+    the metrics given the observed group composition, not of the composition itself.
+
+    The replicates are computed from bootstrap count vectors for all groups at once rather than
+    by rebuilding a MetricFrame per replicate (about 0.1 s each); tests check that they equal
+    :func:`group_metrics` on the same resamples.
+
+    Parameters
+    ----------
+    y_true, y_prob, score, sensitive, threshold, n_bins
+        As for :func:`group_metrics`.
+    n_resamples : int, default=1000
+    confidence : float, default=0.95
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by :data:`DISPARITIES`, columns ``estimate`` (from :func:`group_metrics`),
+        ``lower``, ``upper`` and ``standard_error``. Bounds ignore replicates in which a
+        disparity is undefined; ``n_undefined`` counts them.
+    """
+    estimate = group_metrics(y_true, y_prob, score, sensitive, threshold=threshold, n_bins=n_bins)
+    labels, prob = check_binary(y_true, y_prob)
+    values = _check_score(score, labels.shape[0])
+    groups = _check_sensitive(sensitive, labels.shape[0])
+    n_resamples = check_n_resamples(n_resamples)
+    confidence = check_confidence(confidence)
+    check_rng(rng)
+    codes = _group_codes(groups)
+    rows = _GroupedRows(labels, prob, values, values >= estimate.threshold, codes, n_bins)
+    replicates = np.concatenate(
+        [
+            rows.disparities(counts)
+            for counts in iter_resample_counts(codes * 2 + labels, n_resamples=n_resamples, rng=rng)
+        ]
+    )
+    return _interval_table(estimate.disparities, replicates, confidence)
+
+
+def _interval_table(
+    estimates: dict[str, float], replicates: np.ndarray, confidence: float
+) -> pd.DataFrame:
+    alpha = 1.0 - confidence
+    table = pd.DataFrame(index=pd.Index(DISPARITIES, name="disparity"))
+    table["estimate"] = [estimates[name] for name in DISPARITIES]
+    defined = ~np.isnan(replicates)
+    lower, upper, spread = [], [], []
+    for j in range(replicates.shape[1]):
+        column = replicates[defined[:, j], j]
+        if column.size < 2:
+            lower.append(np.nan)
+            upper.append(np.nan)
+            spread.append(np.nan)
+            continue
+        low, high = np.quantile(column, [alpha / 2.0, 1.0 - alpha / 2.0])
+        lower.append(low)
+        upper.append(high)
+        spread.append(np.std(column, ddof=1))
+    table["lower"] = lower
+    table["upper"] = upper
+    table["standard_error"] = spread
+    table["n_undefined"] = (~defined).sum(axis=0)
+    return table
+
+
+def disparity_change(baseline: dict[str, float], variant: dict[str, float]) -> dict[str, float]:
+    """How each disparity moves from the baseline model to the variant: ``variant - baseline``.
+
+    Parameters
+    ----------
+    baseline, variant : dict
+        :attr:`GroupMetrics.disparities` of the two models (same keys).
+
+    Returns
+    -------
+    dict
+        Same keys. For the ``*_difference`` disparities a negative change means the variant
+        treats groups more alike; for ``demographic_parity_ratio`` a positive one does.
+    """
+    if set(baseline) != set(variant):
+        raise ValueError(
+            "baseline and variant must have the same disparities; only in baseline: "
+            f"{sorted(set(baseline) - set(variant))}, only in variant: "
+            f"{sorted(set(variant) - set(baseline))}"
+        )
+    return {name: float(variant[name]) - float(baseline[name]) for name in baseline}

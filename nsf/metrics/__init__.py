@@ -1,0 +1,57 @@
+"""Metrics of a P(NSF) forecast and bootstrap intervals: pure functions, no I/O.
+
+Point metrics follow scikit-learn's ``(y_true, y_prob, *, ...)`` signature. Bootstrap functions
+take a ``numpy.random.Generator`` and never seed anything globally.
+"""
+
+from ._bootstrap import (
+    INCONCLUSIVE,
+    NEEDED,
+    NOT_SHOWN_NEEDED,
+    BootstrapResult,
+    DifferenceInterval,
+    PairedBootstrap,
+    bootstrap_metric,
+    difference_interval,
+    non_inferiority_verdict,
+    paired_bootstrap,
+)
+from ._classification import (
+    DEFAULT_SCORE_EDGES,
+    auc,
+    brier,
+    calibration_error_vs_truth,
+    ece,
+    evaluate,
+    gini,
+    is_monotonic,
+    ks,
+    log_loss,
+    pr_auc,
+    score_bands,
+)
+
+__all__ = [
+    "DEFAULT_SCORE_EDGES",
+    "INCONCLUSIVE",
+    "NEEDED",
+    "NOT_SHOWN_NEEDED",
+    "BootstrapResult",
+    "DifferenceInterval",
+    "PairedBootstrap",
+    "auc",
+    "bootstrap_metric",
+    "brier",
+    "calibration_error_vs_truth",
+    "difference_interval",
+    "ece",
+    "evaluate",
+    "gini",
+    "is_monotonic",
+    "ks",
+    "log_loss",
+    "non_inferiority_verdict",
+    "paired_bootstrap",
+    "pr_auc",
+    "score_bands",
+]

@@ -1,0 +1,465 @@
+"""Bootstrap intervals for a metric and for the difference between two models.
+
+Rows are resampled by drawing bootstrap count vectors (see ``_weighted``); the named metrics
+(``"auc"``, ``"pr_auc"``, ``"brier"``, ``"log_loss"``, ``"ece"`` with its defaults, ``"ks"``,
+``"gini"``, or the functions of the same names) are then evaluated for a whole chunk of
+replicates at once. Any other ``metric(y_true, y_prob)`` callable works too, one resample at a
+time.
+
+Intervals are percentile intervals (Efron & Tibshirani 1993, ch. 13) of the replicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from . import _classification as cls
+from ._validation import (
+    check_binary,
+    check_confidence,
+    check_labels,
+    check_n_resamples,
+    check_probabilities,
+    check_rng,
+)
+from ._weighted import KERNELS, Kernel, generic_kernel, iter_resample_counts
+
+#: Verdicts of :func:`non_inferiority_verdict`.
+NEEDED = "needed"
+NOT_SHOWN_NEEDED = "not shown needed"
+INCONCLUSIVE = "inconclusive"
+
+_NAMED_METRICS: dict[str, Callable] = {
+    "auc": cls.auc,
+    "pr_auc": cls.pr_auc,
+    "brier": cls.brier,
+    "log_loss": cls.log_loss,
+    "ece": cls.ece,
+    "ks": cls.ks,
+    "gini": cls.gini,
+}
+
+
+def _resolve_metric(metric) -> tuple[str, Callable, Callable[[np.ndarray, np.ndarray], Kernel]]:
+    """Name, point function and vectorised-kernel builder of ``metric``."""
+    if isinstance(metric, str):
+        if metric not in _NAMED_METRICS:
+            raise ValueError(
+                f"metric must be a callable or one of {sorted(_NAMED_METRICS)}, got {metric!r}"
+            )
+        return metric, _NAMED_METRICS[metric], KERNELS[metric]
+    if not callable(metric):
+        raise ValueError(f"metric must be a callable or a metric name, got {metric!r}")
+    for name, function in _NAMED_METRICS.items():
+        if metric is function:
+            return name, function, KERNELS[name]
+    name = getattr(metric, "__name__", type(metric).__name__)
+    return name, metric, lambda y, p: generic_kernel(metric, y, p)
+
+
+def _percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
+    alpha = 1.0 - confidence
+    lower, upper = np.quantile(replicates, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return float(lower), float(upper)
+
+
+def _check_replicates(replicates: np.ndarray, metric: str) -> None:
+    n_undefined = int(np.isnan(replicates).sum())
+    if n_undefined:
+        raise ValueError(
+            f"{metric} is undefined in {n_undefined} of {replicates.size} bootstrap resamples "
+            "(a resample held one class only); use stratify=True"
+        )
+
+
+def _strata(labels: np.ndarray, stratify: bool) -> np.ndarray:
+    return labels if stratify else np.zeros_like(labels)
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Bootstrap distribution of one model's metric.
+
+    Attributes
+    ----------
+    metric : str
+    estimate : float
+        The metric on the original rows.
+    replicates : ndarray of shape (n_resamples,)
+    confidence : float
+    lower, upper : float
+        Percentile interval at ``confidence``.
+    """
+
+    metric: str
+    estimate: float
+    replicates: np.ndarray = field(repr=False)
+    confidence: float
+    lower: float
+    upper: float
+
+    @property
+    def standard_error(self) -> float:
+        """Standard deviation of the replicates."""
+        return float(np.std(self.replicates, ddof=1))
+
+
+@dataclass(frozen=True, eq=False)
+class PairedBootstrap:
+    """Paired bootstrap of a metric for a baseline (``a``) and a variant (``b``).
+
+    Both models are scored on the same resampled rows in every replicate, so the difference
+    ``b - a`` carries only the test-set noise that does not cancel between the two.
+
+    Attributes
+    ----------
+    metric : str
+    estimate_a, estimate_b : float
+        The metric of each model on the original rows.
+    replicates_a, replicates_b : ndarray of shape (n_resamples,)
+    confidence : float
+    lower, upper : float
+        Percentile interval of ``difference`` at ``confidence``.
+    """
+
+    metric: str
+    estimate_a: float
+    estimate_b: float
+    replicates_a: np.ndarray = field(repr=False)
+    replicates_b: np.ndarray = field(repr=False)
+    confidence: float
+    lower: float
+    upper: float
+
+    @property
+    def difference(self) -> float:
+        """``estimate_b - estimate_a`` (variant minus baseline)."""
+        return self.estimate_b - self.estimate_a
+
+    @property
+    def replicates_difference(self) -> np.ndarray:
+        return self.replicates_b - self.replicates_a
+
+    @property
+    def standard_error(self) -> float:
+        """Standard deviation of the difference replicates."""
+        return float(np.std(self.replicates_difference, ddof=1))
+
+
+@dataclass(frozen=True, eq=False)
+class DifferenceInterval:
+    """Interval for ``metric(variant) - metric(baseline)`` over test rows and training seeds.
+
+    Attributes
+    ----------
+    metric : str
+    estimate : float
+        Mean over seeds of the variant's metric minus mean over seeds of the baseline's, on the
+        original rows.
+    lower, upper : float
+        Percentile interval at ``confidence``.
+    confidence : float
+    replicates : ndarray of shape (n_resamples,)
+    per_seed_a, per_seed_b : ndarray
+        Each seed's metric on the original rows (baseline, variant).
+    target : {"mean", "single"}
+    """
+
+    metric: str
+    estimate: float
+    lower: float
+    upper: float
+    confidence: float
+    replicates: np.ndarray = field(repr=False)
+    per_seed_a: np.ndarray = field(repr=False)
+    per_seed_b: np.ndarray = field(repr=False)
+    target: str
+
+    @property
+    def standard_error(self) -> float:
+        return float(np.std(self.replicates, ddof=1))
+
+
+def bootstrap_metric(
+    metric,
+    y_true,
+    y_prob,
+    *,
+    n_resamples: int = 1000,
+    rng: np.random.Generator,
+    stratify: bool = True,
+    confidence: float = 0.95,
+) -> BootstrapResult:
+    """Bootstrap percentile interval of one model's metric.
+
+    Parameters
+    ----------
+    metric : str or callable
+        A metric name (``"auc"``, ``"pr_auc"``, ``"brier"``, ``"log_loss"``, ``"ece"``, ``"ks"``,
+        ``"gini"``) or a callable ``metric(y_true, y_prob) -> float``.
+    y_true : array-like of shape (n_samples,)
+        Observed outcome, 1 = NSF.
+    y_prob : array-like of shape (n_samples,)
+        Predicted P(NSF).
+    n_resamples : int, default=1000
+        Number of bootstrap replicates.
+    rng : numpy.random.Generator
+        Source of all randomness.
+    stratify : bool, default=True
+        Resample NSF and non-NSF rows separately, keeping their counts fixed (as pROC does for
+        AUC; Robin et al. 2011, BMC Bioinformatics 12:77). This keeps every replicate's ranking
+        metrics defined and conditions on the observed NSF rate.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    name, point, build_kernel = _resolve_metric(metric)
+    labels, prob = check_binary(y_true, y_prob)
+    n_resamples = check_n_resamples(n_resamples)
+    check_rng(rng)
+    confidence = check_confidence(confidence)
+    estimate = float(point(labels, prob))
+    kernel = build_kernel(labels, prob)
+    replicates = np.concatenate(
+        [
+            kernel(counts)
+            for counts in iter_resample_counts(
+                _strata(labels, stratify), n_resamples=n_resamples, rng=rng
+            )
+        ]
+    )
+    _check_replicates(replicates, name)
+    lower, upper = _percentile_interval(replicates, confidence)
+    return BootstrapResult(name, estimate, replicates, confidence, lower, upper)
+
+
+def paired_bootstrap(
+    metric,
+    y_true,
+    prob_a,
+    prob_b,
+    *,
+    n_resamples: int = 1000,
+    rng: np.random.Generator,
+    stratify: bool = True,
+    confidence: float = 0.95,
+) -> PairedBootstrap:
+    """Paired bootstrap of a metric difference between two models on the same rows.
+
+    Parameters
+    ----------
+    metric : str or callable
+        See :func:`bootstrap_metric`.
+    y_true : array-like of shape (n_samples,)
+        Observed outcome, 1 = NSF.
+    prob_a : array-like of shape (n_samples,)
+        Baseline model's P(NSF).
+    prob_b : array-like of shape (n_samples,)
+        Variant model's P(NSF) on the same rows, in the same order.
+    n_resamples : int, default=1000
+    rng : numpy.random.Generator
+    stratify : bool, default=True
+        See :func:`bootstrap_metric`.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    PairedBootstrap
+        Point estimates, replicates of both models (drawn on identical resamples) and the
+        percentile interval of ``metric(b) - metric(a)``.
+    """
+    name, point, build_kernel = _resolve_metric(metric)
+    labels, first = check_binary(y_true, prob_a)
+    second = check_probabilities(prob_b, n=labels.shape[0], name="prob_b")
+    n_resamples = check_n_resamples(n_resamples)
+    check_rng(rng)
+    confidence = check_confidence(confidence)
+    kernel_a, kernel_b = build_kernel(labels, first), build_kernel(labels, second)
+    reps_a, reps_b = [], []
+    for counts in iter_resample_counts(_strata(labels, stratify), n_resamples=n_resamples, rng=rng):
+        reps_a.append(kernel_a(counts))
+        reps_b.append(kernel_b(counts))
+    replicates_a, replicates_b = np.concatenate(reps_a), np.concatenate(reps_b)
+    _check_replicates(replicates_a, name)
+    _check_replicates(replicates_b, name)
+    lower, upper = _percentile_interval(replicates_b - replicates_a, confidence)
+    return PairedBootstrap(
+        metric=name,
+        estimate_a=float(point(labels, first)),
+        estimate_b=float(point(labels, second)),
+        replicates_a=replicates_a,
+        replicates_b=replicates_b,
+        confidence=confidence,
+        lower=lower,
+        upper=upper,
+    )
+
+
+def _check_per_seed(per_seed: Sequence, n: int, name: str) -> list[np.ndarray]:
+    if isinstance(per_seed, np.ndarray) and per_seed.ndim == 1:
+        raise ValueError(f"{name} must be a list of arrays, one per training seed")
+    arrays = [
+        check_probabilities(prob, n=n, name=f"{name}[{i}]") for i, prob in enumerate(per_seed)
+    ]
+    if not arrays:
+        raise ValueError(f"{name} is empty; give the predictions of at least one seed")
+    return arrays
+
+
+def difference_interval(
+    per_seed_a: Sequence,
+    per_seed_b: Sequence,
+    y_true,
+    metric,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    rng: np.random.Generator,
+    stratify: bool = True,
+    target: Literal["mean", "single"] = "mean",
+) -> DifferenceInterval:
+    """Interval for a metric difference covering test-set sampling and training-seed variance.
+
+    Every trained model predicts every test row, so rows and seeds are crossed factors. Each
+    replicate resamples both independently, as in Owen's pigeonhole bootstrap for crossed
+    random effects (A. B. Owen, "The pigeonhole bootstrap", Annals of Applied Statistics 1(2),
+    2007, 386-411; for seed variance in ML benchmarks see Bouthillier et al., "Accounting for
+    variance in machine learning benchmarks", MLSys 2021):
+
+    1. the test rows are resampled once and shared by both arms and all seeds (paired);
+    2. each arm's seeds are resampled with replacement, independently of the other arm;
+    3. the replicate is the mean of the drawn variant seeds' metric minus the mean of the drawn
+       baseline seeds' metric (``target="mean"``), or one drawn variant seed's metric minus one
+       drawn baseline seed's (``target="single"``).
+
+    ``target="mean"`` targets the difference in *expected* performance of the two training
+    procedures (what retraining would give on average); ``target="single"`` targets the
+    difference between one retrained variant and one retrained baseline and is wider. Owen
+    shows the pigeonhole bootstrap is mildly conservative; with few seeds (say < 5) its
+    seed-variance component is coarse, so report the number of seeds with the interval.
+
+    Parameters
+    ----------
+    per_seed_a : list of array-like of shape (n_samples,)
+        Baseline P(NSF), one array per training seed, all on the same test rows.
+    per_seed_b : list of array-like of shape (n_samples,)
+        Variant P(NSF), one array per training seed (the seed counts may differ).
+    y_true : array-like of shape (n_samples,)
+        Observed outcome, 1 = NSF.
+    metric : str or callable
+        See :func:`bootstrap_metric`.
+    n_resamples : int, default=1000
+    confidence : float, default=0.95
+    rng : numpy.random.Generator
+        Two independent streams are spawned from it, one for rows and one for seeds, so the
+        row resamples do not depend on the number of seeds.
+    stratify : bool, default=True
+        See :func:`bootstrap_metric`.
+    target : {"mean", "single"}, default="mean"
+
+    Returns
+    -------
+    DifferenceInterval
+    """
+    name, point, build_kernel = _resolve_metric(metric)
+    labels = check_labels(y_true)
+    arm_a = _check_per_seed(per_seed_a, labels.shape[0], "per_seed_a")
+    arm_b = _check_per_seed(per_seed_b, labels.shape[0], "per_seed_b")
+    n_resamples = check_n_resamples(n_resamples)
+    confidence = check_confidence(confidence)
+    check_rng(rng)
+    if target not in ("mean", "single"):
+        raise ValueError(f"target must be 'mean' or 'single', got {target!r}")
+    row_rng, seed_rng = rng.spawn(2)
+
+    kernels_a = [build_kernel(labels, prob) for prob in arm_a]
+    kernels_b = [build_kernel(labels, prob) for prob in arm_b]
+    chunks_a, chunks_b = [], []
+    for counts in iter_resample_counts(
+        _strata(labels, stratify), n_resamples=n_resamples, rng=row_rng
+    ):
+        chunks_a.append(np.column_stack([kernel(counts) for kernel in kernels_a]))
+        chunks_b.append(np.column_stack([kernel(counts) for kernel in kernels_b]))
+    by_seed_a, by_seed_b = np.concatenate(chunks_a), np.concatenate(chunks_b)
+    _check_replicates(by_seed_a, name)
+    _check_replicates(by_seed_b, name)
+
+    def seed_average(by_seed: np.ndarray) -> np.ndarray:
+        n_seeds = by_seed.shape[1]
+        n_drawn = 1 if target == "single" else n_seeds
+        picked = seed_rng.integers(0, n_seeds, size=(n_resamples, n_drawn))
+        return np.take_along_axis(by_seed, picked, axis=1).mean(axis=1)
+
+    replicates = seed_average(by_seed_b) - seed_average(by_seed_a)
+    per_seed_metric_a = np.array([point(labels, prob) for prob in arm_a], dtype=np.float64)
+    per_seed_metric_b = np.array([point(labels, prob) for prob in arm_b], dtype=np.float64)
+    lower, upper = _percentile_interval(replicates, confidence)
+    return DifferenceInterval(
+        metric=name,
+        estimate=float(per_seed_metric_b.mean() - per_seed_metric_a.mean()),
+        lower=lower,
+        upper=upper,
+        confidence=confidence,
+        replicates=replicates,
+        per_seed_a=per_seed_metric_a,
+        per_seed_b=per_seed_metric_b,
+        target=target,
+    )
+
+
+def non_inferiority_verdict(
+    lower: float, upper: float, margin: float, *, higher_is_better: bool = True
+) -> str:
+    """Whether an attribute group is needed, from the interval of ``variant - baseline``.
+
+    The variant is the model trained *without* the group, the baseline the model with it, and
+    the interval ``[lower, upper]`` is for ``metric(variant) - metric(baseline)``. For a
+    higher-is-better metric (AUC), a negative difference is what dropping the group costs.
+
+    - ``"needed"``: ``upper < -margin``. The whole interval lies below ``-margin``: dropping the
+      group costs more than the margin, with the interval's confidence.
+    - ``"not shown needed"``: ``lower >= -margin``. Non-inferiority is shown: dropping the group
+      costs at most the margin (the usual one-sided test at level ``(1 - confidence) / 2``).
+    - ``"inconclusive"``: otherwise; the interval straddles ``-margin``. Collect more rows or
+      seeds, or reconsider the margin.
+
+    A difference exactly at ``-margin`` counts as within the margin.
+
+    Parameters
+    ----------
+    lower, upper : float
+        Interval bounds for ``metric(variant) - metric(baseline)``, ``lower <= upper``.
+    margin : float
+        Largest loss of the metric that is tolerated, ``>= 0``, in the metric's units (e.g.
+        0.005 AUC).
+    higher_is_better : bool, default=True
+        Set False for a loss (Brier, log-loss, ECE): the interval is then negated, so that the
+        verdicts keep their meaning (a rise of the loss by more than ``margin`` makes the group
+        needed).
+
+    Returns
+    -------
+    str
+        ``"needed"``, ``"not shown needed"`` or ``"inconclusive"`` (the module constants
+        ``NEEDED``, ``NOT_SHOWN_NEEDED``, ``INCONCLUSIVE``).
+    """
+    for label, value in (("lower", lower), ("upper", upper), ("margin", margin)):
+        if not np.isfinite(value):
+            raise ValueError(f"{label} must be a finite number, got {value!r}")
+    if lower > upper:
+        raise ValueError(f"lower must be <= upper, got lower={lower!r}, upper={upper!r}")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0 (a tolerated loss), got {margin!r}")
+    if not higher_is_better:
+        lower, upper = -upper, -lower
+    if upper < -margin:
+        return NEEDED
+    if lower >= -margin:
+        return NOT_SHOWN_NEEDED
+    return INCONCLUSIVE

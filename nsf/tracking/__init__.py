@@ -1,0 +1,43 @@
+"""MLflow access: the only package that talks to MLflow (one module per caller)."""
+
+from nsf.tracking._store import (
+    TAG_KEYS,
+    artifact_root,
+    check_store,
+    experiment_id,
+    git_commit,
+    ui_command,
+)
+from nsf.tracking._train import (
+    NATIVE_NAME,
+    SCORER_NAME,
+    config_params,
+    log_config,
+    log_trained_model,
+    tracked_run,
+)
+
+__all__ = [
+    "NATIVE_NAME",
+    "SCORER_NAME",
+    "TAG_KEYS",
+    "artifact_root",
+    "check_store",
+    "config_params",
+    "experiment_id",
+    "git_commit",
+    "load_fitted",
+    "log_config",
+    "log_trained_model",
+    "tracked_run",
+    "ui_command",
+]
+
+
+def __getattr__(name):
+    # The scorer class imports mlflow.pyfunc at import time: load it only when asked for.
+    if name == "load_fitted":
+        from nsf.tracking._pyfunc import load_fitted
+
+        return load_fitted
+    raise AttributeError(name)
