@@ -56,60 +56,9 @@ class BlockRNG:
             g.standard_normal(out=out[lo:hi])
         return out
 
-    def poisson(self, lam: np.ndarray) -> np.ndarray:
-        """Poisson counts with a per-row mean."""
-        out = np.empty(self.n, dtype=np.int64)
-        for g, lo, hi in self._segments():
-            out[lo:hi] = g.poisson(lam[lo:hi])
-        return out
-
-    def poisson_small(self, lam: np.ndarray, exp_neg_lam: np.ndarray) -> np.ndarray:
-        """Poisson counts for small means by inverting the CDF of one uniform per row.
-
-        Much faster than a Poisson sampler per element when means are below a few events a day:
-        one vectorised pass decides who has any event, later passes touch only those who do.
-        ``exp_neg_lam`` is ``exp(-lam)``, passed in because the means rarely change.
-        """
-        u = self.random()
-        k = np.zeros(self.n, dtype=np.int64)
-        prob = exp_neg_lam.copy()
-        cdf = prob.copy()
-        active = np.flatnonzero(u > cdf)
-        r = 1
-        while active.size and r <= 200:  # the bound only guards against float saturation
-            k[active] = r
-            step = prob[active] * lam[active] / r
-            prob[active] = step
-            cdf[active] += step
-            active = active[u[active] > cdf[active]]
-            r += 1
-        return k
-
     def integers(self, low: int, high: int) -> np.ndarray:
         """Integers in [low, high) per row."""
         out = np.empty(self.n, dtype=np.int64)
         for g, lo, hi in self._segments():
             out[lo:hi] = g.integers(low, high, size=hi - lo)
-        return out
-
-    def subset(self, rows: np.ndarray) -> np.ndarray:
-        """Uniform [0, 1) for selected rows only (sorted row indices), block by block.
-
-        Each block's generator draws exactly as many values as that block has selected rows, so
-        selections stay reproducible per block.
-        """
-        out = np.empty(rows.size)
-        cuts = np.searchsorted(rows, self.bounds)
-        for (g, _, _), a, b in zip(self._segments(), cuts[:-1], cuts[1:], strict=True):
-            if b > a:
-                g.random(out=out[a:b])
-        return out
-
-    def subset_normal(self, rows: np.ndarray) -> np.ndarray:
-        """Standard normal for selected rows only (sorted row indices), block by block."""
-        out = np.empty(rows.size)
-        cuts = np.searchsorted(rows, self.bounds)
-        for (g, _, _), a, b in zip(self._segments(), cuts[:-1], cuts[1:], strict=True):
-            if b > a:
-                g.standard_normal(out=out[a:b])
         return out

@@ -137,7 +137,7 @@ def _summary(world: WorldConfig, records: list[dict]) -> dict:
         "id_verified_share": item(tot["n_id_verified"] / n, tgt.id_verified_share,
                                   "share ID-card verified"),
         "payment_attempts_per_user_day": item(
-            (tot["payments"] + tot["declines"]) / tot["user_days"], beh.payments_per_day,
+            (tot["payments"] + tot["declines"]) / tot["counter_user_days"], beh.payments_per_day,
             "merchant payments per user per day (approximate: includes other declines)"),
         "transfers_in_per_user_day": item(tot["transfers_in"] / tot["user_days"],
                                           beh.transfers_in_per_day, "P2P transfers received"),

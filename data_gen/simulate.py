@@ -7,7 +7,6 @@ redone on the next run. Everything a chunk writes depends only on the seed and i
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -32,7 +31,15 @@ from data_gen.population import (
     age_band,
     make_population,
 )
-from data_gen.world import COUNTERS, EVENT_COLUMNS, C, DayStepper, EventLog, State
+from data_gen.world import (
+    BEHAVIOUR,
+    COUNTERS,
+    EVENT_COLUMNS,
+    PARAMS,
+    C,
+    simulate_users,
+    stream_seeds,
+)
 
 EPOCH = dt.date(1970, 1, 1)
 TABLES = ("users", "sensitive", "truth_users", "feed", "outcomes", "truth", "events")
@@ -156,11 +163,11 @@ def _band(x: np.ndarray) -> np.ndarray:
     return (np.searchsorted(AMOUNT_BANDS, x, side="right") - 1).astype(np.int8)
 
 
-def _feed_rows(cfg: WorldConfig, static: dict, state: State, snaps: dict[int, np.ndarray],
-               day: int) -> dict[str, np.ndarray | list]:
+def _feed_rows(cfg: WorldConfig, static: dict, balance: np.ndarray,
+               snaps: dict[int, np.ndarray], day: int) -> dict[str, np.ndarray | list]:
     windows = cfg.feed.windows
     binned = cfg.feed.format == "binned"
-    n = state.balance.size
+    n = balance.size
     obs_day = _day_number(day, cfg.calendar.start_date)
     now = snaps[day]
     out: dict[str, np.ndarray | list] = {
@@ -194,7 +201,7 @@ def _feed_rows(cfg: WorldConfig, static: dict, state: State, snaps: dict[int, np
     tenure = (obs_day - static["join_date"].astype(np.int64)).astype(np.int32)
     base = {k: v for k, v in static.items() if k != "user_id"}
     base["tenure_days"] = tenure
-    base["pay_money_balance"] = state.balance.copy()
+    base["pay_money_balance"] = balance
     base.update(cols)
     for name in feed_columns(windows)[2:]:
         v = base[name]
@@ -215,35 +222,33 @@ def _feed_rows(cfg: WorldConfig, static: dict, state: State, snaps: dict[int, np
     return out
 
 
-def _oracle(cfg: WorldConfig, task: ChunkTask, pop: Population, state: State, day: int,
-            k: int, sizes: list[int], first_block: int) -> dict[str, np.ndarray]:
-    """P(NSF in the horizon) by re-simulating it M times from each selected row's state."""
-    m = cfg.truth.oracle_draws
-    sel = np.flatnonzero(pop.apple_registered) if cfg.truth.oracle_population == "apple" \
-        else np.arange(pop.user_id.size)
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    per_block = np.diff(np.searchsorted(sel, bounds))
-    reps = State(**{f.name: getattr(state, f.name)[sel] for f in dataclasses.fields(state)})
-    reps = reps.repeat(m)
-    rpop = Population(**{f.name: np.repeat(getattr(pop, f.name)[sel], m)
-                         for f in dataclasses.fields(pop)})
-    cnt = np.zeros((len(COUNTERS), sel.size * m))
-    rng = BlockRNG([block_generator(task.seed, first_block + i, ORACLE, k)
-                    for i in range(len(sizes))], [int(c) * m for c in per_block])
-    stepper = DayStepper(rpop, cfg.behaviour, cnt)
-    for d in range(day + 1, day + 1 + cfg.calendar.horizon_days):
-        stepper.step(reps, d, rng)
-    app = (cnt[C["n_appstore_declines"]] > 0).reshape(-1, m)
-    anyd = ((cnt[C["n_appstore_declines"]] + cnt[C["n_declines"]]) > 0).reshape(-1, m)
-    obs_day = _day_number(day, cfg.calendar.start_date)
-    return {
-        "user_id": pop.user_id[sel],
-        "observation_date": np.full(sel.size, obs_day).astype("datetime64[D]"),
-        "p_nsf_appstore": app.mean(axis=1),
-        "p_nsf_any": anyd.mean(axis=1),
-        "expected_grouped_charges": cnt[C["n_new_charges"]].reshape(-1, m).mean(axis=1),
-        "oracle_draws": np.full(sel.size, m, np.int32),
-    }
+def _block_keys(seed: int, first_block: int, sizes: list[int], *purpose: int) -> np.ndarray:
+    """Each row's parent key: its block's ``SeedSequence`` child for ``purpose``."""
+    keys = [np.random.SeedSequence(seed, spawn_key=(first_block + i, *purpose))
+            .generate_state(1, np.uint64)[0] for i in range(len(sizes))]
+    return np.repeat(np.asarray(keys, np.uint64), sizes)
+
+
+def _offsets(task: ChunkTask, uid: np.ndarray) -> np.ndarray:
+    return (uid % BLOCK_USERS).astype(np.int64)
+
+
+def _params(pop: Population) -> np.ndarray:
+    cols = [np.asarray(getattr(pop, name), np.float64) for name in PARAMS]
+    cols += [np.exp(-rate) for rate in (pop.payment_rate, pop.transfer_out_rate,
+                                         pop.transfer_in_rate, pop.appstore_rate)]
+    return np.ascontiguousarray(np.stack(cols, axis=1))
+
+
+def _behaviour(cfg: WorldConfig) -> np.ndarray:
+    beh = cfg.behaviour
+    return np.asarray([float(getattr(beh, name)) for name in BEHAVIOUR], np.float64)
+
+
+#: Event slots of the in-memory event buffer (flushed to Parquet when nearly full).
+EVENT_BUFFER = 2_000_000
+#: Slots kept free per user still to simulate, per simulated day. [generous bound]
+EVENTS_RESERVE_PER_DAY = 40
 
 
 def run_chunk(task: ChunkTask) -> dict:
@@ -256,6 +261,7 @@ def run_chunk(task: ChunkTask) -> dict:
     sizes = [min(task.user_hi, (b + 1) * BLOCK_USERS) - max(task.user_lo, b * BLOCK_USERS)
              for b in range(first_block, last_block + 1)]
     uid = np.arange(task.user_lo, task.user_hi, dtype=np.int64)
+    n = uid.size
 
     init = BlockRNG([block_generator(task.seed, b, INIT) for b in
                      range(first_block, last_block + 1)], sizes)
@@ -283,88 +289,109 @@ def run_chunk(task: ChunkTask) -> dict:
         "appstore_rate": pop.appstore_rate, "payment_rate": pop.payment_rate,
     })
 
-    obs_days = cal.observation_days
-    oracle_from = len(obs_days) - cfg.truth.oracle_snapshots
-    needed: dict[int, int] = {}  # checkpoint day -> last day it is needed
-    for d in obs_days:
-        for c in [d - w for w in cfg.feed.windows] + [d, d + cal.horizon_days]:
-            if c >= 0:
-                needed[c] = max(needed.get(c, -1), d + cal.horizon_days)
-    snaps: dict[int, np.ndarray] = {}
-    cnt = np.zeros((len(COUNTERS), uid.size))
-    state = State.initial(pop)
-    stepper = DayStepper(pop, cfg.behaviour, cnt)
-    days_rng = BlockRNG([block_generator(task.seed, b, DAYS) for b in
-                         range(first_block, last_block + 1)], sizes)
-    log = EventLog(uid) if cfg.feed.events else None
-    agg = {"user_days": 0, "events": 0, "apple_rows": 0, "apple_nsf": 0, "apple_rows_charged": 0,
-           "apple_nsf_charged": 0, "rows": 0, "any_nsf": 0, "oracle_rows": 0,
-           "oracle_p_sum": 0.0, "oracle_realised": 0, "appstore_purchases": 0,
-           "payments": 0.0, "transfers_out": 0.0, "transfers_in": 0.0,
-           "n_new_charges": 0, "n_charge_attempts": 0, "declines": 0}
-    oracle_rows: dict[int, np.ndarray] = {}
+    # What the kernel must keep: counters at every day a window or horizon starts or ends.
+    obs_days = np.asarray(cal.observation_days, np.int64)
+    cp = sorted({c for d in obs_days for c in
+                 [d - w for w in cfg.feed.windows] + [d, d + cal.horizon_days] if c >= 0})
+    cp_days = np.asarray(cp, np.int64)
+    n_oracle = min(cfg.truth.oracle_snapshots, obs_days.size)
+    oracle_from = obs_days.size - n_oracle
+    offsets = _offsets(task, uid)
+    seeds = stream_seeds(_block_keys(task.seed, first_block, sizes, DAYS), offsets)
+    oracle_keys = np.stack([stream_seeds(_block_keys(task.seed, first_block, sizes, ORACLE, k),
+                                         offsets) for k in range(oracle_from, obs_days.size)]) \
+        if n_oracle else np.zeros((0, n), np.uint64)
+    oracle_sel = pop.apple_registered if cfg.truth.oracle_population == "apple" \
+        else np.ones(n, bool)
+    cp_out = np.zeros((n, cp_days.size, len(COUNTERS)))
+    bal_out = np.zeros((obs_days.size, n))
+    oracle_out = np.zeros((n_oracle, n, 3))
+    stats = np.zeros(4, np.int64)
+    rec = cfg.feed.events
+    ev = np.zeros((len(EVENT_COLUMNS), EVENT_BUFFER if rec else 1), np.int64)
+    pos = np.zeros(2, np.int64)
+    reserve = EVENTS_RESERVE_PER_DAY * cal.days
+    par = _params(pop)
+    beh = _behaviour(cfg)
+    prices = np.asarray(cfg.behaviour.appstore_prices, np.float64)
     start_num = _day_number(0, cal.start_date)
-    for day in range(cal.days):
-        stepper.step(state, day, days_rng, log)
-        if day in needed:
-            snaps[day] = cnt.copy()
-        if day in obs_days:
-            out.write("feed", _feed_rows(cfg, static, state, snaps, day))
-            k = obs_days.index(day)
-            if k >= oracle_from and cfg.truth.oracle_snapshots > 0:
-                truth = _oracle(cfg, task, pop, state, day, k, sizes, first_block)
-                out.write("truth", truth)
-                oracle_rows[day] = truth
-        for d in obs_days:
-            if day == d + cal.horizon_days:
-                diff = snaps[day] - snaps[d]
-                nsf_app = diff[C["n_appstore_declines"]] > 0
-                nsf_any = nsf_app | (diff[C["n_declines"]] > 0)
-                out.write("outcomes", {
-                    "user_id": uid,
-                    "observation_date": np.full(uid.size, start_num + d).astype("datetime64[D]"),
-                    "nsf_appstore": nsf_app, "nsf_any": nsf_any,
-                    "n_grouped_charges": diff[C["n_new_charges"]].astype(np.int32),
-                    "n_charge_attempts": diff[C["n_charge_attempts"]].astype(np.int32),
-                    "n_appstore_declines": diff[C["n_appstore_declines"]].astype(np.int32),
-                    "n_payment_declines": diff[C["n_declines"]].astype(np.int32),
-                })
-                apple = pop.apple_registered
-                charged = diff[C["n_new_charges"]] > 0
-                agg["apple_rows"] += int(apple.sum())
-                agg["apple_nsf"] += int((nsf_app & apple).sum())
-                agg["apple_rows_charged"] += int((apple & charged).sum())
-                agg["apple_nsf_charged"] += int((nsf_app & apple & charged).sum())
-                agg["rows"] += uid.size
-                agg["any_nsf"] += int(nsf_any.sum())
-                if d in oracle_rows:
-                    t = oracle_rows.pop(d)
-                    idx = np.searchsorted(uid, t["user_id"])
-                    agg["oracle_rows"] += idx.size
-                    agg["oracle_p_sum"] += float(t["p_nsf_appstore"].sum())
-                    agg["oracle_realised"] += int(nsf_app[idx].sum())
-        for c in [c for c, last in needed.items() if last <= day and c in snaps]:
-            del snaps[c]
-        if log is not None and (day % 30 == 29 or day == cal.days - 1):
-            parts = log.drain()
-            if parts:
-                cols = [np.concatenate([p[i] for p in parts]) for i in range(len(EVENT_COLUMNS))]
-                cols[1] = (cols[1] + start_num).astype("datetime64[D]")
-                out.write("events", dict(zip(EVENT_COLUMNS, cols, strict=True)))
-    agg["user_days"] = uid.size * cal.days
-    agg["events"] = stepper.n_events
-    agg["appstore_purchases"] = stepper.n_purchases
-    agg["payments"] = float(cnt[C["n_payments"]].sum())
-    agg["transfers_out"] = stepper.n_transfers_out
-    agg["transfers_in"] = stepper.n_transfers_in
-    agg["declines"] = float(cnt[C["n_declines"]].sum() + cnt[C["n_appstore_declines"]].sum())
-    agg["apple_user_days"] = int(pop.apple_registered.sum()) * cal.days
+    row = 0
+    while row < n:
+        row = simulate_users(row, n, uid, par, beh, prices, cal.days, seeds, oracle_keys,
+                             oracle_sel, obs_days, oracle_from, cal.horizon_days,
+                             cfg.truth.oracle_draws, cp_days, cp_out, bal_out, oracle_out, rec,
+                             ev, pos, reserve, stats)
+        if pos[1]:
+            raise RuntimeError("event buffer overflow in the simulation kernel")
+        if rec and pos[0]:
+            m = int(pos[0])
+            cols = dict(zip(EVENT_COLUMNS, ev[:, :m], strict=True))
+            out.write("events", {
+                "user_id": cols["user_id"].copy(),
+                "day": (cols["day"] + start_num).astype("datetime64[D]"),
+                "seq": cols["seq"].astype(np.int16), "event_type": cols["event_type"].astype(
+                    np.int8),
+                "amount": cols["amount"].copy(), "balance_after": cols["balance_after"].copy(),
+                "status": cols["status"].astype(np.int8), "reason": cols["reason"].astype(np.int8),
+                "group_id": cols["group_id"].astype(np.int32),
+            })
+            pos[0] = 0
+
+    snaps = {int(d): cp_out[:, j, :].T for j, d in enumerate(cp_days)}
+    agg = {"apple_rows": 0, "apple_nsf": 0, "apple_rows_charged": 0, "apple_nsf_charged": 0,
+           "rows": 0, "any_nsf": 0, "oracle_rows": 0, "oracle_p_sum": 0.0, "oracle_realised": 0}
+    apple = pop.apple_registered
+    for k, d in enumerate(obs_days):
+        d = int(d)
+        out.write("feed", _feed_rows(cfg, static, bal_out[k].astype(np.int64), snaps, d))
+        diff = snaps[d + cal.horizon_days] - snaps[d]
+        nsf_app = diff[C["n_appstore_declines"]] > 0
+        nsf_any = nsf_app | (diff[C["n_declines"]] > 0)
+        obs_col = np.full(n, start_num + d).astype("datetime64[D]")
+        out.write("outcomes", {
+            "user_id": uid, "observation_date": obs_col,
+            "nsf_appstore": nsf_app, "nsf_any": nsf_any,
+            "n_grouped_charges": diff[C["n_new_charges"]].astype(np.int32),
+            "n_charge_attempts": diff[C["n_charge_attempts"]].astype(np.int32),
+            "n_appstore_declines": diff[C["n_appstore_declines"]].astype(np.int32),
+            "n_payment_declines": diff[C["n_declines"]].astype(np.int32),
+        })
+        charged = diff[C["n_new_charges"]] > 0
+        agg["apple_rows"] += int(apple.sum())
+        agg["apple_nsf"] += int((nsf_app & apple).sum())
+        agg["apple_rows_charged"] += int((apple & charged).sum())
+        agg["apple_nsf_charged"] += int((nsf_app & apple & charged).sum())
+        agg["rows"] += n
+        agg["any_nsf"] += int(nsf_any.sum())
+        if k >= oracle_from:
+            sel = np.flatnonzero(oracle_sel)
+            o = oracle_out[k - oracle_from, sel]
+            out.write("truth", {
+                "user_id": uid[sel], "observation_date": obs_col[sel],
+                "p_nsf_appstore": o[:, 0], "p_nsf_any": o[:, 1],
+                "expected_grouped_charges": o[:, 2],
+                "oracle_draws": np.full(sel.size, cfg.truth.oracle_draws, np.int32),
+            })
+            agg["oracle_rows"] += sel.size
+            agg["oracle_p_sum"] += float(o[:, 0].sum())
+            agg["oracle_realised"] += int(nsf_app[sel].sum())
+
+    last = snaps[int(cp_days[-1])]  # counters up to the last checkpoint day
+    agg["user_days"] = n * cal.days
+    agg["events"] = int(stats[0])
+    agg["appstore_purchases"] = int(stats[1])
+    agg["transfers_in"] = int(stats[2])
+    agg["transfers_out"] = int(stats[3])
+    agg["payments"] = float(last[C["n_payments"]].sum())
+    agg["declines"] = float(last[C["n_declines"]].sum() + last[C["n_appstore_declines"]].sum())
+    agg["counter_user_days"] = n * (int(cp_days[-1]) + 1)
+    agg["apple_user_days"] = int(apple.sum()) * cal.days
     for name, arr in (("ios", pop.ios), ("apple_registered", pop.apple_registered),
                       ("female", pop.female), ("foreign", pop.foreign),
                       ("auto_topup", pop.auto_topup), ("bank_linked", pop.bank_linked),
                       ("id_verified", pop.id_verified)):
         agg[f"n_{name}"] = int(arr.sum())
-    agg["n_users"] = int(uid.size)
+    agg["n_users"] = int(n)
     sums = out.close()
     return {
         "index": task.index, "user_lo": task.user_lo, "user_hi": task.user_hi,
