@@ -59,6 +59,11 @@ def _as_u64(values: np.ndarray) -> np.ndarray:
     return v.astype(np.int64).view(np.uint64)
 
 
+def column_salt(name: str) -> np.uint64:
+    """The odd multiplier of a column in row hashes."""
+    return np.uint64(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little") | 1)
+
+
 def rows_hash_sum(columns: Mapping[str, np.ndarray]) -> tuple[int, int]:
     """``(sum of row hashes mod 2^64, row count)`` for equally long columns.
 
@@ -69,8 +74,7 @@ def rows_hash_sum(columns: Mapping[str, np.ndarray]) -> tuple[int, int]:
     acc = None
     for name, values in sorted(columns.items()):
         v = _as_u64(values)
-        salt = np.uint64(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little") | 1)
-        term = _splitmix(v) * salt
+        term = _splitmix(v) * column_salt(name)
         if acc is None:
             n = v.size
             acc = term

@@ -37,6 +37,7 @@ from data_gen.world import (
     EVENT_COLUMNS,
     PARAMS,
     C,
+    events_hash_sum,
     simulate_users,
     stream_seeds,
 )
@@ -109,7 +110,9 @@ class _Writer:
         self.paths: dict[str, Path] = {}
         self.sums: dict[str, list[tuple[int, int]]] = {}
 
-    def write(self, table: str, columns: dict[str, np.ndarray | list]) -> None:
+    def write(self, table: str, columns: dict[str, np.ndarray | list],
+              hash_sum: tuple[int, int] | None = None) -> None:
+        """Append rows to the chunk's part of ``table``; ``hash_sum`` if already computed."""
         arrays = {}
         for name, values in columns.items():
             if isinstance(values, np.ndarray) and values.dtype.kind == "M":
@@ -122,13 +125,18 @@ class _Writer:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"part-{self.index:05d}.parquet"
             self.paths[table] = path
-            # lz4 writes the (large) event log about a third faster than zstd here.
+            # lz4 writes the (large) event log about a third faster than zstd here, and
+            # dictionaries pay only for its low-cardinality columns.
+            dictionary = ["seq", "event_type", "status", "reason"] if table == "events" else True
             self.writers[table] = pq.ParquetWriter(
-                path.with_suffix(".parquet.tmp"), tbl.schema, compression="lz4")
+                path.with_suffix(".parquet.tmp"), tbl.schema, compression="lz4",
+                use_dictionary=dictionary)
         self.writers[table].write_table(tbl, row_group_size=1 << 20)
-        self.sums.setdefault(table, []).append(_checksum.rows_hash_sum(
-            {k: np.asarray(v) if not isinstance(v, list) else np.asarray(v, dtype=object)
-             for k, v in columns.items()}))
+        if hash_sum is None:
+            hash_sum = _checksum.rows_hash_sum(
+                {k: np.asarray(v) if not isinstance(v, list) else np.asarray(v, dtype=object)
+                 for k, v in columns.items()})
+        self.sums.setdefault(table, []).append(hash_sum)
 
     def close(self) -> dict[str, tuple[int, int]]:
         for table, w in self.writers.items():
@@ -315,6 +323,8 @@ def run_chunk(task: ChunkTask) -> dict:
     beh = _behaviour(cfg)
     prices = np.asarray(cfg.behaviour.appstore_prices, np.float64)
     start_num = _day_number(0, cal.start_date)
+    ev_order = np.asarray([EVENT_COLUMNS.index(c) for c in sorted(EVENT_COLUMNS)], np.int64)
+    ev_salts = np.asarray([_checksum.column_salt(c) for c in sorted(EVENT_COLUMNS)], np.uint64)
     row = 0
     while row < n:
         row = simulate_users(row, n, uid, par, beh, prices, cal.days, seeds, oracle_keys,
@@ -326,6 +336,7 @@ def run_chunk(task: ChunkTask) -> dict:
         if rec and pos[0]:
             m = int(pos[0])
             cols = dict(zip(EVENT_COLUMNS, ev[:, :m], strict=True))
+            hsum = int(events_hash_sum(ev, m, start_num, ev_order, ev_salts))
             out.write("events", {
                 "user_id": cols["user_id"].copy(),
                 "day": (cols["day"] + start_num).astype("datetime64[D]"),
@@ -334,7 +345,7 @@ def run_chunk(task: ChunkTask) -> dict:
                 "amount": cols["amount"].copy(), "balance_after": cols["balance_after"].copy(),
                 "status": cols["status"].astype(np.int8), "reason": cols["reason"].astype(np.int8),
                 "group_id": cols["group_id"].astype(np.int32),
-            })
+            }, hash_sum=(hsum, m))
             pos[0] = 0
 
     snaps = {int(d): cp_out[:, j, :].T for j, d in enumerate(cp_days)}

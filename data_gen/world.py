@@ -402,3 +402,24 @@ def _oracle(st, par, beh, prices, day, horizon, draws, key, out, stats):
     out[0] = app / draws
     out[1] = anyd / draws
     out[2] = charges / draws
+
+
+@njit(cache=True)
+def events_hash_sum(ev_i, m, day_offset, order, salts):
+    """The event rows' checksum partial, equal to ``_checksum.rows_hash_sum`` of the written
+    columns (row hashes summed mod 2^64), computed without materialising hash arrays.
+
+    ``order`` lists buffer rows in the checksum's (sorted-name) column order; the day row is
+    shifted by ``day_offset`` to the written date's day number.
+    """
+    total = np.uint64(0)
+    for i in range(m):
+        acc = np.uint64(0)
+        for j in range(order.size):
+            r = order[j]
+            v = ev_i[r, i]
+            if r == 1:
+                v += day_offset
+            acc += _mix(np.uint64(v) + _GOLDEN) * salts[j]
+        total += _mix(acc + _GOLDEN)
+    return total

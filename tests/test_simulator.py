@@ -194,3 +194,10 @@ def test_sha256_identifiers_are_unsalted_and_hmac_differs(world, tmp_path):
                                     "world.population.n_users=500"], hmac_key=b"secret")
     k_users = _table(keyed, "users").sort_values("user_id")
     assert k_users["phone_hash"].iloc[0] != users["phone_hash"].iloc[0]
+
+
+def test_checksums_recompute_from_the_files(world):
+    from data_gen.dataset import verify_dataset
+
+    path, manifest = world
+    assert verify_dataset(path) == {t: True for t in manifest["tables"]}
