@@ -1,3 +1,5 @@
 """Commands added by later modules register here (one import line each)."""
-from nsf.cli import _audit  # noqa: F401
-from nsf.cli import _train  # noqa: E402, F401
+from nsf.cli import (
+    _audit,  # noqa: F401
+    _train,  # noqa: F401
+)

@@ -24,6 +24,7 @@ from nsf.config._data import DatasetConfig, SplitConfig, TableConfig, TargetConf
 from nsf.config._features import FeaturesConfig
 from nsf.config._model import ModelConfig, ScoringConfig
 from nsf.config._run import SimulateConfig
+from nsf.config._study import StudyConfig
 from nsf.config._tracking import TrackingConfig
 from nsf.errors import NsfError
 
@@ -37,6 +38,7 @@ __all__ = [
     "ScoringConfig",
     "SimulateConfig",
     "SplitConfig",
+    "StudyConfig",
     "TableConfig",
     "TargetConfig",
     "TrackingConfig",
@@ -73,6 +75,7 @@ class ExperimentConfig(BaseModel):
     features: FeaturesConfig = FeaturesConfig()
     model: ModelConfig = ModelConfig()
     scoring: ScoringConfig = ScoringConfig()
+    study: StudyConfig = StudyConfig()
 
 
 def _parse_override(item: str) -> tuple[list[str], Any]:

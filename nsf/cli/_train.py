@@ -1,0 +1,103 @@
+"""``nsf train``, ``nsf score`` and ``nsf ui``."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nsf.cli import app
+from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve
+from nsf.errors import NsfError
+
+#: Printed after training, in this order.
+_HEADLINE = ("test_auc", "test_pr_auc", "test_brier", "test_ece", "oracle_auc", "oracle_gap_auc")
+
+
+@app.command("train")
+def train_cmd(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Simulated dataset folder (default: dataset.path, or the "
+                     "configured world, simulated first if missing)."),
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train the configured model, evaluate it on the test rows, log the run to MLflow."""
+    from nsf.data import open_dataset
+    from nsf.tracking import check_store
+    from nsf.train import train
+
+    cfg = resolve(config, set_)
+    check_store(cfg.tracking)
+    dataset = None
+    if cfg.dataset.kind == "simulated":
+        path = data or cfg.dataset.path
+        if path is None:
+            from nsf.cli._simulate import ensure_dataset
+
+            path, _, _ = ensure_dataset(cfg, quiet=quiet)
+        dataset = open_dataset(path)
+    elif data is not None:
+        raise NsfError("--data is for simulated datasets; dataset.kind is 'table'")
+    t0 = time.perf_counter()
+    result = train(cfg, dataset)
+    m = result.evaluation.metrics
+    typer.echo(f"run {result.run_id} (experiment {cfg.name!r}, {cfg.model.kind}, "
+               f"{time.perf_counter() - t0:.1f}s): {result.split_note}")
+    typer.echo("  " + ", ".join(f"{k}={m[k]:.4f}" for k in _HEADLINE if k in m))
+    if "scorer_uri" in result.uris:
+        typer.echo(f"  scorer: {result.uris['scorer_uri']}")
+
+
+@app.command("score")
+def score_cmd(
+    model_uri: Annotated[str, typer.Argument(help="Logged scorer: runs:/<run>/model, "
+                                             "models:/<id>, or a local model folder.")],
+    input_path: Annotated[Path, typer.Argument(help="Feed rows: .parquet or .csv.")],
+    output_path: Annotated[Path, typer.Argument(help="Scores: .parquet or .csv.")],
+    config: Annotated[Path | None, typer.Option("--config", help="Experiment YAML (tracking "
+                                                "store, batch size).")] = None,
+    set_: SetOpt = None,
+    batch_rows: Annotated[int | None, typer.Option("--batch-rows", min=1000,
+                                                   help="Rows per batch.")] = None,
+) -> None:
+    """Score a file of shared feed rows with a logged model (0-100 scores, in batches)."""
+    from nsf.scoring import score_file
+    from nsf.tracking import load_fitted
+
+    cfg = resolve(config, set_)
+    fitted = load_fitted(model_uri, cfg.tracking.uri)
+    stats = score_file(fitted, input_path, output_path,
+                       batch_rows=batch_rows or cfg.scoring.batch_rows)
+    typer.echo(f"scored {int(stats['rows']):,} rows into {output_path} in "
+               f"{stats['seconds']:.2f}s ({stats['rows_per_s']:,.0f} rows/s)")
+
+
+@app.command("ui")
+def ui_cmd(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 5000,
+) -> None:
+    """Start the MLflow UI for the configured store on 127.0.0.1 (Ctrl-C stops it)."""
+    from nsf.tracking import check_store, ui_command
+
+    cfg = resolve(config, set_)
+    check_store(cfg.tracking)
+    argv, env = ui_command(cfg.tracking, port=port)
+    typer.echo(f"MLflow UI for {cfg.tracking.uri} at http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    proc = subprocess.Popen(argv, env=env)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=30)
+        return
+    if code != 0:
+        raise NsfError(f"mlflow server exited with code {code} (is port {port} in use?)")

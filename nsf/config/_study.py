@@ -1,0 +1,210 @@
+"""The data-minimisation and fairness study (``nsf study``): variants, seeds, statistics."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Metrics the study can put an interval on (the ``nsf.metrics`` names; run keys ``test_<m>``).
+STUDY_METRICS = ("auc", "pr_auc", "brier", "log_loss", "ece", "ks", "gini")
+#: Families of default variants, one per question of CASE.md.
+FAMILIES = ("drop_one", "drop_all", "keep_one", "coarsen", "population", "retention",
+            "sensitive")
+#: Sensitive attributes the fairness tables can be broken down by.
+FAIRNESS_ATTRIBUTES = ("age_band", "gender", "nationality", "region", "device_os")
+#: Targets of the proxy-strength table; ``income_band`` (quartiles of the simulator's latent
+#: income) exists only for simulated data.
+PROXY_TARGETS = (*FAIRNESS_ATTRIBUTES, "income_band")
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:+\[\],-]{0,99}$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VariantConfig(_Frozen):
+    """One model variant: what it changes against the baseline (the configured model).
+
+    Groups are the feature registry's attribute groups (``nsf features`` lists them); unknown
+    names are rejected when the study starts, since the groups depend on the dataset.
+    """
+
+    name: str = Field(..., pattern=_NAME, description="Unique variant name (MLflow nsf.variant).")
+    family: Literal["drop_one", "drop_all", "keep_one", "coarsen", "population", "retention",
+                    "sensitive", "custom"] = Field(
+        "custom", description="Which question it answers (the report's section).")
+    drop_groups: tuple[str, ...] = Field((), description="Groups left out.")
+    keep_groups: tuple[str, ...] | None = Field(
+        None, description="Only these groups (null: all but drop_groups).")
+    coarsen_groups: tuple[str, ...] = Field((), description="Groups in their coarse version.")
+    retention_days: int | None = Field(
+        None, ge=1, description="Only windowed aggregates over at most this many days.")
+    sensitive: tuple[str, ...] = Field((), description="Sensitive attributes added as features.")
+    population: Literal["apple", "all"] | None = Field(
+        None, description="Training rows (null: the target config's).")
+    label: Literal["nsf_appstore", "nsf_any"] | None = Field(
+        None, description="Training label (null: the target config's).")
+    reference: str = Field(
+        "baseline", pattern=_NAME,
+        description="The arm the verdict compares with: 'baseline' or another variant's name.")
+    subject: Literal["removed", "added", "auto"] = Field(
+        "auto",
+        description="What the verdict is about: the data the variant removes from the reference "
+        "('removed': needed = dropping it costs more than the margin) or adds to it ('added': "
+        "needed = adding it gains more than the margin); 'auto': 'added' for population 'all' "
+        "and sensitive variants or a reference other than the baseline, else 'removed'.")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> VariantConfig:
+        both = sorted(set(self.drop_groups) & set(self.coarsen_groups))
+        if both:
+            raise ValueError(f"variant {self.name!r}: groups both dropped and coarsened: {both}")
+        return self
+
+
+class MinimalSetConfig(_Frozen):
+    """The backward search for a minimal sufficient set of contested groups."""
+
+    enabled: bool = Field(True, description="Run the search.")
+    strategy: Literal["ranked", "greedy"] = Field(
+        "ranked",
+        description="'ranked': try the contested groups once each, cheapest drop-one loss "
+        "first, keeping a removal when the model without everything removed so far stays "
+        "non-inferior to the baseline (one retraining per group); 'greedy': at every step "
+        "retrain without each remaining group and remove the one with the best worst case, "
+        "stopping when no removal stays non-inferior (quadratic in the number of groups).",
+    )
+    max_steps: int | None = Field(
+        None, ge=1, description="Stop after this many retrainings rounds (null: no limit).")
+
+
+class StudyConfig(_Frozen):
+    """``nsf study``: variants x seeds, intervals, verdicts, fairness, proxies and reliance."""
+
+    seeds: int = Field(3, ge=1, le=100, description="Training seeds K per variant (and "
+                       "baseline); the first is the experiment seed, as in `nsf train`.")
+    families: tuple[Literal["drop_one", "drop_all", "keep_one", "coarsen", "population",
+                            "retention", "sensitive"], ...] = Field(
+        FAMILIES, description="Default variant families generated from the feature registry "
+        "(drop_one, drop_all, keep_one = uncontested core + one group, coarsen, population, "
+        "retention, sensitive).")
+    groups: tuple[str, ...] | None = Field(
+        None, description="Contested groups the default variants cover (null: every contested "
+        "group of the registry).")
+    variants: tuple[VariantConfig, ...] = Field(
+        (), description="Extra variants declared explicitly (added to the default families).")
+    retention_days: tuple[int, ...] = Field(
+        (7, 30, 90, 180), description="History windows (days) of the retention variants.")
+    sensitive_features: tuple[str, ...] = Field(
+        ("age_band", "gender", "nationality", "region"),
+        description="Sensitive attributes the 'sensitive' variant adds as features (never the "
+        "default model).")
+    metrics: tuple[Literal["auc", "pr_auc", "brier", "log_loss", "ece", "ks", "gini"], ...] = \
+        Field(("auc", "pr_auc", "brier", "log_loss", "ece"),
+              description="Metrics given a difference interval against the reference.")
+    primary_metric: Literal["auc", "pr_auc", "brier", "log_loss", "ece", "ks", "gini"] = Field(
+        "auc", description="The metric of each variant's headline verdict and of the minimal "
+        "set search (needs a margin).")
+    margins: dict[str, float] = Field(
+        {"auc": 0.005}, description="Non-inferiority margin per metric, in its units (largest "
+        "tolerated loss); metrics without one get no verdict.")
+    n_bootstrap: int = Field(1000, ge=50, le=100_000,
+                             description="Bootstrap replicates of each difference interval.")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="Two-sided interval level.")
+    interval_target: Literal["mean", "single"] = Field(
+        "mean", description="'mean': difference of the expected performance of the two "
+        "training procedures; 'single': of one retrained model each (wider).")
+    threshold: int = Field(
+        20, ge=0, le=100, description="Operating threshold: a score at or above it means "
+        "'charge each purchase immediately' (flagged) in the fairness tables.")
+    fairness_attributes: tuple[str, ...] = Field(
+        FAIRNESS_ATTRIBUTES, description="Sensitive attributes the group metrics are broken "
+        "down by.")
+    intersections: tuple[tuple[str, ...], ...] = Field(
+        (("age_band", "gender"),), description="Combinations of sensitive attributes also "
+        "broken down (one group per observed combination).")
+    fairness_n_bootstrap: int = Field(
+        400, ge=50, le=100_000, description="Bootstrap replicates of the fairness intervals.")
+    n_bins: int = Field(10, ge=2, le=100, description="Equal-width bins of each group's ECE.")
+    proxy_targets: tuple[str, ...] = Field(
+        PROXY_TARGETS, description="Attributes each contested group is tried as a proxy for "
+        "(income_band: quartiles of the simulator's latent income; simulated data only).")
+    proxy_rows: int = Field(10_000, ge=100, description="Users sampled for the proxy checks.")
+    proxy_estimator: Literal["hist_gradient_boosting", "logistic_regression"] = Field(
+        "hist_gradient_boosting", description="Classifier of the proxy checks.")
+    proxy_cv: int = Field(3, ge=2, le=10, description="Folds of the proxy checks.")
+    shap_rows: int = Field(2000, ge=10, description="Test rows of the TreeSHAP reliance sample.")
+    permutation_rows: int = Field(
+        5000, ge=10, description="Test rows of the grouped permutation importance sample.")
+    permutation_repeats: int = Field(5, ge=1, le=100, description="Permutations per group.")
+    minimal_set: MinimalSetConfig = MinimalSetConfig()
+    workers: int = Field(1, ge=1, le=256, description="Worker processes for the fits and "
+                         "statistics (never changes the results).")
+    log_models: bool = Field(False, description="Also log each variant's model (large).")
+
+    @field_validator("margins")
+    @classmethod
+    def _margins(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(STUDY_METRICS))
+        if unknown:
+            raise ValueError(f"unknown metrics {unknown} (allowed: {', '.join(STUDY_METRICS)})")
+        bad = {k: m for k, m in v.items() if not m >= 0}
+        if bad:
+            raise ValueError(f"margins must be >= 0 (got {bad})")
+        return v
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 for d in v):
+            raise ValueError(f"retention windows must be >= 1 day (got {list(v)})")
+        return tuple(sorted(set(v)))
+
+    @field_validator("fairness_attributes", "sensitive_features")
+    @classmethod
+    def _attributes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(v) - {*FAIRNESS_ATTRIBUTES, "age"})
+        if unknown:
+            raise ValueError(f"unknown sensitive attributes {unknown} (allowed: age, "
+                             f"{', '.join(FAIRNESS_ATTRIBUTES)})")
+        return v
+
+    @field_validator("proxy_targets")
+    @classmethod
+    def _targets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(v) - set(PROXY_TARGETS))
+        if unknown:
+            raise ValueError(f"unknown proxy targets {unknown} (allowed: "
+                             f"{', '.join(PROXY_TARGETS)})")
+        return v
+
+    @field_validator("intersections")
+    @classmethod
+    def _intersections(cls, v: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        for combo in v:
+            if len(combo) < 2 or len(set(combo)) != len(combo):
+                raise ValueError(f"an intersection needs two or more distinct attributes "
+                                 f"(got {list(combo)})")
+            unknown = sorted(set(combo) - set(FAIRNESS_ATTRIBUTES))
+            if unknown:
+                raise ValueError(f"unknown sensitive attributes {unknown} in intersection "
+                                 f"{list(combo)} (allowed: {', '.join(FAIRNESS_ATTRIBUTES)})")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StudyConfig:
+        if self.primary_metric not in self.margins:
+            raise ValueError(f"primary_metric {self.primary_metric!r} needs a margin in "
+                             f"study.margins (has: {sorted(self.margins)})")
+        if self.primary_metric not in self.metrics:
+            raise ValueError(f"primary_metric {self.primary_metric!r} must be in study.metrics "
+                             f"({list(self.metrics)})")
+        names = [v.name for v in self.variants]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"variant names must be unique (repeated: {dup})")
+        if "baseline" in names:
+            raise ValueError("'baseline' is reserved for the configured model")
+        return self

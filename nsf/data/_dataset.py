@@ -1,0 +1,104 @@
+"""Reading a simulated dataset folder (``manifest.json`` + Parquet parts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data_gen.dataset import read_manifest
+from data_gen.errors import WorldError
+from nsf.errors import NsfError
+
+#: Row keys, in sort order, of the tables that have them.
+SORT_KEYS = ("observation_date", "user_id")
+
+
+def arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow table to pandas with dates as ``datetime64`` (not Python objects: fast to use)."""
+    return table.to_pandas(date_as_object=False)
+
+
+def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by (observation_date, user_id), or by whichever of them is present."""
+    keys = [k for k in SORT_KEYS if k in frame.columns]
+    if not keys:
+        return frame.reset_index(drop=True)
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A finished simulated dataset: its folder and validated manifest."""
+
+    path: Path
+    manifest: dict = field(repr=False)
+
+    @property
+    def digest(self) -> str:
+        """The content digest recorded in the manifest (world config + seed)."""
+        return str(self.manifest["digest"])
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(self.manifest["tables"])
+
+    @property
+    def observation_dates(self) -> tuple[str, ...]:
+        return tuple(self.manifest.get("observation_dates", ()))
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        """History windows (days) of the feed's windowed aggregates."""
+        return tuple(int(w) for w in self.manifest["config"]["feed"]["windows"])
+
+    def has(self, name: str) -> bool:
+        return name in self.manifest["tables"]
+
+    def table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """One table as a data frame sorted by (observation_date, user_id).
+
+        Raises
+        ------
+        NsfError
+            If the table is not in the dataset, a column is missing, or a file is unreadable.
+        """
+        if name not in self.manifest["tables"]:
+            raise NsfError(
+                f"{self.path}: dataset has no table {name!r} (has: {', '.join(self.tables)})"
+            )
+        files = [self.path / f for f in self.manifest["tables"][name]["files"]]
+        cols = None if columns is None else list(dict.fromkeys(columns))
+        try:
+            if cols is not None:
+                schema = pq.read_schema(files[0])
+                missing = [c for c in cols if c not in schema.names]
+                if missing:
+                    raise NsfError(f"{self.path}: table {name!r} has no columns {missing}")
+            parts = [pq.read_table(f, columns=cols) for f in files]
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise NsfError(f"{self.path}: cannot read table {name!r} ({exc})") from None
+        return sort_rows(arrow_to_frame(pa.concat_tables(parts)))
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """Open a simulated dataset folder, validating its manifest.
+
+    Raises
+    ------
+    NsfError
+        One line if the folder is missing, has no (valid) manifest, or misses a table file.
+    """
+    path = Path(path)
+    try:
+        manifest = read_manifest(path)
+    except WorldError as exc:
+        raise NsfError(str(exc)) from None
+    for table in ("feed", "outcomes"):
+        if table not in manifest["tables"]:
+            raise NsfError(f"{path}: dataset has no {table!r} table")
+    return Dataset(path=path, manifest=manifest)

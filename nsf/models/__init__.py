@@ -1,0 +1,16 @@
+"""Model families (logistic regression, LightGBM, HistGradientBoosting), calibration, and the
+fitted pipeline that turns raw shared rows into a calibrated P(NSF)."""
+
+from nsf.models._encode import MAX_LEVELS, FeatureEncoder
+from nsf.models._families import Calibrator, make_estimator, model_seed
+from nsf.models._fitted import FittedModel, fit_model
+
+__all__ = [
+    "MAX_LEVELS",
+    "Calibrator",
+    "FeatureEncoder",
+    "FittedModel",
+    "fit_model",
+    "make_estimator",
+    "model_seed",
+]

@@ -1,0 +1,78 @@
+"""Stage API of the modelling pipeline: what ``nsf train`` and the study call.
+
+Stable interface (the study codes against it; keep it backward compatible)::
+
+    from nsf.pipeline import (FeatureSelection, FittedModel, PreparedData, evaluate_model,
+                              fit_variant, predict_proba, prepare)
+
+    prepared = prepare(cfg)                       # dataset read once, rows labelled and split
+    prepared = prepare(cfg, dataset=open_dataset(path), latents=True)   # pipeline checks only
+
+    selection = FeatureSelection.from_config(cfg.features)       # the configured baseline
+    selection = FeatureSelection(drop_groups=("balance",))        # a variant
+    selection = FeatureSelection(coarsen_groups=("join_date",), retention_days=30,
+                                 sensitive=("age_band",))
+
+    fitted = fit_variant(prepared, selection, cfg.model, seed,
+                         population=None, label=None)    # None: cfg.target's
+    p = predict_proba(fitted, prepared.frame.iloc[prepared.test_index])   # calibrated P(NSF)
+    result = evaluate_model(prepared, fitted)     # metrics (test_* / oracle_* keys), bands, ...
+
+``prepare(cfg, dataset=None, *, latents=False) -> PreparedData``
+    Reads the dataset (``cfg.dataset``: a simulated folder or the user's table) once. The
+    ``PreparedData`` holds ``frame`` (raw model inputs: the shared feed, plus the sensitive
+    columns for fairness/"sensitive added" variants, plus latent traits when ``latents=True``;
+    one row per (observation_date, user_id), sorted), ``rows`` (same order: keys, ``split`` in
+    {"train", "validation", "test"}, ``apple_registered``, the labels ``nsf_appstore`` /
+    ``nsf_any`` / ``label``, ``has_charge``, ``p_true`` (oracle, NaN where absent)), the
+    feature ``registry``, ``sensitive`` (sensitive columns aligned with ``rows``), the dataset
+    ``digest`` and the ``target`` config. Index helpers: ``train_index``, ``validation_index``,
+    ``test_index`` (positions of the evaluation rows: Apple-registered, ``nsf_appstore``) and
+    ``rows_for(split, population)``.
+
+``FeatureSelection(drop_groups=(), coarsen_groups=(), retention_days=None, sensitive=(),
+latents=False, keep_groups=None)``
+    Frozen dataclass. ``keep_groups`` (when not None) keeps only those groups;
+    ``latents=True`` adds the simulator's latent traits (a test-only pipeline check, never a
+    study variant). ``FeatureSelection.from_config(features_cfg)`` gives the configured one.
+
+``fit_variant(prepared, selection, model_cfg, seed, *, population=None, label=None)
+-> FittedModel``
+    Builds the features, fits the model family on the training rows (training population and
+    label default to ``prepared.target``), calibrates on the validation rows. ``seed`` is an
+    int (the experiment seed or a study replicate's). Pure: no I/O, no MLflow.
+
+``FittedModel``
+    The whole scorer: feature construction from raw feed rows, integer coding of categoricals,
+    the estimator and the calibrator. ``predict_proba(frame)``, ``score(frame)`` (0-100 ints),
+    ``features`` (the FeatureSpecs used, with groups), ``feature_names``, ``input_columns``
+    (raw columns it needs), ``estimator_`` (native model), ``describe()`` (YAML-ready dict).
+
+``predict_proba(fitted, frame) -> numpy.ndarray``
+    Calibrated P(NSF) for raw rows (a data frame with ``fitted.input_columns``).
+
+``evaluate_model(prepared, fitted, *, index=None) -> Evaluation``
+    On the test rows (or ``index``): ``metrics`` (``nsf.metrics.evaluate`` keys: test_auc,
+    test_pr_auc, test_brier, test_log_loss, test_ece, test_ks, test_gini, and oracle_auc,
+    oracle_gap_auc, test_calibration_mae_vs_truth where the oracle covers the rows, plus
+    ``test_bands_monotonic``), ``bands`` (score-band table), ``y_true``, ``p_model``,
+    ``p_true``, ``score``, ``index``.
+"""
+
+from __future__ import annotations
+
+from nsf.models import FittedModel
+from nsf.pipeline._evaluate import Evaluation, evaluate_model
+from nsf.pipeline._fit import FeatureSelection, fit_variant, predict_proba
+from nsf.pipeline._prepare import PreparedData, prepare
+
+__all__ = [
+    "Evaluation",
+    "FeatureSelection",
+    "FittedModel",
+    "PreparedData",
+    "evaluate_model",
+    "fit_variant",
+    "predict_proba",
+    "prepare",
+]

@@ -1,0 +1,268 @@
+"""Stage 1: read the dataset once, label the rows and split them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from nsf.config import ExperimentConfig, SplitConfig, TargetConfig
+from nsf.data import Dataset, open_dataset, read_user_table
+from nsf.errors import NsfError
+from nsf.features import (
+    LATENT_FEATURES,
+    SENSITIVE_FEATURES,
+    FeatureRegistry,
+    feed_registry,
+    table_registry,
+)
+
+KEYS = ["observation_date", "user_id"]
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass
+class PreparedData:
+    """Everything the fitting and evaluation stages need, loaded once.
+
+    Attributes
+    ----------
+    frame : raw model inputs, one row per (observation_date, user_id), sorted: the shared feed
+        (or the user's table), the sensitive columns, and latent traits if asked for.
+    rows : same order as ``frame``: ``observation_date``, ``user_id``, ``split``,
+        ``apple_registered``, ``nsf_appstore``, ``nsf_any``, ``label`` (the configured training
+        label), ``has_charge``, ``p_true`` (oracle P(NSF), NaN where the truth has no row).
+    registry : the feature registry of this data source.
+    sensitive : the sensitive columns, aligned with ``rows`` (fairness evaluation).
+    target : the label config; ``split_note`` says how the split was made.
+    digest : the dataset digest (manifest digest, or the user table's SHA-256).
+    source : dataset folder or table path.
+    """
+
+    frame: pd.DataFrame
+    rows: pd.DataFrame
+    registry: FeatureRegistry
+    sensitive: pd.DataFrame
+    target: TargetConfig
+    digest: str
+    source: str
+    split_note: str = ""
+    manifest: dict = field(default_factory=dict, repr=False)
+    latents: bool = False
+
+    def rows_for(self, split: str, population: str | None = None,
+                 require_charge: bool | None = None) -> np.ndarray:
+        """Positions of the rows of ``split`` in ``population`` ('apple' or 'all').
+
+        ``population`` and ``require_charge`` default to the target config's.
+        """
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS} (got {split!r})")
+        population = self.target.population if population is None else population
+        require_charge = self.target.require_charge if require_charge is None else \
+            require_charge
+        mask = (self.rows["split"] == split).to_numpy().copy()
+        if population == "apple":
+            mask &= self.rows["apple_registered"].to_numpy(dtype=bool)
+        elif population != "all":
+            raise ValueError(f"population must be 'apple' or 'all' (got {population!r})")
+        if require_charge:
+            mask &= self.rows["has_charge"].to_numpy(dtype=bool)
+        return np.flatnonzero(mask)
+
+    @property
+    def train_index(self) -> np.ndarray:
+        """Training rows of the configured population."""
+        return self.rows_for("train")
+
+    @property
+    def validation_index(self) -> np.ndarray:
+        """Calibration rows: validation rows of the evaluation population (Apple-registered)."""
+        return self.rows_for("validation", "apple")
+
+    @property
+    def test_index(self) -> np.ndarray:
+        """Evaluation rows: Apple-registered test rows (label ``nsf_appstore``)."""
+        return self.rows_for("test", "apple")
+
+
+def _user_permutation(users: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5B117]))
+    return rng.permutation(np.unique(users))
+
+
+def assign_split(dates: pd.Series, users: pd.Series, cfg: SplitConfig,
+                 seed: int) -> tuple[np.ndarray, str]:
+    """Split label per row ('train', 'validation', 'test') and a one-line description.
+
+    Parameters
+    ----------
+    dates : observation date per row (None for a table without time: 'user' split only).
+    users : user id per row.
+    cfg : the split config.
+    seed : the experiment seed (user hold-outs are drawn from it).
+
+    Raises
+    ------
+    NsfError
+        If the data has too few observation dates for the requested out-of-time split.
+    """
+    n = len(users)
+    split = np.full(n, "train", dtype=object)
+    user_arr = users.to_numpy()
+    if cfg.kind == "user":
+        perm = _user_permutation(user_arr, seed)
+        n_test = round(cfg.test_fraction * perm.size)
+        n_val = round(cfg.validation_fraction * perm.size)
+        split[np.isin(user_arr, perm[:n_test])] = "test"
+        split[np.isin(user_arr, perm[n_test:n_test + n_val])] = "validation"
+        return split, (f"users at random: test {cfg.test_fraction:g}, validation "
+                       f"{cfg.validation_fraction:g} of {perm.size} users, all dates")
+    if dates is None:
+        raise NsfError("split.kind 'time' needs a time column (dataset.table.time_column); "
+                       "or use split.kind: user")
+    uniq = np.sort(dates.unique())
+    if uniq.size <= cfg.test_dates:
+        raise NsfError(f"split.test_dates={cfg.test_dates} but the data has only {uniq.size} "
+                       "observation dates; nothing is left to train on")
+    test_dates = uniq[-cfg.test_dates:]
+    date_arr = dates.to_numpy()
+    is_test = np.isin(date_arr, test_dates)
+    split[is_test] = "test"
+    rest = uniq[:-cfg.test_dates]
+    mode = cfg.validation
+    if mode == "auto":
+        mode = "dates" if rest.size > cfg.validation_dates else "users"
+    if mode == "dates":
+        if rest.size <= cfg.validation_dates:
+            raise NsfError(f"split.validation='dates' needs more than test_dates + "
+                           f"validation_dates = {cfg.test_dates + cfg.validation_dates} "
+                           f"observation dates (the data has {uniq.size}); use "
+                           "split.validation: users")
+        val_dates = rest[-cfg.validation_dates:]
+        split[np.isin(date_arr, val_dates)] = "validation"
+        fmt = lambda d: str(pd.Timestamp(d).date())  # noqa: E731
+        return split, (f"out of time: train {fmt(rest[0])}..{fmt(rest[-cfg.validation_dates - 1])}"
+                       f", validation {fmt(val_dates[0])}..{fmt(val_dates[-1])}, test "
+                       f"{fmt(test_dates[0])}..{fmt(test_dates[-1])}")
+    perm = _user_permutation(user_arr, seed)
+    val_users = perm[:round(cfg.validation_fraction * perm.size)]
+    split[~is_test & np.isin(user_arr, val_users)] = "validation"
+    return split, (f"out of time: test {pd.Timestamp(test_dates[0]).date()!s}.."
+                   f"{pd.Timestamp(test_dates[-1]).date()!s}; validation "
+                   f"{cfg.validation_fraction:g} of users on the {rest.size} earlier dates")
+
+
+def _default_dataset(cfg: ExperimentConfig) -> Dataset:
+    if cfg.dataset.path is None:
+        raise NsfError("dataset.path is not set (the CLI simulates the configured world when "
+                       "it is missing; from Python pass dataset=open_dataset(path))")
+    return open_dataset(cfg.dataset.path)
+
+
+def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool) -> PreparedData:
+    feed = dataset.table("feed")
+    outcomes = dataset.table("outcomes")
+    if len(feed) != len(outcomes) or not (
+            feed[KEYS].reset_index(drop=True).equals(outcomes[KEYS].reset_index(drop=True))):
+        raise NsfError(f"{dataset.path}: feed and outcomes do not have the same rows")
+    sensitive_users = dataset.table("sensitive") if dataset.has("sensitive") else None
+    rows = pd.DataFrame({
+        "observation_date": feed["observation_date"].to_numpy(),
+        "user_id": feed["user_id"].to_numpy(),
+        "apple_registered": feed["apple_registered"].to_numpy(dtype=bool),
+        "nsf_appstore": outcomes["nsf_appstore"].to_numpy(dtype=np.int8),
+        "nsf_any": outcomes["nsf_any"].to_numpy(dtype=np.int8),
+        "has_charge": (outcomes["n_charge_attempts"].to_numpy() > 0),
+    })
+    rows["label"] = rows[cfg.target.label]
+    if dataset.has("truth"):
+        truth = dataset.table("truth", [*KEYS, "p_nsf_appstore"])
+        rows = rows.merge(truth, on=KEYS, how="left", validate="one_to_one")
+        rows = rows.rename(columns={"p_nsf_appstore": "p_true"})
+    else:
+        rows["p_true"] = np.nan
+    frame = feed
+    sensitive = pd.DataFrame(index=rows.index)
+    if sensitive_users is not None:
+        cols = [c for c in sensitive_users.columns if c != "user_id"]
+        per_row = pd.DataFrame({"user_id": rows["user_id"]}).merge(
+            sensitive_users, on="user_id", how="left", validate="many_to_one")
+        sensitive = per_row[cols].reset_index(drop=True)
+        frame = pd.concat([feed, sensitive[[c for c in cols if c in SENSITIVE_FEATURES]]],
+                          axis=1)
+    if latents:
+        truth_users = dataset.table("truth_users", ["user_id", *LATENT_FEATURES])
+        lat = pd.DataFrame({"user_id": rows["user_id"]}).merge(
+            truth_users, on="user_id", how="left", validate="many_to_one")
+        frame = pd.concat([frame, lat[list(LATENT_FEATURES)].reset_index(drop=True)], axis=1)
+    split, note = assign_split(rows["observation_date"], rows["user_id"], cfg.split, cfg.seed)
+    rows["split"] = split
+    feed_cfg = dataset.manifest["config"]["feed"]
+    registry = feed_registry(dataset.windows, feed_cfg.get("format", "raw"))
+    try:
+        registry = registry.with_contested(cfg.features.contested_groups)
+    except ValueError as exc:
+        raise NsfError(str(exc)) from None
+    return PreparedData(frame=frame, rows=rows, registry=registry, sensitive=sensitive,
+                        target=cfg.target, digest=dataset.digest, source=str(dataset.path),
+                        split_note=note, manifest=dataset.manifest, latents=latents)
+
+
+def _prepare_table(cfg: ExperimentConfig) -> PreparedData:
+    tcfg = cfg.dataset.table
+    frame, digest = read_user_table(tcfg)
+    features = [c for cols in tcfg.groups.values() for c in cols]
+    if tcfg.categorical_columns is not None:
+        categorical = set(tcfg.categorical_columns)
+    else:
+        categorical = {c for c in features
+                       if not (pd.api.types.is_numeric_dtype(frame[c])
+                               or pd.api.types.is_bool_dtype(frame[c]))}
+    registry = table_registry(tcfg.groups, categorical, tcfg.contested_groups)
+    y = frame[tcfg.target_column].to_numpy(dtype=np.int8)
+    dates = frame[tcfg.time_column] if tcfg.time_column else None
+    rows = pd.DataFrame({
+        "observation_date": dates.to_numpy() if dates is not None else pd.NaT,
+        "user_id": frame[tcfg.id_column].to_numpy(),
+        "apple_registered": True, "nsf_appstore": y, "nsf_any": y, "label": y,
+        "has_charge": True, "p_true": np.nan,
+    })
+    split, note = assign_split(dates, rows["user_id"], cfg.split, cfg.seed)
+    rows["split"] = split
+    sensitive = frame[list(tcfg.sensitive_columns)].reset_index(drop=True)
+    return PreparedData(frame=frame, rows=rows, registry=registry, sensitive=sensitive,
+                        target=cfg.target, digest=digest, source=str(tcfg.path),
+                        split_note=note)
+
+
+def prepare(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
+            latents: bool = False) -> PreparedData:
+    """Read the configured dataset once, label and split its rows.
+
+    Parameters
+    ----------
+    cfg : the experiment config (dataset, target, split, features.contested_groups, seed).
+    dataset : an opened simulated dataset (default: ``cfg.dataset.path``); ignored for
+        ``dataset.kind: table``.
+    latents : also load the simulator's latent traits into ``frame`` (pipeline checks only).
+
+    Raises
+    ------
+    NsfError
+        One line: no or invalid dataset, a table that does not match its declaration, too few
+        dates for the split, no positive label in the training or test rows.
+    """
+    if cfg.dataset.kind == "table":
+        if latents:
+            raise NsfError("latent traits exist only in simulated datasets")
+        prepared = _prepare_table(cfg)
+    else:
+        prepared = _prepare_simulated(cfg, dataset or _default_dataset(cfg), latents)
+    for name, idx in (("training", prepared.train_index),
+                      ("validation", prepared.validation_index),
+                      ("test", prepared.test_index)):
+        if idx.size == 0:
+            raise NsfError(f"{prepared.source}: no {name} rows ({prepared.split_note})")
+    return prepared

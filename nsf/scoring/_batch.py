@@ -1,0 +1,127 @@
+"""Batch scoring of a Parquet or CSV file of shared rows, in bounded memory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from nsf.errors import NsfError
+from nsf.models import FittedModel
+
+#: Row keys copied from the input to the output when present.
+KEY_COLUMNS = ("user_id", "observation_date")
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise NsfError(f"{path}: expected a .parquet or .csv file")
+
+
+def _batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    if _format(path) == "parquet":
+        pf = pq.ParquetFile(path)
+        missing = [c for c in columns if c not in pf.schema_arrow.names]
+        if missing:
+            raise NsfError(f"{path}: missing columns {missing} the model needs")
+        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+        return
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 26),
+                            convert_options=pacsv.ConvertOptions(include_columns=columns))
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in reader:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= batch_rows:
+            yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+            pending, size = [], 0
+    if pending:
+        yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+
+
+def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | Path, *,
+               batch_rows: int = 1_000_000,
+               progress: Callable[[int], None] | None = None) -> dict[str, float]:
+    """Score every row of ``input_path`` into ``output_path`` (Parquet or CSV by suffix).
+
+    The output holds the input's ``user_id`` / ``observation_date`` (when present), ``score``
+    (0-100) and ``p_nsf``, in input order. Written to a temporary file and renamed at the end.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``seconds`` and ``rows_per_s``.
+
+    Raises
+    ------
+    NsfError
+        Unreadable input, missing columns, or an unwritable output.
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    if not input_path.is_file():
+        raise NsfError(f"{input_path}: no such file")
+    out_fmt = _format(output_path)
+    try:
+        in_fmt = _format(input_path)
+        if in_fmt == "parquet":
+            names = pq.read_schema(input_path).names
+        else:
+            with open(input_path, encoding="utf-8") as fh:
+                names = fh.readline().strip().split(",")
+    except (OSError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise NsfError(f"{input_path}: cannot read ({exc})") from None
+    missing = [c for c in fitted.input_columns if c not in names]
+    if missing:
+        raise NsfError(f"{input_path}: missing columns {missing} the model needs")
+    keys = [k for k in KEY_COLUMNS if k in names]
+    columns = list(dict.fromkeys([*keys, *fitted.input_columns]))
+    tmp = output_path.with_name(output_path.name + ".tmp")
+    writer = None
+    rows = 0
+    t0 = time.perf_counter()
+    try:
+        for batch in _batches(input_path, columns, batch_rows):
+            p = fitted.predict_proba(pa.Table.from_batches([batch]))
+            out = pa.table({
+                **{k: batch.column(k) for k in keys},
+                "score": pa.array(np.rint(100.0 * p).astype(np.int16)),
+                "p_nsf": pa.array(p.astype(np.float32)),
+            })
+            if writer is None:
+                writer = (pq.ParquetWriter(tmp, out.schema) if out_fmt == "parquet"
+                          else pacsv.CSVWriter(tmp, out.schema))
+            writer.write_table(out)
+            rows += batch.num_rows
+            if progress is not None:
+                progress(batch.num_rows)
+        if writer is None:  # an empty input still gives a (header-only) output
+            empty = pd.DataFrame({"score": pd.Series(dtype=np.int16),
+                                  "p_nsf": pd.Series(dtype=np.float32)})
+            schema = pa.Schema.from_pandas(empty, preserve_index=False)
+            writer = (pq.ParquetWriter(tmp, schema) if out_fmt == "parquet"
+                      else pacsv.CSVWriter(tmp, schema))
+        writer.close()
+        writer = None
+        tmp.replace(output_path)
+    except OSError as exc:
+        raise NsfError(f"{output_path}: cannot write ({exc.strerror or exc})") from None
+    except pa.ArrowInvalid as exc:
+        raise NsfError(f"{input_path}: cannot read ({str(exc).splitlines()[0]})") from None
+    finally:
+        if writer is not None:
+            writer.close()
+        if tmp.exists():
+            tmp.unlink()
+    seconds = time.perf_counter() - t0
+    return {"rows": float(rows), "seconds": seconds, "rows_per_s": rows / max(seconds, 1e-9)}

@@ -1,0 +1,123 @@
+"""The tracking store: URI, artifact root beside it, checks, experiments, tags."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+from nsf.config import TrackingConfig
+from nsf.errors import NsfError
+
+#: Tags every run carries (the same keys everywhere so the UI can filter and compare).
+TAG_KEYS = ("nsf.role", "nsf.variant", "nsf.seed", "nsf.model", "nsf.dataset_digest",
+            "nsf.git_commit")
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, else None."""
+    if not uri.startswith("sqlite:"):
+        return None
+    path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
+    if not path or path == ":memory:":
+        raise NsfError(f"tracking.uri {uri!r}: expected sqlite:///<file> (a relative or "
+                       "absolute path)")
+    return Path(path)
+
+
+def artifact_root(cfg: TrackingConfig) -> str | None:
+    """Artifact location for new experiments: configured, or ``mlartifacts`` beside the SQLite
+    file (absolute, so runs stay readable from any working directory)."""
+    if cfg.artifact_location is not None:
+        return cfg.artifact_location
+    db = sqlite_path(cfg.uri)
+    if db is None:
+        return None
+    return (db.resolve().parent / "mlartifacts").as_uri()
+
+
+def check_store(cfg: TrackingConfig) -> None:
+    """Fail fast, with one line, if the tracking store cannot be written.
+
+    Raises
+    ------
+    NsfError
+        The SQLite folder is missing or not writable, or the URI scheme is unsupported.
+    """
+    uri = cfg.uri
+    db = sqlite_path(uri)
+    if db is not None:
+        folder = db.resolve().parent
+        if not folder.is_dir():
+            raise NsfError(f"tracking.uri {uri!r}: folder {folder} does not exist")
+        target = db if db.exists() else folder
+        if not os.access(target, os.W_OK):
+            raise NsfError(f"tracking.uri {uri!r}: {target} is not writable")
+        root = artifact_root(cfg)
+        if root and root.startswith("file:"):
+            art = Path(urlparse(root).path)
+            probe = art if art.exists() else art.parent
+            if not os.access(probe, os.W_OK):
+                raise NsfError(f"tracking artifacts {art}: not writable")
+        return
+    scheme = urlparse(uri).scheme
+    if scheme in ("http", "https", "postgresql", "mysql", "mssql", "databricks"):
+        return
+    if scheme in ("", "file"):
+        raise NsfError(f"tracking.uri {uri!r}: the file store is retired in MLflow 3; use "
+                       "sqlite:///mlflow.db")
+    raise NsfError(f"tracking.uri {uri!r}: unsupported scheme {scheme!r}")
+
+
+def git_commit() -> str:
+    """The project's git commit (``unknown`` outside a checkout)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def experiment_id(cfg: TrackingConfig, name: str) -> str:
+    """Id of the experiment ``name`` in the store, created (with the artifact root) if missing.
+
+    Raises
+    ------
+    NsfError
+        If the store cannot be reached.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    check_store(cfg)
+    mlflow.set_tracking_uri(cfg.uri)
+    try:
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is None:
+            return mlflow.create_experiment(name, artifact_location=artifact_root(cfg))
+        if experiment.lifecycle_stage == "deleted":
+            raise NsfError(f"MLflow experiment {name!r} is deleted; restore it in the UI or "
+                           "rename the config")
+        return experiment.experiment_id
+    except MlflowException as exc:
+        raise NsfError(f"tracking store {cfg.uri!r}: {str(exc).splitlines()[0]}") from None
+
+
+def ui_command(cfg: TrackingConfig, host: str = "127.0.0.1", port: int = 5000) -> \
+        tuple[list[str], dict[str, str]]:
+    """The ``mlflow server`` command line and environment of a lean local UI.
+
+    Job execution off and one worker: the UI starts in seconds and stays light.
+    """
+    import sys
+
+    argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", cfg.uri,
+            "--host", host, "--port", str(port), "--workers", "1"]
+    root = artifact_root(cfg)
+    if root is not None:
+        argv += ["--default-artifact-root", root]
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    return argv, env

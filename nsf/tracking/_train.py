@@ -1,0 +1,151 @@
+"""Logging a trained model's run: params, tags, metrics, artifacts, native model and scorer.
+
+Used by ``nsf train`` (``nsf.role=train``) and by the study (``study``/``variant`` runs), so
+every run carries the same keys and lines up in the UI's compare view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from nsf.config import ExperimentConfig, config_to_yaml, flatten
+from nsf.tracking._store import experiment_id, git_commit
+
+#: Names of the logged models inside a run.
+SCORER_NAME = "model"
+_SKOPS_TRUSTED = [
+    "numpy.dtype",  # SimpleImputer / OneHotEncoder parameters (logistic pipeline)
+    "functools.partial", "sklearn.utils.validation.check_array",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # HistGradientBoosting
+]
+NATIVE_NAME = "native_model"
+
+
+def _requirements() -> list[str]:
+    # Explicit requirements: MLflow's inference would re-load the model in a subprocess (slow).
+    out = []
+    for pkg in ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "pyarrow", "pydantic"):
+        try:
+            out.append(f"{pkg}=={version(pkg)}")
+        except PackageNotFoundError:
+            out.append(pkg)
+    return out
+
+
+@contextmanager
+def tracked_run(cfg: ExperimentConfig, *, role: str, variant: str, seed: int, model: str,
+                run_name: str | None = None, nested: bool = False,
+                tags: dict[str, str] | None = None) -> Iterator[str]:
+    """An MLflow run in the experiment ``cfg.name``; yields its id.
+
+    A failure inside the block marks the run FAILED (MLflow's run context), never RUNNING.
+    Tags ``nsf.role``, ``nsf.variant``, ``nsf.seed``, ``nsf.model`` and ``nsf.git_commit`` are
+    set here; ``nsf.dataset_digest`` by :func:`log_trained_model` once the data is read.
+    """
+    import mlflow
+
+    exp = experiment_id(cfg.tracking, cfg.name)
+    all_tags = {"nsf.role": role, "nsf.variant": variant, "nsf.seed": str(seed),
+                "nsf.model": model, "nsf.git_commit": git_commit(), **(tags or {})}
+    with mlflow.start_run(experiment_id=exp, run_name=run_name or f"{role}-{variant}-{seed}",
+                          nested=nested, tags=all_tags) as run:
+        yield run.info.run_id
+
+
+def config_params(cfg: ExperimentConfig) -> dict[str, str]:
+    """The resolved config flattened to ``section.field`` params (secrets masked)."""
+    flat = flatten(cfg.model_dump(mode="json"))
+    return {k: ("null" if v is None else str(v)) for k, v in flat.items()}
+
+
+def log_config(cfg: ExperimentConfig) -> None:
+    """Flattened config as params and the resolved YAML as ``config.yaml``."""
+    import mlflow
+
+    mlflow.log_params(config_params(cfg))
+    mlflow.log_text(config_to_yaml(cfg), "config.yaml")
+
+
+def _example(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    # Integers widened to int64 and floats to float64 in the signature, so feeds written with
+    # narrower types convert safely under MLflow's schema enforcement.
+    ex = frame[columns].head(5).reset_index(drop=True).copy()
+    for c in ex.columns:
+        if pd.api.types.is_integer_dtype(ex[c]) and not pd.api.types.is_bool_dtype(ex[c]):
+            ex[c] = ex[c].astype(np.int64)
+        elif pd.api.types.is_float_dtype(ex[c]):
+            ex[c] = ex[c].astype(np.float64)
+        elif pd.api.types.is_datetime64_any_dtype(ex[c]):
+            ex[c] = ex[c].astype("datetime64[ns]")
+        elif pd.api.types.is_string_dtype(ex[c]):
+            ex[c] = ex[c].astype(object)
+    return ex
+
+
+def log_trained_model(fitted, evaluation, *, dataset_digest: str, sample_rows: pd.DataFrame,
+                      registry=None, log_models: bool = True) -> dict[str, str]:
+    """Log one fitted model and its evaluation into the active run.
+
+    Parameters
+    ----------
+    fitted : :class:`nsf.models.FittedModel`.
+    evaluation : :class:`nsf.pipeline.Evaluation` (metrics, bands, test predictions).
+    dataset_digest : tag ``nsf.dataset_digest``.
+    sample_rows : raw rows (e.g. a few test rows) for the scorer's input example and signature.
+    registry : the feature registry, logged next to the features used.
+    log_models : also log the native model and the pyfunc scorer (the study may skip them).
+
+    Returns
+    -------
+    dict
+        ``scorer_uri`` and ``native_uri`` (when models are logged).
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from nsf.tracking._plots import calibration_figure, roc_pr_figure
+    from nsf.tracking._pyfunc import NsfScorer
+
+    mlflow.set_tag("nsf.dataset_digest", dataset_digest)
+    mlflow.log_metrics({k: float(v) for k, v in evaluation.metrics.items()})
+    features = {"features_used": fitted.describe()}
+    if registry is not None:
+        features["registry"] = registry.describe()
+    mlflow.log_text(yaml.safe_dump(features, sort_keys=False, allow_unicode=True),
+                    "features.yaml")
+    bands = evaluation.bands.reset_index()
+    mlflow.log_text(bands.to_csv(index=False), "score_bands.csv")
+    mlflow.log_figure(roc_pr_figure(evaluation.y_true, evaluation.p_model, evaluation.p_true),
+                      "plots/roc_pr.png")
+    mlflow.log_figure(calibration_figure(evaluation.y_true, evaluation.p_model,
+                                         evaluation.p_true), "plots/calibration.png")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    if not log_models:
+        return {}
+    example = _example(sample_rows, fitted.input_columns)
+    scorer = NsfScorer(fitted)
+    signature = infer_signature(example, scorer.predict(None, example))
+    reqs = _requirements()
+    info = mlflow.pyfunc.log_model(
+        name=SCORER_NAME, python_model=scorer, signature=signature, input_example=example,
+        pip_requirements=reqs)
+    X = fitted.encoder.transform(example)
+    native_sig = infer_signature(X, fitted.estimator_.predict_proba(X)[:, 1])
+    if fitted.model_cfg.kind == "lightgbm":
+        native = mlflow.lightgbm.log_model(fitted.estimator_, name=NATIVE_NAME,
+                                           signature=native_sig, pip_requirements=reqs)
+    else:
+        # skops (MLflow's default sklearn format) loads only types it is told to trust; these
+        # are the ones our own estimators hold (we wrote the file, so we trust it).
+        native = mlflow.sklearn.log_model(fitted.estimator_, name=NATIVE_NAME,
+                                          signature=native_sig, pip_requirements=reqs,
+                                          skops_trusted_types=_SKOPS_TRUSTED)
+    return {"scorer_uri": info.model_uri, "native_uri": native.model_uri}
