@@ -201,3 +201,18 @@ def test_checksums_recompute_from_the_files(world):
 
     path, manifest = world
     assert verify_dataset(path) == {t: True for t in manifest["tables"]}
+
+
+def test_binned_feed_is_categorised(tmp_path):
+    path, manifest, _ = _build(tmp_path, ["world.feed.format=binned",
+                                          "world.population.n_users=2000",
+                                          "world.feed.events=false"])
+    feed = _table(path, "feed")
+    raw, _, _ = _build(tmp_path / "raw", ["world.population.n_users=2000",
+                                          "world.feed.events=false"])
+    raw_feed = _table(raw, "feed")
+    assert feed["n_payments_30d"].max() <= 10 < raw_feed["n_payments_30d"].max()
+    assert feed["pay_money_balance"].nunique() <= 8 < raw_feed["pay_money_balance"].nunique()
+    join = pd.to_datetime(feed["join_date"])
+    assert ((join.dt.month == 1) & (join.dt.day == 1)).all()  # join year only
+    assert len(feed) == len(raw_feed)
