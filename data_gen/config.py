@@ -329,9 +329,9 @@ class TruthConfig(_Frozen):
         32, ge=1, le=10_000, description="Re-simulations M of the horizon per evaluation row."
     )
     oracle_snapshots: int = Field(
-        2, ge=0,
-        description="Number of last observation dates whose rows get the oracle (the test rows "
-        "of the default out-of-time split); 0 disables it.",
+        1, ge=0,
+        description="Number of last observation dates whose rows get the oracle (1: the test "
+        "rows of the default out-of-time split, split.test_dates=1); 0 disables it.",
     )
     oracle_population: Literal["apple", "all"] = Field(
         "apple", description="Whose rows get the oracle: Apple-registered users or everyone."
