@@ -90,6 +90,12 @@ CATEGORIES: tuple[Category, ...] = (
 assert len(CATEGORIES) == 24
 assert [c.number for c in CATEGORIES] == list(range(1, 25))
 
+#: KRW edges of the balance and amount bands of "categorised" (binned) data, as the court
+#: described the shared items. [ASSUMPTION] the band edges.
+AMOUNT_BANDS = (0, 1, 10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000)
+#: Counts above this are capped in categorised data. [ASSUMPTION]
+COUNT_CAP = 10
+
 #: Columns that identify a feed row (not shared categories).
 KEY_COLUMNS = ("user_id", "observation_date")
 

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from data_gen import _checksum
 from data_gen._rng import DAYS, INIT, ORACLE, BlockRNG, block_generator
-from data_gen.categories import feed_columns
+from data_gen.categories import AMOUNT_BANDS, COUNT_CAP, feed_columns
 from data_gen.config import BLOCK_USERS, WorldConfig
 from data_gen.identifiers import hash_identifiers, mask_email, mask_phone
 from data_gen.population import (
@@ -44,9 +44,6 @@ from data_gen.world import (
 
 EPOCH = dt.date(1970, 1, 1)
 TABLES = ("users", "sensitive", "truth_users", "feed", "outcomes", "truth", "events")
-#: Balance and amount bands of the 'binned' feed (KRW). [ASSUMPTION]
-AMOUNT_BANDS = (0, 1, 10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000)
-COUNT_CAP = 10
 
 
 @dataclass(frozen=True)

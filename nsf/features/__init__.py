@@ -1,9 +1,8 @@
 """Features of the shared data, declared in one registry by source category and attribute group."""
 
+from data_gen.categories import AMOUNT_BANDS, COUNT_CAP
 from nsf.features._build import build_features, compute_feature, required_columns
 from nsf.features._registry import (
-    AMOUNT_BANDS,
-    COUNT_CAP,
     FEED_GROUPS,
     LATENT_FEATURES,
     SENSITIVE_FEATURES,

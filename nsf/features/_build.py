@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nsf.features._registry import AMOUNT_BANDS, COUNT_CAP, FeatureSpec
+from data_gen.categories import AMOUNT_BANDS, COUNT_CAP
+from nsf.features._registry import FeatureSpec
 
 #: [ASSUMPTION] mail providers for the coarse e-mail feature.
 _PORTAL_MAIL = ("naver.com", "daum.net", "hanmail.net", "kakao.com", "nate.com")

@@ -22,11 +22,8 @@ from data_gen.categories import CATEGORIES
 
 Kind = Literal["numeric", "categorical", "excluded"]
 
-#: KRW edges of the balance/amount bands used when a group is coarsened. [ASSUMPTION] The same
-#: bands as the simulator's 'binned' feed ("categorised" data, as the court described it).
-AMOUNT_BANDS = (0, 1, 10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000)
-#: Counts above this are capped when a group is coarsened.
-COUNT_CAP = 10
+# A coarsened group uses the bands and caps of the simulator's 'binned' feed ("categorised"
+# data, as the court described it).
 
 
 @dataclass(frozen=True)
