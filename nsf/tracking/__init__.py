@@ -1,5 +1,7 @@
 """MLflow access: the only package that talks to MLflow (one module per caller)."""
 
+import logging
+
 from nsf.tracking._store import (
     TAG_KEYS,
     artifact_root,
@@ -16,6 +18,11 @@ from nsf.tracking._train import (
     log_trained_model,
     tracked_run,
 )
+
+# Creating or migrating a SQLite store logs several INFO lines per command; they are not ours to
+# show. Warnings and errors still come through.
+for _name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 __all__ = [
     "NATIVE_NAME",
