@@ -1,0 +1,82 @@
+"""Benchmark: wall time of ``nsf study`` per stage, ending ``study_s=<float>``.
+
+Runs the whole study of an experiment file (default: experiments/default.yaml) as the CLI
+does, into a fresh temporary MLflow store (nothing reused), on the dataset of that config
+(built first if missing; the build is timed separately and not counted in ``study_s``).
+Target on a 2-core machine: the default study under 600 s, the smoke study under 60 s.
+
+    python benchmarks/bench_study.py                                  # default, 2 workers
+    python benchmarks/bench_study.py experiments/smoke.yaml --workers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", nargs="?", default=str(ROOT / "experiments" / "default.yaml"))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--data-dir", default=None,
+                        help="dataset folder root (default: simulate.data_dir)")
+    parser.add_argument("--set", action="append", default=[], dest="overrides",
+                        help="extra dotted.key=value overrides")
+    args = parser.parse_args(argv)
+
+    from nsf.cli._simulate import ensure_dataset
+    from nsf.config import load_config
+    from nsf.data import open_dataset
+    from nsf.pipeline import prepare
+    from nsf.study import run_study, study_tables
+    from nsf.tracking.study import MlflowFitStore, log_study_result, study_run
+
+    overrides = list(args.overrides)
+    if args.data_dir:
+        overrides.append(f"simulate.data_dir={args.data_dir}")
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides.append(f"tracking.uri=sqlite:///{Path(tmp) / 'mlflow.db'}")
+        cfg = load_config(args.config, overrides)
+        t0 = time.perf_counter()
+        path, _, reused = ensure_dataset(cfg, quiet=True)
+        build_s = time.perf_counter() - t0
+        t_start = time.perf_counter()
+        with study_run(cfg, fresh=True) as (run_id, _):
+            t = time.perf_counter()
+            latents = "income_band" in cfg.study.proxy_targets
+            prepared = prepare(cfg, open_dataset(path), latents=latents)
+            prepare_s = time.perf_counter() - t
+            store = MlflowFitStore(cfg, run_id, prepared.digest)
+            result = run_study(cfg, prepared, store=store, workers=args.workers,
+                               dataset_path=path, fresh=True)
+            t = time.perf_counter()
+            result["run_ids"]["parent"] = run_id
+            log_study_result(result, study_tables(result), dataset_digest=prepared.digest)
+            log_s = time.perf_counter() - t
+        study_s = time.perf_counter() - t_start
+    timing = result["timing"]
+    fits = result["fits"]
+    print(f"config={args.config} workers={args.workers} variants={len(result['variants'])} "
+          f"seeds={len(result['seeds'])} fits={fits['trained']} test_rows="
+          f"{result['dataset']['test_rows']}")
+    print(f"dataset_s={build_s:.1f} ({'reused' if reused else 'built'}) prepare_s={prepare_s:.1f}")
+    print(" ".join(f"{stage}_s={timing[stage]:.1f}" for stage in
+                   ("fits", "proxies", "fairness", "statistics", "minimal_set")
+                   if stage in timing) + f" logging_s={log_s:.1f}")
+    verdicts = {}
+    for v in result["variants"]:
+        verdicts[v["verdict"]] = verdicts.get(v["verdict"], 0) + 1
+    print("verdicts: " + ", ".join(f"{k}={n}" for k, n in sorted(verdicts.items(), key=str)))
+    print(f"study_s={study_s:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

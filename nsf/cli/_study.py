@@ -1,0 +1,135 @@
+"""``nsf study``: the data-minimisation and fairness study (variants x seeds, verdicts)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from nsf.cli import app
+from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve
+
+_STAGES = {"fits": "variants x seeds", "minimal set": "minimal-set fits",
+           "proxies": "proxy checks", "fairness": "fairness tables",
+           "statistics": "bootstrap arms"}
+
+
+def _fmt(x) -> str:
+    return "   n/a" if x is None else f"{x:+.4f}"
+
+
+def _summary(result: dict) -> Table:
+    s = result["settings"]
+    metric = s["primary_metric"]
+    table = Table(title=f"study {result['name']!r}: {metric} difference to the reference, "
+                  f"{s['confidence']:.0%} interval over rows and {len(result['seeds'])} seeds, "
+                  f"margin {s['margins'][metric]}")
+    for col in ("variant", "reference", "estimate", "interval", "verdict"):
+        table.add_column(col, justify="right" if col in ("estimate", "interval") else "left")
+    for v in result["variants"]:
+        m = v["comparisons"][v["reference"]]["metrics"][metric]
+        table.add_row(v["name"], v["reference"], _fmt(m["estimate"]),
+                      f"[{_fmt(m['lower'])}, {_fmt(m['upper'])}]", v["verdict"] or "")
+    return table
+
+
+@app.command("study")
+def study_cmd(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Worker processes for fits and statistics (default: "
+        "study.workers); never changes the results.")] = None,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Retrain every variant even if an earlier run finished it.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Ablations with intervals, necessity verdicts, minimal set, fairness, proxies, reliance.
+
+    Each variant is retrained with study.seeds seeds and compared with the baseline on the
+    same test rows. Finished variant runs are reused on a re-run (--fresh redoes them); the
+    result is logged to one MLflow parent run (study.json and CSV tables).
+    """
+    from nsf.data import open_dataset
+    from nsf.pipeline import prepare
+    from nsf.study import run_study, study_tables
+    from nsf.tracking import check_store
+    from nsf.tracking.study import (
+        MlflowFitStore,
+        check_result,
+        log_study_result,
+        study_run,
+    )
+
+    cfg = resolve(config, set_)
+    check_store(cfg.tracking)
+    # Reusing children downloads their predictions: no progress bar per download.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    t0 = time.perf_counter()
+    dataset, path = None, None
+    if cfg.dataset.kind == "simulated":
+        path = cfg.dataset.path
+        if path is None:
+            from nsf.cli._simulate import ensure_dataset
+
+            path, _, _ = ensure_dataset(cfg, quiet=quiet)
+        dataset = open_dataset(path)
+    n_workers = workers if workers is not None else cfg.study.workers
+    # The latent income is read only for the income proxy (simulated data, never a feature).
+    latents = cfg.dataset.kind == "simulated" and "income_band" in cfg.study.proxy_targets
+    show = not quiet and sys.stderr.isatty()
+    console = Console(stderr=True)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, disable=not show) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        with study_run(cfg, fresh=fresh) as (run_id, resumed):
+            prepared = prepare(cfg, dataset, latents=latents)
+            store = MlflowFitStore(cfg, run_id, prepared.digest)
+            result = run_study(cfg, prepared, store=store, workers=n_workers,
+                               dataset_path=path, fresh=fresh, progress=progress)
+            result["run_ids"]["parent"] = run_id
+            result["resumed_parent"] = resumed
+            check_result(result)
+            log_study_result(result, study_tables(result), dataset_digest=prepared.digest)
+    fits = result["fits"]
+    if not quiet:
+        Console(width=120).print(_summary(result))
+        minimal = result.get("minimal_set")
+        if minimal:
+            typer.echo(f"minimal sufficient set ({minimal['strategy']}): keeps "
+                       f"{', '.join(minimal['kept']) or 'no contested group'}; removes "
+                       f"{', '.join(minimal['removed']) or 'nothing'}")
+    typer.echo(f"study run {run_id} (experiment {cfg.name!r}{', resumed' if resumed else ''}):"
+               f" {len(result['variants'])} variants x {len(result['seeds'])} seeds, "
+               f"{fits['trained']} fits trained, {fits['reused']} reused, "
+               f"{time.perf_counter() - t0:.1f}s")
+    try:
+        from nsf.report import write_report
+    except ModuleNotFoundError as exc:
+        if exc.name != "nsf.report":
+            raise
+        write_report = None  # the report generator is not installed yet
+    if write_report is not None:
+        out = write_report(run_id, cfg)
+        if out is not None:
+            typer.echo(f"report: {out}")

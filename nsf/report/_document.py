@@ -1,0 +1,578 @@
+"""The report model laid out as a document: sections of blocks (paragraphs, tables, figures).
+
+HTML and Markdown render the same blocks, so both say the same thing with the same numbers.
+Formatting is consistent: AUC and its differences to 3 decimals, intervals as ``[lo, hi]``,
+rates as percentages, missing values as ``n/a``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from nsf.report._figures import FIGURES
+from nsf.report._model import KEY_DISPARITIES
+
+__all__ = ["SECTIONS", "build_document", "fmt", "interval"]
+
+#: (id, title) of the sections, in order.
+SECTIONS = (
+    ("summary", "1. Summary"),
+    ("inventory", "2. Data inventory: the 24 shared categories"),
+    ("attributes", "3. Attributes"),
+    ("granularity", "4. Granularity, population and retention"),
+    ("fairness", "5. Fairness"),
+    ("deidentification", "6. De-identification"),
+    ("reliance", "7. Reliance vs necessity"),
+    ("minimal_set", "8. Minimal sufficient set"),
+    ("model_card", "9. Model card"),
+    ("method", "10. Method and assumptions"),
+    ("reproducibility", "11. Reproducibility"),
+)
+
+
+def fmt(x: Any, kind: str = "3") -> str:
+    """One number as text: ``3`` (3 decimals), ``+3`` (signed), ``pct``, ``int``, ``1``."""
+    if x is None or (isinstance(x, bool) and kind != "bool"):
+        return "n/a"
+    if kind == "bool":
+        return "yes" if x else "no"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if kind == "+3":
+        return f"{v:+.3f}"
+    if kind == "pct":
+        return f"{100 * v:.1f}%"
+    if kind == "int":
+        return f"{v:,.0f}"
+    if kind == "1":
+        return f"{v:.1f}"
+    if kind == "g":
+        return f"{v:g}"
+    return f"{v:.3f}"
+
+
+def interval(lo: Any, hi: Any, kind: str = "+3") -> str:
+    if lo is None and hi is None:
+        return ""
+    return f"[{fmt(lo, kind)}, {fmt(hi, kind)}]"
+
+
+def _conf(settings: dict) -> str:
+    c = settings.get("confidence")
+    return "n/a" if c is None else f"{100 * c:g}%"
+
+
+def _p(text: str) -> dict:
+    return {"type": "p", "text": text}
+
+
+def _note(text: str) -> dict:
+    return {"type": "note", "text": text}
+
+
+def _list(items: list[str]) -> dict:
+    return {"type": "list", "items": list(items)}
+
+
+def _table(caption: str, headers: list[str], rows: list[list[str]],
+           numeric: set[int] | None = None) -> dict:
+    return {"type": "table", "caption": caption, "headers": headers, "rows": rows,
+            "numeric": sorted(numeric or set())}
+
+
+def _figure(name: str, figures: dict) -> list[dict]:
+    if name not in figures:
+        return []
+    return [{"type": "figure", "name": name, "caption": FIGURES[name]}]
+
+
+def _h(text: str) -> dict:
+    return {"type": "h3", "text": text}
+
+
+def _kv(pairs: list[tuple[str, str]], caption: str = "") -> dict:
+    return _table(caption, ["item", "value"], [[k, v] for k, v in pairs])
+
+
+def _comparison_table(rows: list[dict], caption: str, metric: str, *, show_groups=True,
+                      extra: tuple[tuple[str, str, str], ...] = ()) -> dict:
+    headers = ["variant", "reference", "reference " + metric.upper(),
+               "variant " + metric.upper(), "difference", "interval", "verdict"]
+    headers += [h for h, _, _ in extra]
+    body = []
+    for r in rows:
+        line = [r["variant"] + (f" (= {r['same_fits_as']})" if r.get("same_fits_as") else ""),
+                r["reference"], fmt(r["reference_estimate"]), fmt(r["variant_estimate"]),
+                fmt(r["estimate"], "+3"), interval(r["lower"], r["upper"]),
+                r.get("verdict") or "n/a"]
+        line += [fmt(r.get(key), kind) for _, key, kind in extra]
+        body.append(line)
+    return _table(caption, headers, body, {2, 3, 4, 5})
+
+
+def _none_block(what: str) -> dict:
+    return _note(f"Missing: {what}. The study result has no such part (the variant family was "
+                 "not run or failed); the rest of the report is unaffected.")
+
+
+# --- sections -------------------------------------------------------------------------------
+
+def _summary(m: dict) -> list[dict]:
+    s = m["settings"]
+    blocks: list[dict] = []
+    if m["missing"]:
+        blocks.append(_note("This report is incomplete. Missing: " + "; ".join(m["missing"])))
+    base = m["baseline"]["metrics"].get(f"test_{s['primary_metric']}") or {}
+    src = m["source"]
+    blocks.append(_p(
+        f"Study run {src['parent_run_id']} of experiment '{src['experiment']}' "
+        f"({src['status']}): a {s.get('model')} model scoring the risk that a grouped App Store "
+        f"charge fails, baseline test {s['primary_metric'].upper()} {fmt(base.get('mean'))} "
+        f"(SD {fmt(base.get('sd'))} over {s['n_seeds']} seeds). Each answer below gives the "
+        f"difference to the reference with its {_conf(s)} interval and "
+        f"the verdict against a margin of {fmt(s.get('margin'))} "
+        f"{s['primary_metric'].upper()}."))
+    rows = [[str(a["number"]) if a["number"] else "-", a["question"], a["answer"]]
+            for a in m["summary"]]
+    blocks.append(_table("Answers to the questions of the case", ["#", "question", "answer"],
+                         rows))
+    return blocks
+
+
+def _cmp_cell(c: dict | None, used: bool) -> list[str] | str:
+    if not used:
+        return "- (not used)"
+    if not c:
+        return "n/a"
+    return [f"{fmt(c['estimate'], '+3')} {interval(c['lower'], c['upper'])}",
+            c.get("verdict") or "no verdict"]
+
+
+def _inventory(m: dict) -> list[dict]:
+    inv = m["inventory"]
+    blocks = [_p("Every shared category, the attribute group its features belong to, and what "
+                 "the study measured about that group: necessity (AUC change when the group is "
+                 "removed, with its interval and verdict), the coarse version (AUC change when "
+                 "it is coarsened), reliance (share of mean |SHAP|), and its strongest proxy "
+                 f"lift for a protected attribute ({', '.join(inv['protected_targets'])}). "
+                 "The recommendation follows from those numbers by this rule, applied in "
+                 "order:"),
+              _list(inv.get("rule_steps") or [inv["rule"]]),
+              _p(f"Proxy threshold: a lift of {fmt(inv['proxy_lift_threshold'], 'g')} over "
+                 "chance (AUC - 0.5 for two classes, balanced accuracy - 1/k for k classes).")]
+    if not inv["rows"]:
+        return [*blocks, _none_block("the data inventory (no study result)")]
+    rows = []
+    for r in inv["rows"]:
+        rel, prox = r["reliance"], r["proxy"]
+        shared = ("public" if r.get("public") else "FSS list" if r.get("source") == "CASE"
+                  else "project's choice") if r.get("public") is not None else "table"
+        rows.append([
+            f"{r['category']}. {r['name']}" if r["category"] else r["name"],
+            f"{shared} [{r['source']}]",
+            [r["group"], "contested" if r["contested"] else "uncontested"],
+            "yes" if r["used"] else "no",
+            _cmp_cell(r["necessity"], r["used"]), _cmp_cell(r["coarse"], r["used"]),
+            "-" if not r["used"] else ("n/a" if not rel else fmt(rel["shap_share"], "pct")),
+            "n/a" if not prox else [fmt(prox["lift"]), prox["target"]],
+            r["recommendation"].upper(),
+            [f"step {r['rule']}: {r['reason']}", *(f"[{flag}]" for flag in r["flags"])],
+        ])
+    c = inv["counts"]
+    blocks.append(_table(
+        f"Inventory: drop {c['drop']}, coarsen {c['coarsen']}, keep {c['keep']} "
+        f"(rows: category x group)",
+        ["category", "shared as", "group", "used", "necessity (drop)", "coarse version",
+         "reliance", "max proxy lift", "recommendation", "why"], rows, {4, 5, 6, 7}))
+    return blocks
+
+
+def _attributes(m: dict) -> list[dict]:
+    s, att = m["settings"], m["attributes"]
+    metric = s["primary_metric"]
+    blocks: list[dict] = [_p(
+        "Each contested group is removed and the model retrained with every seed; the table "
+        f"gives test {metric.upper()} of the baseline and the variant (mean over seeds) and the "
+        "paired difference with its interval. Negative differences mean the variant is worse.")]
+    if att["drop_one"] or att["drop_all"]:
+        blocks.append(_comparison_table(att["drop_one"] + att["drop_all"],
+                                        "Removing contested data", metric))
+        blocks += _figure("attributes", m["_figures"])
+    else:
+        blocks.append(_none_block("the drop-one and drop-all variants"))
+    if att["keep_one"]:
+        blocks.append(_p("Added one at a time to the uncontested core (reference: the model "
+                         "without any contested group): positive means the group helps."))
+        blocks.append(_comparison_table(att["keep_one"], "Adding one group to the core",
+                                        metric))
+        blocks += _figure("keep_one", m["_figures"])
+    if att["custom"]:
+        blocks.append(_comparison_table(att["custom"], "Variants declared in the config",
+                                        metric))
+    other = [k for k in m["settings"]["metrics"] if k != metric]
+    if other and m["variant_metrics"]:
+        rows = []
+        for name, per in m["variant_metrics"].items():
+            line = [name]
+            for k in [metric, *other]:
+                c = per.get(k)
+                line.append("n/a" if not c else
+                            f"{fmt(c['estimate'], '+3')} {interval(c['lower'], c['upper'])}")
+            rows.append(line)
+        blocks.append(_table("Every variant, every metric: difference to the baseline "
+                             "[interval] (Brier, log-loss, ECE: lower is better)",
+                             ["variant", *[k.upper() for k in [metric, *other]]], rows))
+    return blocks
+
+
+def _granularity(m: dict) -> list[dict]:
+    metric = m["settings"]["primary_metric"]
+    blocks: list[dict] = [_h("Granularity")]
+    if m["granularity"]["rows"]:
+        blocks.append(_p("A coarse version replaces the raw values (balance bands, join year, "
+                         "e-mail provider, capped counts); 'not shown needed' means the coarse "
+                         "version is as good as the raw one within the margin."))
+        blocks.append(_comparison_table(m["granularity"]["rows"], "Coarse against raw",
+                                        metric))
+        blocks += _figure("granularity", m["_figures"])
+    else:
+        blocks.append(_none_block("the coarsening variants"))
+    blocks.append(_h("Population"))
+    pop = m["population"]["rows"] + m["attributes"]["sensitive"]
+    if pop:
+        blocks.append(_p("Population variants change who the model is trained on; the test "
+                         "rows are always Apple-registered users. The sensitive variant adds "
+                         "protected attributes as features (never done in the default model)."))
+        blocks.append(_comparison_table(pop, "Population and sensitive attributes", metric))
+        blocks += _figure("population", m["_figures"])
+    else:
+        blocks.append(_none_block("the population variants"))
+    blocks.append(_h("Retention"))
+    if m["retention"]["rows"]:
+        blocks.append(_p(
+            "Only aggregates over at most the given number of days are kept. A window at least "
+            "as long as the feed's longest is the baseline itself (shown as '= baseline')."))
+        blocks.append(_comparison_table(m["retention"]["rows"], "History kept", metric,
+                                        extra=(("days", "retention_days", "int"),)))
+        blocks += _figure("retention", m["_figures"])
+    else:
+        blocks.append(_none_block("the retention variants"))
+    return blocks
+
+
+def _fairness(m: dict) -> list[dict]:
+    f = m["fairness"]
+    blocks: list[dict] = [_p(
+        f"Group metrics of the baseline on the test rows at the operating threshold "
+        f"{f.get('threshold')} (a score at or above it is flagged: each purchase charged at "
+        "once). Every value is the mean over seeds with its interval.")]
+    if not f["attributes"]:
+        return [*blocks, _none_block("the fairness tables")]
+    if f["skipped"]:
+        blocks.append(_note("Not in the data, so not evaluated: " + ", ".join(f["skipped"])))
+    blocks += _figure("fairness", m["_figures"])
+    drows = []
+    single = [n for n, a in f["attributes"].items() if len(a["groups"]) < 2]
+    for name, a in f["attributes"].items():
+        if name in single:
+            continue
+        for d in ("equalized_odds_difference", "auc_difference", "ece_difference",
+                  "demographic_parity_difference"):
+            v = a["disparities"].get(d)
+            if v:
+                drows.append([name, d.replace("_", " "), fmt(v["estimate"]),
+                              interval(v["lower"], v["upper"], "3")])
+    blocks.append(_table("Disparities of the baseline (largest minus smallest group)",
+                         ["attribute", "disparity", "estimate", "interval"], drows, {2, 3}))
+    if single:
+        blocks.append(_note("One group only among the test rows, so no disparity: "
+                            + ", ".join(single) + "."))
+    def est(g: dict, key: str, kind: str) -> str:
+        lo, hi = g.get(f"{key}_lower"), g.get(f"{key}_upper")
+        return f"{fmt(g.get(key), kind)} {interval(lo, hi, kind)}".strip()
+
+    for name, a in f["attributes"].items():
+        rows = []
+        for g in a["groups"]:
+            rows.append([str(g.get("group")), fmt(g.get("n"), "int"),
+                         fmt(g.get("bad_rate"), "pct"), est(g, "auc", "3"), est(g, "ece", "3"),
+                         fmt(g.get("selection_rate"), "pct"),
+                         est(g, "false_positive_rate", "pct"),
+                         est(g, "false_negative_rate", "pct")])
+        blocks.append(_table(f"Groups by {name}", ["group", "n", "NSF rate", "AUC", "ECE",
+                                                   "flagged", "false-positive rate",
+                                                   "false-negative rate"], rows,
+                             {1, 2, 3, 4, 5, 6, 7}))
+    # Rates and AUC differences share a 0-1 scale; the mean score gap (0-100) is in report.json.
+    changes = [c for c in f["changes"] if c["lower"] is not None and c["upper"] is not None
+               and (c["lower"] > 0 or c["upper"] < 0) and c["disparity"] in KEY_DISPARITIES]
+    changes.sort(key=lambda c: -abs(c["estimate"] or 0))
+    shown = changes[:40]
+    blocks.append(_p(
+        f"Disparity changes per variant: {len(f['changes'])} (variant, attribute, disparity) "
+        f"changes were measured against the baseline on the same resamples; {len(changes)} "
+        "have an interval that excludes zero among the rate and AUC disparities"
+        + (f" (the {len(shown)} largest shown; all are in report.json)." if changes else ".")))
+    if shown:
+        blocks.append(_table("Disparity changes whose interval excludes zero (variant minus "
+                             "baseline; positive = wider gap)",
+                             ["variant", "attribute", "disparity", "baseline", "variant value",
+                              "change", "interval"],
+                             [[c["variant"], c["attribute"], c["disparity"].replace("_", " "),
+                               fmt(c["baseline"]), fmt(c["variant_value"]),
+                               fmt(c["estimate"], "+3"), interval(c["lower"], c["upper"])]
+                              for c in shown], {3, 4, 5, 6}))
+    blocks.append(_h("Proxy strength"))
+    if f["proxies"]:
+        blocks.append(_p("How well each contested group alone predicts a sensitive attribute "
+                         "(cross-validated); lift = score - chance. income_band is the "
+                         "simulator's latent income quartile (not a protected attribute; "
+                         "shown for context)."))
+        blocks += _figure("proxies", m["_figures"])
+        top = sorted(f["proxies"], key=lambda p: -(p.get("lift") or -9))[:15]
+        blocks.append(_table("Strongest proxies", ["group", "attribute", "metric", "score",
+                                                   "chance", "lift"],
+                             [[p["group"], p["target"], p.get("metric") or "n/a",
+                               fmt(p.get("score")), fmt(p.get("chance")),
+                               fmt(p.get("lift"), "+3")] for p in top], {3, 4, 5}))
+    else:
+        blocks.append(_none_block("the proxy-strength table"))
+    return blocks
+
+
+def _reliance(m: dict) -> list[dict]:
+    rel = m["reliance"]
+    if not rel["rows"]:
+        return [_none_block("the reliance table")]
+    blocks = [_p("Reliance says what this model uses; necessity says what it loses when "
+                 "retrained without the group. A group the model leans on but can do without "
+                 "(correlated data takes over) sits right of the chart inside the grey band.")]
+    blocks += _figure("reliance", m["_figures"])
+    if rel["relied_not_needed"]:
+        blocks.append(_note("Relied on but not shown needed (top-three SHAP share, necessity "
+                            "not 'needed'): " + ", ".join(rel["relied_not_needed"])))
+    rows = []
+    for r in rel["rows"]:
+        nec = r["necessity"]
+        rows.append([r["group"], "yes" if r["contested"] else "no",
+                     fmt(r["n_features"], "int"),
+                     f"{fmt(r['shap_share'], 'pct')} (SD {fmt(r['shap_share_sd'], 'pct')})",
+                     f"{fmt(r['permutation_auc_drop'])} (SD {fmt(r['permutation_auc_drop_sd'])})",
+                     "n/a" if not nec else f"{fmt(nec['estimate'], '+3')} "
+                                           f"{interval(nec['lower'], nec['upper'])}",
+                     "n/a" if not nec else (nec["verdict"] or "n/a"),
+                     fmt(r["truth_strength"], "g")])
+    blocks.append(_table("Reliance and necessity by group",
+                         ["group", "contested", "features", "SHAP share", "permutation AUC drop",
+                          "necessity (AUC change)", "verdict", "true dependence strength"],
+                         rows, {2, 3, 4, 5}))
+    return blocks
+
+
+def _minimal(m: dict) -> list[dict]:
+    ms = m["minimal_set"]
+    metric = m["settings"]["primary_metric"]
+    if not ms:
+        return [_none_block("the minimal-set search (disabled or failed)")]
+    cost = ms["cost"]
+    blocks = [_p(
+        f"Backward search ({ms['strategy']}): a contested group is removed when the model "
+        f"without everything removed so far stays non-inferior to the baseline (margin "
+        f"{fmt(ms['margin'])} {metric.upper()}). Kept: {', '.join(ms['kept']) or 'none'}. "
+        f"Removed: {', '.join(ms['removed']) or 'none'}. Always kept (uncontested): "
+        f"{', '.join(ms['uncontested']) or 'none'}."),
+        _kv([("features (minimal set / baseline)",
+              f"{ms['n_features']} / {ms['n_features_baseline']}"),
+             (f"{metric.upper()} baseline -> minimal set",
+              f"{fmt(ms['baseline_value'])} -> {fmt(ms['final_value'])}"),
+             ("cost (difference, interval, verdict)",
+              "nothing removed: no cost" if not cost else
+              f"{fmt(cost['estimate'], '+3')} {interval(cost['lower'], cost['upper'])} "
+              f"{cost['verdict']}"),
+             ("search complete", fmt(ms["complete"], "bool"))], "What the minimal set costs")]
+    blocks += _figure("minimal_set", m["_figures"])
+    blocks.append(_table("Search steps", ["step", "candidate", "removal set", "difference",
+                                          "interval", "verdict", "accepted"],
+                         [[str(s.get("step")), str(s.get("candidate")),
+                           ", ".join(s.get("removal_set") or []), fmt(s.get("estimate"), "+3"),
+                           interval(s.get("lower"), s.get("upper")), s.get("verdict") or "n/a",
+                           fmt(s.get("accepted"), "bool")] for s in ms["steps"]], {3, 4}))
+    return blocks
+
+
+_AUDIT_ROWS = (
+    ("phone numbers recovered", "phone_recovered_fraction", "pct"),
+    ("  of those in the enumerated sub-space", "phone_recovered_in_space_fraction", "pct"),
+    ("  recoveries that are the right number", "phone_recovery_correct_fraction", "pct"),
+    ("enumerated sub-space (numbers)", "phone_space_size", "int"),
+    ("enumeration time (s)", "reversal_seconds", "1"),
+    ("hashes per second", "hashes_per_s", "int"),
+    ("whole 10^8 phone space at that rate (s)", "full_space_seconds_est", "1"),
+    ("recipient rows linked", "link_fraction", "pct"),
+    ("  links to the right user", "link_precision", "pct"),
+    ("users unique on shared attributes", "unique_fraction", "pct"),
+    ("  after the recommended coarsening", "unique_fraction_coarse", "pct"),
+    ("users in classes with k < 5", "k_lt_5_fraction", "pct"),
+    ("  after coarsening", "k_lt_5_fraction_coarse", "pct"),
+    ("HMAC counterfactual: phone numbers recovered", "hmac_phone_recovered_fraction", "pct"),
+    ("HMAC counterfactual: recipient rows linked", "hmac_link_fraction", "pct"),
+)
+
+
+def _deid(m: dict) -> list[dict]:
+    d = m["deidentification"]
+    if not d["available"]:
+        return [_note("No de-identification audit run in this experiment. Run it with the "
+                      "same config and tracking store, then regenerate this report:"),
+                {"type": "pre", "text": d["how_to_run"]}]
+    met = d["metrics"]
+    blocks = [_p(f"From audit run {d['run_id']} (dataset {d.get('dataset') or 'n/a'}): the "
+                 "shared phone and e-mail digests are attacked by enumeration (reversal) and "
+                 "matched against a recipient's own identifiers (linkage); uniqueness on the "
+                 "shared attributes measures re-identification risk without identifiers. The "
+                 "HMAC counterfactual repeats the attacks with a keyed hash.")]
+    blocks.append(_table("Audit results", ["measure", "value"],
+                         [[label, fmt(met.get(key), kind)] for label, key, kind in _AUDIT_ROWS
+                          if key in met], {1}))
+    q = d.get("quasi") or {}
+    if q:
+        blocks.append(_p("Quasi-identifiers: " + ", ".join(q.get("columns") or [])
+                         + "; coarsening: " + "; ".join(
+                             f"{c.get('column')} {c.get('op')}"
+                             + ("" if c.get("value") is None else f" {c['value']:g}")
+                             for c in q.get("coarsening") or []) + "."))
+    return blocks
+
+
+def _model_card(m: dict) -> list[dict]:
+    mc = m["model_card"]
+    d = mc["details"]
+    blocks: list[dict] = [_h("Model details"), _kv([
+        ("model", str(d["model"])), ("score", d["score"]), ("target", d["target"]),
+        ("training population / label", f"{d['population']} / {d['label']}"),
+        ("features", fmt(d["n_features"], "int")),
+        ("seeds", ", ".join(str(s) for s in d["seeds"])), ("developed by", d["developed_by"]),
+        ("MLflow runs (baseline per seed)", ", ".join(d["run_ids"]))])]
+    blocks += [_h("Intended use"), _list(mc["intended_use"])]
+    fac = mc["factors"]
+    blocks += [_h("Factors"), _p("Evaluated: " + (", ".join(fac["evaluated"]) or "none")
+                                 + ". " + fac["note"])]
+    met = mc["metrics"]
+    blocks += [_h("Metrics"), _p(
+        f"Primary: {str(met['primary']).upper()}. Reported: "
+        + ", ".join(met["reported"]) + f". Operating threshold {met['threshold']}: "
+        f"{met['threshold_meaning']}. Uncertainty: {met['uncertainty']}.")]
+    ev, tr = mc["evaluation_data"], mc["training_data"]
+    blocks += [_h("Evaluation data"), _kv([
+        ("split", str(ev["split"])), ("test rows", fmt(ev["test_rows"], "int")),
+        ("test NSF rate", fmt(ev["test_nsf_rate"], "pct")),
+        ("test rows digest", str(ev["test_digest"]))])]
+    blocks += [_h("Training data"), _kv([
+        ("kind", str(tr["kind"])), ("source", str(tr["source"])),
+        ("dataset digest", str(tr["digest"])), ("training rows", fmt(tr["train_rows"], "int")),
+        ("validation rows", fmt(tr["validation_rows"], "int"))])]
+    qa = mc["quantitative_analyses"]
+    blocks += [_h("Quantitative analyses"), _table(
+        "Baseline test metrics over seeds (group breakdowns: section 5)",
+        ["metric", "mean", "SD", "per seed"],
+        [[k, fmt(v["mean"]), fmt(v["sd"]), ", ".join(fmt(x) for x in v["per_seed"])]
+         for k, v in qa.items()], {1, 2})]
+    blocks += [_h("Ethical considerations"), _list(mc["ethical_considerations"]),
+               _h("Caveats and recommendations"), _list(mc["caveats"])]
+    return blocks
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, list | dict):
+        return json.dumps(v)
+    return "null" if v is None else str(v)
+
+
+def _method(m: dict) -> list[dict]:
+    meth = m["method"]
+    rows = [[a["field"], a["source"], _value(a["value"])
+             + ("" if not a["changed"] else f" (default {_value(a['default'])})"),
+             a["description"]] for a in meth["assumptions"]]
+    n_case = sum(a["source"] == "CASE" for a in meth["assumptions"])
+    blocks: list[dict] = [_h("The simulator's facts and assumptions"), _p(
+        f"{n_case} settings are facts of the public record [CASE]; "
+        f"{len(rows) - n_case} are the project's assumptions [ASSUMPTION]. Values are the "
+        "ones this study used (a changed default is marked).")]
+    blocks.append(_table("Facts and assumptions with their source",
+                         ["setting", "source", "value", "meaning"], rows))
+    cal = meth["calibration"]
+    blocks.append(_h("Calibration summary"))
+    if cal["available"]:
+        if cal.get("note"):
+            blocks.append(_p(cal["note"]))
+        blocks.append(_table("Simulated world against its calibration targets",
+                             ["quantity", "meaning", "target", "simulated", "relative error"],
+                             [[r["name"], r["meaning"] or "", fmt(r["target"], "g"),
+                               fmt(r["simulated"]), fmt(r["relative_error"], "pct")]
+                              for r in cal["rows"]], {2, 3, 4}))
+        if cal.get("oracle"):
+            o = cal["oracle"]
+            blocks.append(_p(
+                f"Oracle check on {fmt(o.get('rows'), 'int')} evaluation rows: mean true "
+                f"P(NSF) {fmt(o.get('mean_p_nsf_appstore'))} against a realised rate of "
+                f"{fmt(o.get('realised_nsf_appstore_rate'))}."))
+    else:
+        blocks.append(_note(f"Unavailable: {cal['note']}."))
+    blocks += [_h("Statistics"), _list(meth["statistics"]), _h("Limitations"),
+               _list(meth["limitations"])]
+    return blocks
+
+
+def _reproducibility(m: dict) -> list[dict]:
+    r = m["reproducibility"]
+    blocks: list[dict] = [_kv([
+        ("experiment seed", str(r["experiment_seed"])),
+        ("training seeds", ", ".join(str(s) for s in r["seeds"])),
+        ("dataset digest", str(r["dataset_digest"])), ("dataset folder", str(r["dataset_source"])),
+        ("test rows digest", str(r["test_digest"])), ("git commit", str(r["git_commit"])),
+        ("MLflow tracking URI", str(m["source"]["tracking_uri"])),
+        ("parent run (study)", str(r["run_ids"]["parent"])),
+        ("audit run", str(r["run_ids"]["audit"] or "none")),
+        ("fits trained / reused", "n/a" if not r["fits"] else
+         f"{r['fits'].get('trained')} / {r['fits'].get('reused')}"),
+        ("report generated", str(m["generated_at"]))], "Provenance")]
+    blocks += [_h("Commands to rerun"), {"type": "pre", "text": "\n".join(r["commands"])}]
+    children = r["run_ids"]["children"]
+    if children:
+        blocks.append(_table("Child runs (variant x seed)", ["variant", "seed: run id"],
+                             [[v, [f"seed {s}: {rid}" for s, rid in seeds.items()]]
+                              for v, seeds in children.items()]))
+    blocks.append(_table("Package versions (the environment that generated this report)",
+                         ["package", "version"], [[k, v] for k, v in r["packages"].items()]))
+    text = r["config_yaml"]
+    if not text:
+        text = "# config.yaml not logged; not available"
+    blocks += [_h("Resolved config"), {"type": "pre", "text": text}]
+    return blocks
+
+
+_BUILDERS = {"summary": _summary, "inventory": _inventory, "attributes": _attributes,
+             "granularity": _granularity, "fairness": _fairness, "reliance": _reliance,
+             "minimal_set": _minimal, "deidentification": _deid, "model_card": _model_card,
+             "method": _method, "reproducibility": _reproducibility}
+
+
+def build_document(model: dict, figures: dict[str, bytes]) -> list[dict]:
+    """Sections ``{id, title, blocks}`` of the report, in order."""
+    m = dict(model, _figures=figures)
+    out = []
+    for sid, title in SECTIONS:
+        out.append({"id": sid, "title": title, "blocks": _BUILDERS[sid](m)})
+    return out
+
+
+def config_yaml_from(study: dict | None) -> str | None:
+    """The study's resolved config as YAML (fallback when config.yaml was not logged)."""
+    if not study or not study.get("config"):
+        return None
+    return yaml.safe_dump(study["config"], sort_keys=False, allow_unicode=True)

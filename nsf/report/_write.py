@@ -1,0 +1,165 @@
+"""``write_report``: fetch a finished study from MLflow, build the model, write the files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from nsf.config import ExperimentConfig
+from nsf.errors import NsfError
+
+__all__ = ["DEFAULT_OUT_DIR", "PACKAGES", "load_schema", "validate_report", "write_report"]
+
+#: Reports go to <out_dir>/<experiment>/<run id>/.
+DEFAULT_OUT_DIR = Path("reports")
+#: Versions listed in the reproducibility section.
+PACKAGES = ("nsf", "numpy", "pandas", "pyarrow", "scikit-learn", "lightgbm", "shap", "fairlearn",
+            "mlflow", "pydantic", "matplotlib", "jinja2", "numba")
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def load_schema() -> dict:
+    """The JSON schema of report.json (package data ``nsf/schemas/report.schema.json``)."""
+    from importlib.resources import files
+
+    return json.loads(files("nsf").joinpath("schemas", "report.schema.json")
+                      .read_text(encoding="utf-8"))
+
+
+def validate_report(model: dict) -> bool:
+    """Validate ``model`` against the schema when jsonschema is installed.
+
+    Returns False when jsonschema is not installed (nothing checked).
+
+    Raises
+    ------
+    NsfError
+        The model does not match the schema (a bug in the report generator).
+    """
+    try:
+        import jsonschema
+    except ModuleNotFoundError:
+        return False
+    try:
+        jsonschema.validate(model, load_schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise NsfError(f"report.json does not match its schema at {where}: "
+                       f"{exc.message[:200]}") from None
+    return True
+
+
+def _dataset_summary(study: dict | None) -> tuple[dict | None, str]:
+    """The dataset's summary.json, read from the folder the study names, and where from."""
+    ds = (study or {}).get("dataset") or {}
+    if ds.get("kind") not in (None, "simulated"):
+        return None, f"not applicable: the study used a {ds.get('kind')!r} dataset"
+    source = ds.get("source")
+    if not source:
+        return None, "the study does not name its dataset folder"
+    path = Path(source) / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, f"{path} not found (dataset moved or deleted; the study logged no copy)"
+    except (OSError, ValueError) as exc:
+        return None, f"{path} unreadable ({exc})"
+    return summary, f"From {path} (the dataset the study read)."
+
+
+def _atomic_write(path: Path, data: str | bytes) -> None:
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
+            fh.write(data)
+        # mkstemp creates 0600; a report is for sharing, so the usual umask applies.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
+                 out_dir: Path | str | None = None, log_to_mlflow: bool = False) -> Path:
+    """Render the report of the study ``parent_run_id`` from what MLflow holds (no training).
+
+    Parameters
+    ----------
+    parent_run_id : the study's parent run (``nsf.role=study``).
+    cfg : only its tracking store is used; the report describes the config the study logged.
+    out_dir : reports root (default ``reports``); files go to
+        ``<out_dir>/<experiment>/<run id>/``: ``report.html``, ``report.md``, ``report.json``,
+        ``figures/*.png`` and ``config.yaml``.
+    log_to_mlflow : also attach the files to the parent run under ``report/``.
+
+    Returns
+    -------
+    Path
+        The folder written.
+
+    Raises
+    ------
+    NsfError
+        The run does not exist or is not a study; the store cannot be read; the folder cannot
+        be written.
+    """
+    from nsf.report._document import build_document, config_yaml_from
+    from nsf.report._figures import render_figures
+    from nsf.report._model import build_report_model
+    from nsf.report._render import render_html, render_json, render_markdown
+    from nsf.tracking.report import load_audit, load_study, log_report
+
+    record = load_study(cfg.tracking, parent_run_id)
+    study = record.study
+    dataset = ((study or {}).get("dataset") or {}).get("source")
+    audit_record = load_audit(cfg.tracking, record.experiment_id, dataset=dataset)
+    audit = None if audit_record is None else {
+        "run_id": audit_record.run_id, "metrics": audit_record.metrics,
+        "audit": audit_record.audit}
+    summary, summary_note = _dataset_summary(study)
+    config_yaml = record.config_yaml or config_yaml_from(study)
+    source = {"tracking_uri": cfg.tracking.uri, "experiment": record.experiment_name,
+              "experiment_id": record.experiment_id, "parent_run_id": record.run_id,
+              "status": record.status, "tags": record.tags, "metrics": record.metrics,
+              "missing": record.missing, "config_yaml": config_yaml}
+    environment = {"generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+                   "packages": package_versions()}
+    model = build_report_model(study, audit, summary, source=source, environment=environment,
+                               dataset_summary_note=summary_note)
+    validate_report(model)
+    figures = render_figures(model)
+    document = build_document(model, figures)
+
+    folder = Path(out_dir if out_dir is not None else DEFAULT_OUT_DIR) / \
+        record.experiment_name / record.run_id
+    try:
+        (folder / "figures").mkdir(parents=True, exist_ok=True)
+        for name, png in figures.items():
+            _atomic_write(folder / "figures" / f"{name}.png", png)
+        if config_yaml:
+            _atomic_write(folder / "config.yaml", config_yaml)
+        _atomic_write(folder / "report.json", render_json(model))
+        _atomic_write(folder / "report.md", render_markdown(model, document))
+        _atomic_write(folder / "report.html", render_html(model, document, figures))
+    except OSError as exc:
+        raise NsfError(f"report folder {folder}: cannot write ({exc.strerror or exc})") from None
+    if log_to_mlflow:
+        log_report(cfg.tracking, record.run_id, folder)
+    return folder

@@ -1,0 +1,98 @@
+"""One fit of the study: a variant trained with one seed, evaluated on the shared test rows."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from nsf.config import ModelConfig
+from nsf.explain import group_reliance
+from nsf.pipeline import PreparedData, evaluate_model, fit_variant
+from nsf.study._variants import Variant, stream
+
+
+@dataclass(frozen=True)
+class FitTask:
+    """What a worker needs to train and evaluate one variant with one seed."""
+
+    key: str
+    variant: Variant
+    seed: int
+    reliance: dict | None = None  # shap_rows, permutation_rows, repeats (baseline only)
+
+
+@dataclass
+class FitOutcome:
+    """A finished fit: the run's metrics and the test predictions the statistics need.
+
+    Attributes
+    ----------
+    key : :func:`nsf.study.fit_key` of the task.
+    variant, seed : which fit (the first variant name trained under this key).
+    metrics : the ``nsf train`` metric keys (``test_auc``, ..., ``oracle_auc``, ...).
+    p_test : calibrated P(NSF) on the test rows, in ``prepared.test_index`` order.
+    test_digest : SHA-256 of the test row positions (checked when a stored fit is reused).
+    reliance : group SHAP and permutation importance (baseline fits only), else None.
+    info : training rows, population, label, selection.
+    seconds : wall time of the fit and evaluation.
+    run_id : the MLflow child run, once logged or when reused.
+    reused : True when loaded from an earlier run instead of trained.
+    """
+
+    key: str
+    variant: str
+    seed: int
+    metrics: dict[str, float]
+    p_test: np.ndarray = field(repr=False)
+    test_digest: str
+    reliance: dict | None = None
+    info: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    run_id: str | None = None
+    reused: bool = False
+
+
+def test_digest(prepared: PreparedData) -> str:
+    """SHA-256 of the evaluation rows' positions: a stored fit is reused only on the same rows."""
+    return hashlib.sha256(np.ascontiguousarray(prepared.test_index, dtype=np.int64)
+                          .tobytes()).hexdigest()
+
+
+def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
+            num_threads: int | None = None) -> FitOutcome:
+    """Train ``task.variant`` with ``task.seed`` and evaluate it on the test rows.
+
+    Pure apart from the model's threads (``num_threads`` overrides ``model_cfg.num_threads``;
+    LightGBM's results do not depend on it, and the study always passes the same value). For
+    the baseline (``task.reliance`` set) the group reliance of the model on the test rows is
+    computed too, from a stream of the seed.
+    """
+    t0 = time.perf_counter()
+    if num_threads is not None:
+        model_cfg = model_cfg.model_copy(update={"num_threads": int(num_threads)})
+    v = task.variant
+    fitted = fit_variant(prepared, v.selection, model_cfg, task.seed, population=v.population,
+                         label=v.label)
+    evaluation = evaluate_model(prepared, fitted)
+    reliance = None
+    if task.reliance is not None:
+        test = prepared.frame.iloc[prepared.test_index]
+        reliance = group_reliance(
+            fitted, test, evaluation.y_true, shap_rows=task.reliance["shap_rows"],
+            permutation_rows=task.reliance["permutation_rows"],
+            n_repeats=task.reliance["repeats"], rng=stream(task.seed, "reliance"))
+    info = dict(fitted.info)
+    info["n_features"] = len(fitted.feature_names)
+    return FitOutcome(
+        key=task.key, variant=v.name, seed=int(task.seed),
+        metrics={k: float(x) for k, x in evaluation.metrics.items()},
+        p_test=np.asarray(evaluation.p_model, dtype=np.float64), test_digest=test_digest(prepared),
+        reliance=reliance, info=info, seconds=time.perf_counter() - t0)
+
+
+def renamed(outcome: FitOutcome, variant: str) -> FitOutcome:
+    """The same fit seen under another variant name (two variants with identical features)."""
+    return replace(outcome, variant=variant)

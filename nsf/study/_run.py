@@ -1,0 +1,574 @@
+"""The study's wiring: fits -> proxies -> fairness -> comparisons -> minimal set -> result.
+
+No MLflow here: finished fits go to a :class:`FitStore` (``nsf.tracking.study`` implements it
+with MLflow child runs), which is also asked for fits finished by an earlier run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from nsf.config import ExperimentConfig
+from nsf.pipeline import PreparedData
+from nsf.study._fairness import compare_disparities, disparity_replicates, fairness_table
+from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
+from nsf.study._minimal import minimal_sufficient_set
+from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
+from nsf.study._stats import HIGHER_IS_BETTER, arm_replicates, compare_replicates
+from nsf.study._variants import (
+    BASELINE,
+    Variant,
+    fit_key,
+    replicate_seeds,
+    resolve_variants,
+    stream,
+    without,
+)
+
+SCHEMA = "nsf.study/1"
+
+#: ``progress(stage, done, total)``; stages: fits, proxies, fairness, statistics, minimal set.
+Progress = Callable[[str, int, int], None]
+
+#: Dependence strengths of the simulator (``world.dependence``) behind each feed group: the
+#: truth the verdicts can be checked against. Behavioural groups (balance, top-ups, payments,
+#: ...) come out of the simulated events, not from one strength.
+TRUTH_FIELDS: dict[str, tuple[str, ...]] = {
+    "email": ("email_domain",),
+    "phone": ("phone_carrier",),
+    "join_date": ("join_date",),
+    "id_verification": ("id_verified",),
+    "cards": ("n_cards",),
+    "signup": ("signup_channel",),
+    "payment_settings": ("bank_linked", "auto_topup"),
+}
+
+
+class FitStore(Protocol):
+    """Where finished fits are kept (one MLflow child run each)."""
+
+    def lookup(self, key: str) -> FitOutcome | None:
+        """A finished fit with this key from an earlier run, or None."""
+
+    def record(self, outcome: FitOutcome, variant: Variant) -> str | None:
+        """Keep a new fit; returns its run id."""
+
+
+# --- Task functions (module level: they run in worker processes) ----------------------------
+
+
+def _test_arrays(prepared: PreparedData) -> tuple[np.ndarray, pd.DataFrame]:
+    idx = prepared.test_index
+    y = prepared.rows["nsf_appstore"].to_numpy(dtype=np.int8)[idx]
+    return y, prepared.sensitive.iloc[idx].reset_index(drop=True)
+
+
+def _fit_task(prepared, cfg, task: FitTask, threads):
+    return run_fit(prepared, cfg.model, task, num_threads=threads)
+
+
+def _proxy_task(prepared, cfg, task: ProxyTask, threads):
+    s = cfg.study
+    rows = proxy_rows(prepared, s.proxy_rows, cfg.seed)
+    return run_proxy(prepared, task, rows=rows, seed=cfg.seed, estimator=s.proxy_estimator,
+                     cv=s.proxy_cv)
+
+
+@dataclass(frozen=True)
+class _FairnessItem:
+    name: str
+    columns: tuple[str, ...]
+    per_seed: list = field(repr=False)
+
+
+def _fairness_task(prepared, cfg, item: _FairnessItem, threads):
+    s = cfg.study
+    y, sensitive = _test_arrays(prepared)
+    return fairness_table(
+        y, item.per_seed, sensitive, item.columns, threshold=s.threshold, n_bins=s.n_bins,
+        n_resamples=s.fairness_n_bootstrap, confidence=s.confidence, target=s.interval_target,
+        row_rng=stream(cfg.seed, "fairness-rows", item.name),
+        seed_rng=stream(cfg.seed, "fairness-seeds", item.name))
+
+
+@dataclass(frozen=True)
+class _ArmItem:
+    """One arm's bootstrap replicates: metrics, and disparities by attribute."""
+
+    arm_id: str
+    per_seed: list = field(repr=False)
+    metrics: tuple[str, ...]
+    fairness: dict = field(default_factory=dict)  # name -> columns
+
+
+def _digest(keys) -> str:
+    return hashlib.sha256("|".join(keys).encode()).hexdigest()[:16]
+
+
+def _arm_task(prepared, cfg, item: _ArmItem, threads):
+    s = cfg.study
+    y, sensitive = _test_arrays(prepared)
+    # The same row streams for every arm: the pairing of the comparisons.
+    metrics = arm_replicates(y, item.per_seed, metrics=item.metrics,
+                             n_resamples=s.n_bootstrap, rng=stream(cfg.seed, "metric-rows"))
+    fairness = {
+        name: disparity_replicates(y, item.per_seed, sensitive, columns, threshold=s.threshold,
+                                   n_bins=s.n_bins, n_resamples=s.fairness_n_bootstrap,
+                                   rng=stream(cfg.seed, "fairness-rows", name))
+        for name, columns in item.fairness.items()}
+    return {"metrics": metrics, "fairness": fairness}
+
+
+# --- The study ---------------------------------------------------------------------------------
+
+
+def _summary(values: list[float]) -> dict:
+    arr = np.asarray(values, dtype=np.float64)
+    return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+            "per_seed": arr.tolist()}
+
+
+def _none_if_nan(x):
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+class _Study:
+    def __init__(self, cfg: ExperimentConfig, prepared: PreparedData, pool, store: FitStore | None,
+                 fresh: bool, progress: Progress | None):
+        self.cfg, self.prepared, self.pool, self.store = cfg, prepared, pool, store
+        self.fresh = fresh
+        self.progress = progress or (lambda stage, done, total: None)
+        self.seeds = replicate_seeds(cfg.seed, cfg.study.seeds)
+        self.test_digest = test_digest(prepared)
+        self.outcomes: dict[str, FitOutcome] = {}
+        self.arms: dict[str, dict] = {}
+        self.baseline, self.variants = resolve_variants(cfg, prepared)
+        self._baseline_core = [self._core(self.baseline, s) for s in self.seeds]
+        self._baseline_keys = [fit_key(self.baseline, s, cfg, prepared.digest, reliance=True)
+                               for s in self.seeds]
+        self.fits_done = 0
+        self.fits_total = 0
+        self.n_trained = 0
+        self.n_reused = 0
+
+    def _core(self, v: Variant, seed: int) -> str:
+        return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False)
+
+    def keys(self, v: Variant) -> list[str]:
+        out = []
+        for i, seed in enumerate(self.seeds):
+            core = self._core(v, seed)
+            out.append(self._baseline_keys[i] if core == self._baseline_core[i] else core)
+        return out
+
+    def predictions(self, v: Variant) -> list[np.ndarray]:
+        return [self.outcomes[k].p_test for k in self.keys(v)]
+
+    # -- fits --
+    def ensure_fits(self, arms: list[Variant], stage: str = "fits") -> None:
+        s = self.cfg.study
+        reliance = {"shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,
+                    "repeats": s.permutation_repeats}
+        baseline_keys = set(self._baseline_keys)
+        tasks: list[FitTask] = []
+        queued: set[str] = set()
+        self.fits_total += len(arms) * len(self.seeds)
+        for v in arms:
+            for key, seed in zip(self.keys(v), self.seeds, strict=True):
+                if key in self.outcomes or key in queued:
+                    self.fits_done += 1
+                    continue
+                found = None
+                if self.store is not None and not self.fresh:
+                    found = self.store.lookup(key)
+                if found is not None and found.test_digest == self.test_digest:
+                    self.outcomes[key] = found
+                    self.n_reused += 1
+                    self.fits_done += 1
+                    continue
+                queued.add(key)
+                tasks.append(FitTask(key, v, seed,
+                                     reliance=reliance if key in baseline_keys else None))
+        self.progress(stage, self.fits_done, self.fits_total)
+        for task, outcome in self.pool.run(_fit_task, tasks):
+            if self.store is not None:
+                outcome.run_id = self.store.record(outcome, task.variant)
+            self.outcomes[task.key] = outcome
+            self.n_trained += 1
+            self.fits_done += 1
+            self.progress(stage, self.fits_done, self.fits_total)
+
+    # -- statistics --
+    def arm_id(self, v: Variant) -> str:
+        return _digest(self.keys(v))
+
+    def ensure_arms(self, arms: list[Variant], metrics: tuple[str, ...], fairness: dict,
+                    stage: str | None) -> None:
+        """Bootstrap replicates of every arm not computed yet (in parallel)."""
+        items, seen = [], set()
+        for v in arms:
+            aid = self.arm_id(v)
+            have = self.arms.get(aid)
+            if aid in seen or (have is not None and set(metrics) <= set(have["metrics"])
+                               and set(fairness) <= set(have["fairness"])):
+                continue
+            seen.add(aid)
+            items.append(_ArmItem(aid, self.predictions(v), metrics, fairness))
+        if stage:
+            self.progress(stage, 0, len(items))
+        for i, (item, result) in enumerate(self.pool.run(_arm_task, items), start=1):
+            self.arms[item.arm_id] = result
+            if stage:
+                self.progress(stage, i, len(items))
+
+    def compare(self, reference: Variant, variant: Variant, subject: str,
+                metrics: tuple[str, ...], with_fairness: bool) -> dict:
+        """Differences ``variant - reference`` (and disparity changes against ``reference``)
+        from the arms' replicates; seed resampling streams named by the two arms' fits."""
+        s = self.cfg.study
+        rid, vid = self.arm_id(reference), self.arm_id(variant)
+        ref, var = self.arms[rid], self.arms[vid]
+        out = {"metrics": compare_replicates(
+            ref["metrics"], var["metrics"], metrics=metrics, margins=dict(s.margins),
+            subject=subject, confidence=s.confidence, target=s.interval_target,
+            rng=stream(self.cfg.seed, "compare-seeds", rid, vid))}
+        if with_fairness:
+            out["disparity_changes"] = {
+                name: compare_disparities(
+                    ref["fairness"][name], var["fairness"][name], confidence=s.confidence,
+                    target=s.interval_target,
+                    rng=stream(self.cfg.seed, "fairness-change", rid, vid, name))
+                for name in var["fairness"]}
+        return out
+
+
+def _fairness_attributes(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[dict, list]:
+    available = set(prepared.sensitive.columns)
+    attrs, skipped = {}, []
+    for a in cfg.study.fairness_attributes:
+        if a in available:
+            attrs[a] = (a,)
+        else:
+            skipped.append(a)
+    for combo in cfg.study.intersections:
+        name = "+".join(combo)
+        if set(combo) <= available:
+            attrs[name] = tuple(combo)
+        else:
+            skipped.append(name)
+    return attrs, skipped
+
+
+def _truth(prepared: PreparedData) -> dict | None:
+    dependence = prepared.manifest.get("config", {}).get("dependence") if prepared.manifest \
+        else None
+    if not dependence:
+        return None
+    groups = {g: {f: dependence.get(f) for f in fields} for g, fields in TRUTH_FIELDS.items()}
+    return {"dependence": dependence, "group_fields": {g: list(f) for g, f in
+                                                       TRUTH_FIELDS.items()},
+            "group_strengths": groups}
+
+
+def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore | None = None,
+              workers: int | None = None, dataset_path: Path | str | None = None,
+              fresh: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Run the study of ``cfg.study`` on prepared data; return the result (module docstring of
+    :mod:`nsf.study` describes it).
+
+    Parameters
+    ----------
+    cfg : the experiment config.
+    prepared : :func:`nsf.pipeline.prepare` of the config's data (``latents=True`` for the
+        income proxy on simulated data).
+    store : keeps finished fits and finds earlier ones (None: nothing kept or reused).
+    workers : worker processes (default ``cfg.study.workers``); never changes the result.
+    dataset_path : the simulated dataset folder (workers prepare from it; None for a table).
+    fresh : retrain every fit even if the store has it.
+    progress : ``progress(stage, done, total)``.
+
+    Raises
+    ------
+    NsfError
+        A variant the data cannot support (unknown group, no feature left, ...).
+    """
+    from nsf.study._pool import TaskPool
+
+    workers = cfg.study.workers if workers is None else workers
+    if workers > 1 and cfg.dataset.kind == "simulated" and dataset_path is None:
+        raise ValueError("workers > 1 needs dataset_path (each worker prepares the data)")
+    timing: dict[str, float] = {}
+    t_start = time.perf_counter()
+    with TaskPool(cfg, prepared, dataset_path=dataset_path, latents=prepared.latents,
+                  workers=workers) as pool:
+        study = _Study(cfg, prepared, pool, store, fresh, progress)
+        result = _run(study, timing)
+    timing["total"] = time.perf_counter() - t_start
+    result["timing"] = timing
+    return jsonable(result)
+
+
+def jsonable(value):
+    """Plain JSON types: numpy scalars and arrays converted, NaN and infinities to None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
+    cfg, prepared, s = study.cfg, study.prepared, study.cfg.study
+    baseline, variants = study.baseline, study.variants
+    by_name = {BASELINE: baseline, **{v.name: v for v in variants}}
+
+    t = time.perf_counter()
+    study.ensure_fits([baseline, *variants])
+    timing["fits"] = time.perf_counter() - t
+
+    # Proxies: each covered contested group alone, for each target attribute.
+    t = time.perf_counter()
+    contested = [g for g in prepared.registry.contested_groups
+                 if g not in baseline.selection.drop_groups
+                 and (s.groups is None or g in s.groups)]
+    proxy_tasks = [ProxyTask(g, target) for g in contested for target in s.proxy_targets]
+    proxies = []
+    study.progress("proxies", 0, len(proxy_tasks))
+    for _, row in study.pool.run(_proxy_task, proxy_tasks):
+        proxies.append(row)
+        study.progress("proxies", len(proxies), len(proxy_tasks))
+    order = {(p.group, p.target): i for i, p in enumerate(proxy_tasks)}
+    proxies.sort(key=lambda r: order[(r["group"], r["target"])])
+    timing["proxies"] = time.perf_counter() - t
+
+    # Fairness of the baseline, by attribute and intersection.
+    t = time.perf_counter()
+    attrs, skipped = _fairness_attributes(cfg, prepared)
+    base_pred = study.predictions(baseline)
+    items = [_FairnessItem(name, cols, base_pred) for name, cols in attrs.items()]
+    tables = {}
+    study.progress("fairness", 0, len(items))
+    for item, table in study.pool.run(_fairness_task, items):
+        tables[item.name] = table
+        study.progress("fairness", len(tables), len(items))
+    tables = {name: tables[name] for name in attrs}
+    timing["fairness"] = time.perf_counter() - t
+
+    # Every arm's replicates once; then each variant against the baseline (and its own
+    # reference), with the disparity changes.
+    t = time.perf_counter()
+    study.ensure_arms([baseline, *variants], tuple(s.metrics), attrs, "statistics")
+    compared = {}
+    for v in variants:
+        vs_base_subject = v.subject if v.reference == BASELINE else "removed"
+        compared[f"{v.name}@{BASELINE}"] = study.compare(baseline, v, vs_base_subject,
+                                                         tuple(s.metrics), True)
+        if v.reference != BASELINE:
+            compared[f"{v.name}@{v.reference}"] = study.compare(
+                by_name[v.reference], v, v.subject, tuple(s.metrics), False)
+    timing["statistics"] = time.perf_counter() - t
+
+    # Minimal sufficient set.
+    t = time.perf_counter()
+    minimal = _minimal_set(study, compared, contested, attrs) \
+        if s.minimal_set.enabled and contested else None
+    timing["minimal_set"] = time.perf_counter() - t
+
+    return _assemble(study, compared, tables, skipped, proxies, minimal, contested)
+
+
+def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dict) -> dict:
+    s = study.cfg.study
+    primary = s.primary_metric
+    hib = HIGHER_IS_BETTER[primary]
+    baseline = study.baseline
+    drop_one = {}
+    for g in contested:
+        label = f"drop_{g}@{BASELINE}"
+        if label in compared:
+            drop_one[g] = compared[label]["metrics"][primary]
+    cache: dict[tuple[str, ...], dict] = {}
+
+    def evaluate(removal_sets: list[tuple[str, ...]]) -> list[dict]:
+        arms = {tuple(sorted(r)): without(baseline, r, study.prepared) for r in removal_sets}
+        study.ensure_fits([a for k, a in arms.items() if k not in cache], stage="minimal set")
+        todo = [(k, a) for k, a in arms.items() if k not in cache]
+        study.ensure_arms([a for _, a in todo], (primary,), {}, None)
+        for k, a in todo:
+            res = study.compare(baseline, a, "removed", (primary,), False)
+            cache[k] = res["metrics"][primary] | {"variant": a.name}
+        return [cache[tuple(sorted(r))] for r in removal_sets]
+
+    if s.minimal_set.strategy == "ranked":
+        missing = [g for g in contested if g not in drop_one]
+        if missing:
+            for g, r in zip(missing, evaluate([(g,) for g in missing]), strict=True):
+                drop_one[g] = r
+        sign = 1.0 if hib else -1.0
+        # Cheapest loss first; ties broken by the registry order.
+        order = sorted(contested, key=lambda g: (-sign * drop_one[g]["estimate"],
+                                                 contested.index(g)))
+    else:
+        order = list(contested)
+    search = minimal_sufficient_set(order, evaluate, strategy=s.minimal_set.strategy,
+                                    higher_is_better=hib, max_steps=s.minimal_set.max_steps)
+    final = without(baseline, search["removed"], study.prepared, name="minimal_set",
+                    family="minimal_set") if search["removed"] else None
+    uncontested = [g for g, info in study.prepared.registry.groups.items()
+                   if not info.contested and g not in baseline.selection.drop_groups]
+    out = search | {
+        "metric": primary, "margin": s.margins[primary], "order": order,
+        "uncontested": uncontested, "features": None, "comparison": None,
+        "disparity_changes": None, "run_ids": None, "metrics": None,
+    }
+    if final is not None:
+        study.ensure_fits([final], stage="minimal set")
+        study.ensure_arms([final], tuple(s.metrics), attrs, None)
+        res = study.compare(baseline, final, "removed", tuple(s.metrics), True)
+        out["comparison"] = res["metrics"]
+        out["disparity_changes"] = res["disparity_changes"]
+        out["features"] = [name for name, _ in final.features]
+        out["run_ids"] = [study.outcomes[k].run_id for k in study.keys(final)]
+        out["metrics"] = _metrics_summary(study, final)
+    else:
+        out["features"] = [name for name, _ in baseline.features]
+        out["run_ids"] = [study.outcomes[k].run_id for k in study.keys(baseline)]
+        out["metrics"] = _metrics_summary(study, baseline)
+    return out
+
+
+def _metrics_summary(study: _Study, v: Variant) -> dict:
+    outs = [study.outcomes[k] for k in study.keys(v)]
+    keys = list(outs[0].metrics)
+    return {k: _summary([o.metrics[k] for o in outs]) for k in keys
+            if all(k in o.metrics for o in outs)}
+
+
+def _reliance(study: _Study, compared: dict, contested: list[str], truth: dict | None) -> list:
+    outs = [study.outcomes[k] for k in study.keys(study.baseline)]
+    per_seed = [o.reliance for o in outs if o.reliance is not None]
+    if not per_seed:
+        return []
+    primary = study.cfg.study.primary_metric
+    registry = study.prepared.registry
+    rows = []
+    for group in per_seed[0]["groups"]:
+        vals = [r["groups"][group] for r in per_seed]
+        entry: dict[str, Any] = {"group": group,
+                                 "contested": bool(registry.groups[group].contested)
+                                 if group in registry.groups else None,
+                                 "n_features": vals[0]["n_features"]}
+        for key in ("shap_mean_abs", "shap_share", "permutation_auc_drop"):
+            xs = [v[key] for v in vals]
+            if any(x is None for x in xs):
+                entry[key], entry[f"{key}_sd"] = None, None
+            else:
+                arr = np.asarray(xs, dtype=np.float64)
+                entry[key] = float(arr.mean())
+                entry[f"{key}_sd"] = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+        necessity = compared.get(f"drop_{group}@{BASELINE}")
+        if necessity is not None:
+            m = necessity["metrics"][primary]
+            entry["necessity"] = {"variant": f"drop_{group}", "metric": primary,
+                                  "estimate": m["estimate"], "lower": m["lower"],
+                                  "upper": m["upper"], "verdict": m["verdict"]}
+        else:
+            entry["necessity"] = None
+        strengths = (truth or {}).get("group_strengths", {}).get(group)
+        entry["truth_strengths"] = strengths
+        entry["truth_strength"] = (max(v for v in strengths.values() if v is not None)
+                                   if strengths and any(v is not None for v in
+                                                        strengths.values()) else None)
+        rows.append(entry)
+    return rows
+
+
+def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contested) -> dict:
+    cfg, prepared, s = study.cfg, study.prepared, study.cfg.study
+    primary = s.primary_metric
+    truth = _truth(prepared) if cfg.dataset.kind == "simulated" else None
+    baseline_keys = study.keys(study.baseline)
+    first_arm: dict[tuple[str, ...], str] = {tuple(baseline_keys): BASELINE}
+    variants_out = []
+    for v in study.variants:
+        keys = tuple(study.keys(v))
+        same_as = first_arm.setdefault(keys, v.name)
+        comparisons = {}
+        for ref in dict.fromkeys([BASELINE, v.reference]):
+            res = compared[f"{v.name}@{ref}"]
+            subject = v.subject if ref == v.reference else "removed"
+            comparisons[ref] = {"subject": subject, "metrics": res["metrics"],
+                                "verdict": res["metrics"][primary]["verdict"]}
+        head = comparisons[v.reference]
+        entry = v.describe() | {
+            "seeds": study.seeds,
+            "same_fits_as": None if same_as == v.name else same_as,
+            "run_ids": [study.outcomes[k].run_id for k in keys],
+            "metrics": _metrics_summary(study, v),
+            "comparisons": comparisons,
+            "verdict": head["verdict"], "verdict_metric": primary,
+            "disparity_changes": compared[f"{v.name}@{BASELINE}"]["disparity_changes"],
+        }
+        if v.groups and truth is not None and len(v.groups) == 1:
+            entry["truth_strengths"] = truth["group_strengths"].get(v.groups[0])
+        variants_out.append(entry)
+    base_outs = [study.outcomes[k] for k in baseline_keys]
+    y = prepared.rows["nsf_appstore"].to_numpy()[prepared.test_index]
+    return {
+        "schema": SCHEMA,
+        "name": cfg.name,
+        "dataset": {"kind": cfg.dataset.kind, "source": prepared.source,
+                    "digest": prepared.digest, "split": prepared.split_note,
+                    "test_rows": int(prepared.test_index.size),
+                    "test_nsf_rate": float(np.mean(y)),
+                    "train_rows": int(prepared.train_index.size),
+                    "validation_rows": int(prepared.validation_index.size),
+                    "test_digest": study.test_digest},
+        "config": cfg.model_dump(mode="json"),
+        "seeds": study.seeds,
+        "settings": {"primary_metric": primary, "margins": dict(s.margins),
+                     "metrics": list(s.metrics), "confidence": s.confidence,
+                     "n_bootstrap": s.n_bootstrap, "interval_target": s.interval_target,
+                     "fairness_n_bootstrap": s.fairness_n_bootstrap, "threshold": s.threshold,
+                     "model": cfg.model.kind},
+        "contested_groups": contested,
+        "baseline": study.baseline.describe() | {
+            "seeds": study.seeds, "run_ids": [o.run_id for o in base_outs],
+            "metrics": _metrics_summary(study, study.baseline)},
+        "variants": variants_out,
+        "minimal_set": minimal,
+        "fairness": {"threshold": s.threshold, "attributes": tables, "skipped": skipped},
+        "proxies": [{k: _none_if_nan(v) for k, v in row.items()} for row in proxies],
+        "reliance": _reliance(study, compared, contested, truth),
+        "truth": truth,
+        "fits": {"trained": study.n_trained, "reused": study.n_reused,
+                 "unique": len(study.outcomes)},
+        "run_ids": {"parent": None,
+                    "children": {v: {str(o.seed): o.run_id for o in outs}
+                                 for v, outs in _children(study).items()}},
+    }
+
+
+def _children(study: _Study) -> dict[str, list[FitOutcome]]:
+    out = {}
+    for v in [study.baseline, *study.variants]:
+        out[v.name] = [study.outcomes[k] for k in study.keys(v)]
+    return out

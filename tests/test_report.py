@@ -1,0 +1,442 @@
+"""The report: pure renderers on a hand-built study, and end to end on a finished smoke study.
+
+The end-to-end fixture runs ``nsf study`` (which writes the report), ``nsf audit`` and
+``nsf report`` once per session on a shrunk smoke config in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from nsf.config import load_config
+from nsf.errors import NsfError
+from nsf.report import (
+    SECTIONS,
+    build_document,
+    build_report_model,
+    load_schema,
+    render_figures,
+    render_html,
+    render_json,
+    render_markdown,
+)
+
+jsonschema = pytest.importorskip("jsonschema")
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "experiments" / "smoke.yaml"
+#: The smoke study shrunk to seconds: all families, three contested groups, two seeds.
+SHRINK = ["study.seeds=2", "study.groups=[email,balance,join_date]", "study.n_bootstrap=200",
+          "study.fairness_n_bootstrap=60", "study.proxy_rows=1000", "study.shap_rows=100",
+          "study.permutation_rows=200", "study.permutation_repeats=1",
+          "audit.phone_space_size=200000"]
+
+
+# --- hand-built study -----------------------------------------------------------------------
+
+def _cmp(estimate, lower, upper, verdict, ref_est=0.80):
+    return {"estimate": estimate, "lower": lower, "upper": upper, "standard_error": 0.01,
+            "reference_estimate": ref_est, "variant_estimate": ref_est + estimate,
+            "reference_per_seed": [ref_est, ref_est], "variant_per_seed": [ref_est + estimate] * 2,
+            "margin": 0.005, "higher_is_better": True, "verdict": verdict}
+
+
+def _variant(name, family, groups, estimate, lower, upper, verdict, *, subject="removed",
+             retention=None, population="apple", same=None):
+    return {"name": name, "family": family, "description": name, "groups": groups,
+            "selection": {"drop_groups": groups if family == "drop_one" else [],
+                          "coarsen_groups": groups if family == "coarsen" else [],
+                          "retention_days": retention, "sensitive": [], "keep_groups": None,
+                          "latents": False},
+            "population": population, "label": "nsf_appstore", "reference": "baseline",
+            "subject": subject, "features": [], "coarse_features": [], "n_features": 3,
+            "seeds": [1, 2], "same_fits_as": same, "run_ids": [f"{name}-r1", f"{name}-r2"],
+            "metrics": {"test_auc": {"mean": 0.8 + estimate, "sd": 0.01,
+                                     "per_seed": [0.8 + estimate] * 2}},
+            "comparisons": {"baseline": {"subject": subject, "verdict": verdict,
+                                         "metrics": {"auc": _cmp(estimate, lower, upper,
+                                                                 verdict)}}},
+            "verdict": verdict, "verdict_metric": "auc",
+            "disparity_changes": {"gender": {"equalized_odds_difference": {
+                "baseline": 0.1, "variant": 0.2, "estimate": 0.1, "lower": 0.02,
+                "upper": 0.18}}}}
+
+
+def hand_study() -> dict:
+    cfg = load_config(None, ["world.feed.windows=[7,30]", "study.families=[drop_one,coarsen,"
+                             "population,retention]"]).model_dump(mode="json")
+    groups = [{"group": g, "n": 100, "n_bad": 5, "bad_rate": 0.05, "auc": 0.8,
+               "auc_lower": 0.7, "auc_upper": 0.9, "ece": 0.02, "ece_lower": 0.01,
+               "ece_upper": 0.03, "selection_rate": 0.1, "false_positive_rate": 0.05,
+               "false_positive_rate_lower": 0.02, "false_positive_rate_upper": 0.08,
+               "false_negative_rate": 0.4, "false_negative_rate_lower": 0.2,
+               "false_negative_rate_upper": 0.6} for g in ("female", "male")]
+    return {
+        "schema": "nsf.study/1", "name": "hand",
+        "dataset": {"kind": "simulated", "source": "/nonexistent/hand", "digest": "d" * 64,
+                    "split": "out of time", "test_rows": 200, "test_nsf_rate": 0.05,
+                    "train_rows": 600, "validation_rows": 100, "test_digest": "t" * 64},
+        "config": cfg, "seeds": [1, 2],
+        "settings": {"primary_metric": "auc", "margins": {"auc": 0.005}, "metrics": ["auc"],
+                     "confidence": 0.95, "n_bootstrap": 200, "interval_target": "mean",
+                     "fairness_n_bootstrap": 60, "threshold": 20, "model": "lightgbm"},
+        "contested_groups": ["email", "balance"],
+        "baseline": {"name": "baseline", "population": "apple", "label": "nsf_appstore",
+                     "features": ["email_domain", "pay_money_balance", "auto_topup"],
+                     "n_features": 3, "seeds": [1, 2], "run_ids": ["b-r1", "b-r2"],
+                     "metrics": {"test_auc": {"mean": 0.8, "sd": 0.01,
+                                              "per_seed": [0.79, 0.81]}}},
+        "variants": [
+            _variant("drop_email", "drop_one", ["email"], 0.001, -0.003, 0.004,
+                     "not shown needed"),
+            _variant("drop_balance", "drop_one", ["balance"], -0.05, -0.08, -0.02, "needed"),
+            _variant("coarse_balance", "coarsen", ["balance"], -0.001, -0.004, 0.003,
+                     "not shown needed"),
+            _variant("train_all", "population", [], 0.01, -0.01, 0.03, "inconclusive",
+                     subject="added", population="all"),
+            _variant("retention_7d", "retention", [], -0.03, -0.05, -0.01, "needed",
+                     retention=7),
+            _variant("retention_30d", "retention", [], 0.0, 0.0, 0.0, "not shown needed",
+                     retention=30, same="baseline"),
+        ],
+        "minimal_set": {"strategy": "ranked", "metric": "auc", "margin": 0.005,
+                        "order": ["email", "balance"], "removed": ["email"],
+                        "kept": ["balance"], "uncontested": ["payment_settings"],
+                        "complete": True,
+                        "steps": [{"step": 1, "round": 1, "candidate": "email",
+                                   "removal_set": ["email"], "estimate": 0.001,
+                                   "lower": -0.003, "upper": 0.004,
+                                   "verdict": "not shown needed", "accepted": True}],
+                        "features": ["pay_money_balance", "auto_topup"],
+                        "metrics": {"test_auc": {"mean": 0.801, "sd": 0.01,
+                                                 "per_seed": [0.8, 0.802]}},
+                        "comparison": {"auc": _cmp(0.001, -0.003, 0.004, "not shown needed")},
+                        "disparity_changes": None, "run_ids": ["m-r1", "m-r2"]},
+        "fairness": {"threshold": 20, "skipped": [], "attributes": {"gender": {
+            "columns": ["gender"], "threshold": 20, "n_groups": 2, "groups": groups,
+            "disparities": {"equalized_odds_difference": {"estimate": 0.1, "lower": 0.01,
+                                                          "upper": 0.2,
+                                                          "per_seed": [0.1, 0.1]}},
+            "overall": {"n": 200}}}},
+        "proxies": [{"group": "email", "target": "age_band", "metric": "balanced_accuracy",
+                     "score": 0.4, "chance": 0.167, "lift": 0.233},
+                    {"group": "balance", "target": "gender", "metric": "auc", "score": 0.52,
+                     "chance": 0.5, "lift": 0.02}],
+        "reliance": [{"group": "balance", "contested": True, "n_features": 1,
+                      "shap_mean_abs": 0.3, "shap_share": 0.6, "shap_share_sd": 0.01,
+                      "permutation_auc_drop": 0.05, "permutation_auc_drop_sd": 0.01,
+                      "necessity": {"variant": "drop_balance", "metric": "auc",
+                                    "estimate": -0.05, "lower": -0.08, "upper": -0.02,
+                                    "verdict": "needed"},
+                      "truth_strength": None, "truth_strengths": None},
+                     {"group": "email", "contested": True, "n_features": 1,
+                      "shap_mean_abs": 0.1, "shap_share": 0.2, "shap_share_sd": 0.01,
+                      "permutation_auc_drop": 0.0, "permutation_auc_drop_sd": 0.0,
+                      "necessity": {"variant": "drop_email", "metric": "auc",
+                                    "estimate": 0.001, "lower": -0.003, "upper": 0.004,
+                                    "verdict": "not shown needed"},
+                      "truth_strength": 0.6, "truth_strengths": {"email_domain": 0.6}}],
+        "truth": None, "fits": {"trained": 14, "reused": 0, "unique": 14},
+        "run_ids": {"parent": "parent-1", "children": {"baseline": {"1": "b-r1", "2": "b-r2"}}},
+        "timing": {"total": 1.0},
+    }
+
+
+SOURCE = {"tracking_uri": "sqlite:///x.db", "experiment": "hand", "experiment_id": "1",
+          "parent_run_id": "parent-1", "status": "FINISHED",
+          "tags": {"nsf.git_commit": "abc"}, "metrics": {"baseline_test_auc": 0.8},
+          "missing": [], "config_yaml": "name: hand\n"}
+ENV = {"generated_at": "2026-01-01T00:00:00+00:00", "packages": {"numpy": "2.0"}}
+AUDIT = {"run_id": "audit-1", "metrics": {"phone_recovered_fraction": 0.5,
+                                          "hashes_per_s": 1e6, "link_fraction": 1.0},
+         "audit": {"reversal": {}, "linkage": {}, "quasi": {}, "dataset": "/x"}}
+
+
+class _WellFormed(HTMLParser):
+    """Every non-void element closed, in order."""
+
+    VOID: ClassVar[set[str]] = {"meta", "img", "br", "hr", "link", "input", "col", "area",
+                                "base", "wbr"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.ids += [v for k, v in attrs if k == "id"]
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:]}")
+        else:
+            self.stack.pop()
+
+
+def check_html(text: str) -> _WellFormed:
+    parser = _WellFormed()
+    parser.feed(text)
+    parser.close()
+    assert not parser.errors, parser.errors[:5]
+    assert parser.stack == [], parser.stack
+    assert "http://" not in text and "https://" not in text  # nothing fetched from a network
+    return parser
+
+
+def _render(study, audit=AUDIT, summary=None):
+    model = build_report_model(study, audit, summary, source=SOURCE, environment=ENV)
+    jsonschema.validate(model, load_schema())
+    figures = render_figures(model)
+    document = build_document(model, figures)
+    return model, figures, document
+
+
+def test_hand_built_study_renders_every_section_and_valid_json():
+    model, figures, document = _render(hand_study(), summary={"calibration": {
+        "apple_nsf_rate": {"meaning": "m", "target": 0.06, "simulated": 0.063,
+                           "relative_error": 0.05}}})
+    html = render_html(model, document, figures)
+    parser = check_html(html)
+    assert {f"s-{sid}" for sid, _ in SECTIONS} <= set(parser.ids)
+    md = render_markdown(model, document)
+    for _, title in SECTIONS:
+        assert f"## {title}" in md
+    assert json.loads(render_json(model)) == model
+    assert {"attributes", "granularity", "retention", "reliance", "fairness"} <= set(figures)
+    assert model["missing"] == []
+    # The numbers are carried raw: the same floats as the study.
+    drop = model["attributes"]["drop_one"][1]
+    assert (drop["variant"], drop["estimate"], drop["lower"]) == ("drop_balance", -0.05, -0.08)
+    assert model["method"]["calibration"]["rows"][0]["relative_error"] == 0.05
+
+
+def test_inventory_covers_the_24_categories_and_follows_the_rule():
+    model, _, _ = _render(hand_study())
+    rows = model["inventory"]["rows"]
+    assert {r["category"] for r in rows} == set(range(1, 25))
+    by_feature = {f: r for r in rows for f in r["features"]}
+    # email: not shown needed, but the strongest proxy -> still dropped by step 2
+    assert by_feature["email_domain"]["recommendation"] == "drop"
+    # balance: needed, coarse version non-inferior -> coarsen (step 3)
+    assert by_feature["pay_money_balance"]["recommendation"] == "coarsen"
+    assert by_feature["pay_money_balance"]["rule"] == 3
+    # uncontested funding setting -> keep
+    assert by_feature["auto_topup"]["recommendation"] == "keep"
+    # a category whose features the model does not use -> drop (step 0)
+    phone = next(r for r in rows if r["name"] == "phone_number")
+    assert (phone["used"], phone["recommendation"], phone["rule"]) == (False, "drop", 0)
+
+
+def test_summary_answers_all_six_questions_with_numbers():
+    model, _, _ = _render(hand_study())
+    answers = {a["key"]: a["answer"] for a in model["summary"]}
+    assert {"attributes", "granularity", "population", "retention", "fairness",
+            "deidentification", "minimal_set"} <= set(answers)
+    assert "-0.050 AUC [-0.080, -0.020]" in answers["attributes"]
+    assert "30 days equal the full history" in answers["retention"]
+    assert "50.0%" in answers["deidentification"]
+
+
+def test_a_study_missing_parts_says_what_is_missing():
+    study = hand_study()
+    study["variants"] = [v for v in study["variants"] if v["family"] != "coarsen"]
+    study["variants"][0]["comparisons"] = {}  # a failed variant
+    study["fairness"] = {"threshold": 20, "skipped": ["region"], "attributes": {}}
+    study["minimal_set"] = None
+    study["proxies"], study["reliance"] = [], []
+    model, figures, document = _render(study, audit=None)
+    assert any("coarsen" in m for m in model["missing"])
+    assert any("drop_email" in m for m in model["missing"])
+    assert any("calibration summary" in m for m in model["missing"])
+    html = render_html(model, document, figures)
+    check_html(html)
+    assert "This report is incomplete" in html
+    assert "nsf audit CONFIG" in html  # how to add the de-identification section
+    answers = {a["key"]: a["answer"] for a in model["summary"]}
+    assert answers["granularity"].startswith("Not answered")
+
+
+def test_no_study_result_at_all_still_renders():
+    source = dict(SOURCE, missing=["study.json: not logged (status FAILED)"], status="FAILED")
+    model = build_report_model(None, None, None, source=source, environment=ENV)
+    jsonschema.validate(model, load_schema())
+    figures = render_figures(model)
+    assert figures == {}
+    html = render_html(model, build_document(model, figures), figures)
+    check_html(html)
+    assert "study.json: not logged" in html
+
+
+# --- end to end on a finished smoke study ---------------------------------------------------
+
+@contextmanager
+def _chdir(path: Path):
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory):
+    """(folder, tracking overrides, parent run id, cli outputs): study, audit, report once."""
+    from typer.testing import CliRunner
+
+    from nsf.cli import app
+
+    root = tmp_path_factory.mktemp("report_e2e")
+    sets = [f"simulate.data_dir={root / 'data'}", f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
+            *SHRINK]
+    args = [a for item in sets for a in ("--set", item)]
+    runner = CliRunner()
+    with _chdir(root):  # nsf study writes its report under ./reports
+        study = runner.invoke(app, ["study", str(SMOKE), "--quiet", *args],
+                              catch_exceptions=False)
+        assert study.exit_code == 0, study.output
+        audit = runner.invoke(app, ["audit", str(SMOKE), "--quiet", *args],
+                              catch_exceptions=False)
+        assert audit.exit_code == 0, audit.output
+        report = runner.invoke(app, ["report", str(SMOKE), *args, "--out", str(root / "out")],
+                               catch_exceptions=False)
+        assert report.exit_code == 0, report.output
+    parent = next(line.split()[2] for line in study.output.splitlines()
+                  if line.startswith("study run "))
+    return {"root": root, "sets": sets, "parent": parent, "study_output": study.output,
+            "folder": root / "out" / "smoke" / parent}
+
+
+def _numbers(node, path=""):
+    """(path, value) of every number in a JSON tree."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _numbers(v, f"{path}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _numbers(v, f"{path}/{i}")
+    elif isinstance(node, int | float) and not isinstance(node, bool):
+        yield path, node
+
+
+def test_nsf_study_writes_the_report_at_the_end(smoke_study):
+    first = smoke_study["root"] / "reports" / "smoke" / smoke_study["parent"]
+    assert "report:" in smoke_study["study_output"]
+    assert {"report.html", "report.md", "report.json"} <= {p.name for p in first.iterdir()}
+    model = json.loads((first / "report.json").read_text(encoding="utf-8"))
+    assert model["deidentification"]["available"] is False  # the audit ran afterwards
+
+
+def test_regenerated_report_is_complete_and_valid(smoke_study):
+    folder = smoke_study["folder"]
+    model = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    jsonschema.validate(model, load_schema())
+    assert model["missing"] == []
+    assert model["deidentification"]["available"] is True
+    assert model["method"]["calibration"]["available"] is True
+    assert {r["category"] for r in model["inventory"]["rows"]} == set(range(1, 25))
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    parser = check_html(html)
+    assert {f"s-{sid}" for sid, _ in SECTIONS} <= set(parser.ids)
+    assert html.count("data:image/png;base64,") >= 6
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    for _, title in SECTIONS:
+        assert f"## {title}" in md
+    for name in ("attributes", "retention", "reliance", "fairness", "proxies"):
+        assert (folder / "figures" / f"{name}.png").stat().st_size > 1000
+    assert (folder / "config.yaml").read_text(encoding="utf-8").startswith("name: smoke")
+
+
+def test_every_number_equals_what_mlflow_logged(smoke_study, tmp_path):
+    """report.json against the parent's study.json, its metrics, the children and the audit."""
+    import mlflow
+
+    from nsf.tracking.report import load_audit, load_study, run_metrics
+
+    cfg = load_config(SMOKE, smoke_study["sets"])
+    model = json.loads((smoke_study["folder"] / "report.json").read_text(encoding="utf-8"))
+    record = load_study(cfg.tracking, smoke_study["parent"])
+    study = record.study
+    assert model["source"]["parent_run_id"] == record.run_id
+
+    # Parent run metrics (headline numbers logged by nsf study).
+    for key, value in model["baseline"]["metrics"].items():
+        assert value["mean"] == record.metrics[f"baseline_{key}"], key
+    assert model["reproducibility"]["parent_metrics"] == record.metrics
+
+    # Child runs: each seed's metric is what the child run logged.
+    children = run_metrics(cfg.tracking, model["baseline"]["run_ids"])
+    for run_id, value in zip(model["baseline"]["run_ids"],
+                             model["baseline"]["metrics"]["test_auc"]["per_seed"], strict=True):
+        assert value == children[run_id]["test_auc"]
+
+    # Every comparison number equals study.json's, and the variant arm is the mean of its
+    # children's logged metric.
+    by_name = {v["name"]: v for v in study["variants"]}
+    rows = [r for key in ("drop_one", "drop_all", "keep_one", "custom", "sensitive")
+            for r in model["attributes"][key]]
+    rows += model["granularity"]["rows"] + model["population"]["rows"] + \
+        model["retention"]["rows"]
+    assert len(rows) == len(study["variants"])
+    for row in rows:
+        logged = by_name[row["variant"]]["comparisons"][row["reference"]]["metrics"]["auc"]
+        for key in ("estimate", "lower", "upper", "reference_estimate", "variant_estimate",
+                    "margin"):
+            assert row[key] == logged[key], (row["variant"], key)
+        if row["reference"] == "baseline":
+            seeds = run_metrics(cfg.tracking, row["run_ids"])
+            mean = sum(seeds[r]["test_auc"] for r in row["run_ids"]) / len(row["run_ids"])
+            assert math.isclose(row["variant_estimate"], mean, rel_tol=0, abs_tol=1e-12)
+
+    # Fairness, proxies, reliance: the same numbers as study.json.
+    for attr, table in model["fairness"]["attributes"].items():
+        for d, val in table["disparities"].items():
+            logged = study["fairness"]["attributes"][attr]["disparities"][d]
+            assert (val["estimate"], val["lower"], val["upper"]) == \
+                (logged["estimate"], logged["lower"], logged["upper"])
+    assert [(p["group"], p["target"], p["lift"]) for p in model["fairness"]["proxies"]] == \
+        [(p["group"], p["target"], p["lift"]) for p in study["proxies"]]
+    for row, logged in zip(model["reliance"]["rows"], study["reliance"], strict=True):
+        assert (row["shap_share"], row["permutation_auc_drop"]) == \
+            (logged["shap_share"], logged["permutation_auc_drop"])
+
+    # The audit section is the audit run's logged metrics, number for number.
+    audit = load_audit(cfg.tracking, record.experiment_id)
+    assert model["deidentification"]["run_id"] == audit.run_id
+    assert model["deidentification"]["metrics"] == audit.metrics
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    assert mlflow.get_run(audit.run_id).data.metrics == audit.metrics
+
+    # No number in report.json is NaN or infinite.
+    assert all(math.isfinite(v) for _, v in _numbers(model))
+
+
+def test_not_a_study_run_is_a_clear_error(smoke_study):
+    from typer.testing import CliRunner
+
+    from nsf.cli import app
+    from nsf.tracking.report import find_study_run
+
+    cfg = load_config(SMOKE, smoke_study["sets"])
+    model = json.loads((smoke_study["folder"] / "report.json").read_text(encoding="utf-8"))
+    child = model["baseline"]["run_ids"][0]
+    with pytest.raises(NsfError, match="is not a study"):
+        find_study_run(cfg.tracking, run_id=child)
+    with pytest.raises(NsfError, match="not found"):
+        find_study_run(cfg.tracking, run_id="0" * 32)
+    with pytest.raises(NsfError, match="not found"):
+        find_study_run(cfg.tracking, experiment="no-such-experiment")
+    args = [a for item in smoke_study["sets"] for a in ("--set", item)]
+    result = CliRunner().invoke(app, ["report", "--run", child, *args])
+    assert result.exit_code != 0

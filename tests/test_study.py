@@ -1,0 +1,335 @@
+"""The study's statistics, fairness engine, search logic, config, and end to end on MLflow."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate
+from sklearn.metrics import roc_auc_score
+
+from nsf.config import ConfigError, load_config
+from nsf.fairness import DISPARITIES, group_metrics
+from nsf.metrics import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED, difference_interval
+from nsf.metrics._weighted import KERNELS, iter_resample_counts
+from nsf.study import (
+    GroupRates,
+    compare_arms,
+    fairness_table,
+    minimal_sufficient_set,
+    replicate_seeds,
+    stream,
+    verdict_for,
+)
+from nsf.study._cells import CELL_METRICS, ScoreCells, metric_replicates
+from nsf.study._fairness import attribute_groups, disparities
+from nsf.study._stats import arm_replicates, compare_replicates
+
+#: Two exact computations of the same number.
+EXACT = 1e-12
+#: Interval bounds of two bootstraps with different random draws (1,000 resamples each).
+BOUND_TOL = 0.004
+
+# Two groups of five, both outcomes in each; threshold 50 flags scores >= 50.
+Y = np.array([0, 0, 1, 1, 0, 0, 1, 0, 1, 1])
+PROB = np.array([0.1, 0.6, 0.7, 0.4, 0.2, 0.3, 0.9, 0.8, 0.6, 0.2])
+GROUP = pd.DataFrame({"gender": ["a"] * 5 + ["b"] * 5})
+
+
+def _synthetic(n=4000, seed=0, shift=0.1, seeds=3, y=None):
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(n) < 0.08).astype(int)
+    y = labels if y is None else y
+    probs = [np.round(np.clip(0.08 + shift * y + rng.normal(0, 0.05, n), 1e-4, 1 - 1e-4), 3)
+             for _ in range(seeds)]
+    return y, probs
+
+
+# --- Verdicts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lower", "upper", "subject", "expected"), [
+    (-0.03, -0.01, "removed", NEEDED),             # dropping costs > 0.005 for sure
+    (-0.004, 0.01, "removed", NOT_SHOWN_NEEDED),    # worst case within the margin
+    (-0.01, 0.01, "removed", INCONCLUSIVE),
+    (0.01, 0.03, "added", NEEDED),                  # adding gains > 0.005 for sure
+    (-0.01, 0.004, "added", NOT_SHOWN_NEEDED),
+    (-0.01, 0.01, "added", INCONCLUSIVE),
+])
+def test_verdict_for_removed_and_added_data(lower, upper, subject, expected):
+    assert verdict_for(lower, upper, 0.005, metric="auc", subject=subject) == expected
+
+
+def test_verdict_for_a_loss_metric_flips_direction():
+    # Brier rises by 0.01..0.02 when the data is removed: needed at margin 0.005.
+    assert verdict_for(0.01, 0.02, 0.005, metric="brier", subject="removed") == NEEDED
+
+
+# --- Bootstrap replicates ------------------------------------------------------------------
+
+
+def test_cell_replicates_equal_the_metrics_kernels():
+    y, (p, *_) = _synthetic()
+    counts = next(iter_resample_counts(y, n_resamples=50, rng=np.random.default_rng(1)))
+    cells = ScoreCells(y, p)
+    ours = metric_replicates(cells, *cells.counts(counts), CELL_METRICS)
+    for m in CELL_METRICS:
+        np.testing.assert_allclose(ours[m], KERNELS[m](y, p)(counts), atol=EXACT)
+
+
+def test_compare_replicates_matches_difference_interval():
+    y, base = _synthetic(seed=2)
+    _, variant = _synthetic(seed=3, shift=0.09, y=y)
+    kw = {"metrics": ("auc", "brier"), "margins": {"auc": 0.005}, "subject": "removed",
+          "confidence": 0.95, "target": "mean"}
+    a = arm_replicates(y, base, metrics=kw["metrics"], n_resamples=1000, rng=stream(1, "rows"))
+    b = arm_replicates(y, variant, metrics=kw["metrics"], n_resamples=1000,
+                       rng=stream(1, "rows"))
+    ours = compare_replicates(a, b, **kw, rng=stream(1, "seeds"))
+    theirs = compare_arms(y, base, variant, **kw, n_resamples=1000, rng=stream(2, "x"))
+    for m in kw["metrics"]:
+        d = difference_interval(base, variant, y, m, n_resamples=1000, rng=stream(3, m))
+        assert ours[m]["estimate"] == pytest.approx(d.estimate, abs=EXACT)
+        assert ours[m]["estimate"] == pytest.approx(theirs[m]["estimate"], abs=EXACT)
+        assert ours[m]["lower"] == pytest.approx(d.lower, abs=BOUND_TOL)
+        assert ours[m]["upper"] == pytest.approx(d.upper, abs=BOUND_TOL)
+
+
+def test_identical_arms_differ_by_exactly_zero():
+    y, base = _synthetic()
+    a = arm_replicates(y, base, metrics=("auc",), n_resamples=100, rng=stream(1, "rows"))
+    out = compare_replicates(a, a, metrics=("auc",), margins={"auc": 0.005},
+                             subject="removed", confidence=0.95, target="mean",
+                             rng=stream(1, "s"))["auc"]
+    assert (out["estimate"], out["lower"], out["upper"]) == (0.0, 0.0, 0.0)
+    assert out["verdict"] == NOT_SHOWN_NEEDED
+
+
+# --- Fairness ------------------------------------------------------------------------------
+
+
+def test_group_rates_equal_fairlearn_and_scikit_learn_on_hand_data():
+    codes, labels, _ = attribute_groups(GROUP, ["gender"])
+    rates = GroupRates(Y, PROB, codes, threshold=50, n_bins=10).per_group(np.ones((1, 10)))
+    flagged = (np.round(100 * PROB) >= 50).astype(int)
+    frame = MetricFrame(metrics={"sel": selection_rate, "fpr": false_positive_rate},
+                        y_true=Y, y_pred=flagged, sensitive_features=GROUP["gender"])
+    for k, (label, rows) in enumerate((("a", slice(0, 5)), ("b", slice(5, 10)))):
+        assert labels[k] == label
+        assert rates["auc"][0, k] == pytest.approx(roc_auc_score(Y[rows], PROB[rows]),
+                                                   abs=EXACT)
+        assert rates["selection_rate"][0, k] == pytest.approx(frame.by_group.loc[label, "sel"],
+                                                              abs=EXACT)
+        assert rates["false_positive_rate"][0, k] == pytest.approx(
+            frame.by_group.loc[label, "fpr"], abs=EXACT)
+    gm = group_metrics(Y, PROB, np.round(100 * PROB), GROUP["gender"], threshold=50)
+    ours = disparities(rates)[0]
+    for j, name in enumerate(DISPARITIES):
+        assert ours[j] == pytest.approx(gm.disparities[name], abs=EXACT), name
+
+
+def test_group_rates_equal_metricframe_for_intersections_with_ties():
+    rng = np.random.default_rng(4)
+    n = 2000
+    y = (rng.random(n) < 0.15).astype(int)
+    p = np.round(np.clip(rng.random(n) * 0.5 + 0.2 * y, 1e-4, 1), 2)
+    sens = pd.DataFrame({"age_band": rng.choice(["20-29", "30-39", "40-49"], n),
+                         "gender": rng.choice(["female", "male"], n)})
+    codes, labels, row_groups = attribute_groups(sens, ["age_band", "gender"])
+    gm = group_metrics(y, p, np.round(100 * p), row_groups, threshold=20)
+    rates = GroupRates(y, p, codes, threshold=20, n_bins=10).per_group(np.ones((1, n)))
+    for metric, values in rates.items():
+        np.testing.assert_allclose(values[0], gm.by_group.loc[labels, metric].to_numpy(),
+                                   atol=EXACT, err_msg=metric)
+
+
+def test_identical_groups_have_zero_disparity():
+    y, probs = _synthetic(n=1000)
+    # The same rows twice, labelled as two groups.
+    y2 = np.r_[y, y]
+    probs2 = [np.r_[p, p] for p in probs]
+    sens = pd.DataFrame({"gender": ["a"] * 1000 + ["b"] * 1000})
+    table = fairness_table(y2, probs2, sens, ["gender"], threshold=10, n_bins=10,
+                           n_resamples=60, confidence=0.95, target="mean",
+                           row_rng=stream(0, "r"), seed_rng=stream(0, "s"))
+    for name, d in table["disparities"].items():
+        expected = 1.0 if name == "demographic_parity_ratio" else 0.0
+        assert d["estimate"] == pytest.approx(expected, abs=EXACT), name
+    assert table["groups"][0]["auc"] == pytest.approx(table["groups"][1]["auc"], abs=EXACT)
+
+
+# --- Minimal set, seeds, config ------------------------------------------------------------
+
+
+def _fake_evaluate(costs, margin=0.005):
+    """Removing a set costs the sum of its groups' costs, known exactly (zero-width interval)."""
+    calls = []
+
+    def evaluate(sets):
+        calls.append(sets)
+        out = []
+        for s in sets:
+            d = -sum(costs[g] for g in s)
+            out.append({"estimate": d, "lower": d, "upper": d,
+                        "verdict": NOT_SHOWN_NEEDED if d >= -margin else NEEDED})
+        return out
+
+    return evaluate, calls
+
+
+@pytest.mark.parametrize("strategy", ["ranked", "greedy"])
+def test_minimal_set_removes_what_fits_in_the_margin(strategy):
+    costs = {"balance": 0.05, "email": 0.0, "phone": 0.002, "cards": 0.004}
+    evaluate, _ = _fake_evaluate(costs)
+    order = sorted(costs, key=costs.get)
+    out = minimal_sufficient_set(order, evaluate, strategy=strategy)
+    # email + phone cost 0.002; adding cards (0.006) would exceed the 0.005 margin.
+    assert sorted(out["removed"]) == ["email", "phone"]
+    assert sorted(out["kept"]) == ["balance", "cards"]
+    assert out["complete"]
+
+
+def test_minimal_set_stops_after_max_steps():
+    evaluate, calls = _fake_evaluate({"a": 0.0, "b": 0.0, "c": 0.0})
+    out = minimal_sufficient_set(["a", "b", "c"], evaluate, strategy="ranked", max_steps=2)
+    assert out["removed"] == ["a", "b"] and not out["complete"] and len(calls) == 2
+
+
+def test_replicate_seeds_start_with_the_experiment_seed():
+    seeds = replicate_seeds(20190711, 3)
+    assert seeds[0] == 20190711 and len(set(seeds)) == 3
+    assert seeds == replicate_seeds(20190711, 3)
+
+
+@pytest.mark.parametrize(("override", "field"), [
+    ("study.margins={foo: 0.1}", "study.margins"),
+    ("study.margins={auc: -1}", "study.margins"),
+    ("study.primary_metric=brier", "study"),
+    ("study.intersections=[[age_band]]", "study.intersections"),
+    ("study.fairness_attributes=[income]", "study.fairness_attributes"),
+    ("study.seeds=0", "study.seeds"),
+    ("study.variants=[{name: baseline}]", "study"),
+])
+def test_bad_study_config_names_the_field(override, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        load_config(None, [override])
+
+
+# --- End to end: nsf study on MLflow --------------------------------------------------------
+
+TINY = ["name=tiny", "world.population.n_users=2500", "world.calendar.days=120",
+        "world.calendar.warmup_days=60", "world.feed.windows=[7,30]",
+        "world.truth.oracle_draws=4", "study.groups=[email,balance]",
+        "study.families=[drop_one,drop_all,keep_one,coarsen,retention]",
+        "study.retention_days=[7,30]", "study.n_bootstrap=200",
+        "study.fairness_n_bootstrap=60", "study.proxy_targets=[age_band,income_band]",
+        "study.proxy_estimator=logistic_regression", "study.proxy_rows=1000",
+        "study.shap_rows=100", "study.permutation_rows=200", "study.permutation_repeats=1",
+        "study.seeds=2"]
+
+
+def _run_cli(tmp_path, *extra):
+    from typer.testing import CliRunner
+
+    from nsf.cli import app
+
+    args = ["study", "--quiet", "--set", f"simulate.data_dir={tmp_path / 'data'}",
+            "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]
+    for item in TINY:
+        args += ["--set", item]
+    return CliRunner().invoke(app, [*args, *extra], catch_exceptions=False)
+
+
+def _runs(tmp_path):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return mlflow.search_runs(experiment_names=["tiny"], output_format="list")
+
+
+def _study_json(tmp_path, run_id):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="study.json",
+                                               dst_path=str(tmp_path / "dl" / run_id))
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
+    from nsf.study import _run as study_run_module
+
+    # A crash after two fits: the finished children stay, the parent is FAILED.
+    real = study_run_module._fit_task
+    calls = {"n": 0}
+
+    def crashing(*args):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise RuntimeError("simulated crash")
+        return real(*args)
+
+    monkeypatch.setattr(study_run_module, "_fit_task", crashing)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _run_cli(tmp_path)
+    runs = _runs(tmp_path)
+    parent = [r for r in runs if r.data.tags["nsf.role"] == "study"]
+    children = [r for r in runs if r.data.tags["nsf.role"] == "variant"]
+    assert [r.info.status for r in parent] == ["FAILED"]
+    assert len(children) == 2 and all(r.info.status == "FINISHED" for r in children)
+
+    monkeypatch.setattr(study_run_module, "_fit_task", real)
+    result = _run_cli(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "2 reused" in result.output and "resumed" in result.output
+    runs = _runs(tmp_path)
+    parents = [r for r in runs if r.data.tags["nsf.role"] == "study"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    children = [r for r in runs if r.data.tags["nsf.role"] == "variant"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    train_keys = {"test_auc", "test_pr_auc", "test_brier", "test_log_loss", "test_ece"}
+    assert all(train_keys <= set(r.data.metrics) for r in children)
+    assert all({"nsf.variant", "nsf.seed", "nsf.child_key"} <= set(r.data.tags)
+               for r in children)
+
+    study = _study_json(tmp_path, parents[0].info.run_id)
+    assert study["schema"] == "nsf.study/1"
+    names = {v["name"] for v in study["variants"]}
+    assert {"drop_email", "drop_balance", "drop_all_contested", "core+email",
+            "coarse_balance", "retention_7d", "retention_30d"} <= names
+    retention_30 = next(v for v in study["variants"] if v["name"] == "retention_30d")
+    assert retention_30["same_fits_as"] == "baseline"  # the feed has no longer window
+    assert retention_30["comparisons"]["baseline"]["metrics"]["auc"]["upper"] == 0.0
+    core = next(v for v in study["variants"] if v["name"] == "core+email")
+    assert set(core["comparisons"]) == {"baseline", "drop_all_contested"}
+    assert core["subject"] == "added"
+    assert {"gender", "age_band+gender"} <= set(study["fairness"]["attributes"])
+    assert {p["target"] for p in study["proxies"]} == {"age_band", "income_band"}
+    assert {r["group"] for r in study["reliance"]} >= {"email", "balance"}
+    assert study["minimal_set"]["strategy"] == "ranked"
+    assert study["run_ids"]["parent"] == parents[0].info.run_id
+
+    # A second run reuses every child; --fresh retrains them all.
+    again = _run_cli(tmp_path)
+    assert "0 fits trained" in again.output
+    fresh = _run_cli(tmp_path, "--fresh")
+    assert "0 reused" in fresh.output
+
+
+def test_parallel_workers_give_identical_results(tmp_path):
+    from data_gen.dataset import build_dataset
+    from nsf.config import load_config as load
+    from nsf.data import open_dataset
+    from nsf.pipeline import prepare
+    from nsf.study import run_study
+
+    cfg = load(None, [*TINY, "study.families=[drop_one,coarsen]", "study.seeds=2"])
+    path, _, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name,
+                               data_dir=tmp_path, chunk_users=cfg.simulate.chunk_users)
+    prepared = prepare(cfg, open_dataset(path), latents=True)
+    serial = run_study(cfg, prepared, workers=1, dataset_path=path)
+    parallel = run_study(cfg, prepared, workers=2, dataset_path=path)
+    for result in (serial, parallel):
+        result.pop("timing")
+    assert json.dumps(serial, sort_keys=True) == json.dumps(parallel, sort_keys=True)

@@ -1,0 +1,80 @@
+"""Known answers: simulated worlds built for the test, where the truth is set in the config."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_gen.dataset import build_dataset
+from nsf.config import load_config
+from nsf.data import open_dataset
+from nsf.metrics import NEEDED, NOT_SHOWN_NEEDED
+from nsf.pipeline import prepare
+from nsf.study import run_study
+from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
+
+#: The margin of these tests: wide enough that 10,000 users (about 1,500 test rows, 100 NSF)
+#: can show non-inferiority of a pure-noise attribute, narrow enough that balance breaks it.
+MARGIN = 0.02
+#: An attribute built from age beats chance by at least this (balanced accuracy, 6 bands).
+PROXY_MIN_LIFT = 0.05
+#: An attribute independent of age stays within this of chance (3,000 users; the standard
+#: error of the balanced accuracy is about 0.01).
+CHANCE_TOL = 0.03
+
+WORLD = [
+    "world.population.n_users=10000", "world.calendar.days=120",
+    "world.calendar.warmup_days=60", "world.feed.windows=[7,30]", "world.truth.oracle_draws=4",
+    # Email is pure noise; sign-up channel too (independent of age); balance drives NSF
+    # mechanically (a grouped charge fails when Pay Money cannot cover it).
+    "world.dependence.email_domain=0", "world.dependence.signup_channel=0",
+]
+STUDY = [
+    "study.groups=[email,balance]", "study.families=[drop_one]",
+    f"study.margins={{auc: {MARGIN}}}", "study.n_bootstrap=300",
+    "study.fairness_n_bootstrap=100", "study.proxy_targets=[age_band]",
+    "study.proxy_estimator=logistic_regression", "study.minimal_set.enabled=false",
+    "study.fairness_attributes=[gender]", "study.intersections=[]", "study.shap_rows=200",
+    "study.permutation_rows=300", "study.permutation_repeats=1",
+]
+
+
+def _world(tmp: Path, name: str, extra=()):
+    cfg = load_config(None, [f"name={name}", *WORLD, *STUDY, *extra])
+    path, _, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name, data_dir=tmp,
+                               chunk_users=cfg.simulate.chunk_users)
+    return cfg, prepare(cfg, open_dataset(path))
+
+
+@pytest.fixture(scope="module")
+def noise_world(tmp_path_factory):
+    return _world(tmp_path_factory.mktemp("known"), "noise")
+
+
+def test_noise_attribute_not_needed_and_balance_needed(noise_world):
+    cfg, prepared = noise_world
+    result = run_study(cfg, prepared)
+    verdicts = {v["name"]: v for v in result["variants"]}
+    email = verdicts["drop_email"]
+    assert email["verdict"] == NOT_SHOWN_NEEDED, email["comparisons"]["baseline"]["metrics"]
+    balance = verdicts["drop_balance"]
+    assert balance["verdict"] == NEEDED, balance["comparisons"]["baseline"]["metrics"]
+    # The truth is logged beside the verdict: the configured strength of e-mail is zero.
+    assert email["truth_strengths"] == {"email_domain": 0.0}
+    reliance = {r["group"]: r for r in result["reliance"]}
+    assert reliance["email"]["necessity"]["verdict"] == NOT_SHOWN_NEEDED
+    assert reliance["email"]["truth_strength"] == 0.0
+    assert reliance["balance"]["truth_strength"] is None  # behavioural: no single strength
+
+
+def test_proxy_for_age_only_from_an_attribute_built_from_age(tmp_path):
+    cfg, prepared = _world(tmp_path, "proxy", ["world.population.n_users=3000",
+                                               "world.dependence.email_domain=0.9"])
+    rows = proxy_rows(prepared, 3000, cfg.seed)
+    kw = {"rows": rows, "seed": cfg.seed, "estimator": "logistic_regression", "cv": 3}
+    from_age = run_proxy(prepared, ProxyTask("email", "age_band"), **kw)
+    independent = run_proxy(prepared, ProxyTask("signup", "age_band"), **kw)
+    assert from_age["metric"] == "balanced_accuracy"
+    assert from_age["lift"] > PROXY_MIN_LIFT
+    assert abs(independent["lift"]) < CHANCE_TOL
+    assert np.isclose(independent["chance"], 1 / independent["n_classes"])
