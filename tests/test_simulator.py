@@ -204,7 +204,7 @@ def test_checksums_recompute_from_the_files(world):
 
 
 def test_binned_feed_is_categorised(tmp_path):
-    path, manifest, _ = _build(tmp_path, ["world.feed.format=binned",
+    path, _, _ = _build(tmp_path, ["world.feed.format=binned",
                                           "world.population.n_users=2000",
                                           "world.feed.events=false"])
     feed = _table(path, "feed")
