@@ -317,3 +317,79 @@ def test_proxy_strength_rejections(kwargs, message):
     } | kwargs
     with pytest.raises(ValueError, match=message):
         fairness.proxy_strength(**arguments)
+
+
+# --- Small groups and the bias of max - min --------------------------------------------------
+
+
+def _with_small_group():
+    """Groups a and b (400 rows each, both outcomes) and c: 12 rows, 2 NSF rows, both missed."""
+    rng = np.random.default_rng(7)
+    y_ab = rng.binomial(1, 0.2, 800)
+    prob_ab = np.clip(0.2 + 0.4 * y_ab + rng.normal(0, 0.15, 800), 0, 1)
+    y = np.r_[y_ab, [1, 1] + [0] * 10]
+    prob = np.r_[prob_ab, [0.05] * 12]
+    group = pd.Series(["a"] * 400 + ["b"] * 400 + ["c"] * 12, name="age_band")
+    return y, prob, np.round(100 * prob), group
+
+
+def test_small_group_is_shown_but_left_out_of_disparities():
+    y, prob, score, group = _with_small_group()
+    everyone = fairness.group_metrics(y, prob, score, group, threshold=THRESHOLD)
+    supported = fairness.group_metrics(y, prob, score, group, threshold=THRESHOLD, min_support=30)
+    ab = fairness.group_metrics(y[:800], prob[:800], score[:800], group[:800],
+                                threshold=THRESHOLD)
+    # Group c misses both of its NSF rows: alone it sets the false-negative spread...
+    assert everyone.by_group.loc["c", "false_negative_rate"] == 1.0
+    assert everyone.disparities["false_negative_rate_difference"] == pytest.approx(
+        1.0 - everyone.by_group.loc[["a", "b"], "false_negative_rate"].min(), abs=EXACT)
+    # ...and with a support of 30 every disparity is that of a and b alone, while c's values
+    # are still reported.
+    for name in fairness.DISPARITIES:
+        assert supported.disparities[name] == pytest.approx(ab.disparities[name], abs=EXACT), name
+    pd.testing.assert_frame_equal(supported.by_group, everyone.by_group)
+
+
+def test_support_mask_uses_each_metric_denominator():
+    mask = fairness.support_mask([100, 100, 10], [5, 50, 5], 30)
+    assert mask["false_negative_rate"].tolist() == [False, True, False]
+    assert mask["false_positive_rate"].tolist() == [True, True, False]
+    assert mask["auc"].tolist() == [False, True, False]
+    assert mask["selection_rate"].tolist() == [True, True, False]
+
+
+def test_fast_disparities_respect_the_support(audited_rows):
+    y, prob, score, sensitive = audited_rows
+    codes = _group_codes(sensitive)
+    rows = _GroupedRows(y, prob, score, score >= 20, codes, 10, min_support=60)
+    fast = rows.disparities(np.ones((1, y.size)))[0]
+    reference = fairness.group_metrics(y, prob, score, sensitive, threshold=20, min_support=60)
+    np.testing.assert_allclose(fast, [reference.disparities[n] for n in fairness.DISPARITIES],
+                               atol=1e-10)
+
+
+def test_basic_interval_reflects_biased_replicates():
+    # Replicates centred 0.01 above the estimate: the interval moves below it.
+    assert fairness.basic_interval(0.05, 0.04, 0.08, "auc_difference") == pytest.approx(
+        (0.02, 0.06), abs=EXACT)
+    assert fairness.bias_corrected(0.05, 0.06, "auc_difference") == pytest.approx(0.04)
+    # Clipped to the disparity's range.
+    assert fairness.basic_interval(0.01, 0.015, 0.05, "auc_difference")[0] == 0.0
+    assert fairness.basic_interval(0.95, 0.85, 0.9, "demographic_parity_ratio")[1] == 1.0
+
+
+def test_equal_groups_have_intervals_near_zero_and_estimates_inside():
+    # Two groups drawn from one distribution: the raw max - min is pure noise, the
+    # bias-corrected value is smaller, and the interval reaches zero.
+    rng = np.random.default_rng(11)
+    n = 4000
+    y = rng.binomial(1, 0.15, n)
+    prob = np.clip(0.15 + 0.3 * y + rng.normal(0, 0.1, n), 0, 1)
+    group = pd.Series(rng.choice(["a", "b"], n), name="gender")
+    table = fairness.disparity_intervals(y, prob, np.round(100 * prob), group, threshold=30,
+                                         n_resamples=400, rng=np.random.default_rng(3))
+    for name in ("auc_difference", "demographic_parity_difference",
+                 "false_positive_rate_difference"):
+        row = table.loc[name]
+        assert row["bias_corrected"] <= row["estimate"], name
+        assert row["lower"] == 0.0, name

@@ -333,3 +333,25 @@ def test_parallel_workers_give_identical_results(tmp_path):
     for result in (serial, parallel):
         result.pop("timing")
     assert json.dumps(serial, sort_keys=True) == json.dumps(parallel, sort_keys=True)
+
+
+def test_fairness_table_marks_small_groups_and_leaves_them_out():
+    y, probs = _synthetic(n=2000)
+    # Ten rows of a third group, all NSF: too few non-NSF rows (none) and NSF rows (10 < 30).
+    y3 = np.r_[y, np.ones(10, dtype=int)]
+    probs3 = [np.r_[p, np.full(10, 0.01)] for p in probs]
+    sens = pd.DataFrame({"region": ["a"] * 1000 + ["b"] * 1000 + ["c"] * 10})
+    kw = {"threshold": 10, "n_bins": 10, "n_resamples": 60, "confidence": 0.95,
+          "target": "mean"}
+    table = fairness_table(y3, probs3, sens, ["region"], **kw, min_support=30,
+                           row_rng=stream(0, "r"), seed_rng=stream(0, "s"))
+    two = fairness_table(y, probs, sens.iloc[:2000], ["region"], **kw,
+                         row_rng=stream(0, "r"), seed_rng=stream(0, "s"))
+    small = table["groups"][2]
+    assert small["group"] == "c"
+    assert set(small["below_support"]) == {"auc", "ece", "mean_score", "selection_rate",
+                                           "false_positive_rate", "false_negative_rate"}
+    assert table["groups"][0]["below_support"] == []
+    for name, d in table["disparities"].items():
+        assert d["estimate"] == pytest.approx(two["disparities"][name]["estimate"],
+                                              abs=EXACT), name

@@ -128,6 +128,12 @@ class StudyConfig(_Frozen):
     fairness_n_bootstrap: int = Field(
         400, ge=50, le=100_000, description="Bootstrap replicates of the fairness intervals.")
     n_bins: int = Field(10, ge=2, le=100, description="Equal-width bins of each group's ECE.")
+    min_group_support: int = Field(
+        30, ge=1, le=1_000_000, description="A group enters a disparity (max - min over groups) "
+        "only with at least this many rows in the metric's denominator: NSF rows for the "
+        "false-negative rate, non-NSF rows for the false-positive rate, both for AUC, all rows "
+        "for selection rate, ECE and mean score. Smaller groups are shown and marked, not "
+        "compared: a rate from a handful of rows would set the disparity alone.")
     proxy_targets: tuple[str, ...] = Field(
         PROXY_TARGETS, description="Attributes each contested group is tried as a proxy for "
         "(income_band: quartiles of the simulator's latent income; simulated data only).")

@@ -4,20 +4,28 @@ bootstrap intervals, and proxy strength of feature groups for sensitive attribut
 from ._group import (
     DISPARITIES,
     GROUP_COLUMNS,
+    SUPPORT,
     GroupMetrics,
+    basic_interval,
+    bias_corrected,
     disparity_change,
     disparity_intervals,
     group_metrics,
+    support_mask,
 )
 from ._proxy import ProxyStrength, proxy_strength
 
 __all__ = [
     "DISPARITIES",
     "GROUP_COLUMNS",
+    "SUPPORT",
     "GroupMetrics",
     "ProxyStrength",
+    "basic_interval",
+    "bias_corrected",
     "disparity_change",
     "disparity_intervals",
     "group_metrics",
     "proxy_strength",
+    "support_mask",
 ]

@@ -64,6 +64,65 @@ DISPARITIES: tuple[str, ...] = (
     "mean_score_difference",
 )
 
+#: The rows each per-group metric is computed from: a group enters a disparity (max - min over
+#: groups) only when it has at least ``min_support`` of them. ``n_min_class`` is the smaller of
+#: its NSF and non-NSF counts (an AUC needs both).
+SUPPORT: dict[str, str] = {
+    "auc": "n_min_class",
+    "ece": "n",
+    "mean_score": "n",
+    "selection_rate": "n",
+    "false_positive_rate": "n_good",
+    "false_negative_rate": "n_bad",
+}
+
+#: Disparities that are ratios (bounded by [0, 1]); the others are max - min differences (>= 0).
+_RATIOS = frozenset({"demographic_parity_ratio"})
+
+
+def support_mask(n, n_bad, min_support: int) -> dict[str, np.ndarray]:
+    """Per metric of :data:`SUPPORT`, whether each group has enough rows to enter a disparity.
+
+    Parameters
+    ----------
+    n, n_bad : array-like of shape (n_groups,)
+        Rows and NSF rows per group.
+    min_support : int
+        Least number of rows in the metric's denominator (1: every group where it is defined).
+    """
+    n = np.asarray(n, dtype=np.int64)
+    n_bad = np.asarray(n_bad, dtype=np.int64)
+    counts = {"n": n, "n_bad": n_bad, "n_good": n - n_bad,
+              "n_min_class": np.minimum(n_bad, n - n_bad)}
+    return {metric: counts[key] >= min_support for metric, key in SUPPORT.items()}
+
+
+def basic_interval(estimate: float, q_low: float, q_high: float, disparity: str
+                   ) -> tuple[float, float]:
+    """Basic (pivotal) bootstrap interval ``[2 est - q_high, 2 est - q_low]`` of a disparity,
+    clipped to the disparity's range.
+
+    A max - min over groups is biased upward, and its bootstrap replicates are biased upward
+    again by about as much, so percentile bounds can even exclude the estimate; the basic
+    interval reflects the replicates around the estimate and so corrects that first-order bias
+    (Davison & Hinkley 1997, sec. 5.2).
+    """
+    if not (np.isfinite(estimate) and np.isfinite(q_low) and np.isfinite(q_high)):
+        return np.nan, np.nan
+    return (_clip(2.0 * estimate - q_high, disparity), _clip(2.0 * estimate - q_low, disparity))
+
+
+def bias_corrected(estimate: float, replicate_mean: float, disparity: str) -> float:
+    """Bootstrap bias-corrected disparity ``2 est - mean(replicates)``, clipped to its range
+    (the centre of :func:`basic_interval`)."""
+    if not (np.isfinite(estimate) and np.isfinite(replicate_mean)):
+        return np.nan
+    return _clip(2.0 * estimate - replicate_mean, disparity)
+
+
+def _clip(value: float, disparity: str) -> float:
+    return float(np.clip(value, 0.0, 1.0 if disparity in _RATIOS else np.inf))
+
 
 # --- Per-group metric functions for MetricFrame: (y_true, y_pred, **per-row arrays) -------------
 
@@ -173,7 +232,7 @@ def _check_sensitive(sensitive, n: int) -> pd.DataFrame:
 
 
 def group_metrics(
-    y_true, y_prob, score, sensitive, *, threshold: int, n_bins: int = 10
+    y_true, y_prob, score, sensitive, *, threshold: int, n_bins: int = 10, min_support: int = 1
 ) -> GroupMetrics:
     """Per-group performance, calibration and decision rates, and disparities between groups.
 
@@ -192,6 +251,11 @@ def group_metrics(
         A row is flagged (charged immediately) when ``score >= threshold``.
     n_bins : int, default=10
         Equal-width bins for each group's ECE.
+    min_support : int, default=1
+        A group enters a disparity of a metric only with at least this many rows in the
+        metric's denominator (:data:`SUPPORT`); smaller groups keep their values in
+        ``by_group`` but are left out of the max - min. 1 leaves out only groups where the
+        metric is undefined.
 
     Returns
     -------
@@ -235,8 +299,15 @@ def group_metrics(
     )
     by_group = frame.by_group.astype(np.float64)
     by_group[["n", "n_bad"]] = by_group[["n", "n_bad"]].astype(np.int64)
-    difference = frame.difference(method="between_groups")
-    ratio = frame.ratio(method="between_groups")
+    if isinstance(min_support, bool) or not isinstance(min_support, int | np.integer) \
+            or min_support < 1:
+        raise ValueError(f"min_support must be an integer >= 1, got {min_support!r}")
+    mask = support_mask(by_group["n"], by_group["n_bad"], int(min_support))
+    # Groups without the support of a metric are left out of its spread (NaN is skipped, as in
+    # MetricFrame.difference/ratio(method="between_groups"), which this equals with no mask).
+    eligible = pd.DataFrame({m: by_group[m].where(mask[m]) for m in SUPPORT})
+    difference = eligible.max() - eligible.min()
+    ratio = eligible.min() / eligible.max()
     disparities = {
         "demographic_parity_difference": float(difference["selection_rate"]),
         "demographic_parity_ratio": float(ratio["selection_rate"]),
@@ -265,9 +336,12 @@ def group_metrics(
 class _GroupedRows:
     """Rows split by group, prepared once for weighted per-group metrics on many resamples."""
 
-    def __init__(self, labels, prob, values, flagged, codes, n_bins):
+    def __init__(self, labels, prob, values, flagged, codes, n_bins, min_support=1):
         self.n_bins = n_bins
         self.members = [np.flatnonzero(codes == code) for code in np.unique(codes)]
+        # Resamples keep every group's size and NSF count, so support is fixed.
+        self.mask = support_mask([rows.size for rows in self.members],
+                                 [int(labels[rows].sum()) for rows in self.members], min_support)
         self.labels = labels.astype(np.float64)
         self.prob, self.values, self.flagged = prob, values, flagged.astype(np.float64)
         self.ranked = [RankedScores(labels[rows], prob[rows]) for rows in self.members]
@@ -292,6 +366,11 @@ class _GroupedRows:
             per_group["auc"][:, k] = auc_from_class_weights(*self.ranked[k].class_weights(w))
             per_group["ece"][:, k] = weighted_ece(w, y, self.prob[rows], self.bins[k], self.n_bins)
             per_group["mean_score"][:, k] = _divide(w @ self.values[rows], total)
+        metric = {"selection_rate": "selection_rate", "fpr": "false_positive_rate",
+                  "fnr": "false_negative_rate", "auc": "auc", "ece": "ece",
+                  "mean_score": "mean_score"}
+        for name, values in per_group.items():
+            values[:, ~self.mask[metric[name]]] = np.nan
         spread = {name: _spread(values) for name, values in per_group.items()}
         selection = per_group["selection_rate"]
         return np.column_stack(
@@ -333,9 +412,11 @@ def disparity_intervals(
     n_bins: int = 10,
     n_resamples: int = 1000,
     confidence: float = 0.95,
+    min_support: int = 1,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Bootstrap percentile intervals for the disparities of :func:`group_metrics`.
+    """Bootstrap intervals (basic, :func:`basic_interval`) for the disparities of
+    :func:`group_metrics`.
 
     Rows are resampled with replacement within each cell of group x outcome, so every group
     keeps its size and NSF count in every replicate (a group's AUC stays defined whenever it
@@ -348,7 +429,7 @@ def disparity_intervals(
 
     Parameters
     ----------
-    y_true, y_prob, score, sensitive, threshold, n_bins
+    y_true, y_prob, score, sensitive, threshold, n_bins, min_support
         As for :func:`group_metrics`.
     n_resamples : int, default=1000
     confidence : float, default=0.95
@@ -358,10 +439,12 @@ def disparity_intervals(
     -------
     pandas.DataFrame
         Indexed by :data:`DISPARITIES`, columns ``estimate`` (from :func:`group_metrics`),
-        ``lower``, ``upper`` and ``standard_error``. Bounds ignore replicates in which a
+        ``bias_corrected`` (:func:`bias_corrected`), ``lower``, ``upper`` and
+        ``standard_error``. Bounds ignore replicates in which a
         disparity is undefined; ``n_undefined`` counts them.
     """
-    estimate = group_metrics(y_true, y_prob, score, sensitive, threshold=threshold, n_bins=n_bins)
+    estimate = group_metrics(y_true, y_prob, score, sensitive, threshold=threshold, n_bins=n_bins,
+                             min_support=min_support)
     labels, prob = check_binary(y_true, y_prob)
     values = _check_score(score, labels.shape[0])
     groups = _check_sensitive(sensitive, labels.shape[0])
@@ -369,7 +452,8 @@ def disparity_intervals(
     confidence = check_confidence(confidence)
     check_rng(rng)
     codes = _group_codes(groups)
-    rows = _GroupedRows(labels, prob, values, values >= estimate.threshold, codes, n_bins)
+    rows = _GroupedRows(labels, prob, values, values >= estimate.threshold, codes, n_bins,
+                        min_support)
     replicates = np.concatenate(
         [
             rows.disparities(counts)
@@ -386,18 +470,23 @@ def _interval_table(
     table = pd.DataFrame(index=pd.Index(DISPARITIES, name="disparity"))
     table["estimate"] = [estimates[name] for name in DISPARITIES]
     defined = ~np.isnan(replicates)
-    lower, upper, spread = [], [], []
+    corrected, lower, upper, spread = [], [], [], []
     for j in range(replicates.shape[1]):
         column = replicates[defined[:, j], j]
         if column.size < 2:
+            corrected.append(np.nan)
             lower.append(np.nan)
             upper.append(np.nan)
             spread.append(np.nan)
             continue
-        low, high = np.quantile(column, [alpha / 2.0, 1.0 - alpha / 2.0])
+        corrected.append(bias_corrected(estimates[DISPARITIES[j]], column.mean(),
+                                        DISPARITIES[j]))
+        q_low, q_high = np.quantile(column, [alpha / 2.0, 1.0 - alpha / 2.0])
+        low, high = basic_interval(estimates[DISPARITIES[j]], q_low, q_high, DISPARITIES[j])
         lower.append(low)
         upper.append(high)
         spread.append(np.std(column, ddof=1))
+    table["bias_corrected"] = corrected
     table["lower"] = lower
     table["upper"] = upper
     table["standard_error"] = spread

@@ -33,8 +33,12 @@ SECTIONS = (
 )
 
 
+#: Marks a group value left out of the disparities (too few rows behind it).
+SMALL_MARK = "†"
+
+
 def fmt(x: Any, kind: str = "3") -> str:
-    """One number as text: ``3`` (3 decimals), ``+3`` (signed), ``pct``, ``int``, ``1``."""
+    """One number as text: ``3`` (3 decimals), ``4``, ``+3`` (signed), ``pct``, ``int``, ``1``."""
     if x is None or (isinstance(x, bool) and kind != "bool"):
         return "n/a"
     if kind == "bool":
@@ -45,6 +49,8 @@ def fmt(x: Any, kind: str = "3") -> str:
         return str(x)
     if kind == "+3":
         return f"{v:+.3f}"
+    if kind == "4":
+        return f"{v:.4f}"
     if kind == "pct":
         return f"{100 * v:.1f}%"
     if kind == "int":
@@ -133,7 +139,7 @@ def _summary(m: dict) -> list[dict]:
         f"Study run {src['parent_run_id']} of experiment '{src['experiment']}' "
         f"({src['status']}): a {s.get('model')} model scoring the risk that a grouped App Store "
         f"charge fails, baseline test {s['primary_metric'].upper()} {fmt(base.get('mean'))} "
-        f"(SD {fmt(base.get('sd'))} over {s['n_seeds']} seeds). Each answer below gives the "
+        f"(SD {fmt(base.get('sd'), '4')} over {s['n_seeds']} seeds). Each answer below gives the "
         f"difference to the reference with its {_conf(s)} interval and "
         f"the verdict against a margin of {fmt(s.get('margin'))} "
         f"{s['primary_metric'].upper()}."))
@@ -286,28 +292,50 @@ def _fairness(m: dict) -> list[dict]:
             v = a["disparities"].get(d)
             if v:
                 drows.append([name, d.replace("_", " "), fmt(v["estimate"]),
+                              fmt(v.get("bias_corrected")),
                               interval(v["lower"], v["upper"], "3")])
+    blocks.append(_p(
+        "Disparities are max - min over groups, which sampling noise inflates: the estimate is "
+        "the observed spread, the bias-corrected value subtracts the bootstrap's estimate of "
+        "that inflation (2 x estimate - mean of the replicates), and the interval is the basic "
+        "(pivotal) bootstrap interval around it, clipped to the disparity's range. Group "
+        "metrics have percentile intervals."))
     blocks.append(_table("Disparities of the baseline (largest minus smallest group)",
-                         ["attribute", "disparity", "estimate", "interval"], drows, {2, 3}))
+                         ["attribute", "disparity", "estimate", "bias-corrected", "interval"],
+                         drows, {2, 3, 4}))
     if single:
         blocks.append(_note("One group only among the test rows, so no disparity: "
                             + ", ".join(single) + "."))
+
     def est(g: dict, key: str, kind: str) -> str:
         lo, hi = g.get(f"{key}_lower"), g.get(f"{key}_upper")
-        return f"{fmt(g.get(key), kind)} {interval(lo, hi, kind)}".strip()
+        small = SMALL_MARK if key in (g.get("below_support") or []) else ""
+        return f"{fmt(g.get(key), kind)} {interval(lo, hi, kind)}{small}".strip()
 
+    supports = {a.get("min_support") for a in f["attributes"].values()} - {None}
+    marked = [n for n, a in f["attributes"].items()
+              if any(g.get("below_support") for g in a["groups"])]
+    if supports:
+        blocks.append(_note(
+            f"{SMALL_MARK} A group with fewer than {', '.join(str(s) for s in sorted(supports))} "
+            "rows behind a metric (NSF rows for the false-negative rate, non-NSF rows for the "
+            "false-positive rate, both for AUC, all rows otherwise) is shown but left out of "
+            "that metric's disparity: a rate from a handful of rows would set the max - min "
+            "alone. " + (f"Such groups occur by {', '.join(marked)}." if marked else
+                         "No group is that small here.")))
     for name, a in f["attributes"].items():
         rows = []
         for g in a["groups"]:
             rows.append([str(g.get("group")), fmt(g.get("n"), "int"),
+                         fmt(g.get("n_bad"), "int"),
                          fmt(g.get("bad_rate"), "pct"), est(g, "auc", "3"), est(g, "ece", "3"),
                          fmt(g.get("selection_rate"), "pct"),
                          est(g, "false_positive_rate", "pct"),
                          est(g, "false_negative_rate", "pct")])
-        blocks.append(_table(f"Groups by {name}", ["group", "n", "NSF rate", "AUC", "ECE",
-                                                   "flagged", "false-positive rate",
+        blocks.append(_table(f"Groups by {name}", ["group", "n", "NSF rows", "NSF rate", "AUC",
+                                                   "ECE", "flagged", "false-positive rate",
                                                    "false-negative rate"], rows,
-                             {1, 2, 3, 4, 5, 6, 7}))
+                             {1, 2, 3, 4, 5, 6, 7, 8}))
     # Rates and AUC differences share a 0-1 scale; the mean score gap (0-100) is in report.json.
     changes = [c for c in f["changes"] if c["lower"] is not None and c["upper"] is not None
                and (c["lower"] > 0 or c["upper"] < 0) and c["disparity"] in KEY_DISPARITIES]
@@ -480,7 +508,7 @@ def _model_card(m: dict) -> list[dict]:
     blocks += [_h("Quantitative analyses"), _table(
         "Baseline test metrics over seeds (group breakdowns: section 5)",
         ["metric", "mean", "SD", "per seed"],
-        [[k, fmt(v["mean"]), fmt(v["sd"]), ", ".join(fmt(x) for x in v["per_seed"])]
+        [[k, fmt(v["mean"]), fmt(v["sd"], "4"), ", ".join(fmt(x) for x in v["per_seed"])]
          for k, v in qa.items()], {1, 2})]
     blocks += [_h("Ethical considerations"), _list(mc["ethical_considerations"]),
                _h("Caveats and recommendations"), _list(mc["caveats"])]

@@ -226,13 +226,16 @@ def _fairness(study: dict, metric: str) -> dict:
     for name, table in (fair.get("attributes") or {}).items():
         groups = []
         for g in table.get("groups") or []:
-            groups.append({k: (_num(v) if k not in ("group",) else v) for k, v in g.items()})
+            groups.append({k: (v if k in ("group", "below_support") else _num(v))
+                           for k, v in g.items()})
         disp = {}
         for d, val in (table.get("disparities") or {}).items():
-            disp[d] = {"estimate": _num(val.get("estimate")), "lower": _num(val.get("lower")),
-                       "upper": _num(val.get("upper"))}
+            disp[d] = {"estimate": _num(val.get("estimate")),
+                       "bias_corrected": _num(val.get("bias_corrected")),
+                       "lower": _num(val.get("lower")), "upper": _num(val.get("upper"))}
         attrs[name] = {"columns": table.get("columns"), "n_groups": table.get("n_groups"),
-                       "groups": groups, "disparities": disp}
+                       "min_support": table.get("min_support"), "groups": groups,
+                       "disparities": disp}
     changes = []
     for v in study.get("variants") or []:
         for attr, ds in (v.get("disparity_changes") or {}).items():
@@ -334,17 +337,28 @@ def _answer_attributes(rows: list[dict], drop_all: list[dict], metric: str,
 def _answer_granularity(rows: list[dict], metric: str) -> str:
     if not rows:
         return "Not answered: the study has no coarsening variants."
-    ok = [g for r in rows if r["verdict"] == "not shown needed" for g in r["groups"]]
-    worse = [r for r in rows if r["verdict"] == "needed"]
-    text = (f"Coarse versions are non-inferior to the raw data for {len(ok)} of {len(rows)} "
-            f"variants" + (f" ({', '.join(ok)})" if ok else ""))
-    if worse:
-        text += "; coarsening costs more than the margin for " + "; ".join(
-            f"{r['variant']} {_diff_text(r, metric)}" for r in worse)
-    rest = len(rows) - len(ok) - len(worse)
-    if rest:
-        text += f"; {rest} inconclusive"
-    return text + "."
+    # One group per variant, plus variants that coarsen several groups at once (coarse_all).
+    single = [r for r in rows if len(r["groups"]) == 1]
+    combined = [r for r in rows if len(r["groups"]) != 1]
+    text = ""
+    if single:
+        ok = [r["groups"][0] for r in single if r["verdict"] == "not shown needed"]
+        worse = [r for r in single if r["verdict"] == "needed"]
+        rest = [r["groups"][0] for r in single
+                if r["verdict"] not in ("needed", "not shown needed")]
+        text = (f"The coarse version is non-inferior to the raw data for {len(ok)} of "
+                f"{len(single)} groups" + (f" ({', '.join(ok)})" if ok else ""))
+        if worse:
+            text += "; coarsening costs more than the margin for " + "; ".join(
+                f"{r['groups'][0]} {_diff_text(r, metric)}" for r in worse)
+        if rest:
+            text += f"; inconclusive for {', '.join(rest)}"
+        text += "."
+    for r in combined:
+        what = ", ".join(r["groups"]) if r["groups"] else r["variant"]
+        text += (f" Coarsening {len(r['groups'])} groups together ({r['variant']}: {what}) "
+                 f"changes {metric.upper()} by {_diff_text(r, metric)} ({_verdict_words(r)}).")
+    return text.strip()
 
 
 def _answer_population(rows: list[dict], metric: str) -> str:

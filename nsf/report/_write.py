@@ -39,27 +39,22 @@ def load_schema() -> dict:
                       .read_text(encoding="utf-8"))
 
 
-def validate_report(model: dict) -> bool:
-    """Validate ``model`` against the schema when jsonschema is installed.
-
-    Returns False when jsonschema is not installed (nothing checked).
+def validate_report(model: dict) -> None:
+    """Validate ``model`` against the project's report schema.
 
     Raises
     ------
     NsfError
         The model does not match the schema (a bug in the report generator).
     """
-    try:
-        import jsonschema
-    except ModuleNotFoundError:
-        return False
+    import jsonschema
+
     try:
         jsonschema.validate(model, load_schema())
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
         raise NsfError(f"report.json does not match its schema at {where}: "
                        f"{exc.message[:200]}") from None
-    return True
 
 
 def _dataset_summary(study: dict | None) -> tuple[dict | None, str]:

@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from nsf.fairness import DISPARITIES, group_metrics
+from nsf.fairness import (
+    DISPARITIES,
+    SUPPORT,
+    basic_interval,
+    bias_corrected,
+    group_metrics,
+    support_mask,
+)
 from nsf.metrics._classification import bin_ids
 from nsf.metrics._weighted import iter_resample_counts
 from nsf.scoring import probability_to_score
@@ -61,10 +68,19 @@ class GroupRates:
     codes : group code per row, ``0 .. n_groups - 1``, every code present.
     threshold : a row is flagged when its score (``round(100 p)``) is at least this.
     n_bins : equal-width bins of each group's ECE.
+    min_support : a group enters a disparity of a metric only with at least this many rows in
+        the metric's denominator (:func:`nsf.fairness.support_mask`); resamples keep group
+        sizes and NSF counts, so :attr:`eligible` is fixed.
     """
 
-    def __init__(self, y_true, y_prob, codes, *, threshold: int, n_bins: int):
+    def __init__(self, y_true, y_prob, codes, *, threshold: int, n_bins: int,
+                 min_support: int = 1):
         self.cells = ScoreCells(y_true, y_prob, codes)
+        y, codes = np.asarray(y_true, dtype=np.int64), np.asarray(codes, dtype=np.int64)
+        n_groups = self.cells.n_groups
+        self.eligible = support_mask(np.bincount(codes, minlength=n_groups),
+                                     np.bincount(codes, weights=y, minlength=n_groups),
+                                     min_support)
         p = self.cells.prob
         self.score = probability_to_score(p).astype(np.float64)
         self.flagged = (self.score >= threshold).astype(np.float64)
@@ -94,10 +110,14 @@ class GroupRates:
         }
 
 
-def disparities(per_group: dict[str, np.ndarray]) -> np.ndarray:
+def disparities(per_group: dict[str, np.ndarray],
+                eligible: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Disparities (columns in :data:`nsf.fairness.DISPARITIES` order) per replicate, with the
-    definitions of :func:`nsf.fairness.group_metrics` (groups where a metric is undefined are
-    ignored)."""
+    definitions of :func:`nsf.fairness.group_metrics` (groups where a metric is undefined, or
+    not ``eligible`` for it, are ignored)."""
+    if eligible is not None:
+        per_group = {m: np.where(eligible[m], v, np.nan) if m in SUPPORT else v
+                     for m, v in per_group.items()}
 
     def spread(values):
         with np.errstate(invalid="ignore"):
@@ -118,14 +138,16 @@ def disparities(per_group: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _replicates(y, per_seed_prob, codes, *, threshold, n_bins, n_resamples, rng,
-                with_groups: bool):
+                with_groups: bool, min_support: int):
     """Row-resample replicates for every seed: disparities (R, K, D) and per-group (R, K, G)."""
-    rates = [GroupRates(y, p, codes, threshold=threshold, n_bins=n_bins) for p in per_seed_prob]
+    rates = [GroupRates(y, p, codes, threshold=threshold, n_bins=n_bins,
+                        min_support=min_support) for p in per_seed_prob]
     disp_chunks, group_chunks = [], {m: [] for m in GROUP_METRICS}
     strata = np.asarray(codes) * 2 + np.asarray(y, dtype=np.int64)
     for counts in iter_resample_counts(strata, n_resamples=n_resamples, rng=rng):
         per_seed = [r.per_group(counts) for r in rates]
-        disp_chunks.append(np.stack([disparities(pg) for pg in per_seed], axis=1))
+        disp_chunks.append(np.stack([disparities(pg, r.eligible)
+                                     for pg, r in zip(per_seed, rates, strict=True)], axis=1))
         if with_groups:
             for m in GROUP_METRICS:
                 group_chunks[m].append(np.stack([pg[m] for pg in per_seed], axis=1))
@@ -174,7 +196,7 @@ def _nan_to_none(x: float) -> float | None:
 def fairness_table(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.DataFrame,
                    columns: Sequence[str], *, threshold: int, n_bins: int, n_resamples: int,
                    confidence: float, target: str, row_rng: np.random.Generator,
-                   seed_rng: np.random.Generator) -> dict:
+                   seed_rng: np.random.Generator, min_support: int = 1) -> dict:
     """Group metrics and disparities of a model trained with several seeds, with intervals.
 
     Parameters
@@ -187,19 +209,24 @@ def fairness_table(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.Da
     n_bins, n_resamples, confidence, target : see the module docstring.
     row_rng : resamples the rows.
     seed_rng : resamples the seeds.
+    min_support : groups with fewer rows in a metric's denominator are shown but left out of
+        its disparities (:func:`nsf.fairness.support_mask`).
 
     Returns
     -------
     dict
-        ``{"columns", "threshold", "groups": [{"group", "n", "n_bad", "bad_rate",
-        <metric>, <metric>_lower, <metric>_upper, ...}], "disparities": {name: {"estimate",
-        "lower", "upper", "per_seed"}}, "overall": {...}}``; metrics are means over seeds of
-        ``nsf.fairness.group_metrics`` (MetricFrame); None where undefined.
+        ``{"columns", "threshold", "min_support", "groups": [{"group", "n", "n_bad",
+        "bad_rate", <metric>, <metric>_lower, <metric>_upper, ..., "below_support": [metrics
+        this group is too small to enter]}], "disparities": {name: {"estimate",
+        "bias_corrected", "lower", "upper", "per_seed"}}, "overall": {...}}``; metrics are
+        means over seeds of ``nsf.fairness.group_metrics`` (MetricFrame); None where undefined.
+        Group metrics have percentile intervals; disparities (max - min, biased upward) basic
+        bootstrap ones (:func:`nsf.fairness.basic_interval`).
     """
     y = np.asarray(y_true)
     codes, labels, row_groups = attribute_groups(sensitive, columns)
     per_seed = [group_metrics(y, p, probability_to_score(p), row_groups, threshold=threshold,
-                              n_bins=n_bins) for p in per_seed_prob]
+                              n_bins=n_bins, min_support=min_support) for p in per_seed_prob]
     by_group = [gm.by_group.loc[labels].reset_index(drop=True) for gm in per_seed]
     with _quiet_nanmean():
         mean_by_group = pd.DataFrame(
@@ -207,13 +234,17 @@ def fairness_table(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.Da
             columns=by_group[0].columns)
     disp_rep, group_rep = _replicates(y, per_seed_prob, codes, threshold=threshold,
                                       n_bins=n_bins, n_resamples=n_resamples, rng=row_rng,
-                                      with_groups=True)
+                                      with_groups=True, min_support=min_support)
     disp_rng, group_rng = seed_rng.spawn(2)
-    d_lower, d_upper = _interval(_seed_mean(disp_rep, disp_rng, target), confidence)
+    disp_means = _seed_mean(disp_rep, disp_rng, target)
+    d_lower, d_upper = _interval(disp_means, confidence)
+    with _quiet_nanmean():
+        d_centre = np.nanmean(disp_means, axis=0)
     groups = []
     bounds = {}
     for m in GROUP_METRICS:
         bounds[m] = _interval(_seed_mean(group_rep[m], group_rng, target), confidence)
+    eligible = support_mask(by_group[0]["n"], by_group[0]["n_bad"], min_support)
     for k, label in enumerate(labels):
         row = mean_by_group.iloc[k]
         entry = {"group": label, "n": int(by_group[0].iloc[k]["n"]),
@@ -223,6 +254,7 @@ def fairness_table(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.Da
             entry[m] = _nan_to_none(row[m])
             entry[f"{m}_lower"] = _nan_to_none(bounds[m][0][k])
             entry[f"{m}_upper"] = _nan_to_none(bounds[m][1][k])
+        entry["below_support"] = [m for m in GROUP_METRICS if not eligible[m][k]]
         groups.append(entry)
     estimates = {name: [gm.disparities[name] for gm in per_seed] for name in DISPARITIES}
     disp = {}
@@ -230,25 +262,32 @@ def fairness_table(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.Da
         values = np.asarray(estimates[name], dtype=np.float64)
         with _quiet_nanmean():
             est = np.nanmean(values) if np.isfinite(values).any() else np.nan
-        disp[name] = {"estimate": _nan_to_none(est), "lower": _nan_to_none(d_lower[j]),
-                      "upper": _nan_to_none(d_upper[j]),
+        lower, upper = basic_interval(est, d_lower[j], d_upper[j], name)
+        disp[name] = {"estimate": _nan_to_none(est),
+                      "bias_corrected": _nan_to_none(bias_corrected(est, d_centre[j], name)),
+                      "lower": _nan_to_none(lower),
+                      "upper": _nan_to_none(upper),
                       "per_seed": [_nan_to_none(v) for v in values]}
     overall = pd.concat([gm.overall for gm in per_seed], axis=1).mean(axis=1)
     table = {"columns": list(columns), "threshold": int(threshold), "n_groups": len(labels),
+             "min_support": int(min_support),
              "groups": groups, "disparities": disp,
              "overall": {k: _nan_to_none(v) for k, v in overall.items()}}
     return table
 
 
-def point_disparities(y_true, y_prob, codes, *, threshold: int, n_bins: int) -> np.ndarray:
+def point_disparities(y_true, y_prob, codes, *, threshold: int, n_bins: int,
+                      min_support: int = 1) -> np.ndarray:
     """Disparities of one model on the original rows (unit weights), DISPARITIES order."""
-    rates = GroupRates(y_true, y_prob, codes, threshold=threshold, n_bins=n_bins)
-    return disparities(rates.per_group(np.ones((1, len(y_true)))))[0]
+    rates = GroupRates(y_true, y_prob, codes, threshold=threshold, n_bins=n_bins,
+                       min_support=min_support)
+    return disparities(rates.per_group(np.ones((1, len(y_true)))), rates.eligible)[0]
 
 
 def disparity_replicates(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.DataFrame,
                          columns: Sequence[str], *, threshold: int, n_bins: int,
-                         n_resamples: int, rng: np.random.Generator) -> dict:
+                         n_resamples: int, rng: np.random.Generator,
+                         min_support: int = 1) -> dict:
     """One arm's disparities per seed, on the original rows and on row resamples.
 
     ``rng`` must be the same stream (per attribute) for every arm, so that two arms'
@@ -263,8 +302,10 @@ def disparity_replicates(y_true, per_seed_prob: Sequence[np.ndarray], sensitive:
     y = np.asarray(y_true)
     codes, _, _ = attribute_groups(sensitive, columns)
     reps, _ = _replicates(y, per_seed_prob, codes, threshold=threshold, n_bins=n_bins,
-                          n_resamples=n_resamples, rng=rng, with_groups=False)
-    per_seed = np.stack([point_disparities(y, p, codes, threshold=threshold, n_bins=n_bins)
+                          n_resamples=n_resamples, rng=rng, with_groups=False,
+                          min_support=min_support)
+    per_seed = np.stack([point_disparities(y, p, codes, threshold=threshold, n_bins=n_bins,
+                                           min_support=min_support)
                          for p in per_seed_prob])
     return {"replicates": reps, "per_seed": per_seed}
 
@@ -303,12 +344,13 @@ def compare_disparities(baseline: dict, variant: dict, *, confidence: float, tar
 def disparity_change(y_true, per_seed_baseline: Sequence[np.ndarray],
                      per_seed_variant: Sequence[np.ndarray], sensitive: pd.DataFrame,
                      columns: Sequence[str], *, threshold: int, n_bins: int, n_resamples: int,
-                     confidence: float, target: str, seed: int) -> dict:
+                     confidence: float, target: str, seed: int, min_support: int = 1) -> dict:
     """:func:`compare_disparities` of two arms given their predictions (streams from ``seed``).
     """
     from nsf.study._variants import stream
 
-    kw = {"threshold": threshold, "n_bins": n_bins, "n_resamples": n_resamples}
+    kw = {"threshold": threshold, "n_bins": n_bins, "n_resamples": n_resamples,
+          "min_support": min_support}
     base = disparity_replicates(y_true, per_seed_baseline, sensitive, columns, **kw,
                                 rng=stream(seed, "fairness-rows"))
     var = disparity_replicates(y_true, per_seed_variant, sensitive, columns, **kw,

@@ -95,7 +95,7 @@ def _fairness_task(prepared, cfg, item: _FairnessItem, threads):
     return fairness_table(
         y, item.per_seed, sensitive, item.columns, threshold=s.threshold, n_bins=s.n_bins,
         n_resamples=s.fairness_n_bootstrap, confidence=s.confidence, target=s.interval_target,
-        row_rng=stream(cfg.seed, "fairness-rows", item.name),
+        min_support=s.min_group_support, row_rng=stream(cfg.seed, "fairness-rows", item.name),
         seed_rng=stream(cfg.seed, "fairness-seeds", item.name))
 
 
@@ -122,6 +122,7 @@ def _arm_task(prepared, cfg, item: _ArmItem, threads):
     fairness = {
         name: disparity_replicates(y, item.per_seed, sensitive, columns, threshold=s.threshold,
                                    n_bins=s.n_bins, n_resamples=s.fairness_n_bootstrap,
+                                   min_support=s.min_group_support,
                                    rng=stream(cfg.seed, "fairness-rows", name))
         for name, columns in item.fairness.items()}
     return {"metrics": metrics, "fairness": fairness}
