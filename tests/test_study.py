@@ -225,7 +225,7 @@ TINY = ["name=tiny", "world.population.n_users=2500", "world.calendar.days=120",
         "study.fairness_n_bootstrap=60", "study.proxy_targets=[age_band,income_band]",
         "study.proxy_estimator=logistic_regression", "study.proxy_rows=1000",
         "study.shap_rows=100", "study.permutation_rows=200", "study.permutation_repeats=1",
-        "study.seeds=2"]
+        "study.seeds=2", "audit.phone_space_size=200000"]
 
 
 def _run_cli(tmp_path, *extra):
@@ -260,6 +260,8 @@ def _study_json(tmp_path, run_id):
 def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
     from nsf.study import _run as study_run_module
 
+    monkeypatch.chdir(tmp_path)  # the report goes to ./reports
+
     # A crash after two fits: the finished children stay, the parent is FAILED.
     real = study_run_module._fit_task
     calls = {"n": 0}
@@ -283,9 +285,13 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
     result = _run_cli(tmp_path)
     assert result.exit_code == 0, result.output
     assert "2 reused" in result.output and "resumed" in result.output
+    # The study audited its dataset (study.audit) and wrote the report.
+    assert "audit logged" in result.output
+    assert (tmp_path / "reports" / "tiny").is_dir()
     runs = _runs(tmp_path)
     parents = [r for r in runs if r.data.tags["nsf.role"] == "study"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len([r for r in runs if r.data.tags["nsf.role"] == "audit"]) == 1
     children = [r for r in runs if r.data.tags["nsf.role"] == "variant"]
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
     train_keys = {"test_auc", "test_pr_auc", "test_brier", "test_log_loss", "test_ece"}
@@ -313,6 +319,7 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
     # A second run reuses every child; --fresh retrains them all.
     again = _run_cli(tmp_path)
     assert "0 fits trained" in again.output
+    assert "audit: reusing run" in again.output  # same dataset and audit settings
     fresh = _run_cli(tmp_path, "--fresh")
     assert "0 reused" in fresh.output
 

@@ -89,13 +89,23 @@ def audit(
     quiet: QuietOpt = False,
 ) -> None:
     """Reverse and link the hashed identifiers, measure uniqueness, and compare with HMAC."""
-    from nsf.audit import read_audit_tables, run_audit
-
     cfg = resolve(config, set_)
     if data is None:
         from nsf.cli._simulate import ensure_dataset
 
         data, _, _ = ensure_dataset(cfg, quiet=quiet)
+    audit_dataset(cfg, data, quiet=quiet, json_out=json_out, log=mlflow)
+
+
+def _manifest_digest(data: Path) -> str:
+    return hashlib.sha256((Path(data) / "manifest.json").read_bytes()).hexdigest()
+
+
+def audit_dataset(cfg, data: Path, *, quiet: bool, json_out: Path | None = None,
+                  log: bool = True) -> dict[str, Any]:
+    """Run the audit of the dataset folder ``data``, print its summary, log it to MLflow."""
+    from nsf.audit import read_audit_tables, run_audit
+
     tables = read_audit_tables(data, cfg.audit.quasi_identifiers)
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(1)[0])
     with _progress_bars(not quiet and sys.stdout.isatty()) as progress:
@@ -111,14 +121,11 @@ def audit(
             raise NsfError(f"{json_out}: cannot write ({exc.strerror})") from None
     if not quiet:
         Console(width=100).print(_summary_table(result["metrics"]))
-    if mlflow:
+    if log:
         from nsf.tracking.audit import log_audit
 
-        manifest = Path(data) / "manifest.json"
-        run_id = log_audit(
-            result, cfg, dataset=tables.source,
-            manifest_digest=hashlib.sha256(manifest.read_bytes()).hexdigest(),
-        )
+        run_id = log_audit(result, cfg, dataset=tables.source,
+                           manifest_digest=_manifest_digest(data))
         typer.echo(f"audit logged: experiment {cfg.name!r}, run {run_id}")
     metrics = result["metrics"]
     typer.echo(
@@ -130,3 +137,19 @@ def audit(
             if key in metrics
         )
     )
+    return result
+
+
+def ensure_audit(cfg, data: Path, *, quiet: bool) -> None:
+    """Audit ``data`` for the report unless an audit of the same dataset and settings is
+    already logged in the experiment (``nsf study`` calls this before writing the report)."""
+    from nsf.tracking.audit import find_logged_audit
+
+    found = find_logged_audit(cfg, manifest_digest=_manifest_digest(data))
+    if found is not None:
+        typer.echo(f"audit: reusing run {found} (same dataset and audit settings)")
+        return
+    if not quiet:
+        typer.echo(f"audit: enumerating {cfg.audit.phone_space_size:,} phone numbers with "
+                   f"{cfg.audit.workers} workers (study.audit=false skips it)", err=True)
+    audit_dataset(cfg, data, quiet=quiet)

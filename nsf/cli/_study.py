@@ -123,13 +123,10 @@ def study_cmd(
                f" {len(result['variants'])} variants x {len(result['seeds'])} seeds, "
                f"{fits['trained']} fits trained, {fits['reused']} reused, "
                f"{time.perf_counter() - t0:.1f}s")
-    try:
-        from nsf.report import write_report
-    except ModuleNotFoundError as exc:
-        if exc.name != "nsf.report":
-            raise
-        write_report = None  # the report generator is not installed yet
-    if write_report is not None:
-        out = write_report(run_id, cfg)
-        if out is not None:
-            typer.echo(f"report: {out}")
+    if cfg.study.audit and path is not None:
+        from nsf.cli._audit import ensure_audit
+
+        ensure_audit(cfg, path, quiet=quiet)
+    from nsf.report import write_report
+
+    typer.echo(f"report: {write_report(run_id, cfg)}")

@@ -149,6 +149,10 @@ class StudyConfig(_Frozen):
     workers: int = Field(1, ge=1, le=256, description="Worker processes for the fits and "
                          "statistics (never changes the results).")
     log_models: bool = Field(False, description="Also log each variant's model (large).")
+    audit: bool = Field(
+        True, description="Also run the de-identification audit (`nsf audit`, settings in "
+        "`audit`) on a simulated dataset before the report, unless an audit of the same dataset "
+        "and settings is already logged in the experiment, so the report answers question 6.")
 
     @field_validator("margins")
     @classmethod
