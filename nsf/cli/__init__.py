@@ -18,6 +18,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Docstring paragraphs are re-wrapped to the terminal instead of keeping source line breaks.
+    rich_markup_mode="markdown",
 )
 
 # Registration by import; each module owns its commands.

@@ -22,7 +22,7 @@ def report_cmd(
         "--experiment", help="Report on the latest study of this MLflow experiment "
         "(default: the config's name when --run is not given).")] = None,
     out: Annotated[Path, typer.Option(
-        "--out", help="Reports root: files go to OUT/<experiment>/<run id>/.")] =
+        "--out", help="Reports root: files go to OUT/EXPERIMENT/RUN_ID/.")] =
         Path("reports"),
     log: Annotated[bool, typer.Option(
         "--log/--no-log", help="Also attach the report to the study's parent run "

@@ -57,7 +57,7 @@ def train_cmd(
 
 @app.command("score")
 def score_cmd(
-    model_uri: Annotated[str, typer.Argument(help="Logged scorer: runs:/<run>/model, "
+    model_uri: Annotated[str, typer.Argument(help="Logged scorer: runs:/RUN_ID/model, "
                                              "models:/<id>, or a local model folder.")],
     input_path: Annotated[Path, typer.Argument(help="Feed rows: .parquet or .csv.")],
     output_path: Annotated[Path, typer.Argument(help="Scores: .parquet or .csv.")],

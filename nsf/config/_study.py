@@ -146,8 +146,9 @@ class StudyConfig(_Frozen):
         5000, ge=10, description="Test rows of the grouped permutation importance sample.")
     permutation_repeats: int = Field(5, ge=1, le=100, description="Permutations per group.")
     minimal_set: MinimalSetConfig = MinimalSetConfig()
-    workers: int = Field(1, ge=1, le=256, description="Worker processes for the fits and "
-                         "statistics (never changes the results).")
+    workers: int = Field(2, ge=1, le=256, description="Worker processes for the fits and "
+                         "statistics (never changes the results; 2 fits a 2-core machine, each "
+                         "worker holds its own copy of the prepared data).")
     log_models: bool = Field(False, description="Also log each variant's model (large).")
     audit: bool = Field(
         True, description="Also run the de-identification audit (`nsf audit`, settings in "

@@ -293,7 +293,8 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
     prepared : :func:`nsf.pipeline.prepare` of the config's data (``latents=True`` for the
         income proxy on simulated data).
     store : keeps finished fits and finds earlier ones (None: nothing kept or reused).
-    workers : worker processes (default ``cfg.study.workers``); never changes the result.
+    workers : worker processes (default ``cfg.study.workers``, or 1 for simulated data without
+        ``dataset_path``); never changes the result.
     dataset_path : the simulated dataset folder (workers prepare from it; None for a table).
     fresh : retrain every fit even if the store has it.
     progress : ``progress(stage, done, total)``.
@@ -305,8 +306,11 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
     """
     from nsf.study._pool import TaskPool
 
-    workers = cfg.study.workers if workers is None else workers
-    if workers > 1 and cfg.dataset.kind == "simulated" and dataset_path is None:
+    needs_path = cfg.dataset.kind == "simulated" and dataset_path is None
+    if workers is None:
+        # Workers re-read the dataset folder; without it the configured default runs serially.
+        workers = 1 if needs_path else cfg.study.workers
+    if workers > 1 and needs_path:
         raise ValueError("workers > 1 needs dataset_path (each worker prepares the data)")
     timing: dict[str, float] = {}
     t_start = time.perf_counter()
