@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -23,3 +26,19 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 def resolve(config: Path | None, overrides: list[str] | None) -> ExperimentConfig:
     """Load and validate the config once; errors surface as one line (exit 2)."""
     return load_config(config, overrides or ())
+
+
+def plain_progress(prefix: str) -> Callable[[str, int, int], None]:
+    """Progress for a log file or CI (stderr not a terminal): one line on stderr per stage and
+    per quarter of it, with the seconds elapsed; ``report(stage, done, total)``."""
+    t0 = time.perf_counter()
+    logged: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        step = 4 * done // max(total, 1)
+        if logged.get(stage, -1) < step:
+            logged[stage] = step
+            print(f"{prefix}: {stage} {done}/{total} ({time.perf_counter() - t0:.0f}s)",
+                  file=sys.stderr, flush=True)
+
+    return report

@@ -18,7 +18,7 @@ from rich.progress import (
 )
 
 from nsf.cli import app
-from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve
+from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, plain_progress, resolve
 from nsf.config import ExperimentConfig
 from nsf.errors import NsfError
 
@@ -49,8 +49,11 @@ def ensure_dataset(cfg: ExperimentConfig, *, force: bool = False, quiet: bool = 
                   MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, disable=not show, transient=False) as bar:
         task = bar.add_task("simulating chunks", total=None)
+        plain = None if show or quiet else plain_progress("simulate")
 
         def progress(done: int, total: int) -> None:
+            if plain is not None:
+                plain("chunks", done, total)
             bar.update(task, completed=done, total=total)
 
         return build_dataset(

@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from nsf.cli import app
-from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve
+from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, plain_progress, resolve
 
 _STAGES = {"fits": "variants x seeds", "minimal set": "minimal-set fits",
            "proxies": "proxy checks", "fairness": "fairness tables",
@@ -96,8 +96,11 @@ def study_cmd(
                   MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=console, disable=not show) as bar:
         tasks: dict[str, TaskID] = {}
+        plain = None if show or quiet else plain_progress("study")
 
         def progress(stage: str, done: int, total: int) -> None:
+            if plain is not None:
+                plain(_STAGES.get(stage, stage), done, total)
             if stage not in tasks:
                 tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
             bar.update(tasks[stage], completed=done, total=total)

@@ -329,7 +329,7 @@ def _fairness(m: dict) -> list[dict]:
             rows.append([str(g.get("group")), fmt(g.get("n"), "int"),
                          fmt(g.get("n_bad"), "int"),
                          fmt(g.get("bad_rate"), "pct"), est(g, "auc", "3"), est(g, "ece", "3"),
-                         fmt(g.get("selection_rate"), "pct"),
+                         est(g, "selection_rate", "pct"),
                          est(g, "false_positive_rate", "pct"),
                          est(g, "false_negative_rate", "pct")])
         blocks.append(_table(f"Groups by {name}", ["group", "n", "NSF rows", "NSF rate", "AUC",

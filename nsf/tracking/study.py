@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,7 +136,9 @@ class MlflowFitStore:
             "nsf.dataset_digest": self.digest, "nsf.git_commit": self.commit,
             "nsf.child_key": outcome.key,
         }
-        run = self.client.create_run(self.experiment, tags=tags)
+        # Started when the fit started (it ran in a worker), so the UI's duration is the fit's.
+        started = int(1000 * (time.time() - outcome.seconds))
+        run = self.client.create_run(self.experiment, start_time=started, tags=tags)
         run_id = run.info.run_id
         try:
             desc = variant.describe()
