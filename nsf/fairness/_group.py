@@ -38,6 +38,7 @@ from nsf.metrics._weighted import (
     iter_resample_counts,
     weighted_ece,
 )
+from nsf.metrics._weighted import safe_divide as _divide
 
 #: Columns of :attr:`GroupMetrics.by_group`, in order.
 GROUP_COLUMNS: tuple[str, ...] = (
@@ -385,12 +386,6 @@ class _GroupedRows:
                 spread["mean_score"],
             ]
         )
-
-
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    out = np.full(np.shape(numerator), np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
 
 
 def _spread(values: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from ._classification import bin_ids
 _MAX_CELLS_PER_CHUNK = 2_000_000
 
 
-def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """``numerator / denominator``, NaN where the denominator is 0 (a degenerate resample)."""
     out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
     np.divide(numerator, denominator, out=out, where=denominator != 0)
@@ -62,7 +62,7 @@ def auc_from_class_weights(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     """Mann-Whitney AUC: P(score_NSF > score_other) + P(tie) / 2, per replicate."""
     neg_below = np.cumsum(neg, axis=1) - neg
     concordant = (pos * (neg_below + 0.5 * neg)).sum(axis=1)
-    return _safe_divide(concordant, pos.sum(axis=1) * neg.sum(axis=1))
+    return safe_divide(concordant, pos.sum(axis=1) * neg.sum(axis=1))
 
 
 def average_precision_from_class_weights(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
@@ -70,16 +70,16 @@ def average_precision_from_class_weights(pos: np.ndarray, neg: np.ndarray) -> np
     pos_desc, neg_desc = pos[:, ::-1], neg[:, ::-1]
     true_pos = np.cumsum(pos_desc, axis=1)
     flagged = true_pos + np.cumsum(neg_desc, axis=1)
-    precision = _safe_divide(true_pos, flagged)
+    precision = safe_divide(true_pos, flagged)
     # A threshold with no NSF weight adds no recall; its precision (maybe NaN) does not count.
     gain = np.where(pos_desc > 0, pos_desc * precision, 0.0).sum(axis=1)
-    return _safe_divide(gain, true_pos[:, -1])
+    return safe_divide(gain, true_pos[:, -1])
 
 
 def ks_from_class_weights(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     """max over thresholds of TPR - FPR (the threshold above every score gives 0)."""
-    tpr = _safe_divide(np.cumsum(pos[:, ::-1], axis=1), pos.sum(axis=1, keepdims=True))
-    fpr = _safe_divide(np.cumsum(neg[:, ::-1], axis=1), neg.sum(axis=1, keepdims=True))
+    tpr = safe_divide(np.cumsum(pos[:, ::-1], axis=1), pos.sum(axis=1, keepdims=True))
+    fpr = safe_divide(np.cumsum(neg[:, ::-1], axis=1), neg.sum(axis=1, keepdims=True))
     gap = tpr - fpr
     degenerate = np.isnan(gap).any(axis=1)
     best = np.maximum(np.max(np.nan_to_num(gap, nan=0.0), axis=1), 0.0)
@@ -99,12 +99,12 @@ def weighted_ece(
     """ECE per weight vector with fixed bin assignments ``ids``: ``sum_b |S_y - S_p| / W``."""
     diff = bin_indicator(y_true - y_prob, ids, n_bins)
     per_bin = np.asarray((diff.T @ weights.T).T)
-    return _safe_divide(np.abs(per_bin).sum(axis=1), weights.sum(axis=1))
+    return safe_divide(np.abs(per_bin).sum(axis=1), weights.sum(axis=1))
 
 
 def weighted_mean(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Weighted mean of ``values`` per weight vector."""
-    return _safe_divide(weights @ values, weights.sum(axis=1))
+    return safe_divide(weights @ values, weights.sum(axis=1))
 
 
 def log_loss_terms(y_true: np.ndarray, y_prob: np.ndarray) -> np.ndarray:

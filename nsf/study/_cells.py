@@ -18,13 +18,7 @@ from nsf.metrics._weighted import (
     average_precision_from_class_weights,
     ks_from_class_weights,
 )
-
-
-def divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """``numerator / denominator``, NaN where the denominator is 0."""
-    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
+from nsf.metrics._weighted import safe_divide as divide
 
 
 class ScoreCells:
