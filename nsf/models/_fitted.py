@@ -72,7 +72,11 @@ class FittedModel:
         ``frame`` is a pandas DataFrame or a pyarrow Table (the batch scorer's fast path).
         """
         self.check_input(frame)
-        return self.calibrator_.transform(self.raw_proba(self.encoder.transform(frame)))
+        return self.predict_encoded(self.encoder.transform(frame))
+
+    def predict_encoded(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated P(NSF) of an encoded matrix (``encoder.transform`` of raw rows)."""
+        return self.calibrator_.transform(self.raw_proba(X))
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """The 0-100 score of raw rows: ``round(100 x calibrated P(NSF))``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,25 @@ def _batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[pa.Rec
         yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
 
+def _encoded(fitted: FittedModel, batches: Iterator[pa.RecordBatch]
+             ) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """``(batch, encoded matrix)``, the next batch read and encoded in a thread while the
+    caller predicts the current one (Parquet reading, Arrow compute and LightGBM all release
+    the GIL, so reading and encoding overlap the prediction on another core)."""
+
+    def load():
+        batch = next(batches, None)
+        if batch is None:
+            return None
+        return batch, fitted.encoder.transform(pa.Table.from_batches([batch]))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(load)
+            yield item
+
+
 def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | Path, *,
                batch_rows: int = 1_000_000,
                progress: Callable[[int], None] | None = None) -> dict[str, float]:
@@ -91,8 +111,8 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
     rows = 0
     t0 = time.perf_counter()
     try:
-        for batch in _batches(input_path, columns, batch_rows):
-            p = fitted.predict_proba(pa.Table.from_batches([batch]))
+        for batch, X in _encoded(fitted, _batches(input_path, columns, batch_rows)):
+            p = fitted.predict_encoded(X)
             out = pa.table({
                 **{k: batch.column(k) for k in keys},
                 "score": pa.array(np.rint(100.0 * p).astype(np.int16)),
