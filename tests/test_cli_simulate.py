@@ -97,8 +97,11 @@ def test_reuse_force_and_dataset_errors(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     again = nsf(*args, cwd=tmp_path)
     assert again.returncode == 0 and "reused" in again.stdout
-    forced = nsf(*args, "--force", cwd=tmp_path)
+    assert "simulate:" not in first.stderr  # -q: no progress
+    # Without -q and with stderr not a terminal: plain progress lines instead of a bar.
+    forced = nsf(*[a for a in args if a != "-q"], "--force", cwd=tmp_path)
     assert forced.returncode == 0 and "built in" in forced.stdout
+    assert "simulate: chunks 1/1" in forced.stderr, forced.stderr
     assert json.loads((folder / "manifest.json").read_text())["checksums"] == \
         manifest["checksums"]
 
