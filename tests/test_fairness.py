@@ -393,3 +393,19 @@ def test_equal_groups_have_intervals_near_zero_and_estimates_inside():
         row = table.loc[name]
         assert row["bias_corrected"] <= row["estimate"], name
         assert row["lower"] == 0.0, name
+
+
+def test_proxy_strength_interval_brackets_the_score_and_separates_proxies(population):
+    related, independent, age_band, young = population
+    for sensitive in (young, age_band):
+        proxy = _proxy_strength(related, sensitive, rng=np.random.default_rng(4))
+        noise = _proxy_strength(independent, sensitive, rng=np.random.default_rng(4))
+        for r in (proxy, noise):
+            assert r.score_lower <= r.score <= r.score_upper
+        # The age proxy's interval clears chance; the independent feature's covers it (the
+        # interval is about the rows, so chance may sit just outside it: a named tolerance).
+        assert proxy.score_lower > proxy.chance
+        assert noise.score_lower - CHANCE_TOL < noise.chance < noise.score_upper + CHANCE_TOL
+        # Point values do not depend on the resampling.
+        plain = _proxy_strength(related, sensitive, rng=np.random.default_rng(4), n_resamples=0)
+        assert plain.score == proxy.score and np.isnan(plain.score_lower)

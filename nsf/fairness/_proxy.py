@@ -20,7 +20,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from nsf.metrics._validation import check_rng
+from nsf.metrics._validation import check_confidence, check_rng
+from nsf.metrics._weighted import RankedScores, auc_from_class_weights, iter_resample_counts
 
 ESTIMATORS = ("hist_gradient_boosting", "logistic_regression")
 
@@ -45,6 +46,9 @@ class ProxyStrength:
         Balanced accuracy of the prior-corrected prediction and its chance level.
     n_classes, n_samples, cv : int
     estimator : str
+    score_lower, score_upper : float
+        Bootstrap percentile interval of ``score`` over the rows (the out-of-fold predictions
+        resampled within each class; the fitted folds are kept), NaN without resamples.
     """
 
     metric: str
@@ -58,6 +62,8 @@ class ProxyStrength:
     n_samples: int
     cv: int
     estimator: str
+    score_lower: float = np.nan
+    score_upper: float = np.nan
 
     @property
     def lift(self) -> float:
@@ -65,7 +71,8 @@ class ProxyStrength:
         return self.score - self.chance
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"lift": self.lift}
+        return asdict(self) | {"lift": self.lift, "lift_lower": self.score_lower - self.chance,
+                               "lift_upper": self.score_upper - self.chance}
 
 
 def _encode(features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -130,6 +137,8 @@ def proxy_strength(
     cv: int = 3,
     estimator: str = "hist_gradient_boosting",
     n_threads: int | None = None,
+    n_resamples: int = 200,
+    confidence: float = 0.95,
 ) -> ProxyStrength:
     """How well a feature group alone predicts a sensitive attribute, against chance.
 
@@ -157,6 +166,11 @@ def proxy_strength(
         several proxy checks or study workers run in parallel: oversubscribed OpenMP threads
         can make gradient boosting on small data many times slower. ``None`` leaves the
         libraries' defaults.
+    n_resamples : int, default=200
+        Bootstrap replicates of the score's interval (0: no interval). Rows are resampled
+        within each class, so every replicate keeps the class sizes; the interval covers the
+        sampling of the rows, not the refitting of the folds.
+    confidence : float, default=0.95
 
     Returns
     -------
@@ -195,6 +209,10 @@ def proxy_strength(
             f"{classes[class_counts.argmin()]!r} has {class_counts.min()}"
         )
 
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) \
+            or n_resamples < 0:
+        raise ValueError(f"n_resamples must be an integer >= 0, got {n_resamples!r}")
+    confidence = check_confidence(confidence)
     split_seed, model_seed = (int(seed) for seed in rng.integers(0, 2**32 - 1, size=2))
     coded, categorical = _encode(X_group.reset_index(drop=True))
     model = _make_estimator(estimator, coded, categorical, model_seed)
@@ -210,6 +228,17 @@ def proxy_strength(
     else:
         auc = float(roc_auc_score(target, proba, multi_class="ovr", average="macro"))
     binary = n_classes == 2
+    lower = upper = np.nan
+    if n_resamples:
+        # Drawn after the folds' seeds, so the point values do not depend on n_resamples.
+        boot = np.random.default_rng(int(rng.integers(0, 2**63 - 1)))
+        if binary:
+            replicates = _auc_replicates(target, proba[:, 1], n_resamples, boot)
+        else:
+            replicates = _balanced_accuracy_replicates(target, predicted, n_classes,
+                                                       n_resamples, boot)
+        alpha = 1.0 - confidence
+        lower, upper = (float(q) for q in np.quantile(replicates, [alpha / 2, 1 - alpha / 2]))
     return ProxyStrength(
         metric="auc" if binary else "balanced_accuracy",
         score=auc if binary else balanced,
@@ -222,4 +251,25 @@ def proxy_strength(
         n_samples=int(target.size),
         cv=int(cv),
         estimator=estimator,
+        score_lower=lower,
+        score_upper=upper,
     )
+
+
+def _auc_replicates(target: np.ndarray, score: np.ndarray, n_resamples: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    ranked = RankedScores(target, score)
+    return np.concatenate([
+        auc_from_class_weights(*ranked.class_weights(counts))
+        for counts in iter_resample_counts(target, n_resamples=n_resamples, rng=rng)])
+
+
+def _balanced_accuracy_replicates(target: np.ndarray, predicted: np.ndarray, n_classes: int,
+                                  n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    correct = (predicted == target).astype(np.float64)
+    member = np.eye(n_classes)[target]  # (n, classes)
+    out = []
+    for counts in iter_resample_counts(target, n_resamples=n_resamples, rng=rng):
+        recall = (counts * correct) @ member / (counts @ member)
+        out.append(recall.mean(axis=1))
+    return np.concatenate(out)

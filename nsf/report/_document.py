@@ -185,7 +185,9 @@ def _inventory(m: dict) -> list[dict]:
             "yes" if r["used"] else "no",
             _cmp_cell(r["necessity"], r["used"]), _cmp_cell(r["coarse"], r["used"]),
             "-" if not r["used"] else ("n/a" if not rel else fmt(rel["shap_share"], "pct")),
-            "n/a" if not prox else [fmt(prox["lift"]), prox["target"]],
+            "n/a" if not prox else [fmt(prox["lift"]), interval(prox.get("lift_lower"),
+                                                                prox.get("lift_upper"), "3"),
+                                    prox["target"]],
             r["recommendation"].upper(),
             [f"step {r['rule']}: {r['reason']}", *(f"[{flag}]" for flag in r["flags"])],
         ])
@@ -358,16 +360,21 @@ def _fairness(m: dict) -> list[dict]:
     blocks.append(_h("Proxy strength"))
     if f["proxies"]:
         blocks.append(_p("How well each contested group alone predicts a sensitive attribute "
-                         "(cross-validated); lift = score - chance. income_band is the "
-                         "simulator's latent income quartile (not a protected attribute; "
-                         "shown for context)."))
+                         "(cross-validated); lift = score - chance, with a bootstrap interval "
+                         "over the rows (out-of-fold predictions resampled within each class). "
+                         "income_band is the simulator's latent income quartile (not a "
+                         "protected attribute; shown for context)."))
         blocks += _figure("proxies", m["_figures"])
         top = sorted(f["proxies"], key=lambda p: -(p.get("lift") or -9))[:15]
         blocks.append(_table("Strongest proxies", ["group", "attribute", "metric", "score",
                                                    "chance", "lift"],
                              [[p["group"], p["target"], p.get("metric") or "n/a",
-                               fmt(p.get("score")), fmt(p.get("chance")),
-                               fmt(p.get("lift"), "+3")] for p in top], {3, 4, 5}))
+                               f"{fmt(p.get('score'))} "
+                               f"{interval(p.get('score_lower'), p.get('score_upper'), '3')}",
+                               fmt(p.get("chance")),
+                               f"{fmt(p.get('lift'), '+3')} "
+                               f"{interval(p.get('lift_lower'), p.get('lift_upper'))}"]
+                              for p in top], {3, 4, 5}))
     else:
         blocks.append(_none_block("the proxy-strength table"))
     return blocks

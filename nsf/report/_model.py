@@ -138,7 +138,9 @@ def _proxy_by_group(proxies: list[dict]) -> dict[str, dict]:
         g = p.get("group")
         if g not in best or lift > best[g]["lift"]:
             best[g] = {"target": p.get("target"), "lift": lift, "metric": p.get("metric"),
-                       "score": _num(p.get("score")), "chance": _num(p.get("chance"))}
+                       "score": _num(p.get("score")), "chance": _num(p.get("chance")),
+                       "lift_lower": _num(p.get("lift_lower")),
+                       "lift_upper": _num(p.get("lift_upper"))}
     return best
 
 
