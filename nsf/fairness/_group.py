@@ -276,6 +276,9 @@ def group_metrics(
     threshold = _check_threshold(threshold)
     n_bins = check_n_bins(n_bins)
     groups = _check_sensitive(sensitive, labels.shape[0])
+    if isinstance(min_support, bool) or not isinstance(min_support, int | np.integer) \
+            or min_support < 1:
+        raise ValueError(f"min_support must be an integer >= 1, got {min_support!r}")
     flagged = (values >= threshold).astype(np.int64)
     frame = MetricFrame(
         metrics={
@@ -300,10 +303,7 @@ def group_metrics(
     )
     by_group = frame.by_group.astype(np.float64)
     by_group[["n", "n_bad"]] = by_group[["n", "n_bad"]].astype(np.int64)
-    if isinstance(min_support, bool) or not isinstance(min_support, int | np.integer) \
-            or min_support < 1:
-        raise ValueError(f"min_support must be an integer >= 1, got {min_support!r}")
-    mask = support_mask(by_group["n"], by_group["n_bad"], int(min_support))
+    mask = support_mask(by_group["n"], by_group["n_bad"], min_support)
     # Groups without the support of a metric are left out of its spread (NaN is skipped, as in
     # MetricFrame.difference/ratio(method="between_groups"), which this equals with no mask).
     eligible = pd.DataFrame({m: by_group[m].where(mask[m]) for m in SUPPORT})
@@ -353,36 +353,30 @@ class _GroupedRows:
     def disparities(self, weights: np.ndarray) -> np.ndarray:
         """Disparities (columns in :data:`DISPARITIES` order) for each row-weight vector."""
         n_groups = len(self.members)
-        per_group = {
-            name: np.empty((weights.shape[0], n_groups))
-            for name in ("selection_rate", "fpr", "fnr", "auc", "ece", "mean_score")
-        }
+        per_group = {name: np.empty((weights.shape[0], n_groups)) for name in SUPPORT}
         for k, rows in enumerate(self.members):
             w = weights[:, rows]
             y, flag = self.labels[rows], self.flagged[rows]
             total, bad = w.sum(axis=1), w @ y
             per_group["selection_rate"][:, k] = _divide(w @ flag, total)
-            per_group["fpr"][:, k] = _divide(w @ (flag * (1.0 - y)), total - bad)
-            per_group["fnr"][:, k] = _divide(w @ ((1.0 - flag) * y), bad)
+            per_group["false_positive_rate"][:, k] = _divide(w @ (flag * (1.0 - y)), total - bad)
+            per_group["false_negative_rate"][:, k] = _divide(w @ ((1.0 - flag) * y), bad)
             per_group["auc"][:, k] = auc_from_class_weights(*self.ranked[k].class_weights(w))
             per_group["ece"][:, k] = weighted_ece(w, y, self.prob[rows], self.bins[k], self.n_bins)
             per_group["mean_score"][:, k] = _divide(w @ self.values[rows], total)
-        metric = {"selection_rate": "selection_rate", "fpr": "false_positive_rate",
-                  "fnr": "false_negative_rate", "auc": "auc", "ece": "ece",
-                  "mean_score": "mean_score"}
         for name, values in per_group.items():
-            values[:, ~self.mask[metric[name]]] = np.nan
+            values[:, ~self.mask[name]] = np.nan
         spread = {name: _spread(values) for name, values in per_group.items()}
         selection = per_group["selection_rate"]
         return np.column_stack(
             [
                 spread["selection_rate"],
                 _divide(np.fmin.reduce(selection, axis=1), np.fmax.reduce(selection, axis=1)),
-                np.fmax(spread["fpr"], spread["fnr"]),
+                np.fmax(spread["false_positive_rate"], spread["false_negative_rate"]),
                 spread["auc"],
                 spread["ece"],
-                spread["fpr"],
-                spread["fnr"],
+                spread["false_positive_rate"],
+                spread["false_negative_rate"],
                 spread["mean_score"],
             ]
         )
