@@ -93,25 +93,31 @@ def stream_seeds(parent_keys, offsets):
     return out
 
 
-@njit(cache=True, inline="always")
-def _uniform(rs):
-    rs[0] += _GOLDEN
-    return (_mix(rs[0]) >> np.uint64(11)) * _TWO53
-
-
-@njit(cache=True, inline="always")
-def _normal(rs):
-    u1 = _uniform(rs)
-    u2 = _uniform(rs)
-    return np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(6.283185307179586 * u2)
-
+# The kernel keeps a user's random stream and state in scalars and calls no function with array
+# arguments inside its day loop: each such call costs an atomic reference-count increment and
+# decrement per array (about 20 per call for a day step taking ten arrays), which profiling found
+# to be three quarters of the kernel's time when the day step was a separate function.
 
 @njit(cache=True, inline="always")
-def _poisson(rs, lam, exp_neg_lam):
-    """Poisson by CDF inversion (means are a few events a day at most)."""
+def _uniform(s):
+    """Next uniform on [0, 1) of the splitmix64 stream with state ``s``; returns ``(u, s)``."""
+    s = s + _GOLDEN
+    return (_mix(s) >> np.uint64(11)) * _TWO53, s
+
+
+@njit(cache=True, inline="always")
+def _normal(s):
+    u1, s = _uniform(s)
+    u2, s = _uniform(s)
+    return np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(6.283185307179586 * u2), s
+
+
+@njit(cache=True, inline="always")
+def _poisson(s, lam, exp_neg_lam):
+    """Poisson by CDF inversion (means are a few events a day at most); returns ``(k, s)``."""
     if lam <= 0.0:
-        return 0
-    u = _uniform(rs)
+        return 0, s
+    u, s = _uniform(s)
     p = exp_neg_lam
     cdf = p
     k = 0
@@ -119,7 +125,7 @@ def _poisson(rs, lam, exp_neg_lam):
         k += 1
         p *= lam / k
         cdf += p
-    return k
+    return k, s
 
 
 @njit(cache=True, inline="always")
@@ -132,202 +138,282 @@ def _ceil_unit(x, unit):
     return np.ceil(x / unit) * unit
 
 
-@njit(cache=True)
-def _emit(ev_i, pos, cap, uid, day, seq, etype, amount, balance, status, reason, group):
-    i = pos[0]
-    if i >= cap:
-        pos[1] = 1  # overflow: the caller reserves room, so this means a bug
-        return
-    ev_i[0, i] = uid
-    ev_i[1, i] = day
-    ev_i[2, i] = seq
-    ev_i[3, i] = etype
-    ev_i[4, i] = np.int64(amount)
-    ev_i[5, i] = np.int64(balance)
-    ev_i[6, i] = status
-    ev_i[7, i] = reason
-    ev_i[8, i] = group
-    pos[0] = i + 1
+@njit(cache=True, inline="always")
+def _emit(ev_i, i, cap, uid, day, seq, etype, amount, balance, status, reason, group):
+    """Write one event at slot ``i`` (if the buffer has room); returns the next slot."""
+    if i < cap:
+        ev_i[0, i] = uid
+        ev_i[1, i] = day
+        ev_i[2, i] = seq
+        ev_i[3, i] = etype
+        ev_i[4, i] = np.int64(amount)
+        ev_i[5, i] = np.int64(balance)
+        ev_i[6, i] = status
+        ev_i[7, i] = reason
+        ev_i[8, i] = group
+    return i + 1
+
+
+@njit(cache=True, inline="always")
+def _debit_plan(balance, bank, amount, auto, interactive, spot, target, unit, s):
+    """Whether a debit of ``amount`` is paid, and the top-up that pays it (0 if none).
+
+    A balance that cannot cover the debit is topped up from the bank when automatic top-up is
+    on or, for a payment the user makes in the app, when the user chooses to top up on the
+    spot (one uniform draw); otherwise the debit is declined. Returns ``(paid, top, s)``.
+    """
+    if balance >= amount:
+        return True, 0.0, s
+    willing = auto
+    if interactive and not auto:
+        u, s = _uniform(s)
+        willing = u < spot
+    if auto:
+        need = amount - balance
+    else:  # on the spot, users top up to their target
+        need = max(amount - balance, target - balance + amount)
+    top = _ceil_unit(need, unit)
+    if willing and bank >= top:
+        return True, top, s
+    return False, 0.0, s
 
 
 @njit(cache=True)
-def _debit(st, par, beh, cnt, rs, amount, interactive, etype, group, rec, ev_i, pos, cap, uid,
-           day, seq, stats):
-    """Take ``amount`` from Pay Money, with automatic or on-the-spot top-up; True if paid."""
+def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, stats):
+    """Simulate one user's days ``first`` .. ``stop - 1`` in place.
+
+    ``st`` is the state at the end of day ``first - 1``, ``cnt`` the running counters, ``rs[0]``
+    the random stream; all three are updated. With ``rec``, events go to ``ev_i`` from slot
+    ``pos[0]``; ``pos[1]`` is set if the buffer overflowed (the caller reserves room).
+    """
+    s = rs[0]
+    cap = ev_i.shape[1]
+    ei = pos[0]
+    n_events = 0
+    n_purchases = 0
+    n_tin = 0
+    n_tout = 0
+    # Parameters and settings (constant over the user's calendar).
+    income_mean = par[P_INCOME]
+    payday = int(par[P_PAYDAY])
+    floor_ = par[P_FLOOR]
+    target = par[P_TARGET]
+    check = par[P_CHECK]
+    spot = par[P_SPOT]
+    delay = par[P_DELAY]
+    bank_spend = par[P_BANK_SPEND]
+    auto = par[P_AUTO] > 0.5
     unit = beh[B_UNIT]
-    paid = st[S_BALANCE] >= amount
-    if not paid:
-        auto = par[P_AUTO] > 0.5
-        willing = auto
-        if interactive and not auto:
-            willing = _uniform(rs) < par[P_SPOT]
-        if auto:
-            need = amount - st[S_BALANCE]
-        else:  # on the spot, users top up to their target
-            need = max(amount - st[S_BALANCE], par[P_TARGET] - st[S_BALANCE] + amount)
-        top = _ceil_unit(need, unit)
-        if willing and st[S_BANK] >= top:
-            st[S_BANK] -= top
-            st[S_BALANCE] += top
-            cnt[N_TOPUPS] += 1
-            cnt[TOPUP_AMOUNT] += top
-            if auto:
-                cnt[N_AUTO] += 1
-            stats[0] += 1
+    transfer_median = beh[B_TRANSFER_MEDIAN]
+    n_prices = prices.size
+    # State.
+    balance = st[S_BALANCE]
+    bank = st[S_BANK]
+    open_amount = st[S_OPEN_AMOUNT]
+    open_count = st[S_OPEN_COUNT]
+    open_first = st[S_OPEN_FIRST]
+    group_no = st[S_GROUP_NO]
+    charge_amount = st[S_CHARGE_AMOUNT]
+    charge_group = st[S_CHARGE_GROUP]
+    charge_attempts = st[S_CHARGE_ATTEMPTS]
+    charge_next = st[S_CHARGE_NEXT]
+    suspended_until = st[S_SUSPENDED_UNTIL]
+    declined_before = st[S_DECLINED] > 0.5
+
+    for day in range(first, stop):
+        seq = 0
+        declined = False
+
+        # 1. Income into the bank on payday.
+        if day % 30 == payday:
+            z, s = _normal(s)
+            income = np.rint(income_mean * np.exp(0.1 * z))
+            bank += income
+            n_events += 1
             if rec:
-                _emit(ev_i, pos, cap, uid, day, seq[0], AUTO_TOPUP if auto else TOPUP,
-                      top, st[S_BALANCE], OK, NO_REASON, 0)
-            seq[0] += 1
-            paid = True
-    if paid:
-        st[S_BALANCE] -= amount
-    stats[0] += 1
-    if rec:
-        _emit(ev_i, pos, cap, uid, day, seq[0], etype, amount, st[S_BALANCE],
-              OK if paid else DECLINED, NO_REASON if paid else INSUFFICIENT_FUNDS, group)
-    seq[0] += 1
-    return paid
+                ei = _emit(ev_i, ei, cap, uid, day, seq, INCOME, income, balance, OK, NO_REASON, 0)
+            seq += 1
 
+        # 2. Manual top-up when the balance is below the floor (or after yesterday's decline).
+        u, s = _uniform(s)
+        p_check = 0.9 if declined_before else check
+        if balance < floor_ and u < p_check:
+            want = _ceil_unit(target - balance, unit)
+            amount = min(want, np.floor(bank / unit) * unit)
+            if amount > 0:
+                bank -= amount
+                balance += amount
+                cnt[N_TOPUPS] += 1
+                cnt[TOPUP_AMOUNT] += amount
+                n_events += 1
+                if rec:
+                    ei = _emit(ev_i, ei, cap, uid, day, seq, TOPUP, amount, balance, OK,
+                               NO_REASON, 0)
+                seq += 1
 
-@njit(cache=True)
-def day_step(st, par, beh, prices, cnt, rs, day, rec, ev_i, pos, cap, uid, stats, seq):
-    """Simulate one user's ``day`` in place (state ``st``, counters ``cnt``)."""
-    unit = beh[B_UNIT]
-    seq[0] = 0
-    declined = False
-
-    # 1. Income into the bank on payday.
-    if day % 30 == int(par[P_PAYDAY]):
-        income = np.rint(par[P_INCOME] * np.exp(0.1 * _normal(rs)))
-        st[S_BANK] += income
-        stats[0] += 1
-        if rec:
-            _emit(ev_i, pos, cap, uid, day, seq[0], INCOME, income, st[S_BALANCE], OK,
-                  NO_REASON, 0)
-        seq[0] += 1
-
-    # 2. Manual top-up when the balance is below the floor (or after yesterday's decline).
-    u = _uniform(rs)
-    p_check = 0.9 if st[S_DECLINED] > 0.5 else par[P_CHECK]
-    if st[S_BALANCE] < par[P_FLOOR] and u < p_check:
-        want = _ceil_unit(par[P_TARGET] - st[S_BALANCE], unit)
-        amount = min(want, np.floor(st[S_BANK] / unit) * unit)
-        if amount > 0:
-            st[S_BANK] -= amount
-            st[S_BALANCE] += amount
-            cnt[N_TOPUPS] += 1
-            cnt[TOPUP_AMOUNT] += amount
-            stats[0] += 1
-            if rec:
-                _emit(ev_i, pos, cap, uid, day, seq[0], TOPUP, amount, st[S_BALANCE], OK,
-                      NO_REASON, 0)
-            seq[0] += 1
-
-    # 3. P2P transfers received.
-    for _ in range(_poisson(rs, par[P_IN_RATE], par[P_EXP_IN])):
-        amount = _round100(beh[B_TRANSFER_MEDIAN] * np.exp(0.7 * _normal(rs)))
-        st[S_BALANCE] += amount
-        cnt[N_TRANSFERS] += 1
-        cnt[TIN_AMOUNT] += amount
-        stats[0] += 1
-        stats[2] += 1
-        if rec:
-            _emit(ev_i, pos, cap, uid, day, seq[0], TRANSFER_IN, amount, st[S_BALANCE], OK,
-                  NO_REASON, 0)
-        seq[0] += 1
-
-    # 4. Grouped App Store charge: close a due group, then attempt a due charge.
-    if (st[S_OPEN_COUNT] > 0 and st[S_CHARGE_AMOUNT] == 0
-            and (day - st[S_OPEN_FIRST] >= par[P_DELAY] or st[S_OPEN_AMOUNT] >= beh[B_CAP])):
-        st[S_CHARGE_AMOUNT] = st[S_OPEN_AMOUNT]
-        st[S_CHARGE_GROUP] = st[S_GROUP_NO]
-        st[S_CHARGE_ATTEMPTS] = 0
-        st[S_CHARGE_NEXT] = day
-        st[S_OPEN_AMOUNT] = 0
-        st[S_OPEN_COUNT] = 0
-        st[S_OPEN_FIRST] = -1
-        st[S_GROUP_NO] += 1
-    if st[S_CHARGE_AMOUNT] > 0 and st[S_CHARGE_NEXT] == day:
-        cnt[N_ATTEMPTS] += 1
-        if st[S_CHARGE_ATTEMPTS] == 0:
-            cnt[N_NEW_CHARGES] += 1
-        charge = st[S_CHARGE_AMOUNT]
-        if _debit(st, par, beh, cnt, rs, charge, False, GROUPED_CHARGE,
-                  int(st[S_CHARGE_GROUP]), rec, ev_i, pos, cap, uid, day, seq, stats):
-            cnt[N_APP_CHARGES] += 1
-            cnt[APP_AMOUNT] += charge
-            st[S_CHARGE_AMOUNT] = 0
-        else:
-            cnt[N_APP_DECLINES] += 1
-            declined = True
-            st[S_CHARGE_ATTEMPTS] += 1
-            if st[S_CHARGE_ATTEMPTS] >= beh[B_MAX_ATTEMPTS]:
-                st[S_CHARGE_AMOUNT] = 0
-                st[S_SUSPENDED_UNTIL] = day + 1 + beh[B_SUSPEND]
-            st[S_CHARGE_NEXT] = day + beh[B_RETRY_GAP]
-
-    # 5. Merchant payments.
-    for _ in range(_poisson(rs, par[P_PAY_RATE], par[P_EXP_PAY])):
-        amount = _round100(par[P_PAY_SCALE] * np.exp(0.8 * _normal(rs)))
-        if _debit(st, par, beh, cnt, rs, amount, True, PAYMENT, 0, rec, ev_i, pos, cap, uid, day,
-                  seq, stats):
-            cnt[N_PAYMENTS] += 1
-            cnt[PAYMENT_AMOUNT] += amount
-        else:
-            cnt[N_DECLINES] += 1
-            declined = True
-
-    # 6. P2P transfers sent.
-    for _ in range(_poisson(rs, par[P_OUT_RATE], par[P_EXP_OUT])):
-        amount = _round100(beh[B_TRANSFER_MEDIAN] * np.exp(0.7 * _normal(rs)))
-        stats[3] += 1
-        if _debit(st, par, beh, cnt, rs, amount, True, TRANSFER_OUT, 0, rec, ev_i, pos, cap, uid,
-                  day, seq, stats):
+        # 3. P2P transfers received.
+        k, s = _poisson(s, par[P_IN_RATE], par[P_EXP_IN])
+        for _ in range(k):
+            z, s = _normal(s)
+            amount = _round100(transfer_median * np.exp(0.7 * z))
+            balance += amount
             cnt[N_TRANSFERS] += 1
-            cnt[TOUT_AMOUNT] += amount
-        else:
-            cnt[N_DECLINES] += 1
-            declined = True
-
-    # 7. App Store purchases join the open group (cheap tiers are commoner). [ASSUMPTION]
-    if st[S_SUSPENDED_UNTIL] <= day:
-        n_prices = prices.size
-        for _ in range(_poisson(rs, par[P_APP_RATE], par[P_EXP_APP])):
-            tier = min(int(_uniform(rs) ** 1.6 * n_prices), n_prices - 1)
-            price = prices[tier]
-            if st[S_OPEN_COUNT] == 0:
-                st[S_OPEN_FIRST] = day
-            st[S_OPEN_AMOUNT] += price
-            st[S_OPEN_COUNT] += 1
-            stats[0] += 1
-            stats[1] += 1
+            cnt[TIN_AMOUNT] += amount
+            n_events += 1
+            n_tin += 1
             if rec:
-                _emit(ev_i, pos, cap, uid, day, seq[0], APPSTORE_PURCHASE, price,
-                      st[S_BALANCE], PENDING, NO_REASON, int(st[S_GROUP_NO]))
-            seq[0] += 1
+                ei = _emit(ev_i, ei, cap, uid, day, seq, TRANSFER_IN, amount, balance, OK,
+                           NO_REASON, 0)
+            seq += 1
 
-    # 8. Withdrawal of a large balance back to the bank.
-    u = _uniform(rs)
-    if st[S_BALANCE] > 3 * par[P_TARGET] and u < beh[B_WITHDRAW]:
-        amount = max(np.floor((st[S_BALANCE] - np.ceil(par[P_TARGET])) / 100.0) * 100.0, 0.0)
-        st[S_BALANCE] -= amount
-        st[S_BANK] += amount
-        cnt[N_WITHDRAWALS] += 1
-        cnt[WITHDRAWAL_AMOUNT] += amount
-        stats[0] += 1
-        if rec:
-            _emit(ev_i, pos, cap, uid, day, seq[0], WITHDRAWAL, amount, st[S_BALANCE], OK,
-                  NO_REASON, 0)
-        seq[0] += 1
+        # 4. Grouped App Store charge: close a due group; the due charge is the first debit.
+        if (open_count > 0 and charge_amount == 0
+                and (day - open_first >= delay or open_amount >= beh[B_CAP])):
+            charge_amount = open_amount
+            charge_group = group_no
+            charge_attempts = 0
+            charge_next = day
+            open_amount = 0
+            open_count = 0
+            open_first = -1
+            group_no += 1
+        # 4-6. Debits in order: the due grouped charge, merchant payments, P2P transfers sent.
+        for kind in range(3):
+            if kind == 0:
+                k = 1 if (charge_amount > 0 and charge_next == day) else 0
+            elif kind == 1:
+                k, s = _poisson(s, par[P_PAY_RATE], par[P_EXP_PAY])
+            else:
+                k, s = _poisson(s, par[P_OUT_RATE], par[P_EXP_OUT])
+            for _ in range(k):
+                if kind == 0:
+                    cnt[N_ATTEMPTS] += 1
+                    if charge_attempts == 0:
+                        cnt[N_NEW_CHARGES] += 1
+                    amount = charge_amount
+                    etype = GROUPED_CHARGE
+                    group = int(charge_group)
+                elif kind == 1:
+                    z, s = _normal(s)
+                    amount = _round100(par[P_PAY_SCALE] * np.exp(0.8 * z))
+                    etype = PAYMENT
+                    group = 0
+                else:
+                    z, s = _normal(s)
+                    amount = _round100(transfer_median * np.exp(0.7 * z))
+                    etype = TRANSFER_OUT
+                    group = 0
+                    n_tout += 1
+                paid, top, s = _debit_plan(balance, bank, amount, auto, kind > 0, spot, target,
+                                           unit, s)
+                if top > 0:
+                    bank -= top
+                    balance += top
+                    cnt[N_TOPUPS] += 1
+                    cnt[TOPUP_AMOUNT] += top
+                    if auto:
+                        cnt[N_AUTO] += 1
+                    n_events += 1
+                    if rec:
+                        ei = _emit(ev_i, ei, cap, uid, day, seq, AUTO_TOPUP if auto else TOPUP,
+                                   top, balance, OK, NO_REASON, 0)
+                    seq += 1
+                if paid:
+                    balance -= amount
+                n_events += 1
+                if rec:
+                    ei = _emit(ev_i, ei, cap, uid, day, seq, etype, amount, balance,
+                               OK if paid else DECLINED,
+                               NO_REASON if paid else INSUFFICIENT_FUNDS, group)
+                seq += 1
+                if kind == 0:
+                    if paid:
+                        cnt[N_APP_CHARGES] += 1
+                        cnt[APP_AMOUNT] += amount
+                        charge_amount = 0
+                    else:
+                        cnt[N_APP_DECLINES] += 1
+                        declined = True
+                        charge_attempts += 1
+                        if charge_attempts >= beh[B_MAX_ATTEMPTS]:
+                            charge_amount = 0
+                            suspended_until = day + 1 + beh[B_SUSPEND]
+                        charge_next = day + beh[B_RETRY_GAP]
+                elif paid:
+                    if kind == 1:
+                        cnt[N_PAYMENTS] += 1
+                        cnt[PAYMENT_AMOUNT] += amount
+                    else:
+                        cnt[N_TRANSFERS] += 1
+                        cnt[TOUT_AMOUNT] += amount
+                else:
+                    cnt[N_DECLINES] += 1
+                    declined = True
 
-    # End of day: balance history, then spending from the bank outside Kakao Pay.
-    cnt[BALANCE_SUM] += st[S_BALANCE]
-    if st[S_BALANCE] < beh[B_LOW]:
-        cnt[LOW_DAYS] += 1
-    # Daily spending outside Kakao Pay varies +-40% around its mean. [ASSUMPTION]
-    spend = np.rint(par[P_BANK_SPEND] * (0.6 + 0.8 * _uniform(rs)))
-    st[S_BANK] -= min(st[S_BANK], spend)
-    st[S_DECLINED] = 1.0 if declined else 0.0
+        # 7. App Store purchases join the open group (cheap tiers are commoner). [ASSUMPTION]
+        if suspended_until <= day:
+            k, s = _poisson(s, par[P_APP_RATE], par[P_EXP_APP])
+            for _ in range(k):
+                u, s = _uniform(s)
+                tier = min(int(u ** 1.6 * n_prices), n_prices - 1)
+                price = prices[tier]
+                if open_count == 0:
+                    open_first = day
+                open_amount += price
+                open_count += 1
+                n_events += 1
+                n_purchases += 1
+                if rec:
+                    ei = _emit(ev_i, ei, cap, uid, day, seq, APPSTORE_PURCHASE, price, balance,
+                               PENDING, NO_REASON, int(group_no))
+                seq += 1
+
+        # 8. Withdrawal of a large balance back to the bank.
+        u, s = _uniform(s)
+        if balance > 3 * target and u < beh[B_WITHDRAW]:
+            amount = max(np.floor((balance - np.ceil(target)) / 100.0) * 100.0, 0.0)
+            balance -= amount
+            bank += amount
+            cnt[N_WITHDRAWALS] += 1
+            cnt[WITHDRAWAL_AMOUNT] += amount
+            n_events += 1
+            if rec:
+                ei = _emit(ev_i, ei, cap, uid, day, seq, WITHDRAWAL, amount, balance, OK,
+                           NO_REASON, 0)
+            seq += 1
+
+        # End of day: balance history, then spending from the bank outside Kakao Pay.
+        cnt[BALANCE_SUM] += balance
+        if balance < beh[B_LOW]:
+            cnt[LOW_DAYS] += 1
+        # Daily spending outside Kakao Pay varies +-40% around its mean. [ASSUMPTION]
+        u, s = _uniform(s)
+        spend = np.rint(bank_spend * (0.6 + 0.8 * u))
+        bank -= min(bank, spend)
+        declined_before = declined
+
+    st[S_BALANCE] = balance
+    st[S_BANK] = bank
+    st[S_OPEN_AMOUNT] = open_amount
+    st[S_OPEN_COUNT] = open_count
+    st[S_OPEN_FIRST] = open_first
+    st[S_GROUP_NO] = group_no
+    st[S_CHARGE_AMOUNT] = charge_amount
+    st[S_CHARGE_GROUP] = charge_group
+    st[S_CHARGE_ATTEMPTS] = charge_attempts
+    st[S_CHARGE_NEXT] = charge_next
+    st[S_SUSPENDED_UNTIL] = suspended_until
+    st[S_DECLINED] = 1.0 if declined_before else 0.0
+    rs[0] = s
+    if rec:
+        if ei > cap:
+            pos[1] = 1  # overflow: the caller reserves room, so this means a bug
+            ei = cap
+        pos[0] = ei
+    stats[0] += n_events
+    stats[1] += n_purchases
+    stats[2] += n_tin
+    stats[3] += n_tout
 
 
 @njit(cache=True)
@@ -346,8 +432,8 @@ def simulate_users(start, stop, user_id, par, beh, prices, days, seeds, oracle_k
     st = np.empty(N_STATE)
     cnt = np.zeros(len(COUNTERS))
     rs = np.zeros(1, np.uint64)
-    seq = np.zeros(1, np.int64)
     n_cp = cp_days.size
+    n_obs = obs_days.size
     for row in range(start, stop):
         if rec and cap - pos[0] < reserve:
             return row
@@ -361,15 +447,23 @@ def simulate_users(start, stop, user_id, par, beh, prices, days, seeds, oracle_k
         rs[0] = seeds[row]
         j = 0
         k = 0
-        for day in range(days):
-            day_step(st, p, beh, prices, cnt, rs, day, rec, ev_i, pos, cap, uid, stats, seq)
-            while j < n_cp and cp_days[j] == day:
+        day = 0
+        # Run the days up to the next checkpoint or observation day, then record it.
+        while day < days:
+            last = days - 1
+            if j < n_cp and cp_days[j] < last:
+                last = cp_days[j]
+            if k < n_obs and obs_days[k] < last:
+                last = obs_days[k]
+            run_days(st, p, beh, prices, cnt, rs, day, last + 1, rec, ev_i, pos, uid, stats)
+            day = last + 1
+            while j < n_cp and cp_days[j] == last:
                 cp_out[row, j, :] = cnt
                 j += 1
-            if k < obs_days.size and obs_days[k] == day:
+            if k < n_obs and obs_days[k] == last:
                 bal_out[k, row] = st[S_BALANCE]
                 if k >= oracle_from and oracle_sel[row]:
-                    _oracle(st, p, beh, prices, day, horizon, draws, oracle_keys[k - oracle_from,
+                    _oracle(st, p, beh, prices, last, horizon, draws, oracle_keys[k - oracle_from,
                             row], oracle_out[k - oracle_from, row], stats)
                 k += 1
     return stop
@@ -381,10 +475,9 @@ def _oracle(st, par, beh, prices, day, horizon, draws, key, out, stats):
     sim = np.empty_like(st)
     c2 = np.zeros(len(COUNTERS))
     rs = np.zeros(1, np.uint64)
-    dummy = np.zeros((9, 1), np.int64)
+    dummy = np.zeros((9, 0), np.int64)
     dpos = np.zeros(2, np.int64)
     scratch = np.zeros(4, np.int64)
-    seq = np.zeros(1, np.int64)
     app = 0.0
     anyd = 0.0
     charges = 0.0
@@ -392,8 +485,8 @@ def _oracle(st, par, beh, prices, day, horizon, draws, key, out, stats):
         sim[:] = st
         c2[:] = 0.0
         rs[0] = stream_seed(key, m)
-        for d in range(day + 1, day + 1 + horizon):
-            day_step(sim, par, beh, prices, c2, rs, d, False, dummy, dpos, 0, 0, scratch, seq)
+        run_days(sim, par, beh, prices, c2, rs, day + 1, day + 1 + horizon, False, dummy, dpos,
+                 0, scratch)
         if c2[N_APP_DECLINES] > 0:
             app += 1.0
         if c2[N_APP_DECLINES] + c2[N_DECLINES] > 0:
