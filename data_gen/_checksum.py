@@ -46,7 +46,8 @@ def _strings_u64(values: np.ndarray) -> np.ndarray:
     return h
 
 
-def _as_u64(values: np.ndarray) -> np.ndarray:
+def as_u64(values: np.ndarray) -> np.ndarray:
+    """A column's values as the 64-bit words its row hashes fold (strings hashed first)."""
     v = np.asarray(values)
     if v.dtype == object or v.dtype.kind in "US":
         return _strings_u64(v)
@@ -64,16 +65,19 @@ def column_salt(name: str) -> np.uint64:
     return np.uint64(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little") | 1)
 
 
-def rows_hash_sum(columns: Mapping[str, np.ndarray]) -> tuple[int, int]:
+def rows_hash_sum(columns: Mapping[str, np.ndarray],
+                  words: Mapping[str, np.ndarray] | None = None) -> tuple[int, int]:
     """``(sum of row hashes mod 2^64, row count)`` for equally long columns.
 
     A row's hash mixes each value through splitmix64 with a per-column odd multiplier, then
     the combination once more (cheap enough for the event log's hundreds of millions of rows).
+    ``words`` may hold :func:`as_u64` of some columns, already computed.
     """
     n = None
     acc = None
+    words = words or {}
     for name, values in sorted(columns.items()):
-        v = _as_u64(values)
+        v = words[name] if name in words else as_u64(values)
         term = _splitmix(v) * column_salt(name)
         if acc is None:
             n = v.size
