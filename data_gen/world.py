@@ -168,10 +168,8 @@ def _debit_plan(balance, bank, amount, auto, interactive, spot, target, unit, s)
     if interactive and not auto:
         u, s = _uniform(s)
         willing = u < spot
-    if auto:
-        need = amount - balance
-    else:  # on the spot, users top up to their target
-        need = max(amount - balance, target - balance + amount)
+    # Automatic top-up covers the shortfall; on the spot, users top up to their target.
+    need = amount - balance if auto else max(amount - balance, target - balance + amount)
     top = _ceil_unit(need, unit)
     if willing and bank >= top:
         return True, top, s

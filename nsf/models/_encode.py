@@ -61,8 +61,12 @@ class FeatureEncoder:
             self.levels_[spec.name] = [str(v) for v in levels[:MAX_LEVELS]]
         return self
 
-    def transform(self, frame) -> np.ndarray:
-        """Float32 matrix (rows x features); missing values NaN, unseen levels the 'other' code."""
+    def transform(self, frame, out: np.ndarray | None = None) -> np.ndarray:
+        """Float32 matrix (rows x features); missing values NaN, unseen levels the 'other' code.
+
+        ``out``: a float32 C-ordered buffer of at least as many rows to fill (a batch scorer
+        reuses its buffers); the result is then a view of its first rows.
+        """
         columns = []
         for spec, values in zip(self.specs, self._columns(frame), strict=True):
             if spec.kind == "categorical":
@@ -74,7 +78,14 @@ class FeatureEncoder:
                 values = code
             columns.append(values)
         n = len(frame)
-        out = np.empty((n, len(columns)), dtype=np.float32)
+        shape = (n, len(columns))
+        if out is None:
+            out = np.empty(shape, dtype=np.float32)
+        else:
+            if (out.dtype != np.float32 or not out.flags.c_contiguous or out.ndim != 2
+                    or out.shape[0] < n or out.shape[1] != shape[1]):
+                raise ValueError(f"out must be a C-ordered float32 buffer of at least {shape}")
+            out = out[:n]
         # Filled in row blocks that stay in cache: a whole-column strided write is 4x slower.
         for start in range(0, n, _BLOCK_ROWS):
             block = out[start:start + _BLOCK_ROWS]

@@ -13,6 +13,7 @@ from nsf.config import ModelConfig
 from nsf.features import FeatureSpec, required_columns
 from nsf.models._encode import FeatureEncoder
 from nsf.models._families import Calibrator, make_estimator
+from nsf.models._forest import CompiledForest
 from nsf.scoring import probability_to_score
 
 
@@ -61,10 +62,27 @@ class FittedModel:
     def raw_proba(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated P(NSF) of the estimator on an encoded matrix."""
         if self.model_cfg.kind == "lightgbm":
+            forest = self._forest()
+            if forest is not None:
+                return forest.predict(X, num_threads=self.model_cfg.num_threads)
             # The booster directly: the sklearn wrapper would copy the float32 matrix to float64.
             return self.estimator_.booster_.predict(X, num_threads=self.model_cfg.num_threads)
         with threadpool_limits(self.model_cfg.num_threads):
             return self.estimator_.predict_proba(X)[:, 1]
+
+    def _forest(self) -> CompiledForest | None:
+        """The booster as a :class:`CompiledForest` (built once; None if it cannot be)."""
+        if not hasattr(self, "_compiled"):
+            try:
+                self._compiled = CompiledForest(self.estimator_.booster_)
+            except ValueError:
+                self._compiled = None
+        return self._compiled
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_compiled", None)  # rebuilt from the booster after loading
+        return state
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated P(NSF) of raw rows (columns ``input_columns``; extra columns ignored).
