@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=4_000_000, help="rows scored")
     parser.add_argument("--users", type=int, default=20_000, help="simulated users")
-    parser.add_argument("--batch-rows", type=int, default=1_000_000)
+    parser.add_argument("--batch-rows", type=int, default=None,
+                        help="rows per batch (default: the config's scoring.batch_rows)")
     args = parser.parse_args(argv)
 
     cfg = load_config(None, [f"world.population.n_users={args.users}", "world.calendar.days=300",
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(tiles):
                 writer.write_table(feed, row_group_size=256_000)
         out = Path(tmp) / "scores.parquet"
-        stats = score_file(fitted, rows_file, out, batch_rows=args.batch_rows)
+        stats = score_file(fitted, rows_file, out,
+                           batch_rows=args.batch_rows or cfg.scoring.batch_rows)
         scored = pq.read_metadata(out).num_rows
     print(f"model={cfg.model.kind} trees={cfg.model.lightgbm.n_estimators} "
           f"features={len(fitted.feature_names)} rows={scored} seconds={stats['seconds']:.2f}")

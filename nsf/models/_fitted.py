@@ -59,15 +59,17 @@ class FittedModel:
         if missing:
             raise KeyError(f"rows lack the columns {missing}")
 
-    def raw_proba(self, X: np.ndarray) -> np.ndarray:
-        """Uncalibrated P(NSF) of the estimator on an encoded matrix."""
+    def raw_proba(self, X: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """Uncalibrated P(NSF) of the estimator on an encoded matrix (``num_threads``: the
+        config's by default)."""
+        threads = num_threads or self.model_cfg.num_threads
         if self.model_cfg.kind == "lightgbm":
             forest = self._forest()
             if forest is not None:
-                return forest.predict(X, num_threads=self.model_cfg.num_threads)
+                return forest.predict(X, num_threads=threads)
             # The booster directly: the sklearn wrapper would copy the float32 matrix to float64.
-            return self.estimator_.booster_.predict(X, num_threads=self.model_cfg.num_threads)
-        with threadpool_limits(self.model_cfg.num_threads):
+            return self.estimator_.booster_.predict(X, num_threads=threads)
+        with threadpool_limits(threads):
             return self.estimator_.predict_proba(X)[:, 1]
 
     def _forest(self) -> CompiledForest | None:
@@ -92,9 +94,9 @@ class FittedModel:
         self.check_input(frame)
         return self.predict_encoded(self.encoder.transform(frame))
 
-    def predict_encoded(self, X: np.ndarray) -> np.ndarray:
+    def predict_encoded(self, X: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Calibrated P(NSF) of an encoded matrix (``encoder.transform`` of raw rows)."""
-        return self.calibrator_.transform(self.raw_proba(X))
+        return self.calibrator_.transform(self.raw_proba(X, num_threads))
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """The 0-100 score of raw rows: ``round(100 x calibrated P(NSF))``."""

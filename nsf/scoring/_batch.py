@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,32 +54,38 @@ def _batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[pa.Rec
         yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
 
-def _encoded(fitted: FittedModel, batches: Iterator[pa.RecordBatch], batch_rows: int
-             ) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-    """``(batch, encoded matrix)``, the next batch read and encoded in a thread while the
-    caller predicts the current one (Parquet reading, Arrow compute and the predictor all
-    release the GIL, so reading and encoding overlap the prediction on another core).
+def _scored(fitted: FittedModel, batches: Iterator[pa.RecordBatch], batch_rows: int,
+            workers: int) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """``(batch, calibrated P(NSF))`` in input order.
 
-    The matrices alternate between two buffers: a yielded matrix is valid until the caller
-    asks for the next one.
+    This thread reads the batches; ``workers`` threads each encode and predict a whole batch
+    on one core (Parquet reading, Arrow compute, numpy and the compiled forest release the
+    GIL), so every core stays busy without a hand-off between stages. At most ``workers + 1``
+    batches are in flight, and the encoded matrices reuse one buffer per worker.
     """
-    buffers = [np.empty((batch_rows, len(fitted.feature_names)), np.float32) for _ in range(2)]
+    buffers: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+    for _ in range(workers):
+        buffers.put(np.empty((batch_rows, len(fitted.feature_names)), np.float32))
 
-    def load(k: int):
-        batch = next(batches, None)
-        if batch is None:
-            return None
+    def work(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray]:
+        table = pa.Table.from_batches([batch])
         if batch.num_rows > batch_rows:  # CSV blocks may exceed the batch size
-            return batch, fitted.encoder.transform(pa.Table.from_batches([batch]))
-        return batch, fitted.encoder.transform(pa.Table.from_batches([batch]), out=buffers[k])
+            return batch, fitted.predict_encoded(fitted.encoder.transform(table), num_threads=1)
+        buffer = buffers.get()
+        try:
+            X = fitted.encoder.transform(table, out=buffer)
+            return batch, fitted.predict_encoded(X, num_threads=1)
+        finally:
+            buffers.put(buffer)
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        k = 0
-        pending = pool.submit(load, k)
-        while (item := pending.result()) is not None:
-            k = 1 - k
-            pending = pool.submit(load, k)
-            yield item
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future] = deque()
+        for batch in batches:
+            pending.append(pool.submit(work, batch))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 @contextmanager
@@ -97,7 +105,7 @@ def _system_memory_pool() -> Iterator[None]:
 
 
 def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | Path, *,
-               batch_rows: int = 250_000,
+               batch_rows: int = 100_000,
                progress: Callable[[int], None] | None = None) -> dict[str, float]:
     """Score every row of ``input_path`` into ``output_path`` (Parquet or CSV by suffix).
 
@@ -138,8 +146,8 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
     t0 = time.perf_counter()
     with _system_memory_pool():
         try:
-            for batch, X in _encoded(fitted, _batches(input_path, columns, batch_rows), batch_rows):
-                p = fitted.predict_encoded(X)
+            batches = _batches(input_path, columns, batch_rows)
+            for batch, p in _scored(fitted, batches, batch_rows, fitted.model_cfg.num_threads):
                 out = pa.table({
                     **{k: batch.column(k) for k in keys},
                     "score": pa.array(np.rint(100.0 * p).astype(np.int16)),
