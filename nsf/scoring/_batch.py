@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from nsf.errors import NsfError
 from nsf.models import FittedModel
+from nsf.scoring._score import probability_to_score
 
 #: Row keys copied from the input to the output when present.
 KEY_COLUMNS = ("user_id", "observation_date")
@@ -150,7 +151,7 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
             for batch, p in _scored(fitted, batches, batch_rows, fitted.model_cfg.num_threads):
                 out = pa.table({
                     **{k: batch.column(k) for k in keys},
-                    "score": pa.array(np.rint(100.0 * p).astype(np.int16)),
+                    "score": pa.array(probability_to_score(p)),
                     "p_nsf": pa.array(p.astype(np.float32)),
                 })
                 if writer is None:
