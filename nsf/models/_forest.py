@@ -99,12 +99,13 @@ class CompiledForest:
         cat_table = np.zeros((max(len(cat_sets), 1), width), np.uint8)
         for k, t in enumerate(cat_sets):
             cat_table[k, : len(t)] = t
+        features = np.asarray(feat, np.int32)
+        if int(features.max(initial=0)) >= 1 << 24:
+            raise ValueError("CompiledForest handles fewer than 2^24 features")
         kinds = np.asarray(kind, np.int32)
         # One word per node: feature | kind << 24 | NaN-goes-left << 30.
-        self.meta = (np.asarray(feat, np.int32) | (kinds << 24)
+        self.meta = (features | (kinds << 24)
                      | (np.asarray(nan_left, np.int32) << 30)).astype(np.int32)
-        if int(np.max(feat, initial=0)) >= 1 << 24:
-            raise ValueError("CompiledForest handles fewer than 2^24 features")
         # LightGBM compares the input, as a double, with a double threshold. For a float32
         # input x, x <= t exactly when x <= the largest float32 not above t, so float32
         # thresholds rounded down decide float32 matrices exactly as LightGBM does.
@@ -125,9 +126,9 @@ class CompiledForest:
         # on a per-block column of their own (0.0 when the category goes left, 1.0 when not,
         # split at 0.5), so every step is one comparison.
         is_cat = kinds == 2
-        self.cat_feature = np.asarray(feat, np.int32)[is_cat][np.argsort(self.cat_row[is_cat])]
+        self.cat_feature = features[is_cat][np.argsort(self.cat_row[is_cat])]
         self.fast_feature = np.where(is_cat, self.n_features + self.cat_row,
-                                     np.asarray(feat, np.int32)).astype(np.int32)
+                                     features).astype(np.int32)
         self.fast_thr = np.where(is_cat, 0.5, self.thr)
         self.fast_thr32 = np.where(is_cat, np.float32(0.5), self.thr32).astype(np.float32)
         self.zero_missing = bool((kinds == 1).any())
