@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         t_start = time.perf_counter()
         with study_run(cfg, fresh=True) as (run_id, _):
             t = time.perf_counter()
-            latents = "income_band" in cfg.study.proxy_targets
+            latents = cfg.study.proxy_targets is None or "income_band" in cfg.study.proxy_targets
             prepared = prepare(cfg, open_dataset(path), latents=latents)
             prepare_s = time.perf_counter() - t
             store = MlflowFitStore(cfg, run_id, prepared.digest)

@@ -26,6 +26,61 @@ from data_gen.simulate import TABLES, ChunkTask, run_chunk, write_json_atomic
 FORMAT = "nsf-dataset/1"
 _MARKER = "_build.json"
 
+#: Attribute groups of the shared feed (the unit the study drops, keeps or coarsens).
+#: [ASSUMPTION] Contested groups are those the regulators named as personal data sent beyond
+#: need; uncontested: Apple's own charge history, whether Kakao Pay is the App Store method, and
+#: the funding settings that say directly whether a charge can be covered.
+FEED_GROUPS: tuple[dict, ...] = (
+    {"name": "account_identifiers", "contested": True,
+     "meaning": "Customer number and Kakao account ID (hashed): only the ID's kind is derived."},
+    {"name": "email", "contested": True,
+     "meaning": "E-mail: the domain of the masked e-mail (the hash is unusable)."},
+    {"name": "phone", "contested": True,
+     "meaning": "Phone: the carrier of the number verified at sign-up."},
+    {"name": "join_date", "contested": True, "meaning": "Kakao Pay join date and account tenure."},
+    {"name": "id_verification", "contested": True,
+     "meaning": "Whether the account is ID-card verified."},
+    {"name": "signup", "contested": True, "meaning": "Sign-up channel."},
+    {"name": "cards", "contested": True, "meaning": "Number of registered payment cards."},
+    {"name": "balance", "contested": True, "meaning": "Pay Money balance and balance history."},
+    {"name": "topups", "contested": True, "meaning": "Top-up counts and amounts."},
+    {"name": "payments", "contested": True,
+     "meaning": "Merchant payment counts, amounts and declines."},
+    {"name": "transfers", "contested": True, "meaning": "P2P transfer counts and amounts."},
+    {"name": "withdrawals", "contested": True, "meaning": "Withdrawals to the bank."},
+    {"name": "payment_settings", "contested": False,
+     "meaning": "Linked bank account and automatic top-up."},
+    {"name": "apple_billing", "contested": False,
+     "meaning": "Whether Kakao Pay is the user's App Store method."},
+    {"name": "appstore_history", "contested": False,
+     "meaning": "Apple's own grouped charges settled by Kakao Pay."},
+)
+
+#: Protected attributes of the ``sensitive`` table, by their own names (fairness only).
+SENSITIVE_COLUMNS: tuple[str, ...] = ("age_band", "gender", "nationality", "region", "device_os")
+
+
+def dataset_description(world: WorldConfig) -> dict:
+    """The dataset description written into the manifest (a plain dict; ``nsf.data``
+    validates it as its ``DatasetDescription``): subject id, target and positive label, time
+    and population columns, attribute groups, sensitive columns, windows, outcome wording."""
+    return {
+        "schema": "nsf.dataset-description/1",
+        "door": "simulated",
+        "id_column": "user_id",
+        "target_column": "nsf_appstore",
+        "positive_label": 1,
+        "time_column": "observation_date",
+        "population_column": "apple_registered",
+        "proxy_label_column": "nsf_any",
+        "groups": [dict(g) for g in FEED_GROUPS],
+        "sensitive": [{"name": c, "kind": "categorical"} for c in SENSITIVE_COLUMNS],
+        "rare_level_rows": 0,
+        "windows": [int(w) for w in world.feed.windows],
+        "outcome": f"a grouped App Store charge fails within {world.calendar.horizon_days} days",
+        "population": "Apple-registered users",
+    }
+
 
 def package_version() -> str:
     try:
@@ -288,6 +343,7 @@ def build_dataset(
         "rows": rows,
         "checksums": checksums,
         "tables": tables,
+        "description": dataset_description(world),
     }
     shutil.rmtree(staging / "_chunks")
     (staging / _MARKER).unlink()

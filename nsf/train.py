@@ -1,7 +1,8 @@
 """``nsf train`` wiring: prepare -> fit -> evaluate -> log, inside one MLflow run.
 
-Everything that can fail after the run has started (reading the data, fitting) happens inside
-the run context, so a failure leaves the run FAILED in MLflow, never RUNNING.
+The data is read and checked before the run starts (bad input writes nothing); what can fail
+after it has started (fitting) happens inside the run context, so a failure leaves the run
+FAILED in MLflow, never RUNNING.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from nsf.config import ExperimentConfig
 from nsf.data import Dataset
 from nsf.models import FittedModel
 from nsf.pipeline import Evaluation, FeatureSelection, evaluate_model, fit_variant, prepare
-from nsf.tracking import check_store, log_config, log_trained_model, tracked_run
+from nsf.tracking import (
+    check_store,
+    log_config,
+    log_description,
+    log_trained_model,
+    tracked_run,
+)
 
 
 @dataclass
@@ -34,10 +41,12 @@ def train(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
         Bad dataset or table, an unusable tracking store (checked before anything runs).
     """
     check_store(cfg.tracking)
+    # The data is read and checked before a run exists: bad input leaves nothing behind.
+    prepared = prepare(cfg, dataset)
     with tracked_run(cfg, role="train", variant="baseline", seed=cfg.seed,
                      model=cfg.model.kind, run_name=f"train-{cfg.model.kind}") as run_id:
         log_config(cfg)
-        prepared = prepare(cfg, dataset)
+        log_description(prepared.description)
         fitted = fit_variant(prepared, FeatureSelection.from_config(cfg.features), cfg.model,
                              cfg.seed)
         evaluation = evaluate_model(prepared, fitted)

@@ -89,7 +89,7 @@ def test_user_table_errors(tmp_path):
     with pytest.raises(NsfError, match=r"missing declared columns \['nope'\]"):
         read_user_table(_table_cfg(path, groups={"x": ["nope"], "b": ["balance"]}))
     frame.assign(defaulted=frame["defaulted"] * 2).to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(NsfError, match="not binary"):
+    with pytest.raises(NsfError, match="is not 0/1"):
         read_user_table(_table_cfg(tmp_path / "bad.csv"))
     with pytest.raises(NsfError, match="no such file"):
         read_user_table(_table_cfg(tmp_path / "absent.csv"))
@@ -103,7 +103,7 @@ def test_user_table_errors(tmp_path):
     ("dataset.table={path: x.csv, id_column: a, target_column: b, groups: {g: []}}",
      "empty attribute groups"),
     ("dataset.table={path: x.csv, id_column: a, target_column: b, groups: {g: [b]}}",
-     "cannot be features"),
+     "cannot be a feature"),
     ("split.kind=bogus", "split.kind"),
     ("model.kind=svm", "model.kind"),
     ("features.drop_groups=[balance]", None),

@@ -206,7 +206,6 @@ def test_replicate_seeds_start_with_the_experiment_seed():
     ("study.margins={auc: -1}", "study.margins"),
     ("study.primary_metric=brier", "study"),
     ("study.intersections=[[age_band]]", "study.intersections"),
-    ("study.fairness_attributes=[income]", "study.fairness_attributes"),
     ("study.seeds=0", "study.seeds"),
     ("study.variants=[{name: baseline}]", "study"),
 ])

@@ -65,8 +65,8 @@ def study_cmd(
     """
     from nsf.data import open_dataset
     from nsf.pipeline import prepare
-    from nsf.study import run_study, study_tables
-    from nsf.tracking import check_store
+    from nsf.study import resolve_variants, run_study, study_tables
+    from nsf.tracking import check_store, log_description
     from nsf.tracking.study import (
         MlflowFitStore,
         check_result,
@@ -89,7 +89,8 @@ def study_cmd(
         dataset = open_dataset(path)
     n_workers = workers if workers is not None else cfg.study.workers
     # The latent income is read only for the income proxy (simulated data, never a feature).
-    latents = cfg.dataset.kind == "simulated" and "income_band" in cfg.study.proxy_targets
+    latents = cfg.dataset.kind == "simulated" and (
+        cfg.study.proxy_targets is None or "income_band" in cfg.study.proxy_targets)
     show = not quiet and sys.stderr.isatty()
     console = Console(stderr=True)
     with Progress("[progress.description]{task.description}", BarColumn(),
@@ -105,8 +106,11 @@ def study_cmd(
                 tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
+        # Read and check the data and the variants before a run exists: bad input writes nothing.
+        prepared = prepare(cfg, dataset, latents=latents)
+        resolve_variants(cfg, prepared)
         with study_run(cfg, fresh=fresh) as (run_id, resumed):
-            prepared = prepare(cfg, dataset, latents=latents)
+            log_description(prepared.description)
             store = MlflowFitStore(cfg, run_id, prepared.digest)
             result = run_study(cfg, prepared, store=store, workers=n_workers,
                                dataset_path=path, fresh=fresh, progress=progress)

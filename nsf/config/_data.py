@@ -13,44 +13,85 @@ class _Frozen(BaseModel):
 
 
 class TableConfig(_Frozen):
-    """The user's own table (``dataset.kind: table``): one row per id and time, a binary target.
+    """The user's own table (``dataset.kind: table``): one row per subject (and time), a binary
+    target.
 
-    Attribute groups are lists of columns; every column named anywhere must exist in the file
-    (checked when the table is read, with the missing names in the message).
+    Only ``path`` and ``target_column`` are required. Without ``id_column`` every row is its own
+    subject (the row number); without ``groups`` every column that is not the id, target, time,
+    population, sensitive or an excluded column is a feature in a group of its own. Every column
+    named anywhere must exist in the file (checked when the table is read, with the missing
+    names in the message).
     """
 
     path: Path = Field(..., description="CSV or Parquet file (or a folder of Parquet parts).")
     format: Literal["auto", "csv", "parquet"] = Field(
         "auto", description="File format; 'auto' decides from the suffix (.csv or .parquet)."
     )
-    id_column: str = Field(..., min_length=1, description="Column identifying the subject.")
+    id_column: str | None = Field(
+        None, min_length=1,
+        description="Column identifying the subject (null: one subject per row, the row number).",
+    )
     target_column: str = Field(
-        ..., min_length=1, description="Binary outcome column (0/1 or false/true; 1 = NSF)."
+        ..., min_length=1, description="Binary outcome column (two distinct values)."
+    )
+    positive_label: str | int | bool | None = Field(
+        None,
+        description="The target value meaning the outcome happened (e.g. 'bad'); null: the "
+        "target must be 0/1 or false/true and 1/true is the outcome.",
+    )
+    outcome: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="One line saying what the target means, for the report (null: 'the "
+        "<target column> column equals <positive label>').",
     )
     time_column: str | None = Field(
         None,
         description="Column of the observation date (needed for the out-of-time split; without "
-        "it use split.kind: user).",
+        "it the split is by subject).",
     )
-    groups: dict[str, tuple[str, ...]] = Field(
-        ..., description="Attribute groups: group name -> feature columns (none empty)."
+    population_column: str | None = Field(
+        None,
+        description="Boolean column (0/1, false/true) marking the rows the model is evaluated "
+        "on (null: every row).",
+    )
+    groups: dict[str, tuple[str, ...]] | None = Field(
+        None, description="Attribute groups: group name -> feature columns (none empty); null: "
+        "one group per feature column.",
+    )
+    exclude_columns: tuple[str, ...] = Field(
+        (), description="Columns that are neither features nor keys (only with groups: null).",
     )
     contested_groups: tuple[str, ...] | None = Field(
-        None, description="Groups whose necessity is disputed (default: all groups)."
+        None, description="Groups whose necessity is disputed (default: all groups; a study "
+        "family that needs an uncontested group then says so and is skipped).",
     )
     categorical_columns: tuple[str, ...] | None = Field(
         None,
         description="Feature columns to treat as categorical (default: text and boolean columns).",
     )
     sensitive_columns: tuple[str, ...] = Field(
-        (), description="Protected attributes (fairness evaluation only; never features)."
+        (), description="Protected attributes under their own names (fairness, proxies and the "
+        "'sensitive' variant only; never features of the default model). Numeric ones (e.g. an "
+        "age in years) are banded into quantile bands for fairness.",
+    )
+    sensitive_bands: int = Field(
+        4, ge=2, le=20,
+        description="[ASSUMPTION] Quantile bands of a numeric sensitive column in the fairness "
+        "tables (quartiles by default).",
+    )
+    rare_level_rows: int = Field(
+        30, ge=0,
+        description="[ASSUMPTION] Levels of a sensitive column with fewer rows than this are "
+        "pooled into '(other)' for fairness (0: none pooled).",
     )
 
     @field_validator("groups")
     @classmethod
-    def _groups(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    def _groups(cls, v: dict[str, tuple[str, ...]] | None) -> dict[str, tuple[str, ...]] | None:
+        if v is None:
+            return v
         if not v:
-            raise ValueError("needs at least one attribute group")
+            raise ValueError("needs at least one attribute group (or null: one per column)")
         empty = [g for g, cols in v.items() if not cols]
         if empty:
             raise ValueError(f"empty attribute groups: {empty}")
@@ -64,11 +105,33 @@ class TableConfig(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> TableConfig:
-        features = {c for cols in self.groups.values() for c in cols}
-        keys = {self.id_column, self.target_column, self.time_column} - {None}
-        clash = sorted(features & keys)
+        if self.id_column is not None and self.id_column == self.target_column:
+            raise ValueError(f"id_column {self.id_column!r} is the target column")
+        keys = {"id_column": self.id_column, "time_column": self.time_column,
+                "population_column": self.population_column}
+        for name, col in keys.items():
+            if col is not None and col == self.target_column:
+                raise ValueError(f"{name} {col!r} is the target column")
+        clash = sorted(set(self.sensitive_columns) & ({*keys.values(), self.target_column}
+                                                      - {None}))
         if clash:
-            raise ValueError(f"id/target/time columns cannot be features: {clash}")
+            raise ValueError(f"sensitive columns cannot be the id/target/time/population "
+                             f"column: {clash}")
+        if self.groups is None:
+            if self.contested_groups is not None:
+                unknown = sorted(set(self.contested_groups) & (
+                    set(self.sensitive_columns) | set(self.exclude_columns)
+                    | set(keys.values()) | {self.target_column}))
+                if unknown:
+                    raise ValueError(f"contested_groups names non-feature columns: {unknown}")
+            return self
+        if self.exclude_columns:
+            raise ValueError("exclude_columns is only used without groups (groups: null)")
+        features = {c for cols in self.groups.values() for c in cols}
+        for name, col in [*keys.items(), ("target_column", self.target_column)]:
+            if col is not None and col in features:
+                raise ValueError(f"{name} {col!r} cannot be a feature (it is in "
+                                 f"dataset.table.groups)")
         clash = sorted(features & set(self.sensitive_columns))
         if clash:
             raise ValueError(f"sensitive columns cannot be features: {clash}")
@@ -101,7 +164,7 @@ class DatasetConfig(_Frozen):
     @model_validator(mode="after")
     def _kind(self) -> DatasetConfig:
         if self.kind == "table" and self.table is None:
-            raise ValueError("kind 'table' needs dataset.table (path, id/target columns, groups)")
+            raise ValueError("kind 'table' needs dataset.table (at least path and target_column)")
         if self.kind == "simulated" and self.table is not None:
             raise ValueError("dataset.table is only used with kind 'table'")
         return self
@@ -134,10 +197,11 @@ class TargetConfig(_Frozen):
 class SplitConfig(_Frozen):
     """Train / validation / test rows. Out-of-time by observation date by default."""
 
-    kind: Literal["time", "user"] = Field(
-        "time",
+    kind: Literal["auto", "time", "user"] = Field(
+        "auto",
         description="'time': the last observation dates are the test rows (out of time); "
-        "'user': users are split at random (all dates).",
+        "'user': subjects are split at random (all dates); 'auto': 'time' when the data has a "
+        "time column, else 'user'.",
     )
     test_dates: int = Field(1, ge=1, description="'time': number of last dates used for test.")
     validation: Literal["auto", "dates", "users"] = Field(

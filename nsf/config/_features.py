@@ -21,8 +21,8 @@ class FeaturesConfig(BaseModel):
     )
     sensitive: tuple[str, ...] = Field(
         (),
-        description="Sensitive attributes added as features (study only, never the default): "
-        "age, age_band, gender, nationality, region, device_os.",
+        description="Sensitive columns of the dataset description added as features (study "
+        "only, never the default model), by their own names.",
     )
     contested_groups: tuple[str, ...] | None = Field(
         None, description="Override which groups count as contested (null: the registry's)."

@@ -8,14 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 #: Metrics the study can put an interval on (the ``nsf.metrics`` names; run keys ``test_<m>``).
 STUDY_METRICS = ("auc", "pr_auc", "brier", "log_loss", "ece", "ks", "gini")
-#: Families of default variants, one per question of CASE.md.
-FAMILIES = ("drop_one", "drop_all", "keep_one", "coarsen", "population", "retention",
-            "sensitive")
-#: Sensitive attributes the fairness tables can be broken down by.
-FAIRNESS_ATTRIBUTES = ("age_band", "gender", "nationality", "region", "device_os")
-#: Targets of the proxy-strength table; ``income_band`` (quartiles of the simulator's latent
-#: income) exists only for simulated data.
-PROXY_TARGETS = (*FAIRNESS_ATTRIBUTES, "income_band")
+#: The proxy target that is not a sensitive column: quartiles of the simulator's latent income
+#: (simulated data only).
+INCOME_BAND = "income_band"
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:+\[\],-]{0,99}$"
 
@@ -32,9 +27,9 @@ class VariantConfig(_Frozen):
     """
 
     name: str = Field(..., pattern=_NAME, description="Unique variant name (MLflow nsf.variant).")
-    family: Literal["drop_one", "drop_all", "keep_one", "coarsen", "population", "retention",
-                    "sensitive", "custom"] = Field(
-        "custom", description="Which question it answers (the report's section).")
+    family: str = Field(
+        "custom", pattern=_NAME, description="Which question it answers (the report's "
+        "section): a registered family (`nsf config schema`, study.families) or 'custom'.")
     drop_groups: tuple[str, ...] = Field((), description="Groups left out.")
     keep_groups: tuple[str, ...] | None = Field(
         None, description="Only these groups (null: all but drop_groups).")
@@ -85,22 +80,28 @@ class StudyConfig(_Frozen):
 
     seeds: int = Field(3, ge=1, le=100, description="Training seeds K per variant (and "
                        "baseline); the first is the experiment seed, as in `nsf train`.")
-    families: tuple[Literal["drop_one", "drop_all", "keep_one", "coarsen", "population",
-                            "retention", "sensitive"], ...] = Field(
-        FAMILIES, description="Default variant families generated from the feature registry "
-        "(drop_one, drop_all, keep_one = uncontested core + one group, coarsen, population, "
-        "retention, sensitive).")
+    families: tuple[str, ...] | None = Field(
+        None, description="Variant families to run (null: every registered family: drop_one, "
+        "drop_all, keep_one = uncontested core + one group, coarsen, population, retention, "
+        "sensitive). A family the dataset cannot support is skipped with its reason.")
     groups: tuple[str, ...] | None = Field(
         None, description="Contested groups the default variants cover (null: every contested "
-        "group of the registry).")
+        "group); narrowing it never changes which groups are contested.")
+    crossfit_below: int = Field(
+        20_000, ge=0, description="[ASSUMPTION] Tables with fewer evaluation rows than this are "
+        "cross-fitted (repeated stratified K-fold: every row a test row once per seed) instead "
+        "of split once; 0: never.")
+    crossfit_folds: int = Field(
+        5, ge=2, le=20, description="Folds K of the cross-fitting (each fold's model trains on "
+        "the other K-1 and is calibrated on a share of them).")
     variants: tuple[VariantConfig, ...] = Field(
         (), description="Extra variants declared explicitly (added to the default families).")
     retention_days: tuple[int, ...] = Field(
         (7, 30, 90, 180), description="History windows (days) of the retention variants.")
-    sensitive_features: tuple[str, ...] = Field(
-        ("age_band", "gender", "nationality", "region"),
-        description="Sensitive attributes the 'sensitive' variant adds as features (never the "
-        "default model).")
+    sensitive_features: tuple[str, ...] | None = Field(
+        None,
+        description="Sensitive columns the 'sensitive' variant adds as features (never the "
+        "default model); null: every sensitive column of the dataset description.")
     metrics: tuple[Literal["auc", "pr_auc", "brier", "log_loss", "ece", "ks", "gini"], ...] = \
         Field(("auc", "pr_auc", "brier", "log_loss", "ece"),
               description="Metrics given a difference interval against the reference.")
@@ -119,12 +120,13 @@ class StudyConfig(_Frozen):
     threshold: int = Field(
         20, ge=0, le=100, description="Operating threshold: a score at or above it means "
         "'charge each purchase immediately' (flagged) in the fairness tables.")
-    fairness_attributes: tuple[str, ...] = Field(
-        FAIRNESS_ATTRIBUTES, description="Sensitive attributes the group metrics are broken "
-        "down by.")
-    intersections: tuple[tuple[str, ...], ...] = Field(
-        (("age_band", "gender"),), description="Combinations of sensitive attributes also "
-        "broken down (one group per observed combination).")
+    fairness_attributes: tuple[str, ...] | None = Field(
+        None, description="Sensitive columns the group metrics are broken down by, by their own "
+        "names (null: every sensitive column of the dataset description).")
+    intersections: tuple[tuple[str, ...], ...] | None = Field(
+        None, description="Combinations of sensitive columns also broken down (one group per "
+        "observed combination); null: the first two sensitive columns of the description, if "
+        "it has two.")
     fairness_n_bootstrap: int = Field(
         400, ge=50, le=100_000, description="Bootstrap replicates of the fairness intervals.")
     n_bins: int = Field(10, ge=2, le=100, description="Equal-width bins of each group's ECE.")
@@ -134,9 +136,10 @@ class StudyConfig(_Frozen):
         "false-negative rate, non-NSF rows for the false-positive rate, both for AUC, all rows "
         "for selection rate, ECE and mean score. Smaller groups are shown and marked, not "
         "compared: a rate from a handful of rows would set the disparity alone.")
-    proxy_targets: tuple[str, ...] = Field(
-        PROXY_TARGETS, description="Attributes each contested group is tried as a proxy for "
-        "(income_band: quartiles of the simulator's latent income; simulated data only).")
+    proxy_targets: tuple[str, ...] | None = Field(
+        None, description="Attributes each contested group is tried as a proxy for, by their "
+        "own names (null: every sensitive column of the description, plus income_band, the "
+        "quartiles of the simulator's latent income, on simulated data).")
     proxy_rows: int = Field(10_000, ge=100, description="Users sampled for the proxy checks.")
     proxy_estimator: Literal["hist_gradient_boosting", "logistic_regression"] = Field(
         "hist_gradient_boosting", description="Classifier of the proxy checks.")
@@ -173,35 +176,13 @@ class StudyConfig(_Frozen):
             raise ValueError(f"retention windows must be >= 1 day (got {list(v)})")
         return tuple(sorted(set(v)))
 
-    @field_validator("fairness_attributes", "sensitive_features")
-    @classmethod
-    def _attributes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(v) - {*FAIRNESS_ATTRIBUTES, "age"})
-        if unknown:
-            raise ValueError(f"unknown sensitive attributes {unknown} (allowed: age, "
-                             f"{', '.join(FAIRNESS_ATTRIBUTES)})")
-        return v
-
-    @field_validator("proxy_targets")
-    @classmethod
-    def _targets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(v) - set(PROXY_TARGETS))
-        if unknown:
-            raise ValueError(f"unknown proxy targets {unknown} (allowed: "
-                             f"{', '.join(PROXY_TARGETS)})")
-        return v
-
     @field_validator("intersections")
     @classmethod
-    def _intersections(cls, v: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
-        for combo in v:
+    def _intersections(cls, v):
+        for combo in v or ():
             if len(combo) < 2 or len(set(combo)) != len(combo):
                 raise ValueError(f"an intersection needs two or more distinct attributes "
                                  f"(got {list(combo)})")
-            unknown = sorted(set(combo) - set(FAIRNESS_ATTRIBUTES))
-            if unknown:
-                raise ValueError(f"unknown sensitive attributes {unknown} in intersection "
-                                 f"{list(combo)} (allowed: {', '.join(FAIRNESS_ATTRIBUTES)})")
         return v
 
     @model_validator(mode="after")

@@ -1,9 +1,31 @@
 """Reading datasets: a simulated dataset folder, or the user's own table.
 
-This is an I/O edge: everything downstream takes the data frames returned here.
+This is an I/O edge: everything downstream takes the data frames returned here, and the
+:class:`DatasetDescription` both doors produce (subject id, target and positive label, time and
+population columns, attribute groups, contested groups, sensitive columns, windows, outcome).
 """
 
 from nsf.data._dataset import Dataset, arrow_to_frame, open_dataset, sort_rows
-from nsf.data._table import read_user_table
+from nsf.data._description import (
+    DESCRIPTION_SCHEMA,
+    AttributeGroup,
+    DatasetDescription,
+    SensitiveColumn,
+    description_from_manifest,
+)
+from nsf.data._table import categorical_columns, describe_table, read_user_table
 
-__all__ = ["Dataset", "arrow_to_frame", "open_dataset", "read_user_table", "sort_rows"]
+__all__ = [
+    "DESCRIPTION_SCHEMA",
+    "AttributeGroup",
+    "Dataset",
+    "DatasetDescription",
+    "SensitiveColumn",
+    "arrow_to_frame",
+    "categorical_columns",
+    "describe_table",
+    "description_from_manifest",
+    "open_dataset",
+    "read_user_table",
+    "sort_rows",
+]

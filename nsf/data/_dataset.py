@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from data_gen.dataset import read_manifest
 from data_gen.errors import WorldError
+from nsf.data._description import DatasetDescription, description_from_manifest
 from nsf.errors import NsfError
 
 #: Row keys, in sort order, of the tables that have them.
@@ -55,6 +56,11 @@ class Dataset:
     def windows(self) -> tuple[int, ...]:
         """History windows (days) of the feed's windowed aggregates."""
         return tuple(int(w) for w in self.manifest["config"]["feed"]["windows"])
+
+    @property
+    def description(self) -> DatasetDescription:
+        """The dataset description recorded in the manifest."""
+        return description_from_manifest(self.manifest)
 
     def has(self, name: str) -> bool:
         return name in self.manifest["tables"]
@@ -101,4 +107,9 @@ def open_dataset(path: str | Path) -> Dataset:
     for table in ("feed", "outcomes"):
         if table not in manifest["tables"]:
             raise NsfError(f"{path}: dataset has no {table!r} table")
+    try:
+        description_from_manifest(manifest)
+    except ValueError as exc:
+        raise NsfError(f"{path}: invalid dataset description in manifest.json "
+                       f"({str(exc).splitlines()[0]})") from None
     return Dataset(path=path, manifest=manifest)

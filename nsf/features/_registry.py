@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from data_gen.categories import CATEGORIES
+from data_gen.dataset import FEED_GROUPS as _SIMULATED_GROUPS
 
 Kind = Literal["numeric", "categorical", "excluded"]
 
@@ -76,24 +77,9 @@ class FeatureSpec:
         return out
 
 
-FEED_GROUPS: tuple[GroupInfo, ...] = (
-    GroupInfo("account_identifiers", True,
-              "Customer number and Kakao account ID (hashed): only the ID's kind is derived."),
-    GroupInfo("email", True, "E-mail: the domain of the masked e-mail (the hash is unusable)."),
-    GroupInfo("phone", True, "Phone: the carrier of the number verified at sign-up."),
-    GroupInfo("join_date", True, "Kakao Pay join date and account tenure."),
-    GroupInfo("id_verification", True, "Whether the account is ID-card verified."),
-    GroupInfo("signup", True, "Sign-up channel."),
-    GroupInfo("cards", True, "Number of registered payment cards."),
-    GroupInfo("balance", True, "Pay Money balance and balance history."),
-    GroupInfo("topups", True, "Top-up counts and amounts."),
-    GroupInfo("payments", True, "Merchant payment counts, amounts and declines."),
-    GroupInfo("transfers", True, "P2P transfer counts and amounts."),
-    GroupInfo("withdrawals", True, "Withdrawals to the bank."),
-    GroupInfo("payment_settings", False, "Linked bank account and automatic top-up."),
-    GroupInfo("apple_billing", False, "Whether Kakao Pay is the user's App Store method."),
-    GroupInfo("appstore_history", False, "Apple's own grouped charges settled by Kakao Pay."),
-)
+#: The feed's attribute groups, as the simulator's dataset description declares them.
+FEED_GROUPS: tuple[GroupInfo, ...] = tuple(
+    GroupInfo(g["name"], g["contested"], g["meaning"]) for g in _SIMULATED_GROUPS)
 
 #: Feed column (template) -> (group, coarsen rule). Windowed columns carry ``{w}``.
 _FEED_COLUMNS: dict[str, tuple[str, str]] = {
@@ -285,16 +271,22 @@ def table_registry(groups: dict[str, tuple[str, ...]], categorical: Iterable[str
     return FeatureRegistry(specs, infos)
 
 
-def extra_specs(sensitive: Iterable[str], latents: bool) -> tuple[list[FeatureSpec],
-                                                                  list[GroupInfo]]:
-    """Specs and groups for sensitive attributes and (test-only) latent traits."""
+def extra_specs(sensitive: Iterable[str], latents: bool,
+                kinds: dict[str, str] | None = None) -> tuple[list[FeatureSpec],
+                                                              list[GroupInfo]]:
+    """Specs and groups for sensitive attributes and (test-only) latent traits.
+
+    ``kinds`` maps a sensitive column to 'numeric' or 'categorical' (the dataset description's);
+    columns it does not name fall back to the simulator's kinds, else 'categorical'.
+    """
+    kinds = kinds or {}
     specs: list[FeatureSpec] = []
     groups: list[GroupInfo] = []
     sensitive = list(sensitive)
     if sensitive:
         groups.append(GroupInfo("sensitive", True, "Protected attributes (study variants only)."))
         for col in sensitive:
-            kind = SENSITIVE_FEATURES.get(col, "categorical")
+            kind = kinds.get(col) or SENSITIVE_FEATURES.get(col, "categorical")
             specs.append(FeatureSpec(
                 name=col, group="sensitive", category="sensitive", sources=(col,), kind=kind,
                 op="value" if kind == "numeric" else "text", note="sensitive attribute"))

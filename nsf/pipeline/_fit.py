@@ -50,7 +50,8 @@ def fit_variant(prepared: PreparedData, selection: FeatureSelection, model_cfg: 
                        f"{list(prepared.sensitive.columns)})")
     if selection.latents and not prepared.latents:
         raise NsfError("selection.latents needs prepare(..., latents=True)")
-    specs, groups = extra_specs(selection.sensitive, selection.latents)
+    specs, groups = extra_specs(selection.sensitive, selection.latents,
+                                 prepared.sensitive_kinds())
     registry = prepared.registry.extended(specs, groups) if specs else prepared.registry
     try:
         chosen = select_features(registry, selection)
@@ -77,3 +78,4 @@ def fit_variant(prepared: PreparedData, selection: FeatureSelection, model_cfg: 
 def predict_proba(fitted: FittedModel, frame: pd.DataFrame) -> np.ndarray:
     """Calibrated P(NSF) of raw rows (a frame with ``fitted.input_columns``)."""
     return fitted.predict_proba(frame)
+

@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 
 from nsf.config import ExperimentConfig, SplitConfig, TargetConfig
-from nsf.data import Dataset, open_dataset, read_user_table
+from nsf.data import (
+    Dataset,
+    DatasetDescription,
+    categorical_columns,
+    describe_table,
+    open_dataset,
+    read_user_table,
+)
 from nsf.errors import NsfError
 from nsf.features import (
     LATENT_FEATURES,
@@ -34,7 +41,10 @@ class PreparedData:
         ``apple_registered``, ``nsf_appstore``, ``nsf_any``, ``label`` (the configured training
         label), ``has_charge``, ``p_true`` (oracle P(NSF), NaN where the truth has no row).
     registry : the feature registry of this data source.
-    sensitive : the sensitive columns, aligned with ``rows`` (fairness evaluation).
+    sensitive : the description's sensitive columns as fairness groups, aligned with ``rows``
+        (numeric ones in quantile bands, missing values as '(missing)', rare levels pooled).
+    description : the dataset description (contested groups as configured, coarse versions
+        as the registry has them).
     target : the label config; ``split_note`` says how the split was made.
     digest : the dataset digest (manifest digest, or the user table's SHA-256).
     source : dataset folder or table path.
@@ -48,8 +58,13 @@ class PreparedData:
     digest: str
     source: str
     split_note: str = ""
+    description: DatasetDescription | None = None
     manifest: dict = field(default_factory=dict, repr=False)
     latents: bool = False
+
+    def sensitive_kinds(self) -> dict[str, str]:
+        """Sensitive column -> 'numeric' or 'categorical' (from the description)."""
+        return self.description.sensitive_kinds() if self.description is not None else {}
 
     def rows_for(self, split: str, population: str | None = None,
                  require_charge: bool | None = None) -> np.ndarray:
@@ -111,7 +126,10 @@ def assign_split(dates: pd.Series, users: pd.Series, cfg: SplitConfig,
     n = len(users)
     split = np.full(n, "train", dtype=object)
     user_arr = users.to_numpy()
-    if cfg.kind == "user":
+    kind = cfg.kind
+    if kind == "auto":
+        kind = "time" if dates is not None else "user"
+    if kind == "user":
         perm = _user_permutation(user_arr, seed)
         n_test = round(cfg.test_fraction * perm.size)
         n_val = round(cfg.validation_fraction * perm.size)
@@ -121,7 +139,7 @@ def assign_split(dates: pd.Series, users: pd.Series, cfg: SplitConfig,
                        f"{cfg.validation_fraction:g} of {perm.size} users, all dates")
     if dates is None:
         raise NsfError("split.kind 'time' needs a time column (dataset.table.time_column); "
-                       "or use split.kind: user")
+                       "or use split.kind: user (or auto)")
     uniq = np.sort(dates.unique())
     if uniq.size <= cfg.test_dates:
         raise NsfError(f"split.test_dates={cfg.test_dates} but the data has only {uniq.size} "
@@ -200,41 +218,110 @@ def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool) -
     split, note = assign_split(rows["observation_date"], rows["user_id"], cfg.split, cfg.seed)
     rows["split"] = split
     feed_cfg = dataset.manifest["config"]["feed"]
+    description = dataset.description
     registry = feed_registry(dataset.windows, feed_cfg.get("format", "raw"))
     try:
+        registry.check_groups(description.group_names, f"{dataset.path}: description groups")
+        registry = registry.with_contested(description.contested_groups)
         registry = registry.with_contested(cfg.features.contested_groups)
+        description = description.with_contested(cfg.features.contested_groups)
     except ValueError as exc:
         raise NsfError(str(exc)) from None
-    return PreparedData(frame=frame, rows=rows, registry=registry, sensitive=sensitive,
+    description = _with_coarse(description, registry)
+    missing = [c for c in description.sensitive_names if c not in sensitive.columns]
+    if missing:
+        raise NsfError(f"{dataset.path}: the description's sensitive columns {missing} are not "
+                       "in the sensitive table")
+    return PreparedData(frame=frame, rows=rows, registry=registry,
+                        sensitive=fairness_groups(sensitive, description),
                         target=cfg.target, digest=dataset.digest, source=str(dataset.path),
-                        split_note=note, manifest=dataset.manifest, latents=latents)
+                        split_note=note, description=description, manifest=dataset.manifest,
+                        latents=latents)
 
 
 def _prepare_table(cfg: ExperimentConfig) -> PreparedData:
     tcfg = cfg.dataset.table
     frame, digest = read_user_table(tcfg)
-    features = [c for cols in tcfg.groups.values() for c in cols]
-    if tcfg.categorical_columns is not None:
-        categorical = set(tcfg.categorical_columns)
-    else:
-        categorical = {c for c in features
-                       if not (pd.api.types.is_numeric_dtype(frame[c])
-                               or pd.api.types.is_bool_dtype(frame[c]))}
-    registry = table_registry(tcfg.groups, categorical, tcfg.contested_groups)
+    description = describe_table(tcfg, frame)
+    groups = {g.name: g.columns for g in description.groups}
+    registry = table_registry(groups, categorical_columns(tcfg, frame),
+                              description.contested_groups)
+    try:
+        registry = registry.with_contested(cfg.features.contested_groups)
+        description = description.with_contested(cfg.features.contested_groups)
+    except ValueError as exc:
+        raise NsfError(str(exc)) from None
+    description = _with_coarse(description, registry)
     y = frame[tcfg.target_column].to_numpy(dtype=np.int8)
     dates = frame[tcfg.time_column] if tcfg.time_column else None
+    # Without an id column every row is its own subject, keyed by its row number.
+    subjects = (frame[tcfg.id_column].to_numpy() if tcfg.id_column
+                else np.arange(len(frame), dtype=np.int64))
+    population = (frame[tcfg.population_column].to_numpy(dtype=bool)
+                  if tcfg.population_column else True)
     rows = pd.DataFrame({
         "observation_date": dates.to_numpy() if dates is not None else pd.NaT,
-        "user_id": frame[tcfg.id_column].to_numpy(),
-        "apple_registered": True, "nsf_appstore": y, "nsf_any": y, "label": y,
+        "user_id": subjects,
+        "apple_registered": population, "nsf_appstore": y, "nsf_any": y, "label": y,
         "has_charge": True, "p_true": np.nan,
     })
     split, note = assign_split(dates, rows["user_id"], cfg.split, cfg.seed)
     rows["split"] = split
     sensitive = frame[list(tcfg.sensitive_columns)].reset_index(drop=True)
-    return PreparedData(frame=frame, rows=rows, registry=registry, sensitive=sensitive,
+    return PreparedData(frame=frame, rows=rows, registry=registry,
+                        sensitive=fairness_groups(sensitive, description),
                         target=cfg.target, digest=digest, source=str(tcfg.path),
-                        split_note=note)
+                        split_note=note, description=description)
+
+
+def _with_coarse(description: DatasetDescription, registry: FeatureRegistry) -> \
+        DatasetDescription:
+    """The description with each group's coarse flag as the registry has it."""
+    coarse = {s.group for s in registry.usable if s.coarsen != "none"}
+    groups = tuple(g.model_copy(update={"coarse": g.name in coarse})
+                   for g in description.groups)
+    return description.model_copy(update={"groups": groups})
+
+
+def _band_labels(edges: np.ndarray) -> list[str]:
+    last = edges.size - 2
+    return [f"[{edges[i]:g}, {edges[i + 1]:g}{']' if i == last else ')'}"
+            for i in range(edges.size - 1)]
+
+
+def fairness_groups(raw: pd.DataFrame, description: DatasetDescription) -> pd.DataFrame:
+    """The sensitive columns as groups for the fairness tables.
+
+    Numeric columns are cut into ``bands`` quantile bands (labelled by their edges; fewer when
+    values tie), missing values become '(missing)', and levels with fewer than
+    ``description.rare_level_rows`` rows are pooled into '(other)'. Columns not declared
+    sensitive are kept as they are (the simulator's raw age, for the audit).
+    """
+    out = raw.reset_index(drop=True).copy()
+    for col in description.sensitive:
+        values = out[col.name]
+        if col.kind == "numeric":
+            numbers = pd.to_numeric(values, errors="coerce")
+            finite = numbers.dropna().to_numpy(dtype=np.float64)
+            edges = np.unique(np.quantile(finite, np.linspace(0, 1, (col.bands or 4) + 1))) \
+                if finite.size else np.array([0.0])
+            if edges.size < 2:
+                text = numbers.map(lambda x: "(missing)" if pd.isna(x) else f"{x:g}")
+            else:
+                codes = np.clip(np.searchsorted(edges, numbers.to_numpy(dtype=np.float64),
+                                                side="right") - 1, 0, edges.size - 2)
+                labels = np.asarray(_band_labels(edges), dtype=object)
+                text = pd.Series(labels[codes], index=values.index)
+                text[numbers.isna()] = "(missing)"
+        else:
+            text = values.astype(object).where(values.notna(), "(missing)").astype(str)
+        if description.rare_level_rows > 0:
+            counts = text.value_counts()
+            rare = counts.index[counts < description.rare_level_rows]
+            if len(rare) and len(rare) < len(counts):
+                text = text.where(~text.isin(rare), "(other)")
+        out[col.name] = text.astype(object)
+    return out
 
 
 def prepare(cfg: ExperimentConfig, dataset: Dataset | None = None, *,

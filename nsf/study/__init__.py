@@ -124,9 +124,11 @@ from nsf.study._stats import HIGHER_IS_BETTER, compare_arms, verdict_for
 from nsf.study._tables import study_tables
 from nsf.study._variants import (
     BASELINE,
+    ResolvedStudy,
     Variant,
     fit_key,
     replicate_seeds,
+    resolve_study,
     resolve_variants,
     stream,
 )
@@ -140,6 +142,7 @@ __all__ = [
     "FitStore",
     "FitTask",
     "GroupRates",
+    "ResolvedStudy",
     "Variant",
     "compare_arms",
     "disparity_change",
@@ -147,6 +150,7 @@ __all__ = [
     "fit_key",
     "minimal_sufficient_set",
     "replicate_seeds",
+    "resolve_study",
     "resolve_variants",
     "run_fit",
     "run_study",

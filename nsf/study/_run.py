@@ -28,7 +28,7 @@ from nsf.study._variants import (
     Variant,
     fit_key,
     replicate_seeds,
-    resolve_variants,
+    resolve_study,
     stream,
     without,
 )
@@ -153,7 +153,8 @@ class _Study:
         self.test_digest = test_digest(prepared)
         self.outcomes: dict[str, FitOutcome] = {}
         self.arms: dict[str, dict] = {}
-        self.baseline, self.variants = resolve_variants(cfg, prepared)
+        self.resolved = resolve_study(cfg, prepared)
+        self.baseline, self.variants = self.resolved.baseline, self.resolved.variants
         self._baseline_core = [self._core(self.baseline, s) for s in self.seeds]
         self._baseline_keys = [fit_key(self.baseline, s, cfg, prepared.digest, reliance=True)
                                for s in self.seeds]
@@ -253,15 +254,16 @@ class _Study:
         return out
 
 
-def _fairness_attributes(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[dict, list]:
-    available = set(prepared.sensitive.columns)
+def _fairness_attributes(study: _Study) -> tuple[dict, list]:
+    available = set(study.prepared.sensitive.columns)
+    attributes = study.resolved.attributes
     attrs, skipped = {}, []
-    for a in cfg.study.fairness_attributes:
+    for a in attributes.fairness:
         if a in available:
             attrs[a] = (a,)
         else:
             skipped.append(a)
-    for combo in cfg.study.intersections:
+    for combo in attributes.intersections:
         name = "+".join(combo)
         if set(combo) <= available:
             attrs[name] = tuple(combo)
@@ -341,7 +343,7 @@ def jsonable(value):
 
 
 def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
-    cfg, prepared, s = study.cfg, study.prepared, study.cfg.study
+    s = study.cfg.study
     baseline, variants = study.baseline, study.variants
     by_name = {BASELINE: baseline, **{v.name: v for v in variants}}
 
@@ -351,10 +353,9 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
 
     # Proxies: each covered contested group alone, for each target attribute.
     t = time.perf_counter()
-    contested = [g for g in prepared.registry.contested_groups
-                 if g not in baseline.selection.drop_groups
-                 and (s.groups is None or g in s.groups)]
-    proxy_tasks = [ProxyTask(g, target) for g in contested for target in s.proxy_targets]
+    contested = list(study.resolved.covered)
+    proxy_tasks = [ProxyTask(g, target) for g in contested
+                   for target in study.resolved.attributes.proxy_targets]
     proxies = []
     study.progress("proxies", 0, len(proxy_tasks))
     for _, row in study.pool.run(_proxy_task, proxy_tasks):
@@ -366,7 +367,7 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
 
     # Fairness of the baseline, by attribute and intersection.
     t = time.perf_counter()
-    attrs, skipped = _fairness_attributes(cfg, prepared)
+    attrs, skipped = _fairness_attributes(study)
     base_pred = study.predictions(baseline)
     items = [_FairnessItem(name, cols, base_pred) for name, cols in attrs.items()]
     tables = {}
@@ -546,7 +547,9 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
                     "test_nsf_rate": float(np.mean(y)),
                     "train_rows": int(prepared.train_index.size),
                     "validation_rows": int(prepared.validation_index.size),
-                    "test_digest": study.test_digest},
+                    "test_digest": study.test_digest,
+                    "description": prepared.description.to_dict()
+                    if prepared.description is not None else None},
         "config": cfg.model_dump(mode="json"),
         "seeds": study.seeds,
         "settings": {"primary_metric": primary, "margins": dict(s.margins),
@@ -554,7 +557,12 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
                      "n_bootstrap": s.n_bootstrap, "interval_target": s.interval_target,
                      "fairness_n_bootstrap": s.fairness_n_bootstrap, "threshold": s.threshold,
                      "model": cfg.model.kind},
-        "contested_groups": contested,
+        # Every contested group, whatever study.groups covers: narrowing the groups studied
+        # never changes what is contested.
+        "contested_groups": list(study.resolved.contested),
+        "covered_groups": contested,
+        "skipped_families": [{"family": f, "reason": r}
+                             for f, r in study.resolved.skipped_families],
         "baseline": study.baseline.describe() | {
             "seeds": study.seeds, "run_ids": [o.run_id for o in base_outs],
             "metrics": _metrics_summary(study, study.baseline)},

@@ -10,13 +10,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nsf.config import ExperimentConfig
+from nsf.config._study import INCOME_BAND
 from nsf.errors import NsfError
 from nsf.features import FeatureSelection, extra_specs, select_features
+from nsf.study.families import (
+    BASELINE,
+    DROP_ALL,
+    FAMILIES,
+    FamilyContext,
+    with_changes,
+)
 
 #: Bumped when what a fit task computes changes, so older children are not reused.
 FIT_VERSION = 1
-BASELINE = "baseline"
-DROP_ALL = "drop_all_contested"
 
 
 @dataclass(frozen=True)
@@ -82,31 +88,18 @@ def replicate_seeds(seed: int, k: int) -> list[int]:
 
 
 def _features(prepared, selection: FeatureSelection) -> tuple[tuple[str, bool], ...]:
-    specs, groups = extra_specs(selection.sensitive, selection.latents)
+    specs, groups = extra_specs(selection.sensitive, selection.latents, prepared.sensitive_kinds())
     registry = prepared.registry.extended(specs, groups) if specs else prepared.registry
     coarse = set(selection.coarsen_groups)
     return tuple((s.name, s.group in coarse and s.coarsen != "none")
                  for s in select_features(registry, selection))
 
 
-def _with(base: FeatureSelection, **changes) -> FeatureSelection:
-    values = {"drop_groups": base.drop_groups, "coarsen_groups": base.coarsen_groups,
-              "retention_days": base.retention_days, "sensitive": base.sensitive,
-              "keep_groups": base.keep_groups}
-    values.update(changes)
-    drop = tuple(dict.fromkeys(values["drop_groups"]))
-    coarsen = tuple(g for g in dict.fromkeys(values["coarsen_groups"]) if g not in drop)
-    return FeatureSelection(drop_groups=drop, coarsen_groups=coarsen,
-                            retention_days=values["retention_days"],
-                            sensitive=tuple(dict.fromkeys(values["sensitive"])),
-                            keep_groups=values["keep_groups"])
-
-
 def without(base: Variant, groups, prepared, *, name: str | None = None,
             family: str = "minimal_set") -> Variant:
     """The baseline without ``groups`` (used by the minimal-set search)."""
     groups = tuple(sorted(groups))
-    selection = _with(base.selection, drop_groups=(*base.selection.drop_groups, *groups))
+    selection = with_changes(base.selection, drop_groups=(*base.selection.drop_groups, *groups))
     return Variant(
         name=name or ("without:" + "+".join(groups)), family=family, selection=selection,
         population=base.population, label=base.label, groups=groups,
@@ -114,42 +107,122 @@ def without(base: Variant, groups, prepared, *, name: str | None = None,
         features=_features(prepared, selection))
 
 
-def _covered_groups(cfg: ExperimentConfig, prepared, base: FeatureSelection) -> list[str]:
-    contested = list(prepared.registry.contested_groups)
-    if cfg.study.groups is not None:
-        try:
-            prepared.registry.check_groups(cfg.study.groups, "study.groups")
-        except ValueError as exc:
-            raise NsfError(str(exc)) from None
-        not_contested = [g for g in cfg.study.groups if g not in contested]
-        if not_contested:
-            raise NsfError(f"study.groups: {not_contested} are not contested groups (contested:"
-                           f" {', '.join(contested)}; see features.contested_groups)")
-        contested = [g for g in contested if g in cfg.study.groups]
-    dropped = set(base.drop_groups)
-    return [g for g in contested if g not in dropped]
+@dataclass(frozen=True)
+class StudyAttributes:
+    """The sensitive columns each analysis uses, resolved against the dataset description.
+
+    Attributes
+    ----------
+    fairness : columns the group metrics are broken down by.
+    intersections : combinations also broken down.
+    sensitive_features : columns the 'sensitive' variant adds as features.
+    proxy_targets : what each contested group is tried as a proxy for.
+    """
+
+    fairness: tuple[str, ...]
+    intersections: tuple[tuple[str, ...], ...]
+    sensitive_features: tuple[str, ...]
+    proxy_targets: tuple[str, ...]
 
 
-def resolve_variants(cfg: ExperimentConfig, prepared) -> tuple[Variant, list[Variant]]:
-    """The baseline and the study's variants, checked against the data's feature registry.
-
-    The default families are generated from the registry: for each covered contested group
-    ``drop_<g>`` (drop_one), ``core+<g>`` (keep_one: the uncontested groups plus ``g``, compared
-    with ``drop_all_contested`` so its verdict says whether ``g`` adds to the core),
-    ``coarse_<g>`` (for groups with a coarse version) and ``coarse_all``; ``drop_all_contested``;
-    ``train_all_users_nsf_any`` (population); ``retention_<d>d``; ``add_sensitive``. Declared
-    variants (``study.variants``) change the configured model the same way and come last.
+def resolve_attributes(cfg: ExperimentConfig, prepared) -> StudyAttributes:
+    """``study.fairness_attributes`` and friends, defaulted from and checked against the
+    dataset description's sensitive columns (by their own names).
 
     Raises
     ------
     NsfError
-        Unknown groups or sensitive attributes, a variant that keeps no feature, a reference
-        that names no variant, or two variants with the same name.
+        A named column that is not a sensitive column of the dataset (or ``income_band``
+        without the simulator's latent income).
+    """
+    s = cfg.study
+    description = prepared.description
+    names = description.sensitive_names
+    try:
+        fairness = names if s.fairness_attributes is None else s.fairness_attributes
+        description.check_sensitive(fairness, "study.fairness_attributes")
+        if s.intersections is None:
+            intersections = (tuple(names[:2]),) if len(names) >= 2 else ()
+        else:
+            intersections = s.intersections
+            for combo in intersections:
+                description.check_sensitive(combo, "study.intersections")
+        features = names if s.sensitive_features is None else s.sensitive_features
+        description.check_sensitive(features, "study.sensitive_features")
+        base = cfg.features.sensitive
+        description.check_sensitive(base, "features.sensitive")
+    except ValueError as exc:
+        raise NsfError(str(exc)) from None
+    income = "income_z" in prepared.frame.columns
+    if s.proxy_targets is None:
+        targets = (*names, *([INCOME_BAND] if income else []))
+    else:
+        targets = s.proxy_targets
+        others = [t for t in targets if t != INCOME_BAND]
+        try:
+            description.check_sensitive(others, "study.proxy_targets")
+        except ValueError as exc:
+            raise NsfError(f"{exc}; {INCOME_BAND} also on simulated data") from None
+        if INCOME_BAND in targets and not income:
+            raise NsfError(f"study.proxy_targets: {INCOME_BAND} needs the simulator's latent "
+                           "income (simulated data only)")
+    return StudyAttributes(tuple(fairness), tuple(tuple(c) for c in intersections),
+                           tuple(features), tuple(targets))
+
+
+def contested_groups(cfg: ExperimentConfig, prepared) -> tuple[list[str], list[str]]:
+    """``(contested, covered)``: every contested group the baseline uses, and those the
+    default variants cover (``study.groups`` narrows the second, never the first)."""
+    registry = prepared.registry
+    base = FeatureSelection.from_config(cfg.features)
+    dropped = set(base.drop_groups)
+    contested = [g for g in registry.contested_groups if g not in dropped]
+    if cfg.study.groups is None:
+        return contested, list(contested)
+    try:
+        registry.check_groups(cfg.study.groups, "study.groups")
+    except ValueError as exc:
+        raise NsfError(str(exc)) from None
+    not_contested = [g for g in cfg.study.groups if g not in registry.contested_groups]
+    if not_contested:
+        raise NsfError(f"study.groups: {not_contested} are not contested groups (contested:"
+                       f" {', '.join(registry.contested_groups)}; see features.contested_groups)")
+    return contested, [g for g in contested if g in cfg.study.groups]
+
+
+@dataclass(frozen=True)
+class ResolvedStudy:
+    """What the study will run: the baseline, the variants, the families skipped and why."""
+
+    baseline: Variant
+    variants: list[Variant]
+    skipped_families: list[tuple[str, str]]
+    attributes: StudyAttributes
+    contested: list[str]
+    covered: list[str]
+
+
+def resolve_study(cfg: ExperimentConfig, prepared) -> ResolvedStudy:
+    """The baseline and the study's variants, checked against the data's feature registry and
+    its description.
+
+    Each registered family (:data:`nsf.study.families.FAMILIES`, or those of
+    ``study.families``) is asked whether it applies to this dataset; one that does not is
+    skipped with its reason. Declared variants (``study.variants``) change the configured model
+    the same way and come last.
+
+    Raises
+    ------
+    NsfError
+        Unknown families, groups or sensitive columns, a variant that keeps no feature, a
+        reference that names no variant, two variants with the same name, or no variant at all
+        because every family is inapplicable (each named with its reason).
     """
     study = cfg.study
     target = prepared.target
     base_sel = FeatureSelection.from_config(cfg.features)
     registry = prepared.registry
+    attributes = resolve_attributes(cfg, prepared)
     try:
         base_features = _features(prepared, base_sel)
     except ValueError as exc:
@@ -157,13 +230,23 @@ def resolve_variants(cfg: ExperimentConfig, prepared) -> tuple[Variant, list[Var
     baseline = Variant(BASELINE, "baseline", base_sel, target.population, target.label,
                        reference=BASELINE, subject="removed",
                        description="the configured model", features=base_features)
-    groups = _covered_groups(cfg, prepared, base_sel)
-    all_contested = [g for g in registry.contested_groups if g not in base_sel.drop_groups]
-    families = set(study.families)
-    if "keep_one" in families:
-        families.add("drop_all")
+    contested, covered = contested_groups(cfg, prepared)
+    names = list(FAMILIES) if study.families is None else list(dict.fromkeys(study.families))
+    unknown = [f for f in names if f not in FAMILIES]
+    if unknown:
+        raise NsfError(f"study.families: unknown families {unknown} (registered: "
+                       f"{', '.join(FAMILIES)})")
+    for name in list(names):
+        for required in FAMILIES[name].requires:
+            if required not in names:
+                names.append(required)
+    names = [f for f in FAMILIES if f in names]
+    ctx = FamilyContext(cfg=cfg, prepared=prepared, base=base_sel, covered=tuple(covered),
+                        contested=tuple(contested),
+                        sensitive=attributes.sensitive_features)
     simulated = cfg.dataset.kind == "simulated"
     out: list[Variant] = []
+    skipped: list[tuple[str, str]] = []
 
     def add(name, family, selection, *, population=None, label=None, reference=BASELINE,
             subject="removed", description="", vgroups=()):
@@ -175,66 +258,37 @@ def resolve_variants(cfg: ExperimentConfig, prepared) -> tuple[Variant, list[Var
                            label or target.label, reference, subject, description,
                            tuple(vgroups), feats))
 
-    if "drop_one" in families:
-        for g in groups:
-            add(f"drop_{g}", "drop_one", _with(base_sel, drop_groups=(*base_sel.drop_groups, g)),
-                description=f"without {g}", vgroups=(g,))
-    if "drop_all" in families and all_contested:
-        add(DROP_ALL, "drop_all",
-            _with(base_sel, drop_groups=(*base_sel.drop_groups, *all_contested)),
-            description="uncontested groups only", vgroups=tuple(all_contested))
-    if "keep_one" in families and all_contested:
-        for g in groups:
-            others = [c for c in all_contested if c != g]
-            add(f"core+{g}", "keep_one",
-                _with(base_sel, drop_groups=(*base_sel.drop_groups, *others)),
-                reference=DROP_ALL, subject="added",
-                description=f"uncontested groups plus {g} only", vgroups=(g,))
-    if "coarsen" in families:
-        coarsenable = [g for g in groups
-                       if any(s.group == g and s.coarsen != "none" for s in registry.usable)]
-        for g in coarsenable:
-            add(f"coarse_{g}", "coarsen",
-                _with(base_sel, coarsen_groups=(*base_sel.coarsen_groups, g)),
-                description=f"{g} in its coarse version (bands, years, domain type, capped "
-                "counts)", vgroups=(g,))
-        if len(coarsenable) > 1:
-            add("coarse_all", "coarsen",
-                _with(base_sel, coarsen_groups=(*base_sel.coarsen_groups, *coarsenable)),
-                description="every contested group in its coarse version",
-                vgroups=tuple(coarsenable))
-    if "population" in families and simulated and target.population == "apple":
-        add("train_all_users_nsf_any", "population", base_sel, population="all",
-            label="nsf_any", subject="added",
-            description="trained on all users with the nsf_any proxy label (evaluated on "
-            "Apple-registered users' nsf_appstore)")
-    if "retention" in families:
-        for days in study.retention_days:
-            add(f"retention_{days}d", "retention", _with(base_sel, retention_days=days),
-                description=f"history windows of at most {days} days")
-    if "sensitive" in families:
-        available = [c for c in study.sensitive_features if c in prepared.frame.columns]
-        extra = [c for c in available if c not in base_sel.sensitive]
-        if extra:
-            add("add_sensitive", "sensitive",
-                _with(base_sel, sensitive=(*base_sel.sensitive, *extra)), subject="added",
-                description=f"with the sensitive attributes {', '.join(extra)} as features "
-                "(never the default)")
+    for name in names:
+        family = FAMILIES[name]
+        reason = family.applies(ctx)
+        if reason is None:
+            missing = [r for r in family.requires if r in dict(skipped)]
+            if missing:
+                reason = f"needs the {missing[0]} family ({dict(skipped)[missing[0]]})"
+        if reason is not None:
+            skipped.append((name, reason))
+            continue
+        for p in family.variants(ctx):
+            add(p.name, name, p.selection, population=p.population, label=p.label,
+                reference=p.reference, subject=p.subject, description=p.description,
+                vgroups=p.groups)
+    known_families = {*FAMILIES, "custom"}
     for i, v in enumerate(study.variants):
         where = f"study.variants[{i}] ({v.name})"
+        if v.family not in known_families:
+            raise NsfError(f"{where}.family: unknown family {v.family!r} (registered: "
+                           f"{', '.join(sorted(known_families))})")
         try:
             for attr in ("drop_groups", "coarsen_groups"):
                 registry.check_groups(getattr(v, attr), f"{where}.{attr}")
             if v.keep_groups is not None:
                 registry.check_groups(v.keep_groups, f"{where}.keep_groups")
+            prepared.description.check_sensitive(v.sensitive, f"{where}.sensitive")
         except ValueError as exc:
             raise NsfError(str(exc)) from None
-        missing = [c for c in v.sensitive if c not in prepared.frame.columns]
-        if missing:
-            raise NsfError(f"{where}.sensitive: {missing} are not in the data")
         if (v.population == "all" or v.label == "nsf_any") and not simulated:
             raise NsfError(f"{where}: population/label variants need a simulated dataset")
-        selection = _with(
+        selection = with_changes(
             base_sel, drop_groups=(*base_sel.drop_groups, *v.drop_groups),
             coarsen_groups=(*base_sel.coarsen_groups, *v.coarsen_groups),
             retention_days=v.retention_days if v.retention_days is not None
@@ -248,6 +302,9 @@ def resolve_variants(cfg: ExperimentConfig, prepared) -> tuple[Variant, list[Var
         add(v.name, v.family, selection, population=v.population, label=v.label,
             reference=v.reference, subject=subject, description="declared in study.variants",
             vgroups=(*v.drop_groups, *v.coarsen_groups))
+    if not out:
+        why = "; ".join(f"{f}: {r}" for f, r in skipped) or "study.families is empty"
+        raise NsfError(f"study: no variant to run, every family is inapplicable ({why})")
     names = [v.name for v in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -258,7 +315,13 @@ def resolve_variants(cfg: ExperimentConfig, prepared) -> tuple[Variant, list[Var
         if v.reference not in known:
             raise NsfError(f"study variant {v.name!r}: reference {v.reference!r} is not a "
                            f"variant (known: {', '.join(sorted(known))})")
-    return baseline, out
+    return ResolvedStudy(baseline, out, skipped, attributes, contested, covered)
+
+
+def resolve_variants(cfg: ExperimentConfig, prepared) -> tuple[Variant, list[Variant]]:
+    """The baseline and the study's variants (:func:`resolve_study` without the rest)."""
+    resolved = resolve_study(cfg, prepared)
+    return resolved.baseline, resolved.variants
 
 
 def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
@@ -287,5 +350,6 @@ def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-__all__ = ["BASELINE", "DROP_ALL", "Variant", "fit_key", "replicate_seeds", "resolve_variants",
-           "stream", "without"]
+__all__ = ["BASELINE", "DROP_ALL", "ResolvedStudy", "StudyAttributes", "Variant",
+           "contested_groups", "fit_key", "replicate_seeds", "resolve_attributes",
+           "resolve_study", "resolve_variants", "stream", "without"]

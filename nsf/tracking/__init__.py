@@ -11,10 +11,12 @@ from nsf.tracking._store import (
     ui_command,
 )
 from nsf.tracking._train import (
+    DESCRIPTION_ARTIFACT,
     NATIVE_NAME,
     SCORER_NAME,
     config_params,
     log_config,
+    log_description,
     log_trained_model,
     tracked_run,
 )
@@ -25,6 +27,7 @@ for _name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 __all__ = [
+    "DESCRIPTION_ARTIFACT",
     "NATIVE_NAME",
     "SCORER_NAME",
     "TAG_KEYS",
@@ -35,6 +38,7 @@ __all__ = [
     "git_commit",
     "load_fitted",
     "log_config",
+    "log_description",
     "log_trained_model",
     "tracked_run",
     "ui_command",

@@ -27,6 +27,10 @@ _SKOPS_TRUSTED = [
 NATIVE_NAME = "native_model"
 
 
+#: The dataset description's artifact name in every train and study parent run.
+DESCRIPTION_ARTIFACT = "dataset_description.json"
+
+
 def _requirements() -> list[str]:
     # Explicit requirements: MLflow's inference would re-load the model in a subprocess (slow).
     out = []
@@ -70,6 +74,15 @@ def log_config(cfg: ExperimentConfig) -> None:
 
     mlflow.log_params(config_params(cfg))
     mlflow.log_text(config_to_yaml(cfg), "config.yaml")
+
+
+def log_description(description) -> None:
+    """Log the dataset description into the active run (``dataset_description.json``), so a
+    report regenerated later reads what the run saw, not what the current code would derive."""
+    import mlflow
+
+    if description is not None:
+        mlflow.log_text(description.to_json(), DESCRIPTION_ARTIFACT)
 
 
 def _example(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

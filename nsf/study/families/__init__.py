@@ -1,0 +1,34 @@
+"""Variant families: one module each, registered once here.
+
+A family declares what it needs from the dataset (``applies(ctx) -> reason | None``) and the
+variants it proposes (``variants(ctx)``). A family that cannot apply is skipped with its reason
+(logged with the study and shown as "not applicable: <reason>"), never run as fake variants.
+
+Adding a family: a new module here defining ``FAMILY = Family(...)``, and its entry in
+:data:`FAMILIES` below.
+"""
+
+from nsf.study.families import (
+    coarsen,
+    drop_all,
+    drop_one,
+    keep_one,
+    population,
+    retention,
+    sensitive,
+)
+from nsf.study.families.base import (
+    BASELINE,
+    DROP_ALL,
+    Family,
+    FamilyContext,
+    Proposal,
+    with_changes,
+)
+
+#: The one list of variant families, in the order the study runs and the report shows them.
+FAMILIES: dict[str, Family] = {m.FAMILY.name: m.FAMILY for m in (
+    drop_one, drop_all, keep_one, coarsen, population, retention, sensitive)}
+
+__all__ = ["BASELINE", "DROP_ALL", "FAMILIES", "Family", "FamilyContext", "Proposal",
+           "with_changes"]
