@@ -4,12 +4,14 @@ Reliance is not necessity. A model can lean heavily on a group that a retrained 
 equally well without (another group carries the same information); the study reports both side
 by side. Two measures:
 
-- :func:`group_shap`: exact TreeSHAP of LightGBM (``booster.predict(X, pred_contrib=True)``,
-  Lundberg et al. 2020, Nature Machine Intelligence 2:56-67), in the model's log-odds. A
-  group's value on a row is the sum of its features' SHAP values; by additivity the groups'
-  values add up to the row's log-odds minus the expected log-odds. (This is the usual grouped
-  SHAP, not the Shapley value of a game whose players are the groups.) Reported as the mean
-  absolute group value over a sample of rows and its share of the total.
+- :func:`group_shap`: SHAP values of every family in the model's log-odds (:func:`shap_values`:
+  exact path-dependent TreeSHAP for LightGBM, ``pred_contrib``, and HistGradientBoosting,
+  ``shap.TreeExplainer``; Lundberg et al. 2020, Nature Machine Intelligence 2:56-67; and
+  ``shap.LinearExplainer`` on the training rows for logistic regression). A group's value on a
+  row is the sum of its features' SHAP values; by additivity the groups' values add up to the
+  row's log-odds minus the base value. (This is the usual grouped SHAP, not the Shapley value
+  of a game whose players are the groups.) Reported as the mean absolute group value over a
+  sample of rows and its share of the total.
 - :func:`grouped_permutation_importance`: the fall of a metric (AUC) when all the group's
   columns are permuted together (one row permutation, so within-group dependence is kept).
 
@@ -21,5 +23,13 @@ from nsf.explain._reliance import (
     group_shap,
     grouped_permutation_importance,
 )
+from nsf.explain._shap import GroupAttribution, explainable, shap_values
 
-__all__ = ["group_reliance", "group_shap", "grouped_permutation_importance"]
+__all__ = [
+    "GroupAttribution",
+    "explainable",
+    "group_reliance",
+    "group_shap",
+    "grouped_permutation_importance",
+    "shap_values",
+]

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
+from nsf.explain._shap import group_columns, shap_values
 from nsf.metrics import auc
 from nsf.metrics._validation import check_rng
-
-
-def _groups_of(fitted) -> dict[str, np.ndarray]:
-    """Group -> column positions in the encoded matrix, in feature order."""
-    groups: dict[str, list[int]] = {}
-    for j, spec in enumerate(fitted.features):
-        groups.setdefault(spec.group, []).append(j)
-    return {g: np.asarray(cols, dtype=np.intp) for g, cols in groups.items()}
 
 
 def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -24,47 +16,38 @@ def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=size, replace=False))
 
 
-def group_shap(fitted, frame: pd.DataFrame) -> pd.DataFrame | None:
-    """Exact TreeSHAP of a LightGBM model, summed by attribute group.
+def group_shap(fitted, frame: pd.DataFrame) -> pd.DataFrame:
+    """SHAP values of a fitted model of any family, summed by attribute group.
 
     Parameters
     ----------
     fitted : nsf.models.FittedModel
-        A fitted model of kind ``lightgbm`` (other kinds return None: TreeSHAP is exact and
-        cheap only for trees, and the study does not approximate it).
+        LightGBM, HistGradientBoosting or logistic regression (see :func:`shap_values`).
     frame : pandas.DataFrame
         Raw rows (``fitted.input_columns``), e.g. a sample of test rows.
 
     Returns
     -------
-    pandas.DataFrame or None
+    pandas.DataFrame
         Indexed by group (feature order): ``mean_abs`` (mean over rows of the absolute group
         value, log-odds), ``share`` (``mean_abs`` over its sum across groups), ``mean`` (signed
-        mean), ``n_features``. The frame's ``attrs["expected_value"]`` holds the mean log-odds
-        and ``attrs["max_additivity_error"]`` the largest gap between the contributions' sum
-        and the model's raw log-odds (float rounding only).
+        mean), ``n_features``. The frame's ``attrs["expected_value"]`` holds the base value
+        (expected log-odds), ``attrs["max_additivity_error"]`` the largest gap between the base
+        value plus the values and the model's log-odds, ``attrs["method"]`` the explainer.
     """
-    if fitted.model_cfg.kind != "lightgbm":
-        return None
-    X = fitted.encoder.transform(frame)
-    booster = fitted.estimator_.booster_
-    with threadpool_limits(fitted.model_cfg.num_threads):
-        contrib = booster.predict(X, pred_contrib=True, num_threads=fitted.model_cfg.num_threads)
-        raw = booster.predict(X, raw_score=True, num_threads=fitted.model_cfg.num_threads)
-    contrib = np.asarray(contrib, dtype=np.float64)
-    if contrib.shape != (X.shape[0], X.shape[1] + 1):
-        raise ValueError(f"pred_contrib returned shape {contrib.shape} for {X.shape} rows x "
-                         "features (expected one column per feature plus the expected value)")
-    rows = []
-    for group, cols in _groups_of(fitted).items():
-        value = contrib[:, cols].sum(axis=1)
-        rows.append({"group": group, "mean_abs": float(np.abs(value).mean()),
-                     "mean": float(value.mean()), "n_features": int(cols.size)})
-    table = pd.DataFrame(rows).set_index("group")
+    attribution = shap_values(fitted, frame)
+    sizes = {g: int(c.size) for g, c in group_columns(fitted).items()}
+    mean_abs = np.abs(attribution.values).mean(axis=0) if len(frame) else \
+        np.zeros(len(attribution.groups))
+    mean = attribution.values.mean(axis=0) if len(frame) else np.zeros(len(attribution.groups))
+    table = pd.DataFrame({"mean_abs": mean_abs, "mean": mean,
+                          "n_features": [sizes[g] for g in attribution.groups]},
+                         index=pd.Index(attribution.groups, name="group"))
     total = table["mean_abs"].sum()
     table["share"] = table["mean_abs"] / total if total > 0 else np.nan
-    table.attrs["expected_value"] = float(contrib[:, -1].mean())
-    table.attrs["max_additivity_error"] = float(np.max(np.abs(contrib.sum(axis=1) - raw)))
+    table.attrs["expected_value"] = attribution.base_value
+    table.attrs["max_additivity_error"] = attribution.max_additivity_error
+    table.attrs["method"] = attribution.method
     return table[["mean_abs", "share", "mean", "n_features"]]
 
 
@@ -108,7 +91,7 @@ def grouped_permutation_importance(fitted, frame: pd.DataFrame, y_true, *, n_rep
 
     base = auc(y, predict(X))
     rows = []
-    for group, cols in _groups_of(fitted).items():
+    for group, cols in group_columns(fitted).items():
         drops = np.empty(n_repeats)
         for r in range(n_repeats):
             permuted = X.copy()
@@ -132,8 +115,7 @@ def group_reliance(fitted, frame: pd.DataFrame, y_true, *, shap_rows: int,
     dict
         ``{"groups": {group: {"shap_mean_abs", "shap_share", "shap_mean",
         "permutation_auc_drop", "permutation_auc_drop_sd", "n_features"}}, "shap_rows",
-        "permutation_rows", "n_repeats", "expected_log_odds", "auc"}``; SHAP entries are None
-        for models other than LightGBM.
+        "permutation_rows", "n_repeats", "expected_log_odds", "auc", "shap_method"}``.
     """
     check_rng(rng)
     y = np.asarray(y_true)
@@ -145,11 +127,11 @@ def group_reliance(fitted, frame: pd.DataFrame, y_true, *, shap_rows: int,
                                           n_repeats=n_repeats, rng=perm_rng)
     groups = {}
     for group in perm.index:
-        s = None if shap is None else shap.loc[group]
+        s = shap.loc[group]
         groups[group] = {
-            "shap_mean_abs": None if s is None else float(s["mean_abs"]),
-            "shap_share": None if s is None else float(s["share"]),
-            "shap_mean": None if s is None else float(s["mean"]),
+            "shap_mean_abs": float(s["mean_abs"]),
+            "shap_share": float(s["share"]),
+            "shap_mean": float(s["mean"]),
             "permutation_auc_drop": float(perm.loc[group, "auc_drop"]),
             "permutation_auc_drop_sd": float(perm.loc[group, "auc_drop_sd"]),
             "n_features": int(perm.loc[group, "n_features"]),
@@ -157,6 +139,6 @@ def group_reliance(fitted, frame: pd.DataFrame, y_true, *, shap_rows: int,
     return {
         "groups": groups, "shap_rows": int(shap_idx.size), "permutation_rows": int(perm_idx.size),
         "n_repeats": int(n_repeats),
-        "expected_log_odds": None if shap is None else shap.attrs["expected_value"],
-        "auc": perm.attrs["auc"],
+        "expected_log_odds": shap.attrs["expected_value"], "auc": perm.attrs["auc"],
+        "shap_method": shap.attrs["method"],
     }

@@ -38,6 +38,9 @@ class FittedModel:
     model_cfg: ModelConfig
     seed: int
     info: dict = field(default_factory=dict)
+    #: Logistic regression only: the mean of the regression's inputs over the training rows,
+    #: the background of its SHAP values (an aggregate: no row is kept).
+    background_: np.ndarray | None = None
 
     @property
     def features(self) -> tuple[FeatureSpec, ...]:
@@ -152,6 +155,18 @@ def fit_model(train: pd.DataFrame, y_train: np.ndarray, validation: pd.DataFrame
         estimator.fit(X, y_train, **fit_kw)
     fitted = FittedModel(encoder, estimator, Calibrator("none"), model_cfg, int(seed),
                          dict(info or {}))
+    if model_cfg.kind == "logistic":
+        fitted.background_ = _linear_background(estimator, X)
     p_val = fitted.raw_proba(encoder.transform(validation))
     fitted.calibrator_ = Calibrator(model_cfg.calibration).fit(p_val, y_validation)
     return fitted
+
+
+
+def _linear_background(pipeline, X_train: np.ndarray) -> np.ndarray:
+    """Mean of the logistic regression's inputs (after imputation, scaling and one-hot coding)
+    over the training rows: all that the interventional ``shap.LinearExplainer`` uses of its
+    background (the value of input k is ``coef_k * (x_k - mean_k)``)."""
+    Z = np.asarray(pipeline.named_steps["columns"].transform(np.asarray(X_train, np.float64)),
+                   dtype=np.float64)
+    return Z.mean(axis=0)
