@@ -388,6 +388,10 @@ def run_chunk(task: ChunkTask) -> dict:
             "n_charge_attempts": diff[C["n_charge_attempts"]].astype(np.int32),
             "n_appstore_declines": diff[C["n_appstore_declines"]].astype(np.int32),
             "n_payment_declines": diff[C["n_declines"]].astype(np.int32),
+            "n_grouped_purchases": diff[C["n_grouped_purchases"]].astype(np.int32),
+            "grouped_amount": diff[C["grouped_amount"]].astype(np.int64),
+            "n_failed_charges": diff[C["n_failed_charges"]].astype(np.int32),
+            "failed_charge_amount": diff[C["failed_charge_amount"]].astype(np.int64),
         })
         charged = diff[C["n_new_charges"]] > 0
         agg["apple_rows"] += int(apple.sum())

@@ -37,11 +37,15 @@ COUNTERS = (
     "n_auto_topups", "payment_amount", "n_declines", "transfer_in_amount", "transfer_out_amount",
     "n_withdrawals", "withdrawal_amount", "n_appstore_charges", "appstore_amount",
     "n_appstore_declines", "n_charge_attempts", "n_new_charges",
+    # What the bundle-or-charge costs need: purchases and amount of each grouped charge at its
+    # closing, and grouped charges whose first attempt failed, with their amount.
+    "n_grouped_purchases", "grouped_amount", "n_failed_charges", "failed_charge_amount",
 )
 C = {name: i for i, name in enumerate(COUNTERS)}
 (N_TOPUPS, N_PAYMENTS, N_TRANSFERS, BALANCE_SUM, LOW_DAYS, TOPUP_AMOUNT, N_AUTO, PAYMENT_AMOUNT,
  N_DECLINES, TIN_AMOUNT, TOUT_AMOUNT, N_WITHDRAWALS, WITHDRAWAL_AMOUNT, N_APP_CHARGES,
- APP_AMOUNT, N_APP_DECLINES, N_ATTEMPTS, N_NEW_CHARGES) = range(len(COUNTERS))
+ APP_AMOUNT, N_APP_DECLINES, N_ATTEMPTS, N_NEW_CHARGES, N_GROUPED_PURCHASES, GROUPED_AMOUNT,
+ N_FAILED_CHARGES, FAILED_AMOUNT) = range(len(COUNTERS))
 
 # Per-user parameter columns.
 PARAMS = ("monthly_income", "payday", "payment_rate", "payment_scale", "transfer_out_rate",
@@ -268,6 +272,8 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
         if (open_count > 0 and charge_amount == 0
                 and (day - open_first >= delay or open_amount >= beh[B_CAP])):
             charge_amount = open_amount
+            cnt[N_GROUPED_PURCHASES] += open_count
+            cnt[GROUPED_AMOUNT] += open_amount
             charge_group = group_no
             charge_attempts = 0
             charge_next = day
@@ -331,6 +337,9 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
                         charge_amount = 0
                     else:
                         cnt[N_APP_DECLINES] += 1
+                        if charge_attempts == 0:
+                            cnt[N_FAILED_CHARGES] += 1
+                            cnt[FAILED_AMOUNT] += amount
                         declined = True
                         charge_attempts += 1
                         if charge_attempts >= beh[B_MAX_ATTEMPTS]:

@@ -216,3 +216,38 @@ def test_binned_feed_is_categorised(tmp_path):
     join = pd.to_datetime(feed["join_date"])
     assert ((join.dt.month == 1) & (join.dt.day == 1)).all()  # join year only
     assert len(feed) == len(raw_feed)
+
+
+def test_outcome_cost_columns_agree_with_the_event_log(world):
+    """The cost columns: purchases and amount of each grouped charge that fell due in the
+    horizon, and those whose first attempt failed, recounted from the event log."""
+    path, manifest = world
+    ev = _table(path, "events")
+    out = _table(path, "outcomes")
+    horizon = manifest["config"]["calendar"]["horizon_days"]
+    d0 = pd.Timestamp(manifest["observation_dates"][0])
+    types = np.asarray(EVENT_TYPES)[ev["event_type"].to_numpy()]
+    days = pd.to_datetime(ev["day"])
+    in_h = (days > d0) & (days <= d0 + pd.Timedelta(days=horizon))
+    charges = ev[types == "grouped_charge"]
+    # A grouped charge's first attempt is its first event; it falls due that day.
+    first_attempt = charges.drop_duplicates(["user_id", "group_id"], keep="first")
+    due = first_attempt[in_h.loc[first_attempt.index]]
+    buys = ev[types == "appstore_purchase"].groupby(["user_id", "group_id"])["amount"]
+    keys = list(zip(due["user_id"], due["group_id"], strict=True))
+    due = due.assign(n_buys=buys.size().loc[keys].to_numpy(),
+                     buy_amount=buys.sum().loc[keys].to_numpy())
+    per_user = due.groupby("user_id").agg(
+        n_grouped_purchases=("n_buys", "sum"), grouped_amount=("buy_amount", "sum"))
+    failed = due[due["status"] == 1].groupby("user_id").agg(
+        n_failed_charges=("amount", "size"), failed_charge_amount=("amount", "sum"))
+    first = out[pd.to_datetime(out["observation_date"]) == d0].set_index("user_id")
+    expected = per_user.join(failed).reindex(first.index).fillna(0)
+    assert expected["n_failed_charges"].sum() > 20  # the check sees failures
+    for col in ("n_grouped_purchases", "grouped_amount", "n_failed_charges",
+                "failed_charge_amount"):
+        assert np.array_equal(first[col].to_numpy(), expected[col].to_numpy(np.int64)), col
+    # Every grouped charge carries at least one purchase; a failure is a charge.
+    assert (out["n_grouped_purchases"] >= out["n_grouped_charges"]).all()
+    assert (out["n_failed_charges"] <= out["n_grouped_charges"]).all()
+    assert ((out["n_failed_charges"] > 0) <= out["nsf_appstore"]).all()

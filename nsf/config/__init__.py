@@ -23,6 +23,7 @@ from nsf.config._audit import AuditConfig
 from nsf.config._data import DatasetConfig, SplitConfig, TableConfig, TargetConfig
 from nsf.config._features import FeaturesConfig
 from nsf.config._model import ModelConfig, ScoringConfig
+from nsf.config._policy import CostColumnsConfig, PolicyConfig
 from nsf.config._run import SimulateConfig
 from nsf.config._study import StudyConfig
 from nsf.config._tracking import TrackingConfig
@@ -31,10 +32,12 @@ from nsf.errors import NsfError
 __all__ = [
     "AuditConfig",
     "ConfigError",
+    "CostColumnsConfig",
     "DatasetConfig",
     "ExperimentConfig",
     "FeaturesConfig",
     "ModelConfig",
+    "PolicyConfig",
     "ScoringConfig",
     "SimulateConfig",
     "SplitConfig",
@@ -76,6 +79,7 @@ class ExperimentConfig(BaseModel):
     model: ModelConfig = ModelConfig()
     scoring: ScoringConfig = ScoringConfig()
     study: StudyConfig = StudyConfig()
+    policy: PolicyConfig = PolicyConfig()
 
 
 def _parse_override(item: str) -> tuple[list[str], Any]:

@@ -111,6 +111,11 @@ class StudyConfig(_Frozen):
     margins: dict[str, float] = Field(
         {"auc": 0.005}, description="Non-inferiority margin per metric, in its units (largest "
         "tolerated loss); metrics without one get no verdict.")
+    cost_margin: float = Field(
+        20_000.0, ge=0, allow_inf_nan=False, description="Non-inferiority margin of the "
+        "decisions family: the largest tolerated rise of a variant's realised cost against the "
+        "baseline's, in money per 1,000 users per month. [ASSUMPTION] KRW 20 a user a month, "
+        "about 2% of the simulated world's cost of the decision.")
     n_bootstrap: int = Field(1000, ge=50, le=100_000,
                              description="Bootstrap replicates of each difference interval.")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Two-sided interval level.")

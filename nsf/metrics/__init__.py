@@ -15,6 +15,8 @@ from ._bootstrap import (
     difference_interval,
     non_inferiority_verdict,
     paired_bootstrap,
+    ratio_difference,
+    ratio_intervals,
 )
 from ._classification import (
     DEFAULT_SCORE_EDGES,
@@ -53,5 +55,7 @@ __all__ = [
     "non_inferiority_verdict",
     "paired_bootstrap",
     "pr_auc",
+    "ratio_difference",
+    "ratio_intervals",
     "score_bands",
 ]

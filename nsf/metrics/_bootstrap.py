@@ -26,7 +26,7 @@ from ._validation import (
     check_probabilities,
     check_rng,
 )
-from ._weighted import KERNELS, Kernel, generic_kernel, iter_resample_counts
+from ._weighted import KERNELS, Kernel, generic_kernel, iter_resample_counts, safe_divide
 
 #: Verdicts of :func:`non_inferiority_verdict`.
 NEEDED = "needed"
@@ -312,6 +312,167 @@ def _check_per_seed(per_seed: Sequence, n: int, name: str) -> list[np.ndarray]:
     return arrays
 
 
+def _crossed_replicates(
+    evaluate: Callable[[np.ndarray], np.ndarray],
+    arm_columns: Sequence[Sequence[int]],
+    strata: np.ndarray,
+    *,
+    n_resamples: int,
+    rng: np.random.Generator,
+    target: str,
+    name: str,
+    undefined: Literal["raise", "keep"] = "raise",
+) -> list[np.ndarray]:
+    """Seed-averaged replicates of each arm, rows and seeds resampled as in
+    :func:`difference_interval`.
+
+    ``evaluate(counts)`` gives, for a chunk of row-count vectors, the statistic of every column
+    (one column per arm and training seed); ``arm_columns`` lists each arm's columns. The row
+    resamples are shared by every column (paired); each arm's seeds are drawn independently,
+    in the order of ``arm_columns``.
+    """
+    row_rng, seed_rng = rng.spawn(2)
+    by_column = np.concatenate(
+        [evaluate(counts) for counts in iter_resample_counts(strata, n_resamples=n_resamples,
+                                                             rng=row_rng)])
+    out = []
+    for columns in arm_columns:
+        values = by_column[:, list(columns)]
+        if undefined == "raise":
+            _check_replicates(values, name)
+        n_seeds = values.shape[1]
+        n_drawn = 1 if target == "single" else n_seeds
+        picked = seed_rng.integers(0, n_seeds, size=(n_resamples, n_drawn))
+        out.append(np.take_along_axis(values, picked, axis=1).mean(axis=1))
+    return out
+
+
+def _interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
+    if np.isnan(replicates).any():
+        return float("nan"), float("nan")
+    return _percentile_interval(replicates, confidence)
+
+
+def ratio_intervals(
+    numerators,
+    denominators,
+    arms: Sequence[Sequence[int]],
+    *,
+    strata,
+    groups=None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    rng: np.random.Generator,
+    target: Literal["mean", "single"] = "mean",
+    name: str = "ratio",
+    undefined: Literal["raise", "keep"] = "raise",
+) -> list[list[DifferenceInterval]]:
+    """Intervals of ratio statistics ``sum(numerator) / sum(denominator)`` of several arms on
+    the same rows, over test rows and training seeds, resampled as in
+    :func:`difference_interval`.
+
+    A mean of per-row values (a cost per user) is the ratio with a denominator of ones; a rate
+    within a subset (failures among the bundled) puts the subset's indicator in the
+    denominator. Every column is evaluated on the same row resamples, so arms are paired:
+    :func:`ratio_difference` of two arms' intervals is the interval of their difference.
+
+    Parameters
+    ----------
+    numerators, denominators : array-like of shape (n_samples, n_columns)
+        One column per arm and training seed.
+    arms : list of lists of int
+        Each arm's columns (its seeds; an arm without seeds, such as a fixed policy, has one).
+    strata : array-like of shape (n_samples,)
+        Rows are resampled within each stratum (pass the NSF label, as the AUC intervals do).
+    groups : array-like of shape (n_samples,), optional
+        Group label of each row: the statistics are then computed within each group (sorted
+        group labels), on the same row resamples, at the cost of one pass over the rows.
+    n_resamples, confidence, rng, target
+        See :func:`difference_interval`.
+    name : str
+        The statistic's name (messages and ``DifferenceInterval.metric``).
+    undefined : {"raise", "keep"}
+        What a replicate with a zero denominator does: raise, or keep it as NaN and give NaN
+        bounds (a rate within a small group may be undefined in some resamples).
+
+    Returns
+    -------
+    list of lists of DifferenceInterval
+        ``out[g][a]`` for group ``g`` (a single group without ``groups``) and arm ``a``:
+        ``estimate`` the mean over seeds of the statistic on the original rows (NaN where
+        undefined), its percentile interval and replicates, ``per_seed_b`` the per-seed values.
+    """
+    num = np.asarray(numerators, dtype=np.float64)
+    den = np.asarray(denominators, dtype=np.float64)
+    labels = np.asarray(strata)
+    if num.ndim != 2 or den.shape != num.shape:
+        raise ValueError("numerators and denominators must be 2-D arrays of the same shape")
+    if labels.shape != (num.shape[0],):
+        raise ValueError(f"strata must have one value per row ({num.shape[0]})")
+    if not (np.isfinite(num).all() and np.isfinite(den).all()):
+        raise ValueError("numerators and denominators must be finite")
+    arm_columns = [list(map(int, cols)) for cols in arms]
+    if not arm_columns or any(not cols for cols in arm_columns):
+        raise ValueError("arms must list at least one column for every arm")
+    if min(min(c) for c in arm_columns) < 0 or max(max(c) for c in arm_columns) >= num.shape[1]:
+        raise ValueError(f"arm columns must lie in [0, {num.shape[1]})")
+    n_resamples = check_n_resamples(n_resamples)
+    confidence = check_confidence(confidence)
+    check_rng(rng)
+    if target not in ("mean", "single"):
+        raise ValueError(f"target must be 'mean' or 'single', got {target!r}")
+    if undefined not in ("raise", "keep"):
+        raise ValueError(f"undefined must be 'raise' or 'keep', got {undefined!r}")
+    if groups is None:
+        members = [np.arange(num.shape[0])]
+    else:
+        codes = np.asarray(groups)
+        if codes.shape != labels.shape:
+            raise ValueError(f"groups must have one value per row ({num.shape[0]})")
+        members = [np.flatnonzero(codes == g) for g in np.unique(codes)]
+    m = num.shape[1]
+
+    def evaluate(counts: np.ndarray) -> np.ndarray:
+        # Within each group, one matrix product gives every column's weighted sums.
+        return np.concatenate(
+            [safe_divide(counts[:, rows] @ num[rows], counts[:, rows] @ den[rows])
+             for rows in members], axis=1)
+
+    per_group_arms = [[[g * m + c for c in cols] for cols in arm_columns]
+                      for g in range(len(members))]
+    replicates = _crossed_replicates(
+        evaluate, [cols for arms_g in per_group_arms for cols in arms_g], labels,
+        n_resamples=n_resamples, rng=rng, target=target, name=name, undefined=undefined)
+    out, k = [], 0
+    for rows in members:
+        sums_num, sums_den = num[rows].sum(axis=0), den[rows].sum(axis=0)
+        point = safe_divide(sums_num, sums_den)
+        arms_out = []
+        for cols in arm_columns:
+            reps = replicates[k]
+            k += 1
+            per_seed = point[cols]
+            lower, upper = _interval(reps, confidence)
+            arms_out.append(DifferenceInterval(
+                metric=name, estimate=float(per_seed.mean()), lower=lower, upper=upper,
+                confidence=confidence, replicates=reps, per_seed_a=np.empty(0),
+                per_seed_b=per_seed, target=target))
+        out.append(arms_out)
+    return out
+
+
+def ratio_difference(a: DifferenceInterval, b: DifferenceInterval) -> DifferenceInterval:
+    """Interval of ``b - a`` for two arms of one :func:`ratio_intervals` call (paired)."""
+    if a.replicates.shape != b.replicates.shape or a.confidence != b.confidence:
+        raise ValueError("a and b must come from the same ratio_intervals call")
+    reps = b.replicates - a.replicates
+    lower, upper = _interval(reps, a.confidence)
+    return DifferenceInterval(
+        metric=a.metric, estimate=b.estimate - a.estimate, lower=lower, upper=upper,
+        confidence=a.confidence, replicates=reps, per_seed_a=a.per_seed_b,
+        per_seed_b=b.per_seed_b, target=a.target)
+
+
 def difference_interval(
     per_seed_a: Sequence,
     per_seed_b: Sequence,
@@ -376,27 +537,14 @@ def difference_interval(
     check_rng(rng)
     if target not in ("mean", "single"):
         raise ValueError(f"target must be 'mean' or 'single', got {target!r}")
-    row_rng, seed_rng = rng.spawn(2)
-
-    kernels_a = [build_kernel(labels, prob) for prob in arm_a]
-    kernels_b = [build_kernel(labels, prob) for prob in arm_b]
-    chunks_a, chunks_b = [], []
-    for counts in iter_resample_counts(
-        _strata(labels, stratify), n_resamples=n_resamples, rng=row_rng
-    ):
-        chunks_a.append(np.column_stack([kernel(counts) for kernel in kernels_a]))
-        chunks_b.append(np.column_stack([kernel(counts) for kernel in kernels_b]))
-    by_seed_a, by_seed_b = np.concatenate(chunks_a), np.concatenate(chunks_b)
-    _check_replicates(by_seed_a, name)
-    _check_replicates(by_seed_b, name)
-
-    def seed_average(by_seed: np.ndarray) -> np.ndarray:
-        n_seeds = by_seed.shape[1]
-        n_drawn = 1 if target == "single" else n_seeds
-        picked = seed_rng.integers(0, n_seeds, size=(n_resamples, n_drawn))
-        return np.take_along_axis(by_seed, picked, axis=1).mean(axis=1)
-
-    replicates = seed_average(by_seed_b) - seed_average(by_seed_a)
+    kernels = [build_kernel(labels, prob) for prob in arm_b + arm_a]
+    n_b = len(arm_b)
+    # The variant's seeds are drawn first (the order of the streams since this was written).
+    rep_b, rep_a = _crossed_replicates(
+        lambda counts: np.column_stack([kernel(counts) for kernel in kernels]),
+        [range(n_b), range(n_b, len(kernels))], _strata(labels, stratify),
+        n_resamples=n_resamples, rng=rng, target=target, name=name)
+    replicates = rep_b - rep_a
     per_seed_metric_a = np.array([point(labels, prob) for prob in arm_a], dtype=np.float64)
     per_seed_metric_b = np.array([point(labels, prob) for prob in arm_b], dtype=np.float64)
     lower, upper = _percentile_interval(replicates, confidence)

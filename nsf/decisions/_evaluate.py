@@ -1,0 +1,397 @@
+"""Every arm's scores run through the bundle-or-charge policy, in money, with intervals.
+
+One call takes each arm's validation and test predictions per training seed (the study's, no
+new fits), sets each seed's threshold on the validation rows, and returns the costs on the test
+rows beside three anchors on the same rows ("bundle no one", "bundle everyone" and the oracle
+policy from the true probability), the difference of each variant to the baseline with a
+non-inferiority verdict in money, the decision churn, and a table per sensitive group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import MetricFrame, count
+from pydantic import BaseModel, ConfigDict
+
+from nsf.config import PolicyConfig
+from nsf.decisions._churn import (
+    SwapShares,
+    mean_psi,
+    migration_table,
+    seed_churn,
+    seed_psi,
+    swap_shares,
+)
+from nsf.decisions._costs import CostInputs, expected_row_costs, per_1k_month, row_costs
+from nsf.decisions._threshold import bundle, choose_threshold, optimal_threshold, scores_of
+from nsf.metrics import (
+    DifferenceInterval,
+    non_inferiority_verdict,
+    ratio_difference,
+    ratio_intervals,
+)
+
+#: Per-group metrics of the decisions (the columns of the group tables).
+GROUP_METRICS = ("bundle_rate", "refused_safe_rate", "failure_among_bundled", "cost_per_1k")
+#: Anchors: fixed policies on the same rows.
+ANCHORS = ("bundle_no_one", "bundle_everyone", "oracle")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Interval(_Frozen):
+    """A point estimate and its interval (over test rows, and training seeds for models)."""
+
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+
+    @classmethod
+    def of(cls, d: DifferenceInterval, scale: float = 1.0) -> Interval:
+        def num(x: float) -> float | None:
+            return float(x) * scale if np.isfinite(x) else None
+        return cls(estimate=num(d.estimate), lower=num(d.lower), upper=num(d.upper))
+
+
+class Swap(_Frozen):
+    """Share of rows whose decision differs (mean over seed pairs)."""
+
+    swap: float
+    to_charged: float
+    to_bundled: float
+    pairs: int
+
+    @classmethod
+    def of(cls, s: SwapShares) -> Swap:
+        return cls(swap=s.swap, to_charged=s.to_charged, to_bundled=s.to_bundled, pairs=s.pairs)
+
+
+class PolicyCost(_Frozen):
+    """One policy (an anchor or a model arm) on the test rows."""
+
+    name: str
+    cost_per_1k: Interval
+    bundle_rate: float
+    thresholds: list[int]
+    expected_cost_per_1k: float | None = None
+    threshold_rows: str = "validation"
+    oracle_gap_per_1k: Interval | None = None
+
+
+class Comparison(_Frozen):
+    """A variant against the baseline (variant minus baseline)."""
+
+    variant: str
+    cost_diff_per_1k: Interval
+    verdict: str
+    swap: Swap
+    psi: float
+    migration: list[list[float]]
+    oracle_gap_per_1k: Interval | None = None
+
+
+class GroupRow(_Frozen):
+    """One sensitive group under one arm: seed-averaged metrics with intervals."""
+
+    attribute: str
+    group: str
+    arm: str
+    n: int
+    small: bool
+    metrics: dict[str, Interval]
+    change: dict[str, Interval] = {}
+
+
+class DecisionsResult(_Frozen):
+    """What :func:`evaluate_decisions` returns (money per 1,000 users per 30-day month)."""
+
+    policy: dict
+    horizon_days: int
+    n_test: int
+    n_validation: int
+    baseline: str
+    anchors: list[PolicyCost]
+    arms: list[PolicyCost]
+    comparisons: list[Comparison]
+    seed_churn: Swap | None
+    seed_psi: float | None
+    groups: list[GroupRow]
+    flags: list[dict]
+    oracle_note: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class ArmPredictions:
+    """One arm's calibrated P(NSF) per training seed on the validation and the test rows."""
+
+    validation: Sequence[np.ndarray] = field(repr=False)
+    test: Sequence[np.ndarray] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.test or len(self.validation) != len(self.test):
+            raise ValueError("an arm needs validation and test predictions for each seed")
+
+
+def _failed(inputs: CostInputs) -> np.ndarray:
+    return inputs.failed_charges > 0
+
+
+def _group_metric(name: str, y_true, y_pred, *, decisions, costs, scale) -> float:
+    """One decision metric of a group's rows (``y_pred`` carries their positions), averaged
+    over the arm's seeds."""
+    rows = np.asarray(y_pred, dtype=np.int64)
+    failed = np.asarray(y_true, dtype=bool)
+    values = []
+    for bundled, cost in zip(decisions, costs, strict=True):
+        b = bundled[rows]
+        if name == "bundle_rate":
+            values.append(b.mean())
+        elif name == "refused_safe_rate":
+            values.append((~b[~failed]).mean() if (~failed).any() else np.nan)
+        elif name == "failure_among_bundled":
+            values.append(failed[b].mean() if b.any() else np.nan)
+        else:
+            values.append(np.mean(cost[rows]) * scale)
+    return float(np.mean(values))
+
+
+def _group_tables(
+    arms: dict[str, list[np.ndarray]], costs: dict[str, list[np.ndarray]], failed: np.ndarray,
+    sensitive: Mapping[str, np.ndarray], *, baseline: str, scale: float, strata: np.ndarray,
+    n_resamples: int, confidence: float, target: str, rng: np.random.Generator,
+    min_support: int,
+) -> tuple[list[GroupRow], list[dict]]:
+    """Per sensitive attribute: MetricFrame point values per group and arm; intervals and
+    changes against the baseline from one paired bootstrap of all arms per attribute."""
+    names = list(arms)
+    n = failed.shape[0]
+    columns, arm_cols = [], {}
+    for name in names:
+        for metric in GROUP_METRICS:
+            cols = []
+            for bundled, cost in zip(arms[name], costs[name], strict=True):
+                b = bundled.astype(np.float64)
+                f = failed.astype(np.float64)
+                num, den = {
+                    "bundle_rate": (b, np.ones(n)),
+                    "refused_safe_rate": ((1 - b) * (1 - f), 1 - f),
+                    "failure_among_bundled": (b * f, b),
+                    "cost_per_1k": (cost * scale, np.ones(n)),
+                }[metric]
+                cols.append(len(columns))
+                columns.append((num, den))
+            arm_cols[(name, metric)] = cols
+    numerators = np.column_stack([c[0] for c in columns])
+    denominators = np.column_stack([c[1] for c in columns])
+    keys = list(arm_cols)
+    rows_out: list[GroupRow] = []
+    flags: list[dict] = []
+    for attribute, labels in sensitive.items():
+        labels = np.asarray(labels).astype(str)
+        frame = MetricFrame(
+            metrics={"n": count, **{
+                f"{name}|{metric}": partial(_group_metric, metric, decisions=arms[name],
+                                            costs=costs[name], scale=scale)
+                for name in names for metric in GROUP_METRICS}},
+            y_true=failed, y_pred=np.arange(n),
+            sensitive_features=pd.Series(labels, name=attribute))
+        by_group = frame.by_group
+        intervals = ratio_intervals(
+            numerators, denominators, [arm_cols[k] for k in keys], strata=strata,
+            groups=labels, n_resamples=n_resamples, confidence=confidence, rng=rng,
+            target=target, name=f"decisions by {attribute}", undefined="keep")
+        for g, group in enumerate(np.unique(labels)):
+            size = int(by_group.loc[group, "n"])
+            per_key = dict(zip(keys, intervals[g], strict=True))
+            for name in names:
+                metrics = {}
+                change = {}
+                for metric in GROUP_METRICS:
+                    interval = per_key[(name, metric)]
+                    point = float(by_group.loc[group, f"{name}|{metric}"])
+                    # The point value is MetricFrame's (the bootstrap's estimate is the same
+                    # seed mean; tested); the interval is the bootstrap's.
+                    metrics[metric] = Interval.of(interval).model_copy(
+                        update={"estimate": point if np.isfinite(point) else None})
+                    if name != baseline:
+                        change[metric] = Interval.of(ratio_difference(
+                            per_key[(baseline, metric)], interval))
+                rows_out.append(GroupRow(attribute=attribute, group=str(group), arm=name,
+                                         n=size, small=size < min_support, metrics=metrics,
+                                         change=change))
+    # Flag the largest change of each metric per variant among groups with enough support.
+    for name in names:
+        if name == baseline:
+            continue
+        for metric in GROUP_METRICS:
+            candidates = [r for r in rows_out if r.arm == name and not r.small
+                          and r.change.get(metric) is not None
+                          and r.change[metric].estimate is not None]
+            if not candidates:
+                continue
+            top = max(candidates, key=lambda r: abs(r.change[metric].estimate))
+            ch = top.change[metric]
+            excludes_zero = ch.lower is not None and (ch.lower > 0 or ch.upper < 0)
+            flags.append({"variant": name, "metric": metric, "attribute": top.attribute,
+                          "group": top.group, "change": ch.estimate, "lower": ch.lower,
+                          "upper": ch.upper, "interval_excludes_zero": bool(excludes_zero)})
+    return rows_out, flags
+
+
+def evaluate_decisions(
+    policy: PolicyConfig,
+    validation: CostInputs,
+    test: CostInputs,
+    arms: Mapping[str, ArmPredictions],
+    *,
+    baseline: str,
+    strata,
+    cost_margin: float,
+    rng: np.random.Generator,
+    p_true_test=None,
+    p_true_validation=None,
+    sensitive: Mapping[str, np.ndarray] | None = None,
+    n_resamples: int = 1000,
+    group_n_resamples: int = 400,
+    confidence: float = 0.95,
+    target: str = "mean",
+    min_group_support: int = 30,
+) -> DecisionsResult:
+    """Cost, churn and group tables of every arm's decisions on the test rows.
+
+    Parameters
+    ----------
+    policy : the decision rule and unit costs.
+    validation, test : the cost inputs of the validation and the test rows.
+    arms : per arm name, its predictions per seed (validation rows, test rows), in the order of
+        ``validation`` and ``test``; must include ``baseline``.
+    baseline : the arm the variants are compared with.
+    strata : per test row, the stratum of the row resamples (the NSF label, as for AUC).
+    cost_margin : largest tolerated rise of the cost, money per 1,000 users per month.
+    rng : source of the bootstrap streams (spawned: overall, then one per attribute).
+    p_true_test, p_true_validation : the true P(NSF) (simulated data), for the oracle policy;
+        its threshold is set on the validation rows when they have it, else on the test rows.
+    sensitive : per attribute (or intersection), each test row's group label.
+    n_resamples, group_n_resamples, confidence, target : the intervals (see
+        :func:`nsf.metrics.ratio_intervals`).
+    min_group_support : groups with fewer test rows are shown and marked, not flagged.
+
+    Returns
+    -------
+    DecisionsResult
+    """
+    if baseline not in arms:
+        raise ValueError(f"baseline {baseline!r} is not among the arms {sorted(arms)}")
+    if not cost_margin >= 0:
+        raise ValueError(f"cost_margin must be >= 0 (got {cost_margin!r})")
+    strata = np.asarray(strata)
+    n = len(test)
+    if strata.shape != (n,):
+        raise ValueError(f"strata must have one value per test row ({n})")
+    horizon = test.horizon_days
+    scale = float(per_1k_month(1.0, horizon))
+    val_costs, test_costs = row_costs(validation, policy), row_costs(test, policy)
+
+    decisions: dict[str, list[np.ndarray]] = {}
+    thresholds: dict[str, list[int]] = {}
+    expected: dict[str, float] = {}
+    for name, pred in arms.items():
+        thresholds[name], decisions[name], exp = [], [], []
+        for p_val, p_test in zip(pred.validation, pred.test, strict=True):
+            t = choose_threshold(scores_of(p_val), val_costs.saving, policy)
+            b = bundle(scores_of(p_test), t)
+            thresholds[name].append(t)
+            decisions[name].append(b)
+            exp.append(expected_row_costs(test, policy, p_test).of(b).mean())
+        expected[name] = float(np.mean(exp)) * scale
+
+    # Anchors: columns 0, 1 (and 2, the oracle); then every arm's seeds.
+    columns = [test_costs.if_charged, test_costs.if_bundled]
+    anchor_specs = [("bundle_no_one", 0.0, [-1]), ("bundle_everyone", 1.0, [100])]
+    oracle_note = ""
+    p_true = None if p_true_test is None else np.asarray(p_true_test, dtype=np.float64)
+    if p_true is not None and np.isfinite(p_true).all() and p_true.shape == (n,):
+        pv = None if p_true_validation is None else np.asarray(p_true_validation, np.float64)
+        if pv is not None and pv.shape == (len(validation),) and np.isfinite(pv).all():
+            t_oracle = optimal_threshold(scores_of(pv), val_costs.saving)
+            rows_used = "validation"
+        else:
+            t_oracle = optimal_threshold(scores_of(p_true), test_costs.saving)
+            rows_used = "test"
+            oracle_note = ("the true probability exists on the test rows only: the oracle's "
+                           "threshold is the cheapest on those rows (a ceiling, in sample)")
+        oracle_bundled = bundle(scores_of(p_true), t_oracle)
+        columns.append(test_costs.of(oracle_bundled))
+        anchor_specs.append(("oracle", float(oracle_bundled.mean()), [t_oracle]))
+    else:
+        rows_used = ""
+        oracle_note = "no true probability on every test row: no oracle policy"
+    arm_columns = [[i] for i in range(len(columns))]
+    for name in arms:
+        cols = []
+        for b in decisions[name]:
+            cols.append(len(columns))
+            columns.append(test_costs.of(b))
+        arm_columns.append(cols)
+    overall_rng, group_rng = rng.spawn(2)
+    costs = np.column_stack(columns)
+    intervals = ratio_intervals(costs, np.ones_like(costs), arm_columns, strata=strata,
+                                n_resamples=n_resamples, confidence=confidence,
+                                rng=overall_rng, target=target, name="cost_per_1k")[0]
+    anchors = [PolicyCost(name=name, cost_per_1k=Interval.of(intervals[i], scale),
+                          bundle_rate=rate, thresholds=ts,
+                          threshold_rows=rows_used if name == "oracle" else "")
+               for i, (name, rate, ts) in enumerate(anchor_specs)]
+    k0 = len(anchor_specs)
+    arm_intervals = dict(zip(arms, intervals[k0:], strict=True))
+    has_oracle = k0 == 3
+    arm_results = [PolicyCost(
+        name=name, cost_per_1k=Interval.of(arm_intervals[name], scale),
+        bundle_rate=float(np.mean([b.mean() for b in decisions[name]])),
+        thresholds=thresholds[name], expected_cost_per_1k=expected[name],
+        oracle_gap_per_1k=None if not has_oracle else Interval.of(
+            ratio_difference(arm_intervals[name], intervals[2]), scale))
+        for name in arms]
+
+    base_probs = list(arms[baseline].test)
+    # Churn and stability are measured on the 0-100 scores the decision sees: calibrated
+    # probabilities are step functions whose steps move between seeds without changing a score.
+    base_scores = [scores_of(p) for p in base_probs]
+    comparisons = []
+    for name, pred in arms.items():
+        if name == baseline:
+            continue
+        diff = ratio_difference(arm_intervals[baseline], arm_intervals[name])
+        d = Interval.of(diff, scale)
+        verdict = non_inferiority_verdict(d.lower, d.upper, cost_margin, higher_is_better=False)
+        gap = None if not has_oracle else Interval.of(
+            ratio_difference(arm_intervals[name], intervals[2]), scale)
+        comparisons.append(Comparison(
+            variant=name, cost_diff_per_1k=d, verdict=verdict,
+            swap=Swap.of(swap_shares(decisions[baseline], decisions[name])),
+            psi=mean_psi(base_scores, [scores_of(p) for p in pred.test]),
+            migration=migration_table(
+                scores_of(np.mean(base_probs, axis=0)),
+                scores_of(np.mean(list(pred.test), axis=0))).round(6).tolist(),
+            oracle_gap_per_1k=gap))
+    churn = seed_churn(decisions[baseline])
+
+    groups, flags = [], []
+    if sensitive:
+        per_arm_costs = {name: [test_costs.of(b) for b in decisions[name]] for name in arms}
+        groups, flags = _group_tables(
+            decisions, per_arm_costs, _failed(test), sensitive, baseline=baseline, scale=scale,
+            strata=strata, n_resamples=group_n_resamples, confidence=confidence, target=target,
+            rng=group_rng, min_support=min_group_support)
+    return DecisionsResult(
+        policy=policy.model_dump(mode="json"), horizon_days=horizon, n_test=n,
+        n_validation=len(validation), baseline=baseline, anchors=anchors, arms=arm_results,
+        comparisons=comparisons, seed_churn=None if churn is None else Swap.of(churn),
+        seed_psi=seed_psi(base_scores), groups=groups, flags=flags, oracle_note=oracle_note)
