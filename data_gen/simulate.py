@@ -35,6 +35,7 @@ from data_gen.world import (
     BEHAVIOUR,
     COUNTERS,
     EVENT_COLUMNS,
+    ORACLE_COLUMNS,
     PARAMS,
     C,
     events_hash_sum,
@@ -339,7 +340,7 @@ def run_chunk(task: ChunkTask) -> dict:
         else np.ones(n, bool)
     cp_out = np.zeros((n, cp_days.size, len(COUNTERS)))
     bal_out = np.zeros((obs_days.size, n))
-    oracle_out = np.zeros((n_oracle, n, 3))
+    oracle_out = np.zeros((n_oracle, n, len(ORACLE_COLUMNS)))
     stats = np.zeros(4, np.int64)
     rec = cfg.feed.events
     ev = np.zeros((len(EVENT_COLUMNS), EVENT_BUFFER if rec else 0), np.int64)
@@ -355,8 +356,8 @@ def run_chunk(task: ChunkTask) -> dict:
     while row < n:
         row = simulate_users(row, n, uid, par, beh, prices, cal.days, seeds, oracle_keys,
                              oracle_sel, obs_days, oracle_from, cal.horizon_days,
-                             cfg.truth.oracle_draws, cp_days, cp_out, bal_out, oracle_out, rec,
-                             ev, pos, reserve, stats)
+                             cfg.truth.oracle_draws, cfg.truth.oracle_method == "conditional",
+                             cp_days, cp_out, bal_out, oracle_out, rec, ev, pos, reserve, stats)
         if pos[1]:
             raise RuntimeError("event buffer overflow in the simulation kernel")
         if rec and pos[0]:
@@ -405,8 +406,7 @@ def run_chunk(task: ChunkTask) -> dict:
             o = oracle_out[k - oracle_from, sel]
             out.write("truth", {
                 "user_id": uid[sel], "observation_date": obs_col[sel],
-                "p_nsf_appstore": o[:, 0], "p_nsf_any": o[:, 1],
-                "expected_grouped_charges": o[:, 2],
+                **{name: o[:, i] for i, name in enumerate(ORACLE_COLUMNS)},
                 "oracle_draws": np.full(sel.size, cfg.truth.oracle_draws, np.int32),
             })
             agg["oracle_rows"] += sel.size

@@ -181,12 +181,21 @@ def _debit_plan(balance, bank, amount, auto, interactive, spot, target, unit, s)
 
 
 @njit(cache=True)
-def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, stats):
+def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, stats, survive,
+             weight):
     """Simulate one user's days ``first`` .. ``stop - 1`` in place.
 
     ``st`` is the state at the end of day ``first - 1``, ``cnt`` the running counters, ``rs[0]``
     the random stream; all three are updated. With ``rec``, events go to ``ev_i`` from slot
     ``pos[0]``; ``pos[1]`` is set if the buffer overflowed (the caller reserves room).
+
+    With ``survive`` (the oracle's conditional paths), every grouped App Store charge is made to
+    succeed: at each attempt, ``weight[0]`` is multiplied by the probability that the attempt
+    succeeds given everything before it, and the day's manual top-up decision (the one draw
+    left that decides the attempt) is drawn from its distribution given success. The path is
+    then a draw from the world conditioned on no failed grouped charge, and ``weight[0]`` its
+    likelihood ratio: ``E[weight] = P(no failed grouped charge)`` (sequential importance
+    sampling). A certain failure sets ``weight[0] = 0`` and ends the path.
     """
     s = rs[0]
     cap = ev_i.shape[1]
@@ -225,6 +234,18 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
     for day in range(first, stop):
         seq = 0
         declined = False
+        # The amount of a grouped charge that falls due today (its group closes or a retry is
+        # due): known at the start of the day, before the top-up decision that can pay it.
+        due = 0.0
+        if survive:
+            if charge_amount > 0:
+                if charge_next == day:
+                    due = charge_amount
+            elif open_count > 0 and (day - open_first >= delay or open_amount >= beh[B_CAP]):
+                due = open_amount
+        deferred_top = 0.0
+        deferred_p = 0.0
+        deferred_u = 0.0
 
         # 1. Income into the bank on payday.
         if day % 30 == payday:
@@ -239,7 +260,13 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
         # 2. Manual top-up when the balance is below the floor (or after yesterday's decline).
         u, s = _uniform(s)
         p_check = 0.9 if declined_before else check
-        if balance < floor_ and u < p_check:
+        if survive and due > 0 and balance < floor_:
+            # Decided at the charge below, once both outcomes of the decision are known.
+            want = _ceil_unit(target - balance, unit)
+            deferred_top = max(min(want, np.floor(bank / unit) * unit), 0.0)
+            deferred_p = p_check
+            deferred_u = u
+        elif balance < floor_ and u < p_check:
             want = _ceil_unit(target - balance, unit)
             amount = min(want, np.floor(bank / unit) * unit)
             if amount > 0:
@@ -290,6 +317,28 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
             else:
                 k, s = _poisson(s, par[P_OUT_RATE], par[P_EXP_OUT])
             for _ in range(k):
+                if kind == 0 and survive:
+                    # P(the attempt fails) given the day so far, over the top-up decision.
+                    paid_top, _t, s = _debit_plan(balance + deferred_top, bank - deferred_top,
+                                                  charge_amount, auto, False, spot, target, unit,
+                                                  s)
+                    paid_none, _t, s = _debit_plan(balance, bank, charge_amount, auto, False,
+                                                   spot, target, unit, s)
+                    p_fail = (deferred_p * (0.0 if paid_top else 1.0)
+                              + (1.0 - deferred_p) * (0.0 if paid_none else 1.0))
+                    weight[0] *= 1.0 - p_fail
+                    if p_fail >= 1.0:
+                        weight[0] = 0.0
+                        break
+                    # Where the decision matters, the one that makes the attempt succeed.
+                    top_up = paid_top if paid_top != paid_none else deferred_u < deferred_p
+                    if top_up and deferred_top > 0:
+                        bank -= deferred_top
+                        balance += deferred_top
+                        cnt[N_TOPUPS] += 1
+                        cnt[TOPUP_AMOUNT] += deferred_top
+                        n_events += 1
+                    deferred_top = 0.0
                 if kind == 0:
                     cnt[N_ATTEMPTS] += 1
                     if charge_attempts == 0:
@@ -356,6 +405,9 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
                 else:
                     cnt[N_DECLINES] += 1
                     declined = True
+
+        if survive and weight[0] == 0.0:
+            break  # the path has failed for certain: nothing after it matters
 
         # 7. App Store purchases join the open group (cheap tiers are commoner). [ASSUMPTION]
         if suspended_until <= day:
@@ -425,13 +477,13 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
 
 @njit(cache=True)
 def simulate_users(start, stop, user_id, par, beh, prices, days, seeds, oracle_keys,
-                   oracle_sel, obs_days, oracle_from, horizon, draws, cp_days, cp_out, bal_out,
-                   oracle_out, rec, ev_i, pos, reserve, stats):
+                   oracle_sel, obs_days, oracle_from, horizon, draws, conditional, cp_days,
+                   cp_out, bal_out, oracle_out, rec, ev_i, pos, reserve, stats):
     """Simulate users ``start``..``stop`` (row indices) over ``days`` days.
 
     Fills, per row: ``cp_out[row, j, :]`` the counters at the end of checkpoint day
     ``cp_days[j]``; ``bal_out[k, row]`` the balance at observation ``k``; ``oracle_out[k', row]``
-    (P(App Store NSF), P(any NSF), expected grouped charges) for rows with ``oracle_sel`` at
+    (see :func:`oracle`; ``conditional`` chooses its method) for rows with ``oracle_sel`` at
     observations ``k >= oracle_from``. With ``rec``, events go to ``ev_i`` from ``pos[0]``;
     stops early (returns the next row) when fewer than ``reserve`` event slots remain.
     """
@@ -439,6 +491,7 @@ def simulate_users(start, stop, user_id, par, beh, prices, days, seeds, oracle_k
     st = np.empty(N_STATE)
     cnt = np.zeros(len(COUNTERS))
     rs = np.zeros(1, np.uint64)
+    no_weight = np.ones(1)
     n_cp = cp_days.size
     n_obs = obs_days.size
     for row in range(start, stop):
@@ -462,7 +515,8 @@ def simulate_users(start, stop, user_id, par, beh, prices, days, seeds, oracle_k
                 last = cp_days[j]
             if k < n_obs and obs_days[k] < last:
                 last = obs_days[k]
-            run_days(st, p, beh, prices, cnt, rs, day, last + 1, rec, ev_i, pos, uid, stats)
+            run_days(st, p, beh, prices, cnt, rs, day, last + 1, rec, ev_i, pos, uid, stats,
+                     False, no_weight)
             day = last + 1
             while j < n_cp and cp_days[j] == last:
                 cp_out[row, j, :] = cnt
@@ -470,38 +524,66 @@ def simulate_users(start, stop, user_id, par, beh, prices, days, seeds, oracle_k
             if k < n_obs and obs_days[k] == last:
                 bal_out[k, row] = st[S_BALANCE]
                 if k >= oracle_from and oracle_sel[row]:
-                    _oracle(st, p, beh, prices, last, horizon, draws, oracle_keys[k - oracle_from,
-                            row], oracle_out[k - oracle_from, row], stats)
+                    oracle(st, p, beh, prices, last, horizon, draws, conditional,
+                           oracle_keys[k - oracle_from, row], oracle_out[k - oracle_from, row],
+                           stats)
                 k += 1
     return stop
 
 
+#: Groups of the oracle's draws (draw ``m`` is in group ``m % ORACLE_GROUPS``). Each group's
+#: own estimate is kept, so the Monte-Carlo noise of the oracle can be measured and its effect
+#: on the oracle AUC removed (delete-a-group jackknife, ``nsf.metrics.oracle_auc``).
+ORACLE_GROUPS = 8
+#: What :func:`oracle` writes per row, in this order.
+ORACLE_COLUMNS = ("p_nsf_appstore", "p_nsf_any",
+                  *(f"p_nsf_appstore_group_{g}" for g in range(ORACLE_GROUPS)))
+
+
 @njit(cache=True)
-def _oracle(st, par, beh, prices, day, horizon, draws, key, out, stats):
-    """Re-simulate the horizon ``draws`` times from this state with independent streams."""
+def oracle(st, par, beh, prices, day, horizon, draws, conditional, key, out, stats):
+    """P(NSF) over the horizon from this state, by ``draws`` re-simulations with own streams.
+
+    With ``conditional`` (Rao-Blackwellised), each re-simulation is a path conditioned on no
+    failed grouped charge and contributes ``1 - weight``, its likelihood ratio's complement
+    (see :func:`run_days`): a probability, not a yes/no outcome, so the estimate's Monte-Carlo
+    noise is smaller and rows that no path happened to fail still get their risk. Otherwise
+    each path contributes whether a grouped charge failed (the plain Monte-Carlo average).
+    Both are unbiased for the true probability.
+
+    Writes ``out`` = (P(failed grouped charge), P(any insufficient-funds decline), then the
+    first probability estimated from each group of draws (:data:`ORACLE_GROUPS`; NaN for a
+    group without draws)).
+    """
     sim = np.empty_like(st)
     c2 = np.zeros(len(COUNTERS))
     rs = np.zeros(1, np.uint64)
+    weight = np.ones(1)
     dummy = np.zeros((9, 0), np.int64)
     dpos = np.zeros(2, np.int64)
     scratch = np.zeros(4, np.int64)
-    app = 0.0
+    group_sum = np.zeros(ORACLE_GROUPS)
     anyd = 0.0
-    charges = 0.0
     for m in range(draws):
         sim[:] = st
         c2[:] = 0.0
+        weight[0] = 1.0
         rs[0] = stream_seed(key, m)
         run_days(sim, par, beh, prices, c2, rs, day + 1, day + 1 + horizon, False, dummy, dpos,
-                 0, scratch)
-        if c2[N_APP_DECLINES] > 0:
-            app += 1.0
-        if c2[N_APP_DECLINES] + c2[N_DECLINES] > 0:
-            anyd += 1.0
-        charges += c2[N_NEW_CHARGES]
-    out[0] = app / draws
+                 0, scratch, conditional, weight)
+        if conditional:
+            fail = 1.0 - weight[0]
+            # P(no decline of any kind) = E[weight * no payment decline on the conditioned path].
+            anyd += 1.0 - (weight[0] if c2[N_DECLINES] == 0 else 0.0)
+        else:
+            fail = 1.0 if c2[N_APP_DECLINES] > 0 else 0.0
+            anyd += 1.0 if c2[N_APP_DECLINES] + c2[N_DECLINES] > 0 else 0.0
+        group_sum[m % ORACLE_GROUPS] += fail
+    out[0] = group_sum.sum() / draws
     out[1] = anyd / draws
-    out[2] = charges / draws
+    for g in range(ORACLE_GROUPS):
+        n_g = (draws - g + ORACLE_GROUPS - 1) // ORACLE_GROUPS
+        out[2 + g] = group_sum[g] / n_g if n_g > 0 else np.nan
 
 
 @njit(cache=True)

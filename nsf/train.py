@@ -49,7 +49,7 @@ def train(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
         log_description(prepared.description)
         fitted = fit_variant(prepared, FeatureSelection.from_config(cfg.features), cfg.model,
                              cfg.seed)
-        evaluation = evaluate_model(prepared, fitted)
+        evaluation = evaluate_model(prepared, fitted, seed=cfg.seed)
         uris = log_trained_model(
             fitted, evaluation, dataset_digest=prepared.digest,
             sample_rows=prepared.frame.iloc[prepared.test_index[:5]],

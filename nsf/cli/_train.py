@@ -50,7 +50,10 @@ def train_cmd(
     m = result.evaluation.metrics
     typer.echo(f"run {result.run_id} (experiment {cfg.name!r}, {cfg.model.kind}, "
                f"{time.perf_counter() - t0:.1f}s): {result.split_note}")
-    typer.echo("  " + ", ".join(f"{k}={m[k]:.4f}" for k in _HEADLINE if k in m))
+    typer.echo("  " + ", ".join(
+        f"{k}={m[k]:.4f}" + (f" [{m[k + '_lower']:.4f}, {m[k + '_upper']:.4f}]"
+                             if k + "_lower" in m else "")
+        for k in _HEADLINE if k in m))
     if "scorer_uri" in result.uris:
         typer.echo(f"  scorer: {result.uris['scorer_uri']}")
 

@@ -32,6 +32,7 @@ from ._classification import (
     pr_auc,
     score_bands,
 )
+from ._oracle import OracleAUC, oracle_auc
 
 __all__ = [
     "DEFAULT_SCORE_EDGES",
@@ -40,6 +41,7 @@ __all__ = [
     "NOT_SHOWN_NEEDED",
     "BootstrapResult",
     "DifferenceInterval",
+    "OracleAUC",
     "PairedBootstrap",
     "auc",
     "bootstrap_metric",
@@ -53,6 +55,7 @@ __all__ = [
     "ks",
     "log_loss",
     "non_inferiority_verdict",
+    "oracle_auc",
     "paired_bootstrap",
     "pr_auc",
     "ratio_difference",

@@ -299,7 +299,8 @@ def is_monotonic(bands: pd.DataFrame) -> bool:
     return bool(np.all(np.diff(rates) >= 0.0))
 
 
-def evaluate(y_true, y_prob, *, p_true=None) -> dict[str, float]:
+def evaluate(y_true, y_prob, *, p_true=None, p_true_groups=None, oracle_draws=None,
+             rng=None, n_resamples: int = 1000) -> dict[str, float]:
     """All headline metrics of a model on one test set, under fixed key names.
 
     Parameters
@@ -310,14 +311,27 @@ def evaluate(y_true, y_prob, *, p_true=None) -> dict[str, float]:
         The model's calibrated P(NSF).
     p_true : array-like of shape (n_samples,), optional
         The oracle's true P(NSF) on the same rows (simulated data only).
+    p_true_groups : array-like of shape (n_samples, n_groups), optional
+        The oracle's estimates from each group of its Monte-Carlo draws, to correct the
+        oracle AUC for their noise (see :func:`oracle_auc`); needs ``oracle_draws >= 2``.
+    oracle_draws : int, optional
+        Monte-Carlo draws behind ``p_true``.
+    rng : numpy.random.Generator, optional
+        Source of the oracle's bootstrap interval; without it no interval is computed.
+    n_resamples : int, default=1000
+        Bootstrap replicates of the oracle's interval.
 
     Returns
     -------
     dict
         ``test_auc``, ``test_pr_auc``, ``test_brier``, ``test_log_loss``, ``test_ece`` (10
         equal-width bins), ``test_ks``, ``test_gini``; and when ``p_true`` is given also
-        ``oracle_auc`` (AUC of ``p_true`` on the same rows, the best any model can do),
-        ``oracle_gap_auc`` (``oracle_auc - test_auc``) and ``test_calibration_mae_vs_truth``.
+        ``oracle_auc`` (AUC of the true probability on the same rows, the best any model can
+        do, corrected for Monte-Carlo noise when the groups are given), ``oracle_auc_raw``
+        (AUC of ``p_true`` as given), ``oracle_gap_auc`` (``oracle_auc - test_auc``),
+        ``test_calibration_mae_vs_truth`` and, with ``rng``, ``oracle_auc_lower``,
+        ``oracle_auc_upper``, ``oracle_gap_auc_lower``, ``oracle_gap_auc_upper`` (95%
+        percentile intervals; the gap's paired).
 
     Raises
     ------
@@ -335,8 +349,19 @@ def evaluate(y_true, y_prob, *, p_true=None) -> dict[str, float]:
         "test_gini": gini(labels, prob),
     }
     if p_true is not None:
+        # Imported here: the oracle module builds on the bootstrap, which builds on this one.
+        from ._oracle import oracle_auc
+
         truth = check_probabilities(p_true, n=labels.shape[0], name="p_true")
-        result["oracle_auc"] = auc(labels, truth)
-        result["oracle_gap_auc"] = result["oracle_auc"] - result["test_auc"]
+        oracle = oracle_auc(labels, truth, p_groups=p_true_groups, draws=oracle_draws,
+                            p_model=prob, rng=rng, n_resamples=n_resamples)
+        result["oracle_auc"] = oracle.estimate
+        result["oracle_auc_raw"] = oracle.raw
+        result["oracle_gap_auc"] = oracle.gap
+        if oracle.lower is not None:
+            result["oracle_auc_lower"] = oracle.lower
+            result["oracle_auc_upper"] = oracle.upper
+            result["oracle_gap_auc_lower"] = oracle.gap_lower
+            result["oracle_gap_auc_upper"] = oracle.gap_upper
         result["test_calibration_mae_vs_truth"] = calibration_error_vs_truth(truth, prob)["mae"]
     return result

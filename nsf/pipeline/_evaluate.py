@@ -12,6 +12,9 @@ from nsf.models import FittedModel
 from nsf.pipeline._prepare import PreparedData
 from nsf.scoring import probability_to_score
 
+#: Spawn key of the oracle interval's stream under a fit's seed (kept apart from the model's).
+ORACLE_STREAM = 0x0AC1E
+
 
 @dataclass
 class Evaluation:
@@ -36,15 +39,40 @@ class Evaluation:
     p_true: np.ndarray | None
 
 
+def _oracle_inputs(rows: pd.DataFrame, index: np.ndarray) -> dict:
+    """The oracle's probability (None unless it covers every row), draws and group estimates."""
+    truth = rows["p_true"].to_numpy(dtype=np.float64)[index]
+    if not (truth.size and np.isfinite(truth).all()):
+        return {"p_true": None}
+    out: dict = {"p_true": truth}
+    if "oracle_draws" in rows:
+        draws = np.unique(rows["oracle_draws"].to_numpy()[index])
+        if draws.size == 1 and np.isfinite(draws[0]):
+            out["oracle_draws"] = int(draws[0])
+    groups = [c for c in rows.columns if c.startswith("p_true_group_")]
+    if out.get("oracle_draws", 0) >= 2 and len(groups) >= 2:
+        out["p_true_groups"] = rows[sorted(groups, key=lambda c: int(c.rsplit("_", 1)[1]))
+                                    ].to_numpy(dtype=np.float64)[index]
+    return out
+
+
 def evaluate_model(prepared: PreparedData, fitted: FittedModel, *,
-                   index: np.ndarray | None = None) -> Evaluation:
-    """Metrics of ``fitted`` on the evaluation rows (default: ``prepared.test_index``)."""
+                   index: np.ndarray | None = None, seed: int | None = None,
+                   n_resamples: int = 1000) -> Evaluation:
+    """Metrics of ``fitted`` on the evaluation rows (default: ``prepared.test_index``).
+
+    With ``seed``, the oracle's AUC and the gap to it get bootstrap intervals
+    (``n_resamples`` replicates, drawn from a stream of the seed).
+    """
     index = prepared.test_index if index is None else np.asarray(index)
     y = prepared.rows["nsf_appstore"].to_numpy(dtype=np.int8)[index]
     p = fitted.predict_proba(prepared.frame.iloc[index])
-    truth = prepared.rows["p_true"].to_numpy(dtype=np.float64)[index]
-    p_true = truth if truth.size and np.isfinite(truth).all() else None
-    metrics = evaluate(y, p, p_true=p_true)
+    oracle = _oracle_inputs(prepared.rows, index)
+    p_true = oracle["p_true"]
+    rng = None
+    if seed is not None and p_true is not None:
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ORACLE_STREAM,)))
+    metrics = evaluate(y, p, rng=rng, n_resamples=n_resamples, **oracle)
     score = probability_to_score(p)
     bands = score_bands(y, score)
     metrics["test_rows"] = float(index.size)

@@ -179,6 +179,13 @@ def _default_dataset(cfg: ExperimentConfig) -> Dataset:
     return open_dataset(cfg.dataset.path)
 
 
+#: Oracle columns of the truth table kept with the rows, and their names there: the true
+#: P(NSF) and the number of Monte-Carlo draws behind it; its estimate from each group of
+#: draws (``p_nsf_appstore_group_<g>``) is kept too, as ``p_true_group_<g>``.
+TRUTH_COLUMNS = {"p_nsf_appstore": "p_true", "oracle_draws": "oracle_draws"}
+_TRUTH_GROUP = "p_nsf_appstore_group_"
+
+
 def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool) -> PreparedData:
     feed = dataset.table("feed")
     outcomes = dataset.table("outcomes")
@@ -196,9 +203,12 @@ def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool) -
     })
     rows["label"] = rows[cfg.target.label]
     if dataset.has("truth"):
-        truth = dataset.table("truth", [*KEYS, "p_nsf_appstore"])
-        rows = rows.merge(truth, on=KEYS, how="left", validate="one_to_one")
-        rows = rows.rename(columns={"p_nsf_appstore": "p_true"})
+        truth = dataset.table("truth")
+        oracle = {k: v for k, v in TRUTH_COLUMNS.items() if k in truth.columns}
+        oracle |= {c: "p_true_group_" + c.removeprefix(_TRUTH_GROUP) for c in truth.columns
+                   if c.startswith(_TRUTH_GROUP)}
+        rows = rows.merge(truth[[*KEYS, *oracle]], on=KEYS, how="left", validate="one_to_one")
+        rows = rows.rename(columns=oracle)
     else:
         rows["p_true"] = np.nan
     frame = feed

@@ -22,6 +22,7 @@ class FitTask:
     variant: Variant
     seed: int
     reliance: dict | None = None  # shap_rows, permutation_rows, repeats (baseline only)
+    oracle_interval: bool = False  # bootstrap the oracle AUC and the gap to it (baseline only)
 
 
 @dataclass
@@ -76,7 +77,8 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
     v = task.variant
     fitted = fit_variant(prepared, v.selection, model_cfg, task.seed, population=v.population,
                          label=v.label)
-    evaluation = evaluate_model(prepared, fitted)
+    evaluation = evaluate_model(prepared, fitted,
+                                seed=task.seed if task.oracle_interval else None)
     reliance = None
     if task.reliance is not None:
         test = prepared.frame.iloc[prepared.test_index]

@@ -200,7 +200,8 @@ class _Study:
                     continue
                 queued.add(key)
                 tasks.append(FitTask(key, v, seed,
-                                     reliance=reliance if key in baseline_keys else None))
+                                     reliance=reliance if key in baseline_keys else None,
+                                     oracle_interval=key in baseline_keys))
         self.progress(stage, self.fits_done, self.fits_total)
         for task, outcome in self.pool.run(_fit_task, tasks):
             if self.store is not None:
