@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from nsf.data import open_dataset
     from nsf.pipeline import prepare
     from nsf.study import run_study, study_tables
-    from nsf.tracking.study import MlflowFitStore, log_study_result, study_run
+    from nsf.tracking.study import MlflowFitStore, log_study_result, study_run, with_parent
 
     overrides = list(args.overrides)
     if args.data_dir:
@@ -57,22 +57,22 @@ def main(argv: list[str] | None = None) -> int:
             result = run_study(cfg, prepared, store=store, workers=args.workers,
                                dataset_path=path, fresh=True)
             t = time.perf_counter()
-            result["run_ids"]["parent"] = run_id
+            result = with_parent(result, run_id, False)
             log_study_result(result, study_tables(result), dataset_digest=prepared.digest)
             log_s = time.perf_counter() - t
         study_s = time.perf_counter() - t_start
-    timing = result["timing"]
-    fits = result["fits"]
-    print(f"config={args.config} workers={args.workers} variants={len(result['variants'])} "
-          f"seeds={len(result['seeds'])} fits={fits['trained']} test_rows="
-          f"{result['dataset']['test_rows']}")
+    timing = result.timing.model_dump()
+    fits = result.fits
+    print(f"config={args.config} workers={args.workers} variants={len(result.variants)} "
+          f"seeds={len(result.seeds)} fits={fits.trained} test_rows="
+          f"{result.dataset.test_rows}")
     print(f"dataset_s={build_s:.1f} ({'reused' if reused else 'built'}) prepare_s={prepare_s:.1f}")
     print(" ".join(f"{stage}_s={timing[stage]:.1f}" for stage in
                    ("fits", "proxies", "fairness", "statistics", "minimal_set")
                    if stage in timing) + f" logging_s={log_s:.1f}")
     verdicts = {}
-    for v in result["variants"]:
-        verdicts[v["verdict"]] = verdicts.get(v["verdict"], 0) + 1
+    for v in result.variants:
+        verdicts[v.verdict] = verdicts.get(v.verdict, 0) + 1
     print("verdicts: " + ", ".join(f"{k}={n}" for k, n in sorted(verdicts.items(), key=str)))
     print(f"study_s={study_s:.1f}")
     return 0

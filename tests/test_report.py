@@ -18,6 +18,7 @@ import pytest
 
 from nsf.config import load_config
 from nsf.errors import NsfError
+from nsf.features import feed_registry
 from nsf.report import (
     SECTIONS,
     build_document,
@@ -28,6 +29,7 @@ from nsf.report import (
     render_json,
     render_markdown,
 )
+from nsf.study import StudyResult, feature_inventory
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -61,7 +63,8 @@ def _variant(name, family, groups, estimate, lower, upper, verdict, *, subject="
             "seeds": [1, 2], "same_fits_as": same, "run_ids": [f"{name}-r1", f"{name}-r2"],
             "metrics": {"test_auc": {"mean": 0.8 + estimate, "sd": 0.01,
                                      "per_seed": [0.8 + estimate] * 2}},
-            "comparisons": {"baseline": {"subject": subject, "verdict": verdict,
+            "comparisons": {"baseline": {"reference": "baseline", "subject": subject,
+                                         "verdict": verdict,
                                          "metrics": {"auc": _cmp(estimate, lower, upper,
                                                                  verdict)}}},
             "verdict": verdict, "verdict_metric": "auc",
@@ -70,9 +73,21 @@ def _variant(name, family, groups, estimate, lower, upper, verdict, *, subject="
                 "upper": 0.18}}}}
 
 
-def hand_study() -> dict:
-    cfg = load_config(None, ["world.feed.windows=[7,30]", "study.families=[drop_one,coarsen,"
-                             "population,retention]"]).model_dump(mode="json")
+def _arm(name, family, features):
+    return {"name": name, "family": family, "description": name, "groups": [],
+            "selection": {"drop_groups": [], "coarsen_groups": [], "retention_days": None,
+                          "sensitive": [], "keep_groups": None, "latents": False},
+            "population": "apple", "label": "nsf_appstore", "features": features,
+            "coarse_features": [], "n_features": len(features), "seeds": [1, 2]}
+
+
+def hand_study_dict() -> dict:
+    """A hand-built study.json (schema nsf.study/2) as a plain dict, to edit in tests."""
+    config = load_config(None, ["world.feed.windows=[7,30]", "study.families=[drop_one,coarsen,"
+                                "population,retention]"])
+    cfg = config.model_dump(mode="json")
+    features = ["email_domain", "pay_money_balance", "auto_topup"]
+    s = config.study
     groups = [{"group": g, "n": 100, "n_bad": 5, "bad_rate": 0.05, "auc": 0.8,
                "auc_lower": 0.7, "auc_upper": 0.9, "ece": 0.02, "ece_lower": 0.01,
                "ece_upper": 0.03, "selection_rate": 0.1, "false_positive_rate": 0.05,
@@ -80,20 +95,30 @@ def hand_study() -> dict:
                "false_negative_rate": 0.4, "false_negative_rate_lower": 0.2,
                "false_negative_rate_upper": 0.6} for g in ("female", "male")]
     return {
-        "schema": "nsf.study/1", "name": "hand",
+        "schema": "nsf.study/2", "name": "hand",
         "dataset": {"kind": "simulated", "source": "/nonexistent/hand", "digest": "d" * 64,
                     "split": "out of time", "test_rows": 200, "test_nsf_rate": 0.05,
                     "train_rows": 600, "validation_rows": 100, "test_digest": "t" * 64},
         "config": cfg, "seeds": [1, 2],
         "settings": {"primary_metric": "auc", "margins": {"auc": 0.005}, "metrics": ["auc"],
                      "confidence": 0.95, "n_bootstrap": 200, "interval_target": "mean",
-                     "fairness_n_bootstrap": 60, "threshold": 20, "model": "lightgbm"},
-        "contested_groups": ["email", "balance"],
-        "baseline": {"name": "baseline", "population": "apple", "label": "nsf_appstore",
-                     "features": ["email_domain", "pay_money_balance", "auto_topup"],
-                     "n_features": 3, "seeds": [1, 2], "run_ids": ["b-r1", "b-r2"],
-                     "metrics": {"test_auc": {"mean": 0.8, "sd": 0.01,
-                                              "per_seed": [0.79, 0.81]}}},
+                     "fairness_n_bootstrap": 60, "threshold": 20, "n_bins": 10,
+                     "min_group_support": 30, "proxy_lift_threshold": s.proxy_lift_threshold,
+                     "protected_targets": ["age_band", "gender", "nationality", "region",
+                                           "device_os"],
+                     "equalized_odds_cut": s.equalized_odds_cut,
+                     "reliance_top_k": s.reliance_top_k, "proxy_rows": 1000, "proxy_cv": 3,
+                     "proxy_estimator": "logistic_regression", "shap_rows": 100,
+                     "permutation_rows": 200, "permutation_repeats": 1,
+                     "minimal_set_strategy": "ranked", "model": "lightgbm"},
+        "families": ["drop_one", "coarsen", "population", "retention"],
+        "skipped_families": [],
+        "contested_groups": ["email", "balance"], "covered_groups": ["email", "balance"],
+        "inventory": feature_inventory(feed_registry((7, 30)), features, categories=True),
+        "assumptions": [],
+        "baseline": _arm("baseline", "baseline", features) | {
+            "run_ids": ["b-r1", "b-r2"],
+            "metrics": {"test_auc": {"mean": 0.8, "sd": 0.01, "per_seed": [0.79, 0.81]}}},
         "variants": [
             _variant("drop_email", "drop_one", ["email"], 0.001, -0.003, 0.004,
                      "not shown needed"),
@@ -148,6 +173,11 @@ def hand_study() -> dict:
         "run_ids": {"parent": "parent-1", "children": {"baseline": {"1": "b-r1", "2": "b-r2"}}},
         "timing": {"total": 1.0},
     }
+
+
+def hand_study(**changes) -> StudyResult:
+    """The hand-built study, validated as the report reads it."""
+    return StudyResult.model_validate(hand_study_dict() | changes)
 
 
 SOURCE = {"tracking_uri": "sqlite:///x.db", "experiment": "hand", "experiment_id": "1",
@@ -249,13 +279,13 @@ def test_summary_answers_all_six_questions_with_numbers():
 
 
 def test_a_study_missing_parts_says_what_is_missing():
-    study = hand_study()
+    study = hand_study_dict()
     study["variants"] = [v for v in study["variants"] if v["family"] != "coarsen"]
     study["variants"][0]["comparisons"] = {}  # a failed variant
     study["fairness"] = {"threshold": 20, "skipped": ["region"], "attributes": {}}
     study["minimal_set"] = None
     study["proxies"], study["reliance"] = [], []
-    model, figures, document = _render(study, audit=None)
+    model, figures, document = _render(StudyResult.model_validate(study), audit=None)
     assert any("coarsen" in m for m in model["missing"])
     assert any("drop_email" in m for m in model["missing"])
     assert any("calibration summary" in m for m in model["missing"])
@@ -265,6 +295,47 @@ def test_a_study_missing_parts_says_what_is_missing():
     assert "nsf audit CONFIG" in html  # how to add the de-identification section
     answers = {a["key"]: a["answer"] for a in model["summary"]}
     assert answers["granularity"].startswith("Not answered")
+
+
+def test_a_skipped_family_is_not_applicable_not_missing():
+    study = hand_study_dict()
+    study["variants"] = [v for v in study["variants"] if v["family"] != "population"]
+    reason = "the table has no population column"
+    study["skipped_families"] = [{"family": "population", "reason": reason}]
+    model, figures, document = _render(StudyResult.model_validate(study),
+                                       summary={"calibration": {}})
+    assert model["missing"] == []
+    assert model["skipped_families"] == [{"family": "population", "reason": reason}]
+    answers = {a["key"]: a["answer"] for a in model["summary"]}
+    assert answers["population"] == f"Not applicable: {reason}."
+    html = render_html(model, document, figures)
+    assert "This report is incomplete" not in html
+    assert f"not applicable: {reason}" in html
+    assert f"not applicable: {reason}" in render_markdown(model, document)
+
+
+def test_the_inventory_reads_what_the_study_logged():
+    """Contested status, features and thresholds come from the logged result: narrowing the
+    groups a study covered does not relabel the others, and a logged threshold is applied."""
+    study = hand_study_dict()
+    study["covered_groups"] = ["balance"]  # study.groups narrowed to one group
+    model, _, _ = _render(StudyResult.model_validate(study))
+    rows = {r["group"]: r for r in model["inventory"]["rows"]}
+    assert rows["email"]["contested"] is True
+    assert rows["email"]["recommendation"] == "drop"  # its drop-one verdict still counts
+    # The proxy threshold the study logged decides the proxy flag (email's lift is 0.233).
+    assert model["inventory"]["proxy_lift_threshold"] == 0.1
+    assert any("proxy" in f for f in rows["email"]["flags"])
+    study["settings"]["proxy_lift_threshold"] = 0.5
+    model, _, _ = _render(StudyResult.model_validate(study))
+    rows = {r["group"]: r for r in model["inventory"]["rows"]}
+    assert model["inventory"]["proxy_lift_threshold"] == 0.5
+    assert not any("proxy" in f for f in rows["email"]["flags"])
+    # A feature the logged inventory does not list is not shown, whatever the code's registry.
+    study["inventory"]["features"] = [f for f in study["inventory"]["features"]
+                                      if f["name"] != "email_domain"]
+    model, _, _ = _render(StudyResult.model_validate(study))
+    assert "email_domain" not in {f for r in model["inventory"]["rows"] for f in r["features"]}
 
 
 def test_no_study_result_at_all_still_renders():
@@ -385,17 +456,17 @@ def test_every_number_equals_what_mlflow_logged(smoke_study, tmp_path):
 
     # Every comparison number equals study.json's, and the variant arm is the mean of its
     # children's logged metric.
-    by_name = {v["name"]: v for v in study["variants"]}
+    by_name = {v.name: v for v in study.variants}
     rows = [r for key in ("drop_one", "drop_all", "keep_one", "custom", "sensitive")
             for r in model["attributes"][key]]
     rows += model["granularity"]["rows"] + model["population"]["rows"] + \
         model["retention"]["rows"]
-    assert len(rows) == len(study["variants"])
+    assert len(rows) == len(study.variants)
     for row in rows:
-        logged = by_name[row["variant"]]["comparisons"][row["reference"]]["metrics"]["auc"]
+        logged = by_name[row["variant"]].comparisons[row["reference"]].metrics["auc"]
         for key in ("estimate", "lower", "upper", "reference_estimate", "variant_estimate",
                     "margin"):
-            assert row[key] == logged[key], (row["variant"], key)
+            assert row[key] == getattr(logged, key), (row["variant"], key)
         if row["reference"] == "baseline":
             seeds = run_metrics(cfg.tracking, row["run_ids"])
             mean = sum(seeds[r]["test_auc"] for r in row["run_ids"]) / len(row["run_ids"])
@@ -404,14 +475,17 @@ def test_every_number_equals_what_mlflow_logged(smoke_study, tmp_path):
     # Fairness, proxies, reliance: the same numbers as study.json.
     for attr, table in model["fairness"]["attributes"].items():
         for d, val in table["disparities"].items():
-            logged = study["fairness"]["attributes"][attr]["disparities"][d]
+            logged = study.fairness.attributes[attr].disparities[d]
             assert (val["estimate"], val["lower"], val["upper"]) == \
-                (logged["estimate"], logged["lower"], logged["upper"])
+                (logged.estimate, logged.lower, logged.upper)
     assert [(p["group"], p["target"], p["lift"]) for p in model["fairness"]["proxies"]] == \
-        [(p["group"], p["target"], p["lift"]) for p in study["proxies"]]
-    for row, logged in zip(model["reliance"]["rows"], study["reliance"], strict=True):
+        [(p.group, p.target, p.lift) for p in study.proxies]
+    for row, logged in zip(model["reliance"]["rows"], study.reliance, strict=True):
         assert (row["shap_share"], row["permutation_auc_drop"]) == \
-            (logged["shap_share"], logged["permutation_auc_drop"])
+            (logged.shap_share, logged.permutation_auc_drop)
+    # The thresholds the report applied are the ones the study logged.
+    assert model["inventory"]["proxy_lift_threshold"] == study.settings.proxy_lift_threshold
+    assert model["settings"]["thresholds"] == study.settings.model_dump(mode="json")
 
     # The audit section is the audit run's logged metrics, number for number.
     audit = load_audit(cfg.tracking, record.experiment_id)
@@ -442,3 +516,63 @@ def test_not_a_study_run_is_a_clear_error(smoke_study):
     args = [a for item in smoke_study["sets"] for a in ("--set", item)]
     result = CliRunner().invoke(app, ["report", "--run", child, *args])
     assert result.exit_code != 0
+
+
+# --- the typed study result and the generated schemas ---------------------------------------
+
+def test_committed_schemas_equal_the_generated_ones():
+    from nsf.report._schema import rendered_schemas
+
+    for name, text in rendered_schemas().items():
+        committed = (ROOT / "nsf" / "schemas" / name).read_text(encoding="utf-8")
+        assert committed == text, f"nsf/schemas/{name} is stale: run write_schemas()"
+    # The generated report schema is a valid JSON schema that rejects a broken model.
+    model, _, _ = _render(hand_study())
+    broken = dict(model, summary=model["summary"][:2])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, load_schema())
+
+
+def test_study_json_round_trips_and_an_old_schema_asks_for_a_rerun():
+    study = hand_study()
+    assert StudyResult.load(study.to_json()) == study
+    old = hand_study_dict() | {"schema": "nsf.study/1"}
+    with pytest.raises(NsfError, match=r"nsf.study/1.*re-run the study"):
+        StudyResult.load(json.dumps(old))
+    bad = hand_study_dict()
+    bad["variants"][0]["verdict"] = "maybe"
+    with pytest.raises(NsfError, match=r"variants/0/verdict"):
+        StudyResult.load(json.dumps(bad))
+
+
+def test_a_family_section_is_reported_through_its_registered_view():
+    """The extension point: a family's typed section and its registered view, no core edit."""
+    from nsf.report._families import register_family_section, unregister_family_section
+    from nsf.study import FamilySection, FamilySections
+
+    class LedgerSection(FamilySection):
+        bundled_share: float
+
+    class Sections(FamilySections):
+        ledger: LedgerSection | None = None
+
+    study = hand_study().model_copy(
+        update={"sections": Sections(ledger=LedgerSection(bundled_share=0.25))})
+    # Without a view the section is listed as missing, not dropped silently.
+    model, _, _ = _render(study)
+    assert any("'ledger'" in m for m in model["missing"])
+    register_family_section(
+        "ledger", title="Ledger", model=lambda section, result: {
+            "bundled_share": section.bundled_share, "n_variants": len(result.variants)},
+        blocks=lambda content: [{"type": "p", "text": f"bundled {content['bundled_share']:.0%}"}])
+    try:
+        model, figures, document = _render(study)
+    finally:
+        unregister_family_section("ledger")
+    assert not any("ledger" in m for m in model["missing"])
+    assert model["family_sections"] == {"ledger": {"title": "Ledger", "content": {
+        "bundled_share": 0.25, "n_variants": len(study.variants)}}}
+    assert document[-1]["title"] == f"{len(SECTIONS) + 1}. Ledger"
+    html = render_html(model, document, figures)
+    check_html(html)
+    assert "bundled 25%" in html and "bundled 25%" in render_markdown(model, document)

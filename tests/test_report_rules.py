@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from nsf.report import PROXY_LIFT_THRESHOLD, RULE_TEXT, recommend
+from nsf.config import StudyConfig
+from nsf.report import RULE_TEXT, recommend
 
 NEEDED, NOT_SHOWN, INCONCLUSIVE = "needed", "not shown needed", "inconclusive"
+#: The configured default (study.proxy_lift_threshold).
+PROXY_LIFT_THRESHOLD = StudyConfig().proxy_lift_threshold
 WEAK = PROXY_LIFT_THRESHOLD / 2
 STRONG = PROXY_LIFT_THRESHOLD * 2
 
@@ -36,16 +39,18 @@ STRONG = PROXY_LIFT_THRESHOLD * 2
 ])
 def test_each_step_of_the_rule(used, contested, necessity, coarse, lift, action, step):
     rec = recommend(used=used, contested=contested, necessity=necessity, coarse=coarse,
-                    proxy_lift=lift, proxy_target="age_band")
+                    proxy_lift=lift, proxy_target="age_band", threshold=PROXY_LIFT_THRESHOLD)
     assert (rec.action, rec.rule) == (action, step)
     assert f"({step})" in RULE_TEXT
 
 
 def test_the_threshold_is_inclusive_and_named():
     at = recommend(used=True, contested=True, necessity=NEEDED, coarse=None,
-                   proxy_lift=PROXY_LIFT_THRESHOLD, proxy_target="gender")
+                   proxy_lift=PROXY_LIFT_THRESHOLD, proxy_target="gender",
+                   threshold=PROXY_LIFT_THRESHOLD)
     below = recommend(used=True, contested=True, necessity=NEEDED, coarse=None,
-                      proxy_lift=PROXY_LIFT_THRESHOLD - 1e-9, proxy_target="gender")
+                      proxy_lift=PROXY_LIFT_THRESHOLD - 1e-9, proxy_target="gender",
+                      threshold=PROXY_LIFT_THRESHOLD)
     assert at.action == "drop" and "gender" in at.reason
     assert below.action == "keep"
 
@@ -58,16 +63,17 @@ def test_a_custom_threshold_changes_the_override():
 
 def test_inconsistent_verdicts_are_kept_and_flagged_for_review():
     rec = recommend(used=True, contested=True, necessity=NOT_SHOWN, coarse=NEEDED,
-                    proxy_lift=None)
+                    proxy_lift=None, threshold=PROXY_LIFT_THRESHOLD)
     assert rec.action == "keep" and "review" in rec.flags
 
 
 def test_inconclusive_keep_is_flagged_provisional():
     rec = recommend(used=True, contested=True, necessity=INCONCLUSIVE, coarse=None,
-                    proxy_lift=None)
+                    proxy_lift=None, threshold=PROXY_LIFT_THRESHOLD)
     assert "provisional" in rec.flags
 
 
 def test_an_unstudied_group_says_so():
-    rec = recommend(used=True, contested=True, necessity=None, coarse=None, proxy_lift=None)
+    rec = recommend(used=True, contested=True, necessity=None, coarse=None, proxy_lift=None,
+                    threshold=PROXY_LIFT_THRESHOLD)
     assert rec.action == "keep" and "necessity not studied" in rec.flags

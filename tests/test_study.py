@@ -1,6 +1,5 @@
 """The study's statistics, fairness engine, search logic, config, and end to end on MLflow."""
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -14,6 +13,7 @@ from nsf.metrics import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED, difference_inter
 from nsf.metrics._weighted import KERNELS, iter_resample_counts
 from nsf.study import (
     GroupRates,
+    StudyResult,
     compare_arms,
     fairness_table,
     minimal_sufficient_set,
@@ -255,7 +255,7 @@ def _study_json(tmp_path, run_id):
     path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="study.json",
                                                dst_path=str(tmp_path / "dl" / run_id))
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+        return StudyResult.load(fh.read())
 
 
 def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
@@ -301,21 +301,31 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
                for r in children)
 
     study = _study_json(tmp_path, parents[0].info.run_id)
-    assert study["schema"] == "nsf.study/1"
-    names = {v["name"] for v in study["variants"]}
+    assert study.schema_ == "nsf.study/2"
+    names = {v.name for v in study.variants}
     assert {"drop_email", "drop_balance", "drop_all_contested", "core+email",
             "coarse_balance", "retention_7d", "retention_30d"} <= names
-    retention_30 = next(v for v in study["variants"] if v["name"] == "retention_30d")
-    assert retention_30["same_fits_as"] == "baseline"  # the feed has no longer window
-    assert retention_30["comparisons"]["baseline"]["metrics"]["auc"]["upper"] == 0.0
-    core = next(v for v in study["variants"] if v["name"] == "core+email")
-    assert set(core["comparisons"]) == {"baseline", "drop_all_contested"}
-    assert core["subject"] == "added"
-    assert {"gender", "age_band+gender"} <= set(study["fairness"]["attributes"])
-    assert {p["target"] for p in study["proxies"]} == {"age_band", "income_band"}
-    assert {r["group"] for r in study["reliance"]} >= {"email", "balance"}
-    assert study["minimal_set"]["strategy"] == "ranked"
-    assert study["run_ids"]["parent"] == parents[0].info.run_id
+    # Variants carry their family and groups: found without parsing names.
+    assert study.variant_for("drop_one", "email").name == "drop_email"
+    assert study.variant_for("coarsen", "balance").name == "coarse_balance"
+    retention_30 = next(v for v in study.variants if v.name == "retention_30d")
+    assert retention_30.family == "retention" and retention_30.selection.retention_days == 30
+    assert retention_30.same_fits_as == "baseline"  # the feed has no longer window
+    assert retention_30.comparisons["baseline"].metrics["auc"].upper == 0.0
+    core = next(v for v in study.variants if v.name == "core+email")
+    assert set(core.comparisons) == {"baseline", "drop_all_contested"}
+    assert core.subject == "added" and core.family == "keep_one" and core.groups == ["email"]
+    assert {"gender", "age_band+gender"} <= set(study.fairness.attributes)
+    assert {p.target for p in study.proxies} == {"age_band", "income_band"}
+    assert {r.group for r in study.reliance} >= {"email", "balance"}
+    assert study.minimal_set.strategy == "ranked"
+    assert study.run_ids.parent == parents[0].info.run_id
+    # Every threshold that decides an answer is logged with the result.
+    s = load_config(None, TINY).study
+    assert (study.settings.proxy_lift_threshold, study.settings.equalized_odds_cut,
+            study.settings.reliance_top_k, study.settings.n_bins) == \
+        (s.proxy_lift_threshold, s.equalized_odds_cut, s.reliance_top_k, s.n_bins)
+    assert {g.name for g in study.inventory.groups if g.contested} >= {"email", "balance"}
 
     # A second run reuses every child; --fresh retrains them all.
     again = _run_cli(tmp_path)
@@ -338,9 +348,7 @@ def test_parallel_workers_give_identical_results(tmp_path):
     prepared = prepare(cfg, open_dataset(path), latents=True)
     serial = run_study(cfg, prepared, workers=1, dataset_path=path)
     parallel = run_study(cfg, prepared, workers=2, dataset_path=path)
-    for result in (serial, parallel):
-        result.pop("timing")
-    assert json.dumps(serial, sort_keys=True) == json.dumps(parallel, sort_keys=True)
+    assert serial.model_dump(exclude={"timing"}) == parallel.model_dump(exclude={"timing"})
 
 
 def test_fairness_table_marks_small_groups_and_leaves_them_out():

@@ -54,17 +54,16 @@ def noise_world(tmp_path_factory):
 def test_noise_attribute_not_needed_and_balance_needed(noise_world):
     cfg, prepared = noise_world
     result = run_study(cfg, prepared)
-    verdicts = {v["name"]: v for v in result["variants"]}
-    email = verdicts["drop_email"]
-    assert email["verdict"] == NOT_SHOWN_NEEDED, email["comparisons"]["baseline"]["metrics"]
-    balance = verdicts["drop_balance"]
-    assert balance["verdict"] == NEEDED, balance["comparisons"]["baseline"]["metrics"]
+    email = result.variant_for("drop_one", "email")
+    assert email.verdict == NOT_SHOWN_NEEDED, email.comparisons["baseline"].metrics
+    balance = result.variant_for("drop_one", "balance")
+    assert balance.verdict == NEEDED, balance.comparisons["baseline"].metrics
     # The truth is logged beside the verdict: the configured strength of e-mail is zero.
-    assert email["truth_strengths"] == {"email_domain": 0.0}
-    reliance = {r["group"]: r for r in result["reliance"]}
-    assert reliance["email"]["necessity"]["verdict"] == NOT_SHOWN_NEEDED
-    assert reliance["email"]["truth_strength"] == 0.0
-    assert reliance["balance"]["truth_strength"] is None  # behavioural: no single strength
+    assert email.truth_strengths == {"email_domain": 0.0}
+    reliance = {r.group: r for r in result.reliance}
+    assert reliance["email"].necessity.verdict == NOT_SHOWN_NEEDED
+    assert reliance["email"].truth_strength == 0.0
+    assert reliance["balance"].truth_strength is None  # behavioural: no single strength
 
 
 def test_proxy_for_age_only_from_an_attribute_built_from_age(tmp_path):

@@ -31,18 +31,18 @@ def _fmt(x) -> str:
     return "   n/a" if x is None else f"{x:+.4f}"
 
 
-def _summary(result: dict) -> Table:
-    s = result["settings"]
-    metric = s["primary_metric"]
-    table = Table(title=f"study {result['name']!r}: {metric} difference to the reference, "
-                  f"{s['confidence']:.0%} interval over rows and {len(result['seeds'])} seeds, "
-                  f"margin {s['margins'][metric]}")
+def _summary(result) -> Table:
+    s = result.settings
+    metric = s.primary_metric
+    table = Table(title=f"study {result.name!r}: {metric} difference to the reference, "
+                  f"{s.confidence:.0%} interval over rows and {len(result.seeds)} seeds, "
+                  f"margin {s.margins[metric]}")
     for col in ("variant", "reference", "estimate", "interval", "verdict"):
         table.add_column(col, justify="right" if col in ("estimate", "interval") else "left")
-    for v in result["variants"]:
-        m = v["comparisons"][v["reference"]]["metrics"][metric]
-        table.add_row(v["name"], v["reference"], _fmt(m["estimate"]),
-                      f"[{_fmt(m['lower'])}, {_fmt(m['upper'])}]", v["verdict"] or "")
+    for v in result.variants:
+        m = v.comparisons[v.reference].metrics[metric]
+        table.add_row(v.name, v.reference, _fmt(m.estimate),
+                      f"[{_fmt(m.lower)}, {_fmt(m.upper)}]", v.verdict or "")
     return table
 
 
@@ -69,9 +69,9 @@ def study_cmd(
     from nsf.tracking import check_store, log_description
     from nsf.tracking.study import (
         MlflowFitStore,
-        check_result,
         log_study_result,
         study_run,
+        with_parent,
     )
 
     cfg = resolve(config, set_)
@@ -114,21 +114,21 @@ def study_cmd(
             store = MlflowFitStore(cfg, run_id, prepared.digest)
             result = run_study(cfg, prepared, store=store, workers=n_workers,
                                dataset_path=path, fresh=fresh, progress=progress)
-            result["run_ids"]["parent"] = run_id
-            result["resumed_parent"] = resumed
-            check_result(result)
+            result = with_parent(result, run_id, resumed)
             log_study_result(result, study_tables(result), dataset_digest=prepared.digest)
-    fits = result["fits"]
+    fits = result.fits
     if not quiet:
         Console(width=120).print(_summary(result))
-        minimal = result.get("minimal_set")
-        if minimal:
-            typer.echo(f"minimal sufficient set ({minimal['strategy']}): keeps "
-                       f"{', '.join(minimal['kept']) or 'no contested group'}; removes "
-                       f"{', '.join(minimal['removed']) or 'nothing'}")
+        minimal = result.minimal_set
+        if minimal is not None:
+            typer.echo(f"minimal sufficient set ({minimal.strategy}): keeps "
+                       f"{', '.join(minimal.kept) or 'no contested group'}; removes "
+                       f"{', '.join(minimal.removed) or 'nothing'}")
+        for skipped in result.skipped_families:
+            typer.echo(f"family {skipped.family}: not applicable: {skipped.reason}")
     typer.echo(f"study run {run_id} (experiment {cfg.name!r}{', resumed' if resumed else ''}):"
-               f" {len(result['variants'])} variants x {len(result['seeds'])} seeds, "
-               f"{fits['trained']} fits trained, {fits['reused']} reused, "
+               f" {len(result.variants)} variants x {len(result.seeds)} seeds, "
+               f"{fits.trained} fits trained, {fits.reused} reused, "
                f"{time.perf_counter() - t0:.1f}s")
     if cfg.study.audit and path is not None:
         from nsf.cli._audit import ensure_audit

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-#: Metrics the study can put an interval on (the ``nsf.metrics`` names; run keys ``test_<m>``).
-STUDY_METRICS = ("auc", "pr_auc", "brier", "log_loss", "ece", "ks", "gini")
+from nsf.vocabulary import STUDY_METRICS, Metric, Subject
+
 #: The proxy target that is not a sensitive column: quartiles of the simulator's latent income
 #: (simulated data only).
 INCOME_BAND = "income_band"
@@ -44,7 +44,7 @@ class VariantConfig(_Frozen):
     reference: str = Field(
         "baseline", pattern=_NAME,
         description="The arm the verdict compares with: 'baseline' or another variant's name.")
-    subject: Literal["removed", "added", "auto"] = Field(
+    subject: Subject | Literal["auto"] = Field(
         "auto",
         description="What the verdict is about: the data the variant removes from the reference "
         "('removed': needed = dropping it costs more than the margin) or adds to it ('added': "
@@ -102,10 +102,10 @@ class StudyConfig(_Frozen):
         None,
         description="Sensitive columns the 'sensitive' variant adds as features (never the "
         "default model); null: every sensitive column of the dataset description.")
-    metrics: tuple[Literal["auc", "pr_auc", "brier", "log_loss", "ece", "ks", "gini"], ...] = \
+    metrics: tuple[Metric, ...] = \
         Field(("auc", "pr_auc", "brier", "log_loss", "ece"),
               description="Metrics given a difference interval against the reference.")
-    primary_metric: Literal["auc", "pr_auc", "brier", "log_loss", "ece", "ks", "gini"] = Field(
+    primary_metric: Metric = Field(
         "auc", description="The metric of each variant's headline verdict and of the minimal "
         "set search (needs a margin).")
     margins: dict[str, float] = Field(
@@ -162,6 +162,19 @@ class StudyConfig(_Frozen):
         True, description="Also run the de-identification audit (`nsf audit`, settings in "
         "`audit`) on a simulated dataset before the report, unless an audit of the same dataset "
         "and settings is already logged in the experiment, so the report answers question 6.")
+    proxy_lift_threshold: float = Field(
+        0.10, ge=0, le=1, description="[ASSUMPTION] A contested group whose cross-validated "
+        "proxy score for a protected attribute exceeds chance by at least this much (AUC - 0.5 "
+        "for two classes, balanced accuracy - 1/k for k) is flagged as a proxy, and the "
+        "inventory does not keep it raw. 0.10: an AUC of 0.60, a moderate proxy, well above the "
+        "fold-to-fold noise of the check at its default sample size.")
+    equalized_odds_cut: float = Field(
+        0.05, ge=0, le=1, description="[ASSUMPTION] The fairness answer names the attributes "
+        "whose equalized-odds difference has a lower interval bound above this (a gap in "
+        "error rates of five percentage points, shown with confidence).")
+    reliance_top_k: int = Field(
+        3, ge=1, le=100, description="[ASSUMPTION] The report's 'relied on but not shown "
+        "needed' list looks at the groups with the k largest TreeSHAP shares.")
 
     @field_validator("margins")
     @classmethod

@@ -17,6 +17,9 @@ from typing import Literal
 
 import numpy as np
 
+# The verdicts of :func:`non_inferiority_verdict` are defined once, in :mod:`nsf.vocabulary`.
+from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
+
 from . import _classification as cls
 from ._validation import (
     check_binary,
@@ -27,11 +30,6 @@ from ._validation import (
     check_rng,
 )
 from ._weighted import KERNELS, Kernel, generic_kernel, iter_resample_counts, safe_divide
-
-#: Verdicts of :func:`non_inferiority_verdict`.
-NEEDED = "needed"
-NOT_SHOWN_NEEDED = "not shown needed"
-INCONCLUSIVE = "inconclusive"
 
 _NAMED_METRICS: dict[str, Callable] = {
     "auc": cls.auc,

@@ -6,13 +6,15 @@
 - ``report.html``: one self-contained page (inline CSS, embedded PNG figures, no network),
   readable offline and printable;
 - ``report.md``: the same blocks as Markdown (figures in ``figures/``);
-- ``report.json``: every number of the report, raw, valid against
-  ``nsf/schemas/report.schema.json`` (schema ``nsf.report/1``);
+- ``report.json``: every number of the report, raw, valid against :class:`ReportModel`
+  (schema ``nsf.report/2``; ``nsf/schemas/report.schema.json`` is generated from it);
 - ``config.yaml``: the study's resolved config, for the rerun commands.
 
-Nothing is retrained: the content comes from MLflow alone (the parent run's ``study.json`` and
-``config.yaml``, the experiment's latest audit run) plus the dataset's ``summary.json`` when
-the folder still exists.
+Nothing is retrained: the content comes from MLflow alone (the parent run's ``study.json``,
+validated as :class:`nsf.study.StudyResult`, and ``config.yaml``; the experiment's latest audit
+run) plus the dataset's ``summary.json`` when the folder still exists. The report never
+consults the current code for what the study logged (the feature inventory, the thresholds,
+the families that were skipped and why).
 
 Layers, each usable alone::
 
@@ -21,33 +23,38 @@ Layers, each usable alone::
     document = build_document(model, figures)     # sections of blocks
     html = render_html(model, document, figures)
 
-The inventory's recommendation rule is :func:`recommend` (stated as :data:`RULE_TEXT`).
+The inventory's recommendation rule is :func:`recommend` (stated as :data:`RULE_TEXT`). A variant
+family with its own typed result section registers its view with
+:func:`register_family_section`; the report core never names a family.
 """
 
 from nsf.report._document import SECTIONS, build_document
+from nsf.report._families import register_family_section
 from nsf.report._figures import FIGURES, render_figures
-from nsf.report._model import PROTECTED_TARGETS, REPORT_SCHEMA, build_report_model
+from nsf.report._model import REPORT_SCHEMA, build_report_model
 from nsf.report._render import render_html, render_json, render_markdown
-from nsf.report._rules import PROXY_LIFT_THRESHOLD, RULE_TEXT, Recommendation, recommend
+from nsf.report._rules import RULE_TEXT, Recommendation, recommend
+from nsf.report._schema import ReportModel, report_json_schema
 from nsf.report._write import DEFAULT_OUT_DIR, load_schema, validate_report, write_report
 
 __all__ = [
     "DEFAULT_OUT_DIR",
     "FIGURES",
-    "PROTECTED_TARGETS",
-    "PROXY_LIFT_THRESHOLD",
     "REPORT_SCHEMA",
     "RULE_TEXT",
     "SECTIONS",
     "Recommendation",
+    "ReportModel",
     "build_document",
     "build_report_model",
     "load_schema",
     "recommend",
+    "register_family_section",
     "render_figures",
     "render_html",
     "render_json",
     "render_markdown",
+    "report_json_schema",
     "validate_report",
     "write_report",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from nsf.report._families import family_document_sections
 from nsf.report._figures import FIGURES
 from nsf.report._model import KEY_DISPARITIES
 
@@ -126,6 +127,21 @@ def _none_block(what: str) -> dict:
                  "not run or failed); the rest of the report is unaffected.")
 
 
+def _skipped(m: dict, family: str) -> str | None:
+    """Why ``family`` cannot apply to this dataset, or None when it could."""
+    return next((f["reason"] for f in m.get("skipped_families") or []
+                 if f["family"] == family), None)
+
+
+def _absent(m: dict, family: str, what: str) -> dict:
+    """The note for a family without rows: not applicable (with the study's reason), or
+    missing."""
+    reason = _skipped(m, family)
+    if reason is not None:
+        return _note(f"{what[0].upper()}{what[1:]}: not applicable: {reason}.")
+    return _none_block(what)
+
+
 # --- sections -------------------------------------------------------------------------------
 
 def _summary(m: dict) -> list[dict]:
@@ -137,12 +153,18 @@ def _summary(m: dict) -> list[dict]:
     src = m["source"]
     blocks.append(_p(
         f"Study run {src['parent_run_id']} of experiment '{src['experiment']}' "
-        f"({src['status']}): a {s.get('model')} model scoring the risk that a grouped App Store "
-        f"charge fails, baseline test {s['primary_metric'].upper()} {fmt(base.get('mean'))} "
+        f"({src['status']}): a {s.get('model')} model scoring the risk that "
+        f"{s.get('outcome') or 'the outcome happens'}, baseline test "
+        f"{s['primary_metric'].upper()} {fmt(base.get('mean'))} "
         f"(SD {fmt(base.get('sd'), '4')} over {s['n_seeds']} seeds). Each answer below gives the "
         f"difference to the reference with its {_conf(s)} interval and "
         f"the verdict against a margin of {fmt(s.get('margin'))} "
         f"{s['primary_metric'].upper()}."))
+    skipped = m.get("skipped_families") or []
+    if skipped:
+        blocks.append(_note("Families not applicable to this dataset (skipped, not missing): "
+                            + "; ".join(f"{f['family']}: not applicable: {f['reason']}"
+                                        for f in skipped)))
     rows = [[str(a["number"]) if a["number"] else "-", a["question"], a["answer"]]
             for a in m["summary"]]
     blocks.append(_table("Answers to the questions of the case", ["#", "question", "answer"],
@@ -212,7 +234,7 @@ def _attributes(m: dict) -> list[dict]:
                                         "Removing contested data", metric))
         blocks += _figure("attributes", m["_figures"])
     else:
-        blocks.append(_none_block("the drop-one and drop-all variants"))
+        blocks.append(_absent(m, "drop_one", "the drop-one and drop-all variants"))
     if att["keep_one"]:
         blocks.append(_p("Added one at a time to the uncontested core (reference: the model "
                          "without any contested group): positive means the group helps."))
@@ -249,7 +271,7 @@ def _granularity(m: dict) -> list[dict]:
                                         metric))
         blocks += _figure("granularity", m["_figures"])
     else:
-        blocks.append(_none_block("the coarsening variants"))
+        blocks.append(_absent(m, "coarsen", "the coarsening variants"))
     blocks.append(_h("Population"))
     pop = m["population"]["rows"] + m["attributes"]["sensitive"]
     if pop:
@@ -258,8 +280,10 @@ def _granularity(m: dict) -> list[dict]:
                          "protected attributes as features (never done in the default model)."))
         blocks.append(_comparison_table(pop, "Population and sensitive attributes", metric))
         blocks += _figure("population", m["_figures"])
+        if not m["population"]["rows"] and _skipped(m, "population") is not None:
+            blocks.append(_absent(m, "population", "the population variants"))
     else:
-        blocks.append(_none_block("the population variants"))
+        blocks.append(_absent(m, "population", "the population variants"))
     blocks.append(_h("Retention"))
     if m["retention"]["rows"]:
         blocks.append(_p(
@@ -269,7 +293,7 @@ def _granularity(m: dict) -> list[dict]:
                                         extra=(("days", "retention_days", "int"),)))
         blocks += _figure("retention", m["_figures"])
     else:
-        blocks.append(_none_block("the retention variants"))
+        blocks.append(_absent(m, "retention", "the retention variants"))
     return blocks
 
 
@@ -603,11 +627,13 @@ def build_document(model: dict, figures: dict[str, bytes]) -> list[dict]:
     out = []
     for sid, title in SECTIONS:
         out.append({"id": sid, "title": title, "blocks": _BUILDERS[sid](m)})
+    # The families' own sections (registered views), after the core ones.
+    out += family_document_sections(m, len(SECTIONS) + 1)
     return out
 
 
-def config_yaml_from(study: dict | None) -> str | None:
+def config_yaml_from(study) -> str | None:
     """The study's resolved config as YAML (fallback when config.yaml was not logged)."""
-    if not study or not study.get("config"):
+    if study is None or not study.config:
         return None
-    return yaml.safe_dump(study["config"], sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(study.config, sort_keys=False, allow_unicode=True)

@@ -9,19 +9,17 @@ variant, no audit, no summary) become entries of ``missing`` and sections that s
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any
 
-from nsf.report._assumptions import method_assumptions
-from nsf.report._rules import PROXY_LIFT_THRESHOLD, RULE_STEPS, RULE_TEXT, recommend
+from nsf.report._families import family_sections
+from nsf.report._rules import RULE_STEPS, RULE_TEXT, recommend
+from nsf.study import BASELINE, SCHEMA, StudyResult, VariantResult
+from nsf.vocabulary import NEEDED
 
-__all__ = ["PROTECTED_TARGETS", "REPORT_SCHEMA", "build_report_model"]
+__all__ = ["REPORT_SCHEMA", "build_report_model"]
 
 #: Schema id of report.json (nsf/schemas/report.schema.json).
-REPORT_SCHEMA = "nsf.report/1"
-#: Proxy targets that count as protected attributes for the inventory's proxy rule (the latent
-#: income quartile is shown, but ability to pay is what the score is meant to measure).
-PROTECTED_TARGETS = ("age_band", "gender", "nationality", "region", "device_os")
+REPORT_SCHEMA = "nsf.report/2"
 #: Disparities shown in the compact fairness tables (all are in report.json).
 KEY_DISPARITIES = ("equalized_odds_difference", "auc_difference", "ece_difference",
                    "demographic_parity_difference", "false_positive_rate_difference",
@@ -58,39 +56,35 @@ def _interval(lo: float | None, hi: float | None, signed: bool = True) -> str:
     return f"[{_f3(lo, signed)}, {_f3(hi, signed)}]"
 
 
-def _comparison(variant: dict, metric: str, reference: str | None = None) -> dict | None:
-    ref = reference or variant.get("reference") or "baseline"
-    comp = (variant.get("comparisons") or {}).get(ref) or {}
-    m = (comp.get("metrics") or {}).get(metric)
-    if not m:
+def _comparison(variant: VariantResult | None, metric: str,
+                reference: str | None = None) -> dict | None:
+    if variant is None:
+        return None
+    comp = variant.comparison(reference)
+    m = comp.metrics.get(metric) if comp is not None else None
+    if m is None:
         return None
     return {
-        "variant": variant.get("name"), "family": variant.get("family"), "reference": ref,
-        "subject": comp.get("subject", variant.get("subject")),
-        "groups": list(variant.get("groups") or []),
-        "description": variant.get("description"),
-        "metric": metric,
-        "estimate": _num(m.get("estimate")), "lower": _num(m.get("lower")),
-        "upper": _num(m.get("upper")), "standard_error": _num(m.get("standard_error")),
-        "reference_estimate": _num(m.get("reference_estimate")),
-        "variant_estimate": _num(m.get("variant_estimate")),
-        "margin": _num(m.get("margin")), "verdict": m.get("verdict"),
-        "same_fits_as": variant.get("same_fits_as"),
-        "n_features": variant.get("n_features"),
-        "retention_days": (variant.get("selection") or {}).get("retention_days"),
-        "population": variant.get("population"), "label": variant.get("label"),
-        "run_ids": list(variant.get("run_ids") or []),
+        "variant": variant.name, "family": variant.family, "reference": comp.reference,
+        "subject": comp.subject, "groups": list(variant.groups),
+        "description": variant.description, "metric": metric,
+        "estimate": m.estimate, "lower": m.lower, "upper": m.upper,
+        "standard_error": m.standard_error, "reference_estimate": m.reference_estimate,
+        "variant_estimate": m.variant_estimate, "margin": m.margin, "verdict": m.verdict,
+        "same_fits_as": variant.same_fits_as, "n_features": variant.n_features,
+        "retention_days": variant.selection.retention_days,
+        "population": variant.population, "label": variant.label,
+        "run_ids": list(variant.run_ids),
     }
 
 
-def _rows(variants: Iterable[dict], families: tuple[str, ...], metric: str,
+def _rows(study: StudyResult, families: tuple[str, ...], metric: str,
           reference: str | None = None) -> list[dict]:
     out = []
-    for v in variants:
-        if v.get("family") in families:
-            row = _comparison(v, metric, reference)
-            if row is not None:
-                out.append(row)
+    for v in study.variants_of(*families):
+        row = _comparison(v, metric, reference)
+        if row is not None:
+            out.append(row)
     return out
 
 
@@ -105,60 +99,63 @@ def _diff_text(row: dict, metric: str) -> str:
 
 # --- sections -------------------------------------------------------------------------------
 
-def _settings(study: dict) -> dict:
-    s = study.get("settings") or {}
-    metric = s.get("primary_metric", "auc")
-    margins = s.get("margins") or {}
-    return {"primary_metric": metric, "margin": _num(margins.get(metric)),
-            "margins": {k: _num(v) for k, v in margins.items()},
-            "confidence": _num(s.get("confidence")), "n_bootstrap": s.get("n_bootstrap"),
-            "fairness_n_bootstrap": s.get("fairness_n_bootstrap"),
-            "interval_target": s.get("interval_target"), "threshold": s.get("threshold"),
-            "metrics": list(s.get("metrics") or []), "model": s.get("model"),
-            "n_seeds": len(study.get("seeds") or [])}
+def _settings(study: StudyResult | None) -> dict:
+    if study is None:
+        return {"primary_metric": "auc", "margin": None, "margins": {}, "confidence": None,
+                "n_bootstrap": None, "fairness_n_bootstrap": None, "interval_target": None,
+                "threshold": None, "metrics": [], "model": None, "n_seeds": 0,
+                "outcome": None, "thresholds": {}}
+    s = study.settings
+    return {"primary_metric": s.primary_metric, "margin": s.margins.get(s.primary_metric),
+            "margins": dict(s.margins), "confidence": s.confidence,
+            "n_bootstrap": s.n_bootstrap, "fairness_n_bootstrap": s.fairness_n_bootstrap,
+            "interval_target": s.interval_target, "threshold": s.threshold,
+            "metrics": list(s.metrics), "model": s.model, "n_seeds": len(study.seeds),
+            "outcome": _outcome(study),
+            "thresholds": s.model_dump(mode="json")}
 
 
-def _registry(config: dict, dataset_kind: str | None):
-    if dataset_kind != "simulated":
-        return None
-    from nsf.features import feed_registry
+def _outcome(study: StudyResult) -> str:
+    """What the model scores, in the dataset's own words."""
+    if study.description is not None:
+        return study.description.outcome
+    horizon = ((study.config.get("world") or {}).get("calendar") or {}).get("horizon_days")
+    if study.dataset.kind == "simulated":
+        return f"a grouped App Store charge fails within {horizon or 'H'} days"
+    return "the target column's positive outcome"
 
-    feed = ((config.get("world") or {}).get("feed") or {})
-    windows = tuple(feed.get("windows") or (7, 30, 90, 180))
-    return feed_registry(windows, feed.get("format", "raw"))
 
-
-def _proxy_by_group(proxies: list[dict]) -> dict[str, dict]:
+def _proxy_by_group(study: StudyResult) -> dict[str, dict]:
     """group -> its strongest proxy row among the protected targets."""
+    protected = set(study.settings.protected_targets)
     best: dict[str, dict] = {}
-    for p in proxies:
-        lift = _num(p.get("lift"))
-        if p.get("target") not in PROTECTED_TARGETS or lift is None:
+    for p in study.proxies:
+        if p.target not in protected or p.lift is None:
             continue
-        g = p.get("group")
-        if g not in best or lift > best[g]["lift"]:
-            best[g] = {"target": p.get("target"), "lift": lift, "metric": p.get("metric"),
-                       "score": _num(p.get("score")), "chance": _num(p.get("chance")),
-                       "lift_lower": _num(p.get("lift_lower")),
-                       "lift_upper": _num(p.get("lift_upper"))}
+        if p.group not in best or p.lift > best[p.group]["lift"]:
+            best[p.group] = {"target": p.target, "lift": p.lift, "metric": p.metric,
+                             "score": p.score, "chance": p.chance,
+                             "lift_lower": p.lift_lower, "lift_upper": p.lift_upper}
     return best
 
 
-def _inventory(study: dict, registry, metric: str, threshold: float) -> dict:
-    variants = study.get("variants") or []
-    by_name = {v.get("name"): v for v in variants}
-    base_features = set((study.get("baseline") or {}).get("features") or [])
-    reliance = {r.get("group"): r for r in study.get("reliance") or []}
-    proxies = _proxy_by_group(study.get("proxies") or [])
-    contested = set(study.get("contested_groups") or [])
+def _inventory(study: StudyResult, metric: str) -> dict:
+    """The data inventory, from the feature registry the study logged (never the current
+    code's): one row per shared category and group (simulated data) or per attribute group
+    (a user's table)."""
+    threshold = study.settings.proxy_lift_threshold
+    reliance = {r.group: r for r in study.reliance}
+    proxies = _proxy_by_group(study)
+    inv = study.inventory
+    contested = {g.name: g.contested for g in inv.groups}
     rows: list[dict] = []
 
-    def judge(group: str, used_features: list[str], category: dict, columns: list[str],
-              group_contested: bool) -> dict:
-        drop = by_name.get(f"drop_{group}")
-        coarse = by_name.get(f"coarse_{group}")
-        nec = _comparison(drop, metric, "baseline") if drop else None
-        crs = _comparison(coarse, metric, "baseline") if coarse else None
+    def judge(group: str, used_features: list[str], category: dict,
+              columns: list[str]) -> dict:
+        # A group's contested status is the registry's, whatever subset study.groups covered.
+        group_contested = contested.get(group, False)
+        nec = _comparison(study.variant_for("drop_one", group), metric, BASELINE)
+        crs = _comparison(study.variant_for("coarsen", group), metric, BASELINE)
         rel = reliance.get(group)
         prox = proxies.get(group)
         used = bool(used_features)
@@ -175,137 +172,127 @@ def _inventory(study: dict, registry, metric: str, threshold: float) -> dict:
             "coarse": None if crs is None else {k: crs[k] for k in (
                 "variant", "estimate", "lower", "upper", "verdict", "margin")},
             "reliance": None if rel is None else {
-                "shap_share": _num(rel.get("shap_share")),
-                "shap_share_sd": _num(rel.get("shap_share_sd")),
-                "permutation_auc_drop": _num(rel.get("permutation_auc_drop")),
-                "permutation_auc_drop_sd": _num(rel.get("permutation_auc_drop_sd"))},
+                "shap_share": rel.shap_share, "shap_share_sd": rel.shap_share_sd,
+                "permutation_auc_drop": rel.permutation_auc_drop,
+                "permutation_auc_drop_sd": rel.permutation_auc_drop_sd},
             "proxy": prox,
             "recommendation": rec.action, "rule": rec.rule, "reason": rec.reason,
             "flags": list(rec.flags),
         }
 
-    if registry is not None:
-        from data_gen.categories import CATEGORIES
-
-        windows_specs = list(registry)
-        for cat in CATEGORIES:
+    if inv.categories:
+        for cat in inv.categories:
             key = f"{cat.number} {cat.name}"
-            specs = [s for s in windows_specs if s.category == key]
+            specs = [f for f in inv.features if f.category == key]
             info = {"category": cat.number, "name": cat.name, "public": cat.public,
                     "source": cat.source, "meaning": cat.meaning}
-            groups = list(dict.fromkeys(s.group for s in specs)) or ["(none)"]
+            groups = list(dict.fromkeys(f.group for f in specs)) or ["(none)"]
             for g in groups:
-                mine = [s for s in specs if s.group == g]
-                used = [s.name for s in mine if s.kind != "excluded" and s.name in base_features]
-                gi = registry.groups.get(g)
-                is_contested = g in contested if contested else bool(gi and gi.contested)
-                row = judge(g, used, info, sorted({c for s in mine for c in s.sources}),
-                            is_contested)
-                excluded = [f"{s.name}: {s.note}" for s in mine if s.kind == "excluded"]
-                row["excluded"] = excluded
+                mine = [f for f in specs if f.group == g]
+                used = [f.name for f in mine if f.kind != "excluded" and f.in_baseline]
+                row = judge(g, used, info, sorted({c for f in mine for c in f.sources}))
+                row["excluded"] = [f"{f.name}: {f.note}" for f in mine if f.kind == "excluded"]
                 rows.append(row)
         unit = "category"
     else:
         # A user's own table: no shared categories, one row per attribute group.
-        groups = list(dict.fromkeys([*contested, *(r.get("group") for r in
-                                                   study.get("reliance") or [])]))
-        for g in groups:
-            info = {"category": None, "name": g, "public": None, "source": "table",
-                    "meaning": "attribute group of the user's table"}
-            row = judge(g, ["(table)"], info, [], g in contested)
-            row["excluded"] = []
+        for g in inv.groups:
+            mine = [f for f in inv.features if f.group == g.name]
+            used = [f.name for f in mine if f.kind != "excluded" and f.in_baseline]
+            info = {"category": None, "name": g.name, "public": None, "source": "table",
+                    "meaning": g.meaning}
+            row = judge(g.name, used, info, sorted({c for f in mine for c in f.sources}))
+            row["excluded"] = [f"{f.name}: {f.note}" for f in mine if f.kind == "excluded"]
             rows.append(row)
         unit = "group"
     counts = {a: sum(r["recommendation"] == a for r in rows) for a in ("drop", "coarsen", "keep")}
     return {"unit": unit, "rule": RULE_TEXT, "rule_steps": list(RULE_STEPS),
             "proxy_lift_threshold": threshold,
-            "protected_targets": list(PROTECTED_TARGETS), "rows": rows, "counts": counts}
+            "protected_targets": list(study.settings.protected_targets), "rows": rows,
+            "counts": counts}
 
 
-def _fairness(study: dict, metric: str) -> dict:
-    fair = study.get("fairness") or {}
+def _empty_inventory() -> dict:
+    return {"unit": "category", "rule": RULE_TEXT, "rule_steps": list(RULE_STEPS),
+            "proxy_lift_threshold": None, "protected_targets": [], "rows": [],
+            "counts": {"drop": 0, "coarsen": 0, "keep": 0}}
+
+
+def _fairness(study: StudyResult | None) -> dict:
+    if study is None:
+        return {"threshold": None, "skipped": [], "attributes": {}, "changes": [],
+                "proxies": []}
+    fair = study.fairness
     attrs = {}
-    for name, table in (fair.get("attributes") or {}).items():
-        groups = []
-        for g in table.get("groups") or []:
-            groups.append({k: (v if k in ("group", "below_support") else _num(v))
-                           for k, v in g.items()})
-        disp = {}
-        for d, val in (table.get("disparities") or {}).items():
-            disp[d] = {"estimate": _num(val.get("estimate")),
-                       "bias_corrected": _num(val.get("bias_corrected")),
-                       "lower": _num(val.get("lower")), "upper": _num(val.get("upper"))}
-        attrs[name] = {"columns": table.get("columns"), "n_groups": table.get("n_groups"),
-                       "min_support": table.get("min_support"), "groups": groups,
-                       "disparities": disp}
+    for name, table in fair.attributes.items():
+        attrs[name] = {
+            "columns": list(table.columns), "n_groups": table.n_groups,
+            "min_support": table.min_support,
+            "groups": [g.model_dump() for g in table.groups],
+            "disparities": {d: val.model_dump(include={"estimate", "bias_corrected", "lower",
+                                                       "upper"})
+                            for d, val in table.disparities.items()}}
     changes = []
-    for v in study.get("variants") or []:
-        for attr, ds in (v.get("disparity_changes") or {}).items():
-            for d, c in (ds or {}).items():
-                changes.append({"variant": v.get("name"), "family": v.get("family"),
-                                "attribute": attr, "disparity": d,
-                                "baseline": _num(c.get("baseline")),
-                                "variant_value": _num(c.get("variant")),
-                                "estimate": _num(c.get("estimate")),
-                                "lower": _num(c.get("lower")), "upper": _num(c.get("upper"))})
-    proxies = [{k: (_num(v) if isinstance(v, int | float) and not isinstance(v, bool) else v)
-                for k, v in p.items()} for p in study.get("proxies") or []]
-    return {"threshold": fair.get("threshold"), "skipped": list(fair.get("skipped") or []),
-            "attributes": attrs, "changes": changes, "proxies": proxies}
+    for v in study.variants:
+        for attr, ds in v.disparity_changes.items():
+            for d, c in ds.items():
+                changes.append({"variant": v.name, "family": v.family, "attribute": attr,
+                                "disparity": d, "baseline": c.baseline,
+                                "variant_value": c.variant, "estimate": c.estimate,
+                                "lower": c.lower, "upper": c.upper})
+    proxies = [p.model_dump() for p in study.proxies]
+    return {"threshold": fair.threshold, "skipped": list(fair.skipped), "attributes": attrs,
+            "changes": changes, "proxies": proxies}
 
 
-def _minimal(study: dict, metric: str) -> dict | None:
-    m = study.get("minimal_set")
-    if not m:
+def _minimal(study: StudyResult, metric: str) -> dict | None:
+    m = study.minimal_set
+    if m is None:
         return None
-    comp = (m.get("comparison") or {}).get(metric)
-    base = ((study.get("baseline") or {}).get("metrics") or {}).get(f"test_{metric}") or {}
-    final = (m.get("metrics") or {}).get(f"test_{metric}") or {}
+    comp = (m.comparison or {}).get(metric)
+    base = study.baseline.metrics.get(f"test_{metric}")
+    final = m.metrics.get(f"test_{metric}")
     return {
-        "strategy": m.get("strategy"), "metric": m.get("metric"), "margin": _num(m.get("margin")),
-        "kept": list(m.get("kept") or []), "removed": list(m.get("removed") or []),
-        "uncontested": list(m.get("uncontested") or []), "complete": m.get("complete"),
-        "n_features": len(m.get("features") or []),
-        "n_features_baseline": len((study.get("baseline") or {}).get("features") or []),
-        "steps": [{k: (_num(v) if k in ("estimate", "lower", "upper") else v)
-                   for k, v in s.items()} for s in m.get("steps") or []],
-        "cost": None if not comp else {k: _num(comp.get(k)) for k in (
-            "estimate", "lower", "upper", "reference_estimate", "variant_estimate", "margin")}
-        | {"verdict": comp.get("verdict")},
-        "baseline_value": _num(base.get("mean")), "final_value": _num(final.get("mean")),
-        "run_ids": list(m.get("run_ids") or []),
+        "strategy": m.strategy, "metric": m.metric, "margin": m.margin,
+        "kept": list(m.kept), "removed": list(m.removed), "uncontested": list(m.uncontested),
+        "complete": m.complete, "n_features": len(m.features),
+        "n_features_baseline": len(study.baseline.features),
+        "steps": [s.model_dump() for s in m.steps],
+        "cost": None if comp is None else comp.model_dump(include={
+            "estimate", "lower", "upper", "reference_estimate", "variant_estimate", "margin",
+            "verdict"}),
+        "baseline_value": base.mean if base else None,
+        "final_value": final.mean if final else None,
+        "run_ids": list(m.run_ids),
     }
 
 
-def _reliance(study: dict) -> list[dict]:
+def _reliance(study: StudyResult) -> list[dict]:
     out = []
-    for r in study.get("reliance") or []:
-        nec = r.get("necessity") or None
+    for r in study.reliance:
+        nec = r.necessity
         out.append({
-            "group": r.get("group"), "contested": r.get("contested"),
-            "n_features": r.get("n_features"),
-            "shap_mean_abs": _num(r.get("shap_mean_abs")),
-            "shap_share": _num(r.get("shap_share")), "shap_share_sd": _num(r.get("shap_share_sd")),
-            "permutation_auc_drop": _num(r.get("permutation_auc_drop")),
-            "permutation_auc_drop_sd": _num(r.get("permutation_auc_drop_sd")),
-            "necessity": None if not nec else {
-                "variant": nec.get("variant"), "estimate": _num(nec.get("estimate")),
-                "lower": _num(nec.get("lower")), "upper": _num(nec.get("upper")),
-                "verdict": nec.get("verdict")},
-            "truth_strength": _num(r.get("truth_strength")),
+            "group": r.group, "contested": r.contested, "n_features": r.n_features,
+            "shap_mean_abs": r.shap_mean_abs, "shap_share": r.shap_share,
+            "shap_share_sd": r.shap_share_sd, "permutation_auc_drop": r.permutation_auc_drop,
+            "permutation_auc_drop_sd": r.permutation_auc_drop_sd,
+            "necessity": None if nec is None else nec.model_dump(
+                include={"variant", "estimate", "lower", "upper", "verdict"}),
+            "truth_strength": r.truth_strength,
         })
     return out
 
 
-def _reliance_gaps(rows: list[dict], margin: float | None) -> list[str]:
-    """Groups the model leans on (top reliance) whose removal was not shown to cost."""
+def _reliance_gaps(rows: list[dict], top_k: int) -> list[str]:
+    """Groups the model leans on (the ``top_k`` by SHAP share) whose removal was not shown to
+    cost more than the margin."""
     if not rows:
         return []
     shares = sorted((r["shap_share"] or 0.0 for r in rows), reverse=True)
-    cut = shares[min(2, len(shares) - 1)]  # the top three by SHAP share
+    cut = shares[min(top_k, len(shares)) - 1]
     return [r["group"] for r in rows if r.get("contested") and (r["shap_share"] or 0) >= cut
             and (r["shap_share"] or 0) > 0 and r["necessity"]
-            and r["necessity"]["verdict"] != "needed"]
+            and r["necessity"]["verdict"] != NEEDED]
 
 
 # --- summary answers ------------------------------------------------------------------------
@@ -399,7 +386,7 @@ def _answer_retention(rows: list[dict], metric: str, full_days: int | None) -> s
     return text
 
 
-def _answer_fairness(fair: dict, inventory: dict, threshold: float) -> str:
+def _answer_fairness(fair: dict, inventory: dict, threshold: float, cut: float) -> str:
     attrs = fair.get("attributes") or {}
     if not attrs:
         return "Not answered: the study logged no fairness tables."
@@ -416,9 +403,9 @@ def _answer_fairness(fair: dict, inventory: dict, threshold: float) -> str:
         est, name, d = worst[0]
         text = (f"The largest equalized-odds difference is by {name}: {_f3(est)} "
                 f"{_interval(d['lower'], d['upper'], False)}")
-        clear = [n for e, n, dd in worst if dd.get("lower") is not None and dd["lower"] > 0.05]
-        text += (f"; attributes whose lower bound exceeds 0.05: {', '.join(clear)}. "
-                 if clear else "; no attribute's lower bound exceeds 0.05. ")
+        clear = [n for e, n, dd in worst if dd.get("lower") is not None and dd["lower"] > cut]
+        text += (f"; attributes whose lower bound exceeds {cut:g}: {', '.join(clear)}. "
+                 if clear else f"; no attribute's lower bound exceeds {cut:g}. ")
     strong = sorted(((r["proxy"]["lift"], r["group"], r["proxy"]["target"])
                      for r in inventory.get("rows") or [] if r.get("proxy")
                      and r["proxy"]["lift"] >= threshold), reverse=True)
@@ -460,26 +447,23 @@ def _answer_audit(audit: dict | None) -> str:
 
 # --- model card, method, reproducibility ----------------------------------------------------
 
-def _model_card(study: dict, settings: dict, fair: dict) -> dict:
-    base = study.get("baseline") or {}
-    ds = study.get("dataset") or {}
-    cfg = study.get("config") or {}
-    metrics = base.get("metrics") or {}
+def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
+    base = study.baseline if study is not None else None
+    ds = study.dataset if study is not None else None
+    metrics = base.metrics if base is not None else {}
 
     def mean_sd(key):
-        m = metrics.get(key) or {}
-        return {"mean": _num(m.get("mean")), "sd": _num(m.get("sd")),
-                "per_seed": [_num(x) for x in m.get("per_seed") or []]}
+        return metrics[key].model_dump()
 
-    horizon = ((cfg.get("world") or {}).get("calendar") or {}).get("horizon_days")
     return {
         "details": {
             "model": settings.get("model"), "score": "round(100 x calibrated P(NSF)), 0-100",
-            "target": f"a grouped App Store charge fails within {horizon or 'H'} days "
-                      "(nsf_appstore)",
-            "population": base.get("population"), "label": base.get("label"),
-            "n_features": base.get("n_features"), "seeds": list(base.get("seeds") or []),
-            "run_ids": list(base.get("run_ids") or []),
+            "target": settings.get("outcome") or "n/a",
+            "population": base.population if base else None,
+            "label": base.label if base else None,
+            "n_features": base.n_features if base else None,
+            "seeds": list(base.seeds) if base else [],
+            "run_ids": list(base.run_ids) if base else [],
             "developed_by": "nsf (reproduction of the Kakao Pay / Alipay / Apple NSF score "
                             "for audit; not the original model)",
         },
@@ -506,12 +490,10 @@ def _model_card(study: dict, settings: dict, fair: dict) -> dict:
             "uncertainty": "mean and SD over training seeds; differences with paired bootstrap "
                            "intervals over test rows and seeds",
         },
-        "evaluation_data": {"split": ds.get("split"), "test_rows": ds.get("test_rows"),
-                            "test_nsf_rate": _num(ds.get("test_nsf_rate")),
-                            "test_digest": ds.get("test_digest")},
-        "training_data": {"kind": ds.get("kind"), "source": ds.get("source"),
-                          "digest": ds.get("digest"), "train_rows": ds.get("train_rows"),
-                          "validation_rows": ds.get("validation_rows")},
+        "evaluation_data": {k: getattr(ds, k, None) for k in (
+            "split", "test_rows", "test_nsf_rate", "test_digest")},
+        "training_data": {k: getattr(ds, k, None) for k in (
+            "kind", "source", "digest", "train_rows", "validation_rows")},
         "quantitative_analyses": {k: mean_sd(k) for k in metrics},
         "ethical_considerations": [
             "The case: every Kakao Pay user's data (including the >80% who never used Apple's "
@@ -560,13 +542,15 @@ def _statistics_text(settings: dict) -> list[str]:
     ]
 
 
-def _limitations(study: dict, settings: dict) -> list[str]:
-    ds = study.get("dataset") or {}
+def _limitations(study: StudyResult | None, settings: dict) -> list[str]:
+    ds = study.dataset if study is not None else None
     out = [
         "The data are simulated: absolute numbers are illustrations; the direction and the "
-        "method carry over, not the values.",
-        f"Test rows: {ds.get('test_rows', 'n/a')} with an NSF rate of "
-        f"{(ds.get('test_nsf_rate') or 0):.1%}; intervals shrink with more rows and seeds.",
+        "method carry over, not the values." if ds is None or ds.kind == "simulated" else
+        "The data are the user's own table: the numbers describe that table and its sample.",
+        f"Test rows: {ds.test_rows if ds else 'n/a'} with an NSF rate of "
+        f"{((ds.test_nsf_rate if ds else None) or 0):.1%}; intervals shrink with more rows and "
+        "seeds.",
         "Verdicts are per attribute group, not per column; a group judged not needed may "
         "still hold one useful column.",
         "Proxy lifts are point estimates from cross-validation without intervals.",
@@ -592,7 +576,7 @@ def _calibration(dataset_summary: dict | None, note: str | None) -> dict:
             "oracle": None if not oracle else {k: _num(v) for k, v in oracle.items()}}
 
 
-def _commands(study: dict, parent_run_id: str | None, tracking_uri: str | None,
+def _commands(parent_run_id: str | None, tracking_uri: str | None,
               commit: str | None) -> list[str]:
     uri = f" --set tracking.uri={tracking_uri}" if tracking_uri else ""
     cmds = [
@@ -608,15 +592,15 @@ def _commands(study: dict, parent_run_id: str | None, tracking_uri: str | None,
 
 # --- entry point ----------------------------------------------------------------------------
 
-def build_report_model(study: dict | None, audit: dict | None, dataset_summary: dict | None,
-                       *, source: dict, environment: dict,
-                       proxy_threshold: float = PROXY_LIFT_THRESHOLD,
+def build_report_model(study: StudyResult | None, audit: dict | None,
+                       dataset_summary: dict | None, *, source: dict, environment: dict,
                        dataset_summary_note: str | None = None) -> dict:
-    """Everything the report shows, as one JSON-ready dict (schema ``nsf.report/1``).
+    """Everything the report shows, as one JSON-ready dict (schema ``nsf.report/2``).
 
     Parameters
     ----------
-    study : ``study.json`` (``nsf.study/1``), or None when the study never finished.
+    study : the study's result as logged (``study.json``, :class:`nsf.study.StudyResult`), or
+        None when the study never finished.
     audit : the audit run as ``{run_id, metrics, audit}`` (``audit`` = ``audit.json``), or
         None when the experiment has no audit run.
     dataset_summary : the dataset's ``summary.json`` (calibration targets vs simulated), or
@@ -625,62 +609,60 @@ def build_report_model(study: dict | None, audit: dict | None, dataset_summary: 
         ``parent_run_id``, ``status``, ``tags``, ``metrics`` (the parent run's), ``missing``
         (parts that could not be read), ``config_yaml``.
     environment : ``generated_at``, ``packages`` {name: version}.
-    proxy_threshold : proxy lift of the inventory's proxy rule.
     dataset_summary_note : where the summary came from, or why it is missing.
 
     Returns
     -------
     dict
-        Valid against ``nsf/schemas/report.schema.json``.
+        Valid against :class:`nsf.report.ReportModel` (``nsf/schemas/report.schema.json``).
     """
     missing = list(source.get("missing") or [])
-    study = study or {}
-    if not study:
+    if study is None:
         missing.append("study result: the parent run has no study.json, so no section has "
                        "numbers")
     settings = _settings(study)
     metric, margin = settings["primary_metric"], settings["margin"]
     conf = "n/a" if settings["confidence"] is None else f"{settings['confidence']:.0%}"
-    variants = study.get("variants") or []
-    if study and study.get("schema") not in (None, "nsf.study/1"):
-        missing.append(f"study schema {study.get('schema')!r} is not nsf.study/1: read as far "
-                       "as it matches")
-    families_present = {v.get("family") for v in variants}
-    config_families = ((study.get("config") or {}).get("study") or {}).get("families") or []
-    skipped_families = {f.get("family") for f in study.get("skipped_families") or []}
-    for fam in config_families:
-        if fam not in families_present and fam not in skipped_families:
-            missing.append(f"variant family {fam!r}: configured but absent from the result "
-                           "(failed or produced no variant)")
-    for v in variants:
-        comp = (v.get("comparisons") or {}).get(v.get("reference") or "baseline")
-        if not comp or metric not in (comp.get("metrics") or {}):
-            missing.append(f"variant {v.get('name')!r}: no {metric} comparison (failed)")
+    skipped = {} if study is None else {f.family: f.reason for f in study.skipped_families}
+    if study is not None:
+        families_present = {v.family for v in study.variants}
+        for fam in study.config.get("study", {}).get("families") or []:
+            if fam not in families_present and fam not in skipped:
+                missing.append(f"variant family {fam!r}: configured but absent from the result "
+                               "(failed or produced no variant)")
+        for v in study.variants:
+            comp = v.comparison()
+            if comp is None or metric not in comp.metrics:
+                missing.append(f"variant {v.name!r}: no {metric} comparison (failed)")
 
-    dataset = study.get("dataset") or {}
-    registry = _registry(study.get("config") or {}, dataset.get("kind")) if study else None
-    inventory = _inventory(study, registry, metric, proxy_threshold) if study else {
-        "unit": "category", "rule": RULE_TEXT, "rule_steps": list(RULE_STEPS),
-        "proxy_lift_threshold": proxy_threshold,
-        "protected_targets": list(PROTECTED_TARGETS), "rows": [],
-        "counts": {"drop": 0, "coarsen": 0, "keep": 0}}
+    inventory = _inventory(study, metric) if study is not None else _empty_inventory()
+    families, unviewed = family_sections(study)
+    missing += unviewed
+    proxy_threshold = inventory["proxy_lift_threshold"]
 
-    drop_one = _rows(variants, ("drop_one",), metric, "baseline")
-    drop_all = _rows(variants, ("drop_all",), metric, "baseline")
-    keep_one = _rows(variants, ("keep_one",), metric)
-    custom = _rows(variants, ("custom",), metric)
-    coarsen = _rows(variants, ("coarsen",), metric, "baseline")
-    population = _rows(variants, ("population",), metric)
-    retention = sorted(_rows(variants, ("retention",), metric, "baseline"),
-                       key=lambda r: r.get("retention_days") or 0)
-    sensitive = _rows(variants, ("sensitive",), metric)
-    all_metrics = {v.get("name"): {m: _comparison(v, m, "baseline")
-                                   for m in settings["metrics"]} for v in variants}
-    fair = _fairness(study, metric)
-    reliance = _reliance(study)
-    windows = (((study.get("config") or {}).get("world") or {}).get("feed") or {}).get("windows")
-    full_days = max(windows) if windows else None
-    minimal = _minimal(study, metric)
+    if study is not None:
+        drop_one = _rows(study, ("drop_one",), metric, BASELINE)
+        drop_all = _rows(study, ("drop_all",), metric, BASELINE)
+        keep_one = _rows(study, ("keep_one",), metric)
+        custom = _rows(study, ("custom",), metric)
+        coarsen = _rows(study, ("coarsen",), metric, BASELINE)
+        population = _rows(study, ("population",), metric)
+        retention = sorted(_rows(study, ("retention",), metric, BASELINE),
+                           key=lambda r: r.get("retention_days") or 0)
+        sensitive = _rows(study, ("sensitive",), metric)
+        all_metrics = {v.name: {m: _comparison(v, m, BASELINE) for m in settings["metrics"]}
+                       for v in study.variants}
+        windows = study.inventory.history_windows
+        full_days = max(windows) if windows else None
+        minimal = _minimal(study, metric)
+        reliance = _reliance(study)
+        top_k = study.settings.reliance_top_k
+        eo_cut = study.settings.equalized_odds_cut
+    else:
+        drop_one = drop_all = keep_one = custom = coarsen = population = retention = []
+        sensitive = []
+        all_metrics, full_days, minimal, reliance, top_k, eo_cut = {}, None, None, [], 1, 0.0
+    fair = _fairness(study)
 
     audit_section: dict[str, Any]
     if audit:
@@ -703,17 +685,24 @@ def build_report_model(study: dict | None, audit: dict | None, dataset_summary: 
     if not calibration["available"]:
         missing.append(f"calibration summary: {calibration['note']}")
 
+    def answer(family: str, text: str) -> str:
+        # A family that cannot apply to this dataset is said so, not counted as missing.
+        if family in skipped:
+            return f"Not applicable: {skipped[family]}."
+        return text
+
     summary = [
         {"key": "attributes", "number": 1, "question": QUESTIONS["attributes"],
-         "answer": _answer_attributes(drop_one, drop_all, metric, margin, conf)},
+         "answer": answer("drop_one", _answer_attributes(drop_one, drop_all, metric, margin,
+                                                         conf))},
         {"key": "granularity", "number": 2, "question": QUESTIONS["granularity"],
-         "answer": _answer_granularity(coarsen, metric)},
+         "answer": answer("coarsen", _answer_granularity(coarsen, metric))},
         {"key": "population", "number": 3, "question": QUESTIONS["population"],
-         "answer": _answer_population(population, metric)},
+         "answer": answer("population", _answer_population(population, metric))},
         {"key": "retention", "number": 4, "question": QUESTIONS["retention"],
-         "answer": _answer_retention(retention, metric, full_days)},
+         "answer": answer("retention", _answer_retention(retention, metric, full_days))},
         {"key": "fairness", "number": 5, "question": QUESTIONS["fairness"],
-         "answer": _answer_fairness(fair, inventory, proxy_threshold)},
+         "answer": _answer_fairness(fair, inventory, proxy_threshold, eo_cut)},
         {"key": "deidentification", "number": 6, "question": QUESTIONS["deidentification"],
          "answer": _answer_audit(audit_section)},
     ]
@@ -732,59 +721,66 @@ def build_report_model(study: dict | None, audit: dict | None, dataset_summary: 
         "question": "What should be done with each shared category?",
         "answer": (f"Following the stated rule: drop {inventory['counts']['drop']}, coarsen "
                    f"{inventory['counts']['coarsen']}, keep {inventory['counts']['keep']} "
-                   f"(of {len(inventory['rows'])} category-group rows).")})
+                   f"(of {len(inventory['rows'])} "
+                   f"{'category-group' if inventory['unit'] == 'category' else 'attribute-group'}"
+                   " rows).")})
 
-    base_metrics = (study.get("baseline") or {}).get("metrics") or {}
     parent = source.get("parent_run_id")
+    base = study.baseline if study is not None else None
+    dataset = study.dataset if study is not None else None
+    commit = (source.get("tags") or {}).get("nsf.git_commit")
     return {
         "schema": REPORT_SCHEMA,
-        "title": f"Data-minimisation report: {study.get('name') or source.get('experiment')}",
+        "title": "Data-minimisation report: "
+                 f"{study.name if study is not None else source.get('experiment')}",
         "generated_at": environment.get("generated_at"),
         "source": {"tracking_uri": source.get("tracking_uri"),
                    "experiment": source.get("experiment"),
                    "experiment_id": source.get("experiment_id"),
                    "parent_run_id": parent, "status": source.get("status"),
                    "audit_run_id": audit_section.get("run_id"),
-                   "study_schema": study.get("schema")},
+                   "study_schema": SCHEMA if study is not None else None},
         "missing": missing,
         "settings": settings,
-        "baseline": {"metrics": {k: {"mean": _num(v.get("mean")), "sd": _num(v.get("sd")),
-                                     "per_seed": [_num(x) for x in v.get("per_seed") or []]}
-                                 for k, v in base_metrics.items()},
-                     "n_features": (study.get("baseline") or {}).get("n_features"),
-                     "run_ids": list((study.get("baseline") or {}).get("run_ids") or [])},
+        "skipped_families": [{"family": f, "reason": r} for f, r in skipped.items()],
+        "baseline": {"metrics": {} if base is None else
+                     {k: v.model_dump() for k, v in base.metrics.items()},
+                     "n_features": base.n_features if base is not None else None,
+                     "run_ids": list(base.run_ids) if base is not None else []},
         "summary": summary,
         "inventory": inventory,
         "attributes": {"drop_one": drop_one, "drop_all": drop_all, "keep_one": keep_one,
                        "custom": custom, "sensitive": sensitive},
         "granularity": {"rows": coarsen},
         "population": {"rows": population},
-        "retention": {"rows": retention,
-                      "full_history_days": full_days},
+        "retention": {"rows": retention, "full_history_days": full_days},
         "variant_metrics": all_metrics,
         "fairness": fair,
-        "reliance": {"rows": reliance, "relied_not_needed": _reliance_gaps(reliance, margin)},
+        "reliance": {"rows": reliance, "relied_not_needed": _reliance_gaps(reliance, top_k)},
         "minimal_set": minimal,
+        "family_sections": families,
         "model_card": _model_card(study, settings, fair),
-        "method": {"assumptions": method_assumptions(study.get("config") or {}),
+        "method": {"assumptions": [] if study is None else
+                   [a.model_dump() for a in study.assumptions],
                    "calibration": calibration,
                    "statistics": _statistics_text(settings),
                    "limitations": _limitations(study, settings)},
         "deidentification": audit_section,
         "reproducibility": {
             "config_yaml": source.get("config_yaml"),
-            "seeds": list(study.get("seeds") or []),
-            "experiment_seed": (study.get("config") or {}).get("seed"),
-            "dataset_digest": dataset.get("digest"), "test_digest": dataset.get("test_digest"),
-            "dataset_source": dataset.get("source"),
-            "git_commit": (source.get("tags") or {}).get("nsf.git_commit"),
+            "seeds": list(study.seeds) if study is not None else [],
+            "experiment_seed": study.config.get("seed") if study is not None else None,
+            "dataset_digest": dataset.digest if dataset else None,
+            "test_digest": dataset.test_digest if dataset else None,
+            "dataset_source": dataset.source if dataset else None,
+            "git_commit": commit,
             "packages": dict(environment.get("packages") or {}),
             "run_ids": {"parent": parent,
-                        "children": (study.get("run_ids") or {}).get("children") or {},
+                        "children": study.run_ids.children if study is not None else {},
                         "audit": audit_section.get("run_id")},
             "parent_metrics": {k: _num(v) for k, v in (source.get("metrics") or {}).items()},
-            "fits": study.get("fits"), "timing": study.get("timing"),
-            "commands": _commands(study, parent, source.get("tracking_uri"),
-                                  (source.get("tags") or {}).get("nsf.git_commit")),
+            "fits": study.fits.model_dump() if study is not None else None,
+            "timing": study.timing.model_dump() if study is not None else None,
+            "commands": _commands(parent, source.get("tracking_uri"), commit),
         },
     }

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["PROXY_LIFT_THRESHOLD", "RULE_STEPS", "RULE_TEXT", "Recommendation", "recommend"]
+from nsf.vocabulary import INCONCLUSIVE, NEEDED
+from nsf.vocabulary import NOT_SHOWN_NEEDED as NOT_SHOWN
 
-#: A contested group whose cross-validated proxy score for a protected attribute exceeds chance
-#: by at least this much (AUC - 0.5 for a two-class attribute, balanced accuracy - 1/k for k
-#: classes) is flagged as a proxy. [ASSUMPTION] 0.10: an AUC of 0.60 for a two-class attribute,
-#: a moderate proxy, well above the fold-to-fold noise of the check at its default sample size.
-PROXY_LIFT_THRESHOLD = 0.10
+__all__ = ["RULE_STEPS", "RULE_TEXT", "Recommendation", "recommend"]
 
-NEEDED = "needed"
-NOT_SHOWN = "not shown needed"
-INCONCLUSIVE = "inconclusive"
+# The proxy threshold of step 4 is a config field (``study.proxy_lift_threshold``), logged
+# with the study's result and passed in by the report.
 
 #: The rule, one item per step, applied in order (the first that matches decides).
 RULE_STEPS = (
@@ -53,7 +49,7 @@ class Recommendation:
 
 def recommend(*, used: bool, contested: bool, necessity: str | None,
               coarse: str | None, proxy_lift: float | None, proxy_target: str | None = None,
-              threshold: float = PROXY_LIFT_THRESHOLD) -> Recommendation:
+              threshold: float) -> Recommendation:
     """Apply the inventory rule (:data:`RULE_TEXT`) to one category's group.
 
     Parameters
@@ -66,7 +62,8 @@ def recommend(*, used: bool, contested: bool, necessity: str | None,
         version, or not studied).
     proxy_lift : the group's largest proxy lift for a protected attribute, or None.
     proxy_target : the attribute of that lift (named in the reason).
-    threshold : proxy lift at which step 4 applies.
+    threshold : proxy lift at which step 4 applies (``study.proxy_lift_threshold``, as
+        logged with the study).
 
     Returns
     -------

@@ -32,7 +32,8 @@ def package_versions() -> dict[str, str]:
 
 
 def load_schema() -> dict:
-    """The JSON schema of report.json (package data ``nsf/schemas/report.schema.json``)."""
+    """The JSON schema of report.json (package data ``nsf/schemas/report.schema.json``,
+    generated from :class:`nsf.report.ReportModel`)."""
     from importlib.resources import files
 
     return json.loads(files("nsf").joinpath("schemas", "report.schema.json")
@@ -40,29 +41,34 @@ def load_schema() -> dict:
 
 
 def validate_report(model: dict) -> None:
-    """Validate ``model`` against the project's report schema.
+    """Validate ``model`` against :class:`nsf.report.ReportModel` (the form whose JSON schema
+    is ``report.schema.json``).
 
     Raises
     ------
     NsfError
-        The model does not match the schema (a bug in the report generator).
+        The model does not match (a bug in the report generator).
     """
-    import jsonschema
+    from pydantic import ValidationError
+
+    from nsf.report._schema import ReportModel
 
     try:
-        jsonschema.validate(model, load_schema())
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        ReportModel.model_validate(model)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = "/".join(str(p) for p in err["loc"]) or "(top level)"
         raise NsfError(f"report.json does not match its schema at {where}: "
-                       f"{exc.message[:200]}") from None
+                       f"{err['msg'][:200]}") from None
 
 
-def _dataset_summary(study: dict | None) -> tuple[dict | None, str]:
+def _dataset_summary(study) -> tuple[dict | None, str]:
     """The dataset's summary.json, read from the folder the study names, and where from."""
-    ds = (study or {}).get("dataset") or {}
-    if ds.get("kind") not in (None, "simulated"):
-        return None, f"not applicable: the study used a {ds.get('kind')!r} dataset"
-    source = ds.get("source")
+    if study is None:
+        return None, "the study logged no result"
+    if study.dataset.kind != "simulated":
+        return None, f"not applicable: the study used a {study.dataset.kind!r} dataset"
+    source = study.dataset.source
     if not source:
         return None, "the study does not name its dataset folder"
     path = Path(source) / "summary.json"
@@ -123,7 +129,7 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
 
     record = load_study(cfg.tracking, parent_run_id)
     study = record.study
-    dataset = ((study or {}).get("dataset") or {}).get("source")
+    dataset = study.dataset.source if study is not None else None
     audit_record = load_audit(cfg.tracking, record.experiment_id, dataset=dataset)
     audit = None if audit_record is None else {
         "run_id": audit_record.run_id, "metrics": audit_record.metrics,

@@ -9,8 +9,51 @@ From Python::
     from nsf.pipeline import prepare
     from nsf.study import run_study, study_tables
     prepared = prepare(cfg, open_dataset(path), latents=True)   # latents: income proxy only
-    result = run_study(cfg, prepared)                           # no store: nothing kept
+    result = run_study(cfg, prepared)                           # StudyResult; no store
     tables = study_tables(result)                               # the CSV artifacts
+
+Method
+------
+- Every variant and the baseline (the configured model) are trained with the same K seeds
+  (``study.seeds``; the first is the experiment seed, so replicate 0 of the baseline is the
+  ``nsf train`` model) on the same split, and predict the same test rows (Apple-registered
+  users, ``nsf_appstore``).
+- A difference ``metric(variant) - metric(reference)`` gets an interval covering test-row
+  sampling and training-seed variance: :func:`nsf.metrics.difference_interval` (rows resampled
+  once and shared by both arms and all seeds, stratified by outcome; each arm's seeds
+  resampled; Owen's pigeonhole bootstrap). No DeLong test: it is invalid for nested models
+  (Demler et al., Stat Med 2012).
+- Verdicts (:func:`nsf.metrics.non_inferiority_verdict`, margin ``study.margins``, default
+  0.005 AUC) are about the data in question: for a variant that *removes* data from its
+  reference, "needed" when removing it costs more than the margin with confidence, "not shown
+  needed" when the interval's worst case stays within the margin, "inconclusive" otherwise; for
+  a variant that *adds* data (population ``all``, sensitive attributes, ``core+<g>`` against
+  ``drop_all_contested``) the roles swap: "needed" when adding it gains more than the margin.
+- Minimal sufficient set: backward search over the contested groups (``ranked``: cheapest
+  drop-one loss first, one retraining per group; ``greedy``: best worst case at each step),
+  every candidate set judged against the baseline.
+- Fairness: :func:`nsf.fairness.group_metrics` (fairlearn MetricFrame) per seed, averaged;
+  crossed bootstrap intervals (rows within group x outcome cells, seeds); each variant's
+  disparity changes on the same row resamples as the baseline (paired).
+- Proxies: :func:`nsf.fairness.proxy_strength` of each contested group alone for each
+  sensitive attribute (and the latent income's quartile on simulated data), on one row per user
+  (the last observation date, all users).
+- Reliance (:mod:`nsf.explain`: TreeSHAP and grouped permutation importance of the baseline,
+  mean over seeds) is reported beside necessity (the retrained drop), and on simulated data the
+  configured dependence strength (the truth) beside both.
+
+Result
+------
+:func:`run_study` returns a :class:`StudyResult` (:mod:`nsf.study._result`, schema
+``nsf.study/2``): a typed, frozen pydantic model logged as ``study.json`` and read back by the
+report with validation. Variants carry their family (:data:`nsf.vocabulary.FAMILIES`) and the
+groups they are about; comparisons hold, per metric, the estimate, interval, margin and verdict;
+``settings`` holds every threshold that decided an answer; ``skipped_families`` the families
+that cannot apply to the data, with the reason; ``inventory`` the feature registry as the study
+saw it. A family with more to say than comparisons adds its own typed section
+(:class:`FamilySections`; see the docstring of :mod:`nsf.study._result`).
+
+CSV artifacts
 
 Method
 ------
@@ -119,7 +162,15 @@ n_seeds, same_fits_as), ``fairness_groups.csv``, ``fairness_disparities.csv``,
 from nsf.study._fairness import GroupRates, disparity_change, fairness_table
 from nsf.study._fit import FitOutcome, FitTask, run_fit
 from nsf.study._minimal import minimal_sufficient_set
-from nsf.study._run import SCHEMA, TRUTH_FIELDS, FitStore, run_study
+from nsf.study._result import (
+    SCHEMA,
+    FamilySection,
+    FamilySections,
+    SkippedFamily,
+    StudyResult,
+    VariantResult,
+)
+from nsf.study._run import TRUTH_FIELDS, FitStore, feature_inventory, run_study
 from nsf.study._stats import HIGHER_IS_BETTER, compare_arms, verdict_for
 from nsf.study._tables import study_tables
 from nsf.study._variants import (
@@ -138,15 +189,21 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "SCHEMA",
     "TRUTH_FIELDS",
+    "FamilySection",
+    "FamilySections",
     "FitOutcome",
     "FitStore",
     "FitTask",
     "GroupRates",
     "ResolvedStudy",
+    "SkippedFamily",
+    "StudyResult",
     "Variant",
+    "VariantResult",
     "compare_arms",
     "disparity_change",
     "fairness_table",
+    "feature_inventory",
     "fit_key",
     "minimal_sufficient_set",
     "replicate_seeds",

@@ -17,12 +17,15 @@ import numpy as np
 import pandas as pd
 
 from nsf.config import ExperimentConfig
+from nsf.config._study import INCOME_BAND
 from nsf.pipeline import PreparedData
+from nsf.study._assumptions import method_assumptions
 from nsf.study._fairness import compare_disparities, disparity_replicates, fairness_table
 from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
 from nsf.study._minimal import minimal_sufficient_set
 from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
-from nsf.study._stats import HIGHER_IS_BETTER, arm_replicates, compare_replicates
+from nsf.study._result import SCHEMA, StudyResult
+from nsf.study._stats import arm_replicates, compare_replicates
 from nsf.study._variants import (
     BASELINE,
     Variant,
@@ -32,8 +35,7 @@ from nsf.study._variants import (
     stream,
     without,
 )
-
-SCHEMA = "nsf.study/1"
+from nsf.vocabulary import HIGHER_IS_BETTER
 
 #: ``progress(stage, done, total)``; stages: fits, proxies, fairness, statistics, minimal set.
 Progress = Callable[[str, int, int], None]
@@ -286,9 +288,8 @@ def _truth(prepared: PreparedData) -> dict | None:
 
 def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore | None = None,
               workers: int | None = None, dataset_path: Path | str | None = None,
-              fresh: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Run the study of ``cfg.study`` on prepared data; return the result (module docstring of
-    :mod:`nsf.study` describes it).
+              fresh: bool = False, progress: Progress | None = None) -> StudyResult:
+    """Run the study of ``cfg.study`` on prepared data; return its typed result.
 
     Parameters
     ----------
@@ -323,7 +324,7 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         result = _run(study, timing)
     timing["total"] = time.perf_counter() - t_start
     result["timing"] = timing
-    return jsonable(result)
+    return StudyResult.model_validate(jsonable(result))
 
 
 def jsonable(value):
@@ -409,9 +410,9 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
     baseline = study.baseline
     drop_one = {}
     for g in contested:
-        label = f"drop_{g}@{BASELINE}"
-        if label in compared:
-            drop_one[g] = compared[label]["metrics"][primary]
+        v = _single_group_variant(study, "drop_one", g)
+        if v is not None:
+            drop_one[g] = compared[f"{v.name}@{BASELINE}"]["metrics"][primary]
     cache: dict[tuple[str, ...], dict] = {}
 
     def evaluate(removal_sets: list[tuple[str, ...]]) -> list[dict]:
@@ -462,6 +463,12 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
     return out
 
 
+def _single_group_variant(study: _Study, family: str, group: str) -> Variant | None:
+    """The variant of ``family`` about exactly ``group`` (e.g. its drop-one variant)."""
+    return next((v for v in study.variants if v.family == family and v.groups == (group,)),
+                None)
+
+
 def _metrics_summary(study: _Study, v: Variant) -> dict:
     outs = [study.outcomes[k] for k in study.keys(v)]
     keys = list(outs[0].metrics)
@@ -491,10 +498,10 @@ def _reliance(study: _Study, compared: dict, contested: list[str], truth: dict |
                 arr = np.asarray(xs, dtype=np.float64)
                 entry[key] = float(arr.mean())
                 entry[f"{key}_sd"] = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-        necessity = compared.get(f"drop_{group}@{BASELINE}")
-        if necessity is not None:
-            m = necessity["metrics"][primary]
-            entry["necessity"] = {"variant": f"drop_{group}", "metric": primary,
+        drop = _single_group_variant(study, "drop_one", group)
+        if drop is not None:
+            m = compared[f"{drop.name}@{BASELINE}"]["metrics"][primary]
+            entry["necessity"] = {"variant": drop.name, "metric": primary,
                                   "estimate": m["estimate"], "lower": m["lower"],
                                   "upper": m["upper"], "verdict": m["verdict"]}
         else:
@@ -522,7 +529,8 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
         for ref in dict.fromkeys([BASELINE, v.reference]):
             res = compared[f"{v.name}@{ref}"]
             subject = v.subject if ref == v.reference else "removed"
-            comparisons[ref] = {"subject": subject, "metrics": res["metrics"],
+            comparisons[ref] = {"reference": ref, "subject": subject,
+                                "metrics": res["metrics"],
                                 "verdict": res["metrics"][primary]["verdict"]}
         head = comparisons[v.reference]
         entry = v.describe() | {
@@ -548,23 +556,37 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
                     "test_nsf_rate": float(np.mean(y)),
                     "train_rows": int(prepared.train_index.size),
                     "validation_rows": int(prepared.validation_index.size),
-                    "test_digest": study.test_digest,
-                    "description": prepared.description.to_dict()
-                    if prepared.description is not None else None},
+                    "test_digest": study.test_digest},
         "config": cfg.model_dump(mode="json"),
+        "assumptions": method_assumptions(cfg.model_dump(mode="json")),
         "seeds": study.seeds,
+        "description": _description(prepared),
         "settings": {"primary_metric": primary, "margins": dict(s.margins),
                      "metrics": list(s.metrics), "confidence": s.confidence,
                      "n_bootstrap": s.n_bootstrap, "interval_target": s.interval_target,
                      "fairness_n_bootstrap": s.fairness_n_bootstrap, "threshold": s.threshold,
+                     "n_bins": s.n_bins, "min_group_support": s.min_group_support,
+                     "proxy_lift_threshold": s.proxy_lift_threshold,
+                     # The latent income quartile is shown, but ability to pay is what the
+                     # score is meant to measure: not a protected attribute.
+                     "protected_targets": [t for t in study.resolved.attributes.proxy_targets
+                                           if t != INCOME_BAND],
+                     "equalized_odds_cut": s.equalized_odds_cut,
+                     "reliance_top_k": s.reliance_top_k, "proxy_rows": s.proxy_rows,
+                     "proxy_cv": s.proxy_cv, "proxy_estimator": s.proxy_estimator,
+                     "shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,
+                     "permutation_repeats": s.permutation_repeats,
+                     "minimal_set_strategy": s.minimal_set.strategy,
                      "model": cfg.model.kind},
+        "families": list(dict.fromkeys(v.family for v in study.variants)),
+        "skipped_families": [{"family": f, "reason": r}
+                             for f, r in study.resolved.skipped_families],
         # Every contested group, whatever study.groups covers: narrowing the groups studied
         # never changes what is contested.
         "contested_groups": list(study.resolved.contested),
         "covered_groups": contested,
-        "skipped_families": [{"family": f, "reason": r}
-                             for f, r in study.resolved.skipped_families],
-        "baseline": study.baseline.describe() | {
+        "inventory": _inventory(study),
+        "baseline": _arm_fields(study.baseline) | {
             "seeds": study.seeds, "run_ids": [o.run_id for o in base_outs],
             "metrics": _metrics_summary(study, study.baseline)},
         "variants": variants_out,
@@ -579,6 +601,55 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
                     "children": {v: {str(o.seed): o.run_id for o in outs}
                                  for v, outs in _children(study).items()}},
     }
+
+
+def _arm_fields(v: Variant) -> dict:
+    """What an arm is (no reference or subject: those belong to a comparison)."""
+    return {k: x for k, x in v.describe().items() if k not in ("reference", "subject")}
+
+
+def _description(prepared: PreparedData) -> dict | None:
+    """The dataset description the study read, as logged."""
+    return None if prepared.description is None else prepared.description.to_dict()
+
+
+def _inventory(study: _Study) -> dict:
+    return feature_inventory(study.prepared.registry,
+                             [name for name, _ in study.baseline.features],
+                             categories=study.cfg.dataset.kind == "simulated")
+
+
+def feature_inventory(registry, baseline_features, *, categories: bool) -> dict:
+    """The feature registry as the study saw it (what the report's inventory reads).
+
+    Parameters
+    ----------
+    registry : :class:`nsf.features.FeatureRegistry` of the prepared data.
+    baseline_features : names of the baseline model's features.
+    categories : list the simulator's shared categories (simulated data).
+
+    Returns
+    -------
+    dict
+        ``{"features", "groups", "categories", "history_windows"}``
+        (:class:`nsf.study.FeatureInventory`).
+    """
+    used = set(baseline_features)
+    features = [{"name": f.name, "group": f.group, "category": f.category,
+                 "sources": list(f.sources), "kind": f.kind, "coarsen": f.coarsen,
+                 "window": f.window, "note": f.note, "in_baseline": f.name in used}
+                for f in registry]
+    groups = [{"name": g.name, "contested": bool(g.contested), "meaning": g.meaning}
+              for g in registry.groups.values()]
+    cats: list[dict] = []
+    if categories:
+        from data_gen.categories import CATEGORIES
+
+        cats = [{"number": c.number, "name": c.name, "public": bool(c.public),
+                 "source": c.source, "meaning": c.meaning} for c in CATEGORIES]
+    windows = sorted({f.window for f in registry if f.window is not None})
+    return {"features": features, "groups": groups, "categories": cats,
+            "history_windows": windows}
 
 
 def _children(study: _Study) -> dict[str, list[FitOutcome]]:

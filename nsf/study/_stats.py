@@ -9,10 +9,7 @@ import numpy as np
 from nsf.metrics import difference_interval, non_inferiority_verdict
 from nsf.metrics._weighted import iter_resample_counts
 from nsf.study._cells import ScoreCells, metric_replicates
-
-#: Whether a larger value of the metric is better.
-HIGHER_IS_BETTER = {"auc": True, "pr_auc": True, "ks": True, "gini": True, "brier": False,
-                    "log_loss": False, "ece": False}
+from nsf.vocabulary import HIGHER_IS_BETTER
 
 
 def verdict_for(lower: float, upper: float, margin: float, *, metric: str,

@@ -32,7 +32,8 @@ class StudyRecord:
     run_id, experiment_id, experiment_name, status : the parent run.
     start_time, end_time : milliseconds since the epoch (end None while running).
     tags, params, metrics : as logged on the parent run.
-    study : ``study.json`` (schema ``nsf.study/1``), or None when the run never logged it.
+    study : ``study.json`` validated (:class:`nsf.study.StudyResult`), or None when the run
+        never logged it.
     config_yaml : the resolved config as logged (``config.yaml``), or None.
     artifacts : top-level artifact paths of the parent run.
     missing : one line per part that could not be read.
@@ -47,7 +48,7 @@ class StudyRecord:
     tags: dict[str, str]
     params: dict[str, str]
     metrics: dict[str, float]
-    study: dict[str, Any] | None
+    study: Any
     config_yaml: str | None
     artifacts: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -147,7 +148,15 @@ def load_study(tracking: TrackingConfig, run_id: str) -> StudyRecord:
 
     A run that never wrote ``study.json`` (a study that failed before the end) gives a record
     with ``study=None`` and the reason in ``missing``; it does not raise.
+
+    Raises
+    ------
+    NsfError
+        ``study.json`` of an older schema (the study must be re-run) or not matching its
+        schema.
     """
+    from nsf.study import StudyResult
+
     client = _client(tracking)
     run_id = find_study_run(tracking, run_id=run_id)
     run = client.get_run(run_id)
@@ -156,7 +165,9 @@ def load_study(tracking: TrackingConfig, run_id: str) -> StudyRecord:
     missing: list[str] = []
     study = config_yaml = None
     if "study.json" in artifacts:
-        study = _download_json(client, run_id, "study.json", missing)
+        text = _download_text(client, run_id, "study.json", missing)
+        if text is not None:
+            study = StudyResult.load(text, where=f"study.json of run {run_id}")
     else:
         missing.append(f"study.json: not logged on run {run_id} (status {run.info.status}); "
                        "the study did not finish")

@@ -22,11 +22,10 @@ import numpy as np
 import yaml
 
 from nsf.config import ExperimentConfig
-from nsf.errors import NsfError
 from nsf.tracking._store import experiment_id, git_commit
 from nsf.tracking._train import log_config
 
-__all__ = ["MlflowFitStore", "check_result", "log_study_result", "study_key", "study_run"]
+__all__ = ["MlflowFitStore", "log_study_result", "study_key", "study_run", "with_parent"]
 
 _FIT_DIR = "fit"
 _PAGE = 1000
@@ -212,31 +211,35 @@ def study_run(cfg: ExperimentConfig, *, fresh: bool = False) -> Iterator[tuple[s
         yield run.info.run_id, resume is not None
 
 
-def log_study_result(result: dict, tables: dict, *, dataset_digest: str) -> None:
-    """Into the active parent run: ``study.json``, the CSV tables, headline metrics and tags."""
+def log_study_result(result, tables: dict, *, dataset_digest: str) -> None:
+    """Into the active parent run: ``study.json`` (the :class:`nsf.study.StudyResult`), the
+    CSV tables, headline metrics and tags."""
     import mlflow
 
+    from nsf.vocabulary import VERDICTS
+
     mlflow.set_tag("nsf.dataset_digest", dataset_digest)
-    mlflow.log_dict(result, "study.json")
+    mlflow.log_text(result.to_json(), "study.json")
     for name, frame in tables.items():
         mlflow.log_text(frame.to_csv(index=False), f"tables/{name}.csv")
-    if result.get("minimal_set"):
-        mlflow.log_dict(result["minimal_set"], "minimal_set.json")
-    metrics = {f"baseline_{k}": v["mean"] for k, v in result["baseline"]["metrics"].items()}
-    verdicts = [v["verdict"] for v in result["variants"]]
-    for name in ("needed", "not shown needed", "inconclusive"):
+    minimal = result.minimal_set
+    if minimal is not None:
+        mlflow.log_text(minimal.model_dump_json(indent=1), "minimal_set.json")
+    metrics = {f"baseline_{k}": v.mean for k, v in result.baseline.metrics.items()
+               if v.mean is not None}
+    verdicts = [v.verdict for v in result.variants]
+    for name in VERDICTS:
         metrics[f"n_{name.replace(' ', '_')}"] = float(verdicts.count(name))
-    minimal = result.get("minimal_set")
-    if minimal:
-        metrics["minimal_set_kept"] = float(len(minimal["kept"]))
-        metrics["minimal_set_removed"] = float(len(minimal["removed"]))
-    metrics.update({f"seconds_{k}": float(v) for k, v in result.get("timing", {}).items()})
+    metrics["n_skipped_families"] = float(len(result.skipped_families))
+    if minimal is not None:
+        metrics["minimal_set_kept"] = float(len(minimal.kept))
+        metrics["minimal_set_removed"] = float(len(minimal.removed))
+    metrics.update({f"seconds_{k}": float(v) for k, v in result.timing.model_dump().items()})
     mlflow.log_metrics(metrics)
 
 
-def check_result(result: dict) -> None:
-    """Raise NsfError if the result cannot be serialised as JSON (a bug, not user error)."""
-    try:
-        json.dumps(result, allow_nan=False)
-    except ValueError as exc:
-        raise NsfError(f"study result is not valid JSON: {exc}") from None
+def with_parent(result, run_id: str, resumed: bool):
+    """The result with its parent run id (known only once the parent run exists)."""
+    return result.model_copy(update={
+        "run_ids": result.run_ids.model_copy(update={"parent": run_id}),
+        "resumed_parent": resumed})

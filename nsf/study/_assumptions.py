@@ -1,8 +1,10 @@
-"""The simulator's facts and assumptions, with their source, for the report's method section.
+"""The config's facts and assumptions, with their source: logged with the study's result
+(``assumptions``) for the report's method section.
 
 Every config default documented as ``[CASE]`` (a public fact of the case) or ``[ASSUMPTION]``
 (the project's choice) is listed with the value the study used; so are the module-level
-choices that are not config fields (band edges, count cap, which groups are contested).
+choices that are not config fields (band edges, count cap, which groups are contested). Read
+at study time, so a report regenerated after a code change still shows what the study assumed.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ def method_assumptions(config: dict) -> list[dict]:
 
     Parameters
     ----------
-    config : the study's resolved config (``study.json`` ``config``); values are read from it,
-        defaults from the config schema.
+    config : the study's resolved config (JSON); values are read from it, defaults and
+        descriptions from the config schema of the running code.
     """
     from data_gen.categories import AMOUNT_BANDS, CATEGORIES, COUNT_CAP
     from nsf.config import ExperimentConfig, iter_schema

@@ -1,0 +1,417 @@
+"""The form of ``report.json`` as pydantic models: ``nsf/schemas/report.schema.json`` is generated
+from :class:`ReportModel` (``model_json_schema()``), never written by hand.
+
+:func:`nsf.report.build_report_model` returns a plain dict (what the renderers read);
+:func:`nsf.report.validate_report` checks it against :class:`ReportModel`. Parts that repeat
+the study's result reuse its models (:mod:`nsf.study`), so the two stay one definition.
+``study.schema.json`` is generated the same way from :class:`nsf.study.StudyResult`.
+Regenerate both after a change with :func:`write_schemas`
+(``python -c "from nsf.report._schema import write_schemas; write_schemas()"``); a test checks
+the committed files equal the generated ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nsf.study._result import (
+    Assumption,
+    FairnessGroup,
+    MinimalSetStep,
+    ProxyResult,
+    SeedSummary,
+    SkippedFamily,
+    StudyResult,
+    Timing,
+)
+from nsf.vocabulary import Subject, Verdict
+
+__all__ = ["ReportModel", "report_json_schema", "study_json_schema", "write_schemas"]
+
+Num = float | None
+
+#: Where the generated schemas are committed (package data).
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Open(BaseModel):
+    """A part whose listed keys are checked and whose other keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Source(_Strict):
+    tracking_uri: str | None
+    experiment: str | None
+    experiment_id: str | None
+    parent_run_id: str | None
+    status: str | None
+    audit_run_id: str | None
+    study_schema: str | None
+
+
+class Settings(_Strict):
+    primary_metric: str
+    margin: Num
+    margins: dict[str, Num]
+    confidence: Num
+    n_bootstrap: int | None
+    fairness_n_bootstrap: int | None
+    interval_target: str | None
+    threshold: int | None
+    metrics: list[str]
+    model: str | None
+    n_seeds: int = Field(ge=0)
+    outcome: str | None = Field(description="What the model scores, in the dataset's words.")
+    thresholds: dict[str, Any] = Field(description="Every setting and threshold the study "
+                                       "logged (its settings).")
+
+
+class Baseline(_Strict):
+    metrics: dict[str, SeedSummary]
+    n_features: int | None
+    run_ids: list[str | None]
+
+
+class Answer(_Strict):
+    key: str
+    number: int | None
+    question: str
+    answer: str = Field(min_length=1)
+
+
+class ShortComparison(_Strict):
+    variant: str | None
+    estimate: Num
+    lower: Num
+    upper: Num
+    verdict: Verdict | None
+    margin: Num = None
+
+
+class Interval(_Open):
+    estimate: Num
+    lower: Num
+    upper: Num
+
+
+class Comparison(_Strict):
+    """One variant against its reference, for one metric."""
+
+    variant: str
+    family: str | None
+    reference: str
+    subject: Subject | None
+    groups: list[str]
+    description: str | None
+    metric: str
+    estimate: Num
+    lower: Num
+    upper: Num
+    standard_error: Num
+    reference_estimate: Num
+    variant_estimate: Num
+    margin: Num
+    verdict: Verdict | None
+    same_fits_as: str | None
+    n_features: int | None
+    retention_days: int | None
+    population: str | None
+    label: str | None
+    run_ids: list[str | None]
+
+
+class Reliance(_Strict):
+    shap_share: Num
+    shap_share_sd: Num
+    permutation_auc_drop: Num
+    permutation_auc_drop_sd: Num
+
+
+class Proxy(_Strict):
+    target: str
+    lift: float
+    metric: str | None
+    score: Num
+    chance: Num
+    lift_lower: Num
+    lift_upper: Num
+
+
+class InventoryRow(_Strict):
+    category: int | None = Field(ge=1, le=24)
+    name: str
+    public: bool | None
+    source: str
+    meaning: str | None
+    group: str
+    contested: bool
+    columns: list[str]
+    used: bool
+    features: list[str]
+    necessity: ShortComparison | None
+    coarse: ShortComparison | None
+    reliance: Reliance | None
+    proxy: Proxy | None
+    recommendation: Literal["drop", "coarsen", "keep"]
+    rule: int = Field(ge=0, le=6)
+    reason: str
+    flags: list[str]
+    excluded: list[str]
+
+
+class Counts(_Strict):
+    drop: int
+    coarsen: int
+    keep: int
+
+
+class Inventory(_Strict):
+    unit: Literal["category", "group"]
+    rule: str
+    rule_steps: list[str]
+    proxy_lift_threshold: float | None
+    protected_targets: list[str]
+    rows: list[InventoryRow]
+    counts: Counts
+
+
+class Attributes(_Strict):
+    drop_one: list[Comparison]
+    drop_all: list[Comparison]
+    keep_one: list[Comparison]
+    custom: list[Comparison]
+    sensitive: list[Comparison]
+
+
+class Rows(_Strict):
+    rows: list[Comparison]
+
+
+class Retention(_Strict):
+    rows: list[Comparison]
+    full_history_days: int | None
+
+
+class Disparity(_Strict):
+    estimate: Num
+    bias_corrected: Num
+    lower: Num
+    upper: Num
+
+
+class FairnessAttribute(_Strict):
+    columns: list[str]
+    n_groups: int
+    min_support: int | None = Field(ge=1)
+    groups: list[FairnessGroup]
+    disparities: dict[str, Disparity]
+
+
+class DisparityChangeRow(_Strict):
+    variant: str
+    family: str
+    attribute: str
+    disparity: str
+    baseline: Num
+    variant_value: Num
+    estimate: Num
+    lower: Num
+    upper: Num
+
+
+class Fairness(_Strict):
+    threshold: int | None
+    skipped: list[str]
+    attributes: dict[str, FairnessAttribute]
+    changes: list[DisparityChangeRow]
+    proxies: list[ProxyResult]
+
+
+class RelianceRow(_Strict):
+    group: str
+    contested: bool | None
+    n_features: int
+    shap_mean_abs: Num
+    shap_share: Num
+    shap_share_sd: Num
+    permutation_auc_drop: Num
+    permutation_auc_drop_sd: Num
+    necessity: ShortComparison | None
+    truth_strength: Num
+
+
+class RelianceSection(_Strict):
+    rows: list[RelianceRow]
+    relied_not_needed: list[str]
+
+
+class Cost(_Strict):
+    estimate: Num
+    lower: Num
+    upper: Num
+    reference_estimate: Num
+    variant_estimate: Num
+    margin: Num
+    verdict: Verdict | None
+
+
+class MinimalSetSection(_Strict):
+    strategy: Literal["ranked", "greedy"]
+    metric: str
+    margin: Num
+    kept: list[str]
+    removed: list[str]
+    uncontested: list[str]
+    complete: bool
+    n_features: int
+    n_features_baseline: int
+    steps: list[MinimalSetStep]
+    cost: Cost | None
+    baseline_value: Num
+    final_value: Num
+    run_ids: list[str | None]
+
+
+class CalibrationRow(_Strict):
+    name: str
+    meaning: str | None
+    target: Num
+    simulated: Num
+    relative_error: Num
+
+
+class Calibration(_Strict):
+    available: bool
+    note: str | None
+    rows: list[CalibrationRow]
+    oracle: dict[str, Num] | None
+
+
+class Method(_Strict):
+    assumptions: list[Assumption]
+    calibration: Calibration
+    statistics: list[str]
+    limitations: list[str]
+
+
+class Deidentification(_Open):
+    available: bool
+    run_id: str | None
+    metrics: dict[str, Num]
+    how_to_run: str
+
+
+class ReproRunIds(_Strict):
+    parent: str | None
+    children: dict[str, dict[str, str | None]]
+    audit: str | None
+
+
+class Reproducibility(_Strict):
+    config_yaml: str | None
+    seeds: list[int]
+    experiment_seed: int | None
+    dataset_digest: str | None
+    test_digest: str | None
+    dataset_source: str | None
+    git_commit: str | None
+    packages: dict[str, str]
+    run_ids: ReproRunIds
+    parent_metrics: dict[str, Num]
+    fits: dict[str, int] | None
+    timing: Timing | None
+    commands: list[str] = Field(min_length=1)
+
+
+class ModelCard(_Strict):
+    details: dict[str, Any]
+    intended_use: list[str]
+    factors: dict[str, Any]
+    metrics: dict[str, Any]
+    evaluation_data: dict[str, Any]
+    training_data: dict[str, Any]
+    quantitative_analyses: dict[str, SeedSummary]
+    ethical_considerations: list[str]
+    caveats: list[str]
+
+
+class FamilySectionView(_Strict):
+    """A family's own section, as its registered view puts it (see
+    :func:`nsf.report.register_family_section`)."""
+
+    title: str
+    content: dict[str, Any]
+
+
+class ReportModel(_Strict):
+    """``report.json``: every number of the report, raw, with its source."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              json_schema_extra={"$id": "https://nsf.invalid/report.schema.json"})
+
+    schema_: Literal["nsf.report/2"] = Field(alias="schema")
+    title: str
+    generated_at: str | None
+    source: Source
+    missing: list[str] = Field(description="Parts that could not be read; empty when complete.")
+    settings: Settings
+    skipped_families: list[SkippedFamily] = Field(
+        description="Families that cannot apply to the dataset (not applicable, not missing).")
+    baseline: Baseline
+    summary: list[Answer] = Field(min_length=6)
+    inventory: Inventory
+    attributes: Attributes
+    granularity: Rows
+    population: Rows
+    retention: Retention
+    variant_metrics: dict[str, dict[str, Comparison | None]]
+    fairness: Fairness
+    reliance: RelianceSection
+    minimal_set: MinimalSetSection | None
+    family_sections: dict[str, FamilySectionView] = Field(
+        description="Families' own sections (name -> title and content).")
+    model_card: ModelCard
+    method: Method
+    deidentification: Deidentification
+    reproducibility: Reproducibility
+
+
+def report_json_schema() -> dict:
+    """The JSON schema of ``report.json``, generated from :class:`ReportModel`."""
+    return _schema(ReportModel)
+
+
+def study_json_schema() -> dict:
+    """The JSON schema of ``study.json``, generated from :class:`nsf.study.StudyResult`."""
+    return _schema(StudyResult)
+
+
+def _schema(model: type[BaseModel]) -> dict:
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            **model.model_json_schema(by_alias=True)}
+
+
+def rendered_schemas() -> dict[str, str]:
+    """File name -> the schema text the committed file holds (``nsf/schemas/``)."""
+    return {name: json.dumps(make(), indent=1, sort_keys=True) + "\n"
+            for name, make in (("report.schema.json", report_json_schema),
+                               ("study.schema.json", study_json_schema))}
+
+
+def write_schemas() -> list[Path]:
+    """Regenerate the committed schemas; returns their paths."""
+    out = []
+    for name, text in rendered_schemas().items():
+        path = SCHEMA_DIR / name
+        path.write_text(text, encoding="utf-8")
+        out.append(path)
+    return out

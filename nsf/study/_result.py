@@ -1,0 +1,558 @@
+"""The study's result: a typed, versioned, frozen pydantic model (``study.json``).
+
+:func:`nsf.study.run_study` returns a :class:`StudyResult`; ``nsf study`` logs it as
+``study.json`` (``result.model_dump_json()``), and the report reads it back with
+:meth:`StudyResult.load` (validation; an older schema is a one-line error asking for a
+re-run). Every number is a plain float, undefined values are ``None`` (never NaN).
+
+What the result holds, so a report regenerated later says what the study did then without
+consulting the current code: the arms (baseline, variants, minimal set) with their family,
+the groups they are about and their feature selection; each variant's comparisons (per metric:
+estimate, interval, margin, verdict); fairness tables and disparity changes; proxy strengths;
+reliance; the minimal sufficient set; the families that ran and those skipped (with the
+reason); the feature inventory (every feature with its group and category, the groups with
+whether they are contested); the dataset description; every threshold that decides an answer
+(:class:`Settings`); timing and MLflow run ids.
+
+Extension point for new families
+--------------------------------
+A variant family whose results need more than comparisons (decisions in money, a learning
+curve, SHAP views, ...) adds its own typed section without touching the report core:
+
+1. define its section in its own module as a subclass of :class:`FamilySection` (frozen, extra
+   fields forbidden, every float ``None`` when undefined);
+2. add one optional field to :class:`FamilySections`, named after the family
+   (``decisions: DecisionsSection | None = None``);
+3. register the report's blocks for it with :func:`nsf.report.register_family_section`
+   (``(section, result) -> list of document blocks``); the report shows every registered
+   section that the result holds, after the core sections.
+
+Its variants are ordinary :class:`VariantResult` entries whose ``family`` is the family's name
+(registered in :data:`nsf.study.families.FAMILIES`). Bump :data:`SCHEMA` only for a change
+that breaks reading an older ``study.json`` (a new optional section does not).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nsf.data import DatasetDescription
+from nsf.errors import NsfError
+from nsf.vocabulary import Metric, Subject, Verdict
+
+__all__ = [
+    "SCHEMA",
+    "Arm",
+    "Assumption",
+    "Comparison",
+    "DatasetInfo",
+    "DisparityChange",
+    "FairnessDisparity",
+    "FairnessGroup",
+    "FairnessResult",
+    "FairnessTable",
+    "FamilySection",
+    "FamilySections",
+    "FeatureEntry",
+    "FeatureInventory",
+    "FitCounts",
+    "GroupEntry",
+    "MetricComparison",
+    "MinimalSet",
+    "MinimalSetStep",
+    "Necessity",
+    "ProxyResult",
+    "RelianceResult",
+    "RunIds",
+    "SeedSummary",
+    "Selection",
+    "Settings",
+    "SkippedFamily",
+    "StudyResult",
+    "Timing",
+    "Truth",
+    "VariantResult",
+]
+
+#: Version of the result's JSON form; ``nsf.study/1`` was an untyped dict.
+SCHEMA = "nsf.study/2"
+
+Num = float | None
+
+
+class ResultModel(BaseModel):
+    """Base of every part of the result: frozen, no unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- arms and comparisons -------------------------------------------------------------------
+
+class SeedSummary(ResultModel):
+    """A metric over the training seeds."""
+
+    mean: Num = Field(description="Mean over seeds.")
+    sd: Num = Field(description="Standard deviation over seeds (0 for one seed).")
+    per_seed: list[Num] = Field(description="One value per seed, in seed order.")
+
+
+class Selection(ResultModel):
+    """Which features an arm uses, as changes of the feature registry."""
+
+    drop_groups: list[str] = Field(description="Attribute groups left out.")
+    coarsen_groups: list[str] = Field(description="Groups in their coarse version.")
+    retention_days: int | None = Field(description="Longest history window kept (None: all).")
+    sensitive: list[str] = Field(description="Sensitive attributes added as features.")
+    keep_groups: list[str] | None = Field(description="Only these groups (None: all but the "
+                                                      "dropped ones).")
+    latents: bool = Field(description="Whether simulator latents were features (tests only).")
+
+
+class Arm(ResultModel):
+    """One trained arm (the baseline, a variant or the minimal set's model)."""
+
+    name: str = Field(description="Unique name (MLflow tag nsf.variant).")
+    family: str = Field(description="Its family: a registered variant family "
+                        "(nsf.study.families.FAMILIES), 'custom' (declared in study.variants), "
+                        "'baseline' or 'minimal_set'.")
+    description: str = Field(description="One line for the report.")
+    groups: list[str] = Field(description="The attribute groups the arm is about (what a "
+                              "drop/keep/coarsen variant changes), in registry order.")
+    selection: Selection
+    population: str = Field(description="Training rows ('apple' or 'all').")
+    label: str = Field(description="Training label.")
+    features: list[str] = Field(description="Feature names, in model order.")
+    coarse_features: list[str] = Field(description="The features used in a coarse version.")
+    n_features: int
+    seeds: list[int] = Field(description="Training seeds.")
+    run_ids: list[str | None] = Field(description="MLflow child run per seed (None: not "
+                                                  "logged).")
+    metrics: dict[str, SeedSummary] = Field(description="Run metrics (test_<metric>, ...) "
+                                                        "over seeds.")
+
+
+class MetricComparison(ResultModel):
+    """``metric(variant) - metric(reference)`` with its interval and verdict."""
+
+    estimate: Num = Field(description="Difference of the seed means.")
+    lower: Num = Field(description="Lower interval bound.")
+    upper: Num = Field(description="Upper interval bound.")
+    standard_error: Num = Field(description="Bootstrap standard error of the difference.")
+    reference_estimate: Num
+    variant_estimate: Num
+    reference_per_seed: list[Num]
+    variant_per_seed: list[Num]
+    margin: Num = Field(description="Non-inferiority margin (None: no verdict for this "
+                                    "metric).")
+    higher_is_better: bool
+    verdict: Verdict | None = Field(description="None when the metric has no margin.")
+
+
+class DisparityChange(ResultModel):
+    """A disparity's change, variant minus baseline, paired on the same resamples."""
+
+    baseline: Num
+    variant: Num
+    estimate: Num
+    lower: Num
+    upper: Num
+
+
+class Comparison(ResultModel):
+    """A variant against one reference arm."""
+
+    reference: str = Field(description="The reference arm's name.")
+    subject: Subject = Field(description="What the verdict is about: the data the variant "
+                             "lacks ('removed') or has beyond the reference ('added').")
+    verdict: Verdict | None = Field(description="The primary metric's verdict.")
+    metrics: dict[Metric, MetricComparison]
+
+
+class VariantResult(Arm):
+    """A variant: an arm with its comparisons (always against the baseline; also against its
+    own reference when that is another variant)."""
+
+    reference: str = Field(description="The arm its headline verdict compares with.")
+    subject: Subject
+    same_fits_as: str | None = Field(description="An earlier arm whose fits are identical "
+                                     "(e.g. a retention window the feed does not exceed).")
+    comparisons: dict[str, Comparison] = Field(description="Reference name -> comparison.")
+    verdict: Verdict | None = Field(description="Primary metric, against ``reference``.")
+    verdict_metric: Metric
+    disparity_changes: dict[str, dict[str, DisparityChange]] = Field(
+        description="Attribute -> disparity -> change against the baseline.")
+    truth_strengths: dict[str, Num] | None = Field(
+        None, description="Configured dependence strengths behind a single-group variant "
+        "(simulated data).")
+
+    def comparison(self, reference: str | None = None) -> Comparison | None:
+        """The comparison with ``reference`` (default: the variant's own reference)."""
+        return self.comparisons.get(reference or self.reference)
+
+
+# --- fairness, proxies, reliance -------------------------------------------------------------
+
+class FairnessGroup(ResultModel):
+    """One group of a sensitive attribute (or intersection): metrics averaged over seeds with
+    crossed-bootstrap intervals."""
+
+    group: str
+    n: int
+    n_bad: int
+    bad_rate: Num
+    auc: Num = None
+    auc_lower: Num = None
+    auc_upper: Num = None
+    ece: Num = None
+    ece_lower: Num = None
+    ece_upper: Num = None
+    mean_score: Num = None
+    mean_score_lower: Num = None
+    mean_score_upper: Num = None
+    selection_rate: Num = None
+    selection_rate_lower: Num = None
+    selection_rate_upper: Num = None
+    false_positive_rate: Num = None
+    false_positive_rate_lower: Num = None
+    false_positive_rate_upper: Num = None
+    false_negative_rate: Num = None
+    false_negative_rate_lower: Num = None
+    false_negative_rate_upper: Num = None
+    below_support: list[str] = Field(
+        [], description="Metrics this group is too small to enter a disparity for.")
+
+
+class FairnessDisparity(ResultModel):
+    estimate: Num
+    bias_corrected: Num = None
+    lower: Num
+    upper: Num
+    per_seed: list[Num] = []
+
+
+class FairnessTable(ResultModel):
+    """Group metrics and disparities of the baseline for one attribute or intersection."""
+
+    columns: list[str]
+    threshold: int
+    n_groups: int
+    min_support: int | None = None
+    groups: list[FairnessGroup]
+    disparities: dict[str, FairnessDisparity]
+    overall: dict[str, Num]
+
+
+class FairnessResult(ResultModel):
+    threshold: int = Field(description="Operating score threshold (flagged at or above).")
+    skipped: list[str] = Field(description="Attributes (or intersections) not in the data.")
+    attributes: dict[str, FairnessTable] = Field(description="Attribute name ('a+b' for an "
+                                                 "intersection) -> table.")
+
+
+class ProxyResult(ResultModel):
+    """How well one contested group alone predicts one sensitive attribute."""
+
+    group: str
+    target: str
+    metric: Literal["auc", "balanced_accuracy"] | None = None
+    score: Num = None
+    chance: Num = None
+    lift: Num = Field(None, description="score - chance.")
+    lift_lower: Num = None
+    lift_upper: Num = None
+    score_lower: Num = None
+    score_upper: Num = None
+    auc: Num = None
+    auc_chance: Num = None
+    balanced_accuracy: Num = None
+    balanced_accuracy_chance: Num = None
+    n_classes: int | None = None
+    n_samples: int | None = None
+    cv: int | None = None
+    estimator: str | None = None
+    note: str = Field("", description="Why the check could not run ('' when it ran).")
+
+
+class Necessity(ResultModel):
+    """The drop-one comparison of a group, beside its reliance."""
+
+    variant: str
+    metric: Metric
+    estimate: Num
+    lower: Num
+    upper: Num
+    verdict: Verdict | None
+
+
+class RelianceResult(ResultModel):
+    """Reliance of the baseline on one group (mean over seeds), kept apart from necessity."""
+
+    group: str
+    contested: bool | None
+    n_features: int
+    shap_mean_abs: Num = None
+    shap_mean_abs_sd: Num = None
+    shap_share: Num = None
+    shap_share_sd: Num = None
+    permutation_auc_drop: Num = None
+    permutation_auc_drop_sd: Num = None
+    necessity: Necessity | None
+    truth_strength: Num = None
+    truth_strengths: dict[str, Num] | None = None
+
+
+# --- minimal set ---------------------------------------------------------------------------
+
+class MinimalSetStep(ResultModel):
+    step: int
+    round: int
+    candidate: str
+    removal_set: list[str]
+    estimate: Num
+    lower: Num
+    upper: Num
+    verdict: Verdict | None
+    accepted: bool
+
+
+class MinimalSet(ResultModel):
+    """The backward search for a minimal sufficient set of contested groups."""
+
+    strategy: Literal["ranked", "greedy"]
+    metric: Metric
+    margin: Num
+    order: list[str] = Field(description="Groups in the order tried.")
+    removed: list[str]
+    kept: list[str] = Field(description="Contested groups kept.")
+    uncontested: list[str] = Field(description="Groups always kept.")
+    complete: bool = Field(description="False when study.minimal_set.max_steps cut it short.")
+    steps: list[MinimalSetStep]
+    features: list[str] = Field(description="The final model's features.")
+    metrics: dict[str, SeedSummary] = Field(description="The final model's run metrics.")
+    comparison: dict[Metric, MetricComparison] | None = Field(
+        description="Final model against the baseline (None when nothing was removed).")
+    disparity_changes: dict[str, dict[str, DisparityChange]] | None
+    run_ids: list[str | None]
+
+
+# --- what the study knew -------------------------------------------------------------------
+
+class DatasetInfo(ResultModel):
+    kind: str = Field(description="'simulated' or 'table'.")
+    source: str | None = Field(description="The dataset folder or table file.")
+    digest: str = Field(description="Digest of the dataset (manifest or file).")
+    split: str = Field(description="How the rows were split, in words.")
+    train_rows: int
+    validation_rows: int
+    test_rows: int
+    test_nsf_rate: Num
+    test_digest: str = Field(description="Digest of the test rows and their labels.")
+
+
+class FeatureEntry(ResultModel):
+    """One feature of the registry the study used (or a shared column excluded as a feature)."""
+
+    name: str
+    group: str
+    category: str = Field(description="Shared category ('7 pay_money_balance'), 'table', ...")
+    sources: list[str] = Field(description="Raw input columns.")
+    kind: Literal["numeric", "categorical", "excluded"]
+    coarsen: str = Field(description="Its coarse version ('none': already coarse).")
+    window: int | None = Field(description="History window in days (None: not windowed).")
+    note: str = Field(description="Derivation, or why it is excluded.")
+    in_baseline: bool = Field(description="Whether the baseline model uses it.")
+
+
+class GroupEntry(ResultModel):
+    name: str
+    contested: bool
+    meaning: str
+
+
+class CategoryEntry(ResultModel):
+    """A shared data category (simulated data: the case's 24 categories)."""
+
+    number: int
+    name: str
+    public: bool
+    source: str
+    meaning: str
+
+
+class FeatureInventory(ResultModel):
+    """The feature registry as the study saw it: what the report's inventory is built from."""
+
+    features: list[FeatureEntry]
+    groups: list[GroupEntry]
+    categories: list[CategoryEntry] = Field(
+        description="Shared categories, in order (empty for a user's table: the inventory is "
+        "by attribute group).")
+    history_windows: list[int] = Field(description="History windows of the feed (days).")
+
+
+class Settings(ResultModel):
+    """Every setting and threshold that decided a number, verdict or recommendation."""
+
+    primary_metric: Metric
+    metrics: list[Metric]
+    margins: dict[Metric, float] = Field(description="Non-inferiority margin per metric.")
+    confidence: float
+    n_bootstrap: int
+    interval_target: Literal["mean", "single"]
+    fairness_n_bootstrap: int
+    threshold: int = Field(description="Operating score threshold of the fairness tables.")
+    n_bins: int = Field(description="Equal-width bins of each group's ECE.")
+    min_group_support: int
+    proxy_lift_threshold: float = Field(description="Proxy lift that flags a proxy.")
+    protected_targets: list[str] = Field(description="Proxy targets that count as protected "
+                                         "attributes for the inventory's proxy rule.")
+    equalized_odds_cut: float = Field(description="Lower bound of the equalized-odds "
+                                      "difference the fairness answer names.")
+    reliance_top_k: int = Field(description="Top-k SHAP groups checked for 'relied on, not "
+                                "shown needed'.")
+    proxy_rows: int
+    proxy_cv: int
+    proxy_estimator: str
+    shap_rows: int
+    permutation_rows: int
+    permutation_repeats: int
+    minimal_set_strategy: Literal["ranked", "greedy"]
+    model: str = Field(description="Model kind.")
+
+
+class Assumption(ResultModel):
+    """A config default documented as a fact of the case or as the project's assumption."""
+
+    field: str = Field(description="Dotted config field (or module-level choice).")
+    source: Literal["CASE", "ASSUMPTION"]
+    sources: list[Literal["CASE", "ASSUMPTION"]]
+    value: Any = Field(description="The value the study used.")
+    default: Any = Field(description="The default of the code that ran the study.")
+    changed: bool
+    description: str
+
+
+class SkippedFamily(ResultModel):
+    family: str = Field(description="A registered variant family.")
+    reason: str = Field(description="Why it cannot apply to this dataset.")
+
+
+class Truth(ResultModel):
+    """The simulator's configured dependence strengths (simulated data only)."""
+
+    dependence: dict[str, Any]
+    group_fields: dict[str, list[str]]
+    group_strengths: dict[str, dict[str, Num]]
+
+
+class FitCounts(ResultModel):
+    trained: int
+    reused: int
+    unique: int
+
+
+class RunIds(ResultModel):
+    parent: str | None = Field(description="The study's parent run.")
+    children: dict[str, dict[str, str | None]] = Field(
+        description="Arm name -> seed -> child run id.")
+
+
+class Timing(ResultModel):
+    fits: float = 0.0
+    proxies: float = 0.0
+    fairness: float = 0.0
+    statistics: float = 0.0
+    minimal_set: float = 0.0
+    total: float = 0.0
+
+
+class FamilySection(ResultModel):
+    """Base of a family's own typed section (see the module docstring)."""
+
+
+class FamilySections(ResultModel):
+    """One optional field per family that reports more than comparisons (none yet)."""
+
+
+# --- the result ----------------------------------------------------------------------------
+
+class StudyResult(ResultModel):
+    """The study's result (``study.json``, schema :data:`SCHEMA`)."""
+
+    schema_: Literal["nsf.study/2"] = Field(SCHEMA, alias="schema",
+                                            description="Version of this form.")
+    name: str = Field(description="Experiment name.")
+    dataset: DatasetInfo
+    description: DatasetDescription | None = Field(
+        None, description="The dataset description the study read (as logged).")
+    config: dict[str, Any] = Field(description="The resolved experiment config (JSON).")
+    seeds: list[int] = Field(description="The K training seeds.")
+    settings: Settings
+    families: list[str] = Field(description="Families whose variants ran, in order.")
+    skipped_families: list[SkippedFamily] = Field(
+        [], description="Configured families that cannot apply to this dataset, with why.")
+    contested_groups: list[str] = Field(description="Every contested group (whatever "
+                                        "study.groups covers).")
+    covered_groups: list[str] = Field(description="Contested groups the default variants "
+                                      "cover (study.groups).")
+    inventory: FeatureInventory
+    baseline: Arm
+    variants: list[VariantResult]
+    minimal_set: MinimalSet | None
+    fairness: FairnessResult
+    proxies: list[ProxyResult]
+    reliance: list[RelianceResult]
+    truth: Truth | None
+    assumptions: list[Assumption] = Field(
+        description="The config's documented facts and assumptions, with the values used.")
+    sections: FamilySections = FamilySections()
+    fits: FitCounts
+    run_ids: RunIds
+    resumed_parent: bool = Field(False, description="Whether the parent run was resumed.")
+    timing: Timing
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    # -- views -------------------------------------------------------------------------------
+    def variants_of(self, *families: str) -> list[VariantResult]:
+        """The variants of these families, in result order."""
+        return [v for v in self.variants if v.family in families]
+
+    def variant_for(self, family: str, group: str) -> VariantResult | None:
+        """The variant of ``family`` about exactly the one group ``group`` (e.g. the drop-one
+        variant of a group), or None."""
+        return next((v for v in self.variants if v.family == family and v.groups == [group]),
+                    None)
+
+    # -- JSON ------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """``study.json``: the result as JSON (``null`` for undefined values)."""
+        return self.model_dump_json(by_alias=True, indent=1)
+
+    @classmethod
+    def load(cls, text: str | bytes, *, where: str = "study.json") -> StudyResult:
+        """Validate ``study.json`` text.
+
+        Raises
+        ------
+        NsfError
+            One line: a result of an older schema (re-run the study), or invalid content.
+        """
+        import json
+
+        try:
+            head = json.loads(text)
+        except ValueError as exc:
+            raise NsfError(f"{where}: not JSON ({exc})") from None
+        schema = head.get("schema") if isinstance(head, dict) else None
+        if schema != SCHEMA:
+            raise NsfError(f"{where} has schema {schema!r}, this version reads {SCHEMA!r}: "
+                           "re-run the study (nsf study CONFIG) to report on it")
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            at = "/".join(str(p) for p in err["loc"]) or "(top level)"
+            raise NsfError(f"{where} does not match {SCHEMA} at {at}: {err['msg']}") from None
