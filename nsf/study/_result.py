@@ -419,6 +419,9 @@ class Settings(ResultModel):
     permutation_rows: int
     permutation_repeats: int
     minimal_set_strategy: Literal["ranked", "greedy"]
+    crossfit_below: int = Field(description="Tables with fewer evaluation rows are "
+                                "cross-fitted instead of split once.")
+    crossfit_folds: int
     model: str = Field(description="Model kind.")
 
 

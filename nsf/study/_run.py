@@ -577,6 +577,7 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
                      "shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,
                      "permutation_repeats": s.permutation_repeats,
                      "minimal_set_strategy": s.minimal_set.strategy,
+                     "crossfit_below": s.crossfit_below, "crossfit_folds": s.crossfit_folds,
                      "model": cfg.model.kind},
         "families": list(dict.fromkeys(v.family for v in study.variants)),
         "skipped_families": [{"family": f, "reason": r}
