@@ -275,8 +275,10 @@ def _granularity(m: dict) -> list[dict]:
     blocks.append(_h("Population"))
     pop = m["population"]["rows"] + m["attributes"]["sensitive"]
     if pop:
+        evaluated_on = m["settings"].get("population") or "the evaluation rows"
         blocks.append(_p("Population variants change who the model is trained on; the test "
-                         "rows are always Apple-registered users. The sensitive variant adds "
+                         f"rows are always {evaluated_on}. "
+                         "The sensitive variant adds "
                          "protected attributes as features (never done in the default model)."))
         blocks.append(_comparison_table(pop, "Population and sensitive attributes", metric))
         blocks += _figure("population", m["_figures"])

@@ -29,6 +29,7 @@ QUESTIONS = {
     "granularity": "Is a coarse version as good as the raw one?",
     "population": "Does training on users who never used Apple's billing help score those "
                   "who do?",
+    "population_table": "Does training on a wider population with a proxy label help?",
     "retention": "How much history is needed?",
     "fairness": "Do groups get different error rates or calibration, and do contested "
                 "attributes act as proxies for them?",
@@ -104,14 +105,14 @@ def _settings(study: StudyResult | None) -> dict:
         return {"primary_metric": "auc", "margin": None, "margins": {}, "confidence": None,
                 "n_bootstrap": None, "fairness_n_bootstrap": None, "interval_target": None,
                 "threshold": None, "metrics": [], "model": None, "n_seeds": 0,
-                "outcome": None, "thresholds": {}}
+                "outcome": None, "population": None, "thresholds": {}}
     s = study.settings
     return {"primary_metric": s.primary_metric, "margin": s.margins.get(s.primary_metric),
             "margins": dict(s.margins), "confidence": s.confidence,
             "n_bootstrap": s.n_bootstrap, "fairness_n_bootstrap": s.fairness_n_bootstrap,
             "interval_target": s.interval_target, "threshold": s.threshold,
             "metrics": list(s.metrics), "model": s.model, "n_seeds": len(study.seeds),
-            "outcome": _outcome(study),
+            "outcome": _outcome(study), "population": _population(study),
             "thresholds": s.model_dump(mode="json")}
 
 
@@ -123,6 +124,13 @@ def _outcome(study: StudyResult) -> str:
     if study.dataset.kind == "simulated":
         return f"a grouped App Store charge fails within {horizon or 'H'} days"
     return "the target column's positive outcome"
+
+
+def _population(study: StudyResult) -> str:
+    """Which rows the model is evaluated on, in the dataset's own words."""
+    if study.description is not None:
+        return study.description.population
+    return "Apple-registered users" if study.dataset.kind == "simulated" else "every row"
 
 
 def _proxy_by_group(study: StudyResult) -> dict[str, dict]:
@@ -350,14 +358,15 @@ def _answer_granularity(rows: list[dict], metric: str) -> str:
     return text.strip()
 
 
-def _answer_population(rows: list[dict], metric: str) -> str:
+def _answer_population(rows: list[dict], metric: str, evaluated_on: str | None) -> str:
     if not rows:
         return "Not answered: the study has no population variant."
     out = []
+    evaluated_on = evaluated_on or "the evaluation population"
     for r in rows:
-        who = "all users" if r.get("population") == "all" else "Apple-registered users only"
+        who = "every row" if r.get("population") == "all" else f"{evaluated_on} only"
         out.append(f"Training on {who} (label {r.get('label') or 'n/a'}) instead of the baseline "
-                   f"changes {metric.upper()} on Apple-registered users by "
+                   f"changes {metric.upper()} on {evaluated_on} by "
                    f"{_diff_text(r, metric)}: the extra users' data is "
                    f"{_verdict_words(r)}.")
     return " ".join(out)
@@ -451,6 +460,7 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
     base = study.baseline if study is not None else None
     ds = study.dataset if study is not None else None
     metrics = base.metrics if base is not None else {}
+    simulated = ds is None or ds.kind == "simulated"
 
     def mean_sd(key):
         return metrics[key].model_dump()
@@ -496,17 +506,19 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
             "kind", "source", "digest", "train_rows", "validation_rows")},
         "quantitative_analyses": {k: mean_sd(k) for k in metrics},
         "ethical_considerations": [
-            "The case: every Kakao Pay user's data (including the >80% who never used Apple's "
-            "billing) was sent abroad and pseudonymised with unsalted SHA-256; regulators found "
-            "it excessive and reversible.",
-            "Contested attributes can act as proxies for age, gender, nationality or region; "
-            "the proxy table and the inventory's proxy rule make this visible.",
+            *(["The case: every Kakao Pay user's data (including the >80% who never used "
+               "Apple's billing) was sent abroad and pseudonymised with unsalted SHA-256; "
+               "regulators found it excessive and reversible."] if simulated else []),
+            "Contested attributes can act as proxies for the sensitive attributes ("
+            + (", ".join(fair.get("attributes") or {}) or "none evaluated")
+            + "); the proxy table and the inventory's proxy rule make this visible.",
             "A score that decides billing treatment can shift costs (immediate charging) onto "
             "groups with higher error rates; see the fairness section.",
         ],
         "caveats": [
             "Simulated data: effects follow the simulator's documented assumptions; "
-            "real data can differ.",
+            "real data can differ." if simulated else "The user's own table: effects hold for "
+            "its rows and may not carry over to another population or period.",
             "Small studies (such as the smoke config) give wide intervals: 'inconclusive' "
             "means the data cannot tell, not that an attribute is harmless or needed.",
             "Reliance (SHAP, permutation) describes this model, not necessity: a group the "
@@ -520,7 +532,8 @@ def _statistics_text(settings: dict) -> list[str]:
     conf_s = "n/a" if conf is None else f"{conf:.0%}"
     return [
         f"Every variant and the baseline are trained with the same {settings.get('n_seeds')} "
-        "seeds on the same split and evaluated on the same test rows (Apple-registered users).",
+        "seeds on the same split and evaluated on the same test rows "
+        f"({settings.get('population') or 'the evaluation population'}).",
         f"Differences to the reference get {conf_s} intervals from a paired bootstrap "
         f"({settings.get('n_bootstrap')} replicates): test rows resampled once (stratified by "
         "outcome) and shared by both arms and all seeds, seeds resampled within each arm "
@@ -682,7 +695,9 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                                        "then regenerate with nsf report)"}
 
     calibration = _calibration(dataset_summary, dataset_summary_note)
-    if not calibration["available"]:
+    # Only a simulated dataset has calibration targets: for a user's table it is not missing.
+    simulated = study is None or study.dataset.kind == "simulated"
+    if not calibration["available"] and simulated:
         missing.append(f"calibration summary: {calibration['note']}")
 
     def answer(family: str, text: str) -> str:
@@ -697,8 +712,10 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                                                          conf))},
         {"key": "granularity", "number": 2, "question": QUESTIONS["granularity"],
          "answer": answer("coarsen", _answer_granularity(coarsen, metric))},
-        {"key": "population", "number": 3, "question": QUESTIONS["population"],
-         "answer": answer("population", _answer_population(population, metric))},
+        {"key": "population", "number": 3,
+         "question": QUESTIONS["population"] if simulated else QUESTIONS["population_table"],
+         "answer": answer("population", _answer_population(population, metric,
+                                                           settings["population"]))},
         {"key": "retention", "number": 4, "question": QUESTIONS["retention"],
          "answer": answer("retention", _answer_retention(retention, metric, full_days))},
         {"key": "fairness", "number": 5, "question": QUESTIONS["fairness"],

@@ -71,6 +71,8 @@ class Settings(_Strict):
     model: str | None
     n_seeds: int = Field(ge=0)
     outcome: str | None = Field(description="What the model scores, in the dataset's words.")
+    population: str | None = Field(description="The rows it is evaluated on, in the dataset's "
+                                   "words.")
     thresholds: dict[str, Any] = Field(description="Every setting and threshold the study "
                                        "logged (its settings).")
 

@@ -26,13 +26,20 @@ def _lookup(config: dict, dotted: str) -> Any:
     return node
 
 
-def method_assumptions(config: dict) -> list[dict]:
+#: Config sections that describe the simulated world: not assumptions of a study of a table.
+_SIMULATOR_SECTIONS = ("world.", "simulate.")
+
+
+def method_assumptions(config: dict, *, simulated: bool = True) -> list[dict]:
     """Rows ``{field, source (CASE | ASSUMPTION), value, default, changed, description}``.
 
     Parameters
     ----------
     config : the study's resolved config (JSON); values are read from it, defaults and
         descriptions from the config schema of the running code.
+    simulated : whether the study read a simulated dataset; for a user's table the
+        simulator's assumptions (``world.*``, ``simulate.*``, its categories and feed groups)
+        are left out: they did not shape that data.
     """
     from data_gen.categories import AMOUNT_BANDS, CATEGORIES, COUNT_CAP
     from nsf.config import ExperimentConfig, iter_schema
@@ -41,13 +48,15 @@ def method_assumptions(config: dict) -> list[dict]:
     rows = []
     for name, _type, _default, _range, meaning in iter_schema():
         tags = _TAG.findall(meaning)
-        if not tags:
+        if not tags or (not simulated and name.startswith(_SIMULATOR_SECTIONS)):
             continue
         value, default = _lookup(config, name), _lookup(defaults, name)
         rows.append({"field": name, "source": "CASE" if "CASE" in tags else "ASSUMPTION",
                      "sources": sorted(set(tags)), "value": value, "default": default,
                      "changed": value is not None and value != default,
                      "description": meaning})
+    if not simulated:
+        return rows
     rows.append({"field": "data_gen.categories.AMOUNT_BANDS", "source": "ASSUMPTION",
                  "sources": ["ASSUMPTION"], "value": list(AMOUNT_BANDS),
                  "default": list(AMOUNT_BANDS), "changed": False,
