@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -31,10 +30,12 @@ from nsf.decisions._costs import CostInputs, expected_row_costs, per_1k_month, r
 from nsf.decisions._threshold import bundle, choose_threshold, optimal_threshold, scores_of
 from nsf.metrics import (
     DifferenceInterval,
+    crossed_replicates,
     non_inferiority_verdict,
     ratio_difference,
     ratio_intervals,
 )
+from nsf.metrics._weighted import safe_divide
 
 #: Per-group metrics of the decisions (the columns of the group tables).
 GROUP_METRICS = ("bundle_rate", "refused_safe_rate", "failure_among_bundled", "cost_per_1k")
@@ -143,96 +144,134 @@ def _failed(inputs: CostInputs) -> np.ndarray:
     return inputs.failed_charges > 0
 
 
-def _group_metric(name: str, y_true, y_pred, *, decisions, costs, scale) -> float:
-    """One decision metric of a group's rows (``y_pred`` carries their positions), averaged
-    over the arm's seeds."""
-    rows = np.asarray(y_pred, dtype=np.int64)
-    failed = np.asarray(y_true, dtype=bool)
-    values = []
-    for bundled, cost in zip(decisions, costs, strict=True):
-        b = bundled[rows]
-        if name == "bundle_rate":
-            values.append(b.mean())
-        elif name == "refused_safe_rate":
-            values.append((~b[~failed]).mean() if (~failed).any() else np.nan)
-        elif name == "failure_among_bundled":
-            values.append(failed[b].mean() if b.any() else np.nan)
+def _group_metrics_from_sums(n, n_failed, bundled_failed, bundled_safe, cost):
+    """:data:`GROUP_METRICS` from a group's (weighted) sums: rows, failed rows, and per
+    arm-seed column the bundled failed rows, bundled safe rows and cost. Returns
+    ``(..., n_columns, 4)``; NaN where a rate has no rows."""
+    n = np.asarray(n, dtype=np.float64)[..., None]
+    n_failed = np.asarray(n_failed, dtype=np.float64)[..., None]
+    safe = n - n_failed
+    bundled = bundled_failed + bundled_safe
+    out = np.stack([safe_divide(bundled, n * np.ones_like(bundled)),
+                    safe_divide(safe - bundled_safe, safe * np.ones_like(bundled)),
+                    safe_divide(bundled_failed, bundled),
+                    safe_divide(cost, n * np.ones_like(cost))], axis=-1)
+    return out
+
+
+class _GroupSums:
+    """Per arm-seed column, the per-row values whose group sums give every group metric:
+    bundled and failed, bundled and safe, cost (money per 1,000 users per month)."""
+
+    def __init__(self, decisions: list[np.ndarray], costs: list[np.ndarray],
+                 failed: np.ndarray):
+        f = failed.astype(np.float64)
+        b = np.column_stack(decisions).astype(np.float64)
+        self.failed = f
+        self.values = np.concatenate([b * f[:, None], b * (1.0 - f[:, None]),
+                                      np.column_stack(costs)], axis=1)
+        # The bootstrap's sums in single precision (twice as fast; a replicate's relative
+        # error stays below 1e-6, far inside any interval); point values in double.
+        self.values32 = self.values.astype(np.float32)
+        self.m = b.shape[1]
+
+    def metrics(self, weights: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Group metrics of the rows ``rows`` for each weight vector: ``(r, m, 4)``."""
+        w = weights[:, rows]
+        if weights.dtype == np.float32:
+            sums = (w @ self.values32[rows]).astype(np.float64)
         else:
-            values.append(np.mean(cost[rows]) * scale)
-    return float(np.mean(values))
+            sums = w @ self.values[rows]
+        m = self.m
+        return _group_metrics_from_sums(w.sum(axis=1), w @ self.failed[rows], sums[:, :m],
+                                        sums[:, m:2 * m], sums[:, 2 * m:])
+
+    def metric_frame_function(self):
+        """A MetricFrame metric: a group's metrics (flattened ``(m, 4)``) from its rows."""
+        def group_metrics(y_true, y_pred) -> np.ndarray:
+            rows = np.asarray(y_pred, dtype=np.int64)
+            return self.metrics(np.ones((1, self.failed.size)), rows)[0].ravel()
+        return group_metrics
 
 
 def _group_tables(
     arms: dict[str, list[np.ndarray]], costs: dict[str, list[np.ndarray]], failed: np.ndarray,
-    sensitive: Mapping[str, np.ndarray], *, baseline: str, scale: float, strata: np.ndarray,
+    sensitive: Mapping[str, np.ndarray], *, baseline: str, strata: np.ndarray,
     n_resamples: int, confidence: float, target: str, rng: np.random.Generator,
     min_support: int,
 ) -> tuple[list[GroupRow], list[dict]]:
-    """Per sensitive attribute: MetricFrame point values per group and arm; intervals and
-    changes against the baseline from one paired bootstrap of all arms per attribute."""
+    """Per sensitive attribute: MetricFrame point values per group and arm (seed means);
+    intervals and changes against the baseline from one paired bootstrap over rows and seeds
+    of every arm and group of the attribute."""
     names = list(arms)
-    n = failed.shape[0]
-    columns, arm_cols = [], {}
+    seeds_of, columns = {}, []
     for name in names:
-        for metric in GROUP_METRICS:
-            cols = []
-            for bundled, cost in zip(arms[name], costs[name], strict=True):
-                b = bundled.astype(np.float64)
-                f = failed.astype(np.float64)
-                num, den = {
-                    "bundle_rate": (b, np.ones(n)),
-                    "refused_safe_rate": ((1 - b) * (1 - f), 1 - f),
-                    "failure_among_bundled": (b * f, b),
-                    "cost_per_1k": (cost * scale, np.ones(n)),
-                }[metric]
-                cols.append(len(columns))
-                columns.append((num, den))
-            arm_cols[(name, metric)] = cols
-    numerators = np.column_stack([c[0] for c in columns])
-    denominators = np.column_stack([c[1] for c in columns])
-    keys = list(arm_cols)
-    rows_out: list[GroupRow] = []
-    flags: list[dict] = []
+        seeds_of[name] = list(range(len(columns), len(columns) + len(arms[name])))
+        columns.extend(zip(arms[name], costs[name], strict=True))
+    sums = _GroupSums([c[0] for c in columns], [c[1] for c in columns], failed)
+    m, k = sums.m, len(GROUP_METRICS)
+    n = failed.shape[0]
+    # Every group of every attribute: MetricFrame's point values and the rows of the group.
+    cells = []  # (attribute, group, rows, n, point (m, k))
     for attribute, labels in sensitive.items():
         labels = np.asarray(labels).astype(str)
-        frame = MetricFrame(
-            metrics={"n": count, **{
-                f"{name}|{metric}": partial(_group_metric, metric, decisions=arms[name],
-                                            costs=costs[name], scale=scale)
-                for name in names for metric in GROUP_METRICS}},
-            y_true=failed, y_pred=np.arange(n),
-            sensitive_features=pd.Series(labels, name=attribute))
-        by_group = frame.by_group
-        intervals = ratio_intervals(
-            numerators, denominators, [arm_cols[k] for k in keys], strata=strata,
-            groups=labels, n_resamples=n_resamples, confidence=confidence, rng=rng,
-            target=target, name=f"decisions by {attribute}", undefined="keep")
-        for g, group in enumerate(np.unique(labels)):
-            size = int(by_group.loc[group, "n"])
-            per_key = dict(zip(keys, intervals[g], strict=True))
-            for name in names:
-                metrics = {}
-                change = {}
-                for metric in GROUP_METRICS:
-                    interval = per_key[(name, metric)]
-                    point = float(by_group.loc[group, f"{name}|{metric}"])
-                    # The point value is MetricFrame's (the bootstrap's estimate is the same
-                    # seed mean; tested); the interval is the bootstrap's.
-                    metrics[metric] = Interval.of(interval).model_copy(
-                        update={"estimate": point if np.isfinite(point) else None})
-                    if name != baseline:
-                        change[metric] = Interval.of(ratio_difference(
-                            per_key[(baseline, metric)], interval))
-                rows_out.append(GroupRow(attribute=attribute, group=str(group), arm=name,
-                                         n=size, small=size < min_support, metrics=metrics,
-                                         change=change))
-    # Flag the largest change of each metric per variant among groups with enough support.
+        frame = MetricFrame(metrics={"n": count, "decisions": sums.metric_frame_function()},
+                            y_true=failed, y_pred=np.arange(n),
+                            sensitive_features=pd.Series(labels, name=attribute))
+        for group in frame.by_group.index:
+            cells.append((attribute, str(group), np.flatnonzero(labels == group),
+                          int(frame.by_group.loc[group, "n"]),
+                          np.asarray(frame.by_group.loc[group, "decisions"]).reshape(m, k)))
+
+    def evaluate(counts: np.ndarray) -> np.ndarray:
+        counts = counts.astype(np.float32)
+        return np.concatenate([sums.metrics(counts, cell[2]).reshape(counts.shape[0], m * k)
+                               for cell in cells], axis=1)
+
+    # One bootstrap for all attributes: column (cell g, arm-seed c, metric j) is
+    # g * m * k + c * k + j; one seed-averaged replicate vector per (cell, arm, metric).
+    arm_columns = [[g * m * k + c * k + j for c in seeds_of[name]]
+                   for g in range(len(cells)) for name in names for j in range(k)]
+    reps = np.stack(crossed_replicates(
+        evaluate, arm_columns, strata, n_resamples=n_resamples, rng=rng, target=target,
+        name="decisions by group", undefined="keep")).reshape(len(cells), len(names), k, -1)
+    base = names.index(baseline)
+    changes = reps - reps[:, base:base + 1]
+    alpha = 1.0 - confidence
+    # NaN replicates (a rate undefined in some resample) give NaN bounds, shown as none.
+    bounds = np.quantile(np.stack([reps, changes]), [alpha / 2.0, 1.0 - alpha / 2.0], axis=-1)
+
+    def interval(estimate: float, which: int, g: int, a: int, j: int) -> Interval:
+        lower, upper = bounds[0, which, g, a, j], bounds[1, which, g, a, j]
+        if not np.isfinite(estimate):
+            return Interval(estimate=None, lower=None, upper=None)
+        ok = np.isfinite(lower) and np.isfinite(upper)
+        return Interval(estimate=float(estimate), lower=float(lower) if ok else None,
+                        upper=float(upper) if ok else None)
+
+    rows_out: list[GroupRow] = []
+    for g, (attribute, group, _rows, size, point) in enumerate(cells):
+        means = np.stack([point[seeds_of[name]].mean(axis=0) for name in names])
+        for a, name in enumerate(names):
+            metrics = {metric: interval(means[a, j], 0, g, a, j)
+                       for j, metric in enumerate(GROUP_METRICS)}
+            change = {} if name == baseline else {
+                metric: interval(means[a, j] - means[base, j], 1, g, a, j)
+                for j, metric in enumerate(GROUP_METRICS)}
+            rows_out.append(GroupRow(attribute=attribute, group=group, arm=name, n=size,
+                                     small=size < min_support, metrics=metrics,
+                                     change=change))
+    return rows_out, _flags(rows_out, names, baseline)
+
+
+def _flags(rows: list[GroupRow], names: list[str], baseline: str) -> list[dict]:
+    """The largest change of each metric per variant among groups with enough support."""
+    flags = []
     for name in names:
         if name == baseline:
             continue
         for metric in GROUP_METRICS:
-            candidates = [r for r in rows_out if r.arm == name and not r.small
-                          and r.change.get(metric) is not None
+            candidates = [r for r in rows if r.arm == name and not r.small
                           and r.change[metric].estimate is not None]
             if not candidates:
                 continue
@@ -242,7 +281,7 @@ def _group_tables(
             flags.append({"variant": name, "metric": metric, "attribute": top.attribute,
                           "group": top.group, "change": ch.estimate, "lower": ch.lower,
                           "upper": ch.upper, "interval_excludes_zero": bool(excludes_zero)})
-    return rows_out, flags
+    return flags
 
 
 def evaluate_decisions(
@@ -385,9 +424,10 @@ def evaluate_decisions(
 
     groups, flags = [], []
     if sensitive:
-        per_arm_costs = {name: [test_costs.of(b) for b in decisions[name]] for name in arms}
+        per_arm_costs = {name: [test_costs.of(b) * scale for b in decisions[name]]
+                         for name in arms}
         groups, flags = _group_tables(
-            decisions, per_arm_costs, _failed(test), sensitive, baseline=baseline, scale=scale,
+            decisions, per_arm_costs, _failed(test), sensitive, baseline=baseline,
             strata=strata, n_resamples=group_n_resamples, confidence=confidence, target=target,
             rng=group_rng, min_support=min_group_support)
     return DecisionsResult(

@@ -310,7 +310,7 @@ def _check_per_seed(per_seed: Sequence, n: int, name: str) -> list[np.ndarray]:
     return arrays
 
 
-def _crossed_replicates(
+def crossed_replicates(
     evaluate: Callable[[np.ndarray], np.ndarray],
     arm_columns: Sequence[Sequence[int]],
     strata: np.ndarray,
@@ -321,13 +321,31 @@ def _crossed_replicates(
     name: str,
     undefined: Literal["raise", "keep"] = "raise",
 ) -> list[np.ndarray]:
-    """Seed-averaged replicates of each arm, rows and seeds resampled as in
-    :func:`difference_interval`.
+    """Seed-averaged bootstrap replicates of each arm, rows and seeds resampled as in
+    :func:`difference_interval` (the engine under it and :func:`ratio_intervals`).
 
-    ``evaluate(counts)`` gives, for a chunk of row-count vectors, the statistic of every column
-    (one column per arm and training seed); ``arm_columns`` lists each arm's columns. The row
-    resamples are shared by every column (paired); each arm's seeds are drawn independently,
-    in the order of ``arm_columns``.
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate(counts)`` gives, for a chunk of row-count vectors of shape
+        ``(n_replicates_in_chunk, n_samples)``, the statistic of every column (one column per
+        arm and training seed), shape ``(n_replicates_in_chunk, n_columns)``.
+    arm_columns : list of lists of int
+        Each arm's columns (one per seed).
+    strata : ndarray of shape (n_samples,)
+        Rows are resampled within each stratum.
+    n_resamples, rng, target
+        See :func:`difference_interval`.
+    name : str
+        The statistic's name (messages).
+    undefined : {"raise", "keep"}
+        Whether an undefined (NaN) replicate raises or is kept.
+
+    Returns
+    -------
+    list of ndarray of shape (n_resamples,)
+        Per arm. The row resamples are shared by every column (paired); each arm's seeds are
+        drawn independently, in the order of ``arm_columns``.
     """
     row_rng, seed_rng = rng.spawn(2)
     by_column = np.concatenate(
@@ -438,7 +456,7 @@ def ratio_intervals(
 
     per_group_arms = [[[g * m + c for c in cols] for cols in arm_columns]
                       for g in range(len(members))]
-    replicates = _crossed_replicates(
+    replicates = crossed_replicates(
         evaluate, [cols for arms_g in per_group_arms for cols in arms_g], labels,
         n_resamples=n_resamples, rng=rng, target=target, name=name, undefined=undefined)
     out, k = [], 0
@@ -538,7 +556,7 @@ def difference_interval(
     kernels = [build_kernel(labels, prob) for prob in arm_b + arm_a]
     n_b = len(arm_b)
     # The variant's seeds are drawn first (the order of the streams since this was written).
-    rep_b, rep_a = _crossed_replicates(
+    rep_b, rep_a = crossed_replicates(
         lambda counts: np.column_stack([kernel(counts) for kernel in kernels]),
         [range(n_b), range(n_b, len(kernels))], _strata(labels, stratify),
         n_resamples=n_resamples, rng=rng, target=target, name=name)

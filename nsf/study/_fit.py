@@ -35,6 +35,8 @@ class FitOutcome:
     variant, seed : which fit (the first variant name trained under this key).
     metrics : the ``nsf train`` metric keys (``test_auc``, ..., ``oracle_auc``, ...).
     p_test : calibrated P(NSF) on the test rows, in ``prepared.test_index`` order.
+    p_validation : calibrated P(NSF) on the validation rows, in ``prepared.validation_index``
+        order (the decisions set each model's threshold on them).
     test_digest : SHA-256 of the test row positions (checked when a stored fit is reused).
     reliance : group SHAP and permutation importance (baseline fits only), else None.
     info : training rows, population, label, selection.
@@ -49,6 +51,7 @@ class FitOutcome:
     metrics: dict[str, float]
     p_test: np.ndarray = field(repr=False)
     test_digest: str
+    p_validation: np.ndarray | None = field(default=None, repr=False)
     reliance: dict | None = None
     info: dict = field(default_factory=dict)
     seconds: float = 0.0
@@ -79,6 +82,9 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
                          label=v.label)
     evaluation = evaluate_model(prepared, fitted,
                                 seed=task.seed if task.oracle_interval else None)
+    validation = prepared.validation_index
+    p_validation = fitted.predict_proba(prepared.frame.iloc[validation]) if validation.size \
+        else np.zeros(0)
     reliance = None
     if task.reliance is not None:
         test = prepared.frame.iloc[prepared.test_index]
@@ -92,6 +98,7 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
         key=task.key, variant=v.name, seed=int(task.seed),
         metrics={k: float(x) for k, x in evaluation.metrics.items()},
         p_test=np.asarray(evaluation.p_model, dtype=np.float64), test_digest=test_digest(prepared),
+        p_validation=np.asarray(p_validation, dtype=np.float64),
         reliance=reliance, info=info, seconds=time.perf_counter() - t0)
 
 

@@ -112,6 +112,10 @@ class MlflowFitStore:
                 local = Path(self.client.download_artifacts(run_id, _FIT_DIR, tmp))
                 meta = json.loads((local / "outcome.json").read_text(encoding="utf-8"))
                 p_test = np.load(local / "p_test.npy", allow_pickle=False)
+                # Fits logged before validation predictions were kept have none.
+                p_val_file = local / "p_validation.npy"
+                p_validation = np.load(p_val_file, allow_pickle=False) \
+                    if p_val_file.is_file() else None
             except (OSError, ValueError, KeyError) as exc:
                 # A child whose artifacts are gone is retrained, not trusted.
                 self._finished().pop(key, None)
@@ -121,6 +125,7 @@ class MlflowFitStore:
         return FitOutcome(key=key, variant=meta["variant"], seed=int(meta["seed"]),
                           metrics={k: float(v) for k, v in meta["metrics"].items()},
                           p_test=p_test, test_digest=meta["test_digest"],
+                          p_validation=p_validation,
                           reliance=meta.get("reliance"), info=meta.get("info", {}),
                           seconds=float(meta.get("seconds", 0.0)), run_id=run_id, reused=True)
 
@@ -161,6 +166,9 @@ class MlflowFitStore:
                 (folder / "outcome.json").write_text(json.dumps(meta, default=str),
                                                      encoding="utf-8")
                 np.save(folder / "p_test.npy", outcome.p_test, allow_pickle=False)
+                if outcome.p_validation is not None:
+                    np.save(folder / "p_validation.npy", outcome.p_validation,
+                            allow_pickle=False)
                 (folder / "variant.yaml").write_text(
                     yaml.safe_dump(desc, sort_keys=False, allow_unicode=True), encoding="utf-8")
                 self.client.log_artifacts(run_id, str(folder), _FIT_DIR)
