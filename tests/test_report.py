@@ -622,3 +622,28 @@ def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(tmp_path):
     assert {r["group"] for r in model["inventory"]["rows"]} >= {"checking_account",
                                                                 "credit_amount"}
     assert {"age_in_years", "sex"} <= set(model["fairness"]["attributes"])
+
+
+def test_a_study_json_of_the_old_schema_is_one_line_asking_for_a_rerun(tmp_path, capsys):
+    """nsf report on a parent run whose study.json predates the typed result: exit 2, one
+    line naming the schema and what to do, nothing written."""
+    import mlflow
+
+    from nsf.cli import main
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("old")
+    with mlflow.start_run(tags={"nsf.role": "study"}) as run:
+        mlflow.log_text(json.dumps({"schema": "nsf.study/1", "name": "old", "variants": []}),
+                        "study.json")
+    out = tmp_path / "out"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--run", run.info.run_id, "--set", f"tracking.uri={uri}",
+              "--out", str(out)])
+    assert exit_info.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if line.startswith("nsf: error:")]
+    assert len(lines) == 1 and "nsf.study/1" in lines[0] and "re-run the study" in lines[0]
+    assert not out.exists()

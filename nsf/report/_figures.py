@@ -12,13 +12,15 @@ import math
 
 from matplotlib.figure import Figure
 
+from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
+
 __all__ = ["FIGURES", "render_figures"]
 
 _DPI = 110
 _MARKERS = {  # verdict -> (marker, face colour, label)
-    "needed": ("o", "black", "needed"),
-    "not shown needed": ("o", "white", "not shown needed"),
-    "inconclusive": ("s", "0.6", "inconclusive"),
+    NEEDED: ("o", "black", NEEDED),
+    NOT_SHOWN_NEEDED: ("o", "white", NOT_SHOWN_NEEDED),
+    INCONCLUSIVE: ("s", "0.6", INCONCLUSIVE),
     None: ("x", "black", "no verdict"),
 }
 

@@ -14,7 +14,7 @@ from typing import Any
 from nsf.report._families import family_sections
 from nsf.report._rules import RULE_STEPS, RULE_TEXT, recommend
 from nsf.study import BASELINE, SCHEMA, StudyResult, VariantResult
-from nsf.vocabulary import NEEDED
+from nsf.vocabulary import NEEDED, NOT_SHOWN_NEEDED
 
 __all__ = ["REPORT_SCHEMA", "build_report_model"]
 
@@ -310,9 +310,9 @@ def _answer_attributes(rows: list[dict], drop_all: list[dict], metric: str,
     if not rows:
         return "Not answered: the study has no drop-one variants (the family was not run or " \
                "every variant failed)."
-    needed = [r for r in rows if r["verdict"] == "needed"]
-    not_shown = [r for r in rows if r["verdict"] == "not shown needed"]
-    inconcl = [r for r in rows if r["verdict"] not in ("needed", "not shown needed")]
+    needed = [r for r in rows if r["verdict"] == NEEDED]
+    not_shown = [r for r in rows if r["verdict"] == NOT_SHOWN_NEEDED]
+    inconcl = [r for r in rows if r["verdict"] not in (NEEDED, NOT_SHOWN_NEEDED)]
     parts = [f"Of {len(rows)} contested attribute groups, {len(needed)} "
              f"{'is' if len(needed) == 1 else 'are'} needed (removing it costs more than "
              f"{_f3(margin)} {metric.upper()} with {conf} confidence)"]
@@ -339,10 +339,10 @@ def _answer_granularity(rows: list[dict], metric: str) -> str:
     combined = [r for r in rows if len(r["groups"]) != 1]
     text = ""
     if single:
-        ok = [r["groups"][0] for r in single if r["verdict"] == "not shown needed"]
-        worse = [r for r in single if r["verdict"] == "needed"]
+        ok = [r["groups"][0] for r in single if r["verdict"] == NOT_SHOWN_NEEDED]
+        worse = [r for r in single if r["verdict"] == NEEDED]
         rest = [r["groups"][0] for r in single
-                if r["verdict"] not in ("needed", "not shown needed")]
+                if r["verdict"] not in (NEEDED, NOT_SHOWN_NEEDED)]
         text = (f"The coarse version is non-inferior to the raw data for {len(ok)} of "
                 f"{len(single)} groups" + (f" ({', '.join(ok)})" if ok else ""))
         if worse:
@@ -379,7 +379,7 @@ def _answer_retention(rows: list[dict], metric: str, full_days: int | None) -> s
     # A window at least as long as the feed's longest is the baseline itself (same fits).
     shorter = [r for r in rows if r.get("same_fits_as") != "baseline"]
     same = [r for r in rows if r.get("same_fits_as") == "baseline"]
-    ok = [r for r in shorter if r["verdict"] == "not shown needed"]
+    ok = [r for r in shorter if r["verdict"] == NOT_SHOWN_NEEDED]
     text = "; ".join(f"{r.get('retention_days')} days {_diff_text(r, metric)} "
                      f"({_verdict_words(r)})" for r in shorter)
     full = f"the full history ({full_days} days)" if full_days else "the full history"

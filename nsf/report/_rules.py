@@ -95,7 +95,7 @@ def recommend(*, used: bool, contested: bool, necessity: str | None,
         return Recommendation("drop", 4, f"{proxy_words}; {what}; no coarse version",
                               tuple(flags))
     if necessity == NEEDED:
-        return Recommendation("keep", 5, "needed", tuple(flags))
+        return Recommendation("keep", 5, NEEDED, tuple(flags))
     if necessity == NOT_SHOWN:  # the coarse version is "needed": keep raw, review
         return Recommendation("keep", 5, "not shown needed, but its coarse version is needed "
                               "(inconsistent)", (*flags, "review"))

@@ -11,11 +11,14 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nsf.config import TrackingConfig
 from nsf.errors import NsfError
 from nsf.tracking._store import check_store
+
+if TYPE_CHECKING:
+    from nsf.study import StudyResult
 
 __all__ = ["AuditRecord", "StudyRecord", "find_study_run", "load_audit", "load_study",
            "log_report", "run_metrics"]
@@ -48,7 +51,7 @@ class StudyRecord:
     tags: dict[str, str]
     params: dict[str, str]
     metrics: dict[str, float]
-    study: Any
+    study: StudyResult | None
     config_yaml: str | None
     artifacts: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
