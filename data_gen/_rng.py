@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 #: Purposes of a block's streams (the second element of the spawn key).
-INIT, DAYS, ORACLE = 0, 1, 2
+INIT, DAYS, ORACLE, SHOWN_BALANCE = 0, 1, 2, 3
 
 
 def block_generator(seed: int, block: int, purpose: int, *extra: int) -> np.random.Generator:

@@ -252,6 +252,15 @@ class DependenceConfig(_Frozen):
     topup_discipline: Strength = Field(0.4, description="Top-up discipline from age and buffer.")
     appstore_propensity: Strength = Field(0.5, description="App Store propensity from youth.")
     spending: Strength = Field(0.3, description="Spending propensity from income.")
+    balance: Strength = Field(
+        1.0,
+        description="Pay Money balance and balance history as the feed shows them: the share "
+        "of users whose feed shows their own; the others' feed shows the balance history of "
+        "a fixed random other user of their block of users (the same dates), so the columns "
+        "keep their distribution, correlate with the user's own by this strength, and at 0 "
+        "carry nothing about the user. The simulation itself always runs on the own balance. "
+        "[ASSUMPTION] 1: the feed shows the real balance, as in the case.",
+    )
 
 
 class TargetsConfig(_Frozen):

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data_gen import _checksum
-from data_gen._rng import DAYS, INIT, ORACLE, BlockRNG, block_generator
+from data_gen._rng import DAYS, INIT, ORACLE, SHOWN_BALANCE, BlockRNG, block_generator
 from data_gen.categories import AMOUNT_BANDS, COUNT_CAP, feed_columns
 from data_gen.config import BLOCK_USERS, WorldConfig
 from data_gen.identifiers import hash_identifiers, mask_email, mask_phone
@@ -195,8 +195,36 @@ def _band(x: np.ndarray) -> np.ndarray:
     return (np.searchsorted(AMOUNT_BANDS, x, side="right") - 1).astype(np.int8)
 
 
+#: Counters behind the feed's balance group (with ``pay_money_balance`` itself).
+BALANCE_COUNTERS = (C["balance_sum"], C["low_balance_days"])
+
+
+def shown_balance_source(seed: int, first_block: int, sizes: list[int],
+                         strength: float) -> np.ndarray | None:
+    """Whose balance each user's feed shows (row indices), or None when all show their own.
+
+    A share ``strength`` of users (drawn per user) show their own; the others show a partner's:
+    the next user on a random cycle through their block, so nobody is their own partner
+    (unless the block has one user) and the result does not depend on chunking.
+    """
+    if strength >= 1.0:
+        return None
+    source = np.empty(sum(sizes), np.int64)
+    lo = 0
+    for b, size in enumerate(sizes):
+        g = block_generator(seed, first_block + b, SHOWN_BALANCE)
+        own = g.random(size) < strength
+        cycle = g.permutation(size)
+        partner = np.empty(size, np.int64)
+        partner[cycle] = np.roll(cycle, -1)
+        source[lo:lo + size] = lo + np.where(own, np.arange(size), partner)
+        lo += size
+    return source
+
+
 def _feed_rows(cfg: WorldConfig, static: dict, balance: np.ndarray,
-               snaps: dict[int, np.ndarray], day: int) -> dict[str, np.ndarray | list]:
+               snaps: dict[int, np.ndarray], day: int,
+               balance_source: np.ndarray | None = None) -> dict[str, np.ndarray | list]:
     windows = cfg.feed.windows
     binned = cfg.feed.format == "binned"
     n = balance.size
@@ -209,7 +237,12 @@ def _feed_rows(cfg: WorldConfig, static: dict, balance: np.ndarray,
     agg = {}
     for w in windows:
         past = snaps.get(day - w)
-        agg[w] = now - past if past is not None else now
+        agg[w] = now - past if past is not None else now.copy()
+    if balance_source is not None:
+        # The balance group as the feed shows it (world.dependence.balance).
+        balance = balance[balance_source]
+        for a in agg.values():
+            a[list(BALANCE_COUNTERS)] = a[list(BALANCE_COUNTERS)][:, balance_source]
     cols = {}
     for w in windows:
         a = agg[w]
@@ -372,12 +405,15 @@ def run_chunk(task: ChunkTask) -> dict:
             pos[0] = 0
 
     snaps = {int(d): cp_out[:, j, :].T for j, d in enumerate(cp_days)}
+    balance_source = shown_balance_source(task.seed, first_block, sizes,
+                                          cfg.dependence.balance)
     agg = {"apple_rows": 0, "apple_nsf": 0, "apple_rows_charged": 0, "apple_nsf_charged": 0,
            "rows": 0, "any_nsf": 0, "oracle_rows": 0, "oracle_p_sum": 0.0, "oracle_realised": 0}
     apple = pop.apple_registered
     for k, d in enumerate(obs_days):
         d = int(d)
-        out.write("feed", _feed_rows(cfg, static, bal_out[k].astype(np.int64), snaps, d))
+        out.write("feed", _feed_rows(cfg, static, bal_out[k].astype(np.int64), snaps, d,
+                                     balance_source))
         diff = snaps[d + cal.horizon_days] - snaps[d]
         nsf_app = diff[C["n_appstore_declines"]] > 0
         nsf_any = nsf_app | (diff[C["n_declines"]] > 0)

@@ -294,3 +294,33 @@ def test_conditional_oracle_is_unbiased_and_less_noisy_than_yes_no_draws(tmp_pat
         return float(frame.filter(like="p_nsf_appstore_group_").var(axis=1, ddof=1).mean())
 
     assert group_spread(cond) < group_spread(ind)
+
+
+def test_balance_at_strength_zero_is_noise_with_the_same_distribution(world, tmp_path):
+    """world.dependence.balance = 0: the feed's balance group shows another user's balance
+    history, so it keeps its distribution (per date) but says nothing about the user's own
+    balance or outcomes; the simulation itself, and so every outcome, is unchanged."""
+    path, manifest = world
+    zero, m0, _ = _build(tmp_path, ["world.dependence.balance=0"])
+    assert m0["checksums"]["outcomes"] == manifest["checksums"]["outcomes"]
+    assert m0["checksums"]["feed"] != manifest["checksums"]["feed"]
+    keys = ["user_id", "observation_date"]
+    own = _table(path, "feed").sort_values(keys, ignore_index=True)
+    shown = _table(zero, "feed").sort_values(keys, ignore_index=True)
+    out = _table(path, "outcomes").sort_values(keys, ignore_index=True)
+    assert shown[keys].equals(own[keys])
+    balance_cols = [c for c in own.columns if "balance" in c and c != "bank_linked"]
+    assert {"pay_money_balance", "balance_mean_7d", "low_balance_days_30d"} <= set(balance_cols)
+    other = [c for c in own.columns if c not in balance_cols]
+    pd.testing.assert_frame_equal(shown[other], own[other])
+    for _, rows in own.groupby("observation_date").groups.items():
+        for col in balance_cols:  # the same values, handed to other users
+            assert sorted(shown.loc[rows, col]) == sorted(own.loc[rows, col]), col
+    n = len(own)
+    bound = 4.0 / np.sqrt(n)  # |Spearman rho| of independent columns, 4 standard errors
+    for col in ("pay_money_balance", "balance_mean_30d"):
+        rho_own = own[col].corr(out["nsf_any"].astype(float), method="spearman")
+        rho_shown = shown[col].corr(out["nsf_any"].astype(float), method="spearman")
+        assert rho_own < -5 * bound, (col, rho_own)  # positive control: the real one tells
+        assert abs(rho_shown) < bound, (col, rho_shown)
+        assert abs(shown[col].corr(own[col], method="spearman")) < bound, col

@@ -63,7 +63,19 @@ def test_noise_attribute_not_needed_and_balance_needed(noise_world):
     reliance = {r.group: r for r in result.reliance}
     assert reliance["email"].necessity.verdict == NOT_SHOWN_NEEDED
     assert reliance["email"].truth_strength == 0.0
-    assert reliance["balance"].truth_strength is None  # behavioural: no single strength
+    assert reliance["balance"].truth_strength == 1.0  # the feed shows the real balance
+
+
+def test_balance_shown_as_noise_is_not_shown_needed(tmp_path):
+    """world.dependence.balance = 0: the feed's balance is another user's, so the model gains
+    nothing from it and dropping it costs nothing (the same world otherwise: the same
+    outcomes, the same e-mail noise)."""
+    cfg, prepared = _world(tmp_path, "noise_balance", ["world.dependence.balance=0",
+                                                       "world.population.n_users=30000"])
+    result = run_study(cfg, prepared)
+    balance = result.variant_for("drop_one", "balance")
+    assert balance.verdict == NOT_SHOWN_NEEDED, balance.comparisons["baseline"].metrics
+    assert balance.truth_strengths == {"balance": 0.0}
 
 
 def test_proxy_for_age_only_from_an_attribute_built_from_age(tmp_path):

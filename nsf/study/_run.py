@@ -41,8 +41,8 @@ from nsf.vocabulary import HIGHER_IS_BETTER
 Progress = Callable[[str, int, int], None]
 
 #: Dependence strengths of the simulator (``world.dependence``) behind each feed group: the
-#: truth the verdicts can be checked against. Behavioural groups (balance, top-ups, payments,
-#: ...) come out of the simulated events, not from one strength.
+#: truth the verdicts can be checked against. Behavioural groups (top-ups, payments, ...) come
+#: out of the simulated events, not from one strength; balance's is how much the feed shows.
 TRUTH_FIELDS: dict[str, tuple[str, ...]] = {
     "email": ("email_domain",),
     "phone": ("phone_carrier",),
@@ -51,6 +51,7 @@ TRUTH_FIELDS: dict[str, tuple[str, ...]] = {
     "cards": ("n_cards",),
     "signup": ("signup_channel",),
     "payment_settings": ("bank_linked", "auto_topup"),
+    "balance": ("balance",),
 }
 
 
