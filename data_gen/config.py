@@ -206,6 +206,19 @@ class BehaviourConfig(_Frozen):
         10_000, ge=0,
         description="A balance below this counts as a low-balance day. [ASSUMPTION]",
     )
+    topup_check_intercept: float = Field(
+        1.0, ge=-6, le=6,
+        description="Probit intercept of the daily chance that a user whose Pay Money is below "
+        "their floor tops it up: P = Phi(intercept + discipline). [ASSUMPTION] 1 (84% for a "
+        "user of average discipline).",
+    )
+    pay_money_scale: float = Field(
+        1.0, gt=0, le=50,
+        description="Scale of every user's Pay Money floor and top-up target (and so of the "
+        "balances): 4 and 5 top-up units for a user of average liquidity buffer. "
+        "[ASSUMPTION] 1. With targets.calibrate, the simulator replaces it by the value that "
+        "meets targets.apple_nsf_rate (summary.json shows the value used).",
+    )
 
     @field_validator("grouping_delay_days")
     @classmethod
@@ -263,8 +276,73 @@ class DependenceConfig(_Frozen):
     )
 
 
+Weight = Annotated[float, Field(ge=-3.0, le=3.0)]
+
+
+class DriversConfig(_Frozen):
+    """Weights of the drivers behind each latent trait and attribute with several drivers.
+
+    Each such driver score is ``z = sum(w_i * x_i) / sqrt(sum(w_i^2))`` over standardised,
+    mutually uncorrelated drivers ``x_i`` (age score, mid-life hump, gender, other traits), so
+    only the weights' ratios and signs matter; the ``world.dependence`` strength then sets how
+    much of the trait or attribute comes from ``z``. All defaults are [ASSUMPTION]s of the
+    project, chosen to give plausible directions (the public record is silent on them).
+    """
+
+    income_midlife: Weight = Field(
+        0.6, description="Income from mid-life (a hump in age peaking at the mean age). "
+        "[ASSUMPTION]")
+    income_age: Weight = Field(0.3, description="Income from age. [ASSUMPTION]")
+    income_female: Weight = Field(
+        -0.4, description="Income from being a woman (negative: the gender pay gap). "
+        "[ASSUMPTION]")
+    buffer_income: Weight = Field(
+        0.75, description="Liquidity buffer from income. [ASSUMPTION]")
+    buffer_age: Weight = Field(0.35, description="Liquidity buffer from age. [ASSUMPTION]")
+    discipline_age: Weight = Field(0.5, description="Top-up discipline from age. [ASSUMPTION]")
+    discipline_buffer: Weight = Field(
+        0.5, description="Top-up discipline from the liquidity buffer. [ASSUMPTION]")
+    carrier_income: Weight = Field(
+        -0.7, description="Budget (MVNO) carrier from income (negative: low income). "
+        "[ASSUMPTION]")
+    carrier_age: Weight = Field(0.3, description="Budget (MVNO) carrier from age. [ASSUMPTION]")
+    join_age: Weight = Field(
+        -0.6, description="Early Kakao Pay adoption from age (negative: the young first). "
+        "[ASSUMPTION]")
+    join_income: Weight = Field(0.4, description="Early adoption from income. [ASSUMPTION]")
+    id_verified_discipline: Weight = Field(
+        0.6, description="ID-card verification from top-up discipline. [ASSUMPTION]")
+    id_verified_income: Weight = Field(
+        0.4, description="ID-card verification from income. [ASSUMPTION]")
+    bank_linked_discipline: Weight = Field(
+        0.6, description="Linked bank account from top-up discipline. [ASSUMPTION]")
+    bank_linked_buffer: Weight = Field(
+        0.4, description="Linked bank account from the liquidity buffer. [ASSUMPTION]")
+    ios_age: Weight = Field(
+        -0.7, description="iOS from age (negative: younger users). [ASSUMPTION]")
+    ios_income: Weight = Field(0.3, description="iOS from income. [ASSUMPTION]")
+
+    @model_validator(mode="after")
+    def _each_score_has_a_driver(self) -> DriversConfig:
+        for prefix in ("income", "buffer", "discipline", "carrier", "join", "id_verified",
+                       "bank_linked", "ios"):
+            names = [n for n in type(self).model_fields if n.startswith(prefix + "_")]
+            if all(getattr(self, n) == 0 for n in names):
+                raise ValueError(f"{', '.join(names)} are all 0: give at least one a weight "
+                                 "(set world.dependence to 0 to make the trait noise)")
+        return self
+
+
 class TargetsConfig(_Frozen):
-    """Calibration targets the summary compares the simulated world against."""
+    """Calibration targets the summary compares the simulated world against.
+
+    The Apple NSF rate is also *held*: with ``calibrate``, a pilot simulation of the world's
+    first users (the same users and random streams as the world) finds the scale of the users'
+    Pay Money levels (``behaviour.pay_money_scale``) that meets ``apple_nsf_rate``, by
+    bisection, so that two scenarios that differ in a dependence strength keep the same base
+    rate. The other
+    targets are shares fixed by construction or only reported.
+    """
 
     apple_nsf_rate: Share = Field(
         0.06,
@@ -284,6 +362,22 @@ class TargetsConfig(_Frozen):
     )
     id_verified_share: Share = Field(
         0.70, description="Share of ID-card verified users. [ASSUMPTION]"
+    )
+    calibrate: bool = Field(
+        True,
+        description="Hold apple_nsf_rate whatever the other knobs: set the Pay Money scale "
+        "from a pilot simulation (false: use behaviour.pay_money_scale as given).",
+    )
+    calibration_tolerance: float = Field(
+        0.005, gt=0, le=0.1,
+        description="The pilot stops when its Apple NSF rate is within this of the target "
+        "(absolute). The whole world's rate differs from the pilot's by the sampling noise "
+        "of the users outside the pilot too.",
+    )
+    pilot_users: int = Field(
+        16_384, ge=1_000, le=1_000_000,
+        description="Users of the pilot (the world's first ones, or all if fewer). "
+        "[ASSUMPTION] 16,384 (about 2,500 Apple-registered users).",
     )
 
 
@@ -367,6 +461,7 @@ class WorldConfig(_Frozen):
     calendar: CalendarConfig = CalendarConfig()
     behaviour: BehaviourConfig = BehaviourConfig()
     dependence: DependenceConfig = DependenceConfig()
+    drivers: DriversConfig = DriversConfig()
     targets: TargetsConfig = TargetsConfig()
     feed: FeedConfig = FeedConfig()
     identifiers: IdentifiersConfig = IdentifiersConfig()

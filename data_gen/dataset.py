@@ -21,7 +21,13 @@ from pathlib import Path
 from data_gen import _checksum
 from data_gen.config import BLOCK_USERS, WorldConfig
 from data_gen.errors import WorldError
-from data_gen.simulate import TABLES, ChunkTask, run_chunk, write_json_atomic
+from data_gen.simulate import (
+    TABLES,
+    ChunkTask,
+    calibrate_base_rate,
+    run_chunk,
+    write_json_atomic,
+)
 
 FORMAT = "nsf-dataset/1"
 _MARKER = "_build.json"
@@ -194,7 +200,7 @@ def _done_records(staging: Path, chunks: list[tuple[int, int]]) -> dict[int, dic
     return done
 
 
-def _summary(world: WorldConfig, records: list[dict]) -> dict:
+def _summary(world: WorldConfig, records: list[dict], base_rate: dict | None) -> dict:
     tot: dict[str, float] = {}
     for r in records:
         for k, v in r["aggregates"].items():
@@ -236,8 +242,16 @@ def _summary(world: WorldConfig, records: list[dict]) -> dict:
         "any_nsf_rate": item(tot["any_nsf"] / max(tot["rows"], 1), tgt.any_nsf_rate,
                              "rows with any insufficient-funds decline in the horizon"),
     }
+    apple_rate = checks["apple_nsf_rate"]["simulated"]
+    held = {"calibrated": base_rate is not None, "target": tgt.apple_nsf_rate,
+            "achieved": apple_rate, "tolerance": tgt.calibration_tolerance,
+            "within_tolerance": abs(apple_rate - tgt.apple_nsf_rate) <= tgt.calibration_tolerance,
+            "pay_money_scale": (beh.pay_money_scale if base_rate is None
+                                else base_rate["pay_money_scale"]),
+            "pilot": base_rate}
     return {
         "calibration": checks,
+        "base_rate": held,
         "totals": tot,
         "apple_nsf_rate_given_charge": tot["apple_nsf_charged"] / max(tot["apple_rows_charged"], 1),
         "oracle": {
@@ -293,7 +307,9 @@ def build_dataset(
 
     chunks = _chunks(world.population.n_users, chunk_users)
     done = _done_records(staging, chunks)
-    todo = [ChunkTask(i, lo, hi, seed, world, str(staging), hmac_key)
+    base_rate = calibrate_base_rate(world, seed) if world.targets.calibrate else None
+    scale = None if base_rate is None else base_rate["pay_money_scale"]
+    todo = [ChunkTask(i, lo, hi, seed, world, str(staging), hmac_key, scale)
             for i, (lo, hi) in enumerate(chunks) if i not in done]
     if progress:
         progress(len(done), len(chunks))
@@ -328,7 +344,7 @@ def build_dataset(
         checksums[table] = _checksum.digest(table, total)
         tables[table] = {"files": [f"{table}/part-{r['index']:05d}.parquet" for r in records
                                    if table in r["sums"]]}
-    summary = _summary(world, records)
+    summary = _summary(world, records, base_rate)
     write_json_atomic(staging / "summary.json", summary)
     world_json = world.model_dump(mode="json")
     manifest = {

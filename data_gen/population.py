@@ -117,9 +117,14 @@ class Population:
     initial_bank: np.ndarray
 
 
-def make_population(cfg: WorldConfig, user_id: np.ndarray, rng: BlockRNG) -> Population:
-    """Draw the users ``user_id`` (consecutive) from their blocks' initial streams."""
-    pop, dep, beh = cfg.population, cfg.dependence, cfg.behaviour
+def make_population(cfg: WorldConfig, user_id: np.ndarray, rng: BlockRNG, *,
+                    pay_money_scale: float | None = None) -> Population:
+    """Draw the users ``user_id`` (consecutive) from their blocks' initial streams.
+
+    ``pay_money_scale`` overrides ``behaviour.pay_money_scale`` (the calibrated value, see
+    :func:`data_gen.simulate.calibrate_base_rate`).
+    """
+    pop, dep, beh, w = cfg.population, cfg.dependence, cfg.behaviour, cfg.drivers
     # Independent base scores. The draw order is part of the dataset's definition.
     a = rng.normal()  # age score
     female = rng.random() < pop.female_share
@@ -134,29 +139,35 @@ def make_population(cfg: WorldConfig, user_id: np.ndarray, rng: BlockRNG) -> Pop
     p_f = pop.female_share
     g = (female - p_f) / np.sqrt(max(p_f * (1 - p_f), 1e-12))
 
-    income_z = _mix(dep.income, _std((0.6, hump), (0.3, a), (-0.4, g)), noise["income"])
-    buffer_z = _mix(dep.liquidity_buffer, _std((0.75, income_z), (0.35, a)), noise["buffer"])
-    discipline_z = _mix(dep.topup_discipline, _std((0.5, a), (0.5, buffer_z)),
+    income_z = _mix(dep.income, _std((w.income_midlife, hump), (w.income_age, a),
+                                     (w.income_female, g)), noise["income"])
+    buffer_z = _mix(dep.liquidity_buffer, _std((w.buffer_income, income_z), (w.buffer_age, a)),
+                    noise["buffer"])
+    discipline_z = _mix(dep.topup_discipline, _std((w.discipline_age, a),
+                                                   (w.discipline_buffer, buffer_z)),
                         noise["discipline"])
     appstore_z = _mix(dep.appstore_propensity, -a, noise["appstore"])
     spending_z = _mix(dep.spending, income_z, noise["spending"])
 
     email_domain = _cut(_mix(dep.email_domain, a, noise["email"]), EMAIL_SHARES)
-    carrier = _cut(_mix(dep.phone_carrier, _std((-0.7, income_z), (0.3, a)), noise["carrier"]),
-                   CARRIER_SHARES)
+    carrier = _cut(_mix(dep.phone_carrier, _std((w.carrier_income, income_z), (w.carrier_age, a)),
+                        noise["carrier"]), CARRIER_SHARES)
     # Join date: a high score means an early adopter; recent joins are more common.
-    u_join = ndtr(_mix(dep.join_date, _std((-0.6, a), (0.4, income_z)), noise["join"]))
+    u_join = ndtr(_mix(dep.join_date, _std((w.join_age, a), (w.join_income, income_z)),
+                       noise["join"]))
     launch = (KAKAO_PAY_LAUNCH - dt.date(1970, 1, 1)).days
     first_day = (cfg.calendar.start_date - dt.date(1970, 1, 1)).days
     join_day = (launch + np.floor((first_day - 1 - launch) * (1.0 - u_join) ** 0.6)).astype(
         np.int32)
 
     tgt = cfg.targets
-    id_verified = _cut(-_mix(dep.id_verified, _std((0.6, discipline_z), (0.4, income_z)),
+    id_verified = _cut(-_mix(dep.id_verified, _std((w.id_verified_discipline, discipline_z),
+                                                    (w.id_verified_income, income_z)),
                              noise["idv"]), (tgt.id_verified_share, 1 - tgt.id_verified_share)) == 0
     n_cards = _cut(_mix(dep.n_cards, income_z, noise["cards"]), CARD_SHARES)
     signup_channel = _cut(_mix(dep.signup_channel, a, noise["signup"]), SIGNUP_SHARES)
-    bank_linked = _cut(-_mix(dep.bank_linked, _std((0.6, discipline_z), (0.4, buffer_z)),
+    bank_linked = _cut(-_mix(dep.bank_linked, _std((w.bank_linked_discipline, discipline_z),
+                                                    (w.bank_linked_buffer, buffer_z)),
                              noise["bank"]),
                        (tgt.bank_linked_share, 1 - tgt.bank_linked_share)) == 0
     # Automatic top-up needs a linked bank account; its share among linked accounts is set so
@@ -164,7 +175,7 @@ def make_population(cfg: WorldConfig, user_id: np.ndarray, rng: BlockRNG) -> Pop
     auto_given_bank = min(tgt.auto_topup_share / max(tgt.bank_linked_share, 1e-12), 1.0)
     auto_topup = _top_share_within(_mix(dep.auto_topup, discipline_z, noise["auto"]),
                                    bank_linked, auto_given_bank, rng.bounds)
-    ios = _cut(-_mix(dep.device_os, _std((-0.7, a), (0.3, income_z)), noise["os"]),
+    ios = _cut(-_mix(dep.device_os, _std((w.ios_age, a), (w.ios_income, income_z)), noise["os"]),
                (pop.ios_share, 1 - pop.ios_share)) == 0
     apple_given_ios = pop.apple_registered_share / pop.ios_share if pop.ios_share > 0 else 0.0
     apple_registered = _top_share_within(
@@ -188,9 +199,10 @@ def make_population(cfg: WorldConfig, user_id: np.ndarray, rng: BlockRNG) -> Pop
             appstore_rate[reg] = (beh.appstore_purchases_per_day * appetite[reg]
                                   / appetite[reg].mean())
     unit = beh.topup_unit
-    topup_floor = 4 * unit * np.exp(0.8 * buffer_z)
-    topup_target = topup_floor + 5 * unit * np.exp(0.5 * buffer_z + 0.3 * income_z)
-    topup_check = ndtr(1.0 + 1.0 * discipline_z)
+    scale = beh.pay_money_scale if pay_money_scale is None else pay_money_scale
+    topup_floor = scale * 4 * unit * np.exp(0.8 * buffer_z)
+    topup_target = topup_floor + scale * 5 * unit * np.exp(0.5 * buffer_z + 0.3 * income_z)
+    topup_check = ndtr(beh.topup_check_intercept + 1.0 * discipline_z)
     # Paying in the app, a user short of Pay Money can top up on the spot; a grouped App Store
     # charge arrives in the background, with nobody there to do so. [ASSUMPTION]
     spot_topup = ndtr(2.5 + 1.0 * discipline_z)

@@ -58,6 +58,7 @@ class ChunkTask:
     world: WorldConfig
     staging: str
     hmac_key: bytes | None
+    pay_money_scale: float | None = None  # the calibrated value (None: the config's)
 
 
 def _affine_permutation(seed: int, salt: int, x: np.ndarray, modulus: int) -> np.ndarray:
@@ -333,7 +334,7 @@ def run_chunk(task: ChunkTask) -> dict:
 
     init = BlockRNG([block_generator(task.seed, b, INIT) for b in
                      range(first_block, last_block + 1)], sizes)
-    pop = make_population(cfg, uid, init)
+    pop = make_population(cfg, uid, init, pay_money_scale=task.pay_money_scale)
     ident = _identities(task, pop, init)
     out = _Writer(staging, task.index)
     static = _static_columns(pop, ident, cfg, task.hmac_key)
@@ -472,6 +473,101 @@ def run_chunk(task: ChunkTask) -> dict:
         "sums": {t: [f"{s[0]:016x}", s[1]] for t, s in sums.items()},
         "aggregates": agg,
     }
+
+
+#: Bracket of the calibrated log Pay Money scale, and the pilot's simulations at most.
+LOG_SCALE_BRACKET = (-3.0, 3.0)
+CALIBRATION_RUNS = 16
+#: The pilot aims this much closer to the target than the tolerance, leaving the rest of the
+#: tolerance to the sampling noise of the users outside the pilot.
+PILOT_AIM = 0.2
+
+
+def _block_sizes(lo: int, hi: int) -> tuple[int, list[int]]:
+    first, last = lo // BLOCK_USERS, (hi - 1) // BLOCK_USERS
+    return first, [min(hi, (b + 1) * BLOCK_USERS) - max(lo, b * BLOCK_USERS)
+                   for b in range(first, last + 1)]
+
+
+def calibrate_base_rate(cfg: WorldConfig, seed: int) -> dict:
+    """The Pay Money scale that gives the world the configured Apple NSF rate.
+
+    A pilot simulates the Apple-registered users among the world's first
+    ``targets.pilot_users`` users (the same users and random streams as the world, so the
+    result depends only on the config and the seed). It keeps ``behaviour.pay_money_scale``
+    when that meets ``targets.apple_nsf_rate`` within a fifth of
+    ``targets.calibration_tolerance``; otherwise it bisects the log scale (higher Pay Money
+    levels: fewer failed charges) until it does. Every run uses the same streams, so the
+    pilot's rate is a deterministic function of the scale.
+
+    Returns
+    -------
+    dict
+        ``pay_money_scale`` (the value to use), ``pilot_users``, ``pilot_rows``,
+        ``pilot_rate`` (at that value), ``target``, ``pilot_tolerance`` (what the pilot aims
+        at), ``runs``, and ``met``: whether the pilot's rate is within the configured
+        tolerance (False when the target lies beyond what the bracket's scales reach: the
+        nearest end is used).
+    """
+    cal, tgt = cfg.calendar, cfg.targets
+    n = min(tgt.pilot_users, cfg.population.n_users)
+    first_block, sizes = _block_sizes(0, n)
+    uid = np.arange(n, dtype=np.int64)
+    seeds = stream_seeds(_block_keys(seed, first_block, sizes, DAYS), uid % BLOCK_USERS)
+    obs_days = np.asarray(cal.observation_days, np.int64)
+    cp_days = np.asarray(sorted({int(c) for d in obs_days for c in (d, d + cal.horizon_days)}),
+                         np.int64)
+    at_obs = np.searchsorted(cp_days, obs_days)
+    at_end = np.searchsorted(cp_days, obs_days + cal.horizon_days)
+    beh = _behaviour(cfg)
+    prices = np.asarray(cfg.behaviour.appstore_prices, np.float64)
+    rows = {"n": 0}
+
+    def pilot_rate(log_scale: float) -> float:
+        init = BlockRNG([block_generator(seed, b, INIT) for b in
+                         range(first_block, first_block + len(sizes))], sizes)
+        pop = make_population(cfg, uid, init, pay_money_scale=float(np.exp(log_scale)))
+        apple = np.flatnonzero(pop.apple_registered)
+        m = apple.size
+        rows["n"] = m * obs_days.size
+        if m == 0:
+            return 0.0
+        cp_out = np.zeros((m, cp_days.size, len(COUNTERS)))
+        simulate_users(0, m, uid[apple], np.ascontiguousarray(_params(pop)[apple]), beh, prices,
+                       cal.days, seeds[apple], np.zeros((0, m), np.uint64), np.zeros(m, bool),
+                       obs_days, obs_days.size, cal.horizon_days, 1, False, cp_days, cp_out,
+                       np.zeros((obs_days.size, m)), np.zeros((0, m, len(ORACLE_COLUMNS))),
+                       False, np.zeros((len(EVENT_COLUMNS), 0), np.int64),
+                       np.zeros(2, np.int64), 0, np.zeros(4, np.int64))
+        declines = cp_out[:, :, C["n_appstore_declines"]]
+        return float(((declines[:, at_end] - declines[:, at_obs]) > 0).mean())
+
+    target, tol = tgt.apple_nsf_rate, PILOT_AIM * tgt.calibration_tolerance
+    best = float(np.log(cfg.behaviour.pay_money_scale))
+    rate = pilot_rate(best)
+    runs = 1
+    if abs(rate - target) > tol:
+        lo, hi = LOG_SCALE_BRACKET
+        rate_lo, rate_hi = pilot_rate(lo), pilot_rate(hi)
+        runs += 2
+        for x, r in ((lo, rate_lo), (hi, rate_hi)):
+            if abs(r - target) < abs(rate - target):
+                best, rate = x, r
+        if rate_hi < target < rate_lo:
+            while abs(rate - target) > tol and runs < CALIBRATION_RUNS:
+                mid = 0.5 * (lo + hi)
+                rate_mid = pilot_rate(mid)
+                runs += 1
+                if abs(rate_mid - target) < abs(rate - target):
+                    best, rate = mid, rate_mid
+                if rate_mid > target:
+                    lo = mid
+                else:
+                    hi = mid
+    return {"pay_money_scale": float(np.exp(best)), "pilot_users": int(n),
+            "pilot_rows": int(rows["n"]), "pilot_rate": rate, "target": target,
+            "pilot_tolerance": tol, "runs": runs,
+            "met": bool(abs(rate - target) <= tgt.calibration_tolerance)}
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:

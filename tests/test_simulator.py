@@ -324,3 +324,37 @@ def test_balance_at_strength_zero_is_noise_with_the_same_distribution(world, tmp
         assert rho_own < -5 * bound, (col, rho_own)  # positive control: the real one tells
         assert abs(rho_shown) < bound, (col, rho_shown)
         assert abs(shown[col].corr(own[col], method="spearman")) < bound, col
+
+
+#: Dependence knobs turned all the way down and all the way up: the base rate would move.
+_DRIVEN = ("income", "liquidity_buffer", "topup_discipline", "appstore_propensity", "spending",
+           "apple_registration", "auto_topup", "bank_linked")
+
+
+def _apple_rate(tmp_path, name, extra):
+    path, _, _ = _build(tmp_path / name, ["world.feed.events=false",
+                                          "world.truth.oracle_snapshots=0", *extra])
+    return json.loads((path / "summary.json").read_text())["base_rate"]
+
+
+def test_apple_nsf_rate_is_held_at_its_target_whatever_the_dependence(tmp_path):
+    """Two opposite dependence settings: uncalibrated, their Apple NSF rates are far apart;
+    calibrated, both are within the stated tolerance of the configured target."""
+    low = [f"world.dependence.{k}=0" for k in _DRIVEN]
+    high = [f"world.dependence.{k}=1" for k in _DRIVEN]
+    off = ["world.targets.calibrate=false"]
+    raw_low, raw_high = _apple_rate(tmp_path, "rl", low + off), _apple_rate(tmp_path, "rh",
+                                                                             high + off)
+    assert not raw_low["calibrated"] and raw_low["pilot"] is None
+    tol = raw_low["tolerance"]
+    assert abs(raw_high["achieved"] - raw_low["achieved"]) > 4 * tol  # the knobs move it
+    scales = []
+    for name, extra in (("cl", low), ("ch", high)):
+        held = _apple_rate(tmp_path, name, extra)
+        assert held["calibrated"] and held["pilot"]["met"], held
+        assert abs(held["achieved"] - held["target"]) <= held["tolerance"], held
+        assert held["within_tolerance"]
+        scales.append(held["pay_money_scale"])
+    assert scales[0] != scales[1]  # each setting got its own level
+    # Deterministic from the seed: the same config gives the same calibrated scale.
+    assert _apple_rate(tmp_path, "cl2", low)["pay_money_scale"] == scales[0]
