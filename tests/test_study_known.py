@@ -13,8 +13,9 @@ from nsf.pipeline import prepare
 from nsf.study import run_study
 from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
 
-#: The margin of these tests: wide enough that 10,000 users (about 1,500 test rows, 100 NSF)
-#: can show non-inferiority of a pure-noise attribute, narrow enough that balance breaks it.
+#: The margin of these tests: wide enough that 20,000 users (about 3,000 test rows, 180 NSF at
+#: the held 6% rate) can show non-inferiority of a pure-noise attribute, narrow enough that
+#: balance breaks it.
 MARGIN = 0.02
 #: An attribute built from age beats chance by at least this (balanced accuracy, 6 bands).
 PROXY_MIN_LIFT = 0.05
@@ -23,7 +24,7 @@ PROXY_MIN_LIFT = 0.05
 CHANCE_TOL = 0.03
 
 WORLD = [
-    "world.population.n_users=10000", "world.calendar.days=120",
+    "world.population.n_users=20000", "world.calendar.days=120",
     "world.calendar.warmup_days=60", "world.feed.windows=[7,30]", "world.truth.oracle_draws=4",
     # Email is pure noise; sign-up channel too (independent of age); balance drives NSF
     # mechanically (a grouped charge fails when Pay Money cannot cover it).
