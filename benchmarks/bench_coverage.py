@@ -60,12 +60,11 @@ def one_world(seed: int, n_users: int, margin: float, tmp: Path) -> dict[str, di
     result = run_study(cfg, prepare(cfg, open_dataset(path)))
     shutil.rmtree(path)
     out = {}
-    for v in result["variants"]:
-        group = v["name"].removeprefix("drop_")
-        if v["name"].startswith("drop_") and group in (*NOISE, DRIVER):
-            auc = v["comparisons"]["baseline"]["metrics"]["auc"]
-            out[group] = {"estimate": auc["estimate"], "lower": auc["lower"],
-                          "upper": auc["upper"], "verdict": v["verdict"]}
+    for group in (*NOISE, DRIVER):
+        v = result.variant_for("drop_one", group)
+        auc = v.comparisons["baseline"].metrics["auc"]
+        out[group] = {"estimate": auc.estimate, "lower": auc.lower, "upper": auc.upper,
+                      "verdict": v.verdict}
     return out
 
 
