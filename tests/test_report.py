@@ -616,7 +616,9 @@ def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(tmp_path):
     for case_wording in ("App Store", "Apple-registered", "Kakao Pay user"):
         assert case_wording not in html, case_wording
     assert "This report is incomplete" not in html
+    assert "24 shared categories" not in html and "Every shared category" not in html
     assert f"not applicable: {skipped['population']}" in html
+    assert answers["deidentification"].startswith("Not applicable: ")
     # The inventory is by attribute group, each a column of the table, as the study logged.
     assert model["inventory"]["unit"] == "group"
     assert {r["group"] for r in model["inventory"]["rows"]} >= {"checking_account",

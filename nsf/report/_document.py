@@ -183,13 +183,14 @@ def _cmp_cell(c: dict | None, used: bool) -> list[str] | str:
 
 def _inventory(m: dict) -> list[dict]:
     inv = m["inventory"]
-    blocks = [_p("Every shared category, the attribute group its features belong to, and what "
-                 "the study measured about that group: necessity (AUC change when the group is "
-                 "removed, with its interval and verdict), the coarse version (AUC change when "
-                 "it is coarsened), reliance (share of mean |SHAP|), and its strongest proxy "
-                 f"lift for a protected attribute ({', '.join(inv['protected_targets'])}). "
-                 "The recommendation follows from those numbers by this rule, applied in "
-                 "order:"),
+    what = ("Every shared category, the attribute group its features belong to, and what "
+            if inv["unit"] == "category" else "Every attribute group of the table and what ")
+    blocks = [_p(what + "the study measured about that group: necessity (AUC change when "
+                 "the group is removed, with its interval and verdict), the coarse version "
+                 "(AUC change when it is coarsened), reliance (share of mean |SHAP|), and its "
+                 "strongest proxy lift for a protected attribute "
+                 f"({', '.join(inv['protected_targets'])}). The recommendation follows from "
+                 "those numbers by this rule, applied in order:"),
               _list(inv.get("rule_steps") or [inv["rule"]]),
               _p(f"Proxy threshold: a lift of {fmt(inv['proxy_lift_threshold'], 'g')} over "
                  "chance (AUC - 0.5 for two classes, balanced accuracy - 1/k for k classes).")]
@@ -628,6 +629,8 @@ def build_document(model: dict, figures: dict[str, bytes]) -> list[dict]:
     m = dict(model, _figures=figures)
     out = []
     for sid, title in SECTIONS:
+        if sid == "inventory" and m["inventory"]["unit"] == "group":
+            title = "2. Data inventory: the attribute groups"  # a user's table
         out.append({"id": sid, "title": title, "blocks": _BUILDERS[sid](m)})
     # The families' own sections (registered views), after the core ones.
     out += family_document_sections(m, len(SECTIONS) + 1)

@@ -721,7 +721,9 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         {"key": "fairness", "number": 5, "question": QUESTIONS["fairness"],
          "answer": _answer_fairness(fair, inventory, proxy_threshold, eo_cut)},
         {"key": "deidentification", "number": 6, "question": QUESTIONS["deidentification"],
-         "answer": _answer_audit(audit_section)},
+         "answer": _answer_audit(audit_section) if audit or simulated else
+         "Not applicable: the audit reverses and links the simulator's hashed identifiers; "
+         "a user's table holds none."},
     ]
     if minimal:
         cost = minimal["cost"]
@@ -735,7 +737,8 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                           if cost else "") + ".")})
     summary.append({
         "key": "inventory", "number": None,
-        "question": "What should be done with each shared category?",
+        "question": "What should be done with each shared category?"
+        if inventory["unit"] == "category" else "What should be done with each attribute group?",
         "answer": (f"Following the stated rule: drop {inventory['counts']['drop']}, coarsen "
                    f"{inventory['counts']['coarsen']}, keep {inventory['counts']['keep']} "
                    f"(of {len(inventory['rows'])} "

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nsf.study._result import (
+from nsf.study import (
     Assumption,
     FairnessGroup,
     MinimalSetStep,
