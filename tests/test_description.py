@@ -63,7 +63,8 @@ def test_simulated_families_all_apply_and_narrowing_keeps_contested(smoke_cfg, s
     resolved = resolve_study(smoke_cfg, smoke_prepared)
     assert resolved.skipped_families == []
     assert {v.family for v in resolved.variants} == {
-        "drop_one", "drop_all", "keep_one", "coarsen", "population", "retention", "sensitive"}
+        "drop_one", "drop_all", "keep_one", "coarsen", "population", "retention", "sensitive",
+        "volume"}
     narrowed = smoke_cfg.model_copy(update={"study": smoke_cfg.study.model_copy(
         update={"groups": ("balance", "email")})})
     small = resolve_study(narrowed, smoke_prepared)
@@ -123,7 +124,8 @@ def test_plain_table_families_skip_with_reasons(tmp_path):
     cfg = _cfg(tmp_path / "credit.csv")
     resolved = resolve_study(cfg, prepared)
     skipped = dict(resolved.skipped_families)
-    assert set(skipped) == {"drop_all", "keep_one", "population", "retention"}
+    assert set(skipped) == {"drop_all", "keep_one", "population", "retention", "volume"}
+    assert "not below the training population" in skipped["volume"]
     assert "dataset.table.contested_groups" in skipped["drop_all"]
     assert "history windows" in skipped["retention"]
     assert "population column" in skipped["population"]
@@ -139,7 +141,7 @@ def test_plain_table_families_skip_with_reasons(tmp_path):
     resolved2 = resolve_study(cfg2, prepare(cfg2))
     skipped2 = dict(resolved2.skipped_families)
     # Text columns have no coarse version: the coarsen family has nothing to do there.
-    assert set(skipped2) == {"coarsen", "population", "retention"}
+    assert set(skipped2) == {"coarsen", "population", "retention", "volume"}
     assert "coarse version" in skipped2["coarsen"]
     assert [v.name for v in resolved2.variants if v.family == "keep_one"] == [
         "core+purpose", "core+savings", "core+housing"]

@@ -462,7 +462,13 @@ def test_every_number_equals_what_mlflow_logged(smoke_study, tmp_path):
             for r in model["attributes"][key]]
     rows += model["granularity"]["rows"] + model["population"]["rows"] + \
         model["retention"]["rows"]
-    assert len(rows) == len(study.variants)
+    # The volume variants are shown in their own section, as points of the learning curve.
+    curve = model["family_sections"]["volume"]["content"]
+    assert len(rows) + len(curve["points"]) - 1 == len(study.variants)
+    for point in curve["points"][:-1]:
+        logged = by_name[point["variant"]].comparisons["baseline"].metrics["auc"]
+        assert point["difference"]["estimate"] == logged.estimate
+        assert point["difference"]["lower"] == logged.lower
     for row in rows:
         logged = by_name[row["variant"]].comparisons[row["reference"]].metrics["auc"]
         for key in ("estimate", "lower", "upper", "reference_estimate", "variant_estimate",
@@ -551,29 +557,29 @@ def test_a_family_section_is_reported_through_its_registered_view():
     from nsf.report._families import register_family_section, unregister_family_section
     from nsf.study import FamilySection, FamilySections
 
-    class LedgerSection(FamilySection):
+    class ExampleSection(FamilySection):
         bundled_share: float
 
     class Sections(FamilySections):
-        ledger: LedgerSection | None = None
+        example: ExampleSection | None = None
 
     study = hand_study().model_copy(
-        update={"sections": Sections(ledger=LedgerSection(bundled_share=0.25))})
+        update={"sections": Sections(example=ExampleSection(bundled_share=0.25))})
     # Without a view the section is listed as missing, not dropped silently.
     model, _, _ = _render(study)
-    assert any("'ledger'" in m for m in model["missing"])
+    assert any("'example'" in m for m in model["missing"])
     register_family_section(
-        "ledger", title="Ledger", model=lambda section, result: {
+        "example", title="Example", model=lambda section, result: {
             "bundled_share": section.bundled_share, "n_variants": len(result.variants)},
         blocks=lambda content: [{"type": "p", "text": f"bundled {content['bundled_share']:.0%}"}])
     try:
         model, figures, document = _render(study)
     finally:
-        unregister_family_section("ledger")
-    assert not any("ledger" in m for m in model["missing"])
-    assert model["family_sections"] == {"ledger": {"title": "Ledger", "content": {
+        unregister_family_section("example")
+    assert not any("example" in m for m in model["missing"])
+    assert model["family_sections"] == {"example": {"title": "Example", "content": {
         "bundled_share": 0.25, "n_variants": len(study.variants)}}}
-    assert document[-1]["title"] == f"{len(SECTIONS) + 1}. Ledger"
+    assert document[-1]["title"] == f"{len(SECTIONS) + 1}. Example"
     html = render_html(model, document, figures)
     check_html(html)
     assert "bundled 25%" in html and "bundled 25%" in render_markdown(model, document)

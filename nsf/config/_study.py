@@ -83,7 +83,8 @@ class StudyConfig(_Frozen):
     families: tuple[str, ...] | None = Field(
         None, description="Variant families to run (null: every registered family: drop_one, "
         "drop_all, keep_one = uncontested core + one group, coarsen, population, retention, "
-        "sensitive). A family the dataset cannot support is skipped with its reason.")
+        "sensitive, volume = learning curve). A family the dataset cannot support is skipped "
+        "with its reason.")
     groups: tuple[str, ...] | None = Field(
         None, description="Contested groups the default variants cover (null: every contested "
         "group); narrowing it never changes which groups are contested.")
@@ -98,6 +99,11 @@ class StudyConfig(_Frozen):
         (), description="Extra variants declared explicitly (added to the default families).")
     retention_days: tuple[int, ...] = Field(
         (7, 30, 90, 180), description="History windows (days) of the retention variants.")
+    volume_sizes: tuple[int, ...] | None = Field(
+        None, description="Training subjects of the volume family's nested subsamples (the "
+        "learning curve; 'all' is the baseline). null: [ASSUMPTION] 1,000, 3,000, 10,000, "
+        "30,000 and 100,000, those not below the training population dropped with a note; "
+        "sizes given here must all be below it and hold both classes, else the study stops.")
     sensitive_features: tuple[str, ...] | None = Field(
         None,
         description="Sensitive columns the 'sensitive' variant adds as features (never the "
@@ -192,6 +198,17 @@ class StudyConfig(_Frozen):
     def _retention(cls, v: tuple[int, ...]) -> tuple[int, ...]:
         if any(d < 1 for d in v):
             raise ValueError(f"retention windows must be >= 1 day (got {list(v)})")
+        return tuple(sorted(set(v)))
+
+    @field_validator("volume_sizes")
+    @classmethod
+    def _volume(cls, v: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("volume_sizes is empty (null: the default sizes)")
+        if any(n < 2 for n in v):
+            raise ValueError(f"volume sizes must be >= 2 subjects (got {list(v)})")
         return tuple(sorted(set(v)))
 
     @field_validator("intersections")

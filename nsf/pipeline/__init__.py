@@ -63,7 +63,7 @@ from __future__ import annotations
 
 from nsf.models import FittedModel
 from nsf.pipeline._evaluate import Evaluation, evaluate_model
-from nsf.pipeline._fit import FeatureSelection, fit_variant, predict_proba
+from nsf.pipeline._fit import FeatureSelection, fit_variant, nested_subjects, predict_proba
 from nsf.pipeline._prepare import PreparedData, prepare
 
 __all__ = [
@@ -73,6 +73,7 @@ __all__ = [
     "PreparedData",
     "evaluate_model",
     "fit_variant",
+    "nested_subjects",
     "predict_proba",
     "prepare",
 ]

@@ -11,12 +11,28 @@ from nsf.features import FeatureSelection, extra_specs, select_features
 from nsf.models import FittedModel, fit_model
 from nsf.pipeline._prepare import PreparedData
 
-__all__ = ["FeatureSelection", "fit_variant", "predict_proba"]
+__all__ = ["FeatureSelection", "fit_variant", "nested_subjects", "predict_proba"]
+
+
+def nested_subjects(prepared: PreparedData, rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """The rows of ``n`` subjects drawn from those of ``rows``, nested in ``n`` for one seed.
+
+    The subjects (``rows['user_id']``) of ``rows`` are put in one random order derived from
+    ``seed``; the first ``n`` are kept, so for the same seed a smaller sample is a subset of a
+    larger one (a learning curve's nested subsamples). Returns the kept positions, sorted.
+    """
+    users = prepared.rows["user_id"].to_numpy()[rows]
+    uniq = np.unique(users)
+    if not 1 <= n <= uniq.size:
+        raise ValueError(f"{n} subjects requested, the rows hold {uniq.size}")
+    order = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5B5A])).permutation(
+        uniq.size)
+    return rows[np.isin(users, uniq[np.sort(order[:n])])]
 
 
 def fit_variant(prepared: PreparedData, selection: FeatureSelection, model_cfg: ModelConfig,
                 seed: int, *, population: str | None = None,
-                label: str | None = None) -> FittedModel:
+                label: str | None = None, train_subjects: int | None = None) -> FittedModel:
     """Fit the model of ``model_cfg`` on the features ``selection`` keeps.
 
     The estimator learns on the training rows of ``population`` with ``label``; the calibrator
@@ -32,6 +48,8 @@ def fit_variant(prepared: PreparedData, selection: FeatureSelection, model_cfg: 
     seed : the estimator's seed (the experiment seed or a replicate's).
     population : 'apple' or 'all' training rows (default: ``prepared.target.population``).
     label : 'nsf_appstore' or 'nsf_any' (default: ``prepared.target.label``).
+    train_subjects : learn on the rows of this many training subjects only
+        (:func:`nested_subjects` with ``seed``; None: every training subject).
 
     Raises
     ------
@@ -58,11 +76,17 @@ def fit_variant(prepared: PreparedData, selection: FeatureSelection, model_cfg: 
     except ValueError as exc:
         raise NsfError(str(exc)) from None
     train = prepared.rows_for("train", population)
+    if train_subjects is not None:
+        try:
+            train = nested_subjects(prepared, train, int(train_subjects), seed)
+        except ValueError as exc:
+            raise NsfError(f"train_subjects: {exc}") from None
     validation = prepared.validation_index
     frame, rows = prepared.frame, prepared.rows
     info = {
         "population": population or prepared.target.population, "label": label,
         "require_charge": prepared.target.require_charge, "train_rows": int(train.size),
+        "train_subjects": None if train_subjects is None else int(train_subjects),
         "validation_rows": int(validation.size), "split": prepared.split_note,
         "selection": selection.describe(), "dataset_digest": prepared.digest,
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from nsf.report._families import family_document_sections
+from nsf.report._families import family_document_sections, family_headlines
 from nsf.report._figures import FIGURES
 from nsf.report._model import KEY_DISPARITIES
 
@@ -146,7 +146,8 @@ def _absent(m: dict, family: str, what: str) -> dict:
 
 def _summary(m: dict) -> list[dict]:
     s = m["settings"]
-    blocks: list[dict] = []
+    # The families' headline answers (the data ledger) open the report.
+    blocks: list[dict] = family_headlines(m)
     if m["missing"]:
         blocks.append(_note("This report is incomplete. Missing: " + "; ".join(m["missing"])))
     base = m["baseline"]["metrics"].get(f"test_{s['primary_metric']}") or {}

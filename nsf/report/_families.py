@@ -7,7 +7,9 @@ registers how the report shows it::
     register_family_section(
         "decisions", title="Decisions in money",
         model=lambda section, study: {...},     # JSON-ready numbers, into report.json
-        blocks=lambda content: [...])           # document blocks (p, note, table, list, ...)
+        blocks=lambda content: [...],           # document blocks (p, note, table, list, ...)
+        figures=lambda content: {...},          # optional: figure name -> PNG bytes
+        headline=lambda content: [...])         # optional: blocks opening the summary
 
 The report core never names a family: :func:`build_report_model` puts every registered
 section the result holds under ``family_sections`` of ``report.json``, and
@@ -21,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FamilyView", "family_document_sections", "family_sections",
-           "register_family_section"]
+__all__ = ["FamilyView", "family_document_sections", "family_figures", "family_headlines",
+           "family_sections", "register_family_section"]
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,17 @@ class FamilyView:
     title: str
     model: Callable[[Any, Any], dict]
     blocks: Callable[[dict], list[dict]]
+    figures: Callable[[dict], dict[str, bytes]] | None = None
+    headline: Callable[[dict], list[dict]] | None = None
 
 
 _VIEWS: dict[str, FamilyView] = {}
 
 
 def register_family_section(name: str, *, title: str, model: Callable[[Any, Any], dict],
-                            blocks: Callable[[dict], list[dict]]) -> None:
+                            blocks: Callable[[dict], list[dict]],
+                            figures: Callable[[dict], dict[str, bytes]] | None = None,
+                            headline: Callable[[dict], list[dict]] | None = None) -> None:
     """Register the report view of the family section ``name`` (a field of
     :class:`nsf.study.FamilySections`).
 
@@ -47,9 +53,12 @@ def register_family_section(name: str, *, title: str, model: Callable[[Any, Any]
     name : the section's field name (the family's name).
     title : the report section's title (numbered after the core sections).
     model : ``(section, study_result) -> dict`` of JSON-ready numbers (``report.json``).
-    blocks : ``content -> list of document blocks`` from that dict.
+    blocks : ``content -> list of document blocks`` from that dict (a figure block names a
+        figure that ``figures`` draws).
+    figures : ``content -> {figure name: PNG bytes}`` (None: no figure).
+    headline : ``content -> blocks`` that open the report's summary (None: none).
     """
-    _VIEWS[name] = FamilyView(title, model, blocks)
+    _VIEWS[name] = FamilyView(title, model, blocks, figures, headline)
 
 
 def unregister_family_section(name: str) -> None:
@@ -87,4 +96,29 @@ def family_document_sections(model: dict, first_number: int) -> list[dict]:
                                      "its numbers are in report.json."}]
         out.append({"id": f"family-{name}", "title": f"{first_number + i}. {entry['title']}",
                     "blocks": blocks})
+    return out
+
+
+def _viewed(model: dict):
+    for name, entry in (model.get("family_sections") or {}).items():
+        view = _VIEWS.get(name)
+        if view is not None:
+            yield view, entry["content"]
+
+
+def family_figures(model: dict) -> dict[str, bytes]:
+    """Figure name -> PNG of the report model's family sections (those with figures)."""
+    out: dict[str, bytes] = {}
+    for view, content in _viewed(model):
+        if view.figures is not None:
+            out.update(view.figures(content))
+    return out
+
+
+def family_headlines(model: dict) -> list[dict]:
+    """Blocks the family sections put at the top of the summary, in section order."""
+    out: list[dict] = []
+    for view, content in _viewed(model):
+        if view.headline is not None:
+            out += view.headline(content)
     return out

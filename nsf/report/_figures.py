@@ -12,6 +12,7 @@ import math
 
 from matplotlib.figure import Figure
 
+from nsf.report._families import family_figures
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
 __all__ = ["FIGURES", "render_figures"]
@@ -291,4 +292,5 @@ def render_figures(model: dict) -> dict[str, bytes]:
         "reliance": _reliance(model["reliance"]["rows"], margin),
         "minimal_set": _minimal(model["minimal_set"], metric),
     }
+    out.update(family_figures(model))
     return {k: v for k, v in out.items() if v is not None}

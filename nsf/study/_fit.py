@@ -79,7 +79,7 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
         model_cfg = model_cfg.model_copy(update={"num_threads": int(num_threads)})
     v = task.variant
     fitted = fit_variant(prepared, v.selection, model_cfg, task.seed, population=v.population,
-                         label=v.label)
+                         label=v.label, train_subjects=v.train_subjects)
     evaluation = evaluate_model(prepared, fitted,
                                 seed=task.seed if task.oracle_interval else None)
     validation = prepared.validation_index

@@ -131,6 +131,9 @@ class Arm(ResultModel):
                                                   "logged).")
     metrics: dict[str, SeedSummary] = Field(description="Run metrics (test_<metric>, ...) "
                                                         "over seeds.")
+    train_subjects: int | None = Field(
+        None, description="Trained on this many training subjects only (family volume; None: "
+        "all of them).")
 
 
 class MetricComparison(ResultModel):
@@ -476,7 +479,10 @@ class FamilySection(ResultModel):
 
 
 class FamilySections(ResultModel):
-    """One optional field per family that reports more than comparisons (none yet)."""
+    """One optional field per family that reports more than comparisons."""
+
+    volume: VolumeSection | None = Field(
+        None, description="The learning curve (family volume).")
 
 
 # --- the result ----------------------------------------------------------------------------
@@ -510,7 +516,7 @@ class StudyResult(ResultModel):
     truth: Truth | None
     assumptions: list[Assumption] = Field(
         description="The config's documented facts and assumptions, with the values used.")
-    sections: FamilySections = FamilySections()
+    sections: FamilySections = Field(default_factory=FamilySections)
     fits: FitCounts
     run_ids: RunIds
     resumed_parent: bool = Field(False, description="Whether the parent run was resumed.")
@@ -559,3 +565,10 @@ class StudyResult(ResultModel):
             err = exc.errors()[0]
             at = "/".join(str(p) for p in err["loc"]) or "(top level)"
             raise NsfError(f"{where} does not match {SCHEMA} at {at}: {err['msg']}") from None
+
+
+# The families' own sections subclass FamilySection above; imported last, then resolved.
+from nsf.study._quantity import VolumeSection  # noqa: E402
+
+FamilySections.model_rebuild()
+StudyResult.model_rebuild()

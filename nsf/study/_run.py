@@ -35,6 +35,7 @@ from nsf.study._variants import (
     stream,
     without,
 )
+from nsf.study.families.volume import curve_from_study as volume_curve
 from nsf.vocabulary import HIGHER_IS_BETTER
 
 #: ``progress(stage, done, total)``; stages: fits, proxies, fairness, statistics, minimal set.
@@ -393,6 +394,7 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
         if v.reference != BASELINE:
             compared[f"{v.name}@{v.reference}"] = study.compare(
                 by_name[v.reference], v, v.subject, tuple(s.metrics), False)
+    volume = volume_curve(study, compared)
     timing["statistics"] = time.perf_counter() - t
 
     # Minimal sufficient set.
@@ -401,7 +403,9 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
         if s.minimal_set.enabled and contested else None
     timing["minimal_set"] = time.perf_counter() - t
 
-    return _assemble(study, compared, tables, skipped, proxies, minimal, contested)
+    result = _assemble(study, compared, tables, skipped, proxies, minimal, contested)
+    result["sections"] = {"volume": volume}
+    return result
 
 
 def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dict) -> dict:

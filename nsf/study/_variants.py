@@ -41,6 +41,8 @@ class Variant:
         reference) or ``added`` (about the data it has beyond the reference).
     description : one line for the report.
     groups : the attribute groups the verdict is about (for drop/keep/coarsen variants).
+    train_subjects : trained on this many of the training subjects only (a nested subsample
+        per seed, family ``volume``); None: all of them.
     """
 
     name: str
@@ -53,6 +55,7 @@ class Variant:
     description: str = ""
     groups: tuple[str, ...] = ()
     features: tuple[tuple[str, bool], ...] = field(default=(), compare=False)
+    train_subjects: int | None = None
 
     def describe(self) -> dict:
         return {
@@ -62,6 +65,7 @@ class Variant:
             "groups": list(self.groups), "n_features": len(self.features),
             "features": [name for name, _ in self.features],
             "coarse_features": [name for name, coarse in self.features if coarse],
+            "train_subjects": self.train_subjects,
         }
 
 
@@ -249,14 +253,14 @@ def resolve_study(cfg: ExperimentConfig, prepared) -> ResolvedStudy:
     skipped: list[tuple[str, str]] = []
 
     def add(name, family, selection, *, population=None, label=None, reference=BASELINE,
-            subject="removed", description="", vgroups=()):
+            subject="removed", description="", vgroups=(), train_subjects=None):
         try:
             feats = _features(prepared, selection)
         except ValueError as exc:
             raise NsfError(f"study variant {name!r}: {exc}") from None
         out.append(Variant(name, family, selection, population or target.population,
                            label or target.label, reference, subject, description,
-                           tuple(vgroups), feats))
+                           tuple(vgroups), feats, train_subjects))
 
     for name in names:
         family = FAMILIES[name]
@@ -271,7 +275,7 @@ def resolve_study(cfg: ExperimentConfig, prepared) -> ResolvedStudy:
         for p in family.variants(ctx):
             add(p.name, name, p.selection, population=p.population, label=p.label,
                 reference=p.reference, subject=p.subject, description=p.description,
-                vgroups=p.groups)
+                vgroups=p.groups, train_subjects=p.train_subjects)
     known_families = {*FAMILIES, "custom"}
     for i, v in enumerate(study.variants):
         where = f"study.variants[{i}] ({v.name})"
@@ -342,6 +346,9 @@ def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
         "contested": None if cfg.features.contested_groups is None
         else list(cfg.features.contested_groups),
     }
+    if variant.train_subjects is not None:
+        # Only when set, so the keys of every other fit stay those of earlier runs.
+        payload["train_subjects"] = int(variant.train_subjects)
     if reliance:
         s = cfg.study
         payload["reliance"] = {"shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,

@@ -242,8 +242,22 @@ def log_study_result(result, tables: dict, *, dataset_digest: str) -> None:
     if minimal is not None:
         metrics["minimal_set_kept"] = float(len(minimal.kept))
         metrics["minimal_set_removed"] = float(len(minimal.removed))
+    metrics.update(quantity_metrics(result))
     metrics.update({f"seconds_{k}": float(v) for k, v in result.timing.model_dump().items()})
     mlflow.log_metrics(metrics)
+
+
+def quantity_metrics(result) -> dict[str, float]:
+    """Headline numbers of the quantity sections (``volume_*``), when the study has them."""
+    out: dict[str, float] = {}
+    curve = result.sections.volume
+    if curve is not None:
+        out["volume_n_all"] = float(curve.n_all)
+        out["volume_smallest_sufficient"] = float(curve.smallest_sufficient)
+        out["volume_smallest_sufficient_fraction"] = float(curve.smallest_sufficient_fraction)
+        if curve.power_law.fitted and curve.power_law.extrapolated is not None:
+            out[f"volume_extrapolated_{curve.metric}"] = float(curve.power_law.extrapolated)
+    return out
 
 
 def with_parent(result, run_id: str, resumed: bool):

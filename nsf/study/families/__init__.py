@@ -16,6 +16,7 @@ from nsf.study.families import (
     population,
     retention,
     sensitive,
+    volume,
 )
 from nsf.study.families.base import (
     BASELINE,
@@ -28,7 +29,7 @@ from nsf.study.families.base import (
 
 #: The one list of variant families, in the order the study runs and the report shows them.
 FAMILIES: dict[str, Family] = {m.FAMILY.name: m.FAMILY for m in (
-    drop_one, drop_all, keep_one, coarsen, population, retention, sensitive)}
+    drop_one, drop_all, keep_one, coarsen, population, retention, sensitive, volume)}
 
 __all__ = ["BASELINE", "DROP_ALL", "FAMILIES", "Family", "FamilyContext", "Proposal",
            "with_changes"]

@@ -25,6 +25,7 @@ class Proposal:
     label: str | None = None
     reference: str = BASELINE
     subject: str = "removed"
+    train_subjects: int | None = None
 
 
 @dataclass(frozen=True)

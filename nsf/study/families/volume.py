@@ -1,0 +1,273 @@
+"""volume: how many subjects' data does training need? A learning curve of nested subsamples.
+
+Each size ``n`` of ``study.volume_sizes`` is the baseline trained on the rows of ``n`` training
+subjects only (:func:`nsf.pipeline.nested_subjects`: one random order of the training subjects
+per seed, so for a seed every smaller sample is inside every larger one); "all" is the baseline
+itself, whose fits are reused. Every size is trained with the study's seeds and compared with
+the baseline by the study's paired bootstrap (subject ``removed``: the subjects left out), so
+its verdict says whether the subjects beyond ``n`` were needed at the margin.
+
+:func:`learning_curve` then gives the curve (the primary metric against size with intervals),
+the smallest size non-inferior to "all", and an inverse power law ``m(n) = a - b n^-c`` fitted
+to the points (:func:`scipy.optimize.curve_fit`), extrapolated to the real population of the
+case (40.45 million users, CASE.md) and marked as an extrapolation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import norm
+
+from nsf.errors import NsfError
+from nsf.study.families.base import Family, FamilyContext, Proposal
+
+#: [ASSUMPTION] Default learning-curve sizes (training subjects); "all" is the baseline.
+DEFAULT_SIZES: tuple[int, ...] = (1_000, 3_000, 10_000, 30_000, 100_000)
+#: [CASE] People whose data was sent (CASE.md: about 40.45 million).
+CASE_POPULATION = 40_450_000
+#: Points the power law needs beyond its three parameters to be fitted at all.
+MIN_CURVE_POINTS = 4
+
+
+@dataclass(frozen=True)
+class VolumePlan:
+    """The sizes the family runs, the training population, and why others were left out."""
+
+    sizes: tuple[int, ...]
+    n_all: int
+    notes: tuple[str, ...]
+    configured: bool
+
+
+def _seeds(ctx: FamilyContext) -> list[int]:
+    from nsf.study._variants import replicate_seeds
+
+    return replicate_seeds(ctx.cfg.seed, ctx.cfg.study.seeds)
+
+
+def plan(ctx: FamilyContext) -> VolumePlan:
+    """The learning curve's sizes for this dataset.
+
+    Raises
+    ------
+    NsfError
+        Sizes set in ``study.volume_sizes`` that are not below the training population, or
+        whose subsample (for some seed) lacks one of the two classes.
+    """
+    from nsf.pipeline import nested_subjects
+
+    prepared = ctx.prepared
+    train = prepared.rows_for("train")
+    users = prepared.rows["user_id"].to_numpy()[train]
+    n_all = int(np.unique(users).size)
+    label = prepared.rows[prepared.target.label].to_numpy()
+    configured = ctx.cfg.study.volume_sizes is not None
+    wanted = ctx.cfg.study.volume_sizes if configured else DEFAULT_SIZES
+    notes = []
+    too_big = [n for n in wanted if n >= n_all]
+    if too_big and configured:
+        raise NsfError(f"study.volume_sizes: {too_big} not below the training population "
+                       f"({n_all:,} subjects; 'all' is the baseline itself)")
+    if too_big:
+        notes.append(f"sizes {', '.join(f'{n:,}' for n in too_big)} left out: not below the "
+                     f"training population ({n_all:,} subjects)")
+    sizes = []
+    seeds = _seeds(ctx)
+    for n in (n for n in wanted if n < n_all):
+        one_class = [s for s in seeds
+                     if np.unique(label[nested_subjects(prepared, train, n, s)]).size < 2]
+        if one_class and configured:
+            raise NsfError(f"study.volume_sizes: {n:,} subjects hold one class only for seed "
+                           f"{one_class[0]} (both outcomes are needed to train); use larger "
+                           "sizes")
+        if one_class:
+            notes.append(f"size {n:,} left out: its subsample holds one class only")
+            continue
+        sizes.append(int(n))
+    return VolumePlan(tuple(sizes), n_all, tuple(notes), configured)
+
+
+def applies(ctx: FamilyContext) -> str | None:
+    p = plan(ctx)
+    if not p.sizes:
+        return (f"no learning-curve size below the training population ({p.n_all:,} subjects)"
+                + (f": {'; '.join(p.notes)}" if p.notes else "")
+                + "; set study.volume_sizes")
+    return None
+
+
+def variants(ctx: FamilyContext) -> list[Proposal]:
+    p = plan(ctx)
+    return [Proposal(f"volume_{n}", ctx.base, train_subjects=n,
+                     description=f"trained on {n:,} of the {p.n_all:,} training subjects "
+                     "(nested subsample per seed)")
+            for n in p.sizes]
+
+
+FAMILY = Family("volume", "How many subjects' data does training need?",
+                "more training subjects than the smallest learning-curve size", applies,
+                variants)
+
+
+# --- The learning curve ------------------------------------------------------------------------
+
+
+def power_law(n, a, b, c):
+    """``a - b * (n / 1000) ** -c``: an inverse power law in thousands of subjects."""
+    return a - b * np.power(np.asarray(n, dtype=np.float64) / 1000.0, -c)
+
+
+def fit_power_law(sizes, values, sigma=None, *, higher_is_better: bool = True,
+                  at: float = CASE_POPULATION, rng: np.random.Generator | None = None,
+                  confidence: float = 0.95, draws: int = 2000) -> dict:
+    """Fit :func:`power_law` to ``values`` against ``sizes`` and extrapolate to ``at``.
+
+    For a metric where lower is better the curve is fitted to its negative. The interval of
+    the extrapolation draws the parameters from the fit's normal approximation
+    (``pcov``); it covers the fit's uncertainty only, not whether the law holds beyond the
+    data (which is why it is marked as an extrapolation).
+
+    Returns
+    -------
+    dict
+        ``{"fitted": bool, "reason", "a", "b", "c", "asymptote", "at", "extrapolated",
+        "lower", "upper", "is_extrapolation": True}``.
+    """
+    from scipy.optimize import curve_fit
+
+    x = np.asarray(sizes, dtype=np.float64)
+    sign = 1.0 if higher_is_better else -1.0
+    y = sign * np.asarray(values, dtype=np.float64)
+    out = {"fitted": False, "reason": None, "a": None, "b": None, "c": None,
+           "asymptote": None, "at": float(at), "extrapolated": None, "lower": None,
+           "upper": None, "is_extrapolation": True, "higher_is_better": higher_is_better,
+           "form": "m(n) = a - b (n/1000)^-c" if higher_is_better else
+           "m(n) = a + b (n/1000)^-c"}
+    if x.size < MIN_CURVE_POINTS:
+        out["reason"] = (f"{x.size} points; the power law needs at least {MIN_CURVE_POINTS}")
+        return out
+    s = np.ones_like(y) if sigma is None else np.maximum(np.asarray(sigma, dtype=np.float64),
+                                                        1e-6)
+    # Start from the best exponent on a grid (a and b then by weighted least squares, b >= 0),
+    # which a steep first point cannot lead astray; then refine all three together.
+    best = None
+    for c0 in np.geomspace(0.02, 3.0, 60):
+        design = np.column_stack([np.ones_like(x), -np.power(x / 1000.0, -c0)]) / s[:, None]
+        (a0, b0), *_ = np.linalg.lstsq(design, y / s, rcond=None)
+        if b0 < 0:
+            continue
+        loss = float(np.sum(((y - power_law(x, a0, b0, c0)) / s) ** 2))
+        if best is None or loss < best[0]:
+            best = (loss, (float(a0), float(b0), float(c0)))
+    if best is None:
+        out["reason"] = "the metric does not improve with size (no decreasing power law fits)"
+        return out
+    try:
+        popt, pcov = curve_fit(power_law, x, y, p0=best[1], sigma=s,
+                               absolute_sigma=sigma is not None,
+                               bounds=([-np.inf, 0.0, 1e-3], [np.inf, np.inf, 3.0]),
+                               maxfev=20_000)
+    except (RuntimeError, ValueError):
+        popt, pcov = np.asarray(best[1]), np.full((3, 3), np.nan)
+    a, b, c = (float(v) for v in popt)
+    out.update(fitted=True, a=sign * a, b=b, c=c, asymptote=sign * a,
+               extrapolated=float(sign * power_law(at, a, b, c)))
+    if rng is not None and np.all(np.isfinite(pcov)):
+        theta = rng.multivariate_normal(popt, pcov, size=draws, check_valid="ignore")
+        theta[:, 2] = np.clip(theta[:, 2], 1e-3, 3.0)
+        theta[:, 1] = np.maximum(theta[:, 1], 0.0)
+        pred = sign * power_law(at, theta[:, 0], theta[:, 1], theta[:, 2])
+        alpha = 1.0 - confidence
+        lo, hi = np.quantile(pred, [alpha / 2, 1 - alpha / 2])
+        out.update(lower=float(lo), upper=float(hi))
+    return out
+
+
+def learning_curve(points: list[dict], *, metric: str, higher_is_better: bool, margin: float,
+                   plan_: VolumePlan, rng: np.random.Generator, confidence: float) -> dict:
+    """The learning curve from the study's points.
+
+    Parameters
+    ----------
+    points : one per size, ascending, the last being "all" (the baseline): ``{"size",
+        "variant", "estimate", "lower", "upper"}`` (the metric with its interval) and, except
+        for "all", ``"difference"`` (``{"estimate", "lower", "upper", "verdict"}`` against all).
+    metric, higher_is_better, margin : the primary metric and its non-inferiority margin.
+    plan_ : the family's :class:`VolumePlan` (training population, notes).
+    rng : stream of the extrapolation interval.
+    confidence : interval level.
+
+    Returns
+    -------
+    dict
+        ``{"metric", "margin", "n_all", "points", "notes", "smallest_sufficient",
+        "smallest_sufficient_fraction", "monotone_within_intervals", "power_law"}``;
+        ``smallest_sufficient`` is the smallest size that, with every larger size, is
+        non-inferior to "all" ("not shown needed": the subjects beyond it were not needed);
+        ``n_all`` when no smaller size is.
+    """
+    sizes = [p["size"] for p in points]
+    smallest = plan_.n_all
+    for p in reversed(points[:-1]):
+        if p["difference"]["verdict"] != "not shown needed":
+            break
+        smallest = p["size"]
+    # Monotone within intervals: no larger size is worse than a smaller one beyond both
+    # intervals (the larger one's best case below the smaller one's worst case).
+    def best(p):
+        return p["upper"] if higher_is_better else -p["lower"]
+
+    def worst(p):
+        return p["lower"] if higher_is_better else -p["upper"]
+
+    monotone = all(best(points[j]) >= worst(points[i])
+                   for i in range(len(points)) for j in range(i + 1, len(points)))
+    z = 2.0 * float(norm.ppf(0.5 + confidence / 2.0))
+    sigma = [(p["upper"] - p["lower"]) / z for p in points]
+    law = fit_power_law(sizes, [p["estimate"] for p in points], sigma,
+                        higher_is_better=higher_is_better, rng=rng, confidence=confidence)
+    return {"metric": metric, "margin": margin, "n_all": plan_.n_all, "points": points,
+            "notes": list(plan_.notes), "smallest_sufficient": int(smallest),
+            "smallest_sufficient_fraction": smallest / plan_.n_all,
+            "monotone_within_intervals": bool(monotone), "power_law": law}
+
+
+def curve_from_study(study, compared: dict) -> dict | None:
+    """:func:`learning_curve` of a finished study's volume variants (None without them).
+
+    Each point's interval is the percentile interval of the arm's bootstrap replicates (the
+    study's row resamples, seeds resampled as in its comparisons); the difference to "all" and
+    its verdict are the study's comparison of the variant with the baseline.
+    """
+    from nsf.study._stats import HIGHER_IS_BETTER, _seed_average
+    from nsf.study._variants import BASELINE, stream
+
+    cfg, s = study.cfg, study.cfg.study
+    arms = [v for v in study.variants if v.family == "volume"]
+    if not arms:
+        return None
+    metric = s.primary_metric
+    alpha = 1.0 - s.confidence
+
+    def point(v, size, difference):
+        rep = study.arms[study.arm_id(v)]["metrics"][metric]
+        avg = _seed_average(rep["replicates"], stream(cfg.seed, "volume-curve", v.name),
+                            s.interval_target)
+        lo, hi = np.quantile(avg, [alpha / 2.0, 1.0 - alpha / 2.0])
+        return {"size": int(size), "variant": v.name, "estimate": float(rep["per_seed"].mean()),
+                "lower": float(lo), "upper": float(hi), "difference": difference}
+
+    p = plan(FamilyContext(cfg=cfg, prepared=study.prepared, base=study.baseline.selection,
+                           covered=(), contested=()))
+    points = []
+    for v in sorted(arms, key=lambda a: a.train_subjects):
+        d = compared[f"{v.name}@{BASELINE}"]["metrics"][metric]
+        points.append(point(v, v.train_subjects, {k: d[k] for k in
+                                                  ("estimate", "lower", "upper", "verdict")}))
+    points.append(point(study.baseline, p.n_all, None))
+    return learning_curve(points, metric=metric, higher_is_better=HIGHER_IS_BETTER[metric],
+                          margin=s.margins[metric], plan_=p,
+                          rng=stream(cfg.seed, "volume-extrapolation"),
+                          confidence=s.confidence)
