@@ -469,6 +469,10 @@ def test_every_number_equals_what_mlflow_logged(smoke_study, tmp_path):
         logged = by_name[point["variant"]].comparisons["baseline"].metrics["auc"]
         assert point["difference"]["estimate"] == logged.estimate
         assert point["difference"]["lower"] == logged.lower
+    # The ledger's headline figures are the parent run's ledger_* metrics.
+    ledger = model["family_sections"]["ledger"]["content"]
+    for key in ("records_needed", "fraction_needed", "categories_needed"):
+        assert ledger[key] == record.metrics[f"ledger_{key}"], key
     for row in rows:
         logged = by_name[row["variant"]].comparisons[row["reference"]].metrics["auc"]
         for key in ("estimate", "lower", "upper", "reference_estimate", "variant_estimate",

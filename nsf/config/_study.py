@@ -75,6 +75,30 @@ class MinimalSetConfig(_Frozen):
         None, ge=1, description="Stop after this many retrainings rounds (null: no limit).")
 
 
+class LedgerConfig(_Frozen):
+    """The data ledger: the case's facts the study's verdicts are scaled to (simulated data)."""
+
+    enabled: bool = Field(True, description="Compute the ledger (simulated data only).")
+    people: int = Field(40_450_000, ge=1, description="[CASE] People whose data was sent "
+                        "(about 40.45 million).")
+    records: float = Field(54.2e9, gt=0, allow_inf_nan=False, description="[CASE] Records "
+                           "sent (about 54.2 billion, roughly one per user per day).")
+    categories: int = Field(24, ge=1, description="[CASE] Data categories in each record.")
+    apple_share: float = Field(0.20, gt=0, le=1, description="[CASE] Share of the users who "
+                               "registered Kakao Pay with Apple (fewer than 20%: an upper "
+                               "bound, so the needed count is not understated).")
+    training_days: int = Field(122, ge=1, description="[CASE] Days of the training batches of "
+                               "all users (April to July 2018).")
+    retrain_days: int = Field(90, ge=1, description="[ASSUMPTION] Retraining interval counted "
+                              "as needed after the build when no freshness verdict says "
+                              "otherwise (quarterly).")
+    feed_days: int = Field(1790, ge=1, description="[CASE] Days of the daily feed after the "
+                           "build (2019-06-27 to 2024-05-21).")
+    linkage_categories: int = Field(1, ge=0, description="[ASSUMPTION] Identifier categories "
+                                    "a minimal design still needs to match a record to its "
+                                    "Apple account (one keyed pseudonym).")
+
+
 class StudyConfig(_Frozen):
     """``nsf study``: variants x seeds, intervals, verdicts, fairness, proxies and reliance."""
 
@@ -160,6 +184,7 @@ class StudyConfig(_Frozen):
         5000, ge=10, description="Test rows of the grouped permutation importance sample.")
     permutation_repeats: int = Field(5, ge=1, le=100, description="Permutations per group.")
     minimal_set: MinimalSetConfig = MinimalSetConfig()
+    ledger: LedgerConfig = LedgerConfig()
     workers: int = Field(2, ge=1, le=256, description="Worker processes for the fits and "
                          "statistics (never changes the results; 2 fits a 2-core machine, each "
                          "worker holds its own copy of the prepared data).")

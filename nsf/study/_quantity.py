@@ -1,4 +1,4 @@
-"""The typed result sections of the quantity families: the learning curve (``volume``).
+"""The typed result sections of quantity: the learning curve (``volume``) and the ledger.
 
 Each is a :class:`nsf.study.FamilySection` and one optional field of
 :class:`nsf.study.FamilySections` (the study result's extension point).
@@ -10,7 +10,8 @@ from pydantic import Field
 
 from nsf.study._result import FamilySection, Num, ResultModel
 
-__all__ = ["PowerLaw", "VolumeDifference", "VolumePoint", "VolumeSection"]
+__all__ = ["LedgerRow", "LedgerSection", "LedgerStep", "PowerLaw", "VolumeDifference",
+           "VolumePoint", "VolumeSection"]
 
 
 class VolumeDifference(ResultModel):
@@ -66,3 +67,46 @@ class VolumeSection(FamilySection):
     smallest_sufficient_fraction: float
     monotone_within_intervals: bool
     power_law: PowerLaw
+
+
+class LedgerRow(ResultModel):
+    """One factor of the ledger: what was sent, what was needed, and where that comes from."""
+
+    item: str
+    unit: str
+    sent: Num = Field(description="As sent (None where the case has no figure).")
+    needed: Num = Field(description="What a minimal design needs (point).")
+    needed_upper: Num = Field(description="The same with the next larger size or longer "
+                              "window of each curve.")
+    source: str = Field(description="The verdict it comes from.")
+    case_fact: str = Field(description="The case fact it is scaled to.")
+
+
+class LedgerStep(ResultModel):
+    """One bar of the waterfall from 'sent' to 'needed' (records)."""
+
+    label: str
+    delta: float = Field(description="Records added (negative: removed); a total's value.")
+    kind: str = Field(description="'total' or 'step'.")
+    source: str
+
+
+class LedgerSection(FamilySection):
+    """The data ledger (:func:`nsf.study._ledger.build_ledger`), at the case's scale."""
+
+    rows: list[LedgerRow]
+    steps: list[LedgerStep]
+    notes: list[str]
+    records_sent: float
+    records_needed: float
+    records_needed_upper: float
+    fraction_needed: float
+    fraction_needed_upper: float
+    categories_sent: int
+    categories_needed: int
+    values_fraction_needed: float
+    values_fraction_needed_upper: float
+    training_subjects_needed: float
+    history_days_needed: float
+    scoring_records_needed: float
+    training_records_needed: float

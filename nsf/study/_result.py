@@ -483,6 +483,8 @@ class FamilySections(ResultModel):
 
     volume: VolumeSection | None = Field(
         None, description="The learning curve (family volume).")
+    ledger: LedgerSection | None = Field(
+        None, description="The data ledger: needed against sent, at the case's scale.")
 
 
 # --- the result ----------------------------------------------------------------------------
@@ -568,7 +570,7 @@ class StudyResult(ResultModel):
 
 
 # The families' own sections subclass FamilySection above; imported last, then resolved.
-from nsf.study._quantity import VolumeSection  # noqa: E402
+from nsf.study._quantity import LedgerSection, VolumeSection  # noqa: E402
 
 FamilySections.model_rebuild()
 StudyResult.model_rebuild()

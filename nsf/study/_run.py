@@ -22,8 +22,10 @@ from nsf.pipeline import PreparedData
 from nsf.study._assumptions import method_assumptions
 from nsf.study._fairness import compare_disparities, disparity_replicates, fairness_table
 from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
+from nsf.study._ledger import build_ledger
 from nsf.study._minimal import minimal_sufficient_set
 from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
+from nsf.study._quantity import LedgerSection
 from nsf.study._result import SCHEMA, StudyResult
 from nsf.study._stats import arm_replicates, compare_replicates
 from nsf.study._variants import (
@@ -326,7 +328,12 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         result = _run(study, timing)
     timing["total"] = time.perf_counter() - t_start
     result["timing"] = timing
-    return StudyResult.model_validate(jsonable(result))
+    out = StudyResult.model_validate(jsonable(result))
+    ledger = build_ledger(out, cfg.study.ledger)
+    if ledger is None:
+        return out
+    return out.model_copy(update={"sections": out.sections.model_copy(
+        update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
 
 
 def jsonable(value):

@@ -248,7 +248,8 @@ def log_study_result(result, tables: dict, *, dataset_digest: str) -> None:
 
 
 def quantity_metrics(result) -> dict[str, float]:
-    """Headline numbers of the quantity sections (``volume_*``), when the study has them."""
+    """Headline numbers of the quantity sections (``volume_*``, ``ledger_*``), when the study
+    has them."""
     out: dict[str, float] = {}
     curve = result.sections.volume
     if curve is not None:
@@ -257,6 +258,13 @@ def quantity_metrics(result) -> dict[str, float]:
         out["volume_smallest_sufficient_fraction"] = float(curve.smallest_sufficient_fraction)
         if curve.power_law.fitted and curve.power_law.extrapolated is not None:
             out[f"volume_extrapolated_{curve.metric}"] = float(curve.power_law.extrapolated)
+    ledger = result.sections.ledger
+    if ledger is not None:
+        for key in ("records_sent", "records_needed", "records_needed_upper", "fraction_needed",
+                    "fraction_needed_upper", "categories_needed", "values_fraction_needed",
+                    "values_fraction_needed_upper", "training_subjects_needed",
+                    "history_days_needed"):
+            out[f"ledger_{key}"] = float(getattr(ledger, key))
     return out
 
 
