@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from nsf.report._document import fmt, interval
 from nsf.report._families import register_family_section
+from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
 #: name -> caption of the figures.
 CAPTIONS = {
@@ -138,8 +139,8 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-_MARKERS = {"needed": ("o", "black"), "not shown needed": ("o", "white"),
-            "inconclusive": ("s", "0.6"), None: ("D", "black")}
+_MARKERS = {NEEDED: ("o", "black"), NOT_SHOWN_NEEDED: ("o", "white"),
+            INCONCLUSIVE: ("s", "0.6"), None: ("D", "black")}
 
 
 def _volume_figure(curve: dict | None, metric: str) -> bytes | None:

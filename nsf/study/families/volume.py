@@ -22,6 +22,7 @@ from scipy.stats import norm
 
 from nsf.errors import NsfError
 from nsf.study.families.base import Family, FamilyContext, Proposal
+from nsf.vocabulary import NOT_SHOWN_NEEDED
 
 #: [ASSUMPTION] Default learning-curve sizes (training subjects); "all" is the baseline.
 DEFAULT_SIZES: tuple[int, ...] = (1_000, 3_000, 10_000, 30_000, 100_000)
@@ -211,7 +212,7 @@ def learning_curve(points: list[dict], *, metric: str, higher_is_better: bool, m
     sizes = [p["size"] for p in points]
     smallest = plan_.n_all
     for p in reversed(points[:-1]):
-        if p["difference"]["verdict"] != "not shown needed":
+        if p["difference"]["verdict"] != NOT_SHOWN_NEEDED:
             break
         smallest = p["size"]
     # Monotone within intervals: no larger size is worse than a smaller one beyond both
