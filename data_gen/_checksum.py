@@ -26,7 +26,12 @@ def _splitmix(z: np.ndarray) -> np.ndarray:
 
 
 def _strings_u64(values: np.ndarray) -> np.ndarray:
-    """Hash strings by folding their UTF-8 bytes, 8 at a time, with splitmix64."""
+    """Hash strings by folding their UTF-8 bytes, 8 at a time, with splitmix64.
+
+    Length-prefixed: the fold starts from the string's own byte length and stops after its
+    last 8-byte lane, so a value's hash depends on that value only, never on the longest
+    string beside it in the chunk (which sets the array's width).
+    """
     if values.dtype.kind == "S":
         raw = values
     else:
@@ -35,14 +40,17 @@ def _strings_u64(values: np.ndarray) -> np.ndarray:
         except UnicodeEncodeError:
             raw = np.asarray([str(x).encode("utf-8") for x in values], dtype="S")
     width = raw.dtype.itemsize
+    # numpy's bytes dtype pads with NUL and drops trailing NULs: the length of the value.
+    lengths = np.char.str_len(raw).astype(np.uint64)
+    n_lanes = (lengths + np.uint64(7)) // np.uint64(8)
     pad = -width % 8
     b = np.frombuffer(raw.tobytes(), np.uint8).reshape(-1, width)
     if pad:
         b = np.concatenate([b, np.zeros((b.shape[0], pad), np.uint8)], axis=1)
     lanes = b.view(np.uint64)
-    h = np.full(lanes.shape[0], np.uint64(width), np.uint64)
+    h = lengths.copy()
     for j in range(lanes.shape[1]):
-        h = _splitmix(h ^ lanes[:, j])
+        h = np.where(n_lanes > j, _splitmix(h ^ lanes[:, j]), h)
     return h
 
 

@@ -13,10 +13,11 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from importlib.metadata import PackageNotFoundError, version
-from multiprocessing import get_context
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from data_gen import _checksum
 from data_gen.config import BLOCK_USERS, WorldConfig
@@ -28,8 +29,10 @@ from data_gen.simulate import (
     run_chunk,
     write_json_atomic,
 )
+from data_gen.workers import process_pool
 
-FORMAT = "nsf-dataset/1"
+#: 2: string values checksummed length-prefixed (format 1 hashed them at the chunk's width).
+FORMAT = "nsf-dataset/2"
 _MARKER = "_build.json"
 
 #: Attribute groups of the shared feed (the unit the study drops, keeps or coarsens).
@@ -107,6 +110,11 @@ def dataset_path(data_dir: Path, name: str, digest: str) -> Path:
     return Path(data_dir) / f"{name}-{digest[:8]}"
 
 
+def lock_file(folder: Path) -> Path:
+    """The file lock of a dataset folder's build: hidden, beside it (``.<name>.lock``)."""
+    return folder.with_name(f".{folder.name}.lock")
+
+
 def read_manifest(path: Path) -> dict:
     """The manifest of a finished dataset; :class:`WorldError` if the folder is not one."""
     path = Path(path)
@@ -119,8 +127,12 @@ def read_manifest(path: Path) -> dict:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WorldError(f"{mpath}: corrupt manifest ({exc.__class__.__name__})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or not str(manifest.get("format", "")).startswith(
+            "nsf-dataset/"):
         raise WorldError(f"{mpath}: not an nsf dataset manifest (expected format {FORMAT!r})")
+    if manifest["format"] != FORMAT:
+        raise WorldError(f"{path}: written in the older format {manifest['format']!r} (now "
+                         f"{FORMAT!r}); rebuild it with `nsf simulate --force`")
     for key in ("rows", "checksums", "tables", "digest", "seed", "config"):
         if key not in manifest:
             raise WorldError(f"{mpath}: corrupt manifest (missing {key!r})")
@@ -131,29 +143,98 @@ def read_manifest(path: Path) -> dict:
     return manifest
 
 
-def verify_dataset(path: Path) -> dict[str, bool]:
-    """Recompute every table's checksum from its files; ``{table: matches manifest}``."""
+def _batch_columns(batch) -> dict:
     import numpy as np
+
+    cols = {}
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        arr = col.to_numpy(zero_copy_only=False)
+        if arr.dtype.kind == "M":
+            arr = arr.astype("datetime64[D]")
+        elif arr.dtype == object and len(arr) and not isinstance(arr[0], str):
+            arr = np.asarray(arr, dtype="datetime64[D]")
+        cols[name] = arr
+    return cols
+
+
+def table_checksum(path: Path, manifest: dict, table: str, *,
+                   batch_rows: int = 1 << 20) -> tuple[int, int]:
+    """``(sum of row hashes mod 2^64, rows)`` of a table, recomputed from its files in batches
+    of ``batch_rows`` (any batching gives the same result)."""
     import pyarrow.parquet as pq
 
+    parts = []
+    for f in manifest["tables"][table]["files"]:
+        for batch in pq.ParquetFile(Path(path) / f).iter_batches(batch_size=batch_rows):
+            parts.append(_checksum.rows_hash_sum(_batch_columns(batch)))
+    return _checksum.combine(parts)
+
+
+def table_rows(path: Path, manifest: dict, table: str) -> int:
+    """Rows of a table as its Parquet footers state them (cheap: no data is read)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(Path(path) / f).metadata.num_rows
+               for f in manifest["tables"][table]["files"])
+
+
+def _rebuild_hint() -> str:
+    return "the files were changed after the dataset was written; rebuild it with " \
+           "`nsf simulate --force`"
+
+
+def check_dataset(path: Path, manifest: dict | None = None, *, tables=None,
+                  checksums: bool = True, batch_rows: int = 1 << 20) -> dict:
+    """Verify a dataset against its manifest: every table's row count (from the Parquet
+    footers), and the content checksum of ``tables`` (default: all) when ``checksums``.
+
+    Returns
+    -------
+    dict
+        The manifest.
+
+    Raises
+    ------
+    WorldError
+        One line naming the first table that does not match, or the unreadable file.
+    """
+    import pyarrow as pa
+
+    path = Path(path)
+    manifest = read_manifest(path) if manifest is None else manifest
+    names = list(manifest["tables"]) if tables is None else list(tables)
+    for table in manifest["tables"]:
+        if table not in manifest["rows"] or table not in manifest["checksums"]:
+            raise WorldError(f"{path}: corrupt manifest (table {table!r} has no row count or "
+                             "checksum)")
+        try:
+            rows = table_rows(path, manifest, table)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise WorldError(f"{path}: table {table!r} is unreadable "
+                             f"({str(exc).splitlines()[0]})") from None
+        if rows != manifest["rows"][table]:
+            raise WorldError(f"{path}: table {table!r} has {rows:,} rows but its manifest says "
+                             f"{manifest['rows'][table]:,}; {_rebuild_hint()}")
+    if checksums:
+        for table in names:
+            try:
+                total = table_checksum(path, manifest, table, batch_rows=batch_rows)
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise WorldError(f"{path}: table {table!r} is unreadable "
+                                 f"({str(exc).splitlines()[0]})") from None
+            if _checksum.digest(table, total) != manifest["checksums"][table]:
+                raise WorldError(f"{path}: table {table!r} does not match the content checksum "
+                                 f"in its manifest; {_rebuild_hint()}")
+    return manifest
+
+
+def verify_dataset(path: Path, *, batch_rows: int = 1 << 20) -> dict[str, bool]:
+    """Recompute every table's checksum from its files; ``{table: matches manifest}``."""
     path = Path(path)
     manifest = read_manifest(path)
     result = {}
-    for table, info in manifest["tables"].items():
-        parts = []
-        for f in info["files"]:
-            pf = pq.ParquetFile(path / f)
-            for batch in pf.iter_batches(batch_size=1 << 20):
-                cols = {}
-                for name, col in zip(batch.schema.names, batch.columns, strict=True):
-                    arr = col.to_numpy(zero_copy_only=False)
-                    if arr.dtype.kind == "M":
-                        arr = arr.astype("datetime64[D]")
-                    elif arr.dtype == object and len(arr) and not isinstance(arr[0], str):
-                        arr = np.asarray(arr, dtype="datetime64[D]")
-                    cols[name] = arr
-                parts.append(_checksum.rows_hash_sum(cols))
-        total = _checksum.combine(parts)
+    for table in manifest["tables"]:
+        total = table_checksum(path, manifest, table, batch_rows=batch_rows)
         result[table] = (_checksum.digest(table, total) == manifest["checksums"][table]
                          and total[1] == manifest["rows"][table])
     return result
@@ -274,8 +355,15 @@ def build_dataset(
     hmac_key: bytes | None = None,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    verify: str = "checksums",
+    on_wait: Callable[[Path], None] | None = None,
 ) -> tuple[Path, dict, bool]:
     """Build (or reuse) the dataset of ``world`` and ``seed``.
+
+    A finished dataset is reused only if it matches its manifest (row counts, and content
+    checksums unless ``verify="rows"``). The build holds a file lock on the dataset folder
+    (:func:`lock_file`): a second build of the same dataset waits for the first (calling
+    ``on_wait(lock path)`` once), then reuses what it wrote.
 
     Returns
     -------
@@ -291,6 +379,30 @@ def build_dataset(
         hmac_key = None
     digest = world_digest(world, seed, hmac_key)
     final = dataset_path(data_dir, name, digest)
+    lock_path = lock_file(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                on_wait(lock_path)
+            lock.acquire()
+    except OSError as exc:
+        raise WorldError(f"{final.parent}: cannot write the dataset ({exc.strerror})") from None
+    try:
+        return _build_locked(world, seed=seed, name=name, digest=digest, final=final,
+                             chunk_users=chunk_users, workers=workers, hmac_key=hmac_key,
+                             force=force, progress=progress, verify=verify)
+    finally:
+        lock.release()
+
+
+def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, final: Path,
+                  chunk_users: int, workers: int, hmac_key: bytes | None, force: bool,
+                  progress: Callable[[int, int], None] | None,
+                  verify: str) -> tuple[Path, dict, bool]:
     staging = final.with_name(final.name + ".partial")
     if final.exists() and not force:
         if not (final / "manifest.json").exists():
@@ -300,6 +412,7 @@ def build_dataset(
         if manifest["digest"] != digest:
             raise WorldError(f"{final}: holds a dataset of another config (digest "
                              f"{manifest['digest'][:8]}); rerun with --force to rebuild")
+        check_dataset(final, manifest, checksums=verify == "checksums")
         return final, manifest, True
     if force and staging.exists():
         shutil.rmtree(staging)
@@ -321,8 +434,7 @@ def build_dataset(
             progress(len(done), len(chunks))
 
     if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
-                                 mp_context=get_context("spawn")) as pool:
+        with process_pool(min(workers, len(todo))) as pool:
             futures = [pool.submit(run_chunk, t) for t in todo]
             for fut in as_completed(futures):
                 finish(fut.result())

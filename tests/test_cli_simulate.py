@@ -93,7 +93,7 @@ def test_reuse_force_and_dataset_errors(tmp_path):
     first = nsf(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "built in" in first.stdout
-    (folder,) = (tmp_path / "data").iterdir()
+    (folder,) = [p for p in (tmp_path / "data").iterdir() if not p.name.startswith(".")]
     manifest = json.loads((folder / "manifest.json").read_text())
     again = nsf(*args, cwd=tmp_path)
     assert again.returncode == 0 and "reused" in again.stdout

@@ -1,11 +1,12 @@
 """Reading the tables the audit needs from a dataset folder (the audit's only file access).
 
-Kept in one place so it can be swapped for ``nsf.data.open_dataset`` once that exists.
+The folder is verified against its manifest first (row counts of every table; content
+checksums of the tables read unless ``verify="rows"``), and only the files the manifest lists
+are read.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.dataset as pads
 
+from data_gen.dataset import check_dataset
+from data_gen.errors import WorldError
 from nsf.config._audit import IDENTIFIER_COLUMNS
 from nsf.errors import NsfError
 
@@ -31,49 +34,58 @@ class AuditTables:
     manifest: dict[str, Any]
 
 
-def _columns(folder: Path) -> list[str]:
-    return list(pads.dataset(folder, format="parquet").schema.names)
+def _files(root: Path, manifest: dict, table: str) -> list[str]:
+    return [str(root / f) for f in manifest["tables"][table]["files"]]
 
 
-def _read(folder: Path, columns: Sequence[str]) -> pd.DataFrame:
-    table = pads.dataset(folder, format="parquet").to_table(columns=list(columns))
+def _columns(files: list[str]) -> list[str]:
+    return list(pads.dataset(files, format="parquet").schema.names)
+
+
+def _read(files: list[str], columns: Sequence[str]) -> pd.DataFrame:
+    table = pads.dataset(files, format="parquet").to_table(columns=list(columns))
     return table.to_pandas()
 
 
-def read_audit_tables(path: str | Path, quasi_identifiers: Sequence[str]) -> AuditTables:
+def read_audit_tables(path: str | Path, quasi_identifiers: Sequence[str], *,
+                      verify: str = "checksums") -> AuditTables:
     """Read ``users`` (identifiers, quasi-identifiers, ``apple_registered``), ``truth_users``
     (plaintexts) and the ``sensitive`` columns named as quasi-identifiers.
 
     Raises
     ------
     NsfError
-        If the folder is not a dataset (no ``manifest.json``) or has no ``users`` table.
+        If the folder is not a dataset (no valid ``manifest.json``), has no ``users`` table, or
+        a table does not match its manifest (one line naming the table).
     """
     root = Path(path)
-    manifest_path = root / "manifest.json"
-    if not manifest_path.is_file():
+    if not (root / "manifest.json").is_file():
         raise NsfError(f"{root}: not a dataset (no manifest.json); run `nsf simulate` first")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise NsfError(f"{manifest_path}: cannot read ({exc})") from None
-    users_dir = root / "users"
-    if not users_dir.is_dir():
-        raise NsfError(f"{root}: no users table (expected users/part-*.parquet)")
-    available = _columns(users_dir)
+        manifest = check_dataset(root, checksums=False)
+        if "users" not in manifest["tables"]:
+            raise NsfError(f"{root}: no users table (expected users/part-*.parquet)")
+        if verify == "checksums":
+            check_dataset(root, manifest, tables=[t for t in ("users", "truth_users",
+                                                              "sensitive")
+                                                  if t in manifest["tables"]])
+    except WorldError as exc:
+        raise NsfError(str(exc)) from None
+    users_files = _files(root, manifest, "users")
+    available = _columns(users_files)
     wanted = ["user_id", *IDENTIFIER_COLUMNS, "apple_registered", *quasi_identifiers]
-    users = _read(users_dir, [c for c in dict.fromkeys(wanted) if c in available])
+    users = _read(users_files, [c for c in dict.fromkeys(wanted) if c in available])
 
     truth_users = None
-    truth_dir = root / "truth_users"
-    if truth_dir.is_dir():
-        have = _columns(truth_dir)
-        truth_users = _read(truth_dir, [c for c in ("user_id", "phone_plain", "email_plain")
-                                        if c in have])
+    if "truth_users" in manifest["tables"]:
+        files = _files(root, manifest, "truth_users")
+        have = _columns(files)
+        truth_users = _read(files, [c for c in ("user_id", "phone_plain", "email_plain")
+                                    if c in have])
     sensitive = None
-    sensitive_dir = root / "sensitive"
     from_sensitive = [c for c in quasi_identifiers if c not in available]
-    if from_sensitive and sensitive_dir.is_dir():
-        have = _columns(sensitive_dir)
-        sensitive = _read(sensitive_dir, ["user_id", *[c for c in from_sensitive if c in have]])
+    if from_sensitive and "sensitive" in manifest["tables"]:
+        files = _files(root, manifest, "sensitive")
+        have = _columns(files)
+        sensitive = _read(files, ["user_id", *[c for c in from_sensitive if c in have]])
     return AuditTables(str(root), users, truth_users, sensitive, manifest)

@@ -56,11 +56,16 @@ def ensure_dataset(cfg: ExperimentConfig, *, force: bool = False, quiet: bool = 
                 plain("chunks", done, total)
             bar.update(task, completed=done, total=total)
 
+        def waiting(lock) -> None:
+            print(f"nsf: another process is building this dataset ({lock} is held); waiting "
+                  "for it to finish", file=sys.stderr, flush=True)
+
         return build_dataset(
             cfg.world, seed=cfg.seed, name=cfg.name, data_dir=cfg.simulate.data_dir,
             chunk_users=cfg.simulate.chunk_users,
             workers=workers if workers is not None else cfg.simulate.workers,
-            hmac_key=hmac_key(cfg), force=force, progress=progress)
+            hmac_key=hmac_key(cfg), force=force, progress=progress,
+            verify=cfg.dataset.verify, on_wait=waiting)
 
 
 @app.command("simulate")

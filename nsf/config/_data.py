@@ -160,6 +160,12 @@ class DatasetConfig(_Frozen):
         "simulate.data_dir (simulated first if missing).",
     )
     table: TableConfig | None = Field(None, description="The user's table (kind: table).")
+    verify: Literal["checksums", "rows"] = Field(
+        "checksums",
+        description="How a simulated dataset is checked against its manifest whenever it is "
+        "read: 'checksums' (row counts and each table's content checksum) or 'rows' (row "
+        "counts only: faster on large datasets; recorded with the run as this parameter).",
+    )
 
     @model_validator(mode="after")
     def _kind(self) -> DatasetConfig:

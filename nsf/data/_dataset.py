@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data_gen.dataset import read_manifest
+from data_gen.dataset import check_dataset
 from data_gen.errors import WorldError
 from nsf.data._description import DatasetDescription, description_from_manifest
 from nsf.errors import NsfError
+
+#: How a dataset is verified against its manifest when read: row counts and content checksums,
+#: or row counts only (faster on large datasets; the choice is recorded with the run).
+Verify = Literal["checksums", "rows"]
 
 #: Row keys, in sort order, of the tables that have them.
 SORT_KEYS = ("observation_date", "user_id")
@@ -34,10 +39,17 @@ def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A finished simulated dataset: its folder and validated manifest."""
+    """A finished simulated dataset: its folder and validated manifest.
+
+    Every table's row count was checked against the manifest when it was opened; with
+    ``verify="checksums"`` each table's content checksum is checked the first time it is read.
+    """
 
     path: Path
     manifest: dict = field(repr=False)
+    verify: Verify = "checksums"
+    #: Tables whose content checksum has been checked (filled as tables are read).
+    _verified: set = field(default_factory=set, repr=False, compare=False)
 
     @property
     def digest(self) -> str:
@@ -77,6 +89,12 @@ class Dataset:
             raise NsfError(
                 f"{self.path}: dataset has no table {name!r} (has: {', '.join(self.tables)})"
             )
+        if self.verify == "checksums" and name not in self._verified:
+            try:
+                check_dataset(self.path, self.manifest, tables=[name])
+            except WorldError as exc:
+                raise NsfError(str(exc)) from None
+            self._verified.add(name)
         files = [self.path / f for f in self.manifest["tables"][name]["files"]]
         cols = None if columns is None else list(dict.fromkeys(columns))
         try:
@@ -91,17 +109,26 @@ class Dataset:
         return sort_rows(arrow_to_frame(pa.concat_tables(parts)))
 
 
-def open_dataset(path: str | Path) -> Dataset:
-    """Open a simulated dataset folder, validating its manifest.
+def open_dataset(path: str | Path, verify: Verify = "checksums") -> Dataset:
+    """Open a simulated dataset folder, verifying it against its manifest.
+
+    Parameters
+    ----------
+    path : the dataset folder.
+    verify : ``"checksums"`` (default): every table's row count now, and each table's content
+        checksum when it is first read; ``"rows"``: row counts only.
 
     Raises
     ------
     NsfError
-        One line if the folder is missing, has no (valid) manifest, or misses a table file.
+        One line if the folder is missing, has no (valid) manifest, misses a table file, or a
+        table does not match its manifest (naming the table).
     """
+    if verify not in ("checksums", "rows"):
+        raise ValueError(f"verify must be 'checksums' or 'rows' (got {verify!r})")
     path = Path(path)
     try:
-        manifest = read_manifest(path)
+        manifest = check_dataset(path, checksums=False)
     except WorldError as exc:
         raise NsfError(str(exc)) from None
     for table in ("feed", "outcomes"):
@@ -112,4 +139,4 @@ def open_dataset(path: str | Path) -> Dataset:
     except ValueError as exc:
         raise NsfError(f"{path}: invalid dataset description in manifest.json "
                        f"({str(exc).splitlines()[0]})") from None
-    return Dataset(path=path, manifest=manifest)
+    return Dataset(path=path, manifest=manifest, verify=verify)

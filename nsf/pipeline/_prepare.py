@@ -176,7 +176,7 @@ def _default_dataset(cfg: ExperimentConfig) -> Dataset:
     if cfg.dataset.path is None:
         raise NsfError("dataset.path is not set (the CLI simulates the configured world when "
                        "it is missing; from Python pass dataset=open_dataset(path))")
-    return open_dataset(cfg.dataset.path)
+    return open_dataset(cfg.dataset.path, verify=cfg.dataset.verify)
 
 
 #: Oracle columns of the truth table kept with the rows, and their names there: the true

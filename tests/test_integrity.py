@@ -1,0 +1,214 @@
+"""Datasets are verified against their manifest by every reader, and their checksums depend on
+the values only (never on chunking, batching or worker count)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from data_gen import _checksum
+from data_gen.dataset import build_dataset, read_manifest, verify_dataset
+from data_gen.errors import WorldError
+from nsf.config import load_config
+from nsf.errors import NsfError
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "experiments" / "smoke.yaml"
+
+
+def nsf(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nsf", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env=_env())
+
+
+def _env() -> dict:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@pytest.fixture
+def copy_of_smoke(smoke_dataset, tmp_path) -> Path:
+    """A private copy of the smoke dataset (same folder name) to tamper with."""
+    target = tmp_path / "data" / smoke_dataset.name
+    shutil.copytree(smoke_dataset, target)
+    return target
+
+
+def _first_part(path: Path, table: str) -> Path:
+    return path / read_manifest(path)["tables"][table]["files"][0]
+
+
+def _flip_labels(path: Path) -> None:
+    part = _first_part(path, "outcomes")
+    table = pq.read_table(part)
+    i = table.schema.get_field_index("nsf_appstore")
+    table = table.set_column(i, "nsf_appstore", pc.invert(table["nsf_appstore"]))
+    pq.write_table(table, part)  # still a valid Parquet file with the same rows
+
+
+def _truncate(path: Path, table_name: str) -> None:
+    part = _first_part(path, table_name)
+    table = pq.read_table(part)
+    pq.write_table(table.slice(0, table.num_rows - 10), part)
+
+
+# -- point 1: every reader verifies --------------------------------------------------------------
+
+def test_flipped_labels_are_refused_by_the_reader(copy_of_smoke):
+    from nsf.data import open_dataset
+
+    _flip_labels(copy_of_smoke)
+    dataset = open_dataset(copy_of_smoke)  # row counts still agree
+    dataset.table("feed")  # an untouched table reads fine
+    with pytest.raises(NsfError, match=r"table 'outcomes' does not match the content checksum"):
+        dataset.table("outcomes", ["user_id", "nsf_appstore"])
+    # The switch for speed skips the content checksum (the run records it as a parameter).
+    assert open_dataset(copy_of_smoke, verify="rows").table("outcomes").shape[0] > 0
+
+
+def test_edited_manifest_checksum_is_refused(copy_of_smoke):
+    from nsf.data import open_dataset
+
+    mpath = copy_of_smoke / "manifest.json"
+    manifest = json.loads(mpath.read_text())
+    manifest["checksums"]["feed"] = "0" * 64
+    mpath.write_text(json.dumps(manifest))
+    with pytest.raises(NsfError, match=r"table 'feed' does not match"):
+        open_dataset(copy_of_smoke).table("feed")
+
+
+def test_truncated_table_is_refused_at_open_even_without_checksums(copy_of_smoke):
+    from nsf.data import open_dataset
+
+    _truncate(copy_of_smoke, "sensitive")
+    with pytest.raises(NsfError, match=r"table 'sensitive' has [\d,]+ rows but its manifest"):
+        open_dataset(copy_of_smoke, verify="rows")
+
+
+def test_audit_reader_verifies(copy_of_smoke):
+    from nsf.audit import read_audit_tables
+
+    part = _first_part(copy_of_smoke, "truth_users")
+    table = pq.read_table(part)
+    phones = pc.utf8_reverse(table["phone_plain"])
+    table = table.set_column(table.schema.get_field_index("phone_plain"), "phone_plain", phones)
+    pq.write_table(table, part)
+    with pytest.raises(NsfError, match=r"table 'truth_users' does not match"):
+        read_audit_tables(copy_of_smoke, ("n_cards",))
+    # A stray Parquet file in a table folder is not read (only the manifest's files are).
+    users = _first_part(copy_of_smoke, "users")
+    pq.write_table(pq.read_table(users).slice(0, 5), users.with_name("part-99999.parquet"))
+    assert read_audit_tables(copy_of_smoke, ("n_cards",), verify="rows").users.shape[0] == 3000
+
+
+def test_train_on_tampered_data_is_one_line_exit_2(copy_of_smoke, tmp_path):
+    _flip_labels(copy_of_smoke)
+    res = nsf("train", str(SMOKE), "--data", str(copy_of_smoke), "-q",
+              "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", cwd=tmp_path)
+    assert res.returncode == 2, res.stderr[-2000:]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "table 'outcomes'" in lines[0], res.stderr[-2000:]
+
+
+def test_simulate_does_not_reuse_a_truncated_dataset(copy_of_smoke, smoke_cfg, tmp_path):
+    kw = dict(seed=smoke_cfg.seed, name=smoke_cfg.name, data_dir=copy_of_smoke.parent,
+              chunk_users=8192)
+    _, _, reused = build_dataset(smoke_cfg.world, **kw)
+    assert reused
+    _truncate(copy_of_smoke, "truth_users")
+    with pytest.raises(WorldError, match=r"table 'truth_users' has [\d,]+ rows"):
+        build_dataset(smoke_cfg.world, **kw)
+    res = nsf("simulate", str(SMOKE), "-q", "--set", f"simulate.data_dir={copy_of_smoke.parent}",
+              cwd=tmp_path)
+    assert res.returncode == 2 and "(reused)" not in res.stdout
+    assert "truth_users" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    # --force rebuilds it, and the rebuilt dataset verifies.
+    _, _, reused = build_dataset(smoke_cfg.world, force=True, **kw)
+    assert not reused and all(verify_dataset(copy_of_smoke).values())
+
+
+# -- point 3: checksums depend on values only -----------------------------------------------------
+
+def test_string_hash_does_not_depend_on_neighbours():
+    alone = _checksum.as_u64(np.array(["ab"], dtype=object))
+    beside_long = _checksum.as_u64(np.array(["ab", "a much longer neighbour"], dtype=object))
+    assert alone[0] == beside_long[0]
+    # Different values still differ, including a value and its zero-padded prefix lanes.
+    words = _checksum.as_u64(np.array(["", "a", "ab", "abcdefgh", "abcdefghi", "한국"],
+                                      dtype=object))
+    assert np.unique(words).size == words.size
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.text(min_size=0, max_size=40).filter(lambda s: "\x00" not in s),
+                       min_size=1, max_size=60),
+       cut=st.integers(min_value=0, max_value=60), data=st.data())
+def test_row_hash_sums_add_up_for_any_split(values, cut, data):
+    numbers = data.draw(st.lists(st.integers(-2**40, 2**40), min_size=len(values),
+                                 max_size=len(values)))
+    cut = min(cut, len(values))
+    cols = {"text": np.array(values, dtype=object), "number": np.array(numbers, np.int64)}
+    whole = _checksum.rows_hash_sum(cols)
+    parts = [_checksum.rows_hash_sum({k: v[:cut] for k, v in cols.items()}),
+             _checksum.rows_hash_sum({k: v[cut:] for k, v in cols.items()})]
+    assert _checksum.combine(parts) == whole
+
+
+def test_verification_gives_the_same_checksums_for_any_batch_size(smoke_dataset):
+    # Tiny batches change the widest string of each batch (e-mails, hashes of varying length).
+    rng = np.random.default_rng(11)
+    for batch_rows in rng.integers(3, 400, size=3):
+        assert all(verify_dataset(smoke_dataset, batch_rows=int(batch_rows)).values())
+
+
+#: A world just large enough for several simulator chunks (8,192 users each), kept short.
+_CHUNKED = ["world.population.n_users=20000", "world.calendar.days=40",
+            "world.calendar.warmup_days=20", "world.calendar.horizon_days=10",
+            "world.calendar.snapshot_every_days=10", "world.feed.windows=[7]",
+            "world.truth.oracle_draws=2"]
+
+
+def test_checksums_are_the_same_for_random_chunk_sizes_and_workers(tmp_path):
+    cfg = load_config(SMOKE, _CHUNKED)
+    rng = np.random.default_rng(2024)
+    manifests = []
+    settings_tried = [(8192, 1)] + [(8192 * int(rng.integers(2, 4)), int(rng.integers(1, 3)))
+                                    for _ in range(2)]
+    for i, (chunk_users, workers) in enumerate(settings_tried):
+        _, manifest, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name,
+                                       data_dir=tmp_path / str(i), chunk_users=chunk_users,
+                                       workers=workers)
+        manifests.append(manifest)
+    for m in manifests[1:]:
+        assert m["checksums"] == manifests[0]["checksums"]
+        assert m["rows"] == manifests[0]["rows"]
+
+
+def test_older_format_is_named(copy_of_smoke):
+    from nsf.data import open_dataset
+
+    mpath = copy_of_smoke / "manifest.json"
+    manifest = json.loads(mpath.read_text())
+    manifest["format"] = "nsf-dataset/1"
+    mpath.write_text(json.dumps(manifest))
+    with pytest.raises(NsfError, match=r"older format 'nsf-dataset/1'.*--force"):
+        open_dataset(copy_of_smoke)
+
+
+def test_unreadable_part_is_named(copy_of_smoke):
+    from nsf.data import open_dataset
+
+    _first_part(copy_of_smoke, "outcomes").write_bytes(b"not parquet")
+    with pytest.raises(NsfError, match=r"table 'outcomes' is unreadable"):
+        open_dataset(copy_of_smoke)
