@@ -659,3 +659,147 @@ def test_a_study_json_of_the_old_schema_is_one_line_asking_for_a_rerun(tmp_path,
              if line.startswith("nsf: error:")]
     assert len(lines) == 1 and "nsf.study/1" in lines[0] and "re-run the study" in lines[0]
     assert not out.exists()
+
+
+# --- nothing identifying in MLflow, reports inside their root -------------------------------
+
+_TOKENS = (
+    r"(?i)(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])",           # SHA-256 / HMAC digests
+    r"(?<![\d.])010-?[\d*]{4}-?\d{4}(?![\d.])",              # phone numbers, plain or masked
+    r"(?<![\d.])\d{9}(?![\d.])",                              # customer numbers
+    r"[A-Za-z0-9._%+*-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+",  # e-mails, plain or masked
+)
+
+
+def _identifiers(dataset: Path) -> set[str]:
+    """Every identifier of every simulated person in the dataset, as the tokens look."""
+    import pyarrow.parquet as pq
+
+    from data_gen.dataset import read_manifest
+
+    manifest = read_manifest(dataset)
+    values: set[str] = set()
+    wanted = {"users": ("customer_number_hash", "kakao_account_hash", "phone_hash",
+                        "email_hash", "masked_email", "masked_phone"),
+              "truth_users": ("phone_plain", "email_plain", "customer_number",
+                              "kakao_account_id")}
+    for table, columns in wanted.items():
+        for f in manifest["tables"][table]["files"]:
+            frame = pq.read_table(dataset / f, columns=list(columns)).to_pandas()
+            for c in columns:
+                values.update(frame[c].dropna().astype(str))
+    values.update(v.replace("-", "") for v in list(values) if v.startswith("010-"))
+    return {v.lower() for v in values}
+
+
+def _tokens(text: str) -> set[str]:
+    import re
+
+    found = set()
+    for pattern in _TOKENS:
+        found.update(m.replace("-", "") if m.startswith("010") else m
+                     for m in re.findall(pattern, text))
+    return {t.lower() for t in found}
+
+
+def _file_texts(path: Path):
+    """The text a file holds: decoded tables, archive members, or its raw bytes."""
+    import io
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    data = path.read_bytes()
+    if data[:4] == b"PAR1":
+        yield pq.read_table(io.BytesIO(data)).to_pandas().to_csv(index=False)
+    elif data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                yield archive.read(name).decode("latin-1")
+    else:
+        yield data.decode("latin-1")
+
+
+def test_no_identifier_in_any_artifact_param_tag_or_metric(smoke_study):
+    """Train, study and audit runs on the smoke world: no artifact (models, examples, tables,
+    JSON), param, tag or metric holds a person's identifier, phone number or hash."""
+    from mlflow.tracking import MlflowClient
+    from typer.testing import CliRunner
+
+    from nsf.cli import app
+
+    root = smoke_study["root"]
+    args = [a for item in smoke_study["sets"] for a in ("--set", item)]
+    with _chdir(root):
+        train = CliRunner().invoke(app, ["train", str(SMOKE), "-q", *args],
+                                   catch_exceptions=False)
+    assert train.exit_code == 0, train.output
+    (dataset,) = [p for p in (root / "data").iterdir() if p.is_dir()]
+    secrets = _identifiers(dataset)
+    assert len(secrets) > 5 * 3000  # the scan looks for real values
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    roles = set()
+    for exp in client.search_experiments():
+        if exp.name != "Default":  # MLflow's own; every other one is the project's
+            assert exp.tags.get("mlflow.experimentKind") == "custom_model_development"
+        for run in client.search_runs([exp.experiment_id], max_results=5000):
+            roles.add(run.data.tags.get("nsf.role"))
+            text = json.dumps([run.data.params, run.data.tags, run.data.metrics])
+            leaked = _tokens(text) & secrets
+            assert not leaked, (run.info.run_id, sorted(leaked)[:3])
+    assert {"train", "study", "variant", "audit"} <= roles
+    files = [p for p in (root / "mlartifacts").rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"input_example.json", "serving_input_example.json", "study.json",
+            "audit.json", "python_model.pkl"} <= names
+    for path in files:
+        if path.suffix == ".png":
+            continue  # figures of aggregates
+        for text in _file_texts(path):
+            leaked = _tokens(text) & secrets
+            assert not leaked, (str(path.relative_to(root)), sorted(leaked)[:3])
+
+
+def test_input_example_keeps_what_the_features_need(smoke_prepared):
+    """The redacted example scores like rows with the same derived features would."""
+    from nsf.features import build_features
+    from nsf.pipeline import FeatureSelection, fit_variant
+    from nsf.tracking._train import example_rows
+
+    cfg = load_config(SMOKE)
+    fitted = fit_variant(smoke_prepared, FeatureSelection.from_config(cfg.features), cfg.model,
+                         cfg.seed)
+    rows = smoke_prepared.frame.iloc[smoke_prepared.test_index[:5]].reset_index(drop=True)
+    example = example_rows(rows, fitted)
+    assert list(example.columns) == fitted.input_columns
+    real = build_features(rows, fitted.features)
+    fake = build_features(example, fitted.features)
+    # The same multiset of derived values per feature (rows are rotated, not copied).
+    for name in ("account_id_kind", "email_domain"):
+        assert sorted(map(str, fake[name])) == sorted(map(str, real[name])), name
+    for column in ("phone_hash", "email_hash", "kakao_account_hash"):
+        assert not set(example[column]) & set(rows[column])
+    assert len(example.merge(rows[fitted.input_columns], how="inner")) == 0
+
+
+def test_report_folder_stays_under_its_root(smoke_study, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from nsf.report import write_report
+    from nsf.report._write import report_folder
+
+    root = tmp_path / "reports"
+    assert report_folder(root, "../../x", "run").resolve().is_relative_to(root.resolve())
+    assert report_folder(root, "..", "..").parent.name == "_"
+    cfg = load_config(SMOKE, smoke_study["sets"])
+    client = MlflowClient(cfg.tracking.uri)
+    exp = client.get_experiment_by_name("smoke")
+    client.rename_experiment(exp.experiment_id, "../../../x")
+    try:
+        folder = write_report(smoke_study["parent"], cfg, out_dir=root)
+    finally:
+        client.rename_experiment(exp.experiment_id, "smoke")
+    assert folder.resolve().is_relative_to(root.resolve())
+    assert (folder / "report.html").is_file()
+    assert not (tmp_path.parent / "x").exists() and not (tmp_path / "x").exists()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -21,6 +23,7 @@ from rich.table import Table
 
 from nsf.cli import app
 from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, plain_progress, resolve
+from nsf.errors import NsfError
 
 _STAGES = {"fits": "variants x seeds", "minimal set": "minimal-set fits",
            "proxies": "proxy checks", "fairness": "fairness tables",
@@ -44,6 +47,35 @@ def _summary(result) -> Table:
         table.add_row(v.name, v.reference, _fmt(m.estimate),
                       f"[{_fmt(m.lower)}, {_fmt(m.upper)}]", v.verdict or "")
     return table
+
+
+@contextmanager
+def study_lock(cfg) -> Iterator[None]:
+    """The lock of one study (experiment and config digest), held while its parent run is
+    found or started and its children are logged: a second identical study cannot attach to
+    the same parent run and duplicate the children.
+
+    Raises
+    ------
+    NsfError
+        Another process holds it (one line, exit 2).
+    """
+    from filelock import FileLock, Timeout
+
+    from nsf.tracking import lock_folder
+    from nsf.tracking.study import study_key
+
+    lock = FileLock(lock_folder(cfg.tracking) / f"study-{cfg.name}-{study_key(cfg)[:16]}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise NsfError(f"another `nsf study` of experiment {cfg.name!r} with the same config "
+                       f"is running ({lock.lock_file} is held); re-run it when that one has "
+                       "finished to reuse its fits") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @app.command("study")
@@ -86,7 +118,7 @@ def study_cmd(
             from nsf.cli._simulate import ensure_dataset
 
             path, _, _ = ensure_dataset(cfg, quiet=quiet)
-        dataset = open_dataset(path)
+        dataset = open_dataset(path, verify=cfg.dataset.verify)
     n_workers = workers if workers is not None else cfg.study.workers
     # The latent income is read only for the income proxy (simulated data, never a feature).
     latents = cfg.dataset.kind == "simulated" and (
@@ -109,7 +141,7 @@ def study_cmd(
         # Read and check the data and the variants before a run exists: bad input writes nothing.
         prepared = prepare(cfg, dataset, latents=latents)
         resolve_variants(cfg, prepared)
-        with study_run(cfg, fresh=fresh) as (run_id, resumed):
+        with study_lock(cfg), study_run(cfg, fresh=fresh) as (run_id, resumed):
             log_description(prepared.description)
             store = MlflowFitStore(cfg, run_id, prepared.digest)
             result = run_study(cfg, prepared, store=store, workers=n_workers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 from nsf.config import ExperimentConfig
 from nsf.errors import NsfError
 
-__all__ = ["DEFAULT_OUT_DIR", "PACKAGES", "load_schema", "validate_report", "write_report"]
+__all__ = ["DEFAULT_OUT_DIR", "PACKAGES", "load_schema", "report_folder", "safe_name",
+           "validate_report", "write_report"]
 
 #: Reports go to <out_dir>/<experiment>/<run id>/.
 DEFAULT_OUT_DIR = Path("reports")
@@ -79,6 +81,30 @@ def _dataset_summary(study) -> tuple[dict | None, str]:
     except (OSError, ValueError) as exc:
         return None, f"{path} unreadable ({exc})"
     return summary, f"From {path} (the dataset the study read)."
+
+
+def safe_name(name: str) -> str:
+    """``name`` as one harmless path component: characters other than letters, digits, ``_``,
+    ``-`` and ``.`` become ``_``, leading dots are dropped (no ``..``, no hidden folder), at
+    most 100 characters; ``_`` if nothing is left."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)).lstrip(".")[:100]
+    return cleaned or "_"
+
+
+def report_folder(out_dir: Path | str, experiment: str, run_id: str) -> Path:
+    """``<out_dir>/<experiment>/<run id>/`` from sanitised names, checked to stay under
+    ``out_dir`` (names come from MLflow, where anyone can rename an experiment).
+
+    Raises
+    ------
+    NsfError
+        The folder would not be inside ``out_dir`` (e.g. through a symbolic link).
+    """
+    root = Path(out_dir)
+    folder = root / safe_name(experiment) / safe_name(run_id)
+    if not folder.resolve().is_relative_to(root.resolve()):
+        raise NsfError(f"report folder {folder}: resolves outside the reports root {root}")
+    return folder
 
 
 def _atomic_write(path: Path, data: str | bytes) -> None:
@@ -148,8 +174,8 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
     figures = render_figures(model)
     document = build_document(model, figures)
 
-    folder = Path(out_dir if out_dir is not None else DEFAULT_OUT_DIR) / \
-        record.experiment_name / record.run_id
+    folder = report_folder(out_dir if out_dir is not None else DEFAULT_OUT_DIR,
+                           record.experiment_name, record.run_id)
     try:
         (folder / "figures").mkdir(parents=True, exist_ok=True)
         for name, png in figures.items():

@@ -3,11 +3,14 @@
 import logging
 
 from nsf.tracking._store import (
+    EXPERIMENT_TAGS,
     TAG_KEYS,
     artifact_root,
     check_store,
     experiment_id,
     git_commit,
+    lock_folder,
+    open_store,
     ui_command,
 )
 from nsf.tracking._train import (
@@ -28,6 +31,7 @@ for _name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
 
 __all__ = [
     "DESCRIPTION_ARTIFACT",
+    "EXPERIMENT_TAGS",
     "NATIVE_NAME",
     "SCORER_NAME",
     "TAG_KEYS",
@@ -37,9 +41,11 @@ __all__ = [
     "experiment_id",
     "git_commit",
     "load_fitted",
+    "lock_folder",
     "log_config",
     "log_description",
     "log_trained_model",
+    "open_store",
     "tracked_run",
     "ui_command",
 ]

@@ -13,6 +13,11 @@ from nsf.errors import NsfError
 #: Tags every run carries (the same keys everywhere so the UI can filter and compare).
 TAG_KEYS = ("nsf.role", "nsf.variant", "nsf.seed", "nsf.model", "nsf.dataset_digest",
             "nsf.git_commit")
+#: Tags of every experiment the project creates: MLflow's UI then opens it on the runs table
+#: (without the kind it opens on an empty GenAI overview).
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
+#: Stores this process has opened (created or migrated) under the store lock.
+_OPENED: set[str] = set()
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -70,6 +75,73 @@ def check_store(cfg: TrackingConfig) -> None:
     raise NsfError(f"tracking.uri {uri!r}: unsupported scheme {scheme!r}")
 
 
+def lock_folder(cfg: TrackingConfig) -> Path:
+    """Where the locks of runs on this store live (created if missing): ``.nsf-locks`` beside
+    a SQLite file, else in the system's temporary folder (a remote store's runs are then
+    serialised per machine only).
+
+    Raises
+    ------
+    NsfError
+        The folder cannot be created.
+    """
+    import hashlib
+    import tempfile
+
+    db = sqlite_path(cfg.uri)
+    if db is not None:
+        folder = db.resolve().parent / ".nsf-locks"
+    else:
+        digest = hashlib.sha256(cfg.uri.encode()).hexdigest()[:16]
+        folder = Path(tempfile.gettempdir()) / f"nsf-locks-{digest}"
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise NsfError(f"tracking.uri {cfg.uri!r}: cannot create the lock folder {folder} "
+                       f"({exc.strerror})") from None
+    return folder
+
+
+def store_lock(cfg: TrackingConfig):
+    """The file lock serialising creation and migration of the store (and experiments)."""
+    from filelock import FileLock
+
+    db = sqlite_path(cfg.uri)
+    name = f"{db.name}.lock" if db is not None else "store.lock"
+    return FileLock(lock_folder(cfg) / name, timeout=600)
+
+
+def open_store(cfg: TrackingConfig) -> None:
+    """Create or migrate the store once per process, under :func:`store_lock`, so processes
+    that first use a new SQLite store at the same time do not race on its schema.
+
+    Raises
+    ------
+    NsfError
+        The store cannot be reached or the lock is not released within 10 minutes.
+    """
+    import mlflow
+    from filelock import Timeout
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    check_store(cfg)
+    mlflow.set_tracking_uri(cfg.uri)
+    if cfg.uri in _OPENED:
+        return
+    lock = store_lock(cfg)
+    try:
+        with lock:
+            # The first query creates the tables and runs any pending migrations.
+            MlflowClient(cfg.uri).search_experiments(max_results=1)
+    except Timeout:
+        raise NsfError(f"tracking.uri {cfg.uri!r}: another process holds {lock.lock_file} "
+                       "for over 10 minutes") from None
+    except MlflowException as exc:
+        raise NsfError(f"tracking store {cfg.uri!r}: {str(exc).splitlines()[0]}") from None
+    _OPENED.add(cfg.uri)
+
+
 def git_commit() -> str:
     """The project's git commit (``unknown`` outside a checkout)."""
     here = Path(__file__).resolve().parent
@@ -90,18 +162,30 @@ def experiment_id(cfg: TrackingConfig, name: str) -> str:
         If the store cannot be reached.
     """
     import mlflow
+    from filelock import Timeout
     from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
 
-    check_store(cfg)
-    mlflow.set_tracking_uri(cfg.uri)
+    open_store(cfg)
     try:
         experiment = mlflow.get_experiment_by_name(name)
         if experiment is None:
-            return mlflow.create_experiment(name, artifact_location=artifact_root(cfg))
+            # Under the store lock: two processes creating the same experiment do not race.
+            with store_lock(cfg):
+                experiment = mlflow.get_experiment_by_name(name)
+                if experiment is None:
+                    return mlflow.create_experiment(name, artifact_location=artifact_root(cfg),
+                                                    tags=EXPERIMENT_TAGS)
         if experiment.lifecycle_stage == "deleted":
             raise NsfError(f"MLflow experiment {name!r} is deleted; restore it in the UI or "
                            "rename the config")
+        for key, value in EXPERIMENT_TAGS.items():
+            if key not in experiment.tags:  # created by an earlier version
+                MlflowClient(cfg.uri).set_experiment_tag(experiment.experiment_id, key, value)
         return experiment.experiment_id
+    except Timeout:
+        raise NsfError(f"tracking.uri {cfg.uri!r}: another process holds the store lock for "
+                       "over 10 minutes") from None
     except MlflowException as exc:
         raise NsfError(f"tracking store {cfg.uri!r}: {str(exc).splitlines()[0]}") from None
 

@@ -85,10 +85,53 @@ def log_description(description) -> None:
         mlflow.log_text(description.to_json(), DESCRIPTION_ARTIFACT)
 
 
-def _example(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    # Integers widened to int64 and floats to float64 in the signature, so feeds written with
-    # narrower types convert safely under MLflow's schema enforcement.
-    ex = frame[columns].head(5).reset_index(drop=True).copy()
+#: Rows in the scorer's input example.
+EXAMPLE_ROWS = 5
+
+
+def _pseudonyms(example: pd.DataFrame, columns: list[str]) -> None:
+    """Replace the values of ``columns`` by ``id-1``, ``id-2``, ... (one per distinct value
+    across them), so equal values stay equal and nothing of the originals is kept."""
+    names: dict[object, str] = {}
+    for c in columns:
+        example[c] = [None if pd.isna(v) else names.setdefault(v, f"id-{len(names) + 1}")
+                      for v in example[c]]
+
+
+def _mask_local_part(example: pd.DataFrame, column: str) -> None:
+    example[column] = [None if pd.isna(v) else "xx@" + str(v).rpartition("@")[2]
+                       for v in example[column]]
+
+
+def example_rows(rows: pd.DataFrame, fitted) -> pd.DataFrame:
+    """The scorer's input example: no value identifies a person, the columns and types are
+    those the scorer takes, and the features computed from it are well defined.
+
+    - No row is a person's row: each column (or columns read together by one feature) is
+      taken from the sample rows shifted by its own offset.
+    - Identifiers read only for a derived feature are replaced: the hashes compared for the
+      Kakao account ID's kind become pseudonyms ``id-1``, ``id-2`` (equal stays equal), and a
+      masked e-mail keeps only its domain.
+    - Integers are widened to int64 and floats to float64 in the signature, so feeds written
+      with narrower types convert safely under MLflow's schema enforcement.
+    """
+    columns = fitted.input_columns
+    sample = rows[columns].head(EXAMPLE_ROWS).reset_index(drop=True)
+    n = len(sample)
+    # Columns read together by one feature (the hashes compared for the account ID's kind)
+    # keep one offset, so that feature's value is a real row's.
+    offset: dict[str, int] = {}
+    for spec in fitted.features:
+        shared = next((offset[c] for c in spec.sources if c in offset), len(offset))
+        for c in spec.sources:
+            offset.setdefault(c, shared)
+    ex = pd.DataFrame({c: sample[c].iloc[[(i + offset.get(c, j)) % n for i in range(n)]]
+                       .to_numpy() for j, c in enumerate(columns)})
+    for spec in fitted.features:
+        if spec.op == "account_id_kind":
+            _pseudonyms(ex, list(spec.sources))
+        elif spec.op == "email_domain":
+            _mask_local_part(ex, spec.sources[0])
     for c in ex.columns:
         if pd.api.types.is_integer_dtype(ex[c]) and not pd.api.types.is_bool_dtype(ex[c]):
             ex[c] = ex[c].astype(np.int64)
@@ -110,7 +153,8 @@ def log_trained_model(fitted, evaluation, *, dataset_digest: str, sample_rows: p
     fitted : :class:`nsf.models.FittedModel`.
     evaluation : :class:`nsf.pipeline.Evaluation` (metrics, bands, test predictions).
     dataset_digest : tag ``nsf.dataset_digest``.
-    sample_rows : raw rows (e.g. a few test rows) for the scorer's input example and signature.
+    sample_rows : raw rows (e.g. a few test rows) for the scorer's signature and input example
+        (made from them by :func:`example_rows`: no value in it identifies a person).
     registry : the feature registry, logged next to the features used.
     log_models : also log the native model and the pyfunc scorer (the study may skip them).
 
@@ -143,7 +187,7 @@ def log_trained_model(fitted, evaluation, *, dataset_digest: str, sample_rows: p
     plt.close("all")
     if not log_models:
         return {}
-    example = _example(sample_rows, fitted.input_columns)
+    example = example_rows(sample_rows, fitted)
     scorer = NsfScorer(fitted)
     signature = infer_signature(example, scorer.predict(None, example))
     reqs = _requirements()

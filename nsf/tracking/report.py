@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from nsf.config import TrackingConfig
 from nsf.errors import NsfError
-from nsf.tracking._store import check_store
+from nsf.tracking._store import open_store
 
 if TYPE_CHECKING:
     from nsf.study import StudyResult
@@ -72,7 +72,7 @@ class AuditRecord:
 def _client(tracking: TrackingConfig):
     from mlflow.tracking import MlflowClient
 
-    check_store(tracking)
+    open_store(tracking)
     return MlflowClient(tracking_uri=tracking.uri)
 
 
