@@ -467,6 +467,20 @@ class WorldConfig(_Frozen):
     identifiers: IdentifiersConfig = IdentifiersConfig()
     truth: TruthConfig = TruthConfig()
 
+    @model_validator(mode="after")
+    def _windows_fit_the_calendar(self) -> WorldConfig:
+        longest = max(self.feed.windows)
+        if longest > self.calendar.days:
+            raise ValueError(
+                f"feed.windows: the longest window ({longest} days) exceeds the simulated "
+                f"history (calendar.days = {self.calendar.days})")
+        if longest > self.calendar.warmup_days:
+            raise ValueError(
+                f"calendar.warmup_days ({self.calendar.warmup_days}) is shorter than the "
+                f"longest feed window ({longest} days): the first observation dates would "
+                "hold truncated history; raise warmup_days or drop the window")
+        return self
+
     def digest(self, seed: int) -> str:
         """Stable digest of everything that determines the dataset's content."""
         payload = self.model_dump(mode="json")

@@ -10,15 +10,15 @@ reported recovery is always exact.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from data_gen.workers import process_pool
 from nsf.audit._sha256_lanes import PHONE_SPACE, DigestWordFilter, phone_digest_word7
 from nsf.errors import NsfError
 
@@ -234,11 +234,8 @@ def _scan_parallel(
     progress: Callable[[int], None] | None,
 ) -> list[np.ndarray]:
     # 'spawn': safe whatever threads the parent runs (MLflow, rich); its start-up is timed too.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker,
-        initargs=(target_filter,),
-    ) as pool:
+    # The workers die with this process, and at once when this block is left by an exception.
+    with process_pool(workers, initializer=_init_worker, initargs=(target_filter,)) as pool:
         futures = [pool.submit(_scan_task, lo, hi, chunk_size) for lo, hi in _tasks(start, stop)]
         found: list[np.ndarray] = []
         try:

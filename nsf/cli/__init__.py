@@ -6,6 +6,7 @@ user-facing errors into one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -30,8 +31,24 @@ from nsf.cli import (  # noqa: E402, F401
 )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C: worker pools are
+    stopped, the UI's server is stopped, MLflow runs are marked as not finished."""
+
+
+#: Set when SIGTERM arrived (libraries may turn the exception into another KeyboardInterrupt).
+_terminated = False
+
+
+def _on_sigterm(signum, frame) -> None:
+    global _terminated
+    _terminated = True
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     # Standalone mode lets click report usage errors (exit 2); the project's own errors pass
     # through it and are reported here as one line.
     try:
@@ -40,5 +57,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"nsf: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        print("nsf: interrupted; finished parts are kept and a re-run resumes", file=sys.stderr)
-        raise SystemExit(130) from None
+        pass
+    except SystemExit as exc:
+        # Typer turns an interrupt into exit code 130 without a word.
+        if exc.code != 130 and not _terminated:
+            raise
+    else:
+        return
+    what = "terminated" if _terminated else "interrupted"
+    print(f"nsf: {what}; finished parts are kept and a re-run resumes", file=sys.stderr)
+    raise SystemExit(143 if _terminated else 130)

@@ -20,7 +20,27 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a field: dotted.key=value (repeatable)."),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _hush_libraries(quiet: bool) -> bool:
+    """With ``-q``: MLflow's log lines below ERROR, and the warnings MLflow and cloudpickle
+    raise (e.g. about pickling the scorer), are not shown; errors still are."""
+    if quiet:
+        import logging
+        import os
+        import warnings
+
+        # MLflow sets its loggers' level from this variable when it is imported (later).
+        os.environ["MLFLOW_LOGGING_LEVEL"] = "ERROR"
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        for module in ("mlflow", "cloudpickle"):
+            warnings.filterwarnings("ignore", module=rf"{module}(\..*)?$")
+    return quiet
+
+
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", callback=_hush_libraries,
+    help="No progress bar, and no log lines or warnings from MLflow and cloudpickle.")]
 
 
 def resolve(config: Path | None, overrides: list[str] | None) -> ExperimentConfig:

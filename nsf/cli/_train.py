@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -42,7 +45,7 @@ def train_cmd(
             from nsf.cli._simulate import ensure_dataset
 
             path, _, _ = ensure_dataset(cfg, quiet=quiet)
-        dataset = open_dataset(path)
+        dataset = open_dataset(path, verify=cfg.dataset.verify)
     elif data is not None:
         raise NsfError("--data is for simulated datasets; dataset.kind is 'table'")
     t0 = time.perf_counter()
@@ -80,6 +83,12 @@ def score_cmd(
                        batch_rows=batch_rows or cfg.scoring.batch_rows)
     typer.echo(f"scored {int(stats['rows']):,} rows into {output_path} in "
                f"{stats['seconds']:.2f}s ({stats['rows_per_s']:,.0f} rows/s)")
+    by_column = stats["missing_by_column"]
+    worst = ", ".join(f"{c} {n:,}" for c, n in sorted(by_column.items(),
+                                                      key=lambda kv: -kv[1])[:3])
+    typer.echo(f"  missing values scored as missing: {int(stats['missing_values']):,} in "
+               f"{len(by_column)} of the model's input columns" + (f" ({worst}, ...)"
+                                                                  if worst else ""))
 
 
 @app.command("ui")
@@ -95,12 +104,28 @@ def ui_cmd(
     check_store(cfg.tracking)
     argv, env = ui_command(cfg.tracking, port=port)
     typer.echo(f"MLflow UI for {cfg.tracking.uri} at http://127.0.0.1:{port}  (Ctrl-C to stop)")
-    proc = subprocess.Popen(argv, env=env)
+    # Its own process group (the server starts uvicorn workers): stopped as a whole below.
+    proc = subprocess.Popen(argv, env=env, start_new_session=True)
     try:
         code = proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=30)
-        return
+    except BaseException as exc:  # Ctrl-C, or SIGTERM (nsf.cli.main turns it into one)
+        _stop_group(proc)
+        if isinstance(exc, KeyboardInterrupt):
+            return
+        raise
     if code != 0:
         raise NsfError(f"mlflow server exited with code {code} (is port {port} in use?)")
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM to the server's process group; after ``grace`` seconds, SIGKILL to whatever is
+    left of it (the server or its workers)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=5)

@@ -66,7 +66,9 @@ class ExperimentConfig(BaseModel):
         description="Experiment name: the dataset folder's prefix and the MLflow experiment.",
     )
     seed: int = Field(
-        20190711, ge=0, le=2**63 - 1, description="Root seed; all randomness flows from it."
+        20190711, ge=0, le=2**63 - 1, strict=True,
+        description="Root seed; all randomness flows from it (an integer: `true` or `7.0` "
+        "are refused, not converted).",
     )
     world: WorldConfig = WorldConfig()
     simulate: SimulateConfig = SimulateConfig()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -34,6 +35,77 @@ def _format(path: Path) -> str:
 
 
 def _batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The input's batches; a failure to read them is reported as unreadable input."""
+    try:
+        yield from _read_batches(path, columns, batch_rows)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise NsfError(f"{path}: unreadable input ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "strerror", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+#: What a number written as text may look like (what the feature code accepts besides
+#: true/false): anything else in a numeric column is refused, not turned into a missing value.
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$|^(true|false)$"
+
+
+def numeric_columns(fitted: FittedModel) -> dict[str, str]:
+    """Raw columns the model reads as numbers (``value``) or dates (``days``): column -> op."""
+    return {s.sources[0]: s.op for s in fitted.features if s.op in ("value", "days")}
+
+
+def check_batch(batch: pa.RecordBatch, numeric: dict[str, str], path: Path,
+                first_row: int) -> dict[str, int]:
+    """Refuse values of the wrong type; count the missing values per column.
+
+    A numeric or date column that arrives as text (a CSV cell such as ``123KRW``) would
+    otherwise become a missing value without a word and change the score.
+
+    Returns
+    -------
+    dict
+        Column -> missing values (null, or NaN in a float column) in this batch.
+
+    Raises
+    ------
+    NsfError
+        One line naming the column, how many values are unusable, and the first of them.
+    """
+    missing = {}
+    for name in batch.schema.names:
+        col = batch.column(name)
+        kind = numeric.get(name)
+        if kind is not None and (pa.types.is_string(col.type)
+                                 or pa.types.is_large_string(col.type)):
+            text = pc.utf8_lower(pc.utf8_trim_whitespace(col))
+            if kind == "value":
+                ok = pc.match_substring_regex(text, _NUMBER)
+            else:
+                # As the feature code parses them (nsf.features), so what fails there fails here.
+                parsed = pd.to_datetime(pd.Series(col.to_pandas(), dtype=object),
+                                        errors="coerce")
+                ok = pa.array(parsed.notna().to_numpy())
+            bad = pc.and_(pc.invert(pc.fill_null(ok, True)), pc.is_valid(text))
+            n_bad = pc.sum(bad).as_py() or 0
+            if n_bad:
+                i = pc.index(bad, True).as_py()
+                expected = "numbers" if kind == "value" else "dates"
+                raise NsfError(
+                    f"{path}: column {name!r} holds {n_bad:,} values that are not {expected} "
+                    f"in rows {first_row + 1:,}-{first_row + batch.num_rows:,} (first: row "
+                    f"{first_row + i + 1:,}, {col[i].as_py()!r}); correct them, or leave the "
+                    "cells empty to score them as missing")
+        n = col.null_count
+        if pa.types.is_floating(col.type):
+            n += pc.sum(pc.fill_null(pc.is_nan(col), False)).as_py() or 0
+        missing[name] = n
+    return missing
+
+
+def _read_batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
     if _format(path) == "parquet":
         pf = pq.ParquetFile(path)
         missing = [c for c in columns if c not in pf.schema_arrow.names]
@@ -116,16 +188,21 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
     Returns
     -------
     dict
-        ``rows``, ``seconds`` and ``rows_per_s``.
+        ``rows``, ``seconds``, ``rows_per_s``, ``missing_values`` (cells of the model's input
+        columns that are empty, scored as missing) and ``missing_by_column``.
 
     Raises
     ------
     NsfError
-        Unreadable input, missing columns, or an unwritable output.
+        Unreadable input, missing columns, a value of the wrong type in a numeric or date
+        column, the output being the input, or an unwritable output.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if not input_path.is_file():
         raise NsfError(f"{input_path}: no such file")
+    if output_path.resolve() == input_path.resolve() or (
+            output_path.exists() and output_path.samefile(input_path)):
+        raise NsfError(f"{output_path}: is the input file; write the scores to another file")
     out_fmt = _format(output_path)
     try:
         in_fmt = _format(input_path)
@@ -141,13 +218,25 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
         raise NsfError(f"{input_path}: missing columns {missing} the model needs")
     keys = [k for k in KEY_COLUMNS if k in names]
     columns = list(dict.fromkeys([*keys, *fitted.input_columns]))
+    numeric = numeric_columns(fitted)
+    missing = dict.fromkeys(fitted.input_columns, 0)
     tmp = output_path.with_name(output_path.name + ".tmp")
     writer = None
     rows = 0
     t0 = time.perf_counter()
+
+    def checked(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        first = 0
+        for batch in batches:
+            for name, n in check_batch(batch, numeric, input_path, first).items():
+                if name in missing:
+                    missing[name] += n
+            first += batch.num_rows
+            yield batch
+
     with _system_memory_pool():
         try:
-            batches = _batches(input_path, columns, batch_rows)
+            batches = checked(_batches(input_path, columns, batch_rows))
             for batch, p in _scored(fitted, batches, batch_rows, fitted.model_cfg.num_threads):
                 out = pa.table({
                     **{k: batch.column(k) for k in keys},
@@ -170,14 +259,14 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
             writer.close()
             writer = None
             tmp.replace(output_path)
-        except OSError as exc:
-            raise NsfError(f"{output_path}: cannot write ({exc.strerror or exc})") from None
-        except pa.ArrowInvalid as exc:
-            raise NsfError(f"{input_path}: cannot read ({str(exc).splitlines()[0]})") from None
+        except OSError as exc:  # reading errors were turned into NsfError by _batches
+            raise NsfError(f"{output_path}: cannot write ({_first_line(exc)})") from None
         finally:
             if writer is not None:
                 writer.close()
             if tmp.exists():
                 tmp.unlink()
     seconds = time.perf_counter() - t0
-    return {"rows": float(rows), "seconds": seconds, "rows_per_s": rows / max(seconds, 1e-9)}
+    return {"rows": float(rows), "seconds": seconds, "rows_per_s": rows / max(seconds, 1e-9),
+            "missing_values": float(sum(missing.values())),
+            "missing_by_column": {k: v for k, v in missing.items() if v}}

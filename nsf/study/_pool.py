@@ -9,12 +9,12 @@ not depend on the number of workers. MLflow is touched by the parent only.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from data_gen.workers import process_pool
 from nsf.config import ExperimentConfig
 
 #: Worker state: the prepared data and config, set once by :func:`_init_worker`.
@@ -28,7 +28,9 @@ def _init_worker(cfg: ExperimentConfig, dataset_path: str | None, latents: bool)
     from nsf.data import open_dataset
     from nsf.pipeline import prepare
 
-    dataset = open_dataset(dataset_path) if dataset_path is not None else None
+    # The parent verified the content checksums of the tables it read before starting the
+    # pool; the workers check the row counts only instead of hashing every table again.
+    dataset = open_dataset(dataset_path, verify="rows") if dataset_path is not None else None
     _WORKER["prepared"] = prepare(cfg, dataset, latents=latents)
     _WORKER["cfg"] = cfg
 
@@ -67,16 +69,18 @@ class TaskPool:
 
     def __enter__(self) -> TaskPool:
         if self.workers > 1:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
+            # Workers die with this process (data_gen.workers); an exception here (Ctrl-C,
+            # SIGTERM) kills them at once instead of letting their fits run to the end.
+            self._context = process_pool(
+                self.workers, initializer=_init_worker,
                 initargs=(self.cfg, self._dataset_path, self._latents))
+            self._executor = self._context.__enter__()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=exc_type is not None)
             self._executor = None
+            self._context.__exit__(exc_type, exc, tb)
 
     def run(self, fn: TaskFn, items: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
         """Yield ``(item, fn(...))`` as tasks finish (in order when serial).
