@@ -214,11 +214,21 @@ def test_config_rejections_name_the_field():
 
 
 def _write_dataset(root: Path, users: pd.DataFrame, truth: pd.DataFrame) -> Path:
+    """A dataset folder with a valid manifest (the audit verifies it before reading)."""
+    from data_gen import _checksum
+    from data_gen.dataset import FORMAT, table_checksum
+
+    manifest = {"format": FORMAT, "rows": {}, "checksums": {}, "tables": {}, "digest": "0" * 64,
+                "seed": 0, "config": {}}
     for name, frame in (("users", users), ("truth_users", truth)):
         (root / name).mkdir(parents=True)
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
                        root / name / "part-00000.parquet")
-    (root / "manifest.json").write_text(json.dumps({"rows": {"users": len(users)}}))
+        manifest["tables"][name] = {"files": [f"{name}/part-00000.parquet"]}
+        total = table_checksum(root, manifest, name)
+        manifest["rows"][name] = total[1]
+        manifest["checksums"][name] = _checksum.digest(name, total)
+    (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 
 

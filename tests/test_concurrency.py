@@ -137,7 +137,8 @@ def _assert_all_gone(procs: list[psutil.Process]) -> None:
     assert not leftovers, f"orphaned processes: {leftovers}"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL,
+                                 pytest.param(signal.SIGTERM, marks=pytest.mark.slow)])
 def test_simulate_workers_die_with_their_parent(tmp_path, sig):
     sets = _sets(["world.population.n_users=65536", "simulate.chunk_users=8192",
                   f"simulate.data_dir={tmp_path / 'data'}"])
@@ -151,6 +152,7 @@ def test_simulate_workers_die_with_their_parent(tmp_path, sig):
         assert err.strip() == "nsf: terminated; finished parts are kept and a re-run resumes"
 
 
+@pytest.mark.slow
 def test_audit_workers_die_with_their_parent(smoke_dataset, tmp_path):
     sets = _sets(["audit.workers=2", "audit.phone_space_size=100000000"])
     proc = _start("audit", str(SMOKE), "-q", "--no-mlflow", "--data", str(smoke_dataset), *sets,
@@ -194,3 +196,23 @@ def test_ui_server_stops_with_nsf_ui(tmp_path):
     proc.terminate()
     proc.communicate(timeout=60)
     _assert_all_gone(children)
+
+
+def test_experiments_are_tagged_custom_model_development(tmp_path):
+    """New experiments, and ones an earlier version created without the tag."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from nsf.tracking import EXPERIMENT_TAGS, experiment_id
+
+    cfg = load_config(None, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"])
+    new = experiment_id(cfg.tracking, "new")
+    mlflow.set_tracking_uri(cfg.tracking.uri)
+    old = mlflow.create_experiment("old")
+    assert "mlflow.experimentKind" not in MlflowClient(cfg.tracking.uri).get_experiment(old).tags
+    assert experiment_id(cfg.tracking, "old") == old
+    client = MlflowClient(cfg.tracking.uri)
+    for exp in (new, old):
+        tags = client.get_experiment(exp).tags
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
+    assert EXPERIMENT_TAGS == {"mlflow.experimentKind": "custom_model_development"}

@@ -722,7 +722,7 @@ def _file_texts(path: Path):
 
 def test_no_identifier_in_any_artifact_param_tag_or_metric(smoke_study):
     """Train, study and audit runs on the smoke world: no artifact (models, examples, tables,
-    JSON), param, tag or metric holds a person's identifier, phone number or hash."""
+    JSON), param, tag, metric or report holds a person's identifier, phone number or hash."""
     from mlflow.tracking import MlflowClient
     from typer.testing import CliRunner
 
@@ -753,7 +753,11 @@ def test_no_identifier_in_any_artifact_param_tag_or_metric(smoke_study):
     names = {p.name for p in files}
     assert {"input_example.json", "serving_input_example.json", "study.json",
             "audit.json", "python_model.pkl"} <= names
-    for path in files:
+    # The reports written by `nsf study` and `nsf report` too.
+    reports = [p for folder in (root / "reports", root / "out") for p in folder.rglob("*")
+               if p.is_file()]
+    assert {"report.html", "report.md", "report.json"} <= {p.name for p in reports}
+    for path in files + reports:
         if path.suffix == ".png":
             continue  # figures of aggregates
         for text in _file_texts(path):

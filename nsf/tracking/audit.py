@@ -71,6 +71,7 @@ def log_audit(
         for rule in cfg.audit.coarsen
     )
     params["seed"] = cfg.seed
+    params["dataset.verify"] = cfg.dataset.verify
     tags = {"nsf.role": "audit", "nsf.dataset": dataset, "nsf.audit_digest": audit_digest(cfg)}
     if manifest_digest is not None:
         tags["nsf.manifest_sha256"] = manifest_digest
