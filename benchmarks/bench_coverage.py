@@ -46,8 +46,8 @@ STUDY = [
     f"study.groups=[{','.join((*NOISE, DRIVER))}]", "study.families=[drop_one]",
     "study.n_bootstrap=300", "study.fairness_n_bootstrap=50", "study.proxy_targets=[age_band]",
     "study.proxy_estimator=logistic_regression", "study.minimal_set.enabled=false",
-    "study.fairness_attributes=[gender]", "study.intersections=[]", "study.shap_rows=100",
-    "study.permutation_rows=100", "study.permutation_repeats=1", "study.audit=false",
+    "study.fairness_attributes=[gender]", "study.intersections=[]", "study.shap_rows=200",
+    "study.permutation_rows=1000", "study.permutation_repeats=1", "study.audit=false",
 ]
 
 
