@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import as_completed
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -357,8 +357,14 @@ def build_dataset(
     progress: Callable[[int, int], None] | None = None,
     verify: str = "checksums",
     on_wait: Callable[[Path], None] | None = None,
+    run_tasks: Callable[[Callable, list], Iterable] | None = None,
 ) -> tuple[Path, dict, bool]:
     """Build (or reuse) the dataset of ``world`` and ``seed``.
+
+    The chunks run in ``workers`` local processes, or through ``run_tasks(fn, tasks)``, an
+    injected runner yielding ``fn(task)`` for each task as it finishes (``nsf`` passes its
+    executor's, local or Dask; ``workers`` is then unused). Finished chunks are kept, so a
+    build stopped for any reason resumes where it stopped.
 
     A finished dataset is reused only if it matches its manifest (row counts, and content
     checksums unless ``verify="rows"``). The build holds a file lock on the dataset folder
@@ -394,7 +400,8 @@ def build_dataset(
     try:
         return _build_locked(world, seed=seed, name=name, digest=digest, final=final,
                              chunk_users=chunk_users, workers=workers, hmac_key=hmac_key,
-                             force=force, progress=progress, verify=verify)
+                             force=force, progress=progress, verify=verify,
+                             run_tasks=run_tasks)
     finally:
         lock.release()
 
@@ -402,7 +409,9 @@ def build_dataset(
 def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, final: Path,
                   chunk_users: int, workers: int, hmac_key: bytes | None, force: bool,
                   progress: Callable[[int, int], None] | None,
-                  verify: str) -> tuple[Path, dict, bool]:
+                  verify: str,
+                  run_tasks: Callable[[Callable, list], Iterable] | None = None,
+                  ) -> tuple[Path, dict, bool]:
     staging = final.with_name(final.name + ".partial")
     if final.exists() and not force:
         if not (final / "manifest.json").exists():
@@ -433,7 +442,10 @@ def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, fina
         if progress:
             progress(len(done), len(chunks))
 
-    if workers > 1 and len(todo) > 1:
+    if run_tasks is not None and todo:
+        for rec in run_tasks(run_chunk, todo):
+            finish(rec)
+    elif workers > 1 and len(todo) > 1:
         with process_pool(min(workers, len(todo))) as pool:
             futures = [pool.submit(run_chunk, t) for t in todo]
             for fut in as_completed(futures):

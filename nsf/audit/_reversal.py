@@ -12,15 +12,15 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from data_gen.workers import process_pool
 from nsf.audit._sha256_lanes import PHONE_SPACE, DigestWordFilter, phone_digest_word7
+from nsf.config._execution import ExecutionConfig
 from nsf.errors import NsfError
+from nsf.execution import Executor, Setup
 
 __all__ = ["ReversalResult", "check_hex_digests", "phone_in_space", "recover_phones"]
 
@@ -125,14 +125,9 @@ class ReversalResult:
         }
 
 
-# Worker state, set once per process by the pool initializer (the bitmap is too big to send per
-# task).
-_WORKER_FILTER: DigestWordFilter | None = None
-
-
-def _init_worker(target_filter: DigestWordFilter) -> None:
-    global _WORKER_FILTER
-    _WORKER_FILTER = target_filter
+def _worker_filter(target_filter: DigestWordFilter) -> DigestWordFilter:
+    """The worker state of the enumeration: the targets' bitmap (sent once per worker)."""
+    return target_filter
 
 
 def _scan(target_filter: DigestWordFilter, start: int, stop: int, chunk_size: int) -> np.ndarray:
@@ -146,9 +141,10 @@ def _scan(target_filter: DigestWordFilter, start: int, stop: int, chunk_size: in
     return np.concatenate(found) if found else np.empty(0, dtype=np.int64)
 
 
-def _scan_task(start: int, stop: int, chunk_size: int) -> tuple[int, np.ndarray]:
-    assert _WORKER_FILTER is not None, "worker not initialised"
-    return stop - start, _scan(_WORKER_FILTER, start, stop, chunk_size)
+def _scan_task(target_filter: DigestWordFilter,
+               task: tuple[int, int, int]) -> tuple[int, np.ndarray]:
+    start, stop, chunk_size = task
+    return stop - start, _scan(target_filter, start, stop, chunk_size)
 
 
 def _tasks(start: int, stop: int) -> list[tuple[int, int]]:
@@ -163,6 +159,7 @@ def recover_phones(
     workers: int = 1,
     chunk_size: int = 65_536,
     progress: Callable[[int], None] | None = None,
+    execution: ExecutionConfig | None = None,
 ) -> ReversalResult:
     """Recover ``010``-numbers from unsalted SHA-256 digests by enumerating suffixes.
 
@@ -174,11 +171,13 @@ def recover_phones(
         Enumerate suffixes ``[space_start, space_start + space_size)`` of ``010`` + 8 digits;
         the whole space is ``0`` and ``10^8``.
     workers
-        Processes; ``1`` runs in this process.
+        Processes; ``1`` runs in this process (``execution.workers`` wins when set).
     chunk_size
         Lanes hashed per numpy pass (speed only).
     progress
         Called with the number of suffixes just finished, after each task.
+    execution
+        The executor's config (:mod:`nsf.execution`; None: local processes).
 
     Returns
     -------
@@ -194,16 +193,19 @@ def recover_phones(
     stop = space_start + space_size
     began = time.perf_counter()
     target_filter = DigestWordFilter(sorted(targets))
-    if not targets:
-        candidates: list[np.ndarray] = []
-    elif workers == 1:
-        candidates = []
-        for lo, hi in _tasks(space_start, stop):
-            candidates.append(_scan(target_filter, lo, hi, chunk_size))
-            if progress is not None:
-                progress(hi - lo)
-    else:
-        candidates = _scan_parallel(target_filter, space_start, stop, workers, chunk_size, progress)
+    candidates: list[np.ndarray] = []
+    if targets:
+        # The executor's workers die with this process, at once when the run stops by an
+        # exception; a local pool's 'spawn' start-up is timed too.
+        setup = Setup(_worker_filter, (target_filter,))
+        with Executor(execution, workers) as executor:
+            workers = executor.workers
+            for _, (done, block) in executor.map_unordered(
+                    _scan_task, [(lo, hi, chunk_size) for lo, hi in _tasks(space_start, stop)],
+                    setup=setup):
+                candidates.append(block)
+                if progress is not None:
+                    progress(done)
     recovered: dict[str, str] = {}
     n_candidates = 0
     for block in candidates:
@@ -223,32 +225,6 @@ def recover_phones(
         n_candidates=n_candidates,
         workers=workers,
     )
-
-
-def _scan_parallel(
-    target_filter: DigestWordFilter,
-    start: int,
-    stop: int,
-    workers: int,
-    chunk_size: int,
-    progress: Callable[[int], None] | None,
-) -> list[np.ndarray]:
-    # 'spawn': safe whatever threads the parent runs (MLflow, rich); its start-up is timed too.
-    # The workers die with this process, and at once when this block is left by an exception.
-    with process_pool(workers, initializer=_init_worker, initargs=(target_filter,)) as pool:
-        futures = [pool.submit(_scan_task, lo, hi, chunk_size) for lo, hi in _tasks(start, stop)]
-        found: list[np.ndarray] = []
-        try:
-            for future in as_completed(futures):
-                done, block = future.result()
-                found.append(block)
-                if progress is not None:
-                    progress(done)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    return found
 
 
 def phone_in_space(phones: Sequence[str], *, space_start: int, space_size: int) -> np.ndarray:

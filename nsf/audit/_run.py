@@ -16,6 +16,7 @@ from nsf.audit._linkage import link_tables, simulate_recipient_table
 from nsf.audit._quasi import coarsen, k_anonymity
 from nsf.audit._reversal import ReversalResult, check_hex_digests, phone_in_space, recover_phones
 from nsf.config._audit import IDENTIFIER_COLUMNS, AuditConfig
+from nsf.config._execution import ExecutionConfig
 from nsf.errors import NsfError
 
 __all__ = ["ProgressFactory", "run_audit"]
@@ -92,6 +93,7 @@ def _attack(
     cfg: AuditConfig,
     progress: ProgressFactory | None,
     label: str,
+    execution: ExecutionConfig | None = None,
 ) -> dict[str, Any]:
     report: dict[str, Any] = {}
     if "phone_hash" in shared.columns:
@@ -105,6 +107,7 @@ def _attack(
             space_size=cfg.phone_space_size,
             workers=cfg.workers,
             chunk_size=cfg.chunk_size,
+            execution=execution,
             progress=advance,
         )
         report["reversal"] = _reversal_report(result, shared["phone_hash"], truth_phone)
@@ -125,6 +128,7 @@ def run_audit(
     sensitive: pd.DataFrame | None = None,
     source: str = "dataset",
     progress: ProgressFactory | None = None,
+    execution: ExecutionConfig | None = None,
 ) -> dict[str, Any]:
     """Measure what the shared identifiers and attributes give away, and what HMAC would hold.
 
@@ -147,6 +151,9 @@ def run_audit(
         Named in error messages.
     progress
         Optional progress-bar factory (see :data:`ProgressFactory`).
+    execution
+        Where the enumeration shards run (:mod:`nsf.execution`; None: ``cfg.workers`` local
+        processes).
 
     Returns
     -------
@@ -172,7 +179,8 @@ def run_audit(
                 truth_users, registered, rng=rng
             )
 
-    report = _attack(shared, recipient, recipient_truth, truth_phone, cfg, progress, "sha256")
+    report = _attack(shared, recipient, recipient_truth, truth_phone, cfg, progress, "sha256",
+                     execution)
 
     quasi_coarse = coarsen(quasi_raw, cfg.coarsen)
     raw, coarse = k_anonymity(quasi_raw), k_anonymity(quasi_coarse)
@@ -194,7 +202,7 @@ def run_audit(
                 counterfactual[column] = _keyed(keyed[plain_column], key)
         attacked = _attack(
             counterfactual, recipient, recipient_truth, truth_phone, cfg, progress,
-            COUNTERFACTUAL_SCHEME,
+            COUNTERFACTUAL_SCHEME, execution,
         )
         report["counterfactual"] = {"scheme": COUNTERFACTUAL_SCHEME, **attacked}
 

@@ -112,6 +112,7 @@ def audit_dataset(cfg, data: Path, *, quiet: bool, json_out: Path | None = None,
         result: dict[str, Any] = run_audit(
             tables.users, cfg.audit, rng=rng, truth_users=tables.truth_users,
             sensitive=tables.sensitive, source=tables.source, progress=progress,
+            execution=cfg.execution,
         )
     result["dataset"] = tables.source
     if json_out is not None:

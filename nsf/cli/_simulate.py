@@ -42,6 +42,7 @@ def ensure_dataset(cfg: ExperimentConfig, *, force: bool = False, quiet: bool = 
                    workers: int | None = None):
     """Build or reuse the dataset, with a progress bar over chunks on a terminal."""
     from data_gen.dataset import build_dataset
+    from nsf.execution import Executor
 
     show = not quiet and sys.stderr.isatty()
     console = Console(stderr=True)
@@ -60,12 +61,14 @@ def ensure_dataset(cfg: ExperimentConfig, *, force: bool = False, quiet: bool = 
             print(f"nsf: another process is building this dataset ({lock} is held); waiting "
                   "for it to finish", file=sys.stderr, flush=True)
 
-        return build_dataset(
-            cfg.world, seed=cfg.seed, name=cfg.name, data_dir=cfg.simulate.data_dir,
-            chunk_users=cfg.simulate.chunk_users,
-            workers=workers if workers is not None else cfg.simulate.workers,
-            hmac_key=hmac_key(cfg), force=force, progress=progress,
-            verify=cfg.dataset.verify, on_wait=waiting)
+        n_workers = workers if workers is not None else cfg.simulate.workers
+        with Executor(cfg.execution, n_workers) as executor:
+            return build_dataset(
+                cfg.world, seed=cfg.seed, name=cfg.name, data_dir=cfg.simulate.data_dir,
+                chunk_users=cfg.simulate.chunk_users, workers=executor.workers,
+                hmac_key=hmac_key(cfg), force=force, progress=progress,
+                verify=cfg.dataset.verify, on_wait=waiting,
+                run_tasks=executor.run_tasks if executor.parallel else None)
 
 
 @app.command("simulate")

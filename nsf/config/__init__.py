@@ -21,6 +21,7 @@ from pydantic.fields import FieldInfo
 from data_gen.config import WorldConfig
 from nsf.config._audit import AuditConfig
 from nsf.config._data import DatasetConfig, SplitConfig, TableConfig, TargetConfig
+from nsf.config._execution import ExecutionConfig
 from nsf.config._features import FeaturesConfig
 from nsf.config._model import ModelConfig, ScoringConfig
 from nsf.config._policy import CostColumnsConfig, PolicyConfig
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigError",
     "CostColumnsConfig",
     "DatasetConfig",
+    "ExecutionConfig",
     "ExperimentConfig",
     "FeaturesConfig",
     "ModelConfig",
@@ -72,6 +74,7 @@ class ExperimentConfig(BaseModel):
     )
     world: WorldConfig = WorldConfig()
     simulate: SimulateConfig = SimulateConfig()
+    execution: ExecutionConfig = ExecutionConfig()
     tracking: TrackingConfig = TrackingConfig()
     audit: AuditConfig = AuditConfig()
     dataset: DatasetConfig = DatasetConfig()

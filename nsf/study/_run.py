@@ -323,7 +323,7 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
     timing: dict[str, float] = {}
     t_start = time.perf_counter()
     with TaskPool(cfg, prepared, dataset_path=dataset_path, latents=prepared.latents,
-                  workers=workers) as pool:
+                  workers=workers, serial=needs_path) as pool:
         study = _Study(cfg, prepared, pool, store, fresh, progress)
         result = _run(study, timing)
     timing["total"] = time.perf_counter() - t_start

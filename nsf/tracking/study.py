@@ -33,11 +33,13 @@ _PAGE = 1000
 
 def study_key(cfg: ExperimentConfig) -> str:
     """Digest of the resolved config without the settings that cannot change the result
-    (workers, thread counts, tracking store): a failed parent with this key is resumed."""
+    (executor, workers, thread counts, tracking store): a failed parent with this key is
+    resumed, whichever backend runs it."""
     data = cfg.model_dump(mode="json")
     data.get("study", {}).pop("workers", None)
     data.get("model", {}).pop("num_threads", None)
     data.pop("tracking", None)
+    data.pop("execution", None)
     data.get("simulate", {}).pop("workers", None)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,207 @@
+"""The one executor: same results on every backend and worker count, and its faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nsf.config import ExecutionConfig, load_config
+from nsf.execution import Executor, ExecutorError, Setup
+
+ROOT = Path(__file__).resolve().parents[1]
+DASK2 = ExecutionConfig(backend="dask", workers=2)
+
+
+def _draw(state: dict, item: int) -> tuple[int, float, int]:
+    """A pure task: a seeded draw from the item, shifted by the worker's set-up state."""
+    rng = np.random.default_rng([state["seed"], item])
+    return item, float(rng.normal() + state["shift"]), os.getpid()
+
+
+def _make_state(seed: int, shift: float) -> dict:
+    return {"seed": seed, "shift": shift}
+
+
+def _sleep_then(item: int) -> tuple[int, int]:
+    time.sleep(0.4)
+    return item, os.getpid()
+
+
+def _die_on_three(item: int) -> int:
+    if item == 3:
+        os._exit(1)
+    return item
+
+
+def _results(config: ExecutionConfig, workers: int) -> dict[int, float]:
+    setup = Setup(_make_state, (7, 0.5))
+    with Executor(config, workers) as executor:
+        out = {i: (item, value) for i, (item, value, _) in
+               executor.map_unordered(_draw, range(12), setup=setup)}
+    assert all(i == item for i, (item, _) in out.items())
+    return {i: value for i, (_, value) in out.items()}
+
+
+def test_backends_and_worker_counts_give_identical_results():
+    serial = _results(ExecutionConfig(), 1)
+    assert sorted(serial) == list(range(12))
+    assert _results(ExecutionConfig(), 2) == serial
+    assert _results(DASK2, 2) == serial
+
+
+def test_setup_runs_once_per_worker_and_tasks_spread_over_workers():
+    with Executor(DASK2) as executor:
+        pids = {pid for _, (_, _, pid) in executor.map_unordered(
+            _draw, range(16), setup=Setup(_make_state, (1, 0.0)))}
+    assert os.getpid() not in pids  # ran in the cluster's processes
+    assert 1 <= len(pids) <= 2
+
+
+def test_unreachable_scheduler_is_one_line_within_the_timeout():
+    cfg = ExecutionConfig(backend="dask", address="tcp://127.0.0.1:9", connect_timeout=2)
+    began = time.monotonic()
+    with pytest.raises(ExecutorError) as err, Executor(cfg) as executor:
+        list(executor.map_unordered(_sleep_then, [1]))
+    assert time.monotonic() - began < 10
+    message = str(err.value)
+    assert "\n" not in message and "execution.address tcp://127.0.0.1:9" in message
+
+
+def test_unreachable_scheduler_from_the_command_line_exits_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "nsf", "simulate", "experiments/smoke.yaml", "-q",
+         "--set", f"simulate.data_dir={tmp_path}", "--set", "execution.backend=dask",
+         "--set", "execution.address=tcp://127.0.0.1:9", "--set", "execution.connect_timeout=2"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no Dask scheduler reachable within 2 s" in lines[0]
+    assert not list(tmp_path.glob("*/manifest.json"))
+
+
+def test_a_killed_worker_tasks_are_rerun_on_the_others():
+    with Executor(DASK2) as executor:
+        client = executor.client()
+        client.wait_for_workers(2, timeout=60)
+        worker_pids = set(client.run(os.getpid).values())
+        got, killed = {}, None
+        for i, (item, pid) in executor.map_unordered(_sleep_then, range(20)):
+            got[i] = item
+            if killed is None:
+                killed = pid
+                os.kill(pid, signal.SIGKILL)
+    assert killed in worker_pids
+    assert got == {i: i for i in range(20)}
+
+
+def test_dask_giving_up_on_a_task_is_one_line():
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            Executor(DASK2) as executor, pytest.raises(ExecutorError) as err:
+        list(executor.map_unordered(_die_on_three, range(6)))
+    assert "\n" not in str(err.value) and "rerun to resume" in str(err.value)
+
+
+_CLIENT = textwrap.dedent("""
+    import sys, time
+    from nsf.config import ExecutionConfig
+    from nsf.execution import Executor
+
+    def slow(item):
+        import os, time
+        time.sleep(60)
+        return os.getpid()
+
+    if __name__ == "__main__":
+        backend = sys.argv[1]
+        with Executor(ExecutionConfig(backend=backend, workers=2)) as executor:
+            if backend == "dask":
+                client = executor.client()
+                client.wait_for_workers(2, timeout=60)
+                pids = client.run(lambda: __import__("os").getpid()).values()
+            else:
+                pool = executor._local_pool()
+                for _ in pool.map(abs, range(4)):
+                    pass
+                pids = [p.pid for p in pool._processes.values()]
+            print(" ".join(str(p) for p in pids), flush=True)
+            list(executor.map_unordered(slow, range(8)))
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its (dead) parent's reaper counts as gone
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("backend", ["local", "dask"])
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_the_client_leaves_no_worker_process(tmp_path, backend, how):
+    script = tmp_path / "client.py"
+    script.write_text(_CLIENT)
+    with subprocess.Popen([sys.executable, str(script), backend], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        try:
+            pids = [int(p) for p in proc.stdout.readline().split()]
+            assert len(pids) == 2
+            time.sleep(1.0)
+            proc.send_signal(how)
+            proc.wait(timeout=60)
+            deadline = time.monotonic() + 20
+            while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not [p for p in pids if _alive(p)]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_audit_enumeration_shards_agree_on_every_backend():
+    import hashlib
+
+    from nsf.audit import recover_phones
+
+    phones = [f"010{n:08d}" for n in (3, 70_001, 149_999, 150_000)]
+    digests = [hashlib.sha256(p.encode()).hexdigest() for p in phones]
+    runs = [recover_phones(digests, space_size=150_000, workers=w, execution=e).recovered
+            for w, e in ((1, None), (2, None), (1, DASK2))]
+    assert runs[0] == {d: p for d, p in zip(digests[:3], phones[:3], strict=True)}
+    assert runs[1] == runs[0] and runs[2] == runs[0]
+
+
+@pytest.mark.slow
+def test_study_on_a_local_cluster_equals_the_serial_study(tmp_path):
+    from data_gen.dataset import build_dataset
+    from nsf.data import open_dataset
+    from nsf.pipeline import prepare
+    from nsf.study import run_study
+    from tests.test_study import TINY
+
+    cfg = load_config(None, [*TINY, "study.families=[drop_one,coarsen]", "study.seeds=2"])
+    path, _, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name,
+                               data_dir=tmp_path, chunk_users=cfg.simulate.chunk_users)
+    prepared = prepare(cfg, open_dataset(path), latents=True)
+    serial = run_study(cfg, prepared, workers=1, dataset_path=path)
+    dask_cfg = load_config(None, [*TINY, "study.families=[drop_one,coarsen]", "study.seeds=2",
+                                  "execution.backend=dask", "execution.workers=2"])
+    on_dask = run_study(dask_cfg, prepared, workers=1, dataset_path=path)
+    drop = {"timing", "config"}
+    assert serial.model_dump(exclude=drop) == on_dask.model_dump(exclude=drop)
