@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nsf.config import ExecutionConfig, load_config
+from nsf.config import ConfigError, ExecutionConfig, load_config
+from nsf.errors import NsfError
 from nsf.execution import Executor, ExecutorError, Setup
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,3 +206,31 @@ def test_study_on_a_local_cluster_equals_the_serial_study(tmp_path):
     on_dask = run_study(dask_cfg, prepared, workers=1, dataset_path=path)
     drop = {"timing", "config"}
     assert serial.model_dump(exclude=drop) == on_dask.model_dump(exclude=drop)
+
+
+@pytest.mark.slow
+def test_dataset_checksums_equal_on_a_local_cluster(tmp_path):
+    from data_gen.dataset import build_dataset
+
+    cfg = load_config(ROOT / "experiments" / "smoke.yaml",
+                      ["world.population.n_users=10000", "simulate.chunk_users=8192"])
+    kw = {"seed": cfg.seed, "name": cfg.name, "chunk_users": cfg.simulate.chunk_users}
+    _, serial, _ = build_dataset(cfg.world, data_dir=tmp_path / "serial", **kw)
+    with Executor(DASK2) as executor:
+        _, on_dask, _ = build_dataset(cfg.world, data_dir=tmp_path / "dask",
+                                      run_tasks=executor.run_tasks, **kw)
+    assert len(serial["tables"]["feed"]["files"]) == 2  # two chunks, one per worker
+    assert on_dask["checksums"] == serial["checksums"]
+
+
+def test_data_dir_and_score_paths_as_fsspec_urls(tmp_path):
+    from nsf.execution._paths import local_path
+
+    cfg = load_config(None, [f"simulate.data_dir=file://{tmp_path}/data"])
+    assert cfg.simulate.data_dir == tmp_path / "data"
+    assert local_path(f"file://{tmp_path}/in.parquet", "input") == tmp_path / "in.parquet"
+    assert local_path("relative/x.csv") == Path("relative/x.csv")
+    with pytest.raises(ConfigError, match=r"simulate\.data_dir.*MemoryFileSystem"):
+        load_config(None, ["simulate.data_dir=memory://bucket/data"])
+    with pytest.raises(NsfError, match=r"^output: .memory://x\.parquet. is on"):
+        local_path("memory://x.parquet", "output")

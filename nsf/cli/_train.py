@@ -65,8 +65,10 @@ def train_cmd(
 def score_cmd(
     model_uri: Annotated[str, typer.Argument(help="Logged scorer: runs:/RUN_ID/model, "
                                              "models:/<id>, or a local model folder.")],
-    input_path: Annotated[Path, typer.Argument(help="Feed rows: .parquet or .csv.")],
-    output_path: Annotated[Path, typer.Argument(help="Scores: .parquet or .csv.")],
+    input_path: Annotated[str, typer.Argument(help="Feed rows: .parquet or .csv (a path or "
+                                              "a file:// URL).")],
+    output_path: Annotated[str, typer.Argument(help="Scores: .parquet or .csv (a path or a "
+                                               "file:// URL).")],
     config: Annotated[Path | None, typer.Option("--config", help="Experiment YAML (tracking "
                                                 "store, batch size).")] = None,
     set_: SetOpt = None,
@@ -74,9 +76,12 @@ def score_cmd(
                                                    help="Rows per batch.")] = None,
 ) -> None:
     """Score a file of shared feed rows with a logged model (0-100 scores, in batches)."""
+    from nsf.execution._paths import local_path
     from nsf.scoring import score_file
     from nsf.tracking import load_fitted
 
+    input_path = local_path(input_path, "input")
+    output_path = local_path(output_path, "output")
     cfg = resolve(config, set_)
     fitted = load_fitted(model_uri, cfg.tracking.uri)
     stats = score_file(fitted, input_path, output_path,

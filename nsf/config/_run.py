@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data_gen.config import BLOCK_USERS
 
@@ -16,7 +16,8 @@ class SimulateConfig(BaseModel):
 
     data_dir: Path = Field(
         Path("data"),
-        description="Folder holding datasets; each goes to <data_dir>/<name>-<digest8>.",
+        description="Folder holding datasets; each goes to <data_dir>/<name>-<digest8>. A path "
+        "or a file:// URL (on a cluster: a folder every worker reaches).",
     )
     chunk_users: int = Field(
         BLOCK_USERS * 8, ge=BLOCK_USERS, multiple_of=BLOCK_USERS,
@@ -26,3 +27,12 @@ class SimulateConfig(BaseModel):
     workers: int = Field(
         1, ge=1, le=256, description="Worker processes; never changes the outputs."
     )
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir(cls, value):
+        if isinstance(value, str):
+            from nsf.execution._paths import local_path
+
+            return local_path(value)
+        return value
