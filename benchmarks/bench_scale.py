@@ -45,13 +45,13 @@ def _run(backend: str, config: str, workers: int, overrides: list[str], tmp: Pat
             f"execution.workers={workers}", "study.audit=false"]
     opts = [x for s in sets for x in ("--set", s)]
     out: dict = {}
-    out["simulate_s"], _ = _nsf(["simulate", config, "-q", *opts], tmp)
+    out["simulate_s"], text = _nsf(["simulate", config, "-q", *opts], tmp)
+    dataset = Path(text.split()[1]) / "manifest.json"  # "dataset PATH (built in ...)"
     out["study_s"], _ = _nsf(["study", config, "-q", "--fresh", *opts], tmp)
     # The model to score with (not timed: the same single-process fit on both backends).
     _, text = _nsf(["train", config, "-q", *opts], tmp)
     scorer = next(line.split("scorer:")[1].strip() for line in text.splitlines()
                   if "scorer:" in line)
-    [dataset] = (tmp / "data").glob("*/manifest.json")
     feed = sorted((dataset.parent / "feed").glob("*.parquet"))[0]
     out["score_s"], _ = _nsf(["score", scorer, feed.as_uri(), (tmp / "scores.parquet").as_uri(),
                               "--config", config, *opts], tmp)

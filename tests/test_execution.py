@@ -153,7 +153,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("backend", ["local", "dask"])
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_interrupting_the_client_leaves_no_worker_process(tmp_path, backend, how):
     script = tmp_path / "client.py"
     script.write_text(_CLIENT)
