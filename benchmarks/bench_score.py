@@ -7,6 +7,10 @@ Target: >= 500,000 rows/s, so 40.45 M users take under 2 minutes.
 
     python benchmarks/bench_score.py                   # 4 M rows
     python benchmarks/bench_score.py --rows 1000000    # quicker
+    python benchmarks/bench_score.py --reasons 3       # also 3 reason codes per row
+
+With ``--reasons K`` the same file is scored twice, without and with K reason codes per row,
+and the ratio of the times is printed (target: at most 2).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20_000, help="simulated users")
     parser.add_argument("--batch-rows", type=int, default=None,
                         help="rows per batch (default: the config's scoring.batch_rows)")
+    parser.add_argument("--reasons", type=int, default=0,
+                        help="also score with this many reason codes per row and compare")
     args = parser.parse_args(argv)
 
     cfg = load_config(None, [f"world.population.n_users={args.users}", "world.calendar.days=300",
@@ -51,11 +57,19 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(tiles):
                 writer.write_table(feed, row_group_size=256_000)
         out = Path(tmp) / "scores.parquet"
-        stats = score_file(fitted, rows_file, out,
-                           batch_rows=args.batch_rows or cfg.scoring.batch_rows)
+        batch_rows = args.batch_rows or cfg.scoring.batch_rows
+        stats = score_file(fitted, rows_file, out, batch_rows=batch_rows)
         scored = pq.read_metadata(out).num_rows
-    print(f"model={cfg.model.kind} trees={cfg.model.lightgbm.n_estimators} "
-          f"features={len(fitted.feature_names)} rows={scored} seconds={stats['seconds']:.2f}")
+        print(f"model={cfg.model.kind} trees={cfg.model.lightgbm.n_estimators} "
+              f"features={len(fitted.feature_names)} rows={scored} "
+              f"seconds={stats['seconds']:.2f} rows_per_s={stats['rows_per_s']:.1f}")
+        if args.reasons:
+            plain = stats
+            stats = score_file(fitted, rows_file, out, batch_rows=batch_rows,
+                               reasons=args.reasons)
+            print(f"with --reasons {args.reasons}: seconds={stats['seconds']:.2f} "
+                  f"(explainer set-up included) rows_per_s={stats['rows_per_s']:.1f}")
+            print(f"reasons_time_ratio={stats['seconds'] / plain['seconds']:.2f}")
     print(f"population_{POPULATION}_seconds_est={POPULATION / stats['rows_per_s']:.1f}")
     print(f"rows_per_s={stats['rows_per_s']:.1f}")
     return 0

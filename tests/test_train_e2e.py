@@ -32,7 +32,7 @@ def _run(tracking_uri: str, run_id: str):
 
 
 def test_train_logs_a_comparable_run_and_a_portable_scorer(smoke_dataset, tmp_path,
-                                                           tracking_overrides):
+                                                           tracking_overrides, capsys):
     from nsf.train import train
 
     cfg = load_config(SMOKE, tracking_overrides)
@@ -61,15 +61,18 @@ def test_train_logs_a_comparable_run_and_a_portable_scorer(smoke_dataset, tmp_pa
         "import sys, json, mlflow, pandas as pd\n"
         "m = mlflow.pyfunc.load_model(sys.argv[1])\n"
         "out = m.predict(pd.read_parquet(sys.argv[2]))\n"
-        "json.dump(out['score'].tolist(), open(sys.argv[3], 'w'))\n"
+        "why = m.predict(pd.read_parquet(sys.argv[2]), params={'reasons': 2})\n"
+        "json.dump([out['score'].tolist(), why['score'].tolist(), why['reason_1'].tolist(),\n"
+        "           why['reason_2_points'].tolist()], open(sys.argv[3], 'w'))\n"
     )
     env = dict(os.environ, MLFLOW_TRACKING_URI=cfg.tracking.uri)
     proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code,
                            result.uris["scorer_uri"], str(rows_path), str(out_path)],
                           env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    fresh = json.loads(out_path.read_text())
+    fresh, fresh_why, fresh_reason_1, fresh_points_2 = json.loads(out_path.read_text())
     assert fresh == result.fitted.score(rows).tolist()
+    assert fresh_why == fresh  # asking for reasons changes no score
 
     # Batch scoring through the CLI gives the same scores.
     scored = tmp_path / "scores.csv"
@@ -80,6 +83,26 @@ def test_train_logs_a_comparable_run_and_a_portable_scorer(smoke_dataset, tmp_pa
     out = pd.read_csv(scored)
     assert out["score"].tolist() == fresh
     assert out["user_id"].tolist() == rows["user_id"].tolist()
+
+    # Reason codes through the CLI: the same as the pyfunc scorer gives.
+    with pytest.raises(SystemExit) as done:
+        nsf_main(["score", result.uris["scorer_uri"], str(rows_path), str(scored),
+                  "--set", tracking_overrides[0], "--reasons", "2"])
+    assert done.value.code in (0, None)
+    out = pd.read_csv(scored)
+    assert out["reason_1"].tolist() == fresh_reason_1
+    np.testing.assert_allclose(out["reason_2_points"], fresh_points_2, rtol=0, atol=1e-4)
+    n_groups = len({s.group for s in result.fitted.features})
+    capsys.readouterr()  # what training and scoring printed so far
+    for bad, needle in (("0", "at least 1"), (str(n_groups + 1), f"from 1 to {n_groups}")):
+        with pytest.raises(SystemExit) as done:
+            nsf_main(["score", result.uris["scorer_uri"], str(rows_path),
+                      str(tmp_path / "never.csv"), "--set", tracking_overrides[0],
+                      "--reasons", bad])
+        err = capsys.readouterr().err
+        assert done.value.code == 2 and needle in err, err
+        assert len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "never.csv").exists()
 
 
 def test_cli_train_and_bad_inputs_exit_2(smoke_dataset, tmp_path, tracking_overrides, capsys):

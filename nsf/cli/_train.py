@@ -74,6 +74,10 @@ def score_cmd(
     set_: SetOpt = None,
     batch_rows: Annotated[int | None, typer.Option("--batch-rows", min=1000,
                                                    help="Rows per batch.")] = None,
+    reasons: Annotated[int | None, typer.Option(
+        "--reasons", help="Also write each row's K reason codes: the attribute groups that "
+        "raised its score most, with the signed points of the 0-100 score each accounts for "
+        "(1 to the model's number of groups).")] = None,
 ) -> None:
     """Score a file of shared feed rows with a logged model (0-100 scores, in batches)."""
     from nsf.execution._paths import local_path
@@ -83,9 +87,11 @@ def score_cmd(
     input_path = local_path(input_path, "input")
     output_path = local_path(output_path, "output")
     cfg = resolve(config, set_)
+    if reasons is not None and reasons < 1:
+        raise NsfError(f"--reasons must be at least 1 (got {reasons})")
     fitted = load_fitted(model_uri, cfg.tracking.uri)
     stats = score_file(fitted, input_path, output_path,
-                       batch_rows=batch_rows or cfg.scoring.batch_rows)
+                       batch_rows=batch_rows or cfg.scoring.batch_rows, reasons=reasons or 0)
     typer.echo(f"scored {int(stats['rows']):,} rows into {output_path} in "
                f"{stats['seconds']:.2f}s ({stats['rows_per_s']:,.0f} rows/s)")
     by_column = stats["missing_by_column"]
@@ -94,6 +100,9 @@ def score_cmd(
     typer.echo(f"  missing values scored as missing: {int(stats['missing_values']):,} in "
                f"{len(by_column)} of the model's input columns" + (f" ({worst}, ...)"
                                                                   if worst else ""))
+    if reasons:
+        typer.echo(f"  {reasons} reason code(s) per row: points of the score counted from the "
+                   f"base score {stats['base_score']:.1f}")
 
 
 @app.command("ui")

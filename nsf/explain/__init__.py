@@ -18,6 +18,7 @@ by side. Two measures:
 Both are pure functions of a fitted model and rows; :func:`group_reliance` runs both.
 """
 
+from nsf.explain._cells import CellTreeShap
 from nsf.explain._reliance import (
     group_reliance,
     group_shap,
@@ -26,6 +27,7 @@ from nsf.explain._reliance import (
 from nsf.explain._shap import GroupAttribution, explainable, shap_values
 
 __all__ = [
+    "CellTreeShap",
     "GroupAttribution",
     "explainable",
     "group_reliance",

@@ -19,6 +19,13 @@ import pyarrow.parquet as pq
 
 from nsf.errors import NsfError
 from nsf.models import FittedModel
+from nsf.scoring._reasons import (
+    ReasonExplainer,
+    check_reasons,
+    reason_columns,
+    score_points,
+    top_reasons,
+)
 from nsf.scoring._score import probability_to_score
 
 #: Row keys copied from the input to the output when present.
@@ -128,8 +135,12 @@ def _read_batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[p
 
 
 def _scored(fitted: FittedModel, batches: Iterator[pa.RecordBatch], batch_rows: int,
-            workers: int) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-    """``(batch, calibrated P(NSF))`` in input order.
+            workers: int, reasons: tuple[ReasonExplainer, int] | None = None,
+            ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, tuple | None]]:
+    """``(batch, calibrated P(NSF), reasons)`` in input order.
+
+    ``reasons``: an explainer and K; each batch then also gets the positions (in the
+    explainer's groups) and points of its rows' top K reasons, else None.
 
     This thread reads the batches; ``workers`` threads each encode and predict a whole batch
     on one core (Parquet reading, Arrow compute, numpy and the compiled forest release the
@@ -140,14 +151,25 @@ def _scored(fitted: FittedModel, batches: Iterator[pa.RecordBatch], batch_rows: 
     for _ in range(workers):
         buffers.put(np.empty((batch_rows, len(fitted.feature_names)), np.float32))
 
-    def work(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray]:
+    def explained(X: np.ndarray, p: np.ndarray):
+        if reasons is None:
+            return None
+        explainer, k = reasons
+        points = score_points(explainer.group_values(X, num_threads=1), explainer.base_value,
+                              100.0 * p, explainer.base_score)
+        return top_reasons(points, k)
+
+    def work(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray, tuple | None]:
         table = pa.Table.from_batches([batch])
         if batch.num_rows > batch_rows:  # CSV blocks may exceed the batch size
-            return batch, fitted.predict_encoded(fitted.encoder.transform(table), num_threads=1)
+            X = fitted.encoder.transform(table)
+            p = fitted.predict_encoded(X, num_threads=1)
+            return batch, p, explained(X, p)
         buffer = buffers.get()
         try:
             X = fitted.encoder.transform(table, out=buffer)
-            return batch, fitted.predict_encoded(X, num_threads=1)
+            p = fitted.predict_encoded(X, num_threads=1)
+            return batch, p, explained(X, p)
         finally:
             buffers.put(buffer)
 
@@ -178,26 +200,36 @@ def _system_memory_pool() -> Iterator[None]:
 
 
 def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | Path, *,
-               batch_rows: int = 100_000,
+               batch_rows: int = 100_000, reasons: int = 0,
                progress: Callable[[int], None] | None = None) -> dict[str, float]:
     """Score every row of ``input_path`` into ``output_path`` (Parquet or CSV by suffix).
 
     The output holds the input's ``user_id`` / ``observation_date`` (when present), ``score``
     (0-100) and ``p_nsf``, in input order. Written to a temporary file and renamed at the end.
 
+    With ``reasons=K`` (1 to the number of attribute groups) each row also gets its K reason
+    codes: ``reason_1`` ... ``reason_K`` (attribute group) and ``reason_1_points`` ...
+    (signed points of the 0-100 score the group accounts for; see
+    :mod:`nsf.scoring._reasons`), the groups that raised the score most first.
+
     Returns
     -------
     dict
         ``rows``, ``seconds``, ``rows_per_s``, ``missing_values`` (cells of the model's input
-        columns that are empty, scored as missing) and ``missing_by_column``.
+        columns that are empty, scored as missing) and ``missing_by_column``; with reasons
+        also ``base_score`` (the score the points are counted from).
 
     Raises
     ------
     NsfError
         Unreadable input, missing columns, a value of the wrong type in a numeric or date
-        column, the output being the input, or an unwritable output.
+        column, the output being the input, an unwritable output, ``reasons`` out of range,
+        or a model that cannot be explained.
     """
     input_path, output_path = Path(input_path), Path(output_path)
+    explainer = None
+    if reasons != 0:
+        check_reasons(reasons, len(dict.fromkeys(s.group for s in fitted.features)))
     if not input_path.is_file():
         raise NsfError(f"{input_path}: no such file")
     if output_path.resolve() == input_path.resolve() or (
@@ -216,6 +248,9 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
     missing = [c for c in fitted.input_columns if c not in names]
     if missing:
         raise NsfError(f"{input_path}: missing columns {missing} the model needs")
+    if reasons != 0:
+        explainer = ReasonExplainer(fitted)
+        group_names = pa.array(explainer.groups, pa.string())
     keys = [k for k in KEY_COLUMNS if k in names]
     columns = list(dict.fromkeys([*keys, *fitted.input_columns]))
     numeric = numeric_columns(fitted)
@@ -237,12 +272,17 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
     with _system_memory_pool():
         try:
             batches = checked(_batches(input_path, columns, batch_rows))
-            for batch, p in _scored(fitted, batches, batch_rows, fitted.model_cfg.num_threads):
-                out = pa.table({
+            for batch, p, top in _scored(fitted, batches, batch_rows,
+                                         fitted.model_cfg.num_threads,
+                                         None if explainer is None else (explainer, reasons)):
+                out_columns = {
                     **{k: batch.column(k) for k in keys},
                     "score": pa.array(probability_to_score(p)),
                     "p_nsf": pa.array(p.astype(np.float32)),
-                })
+                }
+                if top is not None:
+                    out_columns.update(_reason_arrays(top, group_names, out_fmt))
+                out = pa.table(out_columns)
                 if writer is None:
                     writer = (pq.ParquetWriter(tmp, out.schema) if out_fmt == "parquet"
                               else pacsv.CSVWriter(tmp, out.schema))
@@ -252,7 +292,10 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
                     progress(batch.num_rows)
             if writer is None:  # an empty input still gives a (header-only) output
                 empty = pd.DataFrame({"score": pd.Series(dtype=np.int16),
-                                      "p_nsf": pd.Series(dtype=np.float32)})
+                                      "p_nsf": pd.Series(dtype=np.float32),
+                                      **{name: pd.Series(dtype=np.float32 if name.endswith(
+                                          "_points") else object)
+                                         for name in reason_columns(reasons)}})
                 schema = pa.Schema.from_pandas(empty, preserve_index=False)
                 writer = (pq.ParquetWriter(tmp, schema) if out_fmt == "parquet"
                           else pacsv.CSVWriter(tmp, schema))
@@ -267,6 +310,22 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
             if tmp.exists():
                 tmp.unlink()
     seconds = time.perf_counter() - t0
-    return {"rows": float(rows), "seconds": seconds, "rows_per_s": rows / max(seconds, 1e-9),
-            "missing_values": float(sum(missing.values())),
-            "missing_by_column": {k: v for k, v in missing.items() if v}}
+    stats = {"rows": float(rows), "seconds": seconds, "rows_per_s": rows / max(seconds, 1e-9),
+             "missing_values": float(sum(missing.values())),
+             "missing_by_column": {k: v for k, v in missing.items() if v}}
+    if explainer is not None:
+        stats["base_score"] = explainer.base_score
+    return stats
+
+
+def _reason_arrays(top: tuple[np.ndarray, np.ndarray], group_names: pa.Array,
+                   out_fmt: str) -> dict[str, pa.Array]:
+    """The reason columns of a batch: group names (dictionary-coded in Parquet) and points."""
+    order, points = top
+    columns: dict[str, pa.Array] = {}
+    for i in range(order.shape[1]):
+        codes = pa.array(order[:, i].astype(np.int32))
+        names = pa.DictionaryArray.from_arrays(codes, group_names)
+        columns[f"reason_{i + 1}"] = names if out_fmt == "parquet" else names.cast(pa.string())
+        columns[f"reason_{i + 1}_points"] = pa.array(points[:, i].astype(np.float32))
+    return columns

@@ -13,15 +13,42 @@ class NsfScorer(mlflow.pyfunc.PythonModel):
     """Wraps a :class:`nsf.models.FittedModel`; input: feed rows; output: ``score``, ``p_nsf``.
 
     The whole pipeline (feature construction, integer category codes, estimator, calibration)
-    is inside, so the caller passes the shared rows as they are.
+    is inside, so the caller passes the shared rows as they are. With ``params={"reasons": K}``
+    the output also holds each row's K reason codes (``reason_1``, ``reason_1_points``, ...),
+    as ``nsf score --reasons K`` writes them.
     """
 
     def __init__(self, fitted: FittedModel):
         self.fitted = fitted
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        p = self.fitted.predict_proba(pd.DataFrame(model_input))
-        return pd.DataFrame({"score": np.rint(100.0 * p).astype(np.int64), "p_nsf": p})
+        from nsf.scoring import probability_to_score
+        from nsf.scoring._reasons import (
+            ReasonExplainer,
+            check_reasons,
+            reason_columns,
+            score_points,
+            top_reasons,
+        )
+
+        k = (params or {}).get("reasons", 0) or 0
+        groups = tuple(dict.fromkeys(s.group for s in self.fitted.features))
+        if k:
+            k = check_reasons(int(k), len(groups))
+        frame = pd.DataFrame(model_input)
+        self.fitted.check_input(frame)
+        X = self.fitted.encoder.transform(frame)
+        p = self.fitted.predict_encoded(X)
+        out = pd.DataFrame({"score": probability_to_score(p).astype(np.int64), "p_nsf": p})
+        if k:
+            explainer = ReasonExplainer(self.fitted)
+            points = score_points(explainer.group_values(X), explainer.base_value, 100.0 * p,
+                                  explainer.base_score)
+            order, top = top_reasons(points, k)
+            names = np.asarray(explainer.groups, dtype=object)
+            for i, name in enumerate(reason_columns(k)):
+                out[name] = top[:, i // 2] if name.endswith("_points") else names[order[:, i // 2]]
+        return out
 
 
 def load_fitted(model_uri: str, tracking_uri: str | None = None) -> FittedModel:

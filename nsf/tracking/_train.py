@@ -189,7 +189,9 @@ def log_trained_model(fitted, evaluation, *, dataset_digest: str, sample_rows: p
         return {}
     example = example_rows(sample_rows, fitted)
     scorer = NsfScorer(fitted)
-    signature = infer_signature(example, scorer.predict(None, example))
+    # ``reasons``: K reason codes per row when asked (0: none), see NsfScorer.predict.
+    signature = infer_signature(example, scorer.predict(None, example),
+                                params={"reasons": 0})
     reqs = _requirements()
     info = mlflow.pyfunc.log_model(
         name=SCORER_NAME, python_model=scorer, signature=signature, input_example=example,
