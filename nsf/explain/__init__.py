@@ -16,6 +16,11 @@ by side. Two measures:
   columns are permuted together (one row permutation, so within-group dependence is kept).
 
 Both are pure functions of a fitted model and rows; :func:`group_reliance` runs both.
+
+Also: :func:`reliance_stability` (rank correlation of reliance across seeds and families, with
+a bootstrap interval), :func:`withheld_group_effect` (per person: is the decision the same if
+one group is withheld from that person alone), and :class:`CellTreeShap` (LightGBM's TreeSHAP
+by table look-up, for reason codes at scoring speed).
 """
 
 from nsf.explain._cells import CellTreeShap
@@ -25,6 +30,8 @@ from nsf.explain._reliance import (
     grouped_permutation_importance,
 )
 from nsf.explain._shap import GroupAttribution, explainable, shap_values
+from nsf.explain._stability import reliance_stability
+from nsf.explain._withhold import withheld_group_effect
 
 __all__ = [
     "CellTreeShap",
@@ -33,5 +40,7 @@ __all__ = [
     "group_reliance",
     "group_shap",
     "grouped_permutation_importance",
+    "reliance_stability",
     "shap_values",
+    "withheld_group_effect",
 ]
