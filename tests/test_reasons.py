@@ -61,6 +61,13 @@ def test_cell_tables_equal_lightgbm_treeshap_summed_by_group(fitted, rows):
                                atol=TABLE_TOL)
 
 
+def test_leaves_computed_cell_by_cell_give_the_same_tables(fitted, rows):
+    X = _hard_matrix(fitted, rows)[:500]
+    direct = CellTreeShap.build(fitted, pattern_depth=0)
+    np.testing.assert_allclose(direct.group_values(X), CellTreeShap.build(fitted).group_values(X),
+                               rtol=0, atol=TABLE_TOL)
+
+
 def test_too_many_cells_fall_back_to_pred_contrib(fitted, rows):
     assert CellTreeShap.build(fitted, max_cells_per_tree=1) is None
     assert CellTreeShap.build(fitted, max_table_entries=10) is None

@@ -20,7 +20,8 @@ Both are pure functions of a fitted model and rows; :func:`group_reliance` runs 
 Also: :func:`reliance_stability` (rank correlation of reliance across seeds and families, with
 a bootstrap interval), :func:`withheld_group_effect` (per person: is the decision the same if
 one group is withheld from that person alone), and :class:`CellTreeShap` (LightGBM's TreeSHAP
-by table look-up, for reason codes at scoring speed).
+by table look-up, for reason codes at scoring speed), and :func:`explanation_views` (the data of
+the beeswarm, dependence and waterfall views, drawn by ``nsf.report``).
 """
 
 from nsf.explain._cells import CellTreeShap
@@ -31,12 +32,14 @@ from nsf.explain._reliance import (
 )
 from nsf.explain._shap import GroupAttribution, explainable, shap_values
 from nsf.explain._stability import reliance_stability
+from nsf.explain._views import explanation_views
 from nsf.explain._withhold import withheld_group_effect
 
 __all__ = [
     "CellTreeShap",
     "GroupAttribution",
     "explainable",
+    "explanation_views",
     "group_reliance",
     "group_shap",
     "grouped_permutation_importance",
