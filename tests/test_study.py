@@ -326,6 +326,24 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
             study.settings.reliance_top_k, study.settings.n_bins) == \
         (s.proxy_lift_threshold, s.equalized_odds_cut, s.reliance_top_k, s.n_bins)
     assert {g.name for g in study.inventory.groups if g.contested} >= {"email", "balance"}
+    # The explanations section: two seeds compared on the same rows, the per-person view of
+    # every contested group, the views; the figures are artifacts of the parent run.
+    ex = study.sections.explanations
+    assert ex is not None and ex.rows == min(100, ex.n_test_rows)
+    assert [(p.a, p.b) for p in ex.stability] == [("seed 1", "seed 2")]
+    assert ex.stability_threshold == s.explain_stability_min and ex.threshold == s.threshold
+    assert {w.group for w in ex.withheld} == set(study.contested_groups)
+    assert all(0.0 <= w.decision_unchanged <= 1.0 for w in ex.withheld)
+    assert {"beeswarm", "dependence", "waterfalls"} <= set(ex.views)
+    from mlflow.tracking import MlflowClient
+
+    logged = {a.path for a in MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+              .list_artifacts(parents[0].info.run_id, "explanations")}
+    assert logged == {f"explanations/{n}.png" for n in
+                      ("shap_beeswarm", "shap_dependence", "shap_waterfalls")}
+    report_md = next((tmp_path / "reports" / "tiny").glob("*/report.md")).read_text()
+    assert "Explanations: SHAP views, stability and the per-person view" in report_md
+    assert "figures/shap_waterfalls.png" in report_md
 
     # A second run reuses every child; --fresh retrains them all.
     again = _run_cli(tmp_path)

@@ -206,6 +206,10 @@ class StudyConfig(_Frozen):
     reliance_top_k: int = Field(
         3, ge=1, le=100, description="[ASSUMPTION] The report's 'relied on but not shown "
         "needed' list looks at the groups with the k largest TreeSHAP shares.")
+    explain_stability_min: float = Field(
+        0.8, ge=-1, le=1, description="[ASSUMPTION] The ranking of the attribute groups by "
+        "SHAP reliance is stable enough to act on when, for every pair of baseline seeds, the "
+        "lower end of the interval of its Spearman rank correlation reaches this.")
 
     @field_validator("margins")
     @classmethod

@@ -28,7 +28,10 @@ family with its own typed result section registers its view with
 :func:`register_family_section`; the report core never names a family.
 """
 
-from nsf.report import _quantity  # noqa: F401  (registers the quantity sections' views)
+from nsf.report import (
+    _explanations,  # noqa: F401  (registers the explanations section)
+    _quantity,  # noqa: F401  (registers the quantity sections' views)
+)
 from nsf.report._document import SECTIONS, build_document
 from nsf.report._families import register_family_section
 from nsf.report._figures import FIGURES, render_figures

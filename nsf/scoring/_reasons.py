@@ -56,8 +56,13 @@ class ReasonExplainer:
 
             self.cells = CellTreeShap.build(fitted)
         self.base_value = self._base_value()
-        self.base_score = float(100.0 * fitted.calibrator_.transform(
-            np.array([_sigmoid(fitted, self.base_value)]))[0])
+        self.base_score = self.base_score_of(fitted, self.base_value)
+
+    @staticmethod
+    def base_score_of(fitted, base_value: float) -> float:
+        """The unrounded 0-100 score of a margin equal to ``base_value``."""
+        return float(100.0 * fitted.calibrator_.transform(
+            np.array([_sigmoid(fitted, base_value)]))[0])
 
     @property
     def method(self) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 from nsf.config import ModelConfig
 from nsf.explain import group_reliance
 from nsf.pipeline import PreparedData, evaluate_model, fit_variant
+from nsf.study._explain import explain_fit
 from nsf.study._variants import Variant, stream
 
 
@@ -92,6 +93,11 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
             fitted, test, evaluation.y_true, shap_rows=task.reliance["shap_rows"],
             permutation_rows=task.reliance["permutation_rows"],
             n_repeats=task.reliance["repeats"], rng=stream(task.seed, "reliance"))
+        if "threshold" in task.reliance:
+            reliance["explain"] = explain_fit(
+                fitted, test, rows=task.reliance["shap_rows"],
+                contested=task.reliance["contested"], threshold=task.reliance["threshold"],
+                rng=stream(task.seed, "explanation-views"))
     info = dict(fitted.info)
     info["n_features"] = len(fitted.feature_names)
     return FitOutcome(

@@ -485,6 +485,9 @@ class FamilySections(ResultModel):
         None, description="The learning curve (family volume).")
     ledger: LedgerSection | None = Field(
         None, description="The data ledger: needed against sent, at the case's scale.")
+    explanations: ExplanationsSection | None = Field(
+        None, description="SHAP views of the baseline, stability of its reliance ranking "
+        "across seeds, and the per-person withheld-group view (nsf.study._explain).")
 
 
 # --- the result ----------------------------------------------------------------------------
@@ -570,6 +573,7 @@ class StudyResult(ResultModel):
 
 
 # The families' own sections subclass FamilySection above; imported last, then resolved.
+from nsf.study._explain_section import ExplanationsSection  # noqa: E402
 from nsf.study._quantity import LedgerSection, VolumeSection  # noqa: E402
 
 FamilySections.model_rebuild()

@@ -20,6 +20,7 @@ from nsf.config import ExperimentConfig
 from nsf.config._study import INCOME_BAND
 from nsf.pipeline import PreparedData
 from nsf.study._assumptions import method_assumptions
+from nsf.study._explain import explanations_section
 from nsf.study._fairness import compare_disparities, disparity_replicates, fairness_table
 from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
 from nsf.study._ledger import build_ledger
@@ -186,7 +187,8 @@ class _Study:
     def ensure_fits(self, arms: list[Variant], stage: str = "fits") -> None:
         s = self.cfg.study
         reliance = {"shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,
-                    "repeats": s.permutation_repeats}
+                    "repeats": s.permutation_repeats, "threshold": s.threshold,
+                    "contested": list(self.resolved.contested)}
         baseline_keys = set(self._baseline_keys)
         tasks: list[FitTask] = []
         queued: set[str] = set()
@@ -527,6 +529,19 @@ def _reliance(study: _Study, compared: dict, contested: list[str], truth: dict |
     return rows
 
 
+def _sections(study: _Study) -> dict:
+    """The typed sections beyond comparisons (nsf.study.FamilySections)."""
+    s = study.cfg.study
+    outs = [study.outcomes[k] for k in study.keys(study.baseline)]
+    payloads = {o.seed: (o.reliance or {}).get("explain") for o in outs}
+    explanations = explanations_section(
+        payloads, threshold=s.threshold, stability_min=s.explain_stability_min,
+        level=s.confidence, n_bootstrap=s.n_bootstrap,
+        n_test_rows=len(study.prepared.test_index),
+        rng=stream(study.cfg.seed, "explanation-stability"))
+    return {} if explanations is None else {"explanations": explanations}
+
+
 def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contested) -> dict:
     cfg, prepared, s = study.cfg, study.prepared, study.cfg.study
     primary = s.primary_metric
@@ -608,6 +623,7 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
         "fairness": {"threshold": s.threshold, "attributes": tables, "skipped": skipped},
         "proxies": [{k: _none_if_nan(v) for k, v in row.items()} for row in proxies],
         "reliance": _reliance(study, compared, contested, truth),
+        "sections": _sections(study),
         "truth": truth,
         "fits": {"trained": study.n_trained, "reused": study.n_reused,
                  "unique": len(study.outcomes)},

@@ -352,7 +352,9 @@ def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
     if reliance:
         s = cfg.study
         payload["reliance"] = {"shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,
-                               "repeats": s.permutation_repeats}
+                               "repeats": s.permutation_repeats,
+                               # the explanations payload (nsf.study._explain)
+                               "explain": {"version": 1, "threshold": s.threshold}}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -235,6 +235,18 @@ def log_study_result(result, tables: dict, *, dataset_digest: str) -> None:
     minimal = result.minimal_set
     if minimal is not None:
         mlflow.log_text(minimal.model_dump_json(indent=1), "minimal_set.json")
+    explanations = result.sections.explanations
+    if explanations is not None:
+        import tempfile
+        from pathlib import Path
+
+        from nsf.report._figures import render_shap_views
+
+        # The standard SHAP views (beeswarm, dependence, waterfalls) of the baseline.
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, png in render_shap_views(explanations.views).items():
+                (Path(tmp) / f"{name}.png").write_bytes(png)
+            mlflow.log_artifacts(tmp, "explanations")
     metrics = {f"baseline_{k}": v.mean for k, v in result.baseline.metrics.items()
                if v.mean is not None}
     verdicts = [v.verdict for v in result.variants]
