@@ -91,7 +91,7 @@ def noise_world(tmp_path_factory):
                                data_dir=tmp_path_factory.mktemp("noise"),
                                chunk_users=cfg.simulate.chunk_users)
     prepared = prepare(cfg, open_dataset(path))
-    test = prepared.frame.iloc[prepared.test_index[:2000]]
+    test = prepared.frame.iloc[prepared.test_index[:800]]
     return cfg, prepared, test
 
 
