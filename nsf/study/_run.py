@@ -413,7 +413,7 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     timing["minimal_set"] = time.perf_counter() - t
 
     result = _assemble(study, compared, tables, skipped, proxies, minimal, contested)
-    result["sections"] = {"volume": volume}
+    result["sections"] = {**result.get("sections", {}), "volume": volume}
     return result
 
 
