@@ -107,8 +107,9 @@ class StudyConfig(_Frozen):
     families: tuple[str, ...] | None = Field(
         None, description="Variant families to run (null: every registered family: drop_one, "
         "drop_all, keep_one = uncontested core + one group, coarsen, population, retention, "
-        "sensitive, volume = learning curve). A family the dataset cannot support is skipped "
-        "with its reason.")
+        "sensitive, volume = learning curve, decisions = every arm's scores through the "
+        "bundle-or-charge policy in money, no fits of its own). A family the dataset cannot "
+        "support is skipped with its reason.")
     groups: tuple[str, ...] | None = Field(
         None, description="Contested groups the default variants cover (null: every contested "
         "group); narrowing it never changes which groups are contested.")

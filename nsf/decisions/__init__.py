@@ -16,6 +16,7 @@ from nsf.decisions._churn import (
 )
 from nsf.decisions._costs import (
     OUTCOME_COLUMNS,
+    ROW_COLUMNS,
     CostInputs,
     RowCosts,
     cost_inputs,
@@ -47,6 +48,7 @@ __all__ = [
     "NO_ONE",
     "N_BANDS",
     "OUTCOME_COLUMNS",
+    "ROW_COLUMNS",
     "ArmPredictions",
     "CostInputs",
     "DecisionsResult",

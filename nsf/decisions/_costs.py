@@ -30,6 +30,9 @@ OUTCOME_COLUMNS = {
     "failed_amount": "failed_charge_amount",
 }
 
+#: The same inputs as columns of the prepared rows (``PreparedData.rows``), for either door.
+ROW_COLUMNS = {key: f"cost_{key}" for key in OUTCOME_COLUMNS}
+
 
 @dataclass(frozen=True, eq=False)
 class CostInputs:

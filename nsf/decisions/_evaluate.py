@@ -84,6 +84,7 @@ class PolicyCost(_Frozen):
     expected_cost_per_1k: float | None = None
     threshold_rows: str = "validation"
     oracle_gap_per_1k: Interval | None = None
+    per_seed_cost_per_1k: list[float] = []
 
 
 class Comparison(_Frozen):
@@ -396,7 +397,8 @@ def evaluate_decisions(
         bundle_rate=float(np.mean([b.mean() for b in decisions[name]])),
         thresholds=thresholds[name], expected_cost_per_1k=expected[name],
         oracle_gap_per_1k=None if not has_oracle else Interval.of(
-            ratio_difference(arm_intervals[name], intervals[2]), scale))
+            ratio_difference(arm_intervals[name], intervals[2]), scale),
+        per_seed_cost_per_1k=[float(x) * scale for x in arm_intervals[name].per_seed_b])
         for name in arms]
 
     base_probs = list(arms[baseline].test)

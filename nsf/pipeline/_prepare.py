@@ -16,6 +16,7 @@ from nsf.data import (
     open_dataset,
     read_user_table,
 )
+from nsf.decisions import OUTCOME_COLUMNS, ROW_COLUMNS, cost_inputs, table_cost_columns
 from nsf.errors import NsfError
 from nsf.features import (
     LATENT_FEATURES,
@@ -201,6 +202,10 @@ def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool) -
         "nsf_any": outcomes["nsf_any"].to_numpy(dtype=np.int8),
         "has_charge": (outcomes["n_charge_attempts"].to_numpy() > 0),
     })
+    # What the decisions' costs need (datasets simulated before these columns have none).
+    if all(c in outcomes.columns for c in OUTCOME_COLUMNS.values()):
+        for key, column in OUTCOME_COLUMNS.items():
+            rows[ROW_COLUMNS[key]] = outcomes[column].to_numpy(dtype=np.float64)
     rows["label"] = rows[cfg.target.label]
     if dataset.has("truth"):
         truth = dataset.table("truth")
@@ -275,6 +280,7 @@ def _prepare_table(cfg: ExperimentConfig) -> PreparedData:
         "apple_registered": population, "nsf_appstore": y, "nsf_any": y, "label": y,
         "has_charge": True, "p_true": np.nan,
     })
+    _table_costs(cfg, frame, registry, rows)
     split, note = assign_split(dates, rows["user_id"], cfg.split, cfg.seed)
     rows["split"] = split
     sensitive = frame[list(tcfg.sensitive_columns)].reset_index(drop=True)
@@ -282,6 +288,28 @@ def _prepare_table(cfg: ExperimentConfig) -> PreparedData:
                         sensitive=fairness_groups(sensitive, description),
                         target=cfg.target, digest=digest, source=str(tcfg.path),
                         split_note=note, description=description)
+
+
+def _table_costs(cfg: ExperimentConfig, frame: pd.DataFrame, registry: FeatureRegistry,
+                 rows: pd.DataFrame) -> None:
+    """Add the decisions' cost inputs the table declares (``policy.columns``) to ``rows``."""
+    named, _ = table_cost_columns(cfg.policy.columns)
+    if named is None:
+        return
+    path = cfg.dataset.table.path
+    for key, column in named.items():
+        if column not in frame.columns:
+            raise NsfError(f"policy.columns.{key}: column {column!r} is not in {path}")
+        if any(column in spec.sources for spec in registry.usable):
+            raise NsfError(f"policy.columns.{key}: column {column!r} of {path} is a model "
+                           "feature; an outcome cannot be one (list it in "
+                           "dataset.table.exclude_columns)")
+    try:
+        inputs = cost_inputs(frame, named, cfg.policy.columns.horizon_days)
+    except ValueError as exc:
+        raise NsfError(f"policy.columns ({path}): {exc}") from None
+    for key, column in ROW_COLUMNS.items():
+        rows[column] = getattr(inputs, key)
 
 
 def _with_coarse(description: DatasetDescription, registry: FeatureRegistry) -> \

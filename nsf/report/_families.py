@@ -9,7 +9,8 @@ registers how the report shows it::
         model=lambda section, study: {...},     # JSON-ready numbers, into report.json
         blocks=lambda content: [...],           # document blocks (p, note, table, list, ...)
         figures=lambda content: {...},          # optional: figure name -> PNG bytes
-        headline=lambda content: [...])         # optional: blocks opening the summary
+        headline=lambda content: [...],         # optional: blocks opening the summary
+        summary=lambda content: {...})          # optional: {question, answer} for the summary
 
 The report core never names a family: :func:`build_report_model` puts every registered
 section the result holds under ``family_sections`` of ``report.json``, and
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["FamilyView", "family_document_sections", "family_figures", "family_headlines",
-           "family_sections", "register_family_section"]
+           "family_sections", "family_summaries", "register_family_section"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class FamilyView:
     blocks: Callable[[dict], list[dict]]
     figures: Callable[[dict], dict[str, bytes]] | None = None
     headline: Callable[[dict], list[dict]] | None = None
+    summary: Callable[[dict], dict | None] | None = None
 
 
 _VIEWS: dict[str, FamilyView] = {}
@@ -44,7 +46,8 @@ _VIEWS: dict[str, FamilyView] = {}
 def register_family_section(name: str, *, title: str, model: Callable[[Any, Any], dict],
                             blocks: Callable[[dict], list[dict]],
                             figures: Callable[[dict], dict[str, bytes]] | None = None,
-                            headline: Callable[[dict], list[dict]] | None = None) -> None:
+                            headline: Callable[[dict], list[dict]] | None = None,
+                            summary: Callable[[dict], dict | None] | None = None) -> None:
     """Register the report view of the family section ``name`` (a field of
     :class:`nsf.study.FamilySections`).
 
@@ -57,8 +60,10 @@ def register_family_section(name: str, *, title: str, model: Callable[[Any, Any]
         figure that ``figures`` draws).
     figures : ``content -> {figure name: PNG bytes}`` (None: no figure).
     headline : ``content -> blocks`` that open the report's summary (None: none).
+    summary : ``content -> {"question", "answer"}`` (or None): the section's line in the
+        report's summary.
     """
-    _VIEWS[name] = FamilyView(title, model, blocks, figures, headline)
+    _VIEWS[name] = FamilyView(title, model, blocks, figures, headline, summary)
 
 
 def unregister_family_section(name: str) -> None:
@@ -121,4 +126,16 @@ def family_headlines(model: dict) -> list[dict]:
     for view, content in _viewed(model):
         if view.headline is not None:
             out += view.headline(content)
+    return out
+
+
+def family_summaries(families: dict[str, dict]) -> list[dict]:
+    """The summary answers of the family sections (``family_sections`` output)."""
+    out = []
+    for name, entry in families.items():
+        view = _VIEWS.get(name)
+        answer = view.summary(entry["content"]) if view is not None and view.summary else None
+        if answer:
+            out.append({"key": name, "number": None, "question": answer["question"],
+                        "answer": answer["answer"]})
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nsf.report._families import family_sections
+from nsf.report._families import family_sections, family_summaries
 from nsf.report._rules import RULE_STEPS, RULE_TEXT, recommend
 from nsf.study import BASELINE, SCHEMA, StudyResult, VariantResult
 from nsf.vocabulary import NEEDED, NOT_SHOWN_NEEDED
@@ -638,7 +638,10 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     conf = "n/a" if settings["confidence"] is None else f"{settings['confidence']:.0%}"
     skipped = {} if study is None else {f.family: f.reason for f in study.skipped_families}
     if study is not None:
-        families_present = {v.family for v in study.variants}
+        # A family without variants of its own (decisions) is present through its section.
+        families_present = {v.family for v in study.variants} | {
+            f for f in type(study.sections).model_fields
+            if getattr(study.sections, f) is not None}
         for fam in study.config.get("study", {}).get("families") or []:
             if fam not in families_present and fam not in skipped:
                 missing.append(f"variant family {fam!r}: configured but absent from the result "
@@ -735,6 +738,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                        f"removes {', '.join(minimal['removed']) or 'none'}"
                        + (f"; cost {_diff_text(cost, metric)} ({cost['verdict']})"
                           if cost else "") + ".")})
+    summary += family_summaries(families)
     summary.append({
         "key": "inventory", "number": None,
         "question": "What should be done with each shared category?"

@@ -19,7 +19,8 @@ Extension point for new families
 A variant family whose results need more than comparisons (decisions in money, a learning
 curve, SHAP views, ...) adds its own typed section without touching the report core:
 
-1. define its section in its own module as a subclass of :class:`FamilySection` (frozen, extra
+1. define its section in its own module as a subclass of :class:`FamilySection` (imported from
+   ``nsf.study._section``, so the family's module never imports this one; frozen, extra
    fields forbidden, every float ``None`` when undefined);
 2. add one optional field to :class:`FamilySections`, named after the family
    (``decisions: DecisionsSection | None = None``);
@@ -36,10 +37,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from nsf.data import DatasetDescription
 from nsf.errors import NsfError
+from nsf.study._section import FamilySection, ResultModel
+from nsf.study.families.decisions import DecisionsSection
 from nsf.vocabulary import Metric, Subject, Verdict
 
 __all__ = [
@@ -82,10 +85,6 @@ SCHEMA = "nsf.study/2"
 Num = float | None
 
 
-class ResultModel(BaseModel):
-    """Base of every part of the result: frozen, no unknown fields."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --- arms and comparisons -------------------------------------------------------------------
@@ -232,7 +231,7 @@ class FairnessDisparity(ResultModel):
     bias_corrected: Num = None
     lower: Num
     upper: Num
-    per_seed: list[Num] = []
+    per_seed: list[Num] = Field([])
 
 
 class FairnessTable(ResultModel):
@@ -471,11 +470,10 @@ class Timing(ResultModel):
     fairness: float = 0.0
     statistics: float = 0.0
     minimal_set: float = 0.0
+    decisions: float = 0.0
     total: float = 0.0
 
 
-class FamilySection(ResultModel):
-    """Base of a family's own typed section (see the module docstring)."""
 
 
 class FamilySections(ResultModel):
@@ -485,6 +483,8 @@ class FamilySections(ResultModel):
         None, description="The learning curve (family volume).")
     ledger: LedgerSection | None = Field(
         None, description="The data ledger: needed against sent, at the case's scale.")
+    decisions: DecisionsSection | None = Field(
+        None, description="The decisions family: every arm's bundle-or-charge policy in money.")
     explanations: ExplanationsSection | None = Field(
         None, description="SHAP views of the baseline, stability of its reliance ranking "
         "across seeds, and the per-person withheld-group view (nsf.study._explain).")

@@ -21,7 +21,12 @@ from nsf.config._study import INCOME_BAND
 from nsf.pipeline import PreparedData
 from nsf.study._assumptions import method_assumptions
 from nsf.study._explain import explanations_section
-from nsf.study._fairness import compare_disparities, disparity_replicates, fairness_table
+from nsf.study._fairness import (
+    attribute_groups,
+    compare_disparities,
+    disparity_replicates,
+    fairness_table,
+)
 from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
 from nsf.study._ledger import build_ledger
 from nsf.study._minimal import minimal_sufficient_set
@@ -38,6 +43,7 @@ from nsf.study._variants import (
     stream,
     without,
 )
+from nsf.study.families.decisions import NAME as DECISIONS
 from nsf.study.families.volume import curve_from_study as volume_curve
 from nsf.vocabulary import HIGHER_IS_BETTER
 
@@ -67,6 +73,9 @@ class FitStore(Protocol):
 
     def record(self, outcome: FitOutcome, variant: Variant) -> str | None:
         """Keep a new fit; returns its run id."""
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Add metrics computed after the fit (the decisions) to its run."""
 
 
 # --- Task functions (module level: they run in worker processes) ----------------------------
@@ -162,6 +171,9 @@ class _Study:
         self.arms: dict[str, dict] = {}
         self.resolved = resolve_study(cfg, prepared)
         self.baseline, self.variants = self.resolved.baseline, self.resolved.variants
+        selected = cfg.study.families is None or DECISIONS in cfg.study.families
+        # The decisions reuse every fit's validation predictions (their thresholds).
+        self.decisions = selected and DECISIONS not in dict(self.resolved.skipped_families)
         self._baseline_core = [self._core(self.baseline, s) for s in self.seeds]
         self._baseline_keys = [fit_key(self.baseline, s, cfg, prepared.digest, reliance=True)
                                for s in self.seeds]
@@ -201,7 +213,10 @@ class _Study:
                 found = None
                 if self.store is not None and not self.fresh:
                     found = self.store.lookup(key)
-                if found is not None and found.test_digest == self.test_digest:
+                if found is not None and found.test_digest == self.test_digest and (
+                        not self.decisions or (found.p_validation is not None and
+                                               found.p_validation.size ==
+                                               self.prepared.validation_index.size)):
                     self.outcomes[key] = found
                     self.n_reused += 1
                     self.fits_done += 1
@@ -412,9 +427,54 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
         if s.minimal_set.enabled and contested else None
     timing["minimal_set"] = time.perf_counter() - t
 
+    t = time.perf_counter()
+    decisions = _decisions(study, attrs) if study.decisions else None
+    timing["decisions"] = time.perf_counter() - t
+
     result = _assemble(study, compared, tables, skipped, proxies, minimal, contested)
-    result["sections"] = {**result.get("sections", {}), "volume": volume}
+    if decisions is not None:
+        # A family without variants of its own: it ran when its section is there.
+        result["families"] = [*result["families"], DECISIONS]
+    result["sections"] = {**result.get("sections", {}), "volume": volume,
+                          "decisions": decisions}
     return result
+
+
+def _decisions(study: _Study, attrs: dict) -> Any:
+    """Every arm's predictions through the bundle-or-charge policy (no new fits); the money
+    metrics added to each arm's own child runs."""
+    from nsf.decisions import ArmPredictions
+    from nsf.study.families.decisions import decisions_section
+
+    cfg, prepared = study.cfg, study.prepared
+    arms, runs = {}, {}
+    for v in [study.baseline, *study.variants]:
+        outs = [study.outcomes[k] for k in study.keys(v)]
+        arms[v.name] = ArmPredictions([o.p_validation for o in outs], [o.p_test for o in outs])
+        # A fit shared with an earlier arm keeps that arm's metrics.
+        runs[v.name] = [o.run_id if o.variant == v.name else None for o in outs]
+    test = prepared.sensitive.iloc[prepared.test_index]
+    sensitive = {name: attribute_groups(test, cols)[2].to_numpy(dtype=str)
+                 for name, cols in attrs.items()}
+    section = decisions_section(cfg, prepared, arms, baseline=BASELINE, sensitive=sensitive,
+                                rng=stream(cfg.seed, "decisions"))
+    log = getattr(study.store, "log_metrics", None)
+    if log is not None:
+        result = section.result
+        compared = {c.variant: c for c in result.comparisons}
+        for arm in result.arms:
+            c = compared.get(arm.name)
+            shared = {} if c is None else {
+                "cost_diff_per_1k": c.cost_diff_per_1k.estimate, "swap_rate": c.swap.swap,
+                "psi": c.psi}
+            for i, run_id in enumerate(runs[arm.name]):
+                metrics = {"test_cost_per_1k": arm.per_seed_cost_per_1k[i],
+                           "decision_threshold": float(arm.thresholds[i]), **shared}
+                metrics = {k: float(x) for k, x in metrics.items()
+                           if x is not None and np.isfinite(x)}
+                if run_id is not None:
+                    log(run_id, metrics)
+    return section
 
 
 def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dict) -> dict:

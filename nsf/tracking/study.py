@@ -131,6 +131,14 @@ class MlflowFitStore:
                           reliance=meta.get("reliance"), info=meta.get("info", {}),
                           seconds=float(meta.get("seconds", 0.0)), run_id=run_id, reused=True)
 
+    def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Add metrics computed after the fit (the decisions' money) to its child run."""
+        from mlflow.entities import Metric
+
+        now = int(1000 * time.time())
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0)
+                                               for k, v in metrics.items()])
+
     def record(self, outcome, variant) -> str:
         """Log one finished fit as a child run; returns its id."""
         from mlflow.entities import Metric, Param

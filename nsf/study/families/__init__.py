@@ -10,6 +10,7 @@ Adding a family: a new module here defining ``FAMILY = Family(...)``, and its en
 
 from nsf.study.families import (
     coarsen,
+    decisions,
     drop_all,
     drop_one,
     keep_one,
@@ -29,7 +30,8 @@ from nsf.study.families.base import (
 
 #: The one list of variant families, in the order the study runs and the report shows them.
 FAMILIES: dict[str, Family] = {m.FAMILY.name: m.FAMILY for m in (
-    drop_one, drop_all, keep_one, coarsen, population, retention, sensitive, volume)}
+    drop_one, drop_all, keep_one, coarsen, population, retention, sensitive, volume,
+    decisions)}
 
 __all__ = ["BASELINE", "DROP_ALL", "FAMILIES", "Family", "FamilyContext", "Proposal",
            "with_changes"]
