@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{result.dataset.test_rows}")
     print(f"dataset_s={build_s:.1f} ({'reused' if reused else 'built'}) prepare_s={prepare_s:.1f}")
     print(" ".join(f"{stage}_s={timing[stage]:.1f}" for stage in
-                   ("fits", "proxies", "fairness", "statistics", "minimal_set")
+                   ("fits", "proxies", "fairness", "statistics", "minimal_set", "decisions")
                    if stage in timing) + f" logging_s={log_s:.1f}")
     verdicts = {}
     for v in result.variants:

@@ -119,6 +119,7 @@ def decisions_figures(content: dict) -> dict[str, bytes]:
             ax.axvline(c["estimate"], color="tab:green", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(rows)), [n for n, _ in rows], fontsize=7)
     ax.invert_yaxis()
+    ax.ticklabel_format(axis="x", style="plain", useOffset=False)
     ax.set_xlabel(content["unit"], fontsize=8)
     ax.set_title("Decisions: cost of each policy", fontsize=9)
     fig.tight_layout()

@@ -76,8 +76,8 @@ def _inputs(prepared, index: np.ndarray, horizon: int) -> CostInputs:
 
 
 def decisions_section(cfg, prepared, arms: dict[str, ArmPredictions], *, baseline: str,
-                      rng: np.random.Generator, sensitive: dict[str, np.ndarray],
-                      seconds_before: float = 0.0) -> DecisionsSection:
+                      rng: np.random.Generator,
+                      sensitive: dict[str, np.ndarray]) -> DecisionsSection:
     """Run the arms' predictions through the configured policy (see the module docstring).
 
     ``sensitive`` maps each fairness attribute (or intersection) to the test rows' groups.
@@ -97,4 +97,4 @@ def decisions_section(cfg, prepared, arms: dict[str, ArmPredictions], *, baselin
         group_n_resamples=s.fairness_n_bootstrap, confidence=s.confidence,
         target=s.interval_target, min_group_support=s.min_group_support)
     return DecisionsSection(result=result, arms=list(arms),
-                            seconds=seconds_before + time.perf_counter() - t0)
+                            seconds=time.perf_counter() - t0)
