@@ -1,7 +1,5 @@
 """Bootstrap: the vectorised kernels equal scikit-learn on the same resamples; intervals cover."""
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,8 +15,6 @@ EXACT = 1e-10
 #: Monte Carlo coverage of a nominal 95% interval from 200 simulated test sets has a standard
 #: error of about 1.5 points; the percentile bootstrap also undercovers slightly at n = 400.
 COVERAGE_LOW, COVERAGE_HIGH = 0.88, 0.995
-#: Generous wall-clock bound for 1000 AUC replicates on 20,000 rows (about 1 s on a laptop).
-FAST_AUC_SECONDS = 6.0
 
 
 def _simulated(n=2_000, seed=11, decimals=None):
@@ -177,14 +173,18 @@ def test_pairing_narrows_the_interval():
     assert paired.standard_error < 0.8 * unpaired_se
 
 
-def test_fast_auc_bootstrap_1000_replicates_on_20000_rows():
+def test_fast_auc_bootstrap_replicates_equal_the_resampled_auc():
+    """The fast AUC path on a large sample: finite replicates, the point estimate equal to
+    scikit-learn's AUC and a plausible spread (its speed is measured by benchmarks, not here)."""
     rng = np.random.default_rng(0)
     y = rng.binomial(1, 0.1, size=20_000)
     prob = np.clip(0.1 + 0.1 * y + rng.normal(0, 0.1, size=y.size), 0, 1)
-    start = time.perf_counter()
-    result = metrics.bootstrap_metric("auc", y, prob, n_resamples=1_000, rng=rng)
-    assert time.perf_counter() - start < FAST_AUC_SECONDS
-    assert result.replicates.shape == (1_000,)
+    result = metrics.bootstrap_metric("auc", y, prob, n_resamples=200,
+                                      rng=np.random.default_rng(3))
+    assert result.replicates.shape == (200,)
+    assert np.all(np.isfinite(result.replicates))
+    assert abs(result.estimate - skm.roc_auc_score(y, prob)) < 1e-12
+    assert 0 < result.standard_error < 0.02
 
 
 def _binormal(rng, n_neg, n_pos, shift_a, shift_b, rho):
