@@ -204,3 +204,63 @@ def test_numeric_and_boolean_targets_with_a_positive_label(tmp_path):
     prepared = prepare(cfg)
     assert prepared.rows["nsf_appstore"].tolist() == (frame["risk"] == 2).astype(int).tolist()
     assert prepared.description.outcome == "the risk column equals 2"
+
+
+# --- small tables are cross-fitted ----------------------------------------------------------
+
+
+def test_small_table_is_cross_fitted_out_of_fold(tmp_path):
+    from nsf.pipeline import fit_variant
+    from nsf.study import FitTask, run_fit
+
+    cfg = _cfg(_credit(tmp_path, 500), "model.kind=logistic")
+    prepared = prepare(cfg)
+    assert prepared.crossfit is None and prepared.test_index.size < 500
+    view = prepared.for_study(cfg.study.crossfit_below, 5)
+    assert view.crossfit is not None and view.test_index.size == 500
+    assert "cross-fitted: 5 stratified folds" in view.split_note
+    # Above the threshold the split is kept.
+    assert prepared.for_study(500, 5) is prepared
+    labels = view.rows["nsf_appstore"].to_numpy()
+    subjects = view.rows["user_id"].to_numpy()
+    fold_a = view.crossfit.assign(labels, subjects, 1)
+    fold_b = view.crossfit.assign(labels, subjects, 2)
+    assert not np.array_equal(fold_a, fold_b)
+    assert np.array_equal(fold_a, view.crossfit.assign(labels, subjects, 1))
+    rates = [labels[fold_a == k].mean() for k in range(5)]
+    assert max(rates) - min(rates) < 0.02  # stratified
+    baseline = resolve_study(cfg, view).baseline
+    outcome = run_fit(view, cfg.model, FitTask("k", baseline, 1))
+    assert outcome.p_test.shape == (500,) and np.isfinite(outcome.p_test).all()
+    assert outcome.metrics["test_rows"] == 500
+    # Fold 0's rows are predicted by the model that never saw them.
+    fold_view = view.fold_view(fold_a, 0)
+    assert set(fold_view.test_index) == set(np.flatnonzero(fold_a == 0))
+    assert not set(fold_view.rows_for("train")) & set(fold_view.test_index)
+    fitted = fit_variant(fold_view, baseline.selection, cfg.model, 1)
+    expect = fitted.predict_proba(view.frame.iloc[fold_view.test_index])
+    np.testing.assert_allclose(outcome.p_test[fold_a == 0], expect, rtol=0, atol=1e-12)
+
+
+def test_cross_fitting_keeps_subjects_together(tmp_path):
+    frame = credit_table(600, 11)
+    frame["applicant"] = np.arange(600) // 3
+    path = tmp_path / "grouped.csv"
+    frame.to_csv(path, index=False)
+    cfg = load_config(None, [*TABLE, f"dataset.table.path={path}",
+                             "dataset.table.id_column=applicant",
+                             "dataset.table.time_column=null"])
+    with pytest.raises(NsfError, match="duplicate rows for \\(applicant\\)"):
+        prepare(cfg)
+    frame["month"] = np.tile(["2024-01-31", "2024-02-29", "2024-03-31"], 200)
+    frame.to_csv(path, index=False)
+    cfg = load_config(None, [*TABLE, f"dataset.table.path={path}",
+                             "dataset.table.id_column=applicant",
+                             "dataset.table.time_column=month"])
+    view = prepare(cfg).for_study(20_000, 4)
+    assert view.crossfit.grouped
+    fold = view.crossfit.assign(view.rows["nsf_appstore"].to_numpy(),
+                                view.rows["user_id"].to_numpy(), 5)
+    per_subject = pd.Series(fold).groupby(view.rows["user_id"].to_numpy()).nunique()
+    assert (per_subject == 1).all()
+    assert sorted(np.unique(fold)) == [0, 1, 2, 3]

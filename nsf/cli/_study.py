@@ -140,7 +140,8 @@ def study_cmd(
 
         # Read and check the data and the variants before a run exists: bad input writes nothing.
         prepared = prepare(cfg, dataset, latents=latents)
-        resolve_variants(cfg, prepared)
+        resolve_variants(cfg, prepared.for_study(cfg.study.crossfit_below,
+                                                 cfg.study.crossfit_folds))
         with study_lock(cfg), study_run(cfg, fresh=fresh) as (run_id, resumed):
             log_description(prepared.description)
             store = MlflowFitStore(cfg, run_id, prepared.digest)

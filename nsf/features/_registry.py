@@ -248,7 +248,8 @@ def feed_registry(windows: tuple[int, ...], feed_format: str = "raw") -> Feature
 
 
 def table_registry(groups: dict[str, tuple[str, ...]], categorical: Iterable[str],
-                   contested: Iterable[str] | None = None) -> FeatureRegistry:
+                   contested: Iterable[str] | None = None,
+                   column_order: Iterable[str] | None = None) -> FeatureRegistry:
     """The registry of a user's table: one feature per declared column.
 
     Parameters
@@ -256,6 +257,8 @@ def table_registry(groups: dict[str, tuple[str, ...]], categorical: Iterable[str
     groups : group -> columns (``dataset.table.groups``).
     categorical : columns to integer-code as categories.
     contested : contested groups (None: all).
+    column_order : the file's columns; features follow their order in the file (None: the
+        order of ``groups``). The model sees its features in this order.
     """
     categorical = set(categorical)
     contested = set(groups) if contested is None else set(contested)
@@ -268,6 +271,9 @@ def table_registry(groups: dict[str, tuple[str, ...]], categorical: Iterable[str
                     contested=g in contested, note="as in the table")
         for g, cols in groups.items() for col in cols
     ]
+    if column_order is not None:
+        position = {c: i for i, c in enumerate(column_order)}
+        specs.sort(key=lambda s: position.get(s.name, len(position)))
     return FeatureRegistry(specs, infos)
 
 

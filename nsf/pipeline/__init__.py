@@ -48,6 +48,12 @@ latents=False, keep_groups=None)``
     ``features`` (the FeatureSpecs used, with groups), ``feature_names``, ``input_columns``
     (raw columns it needs), ``estimator_`` (native model), ``describe()`` (YAML-ready dict).
 
+``prepared.for_study(below, folds) -> PreparedData``
+    The study's view: a table with fewer than ``below`` evaluation rows is cross-fitted
+    (``crossfit``: a :class:`CrossFit` plan, every evaluation row a test row, folds drawn per
+    seed; ``fold_view(fold, k)`` gives one fold's train / validation / test rows); anything
+    else is returned as it is.
+
 ``predict_proba(fitted, frame) -> numpy.ndarray``
     Calibrated P(NSF) for raw rows (a data frame with ``fitted.input_columns``).
 
@@ -62,16 +68,21 @@ latents=False, keep_groups=None)``
 from __future__ import annotations
 
 from nsf.models import FittedModel
-from nsf.pipeline._evaluate import Evaluation, evaluate_model
+from nsf.pipeline._evaluate import Evaluation, evaluate_model, evaluate_predictions
+from nsf.pipeline._export import export_table
 from nsf.pipeline._fit import FeatureSelection, fit_variant, nested_subjects, predict_proba
-from nsf.pipeline._prepare import PreparedData, prepare
+from nsf.pipeline._prepare import CrossFit, PreparedData, fairness_groups, prepare
 
 __all__ = [
+    "CrossFit",
     "Evaluation",
     "FeatureSelection",
     "FittedModel",
     "PreparedData",
     "evaluate_model",
+    "evaluate_predictions",
+    "export_table",
+    "fairness_groups",
     "fit_variant",
     "nested_subjects",
     "predict_proba",

@@ -65,8 +65,16 @@ def evaluate_model(prepared: PreparedData, fitted: FittedModel, *,
     (``n_resamples`` replicates, drawn from a stream of the seed).
     """
     index = prepared.test_index if index is None else np.asarray(index)
+    return evaluate_predictions(prepared, index, fitted.predict_proba(prepared.frame.iloc[index]),
+                                seed=seed, n_resamples=n_resamples)
+
+
+def evaluate_predictions(prepared: PreparedData, index: np.ndarray, p: np.ndarray, *,
+                         seed: int | None = None, n_resamples: int = 1000) -> Evaluation:
+    """Metrics of the predictions ``p`` of the rows ``index`` (e.g. out-of-fold predictions);
+    ``seed`` and ``n_resamples`` as in :func:`evaluate_model`."""
+    index = np.asarray(index)
     y = prepared.rows["nsf_appstore"].to_numpy(dtype=np.int8)[index]
-    p = fitted.predict_proba(prepared.frame.iloc[index])
     oracle = _oracle_inputs(prepared.rows, index)
     p_true = oracle["p_true"]
     rng = None

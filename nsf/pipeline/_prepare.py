@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,45 @@ from nsf.features import (
 
 KEYS = ["observation_date", "user_id"]
 SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class CrossFit:
+    """Repeated stratified K-fold cross-fitting of a small table (study only).
+
+    Each seed of the study draws its own partition of the subjects into ``folds`` folds,
+    stratified by the label (subjects kept together when the table has an id column). For fold
+    k the model trains on the other folds but one and is calibrated on that one (fold k+1), and
+    predicts fold k, so every evaluation row is a test row once per seed and the paired
+    intervals come from the out-of-fold predictions.
+    """
+
+    folds: int
+    grouped: bool
+
+    def assign(self, labels: np.ndarray, subjects: np.ndarray, seed: int) -> np.ndarray:
+        """Fold number (0..folds-1) of every row for one seed."""
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+        state = int(np.random.SeedSequence([int(seed), 0xC505F17]).generate_state(1)[0])
+        fold = np.empty(labels.size, dtype=np.int64)
+        dummy = np.zeros((labels.size, 1))
+        if self.grouped:
+            splitter = StratifiedGroupKFold(n_splits=self.folds, shuffle=True,
+                                            random_state=state)
+            parts = splitter.split(dummy, labels, groups=subjects)
+        else:
+            parts = StratifiedKFold(n_splits=self.folds, shuffle=True,
+                                    random_state=state).split(dummy, labels)
+        for k, (_, test) in enumerate(parts):
+            fold[test] = k
+        return fold
+
+    def describe(self, n_rows: int) -> str:
+        return (f"cross-fitted: {self.folds} stratified folds"
+                f"{' of subjects' if self.grouped else ''} per seed over {n_rows} rows "
+                f"(each fold's model trains on {self.folds - 2} folds, is calibrated on one and "
+                "tests on the last; every row a test row once per seed)")
 
 
 @dataclass
@@ -60,8 +99,41 @@ class PreparedData:
     source: str
     split_note: str = ""
     description: DatasetDescription | None = None
+    crossfit: CrossFit | None = None
     manifest: dict = field(default_factory=dict, repr=False)
     latents: bool = False
+
+    def for_study(self, below: int, folds: int) -> PreparedData:
+        """The data as the study sees it: a table with fewer than ``below`` evaluation rows is
+        cross-fitted (every evaluation row is a test row, folds drawn per seed); anything else
+        keeps its split. Simulated datasets keep their out-of-time split (the simulator makes
+        as many rows as asked for)."""
+        if self.crossfit is not None or self.description is None or \
+                self.description.door != "table":
+            return self
+        n_eval = int(self.rows["apple_registered"].to_numpy(dtype=bool).sum())
+        if n_eval >= below:
+            return self
+        labels = self.rows["nsf_appstore"].to_numpy(dtype=np.int8)
+        smallest = int(min(labels.sum(), labels.size - labels.sum()))
+        if smallest < folds:
+            raise NsfError(f"{self.source}: {smallest} rows of the rarer class cannot fill "
+                           f"study.crossfit_folds = {folds} folds")
+        plan = CrossFit(folds=folds, grouped=self.description.id_column is not None)
+        rows = self.rows.copy()
+        rows["split"] = "test"
+        return replace(self, rows=rows, crossfit=plan, split_note=plan.describe(n_eval))
+
+    def fold_view(self, fold: np.ndarray, k: int) -> PreparedData:
+        """Fold ``k`` of a cross-fitted partition: test rows fold k, calibration rows fold
+        k+1, training rows the rest."""
+        n_folds = int(fold.max()) + 1
+        split = np.full(fold.size, "train", dtype=object)
+        split[fold == k] = "test"
+        split[fold == (k + 1) % n_folds] = "validation"
+        rows = self.rows.copy()
+        rows["split"] = split
+        return replace(self, rows=rows, crossfit=None)
 
     def sensitive_kinds(self) -> dict[str, str]:
         """Sensitive column -> 'numeric' or 'categorical' (from the description)."""
@@ -260,7 +332,7 @@ def _prepare_table(cfg: ExperimentConfig) -> PreparedData:
     description = describe_table(tcfg, frame)
     groups = {g.name: g.columns for g in description.groups}
     registry = table_registry(groups, categorical_columns(tcfg, frame),
-                              description.contested_groups)
+                              description.contested_groups, column_order=frame.columns)
     try:
         registry = registry.with_contested(cfg.features.contested_groups)
         description = description.with_contested(cfg.features.contested_groups)

@@ -10,7 +10,7 @@ import numpy as np
 
 from nsf.config import ModelConfig
 from nsf.explain import group_reliance
-from nsf.pipeline import PreparedData, evaluate_model, fit_variant
+from nsf.pipeline import PreparedData, evaluate_model, evaluate_predictions, fit_variant
 from nsf.study._explain import explain_fit
 from nsf.study._variants import Variant, stream
 
@@ -78,6 +78,8 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
     t0 = time.perf_counter()
     if num_threads is not None:
         model_cfg = model_cfg.model_copy(update={"num_threads": int(num_threads)})
+    if prepared.crossfit is not None:
+        return _run_crossfit(prepared, model_cfg, task, t0)
     v = task.variant
     fitted = fit_variant(prepared, v.selection, model_cfg, task.seed, population=v.population,
                          label=v.label, train_subjects=v.train_subjects)
@@ -106,6 +108,61 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
         p_test=np.asarray(evaluation.p_model, dtype=np.float64), test_digest=test_digest(prepared),
         p_validation=np.asarray(p_validation, dtype=np.float64),
         reliance=reliance, info=info, seconds=time.perf_counter() - t0)
+
+
+def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,
+                  t0: float) -> FitOutcome:
+    """One seed of a cross-fitted variant: a model per fold, out-of-fold predictions of every
+    evaluation row. The folds are the seed's (the same for every variant: paired). Reliance
+    (baseline) is measured on the first fold's model and test rows."""
+    v = task.variant
+    rows = prepared.rows
+    fold = prepared.crossfit.assign(rows["nsf_appstore"].to_numpy(dtype=np.int8),
+                                    rows["user_id"].to_numpy(), task.seed)
+    test = prepared.test_index
+    position = np.full(len(rows), -1, dtype=np.int64)
+    position[test] = np.arange(test.size)
+    p_test = np.full(test.size, np.nan)
+    reliance, info = None, {}
+    train_rows = validation_rows = 0
+    for k in range(prepared.crossfit.folds):
+        view = prepared.fold_view(fold, k)
+        fitted = fit_variant(view, v.selection, model_cfg, task.seed, population=v.population,
+                             label=v.label, train_subjects=v.train_subjects)
+        idx = view.test_index
+        p_test[position[idx]] = fitted.predict_proba(prepared.frame.iloc[idx])
+        train_rows += int(fitted.info.get("train_rows", 0))
+        validation_rows += int(fitted.info.get("validation_rows", 0))
+        if k == 0:
+            info = dict(fitted.info)
+            info["n_features"] = len(fitted.feature_names)
+            if task.reliance is not None:
+                evaluation = evaluate_model(view, fitted)
+                reliance = group_reliance(
+                    fitted, prepared.frame.iloc[idx], evaluation.y_true,
+                    shap_rows=task.reliance["shap_rows"],
+                    permutation_rows=task.reliance["permutation_rows"],
+                    n_repeats=task.reliance["repeats"], rng=stream(task.seed, "reliance"))
+                if "threshold" in task.reliance:
+                    reliance["explain"] = explain_fit(
+                        fitted, prepared.frame.iloc[idx], rows=task.reliance["shap_rows"],
+                        contested=task.reliance["contested"],
+                        threshold=task.reliance["threshold"],
+                        rng=stream(task.seed, "explanation-views"))
+    if np.isnan(p_test).any():
+        raise RuntimeError("cross-fitting left evaluation rows without a prediction")
+    evaluation = evaluate_predictions(prepared, test, p_test)
+    folds = prepared.crossfit.folds
+    info |= {"split": prepared.split_note, "crossfit_folds": folds,
+             "train_rows": round(train_rows / folds), "validation_rows":
+             round(validation_rows / folds)}
+    return FitOutcome(
+        key=task.key, variant=v.name, seed=int(task.seed),
+        metrics={k: float(x) for k, x in evaluation.metrics.items()},
+        p_test=np.asarray(p_test, dtype=np.float64), test_digest=test_digest(prepared),
+        # Every row is a test row: no validation row is shared by the folds' models.
+        p_validation=np.zeros(0), reliance=reliance, info=info,
+        seconds=time.perf_counter() - t0)
 
 
 def renamed(outcome: FitOutcome, variant: str) -> FitOutcome:

@@ -28,7 +28,8 @@ def _prepare_in_worker(cfg: ExperimentConfig, dataset_path: str | None,
     # This process verified the content checksums of the tables it read before starting the
     # workers; the workers check the row counts only instead of hashing every table again.
     dataset = open_dataset(dataset_path, verify="rows") if dataset_path is not None else None
-    return prepare(cfg, dataset, latents=latents), cfg
+    return prepare(cfg, dataset, latents=latents).for_study(
+        cfg.study.crossfit_below, cfg.study.crossfit_folds), cfg
 
 
 #: Threads per task. One: the study runs tasks in parallel processes instead, results do not

@@ -174,16 +174,18 @@ class _Study:
         selected = cfg.study.families is None or DECISIONS in cfg.study.families
         # The decisions reuse every fit's validation predictions (their thresholds).
         self.decisions = selected and DECISIONS not in dict(self.resolved.skipped_families)
+        self._folds = None if prepared.crossfit is None else prepared.crossfit.folds
         self._baseline_core = [self._core(self.baseline, s) for s in self.seeds]
-        self._baseline_keys = [fit_key(self.baseline, s, cfg, prepared.digest, reliance=True)
-                               for s in self.seeds]
+        self._baseline_keys = [fit_key(self.baseline, s, cfg, prepared.digest, reliance=True,
+                                       crossfit=self._folds) for s in self.seeds]
         self.fits_done = 0
         self.fits_total = 0
         self.n_trained = 0
         self.n_reused = 0
 
     def _core(self, v: Variant, seed: int) -> str:
-        return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False)
+        return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False,
+                       crossfit=self._folds)
 
     def keys(self, v: Variant) -> list[str]:
         out = []
@@ -339,6 +341,7 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         raise ValueError("workers > 1 needs dataset_path (each worker prepares the data)")
     timing: dict[str, float] = {}
     t_start = time.perf_counter()
+    prepared = prepared.for_study(cfg.study.crossfit_below, cfg.study.crossfit_folds)
     with TaskPool(cfg, prepared, dataset_path=dataset_path, latents=prepared.latents,
                   workers=workers, serial=needs_path) as pool:
         study = _Study(cfg, prepared, pool, store, fresh, progress)
@@ -641,8 +644,11 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
                     "digest": prepared.digest, "split": prepared.split_note,
                     "test_rows": int(prepared.test_index.size),
                     "test_nsf_rate": float(np.mean(y)),
-                    "train_rows": int(prepared.train_index.size),
-                    "validation_rows": int(prepared.validation_index.size),
+                    "train_rows": int(prepared.train_index.size) if prepared.crossfit is None
+                    else int(base_outs[0].info.get("train_rows", 0)),
+                    "validation_rows": int(prepared.validation_index.size)
+                    if prepared.crossfit is None
+                    else int(base_outs[0].info.get("validation_rows", 0)),
                     "test_digest": study.test_digest},
         "config": cfg.model_dump(mode="json"),
         "assumptions": method_assumptions(cfg.model_dump(mode="json"),

@@ -329,11 +329,12 @@ def resolve_variants(cfg: ExperimentConfig, prepared) -> tuple[Variant, list[Var
 
 
 def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
-            reliance: bool) -> str:
+            reliance: bool, crossfit: int | None = None) -> str:
     """Digest of everything a fit's result depends on: which features (after retention and
-    coarsening), training rows and label, model settings, seed, dataset, split, and for the
-    baseline the reliance settings. Thread counts are left out: LightGBM runs with
-    ``deterministic=True``, and the tests check that results do not depend on them."""
+    coarsening), training rows and label, model settings, seed, dataset, split (and the folds
+    when cross-fitted), and for the baseline the reliance settings. Thread counts are left out:
+    LightGBM runs with ``deterministic=True``, and the tests check that results do not depend
+    on them."""
     model = cfg.model.model_dump(mode="json")
     model.pop("num_threads", None)
     payload = {
@@ -349,6 +350,8 @@ def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
     if variant.train_subjects is not None:
         # Only when set, so the keys of every other fit stay those of earlier runs.
         payload["train_subjects"] = int(variant.train_subjects)
+    if crossfit is not None:
+        payload["crossfit_folds"] = int(crossfit)
     if reliance:
         s = cfg.study
         payload["reliance"] = {"shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,

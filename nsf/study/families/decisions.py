@@ -47,6 +47,9 @@ def cost_horizon_days(cfg, prepared) -> int | None:
 
 
 def applies(ctx: FamilyContext) -> str | None:
+    if ctx.prepared.crossfit is not None:
+        return ("the table is cross-fitted (fewer evaluation rows than study.crossfit_below): "
+                "the policy's thresholds need one fixed validation split")
     rows = ctx.prepared.rows
     if not all(c in rows.columns for c in ROW_COLUMNS.values()):
         if ctx.cfg.dataset.kind == "table":

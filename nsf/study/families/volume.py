@@ -91,6 +91,9 @@ def plan(ctx: FamilyContext) -> VolumePlan:
 
 
 def applies(ctx: FamilyContext) -> str | None:
+    if ctx.prepared.crossfit is not None:
+        return ("the table is cross-fitted (fewer evaluation rows than study.crossfit_below): "
+                "a learning curve needs one fixed training split")
     p = plan(ctx)
     if not p.sizes:
         return (f"no learning-curve size below the training population ({p.n_all:,} subjects)"

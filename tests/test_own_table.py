@@ -1,0 +1,88 @@
+"""A default `nsf study` on a plain CSV: no id, a text target, text and numeric sensitive
+columns by their own names (the README's "Your own table")."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "experiments" / "own_table.yaml"
+
+
+def _nsf(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "nsf", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=900, env={"PYTHONPATH": str(ROOT),
+                                                       "PATH": "/usr/bin:/bin"})
+
+
+def _workspace(tmp_path) -> Path:
+    (tmp_path / "examples").mkdir()
+    shutil.copy(ROOT / "examples" / "credit.csv", tmp_path / "examples" / "credit.csv")
+    return tmp_path
+
+
+@pytest.mark.parametrize("overrides", [
+    pytest.param([], marks=pytest.mark.slow, id="default"),
+    pytest.param(["study.seeds=2", "study.n_bootstrap=200", "study.fairness_n_bootstrap=100",
+                  "study.permutation_repeats=1"], id="fewer-seeds-and-resamples"),
+])
+def test_default_study_on_a_plain_csv(tmp_path, overrides):
+    import mlflow
+
+    work = _workspace(tmp_path)
+    res = _nsf("study", str(CONFIG), "-q", *[a for o in overrides for a in ("--set", o)],
+               cwd=work)
+    assert res.returncode == 0, res.stderr
+    report = next((work / "reports" / "own_table").iterdir())
+    model = json.loads((report / "report.json").read_text())
+    assert model["missing"] == []
+    assert model["settings"]["outcome"] == "the applicant's credit turned out bad"
+    text = (report / "report.md").read_text()
+    assert "scoring the risk that the applicant's credit turned out bad" in text
+    assert "Not applicable: needs history windows" in text
+    assert "incomplete" not in text
+    client = mlflow.MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
+    run_id = report.name
+    local = Path(client.download_artifacts(run_id, "study.json", str(tmp_path)))
+    study = json.loads(local.read_text())
+    assert study["settings"]["crossfit_folds"] == 5
+    assert study["dataset"]["split"].startswith("cross-fitted: 5 stratified folds")
+    assert study["dataset"]["test_rows"] == 1000
+    assert {f["family"] for f in study["skipped_families"]} == {
+        "drop_all", "keep_one", "population", "retention"}
+    assert len(study["contested_groups"]) == 7
+    assert {v["family"] for v in study["variants"]} == {"drop_one", "coarsen", "sensitive"}
+    assert set(study["fairness"]["attributes"]) == {"age_in_years", "sex", "age_in_years+sex"}
+    assert {p["target"] for p in study["proxies"]} == {"age_in_years", "sex"}
+    assert all(p.get("lift") is not None for p in study["proxies"])
+    local = Path(client.download_artifacts(run_id, "dataset_description.json", str(tmp_path)))
+    description = json.loads(local.read_text())
+    assert description["door"] == "table" and description["positive_label"] == "bad"
+    assert description["sensitive"] == [
+        {"name": "age_in_years", "kind": "numeric", "bands": 4},
+        {"name": "sex", "kind": "categorical", "bands": None}]
+
+
+def test_bad_table_input_is_one_line_and_writes_nothing(tmp_path):
+    work = _workspace(tmp_path)
+    before = sorted(p.name for p in work.iterdir())
+    for items, needle in (
+            (["dataset.table.positive_label=Bad"],
+             "positive_label 'Bad' does not occur in target column 'risk'"),
+            (["dataset.table.id_column=risk"], "id_column 'risk' is the target column"),
+            (["dataset.table.groups={money: [credit_amount], who: [sex]}"],
+             "sensitive columns cannot be features: ['sex']"),
+            (["study.families=[retention]"],
+             "every family is inapplicable (retention: needs history windows")):
+        res = _nsf("study", str(CONFIG), "-q", *[a for i in items for a in ("--set", i)],
+                   cwd=work)
+        assert res.returncode == 2, res.stderr
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("nsf: error: ") and needle in lines[0]
+        assert sorted(p.name for p in work.iterdir()) == before
