@@ -264,3 +264,21 @@ def test_cross_fitting_keeps_subjects_together(tmp_path):
     per_subject = pd.Series(fold).groupby(view.rows["user_id"].to_numpy()).nunique()
     assert (per_subject == 1).all()
     assert sorted(np.unique(fold)) == [0, 1, 2, 3]
+
+
+def test_table_knobs_are_in_the_schema_and_auto_split_keeps_fit_keys(smoke_cfg):
+    from nsf.config import field_names
+    from nsf.features import FeatureSelection
+    from nsf.study import Variant, fit_key
+
+    names = set(field_names())
+    assert {"dataset.table.positive_label", "dataset.table.sensitive_columns",
+            "study.crossfit_below"} <= names
+    # 'auto' resolves to 'time' on simulated data: the same fits as an explicit 'time' split.
+    v = Variant("baseline", "baseline", FeatureSelection(), "apple", "nsf_appstore",
+                features=(("pay_money_balance", False),))
+    explicit = smoke_cfg.model_copy(update={"split": smoke_cfg.split.model_copy(
+        update={"kind": "time"})})
+    assert smoke_cfg.split.kind == "auto"
+    assert fit_key(v, 1, smoke_cfg, "d", reliance=False) == fit_key(v, 1, explicit, "d",
+                                                                     reliance=False)

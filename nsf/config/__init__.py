@@ -231,6 +231,17 @@ def iter_schema(
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             yield from iter_schema(ann, f"{prefix}{name}.")
             continue
+        # An optional section (``dataset.table``) is listed with its own knobs too.
+        inner = [a for a in typing.get_args(ann) if a is not type(None)]
+        if typing.get_origin(ann) in (typing.Union, types.UnionType) and len(inner) == 1 \
+                and isinstance(inner[0], type) and issubclass(inner[0], BaseModel):
+            yield f"{prefix}{name}", _type_name(ann), "None", "", (info.description or "").strip()
+            yield from iter_schema(inner[0], f"{prefix}{name}.")
+            continue
+        if info.is_required():
+            yield f"{prefix}{name}", _type_name(ann), "(required)", _range(info), \
+                (info.description or "").strip()
+            continue
         default = info.get_default(call_default_factory=True)
         if hasattr(default, "isoformat"):
             default = default.isoformat()

@@ -118,8 +118,8 @@ class StudyConfig(_Frozen):
         "cross-fitted (repeated stratified K-fold: every row a test row once per seed) instead "
         "of split once; 0: never.")
     crossfit_folds: int = Field(
-        5, ge=2, le=20, description="Folds K of the cross-fitting (each fold's model trains on "
-        "the other K-1 and is calibrated on a share of them).")
+        5, ge=3, le=20, description="Folds K of the cross-fitting (each fold's model trains on "
+        "K-2 folds, is calibrated on the next one and predicts its own).")
     variants: tuple[VariantConfig, ...] = Field(
         (), description="Extra variants declared explicitly (added to the default families).")
     retention_days: tuple[int, ...] = Field(

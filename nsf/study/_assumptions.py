@@ -50,6 +50,9 @@ def method_assumptions(config: dict, *, simulated: bool = True) -> list[dict]:
         tags = _TAG.findall(meaning)
         if not tags or (not simulated and name.startswith(_SIMULATOR_SECTIONS)):
             continue
+        section = name.rpartition(".")[0]
+        if section and _lookup(config, section) is None:
+            continue  # an optional section this study did not use (dataset.table)
         value, default = _lookup(config, name), _lookup(defaults, name)
         rows.append({"field": name, "source": "CASE" if "CASE" in tags else "ASSUMPTION",
                      "sources": sorted(set(tags)), "value": value, "default": default,

@@ -328,6 +328,17 @@ def resolve_variants(cfg: ExperimentConfig, prepared) -> tuple[Variant, list[Var
     return resolved.baseline, resolved.variants
 
 
+def _resolved_split(cfg: ExperimentConfig) -> dict:
+    """The split config with 'auto' resolved as the data resolves it (a time column: 'time'),
+    so that the same split has the same key however it was asked for."""
+    split = cfg.split.model_dump(mode="json")
+    if split["kind"] == "auto":
+        table = cfg.dataset.table
+        has_time = cfg.dataset.kind == "simulated" or (table is not None and table.time_column)
+        split["kind"] = "time" if has_time else "user"
+    return split
+
+
 def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
             reliance: bool, crossfit: int | None = None) -> str:
     """Digest of everything a fit's result depends on: which features (after retention and
@@ -343,7 +354,7 @@ def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
         "population": variant.population, "label": variant.label,
         "require_charge": cfg.target.require_charge,
         "model": model, "seed": int(seed), "dataset": digest,
-        "split": cfg.split.model_dump(mode="json"), "split_seed": cfg.seed,
+        "split": _resolved_split(cfg), "split_seed": cfg.seed,
         "contested": None if cfg.features.contested_groups is None
         else list(cfg.features.contested_groups),
     }
