@@ -94,7 +94,7 @@ def test_native_and_table_doors_agree_on_drop_one(exported, smoke_cfg, smoke_dat
                            "study.groups=[balance, email, cards, topups]"])
     assert set(_verdicts(native)) == {"drop_balance", "drop_email", "drop_cards", "drop_topups"}
     assert _verdicts(table) == _verdicts(native)
-    assert "needed" in _verdicts(native).values()
+    assert max(abs(x) for x in _estimates(native).values()) > 1e-3  # the variants differ
     # The same features in the same order, the same rows and seeds: the same models.
     assert _estimates(table) == pytest.approx(_estimates(native), abs=1e-9)
     # Narrowing the groups studied never changes what is contested.
