@@ -19,10 +19,11 @@ fall back to ``pred_contrib``: :meth:`CellTreeShap.build` returns None.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
+
+from nsf.models._forest import run_row_parts
 
 #: Largest number of cells of one tree (a 15-leaf tree has at most a few thousand).
 MAX_CELLS_PER_TREE = 1 << 16
@@ -275,17 +276,7 @@ class CellTreeShap:
             "u_feature", "u_kind", "u_start", "u_count", "thresholds", "q_slot", "q_map",
             "maps", "tree_first", "tree_end", "table_offset", "group_start", "group_count",
             "group_ids", "table"))
-        n = X.shape[0]
-        parts = max(1, min(int(num_threads), math.ceil(n / (BLOCK_ROWS * 4))))
-        if parts == 1:
-            _cell_values(X, out, *args)
-            return out
-        bounds = np.linspace(0, n, parts + 1).astype(int)
-        with ThreadPoolExecutor(max_workers=parts) as pool:  # the kernel releases the GIL
-            list(pool.map(lambda k: _cell_values(X[bounds[k]:bounds[k + 1]],
-                                                 out[bounds[k]:bounds[k + 1]], *args),
-                          range(parts)))
-        return out
+        return run_row_parts(_cell_values, X, out, args, num_threads, BLOCK_ROWS * 4)
 
 
 def _tree_cell_shap(cells: _TreeCells, features, per_feature, strides, radices, n_cells: int,

@@ -151,17 +151,7 @@ class CompiledForest:
                 self.cat_row, self.cat_table, self.roots, self.depths, self.fast_feature,
                 self.fast_thr32 if single else self.fast_thr, self.cat_feature,
                 self.zero_missing)
-        n = X.shape[0]
-        parts = max(1, min(int(num_threads), math.ceil(n / (BLOCK_ROWS * 16))))
-        if parts == 1:
-            _raw_scores(X, out, *args)
-            return out
-        bounds = np.linspace(0, n, parts + 1).astype(int)
-        with ThreadPoolExecutor(max_workers=parts) as pool:  # the kernel releases the GIL
-            list(pool.map(lambda k: _raw_scores(X[bounds[k]:bounds[k + 1]],
-                                                out[bounds[k]:bounds[k + 1]], *args),
-                          range(parts)))
-        return out
+        return run_row_parts(_raw_scores, X, out, args, num_threads, BLOCK_ROWS * 16)
 
     def predict(self, X: np.ndarray, num_threads: int = 1) -> np.ndarray:
         """P(class 1): the sigmoid of the raw score, as ``Booster.predict``."""
@@ -226,3 +216,19 @@ def _raw_scores(X, out, meta, thr, child, value, cat_row, cat_table, roots, dept
                 acc[r] += value[node[r]]
         for r in range(m):
             out[start + r] = acc[r]
+
+
+def run_row_parts(kernel, X: np.ndarray, out: np.ndarray, args: tuple, num_threads: int,
+                  min_rows: int) -> np.ndarray:
+    """``kernel(X, out, *args)`` over contiguous row ranges, one thread each (at most
+    ``num_threads``, each range at least ``min_rows`` rows); the kernel must release the GIL."""
+    n = X.shape[0]
+    parts = max(1, min(int(num_threads), math.ceil(n / min_rows)))
+    if parts == 1:
+        kernel(X, out, *args)
+        return out
+    bounds = np.linspace(0, n, parts + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        list(pool.map(lambda k: kernel(X[bounds[k]:bounds[k + 1]], out[bounds[k]:bounds[k + 1]],
+                                       *args), range(parts)))
+    return out
