@@ -138,3 +138,28 @@ def test_negative_cost_values_are_one_line(tmp_path):
     cfg = load_config(None, [*TABLE, f"dataset.table.path={path}", *COLUMNS])
     with pytest.raises(NsfError, match=r"^policy.columns \(.*\): failed_charges must be"):
         prepare(cfg)
+
+
+def test_decisions_summary_groups_variants_by_verdict():
+    from nsf.report._decisions import decisions_summary
+
+    def comp(name, est, lo, hi, verdict, swap):
+        return {"variant": name, "diff": {"estimate": est, "lower": lo, "upper": hi},
+                "verdict": verdict, "swap": swap}
+
+    content = {
+        "unit": "money per 1,000 users per month", "margin": 20_000.0,
+        "comparisons": [comp("drop_a", 25_000.0, 21_000.0, 30_000.0, "needed", 0.09),
+                        comp("drop_b", 100.0, -900.0, 1_100.0, "not shown needed", 0.03),
+                        comp("drop_c", 12_000.0, 4_000.0, 24_000.0, "inconclusive", 0.05)],
+        "floor": {"swap": 0.02},
+        "flags": [{"variant": "drop_a", "metric": "cost_per_1k", "interval_excludes_zero": True,
+                   "attribute": "gender", "group": "female", "change": 3_000.0}],
+    }
+    answer = decisions_summary(content)["answer"]
+    assert "needed (1): drop_a 25,000 [21,000, 30,000]" in answer
+    assert "inconclusive (1): drop_c 12,000 [4,000, 24,000]" in answer
+    assert "not shown needed (1): drop_b." in answer
+    assert "3.0% to 9.0% of users (retraining the baseline alone: 2.0%)" in answer
+    assert "drop_a on gender female (3,000)" in answer
+    assert decisions_summary(content | {"comparisons": []}) is None

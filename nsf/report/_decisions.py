@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 from nsf.report._families import register_family_section
+from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
 #: The figure of the section (``figures/decisions.png``).
 FIGURE = "decisions"
@@ -73,28 +74,42 @@ def _ci(i: dict, fmt=_money) -> str:
 
 
 def decisions_summary(content: dict) -> dict | None:
-    """One summary answer: per variant, what dropping its data costs and who bears it."""
+    """One summary answer: what dropping each data costs, grouped by verdict (the variants whose
+    cost change is needed or inconclusive named with their figures, the rest counted), the swap
+    shares beside the baseline's own churn, and who bears the largest changes; every variant's
+    row is in the section."""
     if not content["comparisons"]:
         return None
-    flags = {}
-    for f in content["flags"]:
-        if f["metric"] == "cost_per_1k" and f["interval_excludes_zero"]:
-            flags[f["variant"]] = f
-    parts = []
+    flags = {f["variant"]: f for f in content["flags"]
+             if f["metric"] == "cost_per_1k" and f["interval_excludes_zero"]}
+    by_verdict: dict[str, list[dict]] = {v: [] for v in (NEEDED, INCONCLUSIVE, NOT_SHOWN_NEEDED)}
     for c in content["comparisons"]:
-        text = (f"{c['variant']}: {_ci(c['diff'])} ({c['verdict']}), decisions changed for "
-                f"{_share(c['swap'])} of users")
-        f = flags.get(c["variant"])
-        if f is not None:
-            text += (f", the largest change in cost per user falls on {f['attribute']} "
-                     f"{f['group']} ({_money(f['change'])})")
-        parts.append(text)
+        by_verdict.setdefault(c["verdict"], []).append(c)
+    parts = []
+    for verdict in (NEEDED, INCONCLUSIVE):
+        named = by_verdict.get(verdict) or []
+        if named:
+            parts.append(f"{verdict} ({len(named)}): " + "; ".join(
+                f"{c['variant']} {_ci(c['diff'])}" for c in named))
+    rest = by_verdict.get(NOT_SHOWN_NEEDED) or []
+    if rest:
+        parts.append(f"{NOT_SHOWN_NEEDED} ({len(rest)}): "
+                     + ", ".join(c["variant"] for c in rest))
+    swaps = [c["swap"] for c in content["comparisons"] if c["swap"] is not None]
     floor = content["floor"]["swap"]
+    text = (f"Cost of the decision against the baseline, {content['unit']}, with 95% intervals "
+            f"(margin {_money(content['margin'])}). " + ". ".join(parts) + ". ")
+    if swaps:
+        text += (f"Decisions changed for {_share(min(swaps))} to {_share(max(swaps))} of users "
+                 f"(retraining the baseline alone: {_share(floor)}). ")
+    if flags:
+        worst = sorted(flags.values(), key=lambda f: -abs(f["change"] or 0))[:3]
+        text += "Largest changes in cost per user: " + "; ".join(
+            f"{f['variant']} on {f['attribute']} {f['group']} ({_money(f['change'])})"
+            for f in worst) + ". "
+    text += "Every variant: section 'Decisions and money'."
     return {"question": "What does dropping each data cost in money, and who bears it?",
-            "answer": (f"Cost of the decision against the baseline, {content['unit']}, with "
-                       f"95% intervals (margin {_money(content['margin'])}); retraining the "
-                       f"baseline alone changes {_share(floor)} of decisions. "
-                       + "; ".join(parts) + ".")}
+            "answer": text}
 
 
 def decisions_figures(content: dict) -> dict[str, bytes]:
