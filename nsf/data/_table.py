@@ -42,6 +42,19 @@ def _label_text(value) -> str:
     return str(value).strip()
 
 
+def _numeric_target(values: pd.Series, number, positive, column: str, path) -> np.ndarray:
+    """A numeric target column as 0/1, ``number`` being the positive label ``positive`` as a
+    number; more than two values or a label that does not occur is one line."""
+    observed = sorted(np.unique(values.to_numpy()).tolist())
+    if len(observed) > 2:
+        raise NsfError(f"{path}: target column {column!r} has {len(observed)} values "
+                       f"({observed[:5]}...); a binary target has two")
+    if number not in observed:
+        raise NsfError(f"{path}: dataset.table.positive_label {positive!r} does not occur "
+                       f"in target column {column!r} (values {observed})")
+    return (values.to_numpy() == number).astype(np.int8)
+
+
 def _binary(values: pd.Series, column: str, path: Path, positive) -> np.ndarray:
     """The target as 0/1: ``positive`` (the configured label) is 1, the one other value is 0."""
     if values.isna().any():
@@ -69,14 +82,7 @@ def _binary(values: pd.Series, column: str, path: Path, positive) -> np.ndarray:
         text = values.map({True: "true", False: "false"})
         wanted = _label_text(positive).lower()
     elif pd.api.types.is_numeric_dtype(values) and not isinstance(positive, str | bool):
-        observed = sorted(np.unique(values.to_numpy()).tolist())
-        if len(observed) > 2:
-            raise NsfError(f"{path}: target column {column!r} has {len(observed)} values "
-                           f"({observed[:5]}...); a binary target has two")
-        if positive not in observed:
-            raise NsfError(f"{path}: dataset.table.positive_label {positive!r} does not occur "
-                           f"in target column {column!r} (values {observed})")
-        return (values.to_numpy() == positive).astype(np.int8)
+        return _numeric_target(values, positive, positive, column, path)
     else:
         text = values.astype(str).str.strip()
         wanted = _label_text(positive)
@@ -87,14 +93,7 @@ def _binary(values: pd.Series, column: str, path: Path, positive) -> np.ndarray:
             except ValueError:
                 number = None
             if number is not None:
-                observed = sorted(np.unique(values.to_numpy()).tolist())
-                if len(observed) > 2:
-                    raise NsfError(f"{path}: target column {column!r} has {len(observed)} "
-                                   f"values ({observed[:5]}...); a binary target has two")
-                if number not in observed:
-                    raise NsfError(f"{path}: dataset.table.positive_label {positive!r} does not "
-                                   f"occur in target column {column!r} (values {observed})")
-                return (values.to_numpy() == number).astype(np.int8)
+                return _numeric_target(values, number, positive, column, path)
     levels = sorted(set(text.unique()))
     if len(levels) > 2:
         raise NsfError(f"{path}: target column {column!r} has {len(levels)} values "
