@@ -20,11 +20,31 @@ def nsf(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-@pytest.mark.parametrize("value", ["true", "false", "7.0", "'7'"])
-def test_seed_is_a_strict_integer(value):
-    with pytest.raises(ConfigError, match=r"seed: Input should be a valid integer"):
+@pytest.mark.parametrize(("value", "needle"), [
+    ("true", r"seed: a number is required, not a yes/no value"),
+    ("false", r"seed: a number is required, not a yes/no value"),
+    ("7.0", r"seed: Input should be a valid integer"),
+    ("'7'", r"seed: Input should be a valid integer"),
+])
+def test_seed_is_a_strict_integer(value, needle):
+    with pytest.raises(ConfigError, match=needle):
         load_config(SMOKE, [f"seed={value}"])
     assert load_config(SMOKE, ["seed=7"]).seed == 7
+
+
+@pytest.mark.parametrize("override", [
+    "study.seeds=true", "world.population.n_users=false", "study.margins={auc: true}",
+    "study.retention_days=[30, true]", "split.test_fraction=true",
+])
+def test_yes_no_is_never_taken_for_a_number(override):
+    """Pydantic would read ``true`` as 1 (or 1.0); anywhere in the config it is refused,
+    naming the field (and the item of a list or mapping)."""
+    field = override.split("=")[0]
+    with pytest.raises(ConfigError, match=r"a number is required, not a yes/no value") as info:
+        load_config(SMOKE, [override])
+    assert field.split("{")[0] in str(info.value)
+    # A yes/no field still takes yes/no.
+    assert load_config(SMOKE, ["study.audit=false"]).study.audit is False
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,56 @@ def _format_error(source: str, exc: ValidationError) -> str:
     return f"{source}: " + "; ".join(parts)
 
 
+def _unwrap(annotation: Any) -> list[Any]:
+    """The alternatives of a (possibly ``Annotated`` or ``Optional``) annotation."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [alt for arg in typing.get_args(annotation) for alt in _unwrap(arg)]
+    return [annotation]
+
+
+def _bool_misuse(annotation: Any, value: Any, loc: str) -> str | None:
+    """The first place under ``loc`` where a yes/no stands for a number, or None.
+
+    Pydantic converts ``true`` to 1 for an ``int`` field; a config where ``study.seeds: true``
+    silently means one seed is refused instead.
+    """
+    alternatives = _unwrap(annotation)
+    if isinstance(value, bool):
+        if any(a is bool or a is Any or (typing.get_origin(a) is typing.Literal
+                                         and any(isinstance(v, bool) for v in typing.get_args(a)))
+               for a in alternatives):
+            return None
+        if any(a in (int, float) for a in alternatives):
+            return loc
+        return None
+    for alt in alternatives:
+        origin = typing.get_origin(alt)
+        if isinstance(alt, type) and issubclass(alt, BaseModel) and isinstance(value, Mapping):
+            for name, field in alt.model_fields.items():
+                key = name if name in value else field.alias
+                if key is not None and key in value:
+                    found = _bool_misuse(field.annotation, value[key], f"{loc}.{key}")
+                    if found:
+                        return found
+        elif origin in (tuple, list) and isinstance(value, (list, tuple)):
+            args = [a for a in typing.get_args(alt) if a is not Ellipsis]
+            for i, item in enumerate(value):
+                arg = args[min(i, len(args) - 1)] if args else Any
+                found = _bool_misuse(arg, item, f"{loc}[{i}]")
+                if found:
+                    return found
+        elif origin is dict and isinstance(value, Mapping):
+            arg = typing.get_args(alt)[1] if typing.get_args(alt) else Any
+            for key, item in value.items():
+                found = _bool_misuse(arg, item, f"{loc}.{key}")
+                if found:
+                    return found
+    return None
+
+
 def load_config(
     path: str | Path | None = None, overrides: Sequence[str] = ()
 ) -> ExperimentConfig:
@@ -159,6 +209,10 @@ def load_config(
         _apply(data, keys, value, f"--set {item}")
     if overrides:
         source = f"{source} (with --set)"
+    misuse = _bool_misuse(ExperimentConfig, data, "")
+    if misuse:
+        raise ConfigError(f"{source}: {misuse.lstrip('.')}: a number is required, not a "
+                          "yes/no value")
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as exc:
