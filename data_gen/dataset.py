@@ -32,7 +32,8 @@ from data_gen.simulate import (
 from data_gen.workers import process_pool
 
 #: 2: string values checksummed length-prefixed (format 1 hashed them at the chunk's width).
-FORMAT = "nsf-dataset/2"
+#: 3: the manifest also holds the SHA-256 of ``summary.json`` (the achieved calibration).
+FORMAT = "nsf-dataset/3"
 _MARKER = "_build.json"
 
 #: Attribute groups of the shared feed (the unit the study drops, keeps or coarsens).
@@ -133,7 +134,7 @@ def read_manifest(path: Path) -> dict:
     if manifest["format"] != FORMAT:
         raise WorldError(f"{path}: written in the older format {manifest['format']!r} (now "
                          f"{FORMAT!r}); rebuild it with `nsf simulate --force`")
-    for key in ("rows", "checksums", "tables", "digest", "seed", "config"):
+    for key in ("rows", "checksums", "tables", "digest", "seed", "config", "summary_sha256"):
         if key not in manifest:
             raise WorldError(f"{mpath}: corrupt manifest (missing {key!r})")
     for table, info in manifest["tables"].items():
@@ -141,6 +142,32 @@ def read_manifest(path: Path) -> dict:
             if not (path / f).is_file():
                 raise WorldError(f"{path}: corrupt dataset (table {table!r} misses {f})")
     return manifest
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_summary(path: Path, manifest: dict | None = None) -> dict:
+    """The dataset's ``summary.json`` (targets against achieved rates), checked against the
+    SHA-256 its manifest records.
+
+    Raises
+    ------
+    WorldError
+        One line when the summary is missing, unreadable or changed after the build.
+    """
+    path = Path(path)
+    manifest = read_manifest(path) if manifest is None else manifest
+    spath = path / "summary.json"
+    try:
+        digest = _file_sha256(spath)
+    except OSError as exc:
+        raise WorldError(f"{spath}: unreadable ({exc.__class__.__name__})") from None
+    if digest != manifest["summary_sha256"]:
+        raise WorldError(f"{spath}: does not match the checksum in its manifest; "
+                         f"{_rebuild_hint()}")
+    return json.loads(spath.read_text(encoding="utf-8"))
 
 
 def _batch_columns(batch) -> dict:
@@ -212,13 +239,14 @@ def check_dataset(path: Path, manifest: dict | None = None, *, tables=None,
         if not rows:
             continue
         try:
-            rows = table_rows(path, manifest, table)
+            counted = table_rows(path, manifest, table)
         except (OSError, pa.ArrowInvalid) as exc:
             raise WorldError(f"{path}: table {table!r} is unreadable "
                              f"({str(exc).splitlines()[0]})") from None
-        if rows != manifest["rows"][table]:
-            raise WorldError(f"{path}: table {table!r} has {rows:,} rows but its manifest says "
+        if counted != manifest["rows"][table]:
+            raise WorldError(f"{path}: table {table!r} has {counted:,} rows but its manifest says "
                              f"{manifest['rows'][table]:,}; {_rebuild_hint()}")
+    read_summary(path, manifest)
     if checksums:
         for table in names:
             try:
@@ -486,6 +514,7 @@ def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, fina
         "observation_dates": [d.isoformat() for d in world.calendar.observation_dates],
         "rows": rows,
         "checksums": checksums,
+        "summary_sha256": _file_sha256(staging / "summary.json"),
         "tables": tables,
         "description": dataset_description(world),
     }

@@ -215,11 +215,16 @@ def test_config_rejections_name_the_field():
 
 def _write_dataset(root: Path, users: pd.DataFrame, truth: pd.DataFrame) -> Path:
     """A dataset folder with a valid manifest (the audit verifies it before reading)."""
+    import hashlib
+
     from data_gen import _checksum
     from data_gen.dataset import FORMAT, table_checksum
 
+    (root / "summary.json").parent.mkdir(parents=True, exist_ok=True)
+    (root / "summary.json").write_text("{}\n")
     manifest = {"format": FORMAT, "rows": {}, "checksums": {}, "tables": {}, "digest": "0" * 64,
-                "seed": 0, "config": {}}
+                "seed": 0, "config": {},
+                "summary_sha256": hashlib.sha256(b"{}\n").hexdigest()}
     for name, frame in (("users", users), ("truth_users", truth)):
         (root / name).mkdir(parents=True)
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),

@@ -212,3 +212,23 @@ def test_unreadable_part_is_named(copy_of_smoke):
     _first_part(copy_of_smoke, "outcomes").write_bytes(b"not parquet")
     with pytest.raises(NsfError, match=r"table 'outcomes' is unreadable"):
         open_dataset(copy_of_smoke)
+
+
+def test_edited_summary_is_refused_by_reader_and_report(copy_of_smoke):
+    """summary.json (targets against achieved rates, shown in the report) is covered by the
+    manifest like the tables: an edit is named at open, even without content checksums, and
+    the report leaves the edited figures out instead of printing them."""
+    from data_gen.dataset import read_summary
+    from nsf.data import open_dataset
+
+    assert read_summary(copy_of_smoke)["base_rate"] is not None
+    spath = copy_of_smoke / "summary.json"
+    summary = json.loads(spath.read_text())
+    summary["calibration"] = {k: {**v, "simulated": v["target"]}
+                              for k, v in summary["calibration"].items()}
+    spath.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    with pytest.raises(NsfError, match=r"summary.json: does not match the checksum in its "
+                                       r"manifest"):
+        open_dataset(copy_of_smoke, verify="rows")
+    with pytest.raises(WorldError, match=r"summary.json: does not match"):
+        read_summary(copy_of_smoke)

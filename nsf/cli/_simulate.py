@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from data_gen.dataset import read_summary
 from nsf.cli import app
 from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, plain_progress, resolve
 from nsf.config import ExperimentConfig
@@ -89,7 +89,7 @@ def simulate(
     rows = ", ".join(f"{t}={n:,}" for t, n in manifest["rows"].items())
     typer.echo(f"dataset {path} ({verb}): {rows}")
     if not quiet:
-        summary = json.loads((path / "summary.json").read_text())
+        summary = read_summary(path, manifest)
         for key, item in summary["calibration"].items():
             rel = item["relative_error"]
             rel_s = "   n/a" if rel is None else f"{rel:+6.1%}"

@@ -10,6 +10,8 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from data_gen.dataset import read_summary
+from data_gen.errors import WorldError
 from nsf.config import ExperimentConfig
 from nsf.errors import NsfError
 
@@ -74,13 +76,13 @@ def _dataset_summary(study) -> tuple[dict | None, str]:
     if not source:
         return None, "the study does not name its dataset folder"
     path = Path(source) / "summary.json"
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return None, f"{path} not found (dataset moved or deleted; the study logged no copy)"
-    except (OSError, ValueError) as exc:
-        return None, f"{path} unreadable ({exc})"
-    return summary, f"From {path} (the dataset the study read)."
+    try:
+        summary = read_summary(Path(source))
+    except (WorldError, ValueError) as exc:
+        return None, f"{path} not used: {exc}"
+    return summary, f"From {path} (the dataset the study read; checked against its manifest)."
 
 
 def safe_name(name: str) -> str:
