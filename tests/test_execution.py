@@ -58,6 +58,26 @@ def test_backends_and_worker_counts_give_identical_results():
     assert _results(DASK2, 2) == serial
 
 
+def test_a_local_cluster_starts_while_the_dashboard_port_is_taken():
+    """Two runs on one machine: the local cluster takes no fixed port (8787 is Dask's default,
+    held here by a stand-in for another run) and serves nothing on other interfaces."""
+    import socket
+
+    holder = socket.socket()
+    try:
+        holder.bind(("0.0.0.0", 8787))
+        holder.listen(1)
+    except OSError:
+        pass  # already held by another process on this machine: the same situation
+    try:
+        with Executor(DASK2, 2) as executor:
+            assert sorted(i for i, _ in executor.map_unordered(abs, range(4))) == [0, 1, 2, 3]
+            scheduler = executor._client.scheduler_info()
+            assert "8787" not in str(scheduler.get("services", {}))
+    finally:
+        holder.close()
+
+
 def test_setup_runs_once_per_worker_and_tasks_spread_over_workers():
     with Executor(DASK2) as executor:
         pids = {pid for _, (_, _, pid) in executor.map_unordered(

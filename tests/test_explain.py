@@ -188,3 +188,20 @@ def test_group_reliance_samples_and_validates(fitted_world):
     with pytest.raises(ValueError, match="n_repeats"):
         grouped_permutation_importance(fitted, test, y, n_repeats=0,
                                        rng=np.random.default_rng(0))
+
+
+def test_permutation_sample_keeps_both_classes_at_a_rare_rate():
+    """A permutation sample of a frame with few NSF rows still holds NSF rows (drawn within
+    each class, in proportion), has exactly the requested size, and draws from the seed."""
+    from nsf.explain._reliance import _stratified_sample
+
+    y = np.zeros(200_000, dtype=int)
+    y[:300] = 1  # 0.15%: a plain sample of 100 rows holds no NSF row 86% of the time
+    for seed in range(20):
+        idx = _stratified_sample(y, 100, np.random.default_rng(seed))
+        assert idx.size == 100 and np.unique(idx).size == 100
+        assert 1 <= y[idx].sum() <= 2
+    again = _stratified_sample(y, 100, np.random.default_rng(3))
+    assert np.array_equal(again, _stratified_sample(y, 100, np.random.default_rng(3)))
+    assert np.array_equal(_stratified_sample(y[:50], 100, np.random.default_rng(0)),
+                          np.arange(50))

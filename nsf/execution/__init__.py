@@ -176,7 +176,11 @@ class Executor:
 
         self._cluster = LocalCluster(
             n_workers=self.workers, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR)
+            dashboard_address=None, silence_logs=logging.ERROR,
+            # No dashboard, and the scheduler's HTTP endpoint on a free loopback port: with
+            # ``None`` alone it takes 8787 on every interface, so a second run on the same
+            # machine (or a user's own cluster) collides with the first.
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
         self._client = Client(self._cluster, timeout=f"{timeout}s", set_as_default=False)
         return self._client
 
