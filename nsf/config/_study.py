@@ -103,7 +103,8 @@ class StudyConfig(_Frozen):
     """``nsf study``: variants x seeds, intervals, verdicts, fairness, proxies and reliance."""
 
     seeds: int = Field(3, ge=1, le=100, description="Training seeds K per variant (and "
-                       "baseline); the first is the experiment seed, as in `nsf train`.")
+                       "baseline); the first is the experiment seed, as in `nsf train`. Each "
+                       "seed re-draws the training sample (training_resample).")
     families: tuple[str, ...] | None = Field(
         None, description="Variant families to run (null: every registered family: drop_one, "
         "drop_all, keep_one = uncontested core + one group, coarsen, population, retention, "
@@ -150,6 +151,22 @@ class StudyConfig(_Frozen):
     n_bootstrap: int = Field(1000, ge=50, le=100_000,
                              description="Bootstrap replicates of each difference interval.")
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Two-sided interval level.")
+    training_resample: Literal["bootstrap", "subsample", "none"] = Field(
+        "bootstrap", description="How each seed re-draws the training data, so that the "
+        "intervals cover the variance of the training sample as well as that of the test rows, "
+        "for every model family (a deterministic one too). 'bootstrap': every subject's "
+        "training and calibration rows enter the seed's fit a Poisson(1) number of times (a "
+        "bootstrap of subjects); 'subsample': each subject is kept with probability "
+        "training_fraction; 'none': every seed trains on the same rows and only the model's "
+        "seed changes (the intervals then describe this one training sample). A seed's draw is "
+        "the same for every variant (paired), so the intervals resample the seeds of both arms "
+        "together: test rows and seeds, a two-level bootstrap. Cross-fitted tables re-draw the "
+        "subjects of each fold's training rows. [ASSUMPTION] bootstrap: the usual stand-in for "
+        "a new training sample of the same size.")
+    training_fraction: float = Field(
+        0.5, gt=0, lt=1, description="Share of subjects each seed keeps when training_resample "
+        "is 'subsample' ([ASSUMPTION] one half: the spread of half-sample fits matches the "
+        "spread of full-sample fits for a smooth statistic).")
     interval_target: Literal["mean", "single"] = Field(
         "mean", description="'mean': difference of the expected performance of the two "
         "training procedures; 'single': of one retrained model each (wider).")

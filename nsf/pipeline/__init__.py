@@ -36,11 +36,13 @@ latents=False, keep_groups=None)``
     ``latents=True`` adds the simulator's latent traits (a test-only pipeline check, never a
     study variant). ``FeatureSelection.from_config(features_cfg)`` gives the configured one.
 
-``fit_variant(prepared, selection, model_cfg, seed, *, population=None, label=None)
--> FittedModel``
+``fit_variant(prepared, selection, model_cfg, seed, *, population=None, label=None,
+train_subjects=None, resample=None) -> FittedModel``
     Builds the features, fits the model family on the training rows (training population and
     label default to ``prepared.target``), calibrates on the validation rows. ``seed`` is an
-    int (the experiment seed or a study replicate's). Pure: no I/O, no MLflow.
+    int (the experiment seed or a study replicate's). ``resample`` (a
+    :class:`TrainingResample`) re-draws the training and calibration subjects from a stream
+    named by ``seed``, the same draw for every variant. Pure: no I/O, no MLflow.
 
 ``FittedModel``
     The whole scorer: feature construction from raw feed rows, integer coding of categoricals,
@@ -70,7 +72,13 @@ from __future__ import annotations
 from nsf.models import FittedModel
 from nsf.pipeline._evaluate import Evaluation, evaluate_model, evaluate_predictions
 from nsf.pipeline._export import export_table
-from nsf.pipeline._fit import FeatureSelection, fit_variant, nested_subjects, predict_proba
+from nsf.pipeline._fit import (
+    FeatureSelection,
+    TrainingResample,
+    fit_variant,
+    nested_subjects,
+    predict_proba,
+)
 from nsf.pipeline._prepare import CrossFit, PreparedData, fairness_groups, prepare
 
 __all__ = [
@@ -79,6 +87,7 @@ __all__ = [
     "FeatureSelection",
     "FittedModel",
     "PreparedData",
+    "TrainingResample",
     "evaluate_model",
     "evaluate_predictions",
     "export_table",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 
@@ -11,7 +14,53 @@ from nsf.features import FeatureSelection, extra_specs, select_features
 from nsf.models import FittedModel, fit_model
 from nsf.pipeline._prepare import PreparedData
 
-__all__ = ["FeatureSelection", "fit_variant", "nested_subjects", "predict_proba"]
+__all__ = ["FeatureSelection", "TrainingResample", "fit_variant", "nested_subjects",
+           "predict_proba"]
+
+
+@dataclass(frozen=True)
+class TrainingResample:
+    """How one seed re-draws the training subjects (``study.training_resample``).
+
+    Attributes
+    ----------
+    kind : ``bootstrap`` (each subject's rows are repeated a Poisson(1) number of times: a
+        bootstrap of subjects whose draw for one subject does not depend on which other
+        subjects a variant trains on) or ``subsample`` (each subject kept with probability
+        ``fraction``).
+    fraction : share of subjects kept by ``subsample``.
+    """
+
+    kind: Literal["bootstrap", "subsample"]
+    fraction: float = 0.5
+
+    def __post_init__(self):
+        if self.kind not in ("bootstrap", "subsample"):
+            raise ValueError(f"kind must be 'bootstrap' or 'subsample' (got {self.kind!r})")
+        if not 0.0 < self.fraction < 1.0:
+            raise ValueError(f"fraction must be in (0, 1) (got {self.fraction!r})")
+
+    def row_weights(self, subjects: np.ndarray, seed: int) -> np.ndarray:
+        """How many times each row enters the seed's training sample (0: left out).
+
+        ``subjects`` holds every row's subject; all rows of a subject get its one draw. The
+        draw comes from a stream named by ``seed`` over the sorted distinct subjects, so every
+        variant trained with ``seed`` on the same data gets the same draw (paired).
+        """
+        if seed is None:
+            raise ValueError("a training resample needs a seed")
+        uniq, inverse = np.unique(subjects, return_inverse=True)
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x7EA5A3]))
+        if self.kind == "bootstrap":
+            per_subject = rng.poisson(1.0, size=uniq.size)
+        else:
+            per_subject = (rng.random(uniq.size) < self.fraction).astype(np.int64)
+        return per_subject[inverse.ravel()]
+
+    def describe(self) -> str:
+        if self.kind == "bootstrap":
+            return "bootstrap of subjects (Poisson(1) copies each)"
+        return f"subsample of subjects ({self.fraction:g} of them)"
 
 
 def nested_subjects(prepared: PreparedData, rows: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -32,7 +81,8 @@ def nested_subjects(prepared: PreparedData, rows: np.ndarray, n: int, seed: int)
 
 def fit_variant(prepared: PreparedData, selection: FeatureSelection, model_cfg: ModelConfig,
                 seed: int, *, population: str | None = None,
-                label: str | None = None, train_subjects: int | None = None) -> FittedModel:
+                label: str | None = None, train_subjects: int | None = None,
+                resample: TrainingResample | None = None) -> FittedModel:
     """Fit the model of ``model_cfg`` on the features ``selection`` keeps.
 
     The estimator learns on the training rows of ``population`` with ``label``; the calibrator
@@ -50,6 +100,9 @@ def fit_variant(prepared: PreparedData, selection: FeatureSelection, model_cfg: 
     label : 'nsf_appstore' or 'nsf_any' (default: ``prepared.target.label``).
     train_subjects : learn on the rows of this many training subjects only
         (:func:`nested_subjects` with ``seed``; None: every training subject).
+    resample : re-draw the training and calibration subjects with ``seed``
+        (:class:`TrainingResample`; applied after ``train_subjects``); None: the rows as they
+        are, only the estimator's seed changes.
 
     Raises
     ------
@@ -83,11 +136,16 @@ def fit_variant(prepared: PreparedData, selection: FeatureSelection, model_cfg: 
             raise NsfError(f"train_subjects: {exc}") from None
     validation = prepared.validation_index
     frame, rows = prepared.frame, prepared.rows
+    if resample is not None:
+        weights = resample.row_weights(rows["user_id"].to_numpy(), seed)
+        train = np.repeat(train, weights[train])
+        validation = np.repeat(validation, weights[validation])
     info = {
         "population": population or prepared.target.population, "label": label,
         "require_charge": prepared.target.require_charge, "train_rows": int(train.size),
         "train_subjects": None if train_subjects is None else int(train_subjects),
         "validation_rows": int(validation.size), "split": prepared.split_note,
+        "training_resample": None if resample is None else resample.describe(),
         "selection": selection.describe(), "dataset_digest": prepared.digest,
     }
     try:
@@ -96,7 +154,8 @@ def fit_variant(prepared: PreparedData, selection: FeatureSelection, model_cfg: 
             rows["nsf_appstore"].to_numpy()[validation], chosen, model_cfg, seed,
             coarsen_groups=selection.coarsen_groups, info=info)
     except ValueError as exc:
-        raise NsfError(f"{prepared.source}: {exc}") from None
+        drawn = "" if resample is None else f" (seed {seed}'s {resample.describe()})"
+        raise NsfError(f"{prepared.source}: {exc}{drawn}") from None
 
 
 def predict_proba(fitted: FittedModel, frame: pd.DataFrame) -> np.ndarray:

@@ -530,13 +530,26 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
 def _statistics_text(settings: dict) -> list[str]:
     conf = settings.get("confidence")
     conf_s = "n/a" if conf is None else f"{conf:.0%}"
+    logged = settings.get("thresholds") or {}
+    resample = logged.get("training_resample") or "none"
+    if resample == "none":
+        training = ("each seed changes only the model's seed, on the same training rows, so "
+                    "the intervals describe this one training sample")
+        seeds = "seeds resampled within each arm"
+    else:
+        drawn = ("a bootstrap of subjects" if resample == "bootstrap" else
+                 f"a subsample of {logged.get('training_fraction'):g} of the subjects")
+        training = (f"each seed re-draws the training and calibration subjects ({drawn}), the "
+                    "same draw for every variant, so the intervals cover the training sample "
+                    "too")
+        seeds = "seeds resampled together for both arms (paired)"
     return [
         f"Every variant and the baseline are trained with the same {settings.get('n_seeds')} "
         "seeds on the same split and evaluated on the same test rows "
-        f"({settings.get('population') or 'the evaluation population'}).",
+        f"({settings.get('population') or 'the evaluation population'}); {training}.",
         f"Differences to the reference get {conf_s} intervals from a paired bootstrap "
         f"({settings.get('n_bootstrap')} replicates): test rows resampled once (stratified by "
-        "outcome) and shared by both arms and all seeds, seeds resampled within each arm "
+        f"outcome) and shared by both arms and all seeds, {seeds} "
         f"(interval target: {settings.get('interval_target')}). No DeLong test: it is invalid "
         "for nested models (Demler et al., Stat Med 2012).",
         f"Non-inferiority verdicts against a margin of {_f3(settings.get('margin'))} "

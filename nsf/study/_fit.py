@@ -10,7 +10,13 @@ import numpy as np
 
 from nsf.config import ModelConfig
 from nsf.explain import group_reliance
-from nsf.pipeline import PreparedData, evaluate_model, evaluate_predictions, fit_variant
+from nsf.pipeline import (
+    PreparedData,
+    TrainingResample,
+    evaluate_model,
+    evaluate_predictions,
+    fit_variant,
+)
 from nsf.study._explain import explain_fit
 from nsf.study._variants import Variant, stream
 
@@ -24,6 +30,7 @@ class FitTask:
     seed: int
     reliance: dict | None = None  # shap_rows, permutation_rows, repeats (baseline only)
     oracle_interval: bool = False  # bootstrap the oracle AUC and the gap to it (baseline only)
+    resample: TrainingResample | None = None  # the seed's draw of the training subjects
 
 
 @dataclass
@@ -70,8 +77,10 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
             num_threads: int | None = None) -> FitOutcome:
     """Train ``task.variant`` with ``task.seed`` and evaluate it on the test rows.
 
-    Pure apart from the model's threads (``num_threads`` overrides ``model_cfg.num_threads``;
-    LightGBM's results do not depend on it, and the study always passes the same value). For
+    The training and calibration subjects are re-drawn by ``task.resample`` (the same draw for
+    every variant with this seed). Pure apart from the model's threads (``num_threads``
+    overrides ``model_cfg.num_threads``; LightGBM's results do not depend on it, and the study
+    always passes the same value). For
     the baseline (``task.reliance`` set) the group reliance of the model on the test rows is
     computed too, from a stream of the seed.
     """
@@ -82,7 +91,8 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
         return _run_crossfit(prepared, model_cfg, task, t0)
     v = task.variant
     fitted = fit_variant(prepared, v.selection, model_cfg, task.seed, population=v.population,
-                         label=v.label, train_subjects=v.train_subjects)
+                         label=v.label, train_subjects=v.train_subjects,
+                         resample=task.resample)
     evaluation = evaluate_model(prepared, fitted,
                                 seed=task.seed if task.oracle_interval else None)
     validation = prepared.validation_index
@@ -128,7 +138,8 @@ def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,
     for k in range(prepared.crossfit.folds):
         view = prepared.fold_view(fold, k)
         fitted = fit_variant(view, v.selection, model_cfg, task.seed, population=v.population,
-                             label=v.label, train_subjects=v.train_subjects)
+                             label=v.label, train_subjects=v.train_subjects,
+                         resample=task.resample)
         idx = view.test_index
         p_test[position[idx]] = fitted.predict_proba(prepared.frame.iloc[idx])
         train_rows += int(fitted.info.get("train_rows", 0))

@@ -403,6 +403,11 @@ class Settings(ResultModel):
     confidence: float
     n_bootstrap: int
     interval_target: Literal["mean", "single"]
+    training_resample: Literal["bootstrap", "subsample", "none"] = Field(
+        "none", description="How each seed re-drew the training subjects ('none' in results "
+        "written before the setting existed).")
+    training_fraction: float | None = Field(
+        None, description="Share of subjects each seed kept ('subsample' only).")
     fairness_n_bootstrap: int
     threshold: int = Field(description="Operating score threshold of the fairness tables.")
     n_bins: int = Field(description="Equal-width bins of each group's ECE.")

@@ -41,6 +41,7 @@ from nsf.study._variants import (
     replicate_seeds,
     resolve_study,
     stream,
+    training_resample,
     without,
 )
 from nsf.study.families.decisions import NAME as DECISIONS
@@ -166,6 +167,7 @@ class _Study:
         self.fresh = fresh
         self.progress = progress or (lambda stage, done, total: None)
         self.seeds = replicate_seeds(cfg.seed, cfg.study.seeds)
+        self.resample = training_resample(cfg)
         self.test_digest = test_digest(prepared)
         self.outcomes: dict[str, FitOutcome] = {}
         self.arms: dict[str, dict] = {}
@@ -226,7 +228,8 @@ class _Study:
                 queued.add(key)
                 tasks.append(FitTask(key, v, seed,
                                      reliance=reliance if key in baseline_keys else None,
-                                     oracle_interval=key in baseline_keys))
+                                     oracle_interval=key in baseline_keys,
+                                     resample=self.resample))
         self.progress(stage, self.fits_done, self.fits_total)
         for task, outcome in self.pool.run(_fit_task, tasks):
             if self.store is not None:
@@ -269,7 +272,8 @@ class _Study:
         out = {"metrics": compare_replicates(
             ref["metrics"], var["metrics"], metrics=metrics, margins=dict(s.margins),
             subject=subject, confidence=s.confidence, target=s.interval_target,
-            rng=stream(self.cfg.seed, "compare-seeds", rid, vid))}
+            rng=stream(self.cfg.seed, "compare-seeds", rid, vid),
+            resampled_training=self.resample is not None)}
         if with_fairness:
             out["disparity_changes"] = {
                 name: compare_disparities(
@@ -658,6 +662,9 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
         "settings": {"primary_metric": primary, "margins": dict(s.margins),
                      "metrics": list(s.metrics), "confidence": s.confidence,
                      "n_bootstrap": s.n_bootstrap, "interval_target": s.interval_target,
+                     "training_resample": s.training_resample,
+                     "training_fraction": s.training_fraction
+                     if s.training_resample == "subsample" else None,
                      "fairness_n_bootstrap": s.fairness_n_bootstrap, "threshold": s.threshold,
                      "n_bins": s.n_bins, "min_group_support": s.min_group_support,
                      "proxy_lift_threshold": s.proxy_lift_threshold,

@@ -115,22 +115,47 @@ def arm_replicates(y_true, per_seed_prob: Sequence[np.ndarray], *, metrics: Sequ
     return out
 
 
-def _seed_average(replicates: np.ndarray, rng: np.random.Generator, target: str) -> np.ndarray:
+def _seed_average(replicates: np.ndarray, rng: np.random.Generator, target: str,
+                  resampled_training: bool = False) -> np.ndarray:
+    """The seed level of the two-level bootstrap, from replicates ``(n_resamples, n_seeds)``
+    computed on shared row resamples (the row level).
+
+    ``mean`` averages K seeds drawn with replacement (the error of averaging K training runs),
+    ``single`` picks one (the spread of a single training run). Without a training resample the
+    seeds differ only in the model's seed, so both describe one training sample. With one
+    (``resampled_training``: each seed a re-drawn training sample, and ``replicates`` the
+    per-seed differences of two arms trained on the same draws) the seeds stand for training
+    samples, and their deviations from the seed mean are scaled by ``sqrt(K / (K - 1))`` so
+    that the variance they add is the unbiased ``s^2 / K`` (mean) or ``s^2`` (single), not the
+    plug-in bootstrap's ``(K - 1) / K`` of it; with K = 3 that is the difference between two
+    thirds and all of it. One seed gives no spread: the row level only.
+    """
     n_rep, n_seeds = replicates.shape
     picked = rng.integers(0, n_seeds, size=(n_rep, 1 if target == "single" else n_seeds))
-    return np.take_along_axis(replicates, picked, axis=1).mean(axis=1)
+    if not resampled_training:
+        return np.take_along_axis(replicates, picked, axis=1).mean(axis=1)
+    centre = replicates.mean(axis=1)
+    if n_seeds == 1:
+        return centre
+    deviation = (replicates - centre[:, None]) * np.sqrt(n_seeds / (n_seeds - 1.0))
+    return centre + np.take_along_axis(deviation, picked, axis=1).mean(axis=1)
 
 
 def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
                        metrics: Sequence[str], margins: dict[str, float], subject: str,
-                       confidence: float, target: str, rng: np.random.Generator
-                       ) -> dict[str, dict]:
+                       confidence: float, target: str, rng: np.random.Generator,
+                       resampled_training: bool = False) -> dict[str, dict]:
     """:func:`compare_arms` from two arms' :func:`arm_replicates` on the same row resamples.
 
-    The same crossed bootstrap as :func:`nsf.metrics.difference_interval` (rows shared by both
-    arms and all seeds, each arm's seeds resampled; Owen 2007), with each arm's replicates
-    computed once per study rather than once per comparison. Output as :func:`compare_arms`.
-    When ``variant is reference`` (identical fits) the difference is exactly zero.
+    Without a training resample: the same crossed bootstrap as
+    :func:`nsf.metrics.difference_interval` (rows shared by both arms and all seeds, each arm's
+    seeds resampled; Owen 2007). With one (``resampled_training``: seed k of both arms trained
+    on the same re-drawn subjects) the seeds are paired: the seed level of the two-level
+    bootstrap (:func:`_seed_average`) resamples the per-seed differences, the same seeds for
+    both arms, so what a training draw does to both arms alike cancels. Each arm's replicates
+    are computed once per study rather than once per comparison. Output as
+    :func:`compare_arms`. When ``variant is reference`` (identical fits) the difference is
+    exactly zero.
     """
     alpha = 1.0 - confidence
     out: dict[str, dict] = {}
@@ -143,6 +168,9 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
             # The same fits (e.g. a retention window the feed does not exceed): the two
             # training procedures are one, and their difference is exactly zero.
             diff = np.zeros(ref["replicates"].shape[0])
+        elif resampled_training:
+            diff = _seed_average(var["replicates"] - ref["replicates"], rng_ref, target,
+                                 resampled_training=True)
         else:
             diff = _seed_average(var["replicates"], rng_var, target) - \
                 _seed_average(ref["replicates"], rng_ref, target)

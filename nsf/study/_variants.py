@@ -13,6 +13,7 @@ from nsf.config import ExperimentConfig
 from nsf.config._study import INCOME_BAND
 from nsf.errors import NsfError
 from nsf.features import FeatureSelection, extra_specs, select_features
+from nsf.pipeline import TrainingResample
 from nsf.study.families import (
     BASELINE,
     DROP_ALL,
@@ -79,9 +80,17 @@ def stream(seed: int, *labels: str | int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
 
 
+def training_resample(cfg: ExperimentConfig) -> TrainingResample | None:
+    """The seeds' draw of the training subjects (``study.training_resample``; None: none)."""
+    s = cfg.study
+    if s.training_resample == "none":
+        return None
+    return TrainingResample(s.training_resample, s.training_fraction)
+
+
 def replicate_seeds(seed: int, k: int) -> list[int]:
-    """K training seeds: the experiment seed first (so replicate 0 is the `nsf train` model),
-    then seeds derived from it."""
+    """K training seeds: the experiment seed first (with ``study.training_resample: none``
+    replicate 0 is the `nsf train` model), then seeds derived from it."""
     if seed is None:
         raise ValueError("replicate_seeds needs the experiment seed")
     out = [int(seed)]
@@ -343,9 +352,9 @@ def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
             reliance: bool, crossfit: int | None = None) -> str:
     """Digest of everything a fit's result depends on: which features (after retention and
     coarsening), training rows and label, model settings, seed, dataset, split (and the folds
-    when cross-fitted), and for the baseline the reliance settings. Thread counts are left out:
-    LightGBM runs with ``deterministic=True``, and the tests check that results do not depend
-    on them."""
+    when cross-fitted), the seeds' draw of the training subjects, and for the baseline the
+    reliance settings. Thread counts are left out: LightGBM runs with ``deterministic=True``,
+    and the tests check that results do not depend on them."""
     model = cfg.model.model_dump(mode="json")
     model.pop("num_threads", None)
     payload = {
@@ -363,6 +372,12 @@ def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
         payload["train_subjects"] = int(variant.train_subjects)
     if crossfit is not None:
         payload["crossfit_folds"] = int(crossfit)
+    resample = training_resample(cfg)
+    if resample is not None:
+        # Only when set, so the keys of fits without a resample stay those of earlier runs.
+        payload["training_resample"] = {"kind": resample.kind, "fraction":
+                                        resample.fraction if resample.kind == "subsample"
+                                        else None}
     if reliance:
         s = cfg.study
         payload["reliance"] = {"shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,
@@ -375,4 +390,4 @@ def fit_key(variant: Variant, seed: int, cfg: ExperimentConfig, digest: str, *,
 
 __all__ = ["BASELINE", "DROP_ALL", "ResolvedStudy", "StudyAttributes", "Variant",
            "contested_groups", "fit_key", "replicate_seeds", "resolve_attributes",
-           "resolve_study", "resolve_variants", "stream", "without"]
+           "resolve_study", "resolve_variants", "stream", "training_resample", "without"]

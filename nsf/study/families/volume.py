@@ -258,7 +258,8 @@ def curve_from_study(study, compared: dict) -> dict | None:
     def point(v, size, difference):
         rep = study.arms[study.arm_id(v)]["metrics"][metric]
         avg = _seed_average(rep["replicates"], stream(cfg.seed, "volume-curve", v.name),
-                            s.interval_target)
+                            s.interval_target,
+                            resampled_training=s.training_resample != "none")
         lo, hi = np.quantile(avg, [alpha / 2.0, 1.0 - alpha / 2.0])
         return {"size": int(size), "variant": v.name, "estimate": float(rep["per_seed"].mean()),
                 "lower": float(lo), "upper": float(hi), "difference": difference}
