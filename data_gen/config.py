@@ -429,12 +429,14 @@ class TruthConfig(_Frozen):
     """The oracle: P(NSF) from re-simulating the horizon from each evaluation row's full state."""
 
     oracle_draws: int = Field(
-        64, ge=1, le=10_000,
+        256, ge=1, le=10_000,
         description="Re-simulations M of the horizon per evaluation row. The truth table also "
         "keeps the estimate of each of 8 groups of draws, from which the oracle AUC is "
-        "corrected for the remaining Monte-Carlo noise (needs M >= 2). [ASSUMPTION] 64: on a "
-        "60,000-user world the corrected oracle AUC is within 0.005 of a brute-force 1,024-draw "
-        "oracle (benchmarks/bench_oracle.py) for about a fifth more simulation time than 32.",
+        "corrected for the remaining Monte-Carlo noise (needs M >= 2). [ASSUMPTION] 256: on "
+        "two 60,000-user worlds the corrected oracle AUC is within 0.002 of a brute-force "
+        "1,024-draw oracle (benchmarks/bench_oracle.py), for about a quarter more time to build "
+        "such a world (no event log) than 64 draws, at which the first-order correction "
+        "overshoots by up to 0.006 (the Monte-Carlo bias falls faster than 1/M there).",
     )
     oracle_method: Literal["conditional", "indicator"] = Field(
         "conditional",
