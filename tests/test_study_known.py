@@ -1,5 +1,6 @@
 """Known answers: simulated worlds built for the test, where the truth is set in the config."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +91,35 @@ def test_proxy_for_age_only_from_an_attribute_built_from_age(tmp_path):
     assert from_age["lift"] > PROXY_MIN_LIFT
     assert abs(independent["lift"]) < CHANCE_TOL
     assert np.isclose(independent["chance"], 1 / independent["n_classes"])
+
+
+#: Knobs under which age reaches NSF through no latent trait: income, liquidity buffer and
+#: top-up discipline lose their age drivers, App Store propensity (driven by youth) is noise.
+#: Age still drives the observed e-mail domain, sign-up channel, carrier, join date and OS.
+AGE_WITHOUT_EFFECT = [
+    "world.drivers.income_midlife=0", "world.drivers.income_age=0",
+    "world.drivers.buffer_age=0", "world.drivers.discipline_age=0",
+    "world.dependence.appstore_propensity=0",
+]
+
+
+def test_a_proxy_of_age_without_effect_on_nsf_is_flagged_and_not_shown_needed(tmp_path):
+    """E-mail domain drawn almost wholly from age, in a world where age has no effect on NSF:
+    the study flags it as a proxy of age (lift at or above study.proxy_lift_threshold, so the
+    inventory rule names it) and does not show it needed; the NSF rate is held at its target."""
+    from nsf.report._rules import recommend
+
+    cfg, prepared = _world(tmp_path, "age_proxy", [*AGE_WITHOUT_EFFECT,
+                                                   "world.dependence.email_domain=0.95",
+                                                   "study.groups=[email]"])
+    held = json.loads((Path(prepared.source) / "summary.json").read_text())["base_rate"]
+    assert held["within_tolerance"], held
+    result = run_study(cfg, prepared)
+    email = result.variant_for("drop_one", "email")
+    assert email.verdict == NOT_SHOWN_NEEDED, email.comparisons["baseline"].metrics
+    proxy = next(p for p in result.proxies if p.group == "email" and p.target == "age_band")
+    threshold = result.settings.proxy_lift_threshold
+    assert proxy.lift >= threshold, proxy
+    rule = recommend(used=True, contested=True, necessity=email.verdict, coarse=None,
+                     proxy_lift=proxy.lift, proxy_target=proxy.target, threshold=threshold)
+    assert any(flag.startswith("proxy for age_band") for flag in rule.flags), rule
