@@ -139,7 +139,8 @@ def study_cmd(
             bar.update(tasks[stage], completed=done, total=total)
 
         # Read and check the data and the variants before a run exists: bad input writes nothing.
-        prepared = prepare(cfg, dataset, latents=latents)
+        prepared = prepare(cfg, dataset, latents=latents,
+                           sample_subjects=cfg.study.sample_subjects)
         resolve_variants(cfg, prepared.for_study(cfg.study.crossfit_below,
                                                  cfg.study.crossfit_folds))
         with study_lock(cfg), study_run(cfg, fresh=fresh) as (run_id, resumed):

@@ -201,6 +201,13 @@ class StudyConfig(_Frozen):
     permutation_rows: int = Field(
         5000, ge=10, description="Test rows of the grouped permutation importance sample.")
     permutation_repeats: int = Field(5, ge=1, le=100, description="Permutations per group.")
+    sample_subjects: int | None = Field(
+        None, ge=2, le=1_000_000_000, description="Subjects (users, or the table's ids) the "
+        "study reads, all their rows (training, validation and test): a sample stratified by "
+        "outcome (a subject is positive when any of its rows has the training label), drawn "
+        "from the seed, read from disk for these subjects only so memory follows the sample, "
+        "not the population. Stated in the report's split; the volume family's learning curve "
+        "says whether it is large enough. null: every subject. `nsf train` never samples.")
     minimal_set: MinimalSetConfig = MinimalSetConfig()
     ledger: LedgerConfig = LedgerConfig()
     workers: int = Field(2, ge=1, le=256, description="Worker processes for the fits and "

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data_gen.dataset import check_dataset
@@ -77,8 +79,12 @@ class Dataset:
     def has(self, name: str) -> bool:
         return name in self.manifest["tables"]
 
-    def table(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    def table(self, name: str, columns: Sequence[str] | None = None,
+              users: np.ndarray | None = None) -> pd.DataFrame:
         """One table as a data frame sorted by (observation_date, user_id).
+
+        ``users``: keep only the rows of these user ids (filtered file by file, so memory
+        follows the rows kept, not the table).
 
         Raises
         ------
@@ -104,10 +110,53 @@ class Dataset:
                 missing = [c for c in cols if c not in schema.names]
                 if missing:
                     raise NsfError(f"{self.path}: table {name!r} has no columns {missing}")
-            parts = [pq.read_table(f, columns=cols) for f in files]
+            keep = None if users is None else pa.array(np.asarray(users, dtype=np.int64))
+            parts = []
+            for f in files:
+                part = pq.read_table(f, columns=cols if cols is None or keep is None
+                                     or "user_id" in cols else [*cols, "user_id"])
+                if keep is not None:
+                    part = part.filter(pc.is_in(part["user_id"].cast(pa.int64()), keep))
+                    if cols is not None and "user_id" not in cols:
+                        part = part.select(cols)
+                parts.append(part)
         except (OSError, pa.ArrowInvalid) as exc:
             raise NsfError(f"{self.path}: cannot read table {name!r} ({exc})") from None
         return sort_rows(arrow_to_frame(pa.concat_tables(parts)))
+
+    def subject_labels(self, label: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every user id of the ``outcomes`` table (ascending) and whether any of its rows has
+        ``label`` = 1, read file by file (two small columns: flat memory per file).
+
+        Raises
+        ------
+        NsfError
+            If the outcomes table lacks the column or a file is unreadable.
+        """
+        files = [self.path / f for f in self.manifest["tables"]["outcomes"]["files"]]
+        ids, positive = [], []
+        try:
+            for f in files:
+                part = pq.read_table(f, columns=["user_id", label])
+                users = part["user_id"].to_numpy().astype(np.int64)
+                uniq, inverse = np.unique(users, return_inverse=True)
+                pos = np.bincount(inverse, weights=part[label].to_numpy() == 1,
+                                  minlength=uniq.size) > 0
+                ids.append(uniq)
+                positive.append(pos)
+        except (OSError, pa.ArrowInvalid, KeyError) as exc:
+            raise NsfError(f"{self.path}: cannot read {label!r} of table 'outcomes' "
+                           f"({exc})") from None
+        users, positive = np.concatenate(ids), np.concatenate(positive)
+        # A user's rows may lie in several files (not with the simulator's user chunks).
+        uniq, inverse = np.unique(users, return_inverse=True)
+        if uniq.size != users.size:
+            users = uniq
+            positive = np.bincount(inverse, weights=positive, minlength=uniq.size) > 0
+        else:
+            order = np.argsort(users, kind="stable")
+            users, positive = users[order], positive[order]
+        return users, positive
 
 
 def open_dataset(path: str | Path, verify: Verify = "checksums") -> Dataset:

@@ -102,6 +102,7 @@ class PreparedData:
     crossfit: CrossFit | None = None
     manifest: dict = field(default_factory=dict, repr=False)
     latents: bool = False
+    sample: SubjectSample | None = None
 
     def for_study(self, below: int, folds: int) -> PreparedData:
         """The data as the study sees it: a table with fewer than ``below`` evaluation rows is
@@ -173,6 +174,68 @@ class PreparedData:
     def test_index(self) -> np.ndarray:
         """Evaluation rows: Apple-registered test rows (label ``nsf_appstore``)."""
         return self.rows_for("test", "apple")
+
+
+@dataclass(frozen=True)
+class SubjectSample:
+    """The study's stratified sample of subjects (``study.sample_subjects``)."""
+
+    size: int
+    population: int
+    positives: int
+    population_positives: int
+
+    def describe(self) -> str:
+        return (f"study on a sample of {self.size:,} of {self.population:,} subjects "
+                f"(stratified by outcome: {self.positives:,} of {self.population_positives:,} "
+                "subjects with a positive row), all their rows")
+
+
+def stratified_subjects(subjects: np.ndarray, positive: np.ndarray, size: int, seed: int,
+                        source: str = "") -> tuple[np.ndarray, SubjectSample]:
+    """A sample of ``size`` subjects, stratified by outcome, drawn from ``seed``.
+
+    Each stratum (subjects with a positive row, the others) gets its share of ``size``
+    (rounded), and at least two subjects, drawn without replacement.
+
+    Parameters
+    ----------
+    subjects : distinct subject ids, ascending.
+    positive : whether each subject has a row with the label 1.
+    size : subjects to draw.
+    seed : the experiment seed.
+    source : the data's name for the messages.
+
+    Returns
+    -------
+    The sampled ids (ascending) and what was drawn.
+
+    Raises
+    ------
+    NsfError
+        ``size`` above the number of subjects, or too small to hold two subjects of each
+        outcome.
+    """
+    n = int(subjects.size)
+    n_pos = int(np.count_nonzero(positive))
+    where = f" ({source})" if source else ""
+    if size > n:
+        raise NsfError(f"study.sample_subjects = {size:,} is more than the {n:,} subjects of "
+                       f"the data{where}; use at most {n:,}, or null for all")
+    take_pos = round(size * n_pos / n) if n else 0
+    take_pos = min(max(take_pos, 2), n_pos)
+    take_neg = min(size - take_pos, n - n_pos)
+    take_pos = size - take_neg
+    if take_pos < 2 or take_neg < 2 or take_pos > n_pos:
+        raise NsfError(f"study.sample_subjects = {size:,} cannot hold two subjects of each "
+                       f"outcome ({n_pos:,} of {n:,} subjects have a positive row{where}); "
+                       + ("use at least 4" if min(n_pos, n - n_pos) >= 2 else
+                          "the data has fewer than two subjects of one outcome"))
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5AB5EC7]))
+    chosen = np.concatenate([rng.choice(subjects[positive], take_pos, replace=False),
+                             rng.choice(subjects[~positive], take_neg, replace=False)])
+    return np.sort(chosen), SubjectSample(size=size, population=n, positives=take_pos,
+                                          population_positives=n_pos)
 
 
 def _user_permutation(users: np.ndarray, seed: int) -> np.ndarray:
@@ -259,13 +322,20 @@ TRUTH_COLUMNS = {"p_nsf_appstore": "p_true", "oracle_draws": "oracle_draws"}
 _TRUTH_GROUP = "p_nsf_appstore_group_"
 
 
-def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool) -> PreparedData:
-    feed = dataset.table("feed")
-    outcomes = dataset.table("outcomes")
+def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool,
+                       sample_subjects: int | None) -> PreparedData:
+    users, sample = None, None
+    if sample_subjects is not None:
+        ids, positive = dataset.subject_labels(cfg.target.label)
+        users, sample = stratified_subjects(ids, positive, sample_subjects, cfg.seed,
+                                            str(dataset.path))
+    feed = dataset.table("feed", users=users)
+    outcomes = dataset.table("outcomes", users=users)
     if len(feed) != len(outcomes) or not (
             feed[KEYS].reset_index(drop=True).equals(outcomes[KEYS].reset_index(drop=True))):
         raise NsfError(f"{dataset.path}: feed and outcomes do not have the same rows")
-    sensitive_users = dataset.table("sensitive") if dataset.has("sensitive") else None
+    sensitive_users = (dataset.table("sensitive", users=users) if dataset.has("sensitive")
+                       else None)
     rows = pd.DataFrame({
         "observation_date": feed["observation_date"].to_numpy(),
         "user_id": feed["user_id"].to_numpy(),
@@ -280,7 +350,7 @@ def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool) -
             rows[ROW_COLUMNS[key]] = outcomes[column].to_numpy(dtype=np.float64)
     rows["label"] = rows[cfg.target.label]
     if dataset.has("truth"):
-        truth = dataset.table("truth")
+        truth = dataset.table("truth", users=users)
         oracle = {k: v for k, v in TRUTH_COLUMNS.items() if k in truth.columns}
         oracle |= {c: "p_true_group_" + c.removeprefix(_TRUTH_GROUP) for c in truth.columns
                    if c.startswith(_TRUTH_GROUP)}
@@ -298,11 +368,13 @@ def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool) -
         frame = pd.concat([feed, sensitive[[c for c in cols if c in SENSITIVE_FEATURES]]],
                           axis=1)
     if latents:
-        truth_users = dataset.table("truth_users", ["user_id", *LATENT_FEATURES])
+        truth_users = dataset.table("truth_users", ["user_id", *LATENT_FEATURES], users=users)
         lat = pd.DataFrame({"user_id": rows["user_id"]}).merge(
             truth_users, on="user_id", how="left", validate="many_to_one")
         frame = pd.concat([frame, lat[list(LATENT_FEATURES)].reset_index(drop=True)], axis=1)
     split, note = assign_split(rows["observation_date"], rows["user_id"], cfg.split, cfg.seed)
+    if sample is not None:
+        note = f"{note}; {sample.describe()}"
     rows["split"] = split
     feed_cfg = dataset.manifest["config"]["feed"]
     description = dataset.description
@@ -323,12 +395,29 @@ def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool) -
                         sensitive=fairness_groups(sensitive, description),
                         target=cfg.target, digest=dataset.digest, source=str(dataset.path),
                         split_note=note, description=description, manifest=dataset.manifest,
-                        latents=latents)
+                        latents=latents, sample=sample)
 
 
-def _prepare_table(cfg: ExperimentConfig) -> PreparedData:
+def _sample_table(frame: pd.DataFrame, tcfg, size: int,
+                  seed: int) -> tuple[pd.DataFrame, SubjectSample]:
+    """The rows of a stratified sample of the table's subjects (rows without an id column)."""
+    y = frame[tcfg.target_column].to_numpy() == 1  # 0/1 once read (read_user_table)
+    ids = (frame[tcfg.id_column].to_numpy() if tcfg.id_column
+           else np.arange(len(frame), dtype=np.int64))
+    subjects, inverse = np.unique(ids, return_inverse=True)
+    positive = np.bincount(inverse, weights=y, minlength=subjects.size) > 0
+    chosen, sample = stratified_subjects(np.arange(subjects.size), positive, size, seed,
+                                         str(tcfg.path))
+    keep = np.isin(inverse, chosen)
+    return frame.loc[keep].reset_index(drop=True), sample
+
+
+def _prepare_table(cfg: ExperimentConfig, sample_subjects: int | None = None) -> PreparedData:
     tcfg = cfg.dataset.table
     frame, digest = read_user_table(tcfg)
+    sample = None
+    if sample_subjects is not None:
+        frame, sample = _sample_table(frame, tcfg, sample_subjects, cfg.seed)
     description = describe_table(tcfg, frame)
     groups = {g.name: g.columns for g in description.groups}
     registry = table_registry(groups, categorical_columns(tcfg, frame),
@@ -354,12 +443,14 @@ def _prepare_table(cfg: ExperimentConfig) -> PreparedData:
     })
     _table_costs(cfg, frame, registry, rows)
     split, note = assign_split(dates, rows["user_id"], cfg.split, cfg.seed)
+    if sample is not None:
+        note = f"{note}; {sample.describe()}"
     rows["split"] = split
     sensitive = frame[list(tcfg.sensitive_columns)].reset_index(drop=True)
     return PreparedData(frame=frame, rows=rows, registry=registry,
                         sensitive=fairness_groups(sensitive, description),
                         target=cfg.target, digest=digest, source=str(tcfg.path),
-                        split_note=note, description=description)
+                        split_note=note, description=description, sample=sample)
 
 
 def _table_costs(cfg: ExperimentConfig, frame: pd.DataFrame, registry: FeatureRegistry,
@@ -435,7 +526,7 @@ def fairness_groups(raw: pd.DataFrame, description: DatasetDescription) -> pd.Da
 
 
 def prepare(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
-            latents: bool = False) -> PreparedData:
+            latents: bool = False, sample_subjects: int | None = None) -> PreparedData:
     """Read the configured dataset once, label and split its rows.
 
     Parameters
@@ -444,6 +535,8 @@ def prepare(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
     dataset : an opened simulated dataset (default: ``cfg.dataset.path``); ignored for
         ``dataset.kind: table``.
     latents : also load the simulator's latent traits into ``frame`` (pipeline checks only).
+    sample_subjects : read only a stratified sample of this many subjects, all their rows
+        (the study's ``study.sample_subjects``; :func:`stratified_subjects`).
 
     Raises
     ------
@@ -454,9 +547,10 @@ def prepare(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
     if cfg.dataset.kind == "table":
         if latents:
             raise NsfError("latent traits exist only in simulated datasets")
-        prepared = _prepare_table(cfg)
+        prepared = _prepare_table(cfg, sample_subjects)
     else:
-        prepared = _prepare_simulated(cfg, dataset or _default_dataset(cfg), latents)
+        prepared = _prepare_simulated(cfg, dataset or _default_dataset(cfg), latents,
+                                      sample_subjects)
     for name, idx in (("training", prepared.train_index),
                       ("validation", prepared.validation_index),
                       ("test", prepared.test_index)):

@@ -28,7 +28,8 @@ def _prepare_in_worker(cfg: ExperimentConfig, dataset_path: str | None,
     # This process verified the content checksums of the tables it read before starting the
     # workers; the workers check the row counts only instead of hashing every table again.
     dataset = open_dataset(dataset_path, verify="rows") if dataset_path is not None else None
-    return prepare(cfg, dataset, latents=latents).for_study(
+    return prepare(cfg, dataset, latents=latents,
+                   sample_subjects=cfg.study.sample_subjects).for_study(
         cfg.study.crossfit_below, cfg.study.crossfit_folds), cfg
 
 
@@ -63,6 +64,12 @@ class TaskPool:
                  latents: bool, workers: int = 1, serial: bool = False):
         if workers < 1:
             raise ValueError(f"workers must be >= 1 (got {workers})")
+        drawn = None if prepared.sample is None else prepared.sample.size
+        if drawn != cfg.study.sample_subjects:
+            # The workers prepare with the config's sample: the same rows as this process's.
+            raise ValueError(f"the prepared data holds a sample of {drawn} subjects but "
+                             f"study.sample_subjects is {cfg.study.sample_subjects}: prepare "
+                             "with sample_subjects=cfg.study.sample_subjects")
         self.cfg, self.prepared = cfg, prepared
         self._executor = Executor(ExecutionConfig() if serial else cfg.execution,
                                   1 if serial else workers)

@@ -272,7 +272,28 @@ def curve_from_study(study, compared: dict) -> dict | None:
         points.append(point(v, v.train_subjects, {k: d[k] for k in
                                                   ("estimate", "lower", "upper", "verdict")}))
     points.append(point(study.baseline, p.n_all, None))
-    return learning_curve(points, metric=metric, higher_is_better=HIGHER_IS_BETTER[metric],
-                          margin=s.margins[metric], plan_=p,
-                          rng=stream(cfg.seed, "volume-extrapolation"),
-                          confidence=s.confidence)
+    curve = learning_curve(points, metric=metric, higher_is_better=HIGHER_IS_BETTER[metric],
+                           margin=s.margins[metric], plan_=p,
+                           rng=stream(cfg.seed, "volume-extrapolation"),
+                           confidence=s.confidence)
+    sample = study.prepared.sample
+    if sample is not None:
+        curve["notes"].append(sample_verdict(sample.size, curve["n_all"],
+                                             curve["smallest_sufficient"]))
+    return curve
+
+
+def sample_verdict(sample_subjects: int, n_all: int, smallest: int) -> str:
+    """Whether the learning curve justifies the study's sample (``study.sample_subjects``).
+
+    Justified when a training set smaller than the sample's was already non-inferior to all of
+    the sample's training subjects (the curve flattened within the sample); otherwise a warning.
+    """
+    if smallest < n_all:
+        return (f"The study ran on a stratified sample of {sample_subjects:,} subjects "
+                f"({n_all:,} of them training subjects); the learning curve justifies it: "
+                f"{smallest:,} training subjects were already non-inferior to all of them.")
+    return (f"WARNING: the study ran on a stratified sample of {sample_subjects:,} subjects "
+            f"and no smaller training set was shown non-inferior to its {n_all:,} training "
+            "subjects: the learning curve has not flattened within the sample, so more subjects "
+            "may change the results (raise study.sample_subjects).")
