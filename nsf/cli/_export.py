@@ -71,3 +71,35 @@ def export_table_cmd(
         for tmp in (tmp_table, tmp_cfg):
             tmp.unlink(missing_ok=True)
     typer.echo(f"wrote {out} ({len(frame):,} rows, {frame.shape[1]} columns) and {config_out}")
+
+
+@app.command("export-latest")
+def export_latest_cmd(
+    config: ConfigArg = None,
+    out: Annotated[Path, typer.Argument(help="The folder to write (Parquet parts).")] = Path(
+        "latest"),
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Simulated dataset folder (default: dataset.path, or the configured "
+        "world, simulated first if missing).")] = None,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write every user's latest feed row (the input of scoring the whole population with
+    `nsf score`) as a folder of Parquet parts, one per feed file, read file by file."""
+    from nsf.data import open_dataset
+    from nsf.data._latest import export_latest
+    from nsf.execution import executor_for
+
+    cfg = resolve(config, set_)
+    if cfg.dataset.kind != "simulated":
+        raise NsfError("export-latest reads a simulated dataset; dataset.kind is 'table'")
+    path = data or cfg.dataset.path
+    if path is None:
+        from nsf.cli._simulate import ensure_dataset
+
+        path, _, _ = ensure_dataset(cfg, quiet=quiet)
+    dataset = open_dataset(path, verify=cfg.dataset.verify)
+    with executor_for(cfg, cfg.simulate.workers) as executor:
+        stats = export_latest(dataset, out, executor)
+    typer.echo(f"wrote {out} ({stats['rows']:,} users' latest feed rows, {stats['parts']} "
+               f"parts, {stats['bytes'] / 1e6:,.1f} MB)")

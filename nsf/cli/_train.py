@@ -78,10 +78,16 @@ def score_cmd(
         "--reasons", help="Also write each row's K reason codes: the attribute groups that "
         "raised its score most, with the signed points of the 0-100 score each accounts for "
         "(1 to the model's number of groups).")] = None,
+    partitioned: Annotated[bool, typer.Option(
+        "--partitioned", help="Score partitions (the files of a Parquet folder, or the row "
+        "groups of one Parquet file) on the configured executor (execution.backend; "
+        "scoring.workers processes) and write OUTPUT as a folder of part files, in input "
+        "order; the same scores as the serial path. Implied by a folder INPUT.")] = False,
 ) -> None:
     """Score a file of shared feed rows with a logged model (0-100 scores, in batches)."""
+    from nsf.execution import executor_for
     from nsf.execution._paths import local_path
-    from nsf.scoring import score_file
+    from nsf.scoring import score_file, score_partitions
     from nsf.tracking import load_fitted
 
     input_path = local_path(input_path, "input")
@@ -90,10 +96,20 @@ def score_cmd(
     if reasons is not None and reasons < 1:
         raise NsfError(f"--reasons must be at least 1 (got {reasons})")
     fitted = load_fitted(model_uri, cfg.tracking.uri)
-    stats = score_file(fitted, input_path, output_path,
-                       batch_rows=batch_rows or cfg.scoring.batch_rows, reasons=reasons or 0)
-    typer.echo(f"scored {int(stats['rows']):,} rows into {output_path} in "
-               f"{stats['seconds']:.2f}s ({stats['rows_per_s']:,.0f} rows/s)")
+    rows = batch_rows or cfg.scoring.batch_rows
+    if partitioned or input_path.is_dir():
+        with executor_for(cfg, cfg.scoring.workers) as executor:
+            stats = score_partitions(fitted, input_path, output_path, executor,
+                                     batch_rows=rows, reasons=reasons or 0)
+        reused = f", {stats['reused']} reused" if stats["reused"] else ""
+        typer.echo(f"scored {int(stats['rows']):,} rows in {stats['parts']} partitions"
+                   f"{reused} ({cfg.execution.backend}) into {output_path} in "
+                   f"{stats['seconds']:.2f}s ({stats['rows_per_s']:,.0f} rows/s)")
+    else:
+        stats = score_file(fitted, input_path, output_path, batch_rows=rows,
+                           reasons=reasons or 0)
+        typer.echo(f"scored {int(stats['rows']):,} rows into {output_path} in "
+                   f"{stats['seconds']:.2f}s ({stats['rows_per_s']:,.0f} rows/s)")
     by_column = stats["missing_by_column"]
     worst = ", ".join(f"{c} {n:,}" for c, n in sorted(by_column.items(),
                                                       key=lambda kv: -kv[1])[:3])

@@ -68,3 +68,7 @@ class ScoringConfig(_Frozen):
         description="Rows read, scored and written at once, one batch per core in flight "
         "(benchmarks/bench_score.py: 100,000 about 550,000 rows/s, 1,000,000 about 320,000).",
     )
+    workers: int = Field(
+        2, ge=1, le=256, description="Worker processes of partitioned scoring (`nsf score` of a "
+        "Parquet folder, or with --partitioned), one partition each, one thread per worker; "
+        "execution.workers wins when set. Never changes a score.")

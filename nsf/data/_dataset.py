@@ -79,6 +79,16 @@ class Dataset:
     def has(self, name: str) -> bool:
         return name in self.manifest["tables"]
 
+    def check(self, name: str) -> None:
+        """Verify a table's content checksum once (with ``verify="checksums"``; row counts were
+        checked when the dataset was opened)."""
+        if self.verify == "checksums" and name not in self._verified:
+            try:
+                check_dataset(self.path, self.manifest, tables=[name], rows=False)
+            except WorldError as exc:
+                raise NsfError(str(exc)) from None
+            self._verified.add(name)
+
     def table(self, name: str, columns: Sequence[str] | None = None,
               users: np.ndarray | None = None) -> pd.DataFrame:
         """One table as a data frame sorted by (observation_date, user_id).
@@ -95,13 +105,7 @@ class Dataset:
             raise NsfError(
                 f"{self.path}: dataset has no table {name!r} (has: {', '.join(self.tables)})"
             )
-        if self.verify == "checksums" and name not in self._verified:
-            try:
-                # Row counts were checked when the dataset was opened.
-                check_dataset(self.path, self.manifest, tables=[name], rows=False)
-            except WorldError as exc:
-                raise NsfError(str(exc)) from None
-            self._verified.add(name)
+        self.check(name)
         files = [self.path / f for f in self.manifest["tables"][name]["files"]]
         cols = None if columns is None else list(dict.fromkeys(columns))
         try:
@@ -133,6 +137,7 @@ class Dataset:
         NsfError
             If the outcomes table lacks the column or a file is unreadable.
         """
+        self.check("outcomes")
         files = [self.path / f for f in self.manifest["tables"]["outcomes"]["files"]]
         ids, positive = [], []
         try:

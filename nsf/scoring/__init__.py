@@ -2,7 +2,7 @@
 
 from nsf.scoring._score import probability_to_score
 
-__all__ = ["probability_to_score", "score_file"]
+__all__ = ["plan_partitions", "probability_to_score", "score_file", "score_partitions"]
 
 
 def __getattr__(name):
@@ -11,4 +11,8 @@ def __getattr__(name):
         from nsf.scoring._batch import score_file
 
         return score_file
+    if name in ("score_partitions", "plan_partitions"):
+        from nsf.scoring import _partitions
+
+        return getattr(_partitions, name)
     raise AttributeError(name)

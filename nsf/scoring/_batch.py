@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,10 +41,11 @@ def _format(path: Path) -> str:
     raise NsfError(f"{path}: expected a .parquet or .csv file")
 
 
-def _batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _batches(path: Path, columns: list[str], batch_rows: int,
+             row_groups: Sequence[int] | None = None) -> Iterator[pa.RecordBatch]:
     """The input's batches; a failure to read them is reported as unreadable input."""
     try:
-        yield from _read_batches(path, columns, batch_rows)
+        yield from _read_batches(path, columns, batch_rows, row_groups)
     except (OSError, pa.ArrowInvalid) as exc:
         raise NsfError(f"{path}: unreadable input ({_first_line(exc)})") from None
 
@@ -112,14 +113,18 @@ def check_batch(batch: pa.RecordBatch, numeric: dict[str, str], path: Path,
     return missing
 
 
-def _read_batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _read_batches(path: Path, columns: list[str], batch_rows: int,
+                  row_groups: Sequence[int] | None = None) -> Iterator[pa.RecordBatch]:
     if _format(path) == "parquet":
         pf = pq.ParquetFile(path)
         missing = [c for c in columns if c not in pf.schema_arrow.names]
         if missing:
             raise NsfError(f"{path}: missing columns {missing} the model needs")
-        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+        yield from pf.iter_batches(batch_size=batch_rows, columns=columns,
+                                   row_groups=None if row_groups is None else list(row_groups))
         return
+    if row_groups is not None:
+        raise NsfError(f"{path}: row groups are read from Parquet only")
     reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 26),
                             convert_options=pacsv.ConvertOptions(include_columns=columns))
     pending: list[pa.RecordBatch] = []
@@ -201,7 +206,9 @@ def _system_memory_pool() -> Iterator[None]:
 
 def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | Path, *,
                batch_rows: int = 100_000, reasons: int = 0,
-               progress: Callable[[int], None] | None = None) -> dict[str, float]:
+               progress: Callable[[int], None] | None = None,
+               row_groups: Sequence[int] | None = None,
+               threads: int | None = None) -> dict[str, float]:
     """Score every row of ``input_path`` into ``output_path`` (Parquet or CSV by suffix).
 
     The output holds the input's ``user_id`` / ``observation_date`` (when present), ``score``
@@ -211,6 +218,10 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
     codes: ``reason_1`` ... ``reason_K`` (attribute group) and ``reason_1_points`` ...
     (signed points of the 0-100 score the group accounts for; see
     :mod:`nsf.scoring._reasons`), the groups that raised the score most first.
+
+    ``row_groups``: score only these row groups of a Parquet input (a partition of
+    :mod:`nsf.scoring._partitions`); ``threads``: batches scored at once (default: the
+    model's ``num_threads``).
 
     Returns
     -------
@@ -261,7 +272,10 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
     t0 = time.perf_counter()
 
     def checked(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        first = 0
+        # Row numbers in messages count from the file's first row, whatever the row groups.
+        first = 0 if not row_groups else sum(
+            pq.ParquetFile(input_path).metadata.row_group(g).num_rows
+            for g in range(min(row_groups)))
         for batch in batches:
             for name, n in check_batch(batch, numeric, input_path, first).items():
                 if name in missing:
@@ -271,9 +285,9 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
 
     with _system_memory_pool():
         try:
-            batches = checked(_batches(input_path, columns, batch_rows))
+            batches = checked(_batches(input_path, columns, batch_rows, row_groups))
             for batch, p, top in _scored(fitted, batches, batch_rows,
-                                         fitted.model_cfg.num_threads,
+                                         threads or fitted.model_cfg.num_threads,
                                          None if explainer is None else (explainer, reasons)):
                 out_columns = {
                     **{k: batch.column(k) for k in keys},
