@@ -456,6 +456,56 @@ class TruthConfig(_Frozen):
     )
 
 
+#: Bounds of the yearly growth rates of ``world.drift`` (a fall of 50% to a tripling a year).
+GROWTH_RANGE = (-0.5, 3.0)
+Growth = Annotated[float, Field(ge=GROWTH_RANGE[0], le=GROWTH_RANGE[1])]
+
+
+class DriftConfig(_Frozen):
+    """Slow change of the world over its calendar (0 everywhere: a stationary world).
+
+    Each rate is a yearly relative change compounded daily from the first simulated day
+    (``calendar.start_date``), where every level is the configured one: a level ``x`` is
+    ``x * (1 + rate) ** (day / 365)`` on day ``day``. Users' Pay Money habits (their floor
+    and top-up target) keep their start-date levels, so prices that grow faster than incomes
+    make failed charges commoner over time. With drift the calibrated Apple NSF rate
+    (``targets``) holds on average over the observation dates (the pilot's rows), not on each
+    date; ``summary.json`` shows the rate of every observation date.
+    """
+
+    income_growth: Growth = Field(
+        0.03,
+        description="Yearly growth of incomes into the bank. [ASSUMPTION] about Korea's "
+        "nominal wage growth in 2019-2023 (3% a year).",
+    )
+    price_growth: Growth = Field(
+        0.025,
+        description="Yearly growth of prices: merchant payments, P2P transfers, App Store "
+        "price tiers and spending outside Kakao Pay. [ASSUMPTION] about Korea's consumer "
+        "price inflation in 2019-2023 (2.5% a year).",
+    )
+    appstore_growth: Growth = Field(
+        0.05,
+        description="Yearly growth of every Apple-registered user's App Store purchase rate. "
+        "[ASSUMPTION] a modest rise in in-app spending.",
+    )
+    cohort_appstore_shift: float = Field(
+        0.1, ge=-3.0, le=3.0,
+        description="New cohorts with other habits: yearly change of the log App Store "
+        "purchase rate of the users who joined Kakao Pay last (just before the start date) "
+        "against those who joined first (at its launch), linear in the join date between "
+        "them and centred on the cohort in the middle, so it changes which users buy more "
+        "rather than how much all buy. [ASSUMPTION] 0.1: the latest cohort's rate grows "
+        "about 10% a year more than the first one's.",
+    )
+
+    @property
+    def stationary(self) -> bool:
+        """True when nothing changes over the calendar."""
+        return (self.income_growth == 0 and self.price_growth == 0
+                and self.appstore_growth == 0 and self.cohort_appstore_shift == 0)
+
+
 class WorldConfig(_Frozen):
     """The simulated world (everything that determines the dataset's content)."""
 
@@ -468,6 +518,7 @@ class WorldConfig(_Frozen):
     feed: FeedConfig = FeedConfig()
     identifiers: IdentifiersConfig = IdentifiersConfig()
     truth: TruthConfig = TruthConfig()
+    drift: DriftConfig = DriftConfig()
 
     @model_validator(mode="after")
     def _windows_fit_the_calendar(self) -> WorldConfig:

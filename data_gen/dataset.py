@@ -317,7 +317,10 @@ def _summary(world: WorldConfig, records: list[dict], base_rate: dict | None) ->
     tot: dict[str, float] = {}
     for r in records:
         for k, v in r["aggregates"].items():
-            tot[k] = tot.get(k, 0) + v
+            if isinstance(v, list):
+                tot[k] = [a + b for a, b in zip(tot.get(k, [0] * len(v)), v, strict=True)]
+            else:
+                tot[k] = tot.get(k, 0) + v
     n = max(tot["n_users"], 1)
     pop, beh, tgt = world.population, world.behaviour, world.targets
     apple_days = max(tot["apple_user_days"], 1)
@@ -362,6 +365,12 @@ def _summary(world: WorldConfig, records: list[dict], base_rate: dict | None) ->
             "pay_money_scale": (beh.pay_money_scale if base_rate is None
                                 else base_rate["pay_money_scale"]),
             "pilot": base_rate}
+    if "apple_nsf_by_date" in tot:
+        # With world.drift the rate moves over the calendar; the target holds on average.
+        apple_users = max(tot["n_apple_registered"], 1)
+        held["by_observation_date"] = {
+            str(d): c / apple_users for d, c in
+            zip(world.calendar.observation_dates, tot["apple_nsf_by_date"], strict=True)}
     return {
         "calibration": checks,
         "base_rate": held,

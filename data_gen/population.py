@@ -115,6 +115,7 @@ class Population:
     bank_spend: np.ndarray
     initial_balance: np.ndarray
     initial_bank: np.ndarray
+    appstore_slope: np.ndarray  # daily change of the log App Store rate (world.drift)
 
 
 def make_population(cfg: WorldConfig, user_id: np.ndarray, rng: BlockRNG, *,
@@ -211,6 +212,10 @@ def make_population(cfg: WorldConfig, user_id: np.ndarray, rng: BlockRNG, *,
     bank_spend = monthly_income * beh.bank_spend_fraction / 30.0 * np.exp(-0.1 * buffer_z)
     initial_balance = np.floor(topup_target * rng.random() / 100) * 100
     initial_bank = np.floor(monthly_income * 0.6 * np.exp(0.8 * buffer_z - 0.32) * rng.random())
+    # New cohorts: the position of the join date between Kakao Pay's launch (0) and the day
+    # before the start date (1), centred, sets each user's own App Store trend.
+    cohort = (join_day - launch) / max(first_day - 1 - launch, 1) - 0.5
+    appstore_slope = cfg.drift.cohort_appstore_shift * cohort / 365.0
 
     return Population(
         user_id=user_id, age=age.astype(np.int16), female=female, foreign=foreign, region=region,
@@ -225,7 +230,7 @@ def make_population(cfg: WorldConfig, user_id: np.ndarray, rng: BlockRNG, *,
         topup_floor=topup_floor, topup_target=topup_target, topup_check=topup_check,
         spot_topup=spot_topup,
         group_delay=group_delay, bank_spend=bank_spend, initial_balance=initial_balance,
-        initial_bank=initial_bank,
+        initial_bank=initial_bank, appstore_slope=appstore_slope,
     )
 
 

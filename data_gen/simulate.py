@@ -311,6 +311,16 @@ def _params(pop: Population) -> np.ndarray:
     return np.ascontiguousarray(np.stack(cols, axis=1))
 
 
+def drift_factors(cfg: WorldConfig) -> np.ndarray:
+    """The kernel's drift array: each simulated day's income, price and App Store rate factor
+    (:data:`data_gen.world.DRIFT_ROWS`), ``(1 + rate) ** (day / 365)``; exactly 1.0 everywhere
+    in a stationary world."""
+    drift = cfg.drift
+    years = np.arange(cfg.calendar.days, dtype=np.float64) / 365.0
+    rates = (drift.income_growth, drift.price_growth, drift.appstore_growth)
+    return np.ascontiguousarray(np.stack([np.power(1.0 + r, years) for r in rates]))
+
+
 def _behaviour(cfg: WorldConfig) -> np.ndarray:
     beh = cfg.behaviour
     return np.asarray([float(getattr(beh, name)) for name in BEHAVIOUR], np.float64)
@@ -388,12 +398,13 @@ def run_chunk(task: ChunkTask) -> dict:
     par = _params(pop)
     beh = _behaviour(cfg)
     prices = np.asarray(cfg.behaviour.appstore_prices, np.float64)
+    drift = drift_factors(cfg)
     start_num = _day_number(0, cal.start_date)
     ev_order = np.asarray([EVENT_COLUMNS.index(c) for c in sorted(EVENT_COLUMNS)], np.int64)
     ev_salts = np.asarray([_checksum.column_salt(c) for c in sorted(EVENT_COLUMNS)], np.uint64)
     row = 0
     while row < n:
-        row = simulate_users(row, n, uid, par, beh, prices, cal.days, seeds, oracle_keys,
+        row = simulate_users(row, n, uid, par, beh, prices, drift, cal.days, seeds, oracle_keys,
                              oracle_sel, obs_days, oracle_from, cal.horizon_days,
                              cfg.truth.oracle_draws, cfg.truth.oracle_method == "conditional",
                              cp_days, cp_out, bal_out, oracle_out, rec, ev, pos, reserve, stats)
@@ -414,7 +425,9 @@ def run_chunk(task: ChunkTask) -> dict:
     balance_source = shown_balance_source(task.seed, first_block, sizes,
                                           cfg.dependence.balance)
     agg = {"apple_rows": 0, "apple_nsf": 0, "apple_rows_charged": 0, "apple_nsf_charged": 0,
-           "rows": 0, "any_nsf": 0, "oracle_rows": 0, "oracle_p_sum": 0.0, "oracle_realised": 0}
+           "rows": 0, "any_nsf": 0, "oracle_rows": 0, "oracle_p_sum": 0.0, "oracle_realised": 0,
+           # Per observation date (a drifting world's rate changes over the calendar).
+           "apple_nsf_by_date": [0] * obs_days.size}
     apple = pop.apple_registered
     for k, d in enumerate(obs_days):
         d = int(d)
@@ -439,6 +452,7 @@ def run_chunk(task: ChunkTask) -> dict:
         charged = diff[C["n_new_charges"]] > 0
         agg["apple_rows"] += int(apple.sum())
         agg["apple_nsf"] += int((nsf_app & apple).sum())
+        agg["apple_nsf_by_date"][k] = int((nsf_app & apple).sum())
         agg["apple_rows_charged"] += int((apple & charged).sum())
         agg["apple_nsf_charged"] += int((nsf_app & apple & charged).sum())
         agg["rows"] += n
@@ -526,6 +540,7 @@ def calibrate_base_rate(cfg: WorldConfig, seed: int) -> dict:
     at_end = np.searchsorted(cp_days, obs_days + cal.horizon_days)
     beh = _behaviour(cfg)
     prices = np.asarray(cfg.behaviour.appstore_prices, np.float64)
+    drift = drift_factors(cfg)
     rows = {"n": 0}
 
     def pilot_rate(log_scale: float) -> float:
@@ -539,8 +554,9 @@ def calibrate_base_rate(cfg: WorldConfig, seed: int) -> dict:
             return 0.0
         cp_out = np.zeros((m, cp_days.size, len(COUNTERS)))
         simulate_users(0, m, uid[apple], np.ascontiguousarray(_params(pop)[apple]), beh, prices,
-                       cal.days, seeds[apple], np.zeros((0, m), np.uint64), np.zeros(m, bool),
-                       obs_days, obs_days.size, cal.horizon_days, 1, False, cp_days, cp_out,
+                       drift, cal.days, seeds[apple], np.zeros((0, m), np.uint64),
+                       np.zeros(m, bool), obs_days, obs_days.size, cal.horizon_days, 1, False,
+                       cp_days, cp_out,
                        np.zeros((obs_days.size, m)), np.zeros((0, m, len(ORACLE_COLUMNS))),
                        False, np.zeros((len(EVENT_COLUMNS), 0), np.int64),
                        np.zeros(2, np.int64), 0, np.zeros(4, np.int64))

@@ -51,9 +51,10 @@ C = {name: i for i, name in enumerate(COUNTERS)}
 PARAMS = ("monthly_income", "payday", "payment_rate", "payment_scale", "transfer_out_rate",
           "transfer_in_rate", "appstore_rate", "topup_floor", "topup_target", "topup_check",
           "spot_topup", "group_delay", "bank_spend", "auto_topup", "initial_balance",
-          "initial_bank")
+          "initial_bank", "appstore_slope")
 (P_INCOME, P_PAYDAY, P_PAY_RATE, P_PAY_SCALE, P_OUT_RATE, P_IN_RATE, P_APP_RATE, P_FLOOR,
- P_TARGET, P_CHECK, P_SPOT, P_DELAY, P_BANK_SPEND, P_AUTO, P_BAL0, P_BANK0) = range(len(PARAMS))
+ P_TARGET, P_CHECK, P_SPOT, P_DELAY, P_BANK_SPEND, P_AUTO, P_BAL0, P_BANK0,
+ P_APP_SLOPE) = range(len(PARAMS))
 # exp(-rate) of the four daily counts, appended to the parameters (they never change).
 P_EXP_PAY, P_EXP_OUT, P_EXP_IN, P_EXP_APP = range(len(PARAMS), len(PARAMS) + 4)
 N_PARAMS = len(PARAMS) + 4
@@ -68,6 +69,13 @@ BEHAVIOUR = ("topup_unit", "transfer_median", "grouping_cap", "charge_max_attemp
              "retry_gap_days", "suspend_days", "withdrawal_per_day", "low_balance")
 (B_UNIT, B_TRANSFER_MEDIAN, B_CAP, B_MAX_ATTEMPTS, B_RETRY_GAP, B_SUSPEND, B_WITHDRAW,
  B_LOW) = range(len(BEHAVIOUR))
+
+# Rows of the drift array: each day's factor of incomes, of prices, and of every App Store
+# purchase rate (``world.drift``; all 1.0 in a stationary world, which then draws exactly the
+# same numbers as without drift). A user's own App Store trend (their cohort's) is the
+# parameter ``appstore_slope``: the daily change of the log rate.
+DRIFT_ROWS = ("income", "price", "appstore")
+D_INCOME, D_PRICE, D_APPSTORE = range(len(DRIFT_ROWS))
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -181,9 +189,12 @@ def _debit_plan(balance, bank, amount, auto, interactive, spot, target, unit, s)
 
 
 @njit(cache=True)
-def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, stats, survive,
-             weight):
+def run_days(st, par, beh, prices, drift, cnt, rs, first, stop, rec, ev_i, pos, uid, stats,
+             survive, weight):
     """Simulate one user's days ``first`` .. ``stop - 1`` in place.
+
+    ``drift[:, day]`` holds the day's income, price and App Store rate factors
+    (:data:`DRIFT_ROWS`).
 
     ``st`` is the state at the end of day ``first - 1``, ``cnt`` the running counters, ``rs[0]``
     the random stream; all three are updated. With ``rec``, events go to ``ev_i`` from slot
@@ -214,6 +225,7 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
     delay = par[P_DELAY]
     bank_spend = par[P_BANK_SPEND]
     auto = par[P_AUTO] > 0.5
+    app_slope = par[P_APP_SLOPE]
     unit = beh[B_UNIT]
     transfer_median = beh[B_TRANSFER_MEDIAN]
     n_prices = prices.size
@@ -234,6 +246,7 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
     for day in range(first, stop):
         seq = 0
         declined = False
+        price_f = drift[D_PRICE, day]
         # The amount of a grouped charge that falls due today (its group closes or a retry is
         # due): known at the start of the day, before the top-up decision that can pay it.
         due = 0.0
@@ -250,7 +263,7 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
         # 1. Income into the bank on payday.
         if day % 30 == payday:
             z, s = _normal(s)
-            income = np.rint(income_mean * np.exp(0.1 * z))
+            income = np.rint(income_mean * drift[D_INCOME, day] * np.exp(0.1 * z))
             bank += income
             n_events += 1
             if rec:
@@ -284,7 +297,7 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
         k, s = _poisson(s, par[P_IN_RATE], par[P_EXP_IN])
         for _ in range(k):
             z, s = _normal(s)
-            amount = _round100(transfer_median * np.exp(0.7 * z))
+            amount = _round100(transfer_median * price_f * np.exp(0.7 * z))
             balance += amount
             cnt[N_TRANSFERS] += 1
             cnt[TIN_AMOUNT] += amount
@@ -348,12 +361,12 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
                     group = int(charge_group)
                 elif kind == 1:
                     z, s = _normal(s)
-                    amount = _round100(par[P_PAY_SCALE] * np.exp(0.8 * z))
+                    amount = _round100(par[P_PAY_SCALE] * price_f * np.exp(0.8 * z))
                     etype = PAYMENT
                     group = 0
                 else:
                     z, s = _normal(s)
-                    amount = _round100(transfer_median * np.exp(0.7 * z))
+                    amount = _round100(transfer_median * price_f * np.exp(0.7 * z))
                     etype = TRANSFER_OUT
                     group = 0
                     n_tout += 1
@@ -411,11 +424,20 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
 
         # 7. App Store purchases join the open group (cheap tiers are commoner). [ASSUMPTION]
         if suspended_until <= day:
-            k, s = _poisson(s, par[P_APP_RATE], par[P_EXP_APP])
+            rate = par[P_APP_RATE]
+            exp_neg_rate = par[P_EXP_APP]
+            if rate > 0.0:  # only Apple-registered users buy: the others skip the drift's exp
+                app_f = drift[D_APPSTORE, day]
+                if app_slope != 0.0:
+                    app_f *= np.exp(app_slope * day)
+                if app_f != 1.0:
+                    rate *= app_f
+                    exp_neg_rate = np.exp(-rate)
+            k, s = _poisson(s, rate, exp_neg_rate)
             for _ in range(k):
                 u, s = _uniform(s)
                 tier = min(int(u ** 1.6 * n_prices), n_prices - 1)
-                price = prices[tier]
+                price = np.rint(prices[tier] * price_f)
                 if open_count == 0:
                     open_first = day
                 open_amount += price
@@ -447,7 +469,7 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
             cnt[LOW_DAYS] += 1
         # Daily spending outside Kakao Pay varies +-40% around its mean. [ASSUMPTION]
         u, s = _uniform(s)
-        spend = np.rint(bank_spend * (0.6 + 0.8 * u))
+        spend = np.rint(bank_spend * price_f * (0.6 + 0.8 * u))
         bank -= min(bank, spend)
         declined_before = declined
 
@@ -476,7 +498,7 @@ def run_days(st, par, beh, prices, cnt, rs, first, stop, rec, ev_i, pos, uid, st
 
 
 @njit(cache=True)
-def simulate_users(start, stop, user_id, par, beh, prices, days, seeds, oracle_keys,
+def simulate_users(start, stop, user_id, par, beh, prices, drift, days, seeds, oracle_keys,
                    oracle_sel, obs_days, oracle_from, horizon, draws, conditional, cp_days,
                    cp_out, bal_out, oracle_out, rec, ev_i, pos, reserve, stats):
     """Simulate users ``start``..``stop`` (row indices) over ``days`` days.
@@ -515,8 +537,8 @@ def simulate_users(start, stop, user_id, par, beh, prices, days, seeds, oracle_k
                 last = cp_days[j]
             if k < n_obs and obs_days[k] < last:
                 last = obs_days[k]
-            run_days(st, p, beh, prices, cnt, rs, day, last + 1, rec, ev_i, pos, uid, stats,
-                     False, no_weight)
+            run_days(st, p, beh, prices, drift, cnt, rs, day, last + 1, rec, ev_i, pos, uid,
+                     stats, False, no_weight)
             day = last + 1
             while j < n_cp and cp_days[j] == last:
                 cp_out[row, j, :] = cnt
@@ -524,7 +546,7 @@ def simulate_users(start, stop, user_id, par, beh, prices, days, seeds, oracle_k
             if k < n_obs and obs_days[k] == last:
                 bal_out[k, row] = st[S_BALANCE]
                 if k >= oracle_from and oracle_sel[row]:
-                    oracle(st, p, beh, prices, last, horizon, draws, conditional,
+                    oracle(st, p, beh, prices, drift, last, horizon, draws, conditional,
                            oracle_keys[k - oracle_from, row], oracle_out[k - oracle_from, row],
                            stats)
                 k += 1
@@ -541,7 +563,7 @@ ORACLE_COLUMNS = ("p_nsf_appstore", "p_nsf_any",
 
 
 @njit(cache=True)
-def oracle(st, par, beh, prices, day, horizon, draws, conditional, key, out, stats):
+def oracle(st, par, beh, prices, drift, day, horizon, draws, conditional, key, out, stats):
     """P(NSF) over the horizon from this state, by ``draws`` re-simulations with own streams.
 
     With ``conditional`` (Rao-Blackwellised), each re-simulation is a path conditioned on no
@@ -569,8 +591,8 @@ def oracle(st, par, beh, prices, day, horizon, draws, conditional, key, out, sta
         c2[:] = 0.0
         weight[0] = 1.0
         rs[0] = stream_seed(key, m)
-        run_days(sim, par, beh, prices, c2, rs, day + 1, day + 1 + horizon, False, dummy, dpos,
-                 0, scratch, conditional, weight)
+        run_days(sim, par, beh, prices, drift, c2, rs, day + 1, day + 1 + horizon, False, dummy,
+                 dpos, 0, scratch, conditional, weight)
         if conditional:
             fail = 1.0 - weight[0]
             # P(no decline of any kind) = E[weight * no payment decline on the conditioned path].
