@@ -67,12 +67,12 @@ def test_bad_volume_sizes_in_the_config_name_the_field(value):
 
 
 def test_volume_fits_have_their_own_keys_and_the_baseline_keeps_its(smoke_cfg, smoke_prepared):
-    cfg = _with(smoke_cfg, families=("volume",), volume_sizes=(100, 200))
+    cfg = _with(smoke_cfg, families=("volume",), volume_sizes=(150, 250))
     resolved = resolve_study(cfg, smoke_prepared)
     keys = {fit_key(v, 1, cfg, "d", reliance=False)
             for v in [resolved.baseline, *resolved.variants]}
     assert len(keys) == 3
-    assert [v.train_subjects for v in resolved.variants] == [100, 200]
+    assert [v.train_subjects for v in resolved.variants] == [150, 250]
     assert resolved.baseline.train_subjects is None
 
 
