@@ -22,6 +22,9 @@ CONFIG = [
     # E-mail is pure noise; balance drives failures mechanically.
     "world.dependence.email_domain=0", "study.groups=[email,balance]",
     "study.families=[drop_one]",
+    # A stationary world (the known answer is about a noise group, not about change over time).
+    "world.drift.income_growth=0", "world.drift.price_growth=0", "world.drift.appstore_growth=0",
+    "world.drift.cohort_appstore_shift=0",
 ]
 
 

@@ -125,8 +125,9 @@ def test_plain_table_families_skip_with_reasons(tmp_path):
     resolved = resolve_study(cfg, prepared)
     skipped = dict(resolved.skipped_families)
     assert set(skipped) == {"drop_all", "keep_one", "population", "retention", "volume",
-                            "decisions"}
+                            "decisions", "freshness"}
     assert "not below the training population" in skipped["volume"]
+    assert "no time axis" in skipped["freshness"]
     assert "policy.columns" in skipped["decisions"]
     assert "dataset.table.contested_groups" in skipped["drop_all"]
     assert "history windows" in skipped["retention"]
@@ -143,7 +144,8 @@ def test_plain_table_families_skip_with_reasons(tmp_path):
     resolved2 = resolve_study(cfg2, prepare(cfg2))
     skipped2 = dict(resolved2.skipped_families)
     # Text columns have no coarse version: the coarsen family has nothing to do there.
-    assert set(skipped2) == {"coarsen", "population", "retention", "volume", "decisions"}
+    assert set(skipped2) == {"coarsen", "population", "retention", "volume", "decisions",
+                             "freshness"}
     assert "coarse version" in skipped2["coarsen"]
     assert [v.name for v in resolved2.variants if v.family == "keep_one"] == [
         "core+purpose", "core+savings", "core+housing"]

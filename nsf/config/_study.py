@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -99,6 +100,45 @@ class LedgerConfig(_Frozen):
                                     "Apple account (one keyed pseudonym).")
 
 
+#: Retraining schedules of the freshness family and their interval in days (a month is 30
+#: days, the simulator's snapshot interval).
+SCHEDULE_DAYS: dict[str, int] = {"monthly": 30, "bimonthly": 60, "quarterly": 90,
+                                 "semiannual": 180, "yearly": 360}
+Schedule = Literal["monthly", "bimonthly", "quarterly", "semiannual", "yearly"]
+
+
+class FreshnessConfig(_Frozen):
+    """Family ``freshness``: a model frozen at a build date against models retrained on a
+    schedule on recent data, scored date by date after the build."""
+
+    schedules: tuple[Schedule, ...] = Field(
+        ("monthly", "quarterly"), description="Retraining schedules compared with the frozen "
+        "model (a month is 30 days). Each must retrain at least once within the evaluation "
+        "period (else the study stops).")
+    train_dates: int = Field(
+        2, ge=1, le=120, description="[ASSUMPTION] Observation dates in every training window "
+        "(the frozen model's and each retrained one's: the same amount of data, so only its "
+        "age differs): the latest dates whose outcome horizon has ended by the build or "
+        "retraining date. A share split.validation_fraction of the window's subjects "
+        "calibrates the model.")
+    build_date: dt.date | None = Field(
+        None, description="The frozen model's build date: an observation date of the data "
+        "(null: the earliest date with train_dates dates of known outcomes before it, which "
+        "leaves the longest evaluation period). Every later date is scored.")
+    horizon_days: int | None = Field(
+        None, ge=0, le=3650, description="Days after an observation date before its outcome is "
+        "known (null: the simulated world's outcome horizon; 0 for a table: an outcome is "
+        "known by the next date).")
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedules(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("needs at least one schedule (allowed: "
+                             f"{', '.join(SCHEDULE_DAYS)})")
+        return tuple(sorted(set(v), key=SCHEDULE_DAYS.__getitem__))
+
+
 class StudyConfig(_Frozen):
     """``nsf study``: variants x seeds, intervals, verdicts, fairness, proxies and reliance."""
 
@@ -109,7 +149,8 @@ class StudyConfig(_Frozen):
         None, description="Variant families to run (null: every registered family: drop_one, "
         "drop_all, keep_one = uncontested core + one group, coarsen, population, retention, "
         "sensitive, volume = learning curve, decisions = every arm's scores through the "
-        "bundle-or-charge policy in money, no fits of its own). A family the dataset cannot "
+        "bundle-or-charge policy in money, no fits of its own, freshness = a model frozen at "
+        "its build date against models retrained on a schedule). A family the dataset cannot "
         "support is skipped with its reason.")
     groups: tuple[str, ...] | None = Field(
         None, description="Contested groups the default variants cover (null: every contested "
@@ -210,6 +251,7 @@ class StudyConfig(_Frozen):
         "says whether it is large enough. null: every subject. `nsf train` never samples.")
     minimal_set: MinimalSetConfig = MinimalSetConfig()
     ledger: LedgerConfig = LedgerConfig()
+    freshness: FreshnessConfig = FreshnessConfig()
     workers: int = Field(2, ge=1, le=256, description="Worker processes for the fits and "
                          "statistics (never changes the results; 2 fits a 2-core machine, each "
                          "worker holds its own copy of the prepared data).")

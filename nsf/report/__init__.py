@@ -31,6 +31,7 @@ family with its own typed result section registers its view with
 from nsf.report import (
     _decisions,  # noqa: F401  (registers the decisions family's view)
     _explanations,  # noqa: F401  (registers the explanations section)
+    _freshness,  # noqa: F401  (registers the freshness family's view)
     _quantity,  # noqa: F401  (registers the quantity sections' views)
 )
 from nsf.report._document import SECTIONS, build_document

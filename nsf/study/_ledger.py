@@ -10,9 +10,11 @@ CASE.md), and says which:
 - history: the shortest retention window that, with every longer one, is non-inferior to the
   full history (family ``retention``), within the case's training batch (April-July 2018);
 - after the build: only the users actually scored, the Apple-registered ones (the PIPC's and
-  FSS's finding, an upper bound of 20% of the users), one record a day; retraining data at
-  ``study.ledger.retrain_days`` (an assumption while no freshness verdict exists), counted
-  only where it is not already in the scoring feed;
+  FSS's finding, an upper bound of 20% of the users), one record a day; new training data as
+  often as the freshness family's verdict says (none when retraining was not shown needed;
+  else at the sparsest schedule non-inferior to the most frequent one studied, the upper
+  figure at the most frequent one; ``study.ledger.retrain_days``, an assumption, when the
+  family did not run), counted only where it is not already in the scoring feed;
 - categories: those of the minimal sufficient set's features (or the baseline's when no
   search ran), plus the identifier a match to the Apple account needs.
 
@@ -114,6 +116,30 @@ def _categories(result, facts) -> dict:
             f"{facts.linkage_categories} identifier for the match to Apple"}
 
 
+def _freshness(result, facts) -> dict:
+    """Retrainings after the build (point and upper) from the freshness verdict."""
+    fresh = getattr(result.sections, "freshness", None)
+    if fresh is None:
+        times = facts.feed_days // facts.retrain_days
+        return {"studied": False, "retrains": times, "retrains_upper": times,
+                "verdict": f"not studied (family freshness did not run): one retraining every "
+                           f"{facts.retrain_days} days counted as needed [ASSUMPTION]"}
+    where = (f"freshness: a model frozen at {fresh.build_date} against retraining "
+             f"({', '.join(s.name for s in fresh.schedules)}) over "
+             f"{len(fresh.evaluation_dates)} dates")
+    if fresh.retraining_needed is False:
+        return {"studied": True, "retrains": 0, "retrains_upper": 0,
+                "verdict": f"{where}: retraining was not shown needed (every gain within the "
+                           f"margin {fresh.margin:g} {fresh.metric.upper()}); after the build "
+                           "only the scored users' records"}
+    state = "needed" if fresh.retraining_needed else "inconclusive (kept)"
+    return {"studied": True, "retrains": facts.feed_days // fresh.retrain_days,
+            "retrains_upper": facts.feed_days // fresh.retrain_days_upper,
+            "verdict": f"{where}: retraining {state}; {fresh.sufficient_schedule} "
+                       f"(every {fresh.retrain_days} days) suffices against the most frequent "
+                       f"(every {fresh.retrain_days_upper} days, the upper figure)"}
+
+
 def build_ledger(result, facts) -> dict | None:
     """The ledger of a study result (None for a user's table or ``study.ledger.enabled``
     false): ``{"rows", "steps", "records_sent", "records_needed", "records_needed_upper",
@@ -135,23 +161,22 @@ def build_ledger(result, facts) -> dict | None:
     subj = _subjects(result, facts, pool)
     hist = _history(result, facts)
     cats = _categories(result, facts)
-    fresh = getattr(result.sections, "freshness", None)
-    if fresh is not None and getattr(fresh, "retraining_needed", None) is False:
-        retrains, fresh_verdict = 0, "freshness: retraining was not shown needed"
-    else:
-        retrains = facts.feed_days // facts.retrain_days
-        fresh_verdict = (f"not studied: one retraining every {facts.retrain_days} days "
-                         "counted as needed [ASSUMPTION]")
+    fresh = _freshness(result, facts)
+    retrains, retrains_upper = fresh["retrains"], fresh["retrains_upper"]
+    fresh_verdict = fresh["verdict"]
     scoring = facts.apple_share * feed_sent
 
-    def needed(n_train: float, r: float) -> tuple[float, float, float]:
+    def needed(n_train: float, r: float, times: int) -> tuple[float, float, float]:
         train = n_train * r
-        # Retraining on Apple-registered users reads records the scoring feed already holds.
-        extra = 0.0 if pop["apple_only"] else retrains * n_train * r * (1 - facts.apple_share)
+        # Retraining on Apple-registered users reads records the scoring feed already holds;
+        # the other training subjects need each retraining's history window, and windows that
+        # overlap share their days: never more than the daily feed itself.
+        days_after = min(times * r, float(facts.feed_days))
+        extra = 0.0 if pop["apple_only"] else n_train * (1 - facts.apple_share) * days_after
         return train, extra, train + extra + scoring
 
-    train, extra, total = needed(subj["needed"], hist["needed"])
-    _, _, total_upper = needed(subj["upper"], hist["upper"])
+    train, extra, total = needed(subj["needed"], hist["needed"], retrains)
+    _, _, total_upper = needed(subj["upper"], hist["upper"], retrains_upper)
     n_cat = cats["needed"]
     k = float(facts.categories)
     steps = [
@@ -187,7 +212,8 @@ def build_ledger(result, facts) -> dict | None:
          "case_fact": "[CASE] model finished June 2019; every user kept flowing daily to "
                       "May 2024 (FSS); non-Apple users excessive (PIPC)"},
         {"item": "retraining after the build", "unit": "times", "sent": None,
-         "needed": float(retrains), "needed_upper": float(retrains), "source": fresh_verdict,
+         "needed": float(retrains), "needed_upper": float(retrains_upper),
+         "source": fresh_verdict,
          "case_fact": f"[CASE] {facts.feed_days} days of daily feed after the build"},
         {"item": "categories per record", "unit": "categories", "sent": k, "needed": n_cat,
          "needed_upper": n_cat, "source": cats["verdict"],
@@ -209,7 +235,7 @@ def build_ledger(result, facts) -> dict | None:
              "window of each curve.",
              f"Records after the build are the case's total less the training batches "
              f"({people:,.0f} users x {facts.training_days} days), one per user per day."]
-    if fresh is None:
+    if not fresh["studied"]:
         notes.append("How often new data is needed after the build (freshness) is not "
                       "measured by this study; the retraining line is an assumption.")
     return {

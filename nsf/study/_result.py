@@ -476,6 +476,7 @@ class Timing(ResultModel):
     statistics: float = 0.0
     minimal_set: float = 0.0
     decisions: float = 0.0
+    freshness: float = 0.0
     total: float = 0.0
 
 
@@ -493,6 +494,9 @@ class FamilySections(ResultModel):
     explanations: ExplanationsSection | None = Field(
         None, description="SHAP views of the baseline, stability of its reliance ranking "
         "across seeds, and the per-person withheld-group view (nsf.study._explain).")
+    freshness: FreshnessSection | None = Field(
+        None, description="A model frozen at its build date against models retrained on a "
+        "schedule, date by date (family freshness).")
 
 
 # --- the result ----------------------------------------------------------------------------
@@ -580,6 +584,7 @@ class StudyResult(ResultModel):
 # The families' own sections subclass FamilySection above; imported last, then resolved.
 from nsf.study._explain_section import ExplanationsSection  # noqa: E402
 from nsf.study._quantity import LedgerSection, VolumeSection  # noqa: E402
+from nsf.study.families.freshness import FreshnessSection  # noqa: E402
 
 FamilySections.model_rebuild()
 StudyResult.model_rebuild()

@@ -44,6 +44,7 @@ from nsf.study._variants import (
     training_resample,
     without,
 )
+from nsf.study.families import freshness as fresh_family
 from nsf.study.families.decisions import NAME as DECISIONS
 from nsf.study.families.volume import curve_from_study as volume_curve
 from nsf.vocabulary import HIGHER_IS_BETTER
@@ -176,6 +177,9 @@ class _Study:
         selected = cfg.study.families is None or DECISIONS in cfg.study.families
         # The decisions reuse every fit's validation predictions (their thresholds).
         self.decisions = selected and DECISIONS not in dict(self.resolved.skipped_families)
+        # The freshness family fits its own models (no variants against the baseline).
+        self.freshness = (cfg.study.families is None or fresh_family.NAME in cfg.study.families) \
+            and fresh_family.NAME not in dict(self.resolved.skipped_families)
         self._folds = None if prepared.crossfit is None else prepared.crossfit.folds
         self._baseline_core = [self._core(self.baseline, s) for s in self.seeds]
         self._baseline_keys = [fit_key(self.baseline, s, cfg, prepared.digest, reliance=True,
@@ -438,13 +442,36 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     decisions = _decisions(study, attrs) if study.decisions else None
     timing["decisions"] = time.perf_counter() - t
 
+    t = time.perf_counter()
+    freshness = _freshness(study) if study.freshness else None
+    timing["freshness"] = time.perf_counter() - t
+
     result = _assemble(study, compared, tables, skipped, proxies, minimal, contested)
-    if decisions is not None:
-        # A family without variants of its own: it ran when its section is there.
-        result["families"] = [*result["families"], DECISIONS]
+    # Families without variants of their own: they ran when their section is there.
+    for name, section in ((DECISIONS, decisions), (fresh_family.NAME, freshness)):
+        if section is not None:
+            result["families"] = [*result["families"], name]
     result["sections"] = {**result.get("sections", {}), "volume": volume,
-                          "decisions": decisions}
+                          "decisions": decisions, "freshness": freshness}
     return result
+
+
+def _freshness(study: _Study) -> Any:
+    """The freshness family's own fits and date-by-date comparisons."""
+    from nsf.study.families import FamilyContext
+
+    cfg, base = study.cfg, study.baseline
+    ctx = FamilyContext(cfg=cfg, prepared=study.prepared, base=base.selection, covered=(),
+                        contested=())
+    plan = fresh_family.plan(ctx)
+    if isinstance(plan, str):  # applies() said it runs; the plan cannot have changed
+        raise RuntimeError(f"freshness: {plan}")
+    study.progress("freshness", 0, 1)
+    section = fresh_family.freshness_section(
+        cfg, study.prepared, plan, base.selection, seeds=study.seeds, pool=study.pool,
+        population=base.population, label=base.label)
+    study.progress("freshness", 1, 1)
+    return section
 
 
 def _decisions(study: _Study, attrs: dict) -> Any:

@@ -315,7 +315,7 @@ def resolve_study(cfg: ExperimentConfig, prepared) -> ResolvedStudy:
         add(v.name, v.family, selection, population=v.population, label=v.label,
             reference=v.reference, subject=subject, description="declared in study.variants",
             vgroups=(*v.drop_groups, *v.coarsen_groups))
-    if not out:
+    if not out and all(f in dict(skipped) for f in names):
         why = "; ".join(f"{f}: {r}" for f, r in skipped) or "study.families is empty"
         raise NsfError(f"study: no variant to run, every family is inapplicable ({why})")
     names = [v.name for v in out]

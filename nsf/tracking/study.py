@@ -270,8 +270,8 @@ def log_study_result(result, tables: dict, *, dataset_digest: str) -> None:
 
 
 def quantity_metrics(result) -> dict[str, float]:
-    """Headline numbers of the quantity sections (``volume_*``, ``ledger_*``), when the study
-    has them."""
+    """Headline numbers of the quantity sections (``volume_*``, ``freshness_*``,
+    ``ledger_*``), when the study has them."""
     out: dict[str, float] = {}
     curve = result.sections.volume
     if curve is not None:
@@ -280,6 +280,16 @@ def quantity_metrics(result) -> dict[str, float]:
         out["volume_smallest_sufficient_fraction"] = float(curve.smallest_sufficient_fraction)
         if curve.power_law.fitted and curve.power_law.extrapolated is not None:
             out[f"volume_extrapolated_{curve.metric}"] = float(curve.power_law.extrapolated)
+    fresh = result.sections.freshness
+    if fresh is not None:
+        if fresh.retraining_needed is not None:
+            out["freshness_retraining_needed"] = float(fresh.retraining_needed)
+        if fresh.retrain_days is not None:
+            out["freshness_retrain_days"] = float(fresh.retrain_days)
+        firsts = [s.first_needed_days for s in fresh.schedules
+                  if s.first_needed_days is not None]
+        if firsts:
+            out["freshness_first_needed_days"] = float(min(firsts))
     ledger = result.sections.ledger
     if ledger is not None:
         for key in ("records_sent", "records_needed", "records_needed_upper", "fraction_needed",
