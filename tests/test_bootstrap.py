@@ -8,7 +8,8 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from nsf import metrics
-from nsf.metrics._weighted import KERNELS, iter_resample_counts
+from nsf.metrics._cells import CELL_METRICS, metric_kernel
+from nsf.metrics._weighted import iter_resample_counts
 
 #: Agreement between the weighted kernels and scikit-learn on a materialised resample.
 EXACT = 1e-10
@@ -45,13 +46,13 @@ REFERENCE = {
 # --- Kernels against references on the same resamples -----------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(KERNELS))
+@pytest.mark.parametrize("name", sorted(CELL_METRICS))
 @pytest.mark.parametrize("decimals", [None, 2])
 def test_kernel_equals_reference_on_materialised_resamples(name, decimals):
     y, prob, _ = _simulated(n=600, decimals=decimals)
     rng = np.random.default_rng(3)
     counts = next(iter_resample_counts(y, n_resamples=5, rng=rng))
-    values = KERNELS[name](y, prob)(counts)
+    values = metric_kernel(name, y, prob)(counts)
     rows = np.arange(y.size)
     for replicate, weights in zip(values, counts, strict=True):
         drawn = np.repeat(rows, weights.astype(int))
@@ -73,10 +74,10 @@ def test_weighted_auc_equals_sklearn_sample_weight(data):
     w = weights.astype(np.float64)
     if w[y == 1].sum() == 0 or w[y == 0].sum() == 0:
         # A resample without one class: the kernel reports NaN (undefined).
-        assert np.isnan(KERNELS["auc"](y, prob)(w[None, :])[0])
+        assert np.isnan(metric_kernel("auc", y, prob)(w[None, :])[0])
         return
     expected = skm.roc_auc_score(y, prob, sample_weight=w)
-    assert KERNELS["auc"](y, prob)(w[None, :])[0] == pytest.approx(expected, abs=EXACT)
+    assert metric_kernel("auc", y, prob)(w[None, :])[0] == pytest.approx(expected, abs=EXACT)
 
 
 def test_generic_callable_gives_the_same_replicates_as_the_fast_path():
@@ -349,3 +350,19 @@ def test_difference_interval_covers_zero_for_the_same_training_procedure():
         )
         covered += result.lower <= 0.0 <= result.upper
     assert covered / n_trials >= COVERAGE_LOW
+
+
+@pytest.mark.parametrize("n_bins", [5, 10, 17])
+def test_seed_replicates_ece_has_the_given_bins(n_bins):
+    y, prob_a, prob_b = _simulated(n=800, decimals=2)
+    reps = metrics.seed_replicates(y, [prob_a, prob_b], ("ece",), n_resamples=4,
+                                   rng=np.random.default_rng(2), n_bins=n_bins)["ece"]
+    assert reps["per_seed"].tolist() == pytest.approx(
+        [metrics.ece(y, p, n_bins=n_bins) for p in (prob_a, prob_b)], abs=EXACT)
+    counts = next(iter_resample_counts(y, n_resamples=4, rng=np.random.default_rng(2)))
+    rows = np.arange(y.size)
+    for r, weights in enumerate(counts):
+        drawn = np.repeat(rows, weights.astype(int))
+        for k, prob in enumerate((prob_a, prob_b)):
+            assert reps["replicates"][r, k] == pytest.approx(
+                metrics.ece(y[drawn], prob[drawn], n_bins=n_bins), abs=EXACT)

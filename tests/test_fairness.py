@@ -7,8 +7,8 @@ from fairlearn import metrics as flm
 from sklearn import metrics as skm
 
 from nsf import fairness
-from nsf.fairness._group import _group_codes, _GroupedRows
-from nsf.metrics import ece
+from nsf.fairness._group import _group_codes
+from nsf.metrics import GroupRates, ece
 
 #: Agreement between two exact computations of the same quantity.
 EXACT = 1e-12
@@ -171,7 +171,8 @@ def audited_rows():
 def test_weighted_disparities_equal_group_metrics_on_the_same_resample(audited_rows):
     y, prob, score, sensitive = audited_rows
     codes = _group_codes(sensitive)
-    rows = _GroupedRows(y, prob, score, score >= 20, codes, 10)
+    rates = GroupRates(y, prob, codes, score=score, threshold=20, n_bins=10)
+    eligible = fairness.support_mask(rates.n, rates.n_bad, 1)
     rng = np.random.default_rng(4)
     for _ in range(3):
         drawn = np.concatenate(
@@ -183,7 +184,7 @@ def test_weighted_disparities_equal_group_metrics_on_the_same_resample(audited_r
             ]
         )
         weights = np.bincount(drawn, minlength=y.size).astype(np.float64)
-        fast = rows.disparities(weights[None, :])[0]
+        fast = fairness.replicate_disparities(rates.per_group(weights[None, :]), eligible)[0]
         reference = fairness.group_metrics(
             y[drawn], prob[drawn], score[drawn], sensitive.iloc[drawn], threshold=20
         )
@@ -361,8 +362,9 @@ def test_support_mask_uses_each_metric_denominator():
 def test_fast_disparities_respect_the_support(audited_rows):
     y, prob, score, sensitive = audited_rows
     codes = _group_codes(sensitive)
-    rows = _GroupedRows(y, prob, score, score >= 20, codes, 10, min_support=60)
-    fast = rows.disparities(np.ones((1, y.size)))[0]
+    rates = GroupRates(y, prob, codes, score=score, threshold=20, n_bins=10)
+    eligible = fairness.support_mask(rates.n, rates.n_bad, 60)
+    fast = fairness.replicate_disparities(rates.per_group(np.ones((1, y.size))), eligible)[0]
     reference = fairness.group_metrics(y, prob, score, sensitive, threshold=20, min_support=60)
     np.testing.assert_allclose(fast, [reference.disparities[n] for n in fairness.DISPARITIES],
                                atol=1e-10)

@@ -8,21 +8,18 @@ from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate
 from sklearn.metrics import roc_auc_score
 
 from nsf.config import ConfigError, load_config
-from nsf.fairness import DISPARITIES, group_metrics
-from nsf.metrics import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED, difference_interval
-from nsf.metrics._weighted import KERNELS, iter_resample_counts
+from nsf.fairness import DISPARITIES, group_metrics, replicate_disparities
+from nsf.metrics import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED, GroupRates, difference_interval
+from nsf.scoring import probability_to_score
 from nsf.study import (
-    GroupRates,
     StudyResult,
-    compare_arms,
     fairness_table,
     minimal_sufficient_set,
     replicate_seeds,
     stream,
     verdict_for,
 )
-from nsf.study._cells import CELL_METRICS, ScoreCells, metric_replicates
-from nsf.study._fairness import attribute_groups, disparities
+from nsf.study._fairness import attribute_groups
 from nsf.study._stats import arm_replicates, compare_replicates
 
 #: Two exact computations of the same number.
@@ -68,15 +65,6 @@ def test_verdict_for_a_loss_metric_flips_direction():
 # --- Bootstrap replicates ------------------------------------------------------------------
 
 
-def test_cell_replicates_equal_the_metrics_kernels():
-    y, (p, *_) = _synthetic()
-    counts = next(iter_resample_counts(y, n_resamples=50, rng=np.random.default_rng(1)))
-    cells = ScoreCells(y, p)
-    ours = metric_replicates(cells, *cells.counts(counts), CELL_METRICS)
-    for m in CELL_METRICS:
-        np.testing.assert_allclose(ours[m], KERNELS[m](y, p)(counts), atol=EXACT)
-
-
 def test_compare_replicates_matches_difference_interval():
     y, base = _synthetic(seed=2)
     _, variant = _synthetic(seed=3, shift=0.09, y=y)
@@ -86,11 +74,9 @@ def test_compare_replicates_matches_difference_interval():
     b = arm_replicates(y, variant, metrics=kw["metrics"], n_resamples=1000,
                        rng=stream(1, "rows"))
     ours = compare_replicates(a, b, **kw, rng=stream(1, "seeds"))
-    theirs = compare_arms(y, base, variant, **kw, n_resamples=1000, rng=stream(2, "x"))
     for m in kw["metrics"]:
         d = difference_interval(base, variant, y, m, n_resamples=1000, rng=stream(3, m))
         assert ours[m]["estimate"] == pytest.approx(d.estimate, abs=EXACT)
-        assert ours[m]["estimate"] == pytest.approx(theirs[m]["estimate"], abs=EXACT)
         assert ours[m]["lower"] == pytest.approx(d.lower, abs=BOUND_TOL)
         assert ours[m]["upper"] == pytest.approx(d.upper, abs=BOUND_TOL)
 
@@ -110,7 +96,8 @@ def test_identical_arms_differ_by_exactly_zero():
 
 def test_group_rates_equal_fairlearn_and_scikit_learn_on_hand_data():
     codes, labels, _ = attribute_groups(GROUP, ["gender"])
-    rates = GroupRates(Y, PROB, codes, threshold=50, n_bins=10).per_group(np.ones((1, 10)))
+    rates = GroupRates(Y, PROB, codes, score=probability_to_score(PROB), threshold=50,
+                       n_bins=10).per_group(np.ones((1, 10)))
     flagged = (np.round(100 * PROB) >= 50).astype(int)
     frame = MetricFrame(metrics={"sel": selection_rate, "fpr": false_positive_rate},
                         y_true=Y, y_pred=flagged, sensitive_features=GROUP["gender"])
@@ -123,7 +110,7 @@ def test_group_rates_equal_fairlearn_and_scikit_learn_on_hand_data():
         assert rates["false_positive_rate"][0, k] == pytest.approx(
             frame.by_group.loc[label, "fpr"], abs=EXACT)
     gm = group_metrics(Y, PROB, np.round(100 * PROB), GROUP["gender"], threshold=50)
-    ours = disparities(rates)[0]
+    ours = replicate_disparities(rates)[0]
     for j, name in enumerate(DISPARITIES):
         assert ours[j] == pytest.approx(gm.disparities[name], abs=EXACT), name
 
@@ -137,7 +124,8 @@ def test_group_rates_equal_metricframe_for_intersections_with_ties():
                          "gender": rng.choice(["female", "male"], n)})
     codes, labels, row_groups = attribute_groups(sens, ["age_band", "gender"])
     gm = group_metrics(y, p, np.round(100 * p), row_groups, threshold=20)
-    rates = GroupRates(y, p, codes, threshold=20, n_bins=10).per_group(np.ones((1, n)))
+    rates = GroupRates(y, p, codes, score=probability_to_score(p), threshold=20,
+                       n_bins=10).per_group(np.ones((1, n)))
     for metric, values in rates.items():
         np.testing.assert_allclose(values[0], gm.by_group.loc[labels, metric].to_numpy(),
                                    atol=EXACT, err_msg=metric)
@@ -389,3 +377,22 @@ def test_fairness_table_marks_small_groups_and_leaves_them_out():
     for name, d in table["disparities"].items():
         assert d["estimate"] == pytest.approx(two["disparities"][name]["estimate"],
                                               abs=EXACT), name
+
+
+@pytest.mark.parametrize("n_bins", [4, 25])
+def test_study_ece_comparisons_use_study_n_bins(n_bins):
+    """The arms' ECE replicates (and so every ECE comparison) have ``study.n_bins`` bins."""
+    from types import SimpleNamespace
+
+    from nsf.metrics import ece
+    from nsf.study._run import _arm_task, _ArmItem
+
+    y, probs = _synthetic(n=1500, seed=5)
+    rows = pd.DataFrame({"nsf_appstore": y.astype(np.int8)})
+    prepared = SimpleNamespace(test_index=np.arange(y.size), rows=rows,
+                               sensitive=pd.DataFrame(index=rows.index))
+    cfg = load_config(None, ["study.n_bootstrap=50", f"study.n_bins={n_bins}"])
+    out = _arm_task(prepared, cfg, _ArmItem("arm", probs, ("ece",)), 1)["metrics"]["ece"]
+    expected = [ece(y, p, n_bins=n_bins) for p in probs]
+    assert out["per_seed"].tolist() == pytest.approx(expected, abs=EXACT)
+    assert expected != pytest.approx([ece(y, p) for p in probs], abs=1e-6)

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from nsf.config import ConfigError, load_config
+from nsf.metrics import seed_average
 from nsf.pipeline import TrainingResample
 from nsf.study import run_study, stream
 from nsf.study._fit import FitTask, run_fit
-from nsf.study._stats import _seed_average, compare_replicates
+from nsf.study._stats import compare_replicates
 from nsf.study._variants import resolve_variants, training_resample
 
 #: Sampling error of a share or mean from 20,000 independent subjects (about 4 standard errors).
@@ -60,10 +61,10 @@ def test_the_seed_level_adds_the_unbiased_training_variance(target, factor):
     seed_effects = np.array([0.02, -0.01, 0.005, -0.03, 0.015])
     s2 = seed_effects.var(ddof=1)
     replicates = rng.normal(0, row_sd, size=(n_rep, 1)) + seed_effects
-    combined = _seed_average(replicates, np.random.default_rng(4), target,
-                             resampled_training=True)
+    combined = seed_average(replicates, np.random.default_rng(4), target,
+                            unbiased_spread=True)
     assert combined.var() == pytest.approx(row_sd ** 2 + factor * s2, rel=VARIANCE_RTOL)
-    plug_in = _seed_average(replicates, np.random.default_rng(4), target)
+    plug_in = seed_average(replicates, np.random.default_rng(4), target)
     assert plug_in.var() == pytest.approx(row_sd ** 2 + factor * seed_effects.var(),
                                           rel=VARIANCE_RTOL)
 

@@ -11,6 +11,7 @@ from ._group import (
     disparity_change,
     disparity_intervals,
     group_metrics,
+    replicate_disparities,
     support_mask,
 )
 from ._proxy import ProxyStrength, proxy_strength
@@ -27,5 +28,6 @@ __all__ = [
     "disparity_intervals",
     "group_metrics",
     "proxy_strength",
+    "replicate_disparities",
     "support_mask",
 ]

@@ -25,6 +25,7 @@ from fairlearn.metrics import (
 )
 
 from nsf.metrics import _classification as cls
+from nsf.metrics._cells import GroupRates
 from nsf.metrics._validation import (
     check_binary,
     check_confidence,
@@ -32,12 +33,7 @@ from nsf.metrics._validation import (
     check_n_resamples,
     check_rng,
 )
-from nsf.metrics._weighted import (
-    RankedScores,
-    auc_from_class_weights,
-    iter_resample_counts,
-    weighted_ece,
-)
+from nsf.metrics._weighted import iter_resample_counts
 from nsf.metrics._weighted import safe_divide as _divide
 
 #: Columns of :attr:`GroupMetrics.by_group`, in order.
@@ -334,57 +330,41 @@ def group_metrics(
 # --- Bootstrap ------------------------------------------------------------------------------
 
 
-class _GroupedRows:
-    """Rows split by group, prepared once for weighted per-group metrics on many resamples."""
+def replicate_disparities(per_group: dict[str, np.ndarray],
+                          eligible: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Disparities (columns in :data:`DISPARITIES` order) per replicate, as
+    :func:`group_metrics` defines them, from per-group metrics per replicate.
 
-    def __init__(self, labels, prob, values, flagged, codes, n_bins, min_support=1):
-        self.n_bins = n_bins
-        self.members = [np.flatnonzero(codes == code) for code in np.unique(codes)]
-        # Resamples keep every group's size and NSF count, so support is fixed.
-        self.mask = support_mask([rows.size for rows in self.members],
-                                 [int(labels[rows].sum()) for rows in self.members], min_support)
-        self.labels = labels.astype(np.float64)
-        self.prob, self.values, self.flagged = prob, values, flagged.astype(np.float64)
-        self.ranked = [RankedScores(labels[rows], prob[rows]) for rows in self.members]
-        self.bins = [
-            cls.bin_ids(prob[rows], n_bins=n_bins, strategy="uniform") for rows in self.members
-        ]
-
-    def disparities(self, weights: np.ndarray) -> np.ndarray:
-        """Disparities (columns in :data:`DISPARITIES` order) for each row-weight vector."""
-        n_groups = len(self.members)
-        per_group = {name: np.empty((weights.shape[0], n_groups)) for name in SUPPORT}
-        for k, rows in enumerate(self.members):
-            w = weights[:, rows]
-            y, flag = self.labels[rows], self.flagged[rows]
-            total, bad = w.sum(axis=1), w @ y
-            per_group["selection_rate"][:, k] = _divide(w @ flag, total)
-            per_group["false_positive_rate"][:, k] = _divide(w @ (flag * (1.0 - y)), total - bad)
-            per_group["false_negative_rate"][:, k] = _divide(w @ ((1.0 - flag) * y), bad)
-            per_group["auc"][:, k] = auc_from_class_weights(*self.ranked[k].class_weights(w))
-            per_group["ece"][:, k] = weighted_ece(w, y, self.prob[rows], self.bins[k], self.n_bins)
-            per_group["mean_score"][:, k] = _divide(w @ self.values[rows], total)
-        for name, values in per_group.items():
-            values[:, ~self.mask[name]] = np.nan
-        spread = {name: _spread(values) for name, values in per_group.items()}
-        selection = per_group["selection_rate"]
-        return np.column_stack(
-            [
-                spread["selection_rate"],
-                _divide(np.fmin.reduce(selection, axis=1), np.fmax.reduce(selection, axis=1)),
-                np.fmax(spread["false_positive_rate"], spread["false_negative_rate"]),
-                spread["auc"],
-                spread["ece"],
-                spread["false_positive_rate"],
-                spread["false_negative_rate"],
-                spread["mean_score"],
-            ]
-        )
+    Parameters
+    ----------
+    per_group : dict
+        Metric -> array (n_replicates, n_groups) (:meth:`nsf.metrics.GroupRates.per_group`).
+    eligible : dict, optional
+        :func:`support_mask` of the groups; a group not eligible for a metric, or where the
+        metric is undefined (NaN), is left out of its max - min.
+    """
+    if eligible is not None:
+        per_group = {m: np.where(eligible[m], v, np.nan) if m in SUPPORT else v
+                     for m, v in per_group.items()}
+    sel = per_group["selection_rate"]
+    fpr = _spread(per_group["false_positive_rate"])
+    fnr = _spread(per_group["false_negative_rate"])
+    return np.column_stack([
+        _spread(sel),
+        _divide(np.fmin.reduce(sel, axis=1), np.fmax.reduce(sel, axis=1)),
+        np.fmax(fpr, fnr),
+        _spread(per_group["auc"]),
+        _spread(per_group["ece"]),
+        fpr,
+        fnr,
+        _spread(per_group["mean_score"]),
+    ])
 
 
 def _spread(values: np.ndarray) -> np.ndarray:
     """max - min over groups (axis 1), ignoring NaN groups; NaN when no group is defined."""
-    return np.fmax.reduce(values, axis=1) - np.fmin.reduce(values, axis=1)
+    with np.errstate(invalid="ignore"):
+        return np.fmax.reduce(values, axis=1) - np.fmin.reduce(values, axis=1)
 
 
 def _group_codes(groups: pd.DataFrame) -> np.ndarray:
@@ -412,9 +392,11 @@ def disparity_intervals(
     is defined on the original rows). The interval therefore describes the sampling noise of
     the metrics given the observed group composition, not of the composition itself.
 
-    The replicates are computed from bootstrap count vectors for all groups at once rather than
-    by rebuilding a MetricFrame per replicate (about 0.1 s each); tests check that they equal
-    :func:`group_metrics` on the same resamples.
+    The replicates are computed from bootstrap count vectors for all groups at once by the
+    project's one bootstrap engine (:class:`nsf.metrics.GroupRates`) rather than by rebuilding a
+    MetricFrame per replicate (about 0.1 s each); tests check that they equal
+    :func:`group_metrics` on the same resamples. ``score`` must be a function of ``y_prob``
+    (one score per distinct probability), as the project's 0-100 score is.
 
     Parameters
     ----------
@@ -441,11 +423,13 @@ def disparity_intervals(
     confidence = check_confidence(confidence)
     check_rng(rng)
     codes = _group_codes(groups)
-    rows = _GroupedRows(labels, prob, values, values >= estimate.threshold, codes, n_bins,
-                        min_support)
+    rates = GroupRates(labels, prob, codes, score=values, threshold=estimate.threshold,
+                       n_bins=n_bins)
+    # Resamples keep every group's size and NSF count, so support is fixed.
+    eligible = support_mask(rates.n, rates.n_bad, min_support)
     replicates = np.concatenate(
         [
-            rows.disparities(counts)
+            replicate_disparities(rates.per_group(counts), eligible)
             for counts in iter_resample_counts(codes * 2 + labels, n_resamples=n_resamples, rng=rng)
         ]
     )

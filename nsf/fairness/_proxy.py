@@ -20,8 +20,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from nsf.metrics._cells import ScoreCells
 from nsf.metrics._validation import check_confidence, check_rng
-from nsf.metrics._weighted import RankedScores, auc_from_class_weights, iter_resample_counts
+from nsf.metrics._weighted import auc_from_class_weights, iter_resample_counts
 
 ESTIMATORS = ("hist_gradient_boosting", "logistic_regression")
 
@@ -258,9 +259,9 @@ def proxy_strength(
 
 def _auc_replicates(target: np.ndarray, score: np.ndarray, n_resamples: int,
                     rng: np.random.Generator) -> np.ndarray:
-    ranked = RankedScores(target, score)
+    cells = ScoreCells(target, score)
     return np.concatenate([
-        auc_from_class_weights(*ranked.class_weights(counts))
+        auc_from_class_weights(*cells.counts(counts))
         for counts in iter_resample_counts(target, n_resamples=n_resamples, rng=rng)])
 
 

@@ -1,7 +1,9 @@
 """Metrics of a P(NSF) forecast and bootstrap intervals: pure functions, no I/O.
 
 Point metrics follow scikit-learn's ``(y_true, y_prob, *, ...)`` signature. Bootstrap functions
-take a ``numpy.random.Generator`` and never seed anything globally.
+take a ``numpy.random.Generator`` and never seed anything globally. One bootstrap engine
+(:mod:`nsf.metrics._cells`: weighted counts per group, distinct probability and outcome) serves
+the intervals here, the study's comparisons and the fairness tables.
 """
 
 from ._bootstrap import (
@@ -18,7 +20,10 @@ from ._bootstrap import (
     paired_bootstrap,
     ratio_difference,
     ratio_intervals,
+    seed_average,
+    seed_replicates,
 )
+from ._cells import GroupRates
 from ._classification import (
     DEFAULT_SCORE_EDGES,
     auc,
@@ -42,6 +47,7 @@ __all__ = [
     "NOT_SHOWN_NEEDED",
     "BootstrapResult",
     "DifferenceInterval",
+    "GroupRates",
     "OracleAUC",
     "PairedBootstrap",
     "auc",
@@ -63,4 +69,6 @@ __all__ = [
     "ratio_difference",
     "ratio_intervals",
     "score_bands",
+    "seed_average",
+    "seed_replicates",
 ]

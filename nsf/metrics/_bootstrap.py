@@ -3,8 +3,9 @@
 Rows are resampled by drawing bootstrap count vectors (see ``_weighted``); the named metrics
 (``"auc"``, ``"pr_auc"``, ``"brier"``, ``"log_loss"``, ``"ece"`` with its defaults, ``"ks"``,
 ``"gini"``, or the functions of the same names) are then evaluated for a whole chunk of
-replicates at once. Any other ``metric(y_true, y_prob)`` callable works too, one resample at a
-time.
+replicates at once by the one engine of the project (:mod:`nsf.metrics._cells`, which the study
+and the fairness tables use too). Any other ``metric(y_true, y_prob)`` callable works too, one
+resample at a time.
 
 Intervals are percentile intervals (Efron & Tibshirani 1993, ch. 13) of the replicates.
 """
@@ -21,15 +22,19 @@ import numpy as np
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
 from . import _classification as cls
+from ._cells import metric_kernel
 from ._validation import (
     check_binary,
     check_confidence,
     check_labels,
+    check_n_bins,
     check_n_resamples,
     check_probabilities,
     check_rng,
 )
-from ._weighted import KERNELS, Kernel, generic_kernel, iter_resample_counts, safe_divide
+from ._weighted import iter_resample_counts, safe_divide
+
+Kernel = Callable[[np.ndarray], np.ndarray]
 
 _NAMED_METRICS: dict[str, Callable] = {
     "auc": cls.auc,
@@ -42,6 +47,24 @@ _NAMED_METRICS: dict[str, Callable] = {
 }
 
 
+def _named_kernel(name: str) -> Callable[[np.ndarray, np.ndarray], Kernel]:
+    return lambda y, p: metric_kernel(name, y, p)
+
+
+def _generic_kernel(metric: Callable, y_true: np.ndarray, y_prob: np.ndarray) -> Kernel:
+    """Fallback for any ``metric(y_true, y_prob)``: materialise each resample and call it."""
+    rows = np.arange(y_true.shape[0])
+
+    def evaluate(weights: np.ndarray) -> np.ndarray:
+        out = np.empty(weights.shape[0])
+        for i, counts in enumerate(weights.astype(np.int64)):
+            drawn = np.repeat(rows, counts)
+            out[i] = metric(y_true[drawn], y_prob[drawn])
+        return out
+
+    return evaluate
+
+
 def _resolve_metric(metric) -> tuple[str, Callable, Callable[[np.ndarray, np.ndarray], Kernel]]:
     """Name, point function and vectorised-kernel builder of ``metric``."""
     if isinstance(metric, str):
@@ -49,14 +72,14 @@ def _resolve_metric(metric) -> tuple[str, Callable, Callable[[np.ndarray, np.nda
             raise ValueError(
                 f"metric must be a callable or one of {sorted(_NAMED_METRICS)}, got {metric!r}"
             )
-        return metric, _NAMED_METRICS[metric], KERNELS[metric]
+        return metric, _NAMED_METRICS[metric], _named_kernel(metric)
     if not callable(metric):
         raise ValueError(f"metric must be a callable or a metric name, got {metric!r}")
     for name, function in _NAMED_METRICS.items():
         if metric is function:
-            return name, function, KERNELS[name]
+            return name, function, _named_kernel(name)
     name = getattr(metric, "__name__", type(metric).__name__)
-    return name, metric, lambda y, p: generic_kernel(metric, y, p)
+    return name, metric, lambda y, p: _generic_kernel(metric, y, p)
 
 
 def _percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -356,10 +379,110 @@ def crossed_replicates(
         values = by_column[:, list(columns)]
         if undefined == "raise":
             _check_replicates(values, name)
-        n_seeds = values.shape[1]
-        n_drawn = 1 if target == "single" else n_seeds
-        picked = seed_rng.integers(0, n_seeds, size=(n_resamples, n_drawn))
-        out.append(np.take_along_axis(values, picked, axis=1).mean(axis=1))
+        out.append(seed_average(values, seed_rng, target))
+    return out
+
+
+def seed_average(replicates: np.ndarray, rng: np.random.Generator, target: str, *,
+                 skip_undefined: bool = False, unbiased_spread: bool = False) -> np.ndarray:
+    """Resample the training seeds of each bootstrap replicate and average them (the seed
+    level of the two-level bootstrap; the rows are the other).
+
+    Parameters
+    ----------
+    replicates : ndarray of shape (n_resamples, n_seeds, ...)
+        A statistic per row resample (axis 0) and training seed (axis 1), and any further axes
+        (groups, disparities), which share the drawn seeds.
+    rng : numpy.random.Generator
+        Draws the seeds: ``n_seeds`` with replacement per replicate (``target="mean"``), or
+        one (``target="single"``).
+    target : {"mean", "single"}
+        See :func:`difference_interval`.
+    skip_undefined : bool, default=False
+        Average only the defined (non-NaN) drawn values; NaN where none is.
+    unbiased_spread : bool, default=False
+        The seeds stand for re-drawn training samples (each seed its own draw of the training
+        subjects; ``replicates`` may be the per-seed differences of two arms trained on the
+        same draws): their deviations from the seed mean are scaled by ``sqrt(K / (K - 1))``
+        so that the variance they add is the unbiased ``s^2 / K`` (mean) or ``s^2`` (single),
+        not the plug-in bootstrap's ``(K - 1) / K`` of it; one seed adds no spread. For a 2-D
+        ``replicates`` without undefined values.
+
+    Returns
+    -------
+    ndarray of shape (n_resamples, ...)
+    """
+    values = np.asarray(replicates, dtype=np.float64)
+    n_rep, n_seeds = values.shape[:2]
+    n_drawn = 1 if target == "single" else n_seeds
+    picked = rng.integers(0, n_seeds, size=(n_rep, n_drawn))
+    if unbiased_spread:
+        centre = values.mean(axis=1)
+        if n_seeds == 1:
+            return centre
+        deviation = (values - centre[:, None]) * np.sqrt(n_seeds / (n_seeds - 1.0))
+        return centre + np.take_along_axis(deviation, picked, axis=1).mean(axis=1)
+    taken = np.take_along_axis(
+        values, picked.reshape(n_rep, n_drawn, *([1] * (values.ndim - 2))), axis=1)
+    if not skip_undefined:
+        return taken.mean(axis=1)
+    defined = ~np.isnan(taken)
+    with np.errstate(invalid="ignore"):
+        # All-NaN cells stay NaN on purpose (a metric undefined in every drawn seed).
+        return np.where(defined, taken, 0.0).sum(axis=1) / defined.sum(axis=1)
+
+
+def seed_replicates(y_true, per_seed_prob: Sequence, metrics: Sequence[str], *,
+                    n_resamples: int, rng: np.random.Generator, n_bins: int = 10
+                    ) -> dict[str, dict[str, np.ndarray]]:
+    """Bootstrap replicates of each metric for each training seed of one model.
+
+    The test rows are resampled within each outcome class; pass the same ``rng`` stream for
+    every model of a comparison so that all see the same resamples (paired), then
+    :func:`seed_average` each model's replicates.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+    per_seed_prob : list of array-like of shape (n_samples,)
+        The model's P(NSF), one array per training seed.
+    metrics : metric names (:data:`nsf.metrics._cells.CELL_METRICS`).
+    n_resamples : int
+    rng : numpy.random.Generator
+    n_bins : int, default=10
+        Equal-width bins of ``ece``.
+
+    Returns
+    -------
+    dict
+        metric -> ``{"replicates": ndarray (n_resamples, n_seeds), "per_seed": ndarray
+        (n_seeds,)}`` (``per_seed``: the metric on the original rows).
+
+    Raises
+    ------
+    ValueError
+        A metric undefined in a resample.
+    """
+    from ._cells import ScoreCells, metric_replicates
+
+    y = np.asarray(y_true, dtype=np.int64)
+    n_bins = check_n_bins(n_bins)
+    cells = [ScoreCells(y, p) for p in per_seed_prob]
+    chunks: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    for counts in iter_resample_counts(y, n_resamples=n_resamples, rng=rng):
+        per_seed = [metric_replicates(c, *c.counts(counts), metrics, n_bins=n_bins)
+                    for c in cells]
+        for m in metrics:
+            chunks[m].append(np.column_stack([r[m] for r in per_seed]))
+    out = {}
+    for m in metrics:
+        reps = np.concatenate(chunks[m])
+        if np.isnan(reps).any():
+            raise ValueError(f"{m} is undefined in a bootstrap resample")
+        point = (lambda y_, p_: cls.ece(y_, p_, n_bins=n_bins)) if m == "ece" \
+            else _NAMED_METRICS[m]
+        out[m] = {"replicates": reps,
+                  "per_seed": np.array([float(point(y, p)) for p in per_seed_prob])}
     return out
 
 

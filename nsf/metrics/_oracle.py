@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._bootstrap import _percentile_interval, _strata
+from ._cells import ScoreCells
 from ._validation import (
     check_binary,
     check_confidence,
@@ -31,7 +32,7 @@ from ._validation import (
     check_probabilities,
     check_rng,
 )
-from ._weighted import RankedScores, auc_from_class_weights, iter_resample_counts
+from ._weighted import auc_from_class_weights, iter_resample_counts
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,10 +164,10 @@ def oracle_auc(
             scores[f"leave_out_{g}"] = q
     if p_model is not None:
         scores["model"] = check_probabilities(p_model, n=n, name="p_model")
-    ranked = {k: RankedScores(labels, v) for k, v in scores.items()}
+    cells = {k: ScoreCells(labels, v) for k, v in scores.items()}
 
     def aucs(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        got = {k: auc_from_class_weights(*r.class_weights(weights)) for k, r in ranked.items()}
+        got = {k: auc_from_class_weights(*c.counts(weights)) for k, c in cells.items()}
         if corrected:
             left = np.mean([got[f"leave_out_{g}"] for g in range(len(leave_out))], axis=0)
             est = weight_all * got["truth"] - weight_left * left

@@ -63,7 +63,7 @@ n_seeds, same_fits_as), ``fairness_groups.csv``, ``fairness_disparities.csv``,
 ``skipped_families.csv``.
 """
 
-from nsf.study._fairness import GroupRates, disparity_change, fairness_table
+from nsf.study._fairness import disparity_change, fairness_table
 from nsf.study._fit import FitOutcome, FitTask, run_fit
 from nsf.study._minimal import minimal_sufficient_set
 from nsf.study._result import (
@@ -81,7 +81,7 @@ from nsf.study._result import (
     VariantResult,
 )
 from nsf.study._run import TRUTH_FIELDS, FitStore, feature_inventory, run_study
-from nsf.study._stats import HIGHER_IS_BETTER, compare_arms, verdict_for
+from nsf.study._stats import HIGHER_IS_BETTER, verdict_for
 from nsf.study._tables import study_tables
 from nsf.study._variants import (
     BASELINE,
@@ -106,7 +106,6 @@ __all__ = [
     "FitOutcome",
     "FitStore",
     "FitTask",
-    "GroupRates",
     "MinimalSetStep",
     "ProxyResult",
     "ResolvedStudy",
@@ -116,7 +115,6 @@ __all__ = [
     "Timing",
     "Variant",
     "VariantResult",
-    "compare_arms",
     "disparity_change",
     "fairness_table",
     "feature_inventory",

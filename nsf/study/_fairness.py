@@ -6,9 +6,9 @@ averaged over seeds. Intervals come from a crossed bootstrap like the metric dif
 (:func:`nsf.metrics.difference_interval`): test rows are resampled within each group x outcome
 cell (group sizes and NSF counts fixed, as :func:`nsf.fairness.disparity_intervals` does), the
 same row resamples serve every seed and both arms of a change, and each arm's seeds are
-resampled with replacement. The replicates are computed from bootstrap count vectors by
-:class:`GroupRates` (checked against ``MetricFrame`` in the tests) rather than by building a
-``MetricFrame`` per replicate.
+resampled with replacement. The replicates are computed from bootstrap count vectors by the
+project's one engine, :class:`nsf.metrics.GroupRates` (checked against ``MetricFrame`` in the
+tests), rather than by building a ``MetricFrame`` per replicate.
 """
 
 from __future__ import annotations
@@ -19,20 +19,18 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from nsf.fairness import (
     DISPARITIES,
-    SUPPORT,
     basic_interval,
     bias_corrected,
     group_metrics,
+    replicate_disparities,
     support_mask,
 )
-from nsf.metrics._classification import bin_ids
+from nsf.metrics import GroupRates, seed_average
 from nsf.metrics._weighted import iter_resample_counts
 from nsf.scoring import probability_to_score
-from nsf.study._cells import ScoreCells, divide
 
 #: Per-group metrics given an interval, in order (``nsf.fairness.GROUP_COLUMNS`` names).
 GROUP_METRICS = ("auc", "ece", "mean_score", "selection_rate", "false_positive_rate",
@@ -56,98 +54,27 @@ def attribute_groups(sensitive: pd.DataFrame, columns: Sequence[str]) -> \
     return codes, [str(x) for x in labels], joined.rename("+".join(columns))
 
 
-class GroupRates:
-    """Per-group metrics of one model for many row-weight vectors at once (from
-    :class:`~nsf.study._cells.ScoreCells`: the flag, score and calibration bin of a row are
-    functions of its probability).
-
-    Parameters
-    ----------
-    y_true : ndarray of 0/1.
-    y_prob : calibrated P(NSF).
-    codes : group code per row, ``0 .. n_groups - 1``, every code present.
-    threshold : a row is flagged when its score (``round(100 p)``) is at least this.
-    n_bins : equal-width bins of each group's ECE.
-    min_support : a group enters a disparity of a metric only with at least this many rows in
-        the metric's denominator (:func:`nsf.fairness.support_mask`); resamples keep group
-        sizes and NSF counts, so :attr:`eligible` is fixed.
-    """
-
-    def __init__(self, y_true, y_prob, codes, *, threshold: int, n_bins: int,
-                 min_support: int = 1):
-        self.cells = ScoreCells(y_true, y_prob, codes)
-        y, codes = np.asarray(y_true, dtype=np.int64), np.asarray(codes, dtype=np.int64)
-        n_groups = self.cells.n_groups
-        self.eligible = support_mask(np.bincount(codes, minlength=n_groups),
-                                     np.bincount(codes, weights=y, minlength=n_groups),
-                                     min_support)
-        p = self.cells.prob
-        self.score = probability_to_score(p).astype(np.float64)
-        self.flagged = (self.score >= threshold).astype(np.float64)
-        self.n_bins = n_bins
-        bins = bin_ids(p, n_bins=n_bins, strategy="uniform")
-        column = self.cells.group * n_bins + bins
-        self._bins = sparse.csr_matrix(
-            (np.ones(p.size), (np.arange(p.size), column)),
-            shape=(p.size, self.cells.n_groups * n_bins))
-
-    def per_group(self, weights: np.ndarray) -> dict[str, np.ndarray]:
-        """Metric -> array (n_replicates, n_groups); NaN where a group's metric is undefined."""
-        c = self.cells
-        pos, neg = c.counts(weights)
-        total_cell = pos + neg
-        total, bad = c.per_group(total_cell), c.per_group(pos)
-        gap = pos - total_cell * c.prob  # sum of (y - p) per cell
-        per_bin = np.asarray((self._bins.T @ gap.T).T)
-        ece = np.abs(per_bin).reshape(-1, c.n_groups, self.n_bins).sum(axis=2)
-        return {
-            "auc": c.group_auc(pos, neg),
-            "ece": divide(ece, total),
-            "mean_score": divide(c.per_group(total_cell * self.score), total),
-            "selection_rate": divide(c.per_group(total_cell * self.flagged), total),
-            "false_positive_rate": divide(c.per_group(neg * self.flagged), total - bad),
-            "false_negative_rate": divide(c.per_group(pos * (1.0 - self.flagged)), bad),
-        }
-
-
-def disparities(per_group: dict[str, np.ndarray],
-                eligible: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """Disparities (columns in :data:`nsf.fairness.DISPARITIES` order) per replicate, with the
-    definitions of :func:`nsf.fairness.group_metrics` (groups where a metric is undefined, or
-    not ``eligible`` for it, are ignored)."""
-    if eligible is not None:
-        per_group = {m: np.where(eligible[m], v, np.nan) if m in SUPPORT else v
-                     for m, v in per_group.items()}
-
-    def spread(values):
-        with np.errstate(invalid="ignore"):
-            return np.fmax.reduce(values, axis=1) - np.fmin.reduce(values, axis=1)
-
-    sel = per_group["selection_rate"]
-    fpr, fnr = spread(per_group["false_positive_rate"]), spread(per_group["false_negative_rate"])
-    return np.column_stack([
-        spread(sel),
-        divide(np.fmin.reduce(sel, axis=1), np.fmax.reduce(sel, axis=1)),
-        np.fmax(fpr, fnr),
-        spread(per_group["auc"]),
-        spread(per_group["ece"]),
-        fpr,
-        fnr,
-        spread(per_group["mean_score"]),
-    ])
+def _rates(y, prob, codes, *, threshold: int, n_bins: int, min_support: int
+           ) -> tuple[GroupRates, dict[str, np.ndarray]]:
+    """The engine's per-group rates of one model, and which groups enter each disparity
+    (resamples keep group sizes and NSF counts, so that is fixed)."""
+    rates = GroupRates(y, prob, codes, score=probability_to_score(prob), threshold=threshold,
+                       n_bins=n_bins)
+    return rates, support_mask(rates.n, rates.n_bad, min_support)
 
 
 def _replicates(y, per_seed_prob, codes, *, threshold, n_bins, n_resamples, rng,
                 with_groups: bool, min_support: int):
     """Row-resample replicates for every seed: disparities (R, K, D) and per-group (R, K, G)."""
-    rates = [GroupRates(y, p, codes, threshold=threshold, n_bins=n_bins,
-                        min_support=min_support) for p in per_seed_prob]
+    rates = [_rates(y, p, codes, threshold=threshold, n_bins=n_bins, min_support=min_support)
+             for p in per_seed_prob]
     disp_chunks, group_chunks = [], {m: [] for m in GROUP_METRICS}
     strata = np.asarray(codes) * 2 + np.asarray(y, dtype=np.int64)
     for counts in iter_resample_counts(strata, n_resamples=n_resamples, rng=rng):
-        per_seed = [r.per_group(counts) for r in rates]
-        disp_chunks.append(np.stack([disparities(pg, r.eligible)
-                                     for pg, r in zip(per_seed, rates, strict=True)], axis=1))
+        per_seed = [r.per_group(counts) for r, _ in rates]
+        disp_chunks.append(np.stack([replicate_disparities(pg, eligible)
+                                     for pg, (_, eligible) in zip(per_seed, rates, strict=True)],
+                                    axis=1))
         if with_groups:
             for m in GROUP_METRICS:
                 group_chunks[m].append(np.stack([pg[m] for pg in per_seed], axis=1))
@@ -158,13 +85,7 @@ def _replicates(y, per_seed_prob, codes, *, threshold, n_bins, n_resamples, rng,
 
 def _seed_mean(values: np.ndarray, rng: np.random.Generator, target: str) -> np.ndarray:
     """Average over resampled seeds (axis 1) per replicate, ignoring undefined (NaN) values."""
-    n_rep, n_seeds = values.shape[:2]
-    drawn = 1 if target == "single" else n_seeds
-    picked = rng.integers(0, n_seeds, size=(n_rep, drawn))
-    taken = np.take_along_axis(values, picked.reshape(n_rep, drawn, *([1] * (values.ndim - 2))),
-                               axis=1)
-    with np.errstate(invalid="ignore"), _quiet_nanmean():
-        return np.nanmean(taken, axis=1)
+    return seed_average(values, rng, target, skip_undefined=True)
 
 
 @contextmanager
@@ -279,9 +200,9 @@ def fairness_table(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.Da
 def point_disparities(y_true, y_prob, codes, *, threshold: int, n_bins: int,
                       min_support: int = 1) -> np.ndarray:
     """Disparities of one model on the original rows (unit weights), DISPARITIES order."""
-    rates = GroupRates(y_true, y_prob, codes, threshold=threshold, n_bins=n_bins,
-                       min_support=min_support)
-    return disparities(rates.per_group(np.ones((1, len(y_true)))), rates.eligible)[0]
+    rates, eligible = _rates(y_true, y_prob, codes, threshold=threshold, n_bins=n_bins,
+                             min_support=min_support)
+    return replicate_disparities(rates.per_group(np.ones((1, len(y_true)))), eligible)[0]
 
 
 def disparity_replicates(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.DataFrame,

@@ -136,7 +136,8 @@ def _arm_task(prepared, cfg, item: _ArmItem, threads):
     y, sensitive = _test_arrays(prepared)
     # The same row streams for every arm: the pairing of the comparisons.
     metrics = arm_replicates(y, item.per_seed, metrics=item.metrics,
-                             n_resamples=s.n_bootstrap, rng=stream(cfg.seed, "metric-rows"))
+                             n_resamples=s.n_bootstrap, rng=stream(cfg.seed, "metric-rows"),
+                             n_bins=s.n_bins)
     fairness = {
         name: disparity_replicates(y, item.per_seed, sensitive, columns, threshold=s.threshold,
                                    n_bins=s.n_bins, n_resamples=s.fairness_n_bootstrap,

@@ -245,7 +245,8 @@ def curve_from_study(study, compared: dict) -> dict | None:
     study's row resamples, seeds resampled as in its comparisons); the difference to "all" and
     its verdict are the study's comparison of the variant with the baseline.
     """
-    from nsf.study._stats import HIGHER_IS_BETTER, _seed_average
+    from nsf.metrics import seed_average
+    from nsf.study._stats import HIGHER_IS_BETTER
     from nsf.study._variants import BASELINE, stream
 
     cfg, s = study.cfg, study.cfg.study
@@ -257,9 +258,9 @@ def curve_from_study(study, compared: dict) -> dict | None:
 
     def point(v, size, difference):
         rep = study.arms[study.arm_id(v)]["metrics"][metric]
-        avg = _seed_average(rep["replicates"], stream(cfg.seed, "volume-curve", v.name),
-                            s.interval_target,
-                            resampled_training=s.training_resample != "none")
+        avg = seed_average(rep["replicates"], stream(cfg.seed, "volume-curve", v.name),
+                           s.interval_target,
+                           unbiased_spread=s.training_resample != "none")
         lo, hi = np.quantile(avg, [alpha / 2.0, 1.0 - alpha / 2.0])
         return {"size": int(size), "variant": v.name, "estimate": float(rep["per_seed"].mean()),
                 "lower": float(lo), "upper": float(hi), "difference": difference}
