@@ -196,6 +196,7 @@ def test_replicate_seeds_start_with_the_experiment_seed():
     ("study.intersections=[[age_band]]", "study.intersections"),
     ("study.seeds=0", "study.seeds"),
     ("study.variants=[{name: baseline}]", "study"),
+    ("study.multiplicity=bonferroni", "study.multiplicity"),
 ])
 def test_bad_study_config_names_the_field(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):

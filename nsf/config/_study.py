@@ -191,7 +191,9 @@ class StudyConfig(_Frozen):
         "about 2% of the simulated world's cost of the decision.")
     n_bootstrap: int = Field(1000, ge=50, le=100_000,
                              description="Bootstrap replicates of each difference interval.")
-    confidence: float = Field(0.95, gt=0.5, lt=1, description="Two-sided interval level.")
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="Two-sided interval level; "
+                              "with study.multiplicity also the family-wise level of the "
+                              "verdicts.")
     training_resample: Literal["bootstrap", "subsample", "none"] = Field(
         "bootstrap", description="How each seed re-draws the training data, so that the "
         "intervals cover the variance of the training sample as well as that of the test rows, "
@@ -208,6 +210,14 @@ class StudyConfig(_Frozen):
         0.5, gt=0, lt=1, description="Share of subjects each seed keeps when training_resample "
         "is 'subsample' ([ASSUMPTION] one half: the spread of half-sample fits matches the "
         "spread of full-sample fits for a smooth statistic).")
+    multiplicity: Literal["max_statistic", "holm", "none"] = Field(
+        "max_statistic", description="[ASSUMPTION] How the verdicts of a family of variants "
+        "(every variant of one family against one reference, per metric) control the "
+        "family-wise error at study.confidence: 'max_statistic' widens every interval of the "
+        "family to one level at which all cover jointly (max-statistic over the paired "
+        "bootstrap replicates the comparisons share; no new fits); 'holm' applies Holm's "
+        "procedure to the bootstrap p-values; 'none' judges each comparison at its own level. "
+        "The per-comparison interval is reported beside the simultaneous one either way.")
     interval_target: Literal["mean", "single"] = Field(
         "mean", description="'mean': difference of the expected performance of the two "
         "training procedures; 'single': of one retrained model each (wider).")

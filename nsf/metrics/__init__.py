@@ -39,10 +39,18 @@ from ._classification import (
     score_bands,
 )
 from ._oracle import OracleAUC, oracle_auc
+from ._simultaneous import (
+    MULTIPLICITY,
+    SimultaneousIntervals,
+    bootstrap_p_values,
+    holm_verdicts,
+    simultaneous_intervals,
+)
 
 __all__ = [
     "DEFAULT_SCORE_EDGES",
     "INCONCLUSIVE",
+    "MULTIPLICITY",
     "NEEDED",
     "NOT_SHOWN_NEEDED",
     "BootstrapResult",
@@ -50,8 +58,10 @@ __all__ = [
     "GroupRates",
     "OracleAUC",
     "PairedBootstrap",
+    "SimultaneousIntervals",
     "auc",
     "bootstrap_metric",
+    "bootstrap_p_values",
     "brier",
     "calibration_error_vs_truth",
     "crossed_replicates",
@@ -59,6 +69,7 @@ __all__ = [
     "ece",
     "evaluate",
     "gini",
+    "holm_verdicts",
     "is_monotonic",
     "ks",
     "log_loss",
@@ -71,4 +82,5 @@ __all__ = [
     "score_bands",
     "seed_average",
     "seed_replicates",
+    "simultaneous_intervals",
 ]

@@ -106,20 +106,50 @@ def _kv(pairs: list[tuple[str, str]], caption: str = "") -> dict:
     return _table(caption, ["item", "value"], [[k, v] for k, v in pairs])
 
 
+#: How the report names what decided a verdict.
+DECIDED_BY = {"simultaneous": "simultaneous interval", "holm": "Holm",
+              "per_comparison": "per-comparison interval"}
+
+
+def simultaneous_cell(r: dict) -> str:
+    """The interval that holds over the family, with the family's size, or 'n/a'."""
+    if r.get("simultaneous_lower") is None:
+        return "n/a"
+    return (f"{interval(r['simultaneous_lower'], r['simultaneous_upper'])} "
+            f"(family of {r.get('family_size') or '?'})")
+
+
+def verdict_cell(r: dict) -> str:
+    """The verdict, and the per-comparison interval's verdict when that differs."""
+    verdict = r.get("verdict") or "n/a"
+    own = r.get("per_comparison_verdict")
+    if r.get("verdict") and own and own != r["verdict"]:
+        return f"{verdict} (per comparison: {own})"
+    return verdict
+
+
+def decided_by_cell(r: dict) -> str:
+    """What decided the verdict (a result without the field was decided per comparison)."""
+    if not r.get("verdict"):
+        return "n/a"
+    return DECIDED_BY[r.get("decided_by") or "per_comparison"]
+
+
 def _comparison_table(rows: list[dict], caption: str, metric: str, *, show_groups=True,
                       extra: tuple[tuple[str, str, str], ...] = ()) -> dict:
     headers = ["variant", "reference", "reference " + metric.upper(),
-               "variant " + metric.upper(), "difference", "interval", "verdict"]
+               "variant " + metric.upper(), "difference", "interval (per comparison)",
+               "simultaneous interval", "verdict", "decided by"]
     headers += [h for h, _, _ in extra]
     body = []
     for r in rows:
         line = [r["variant"] + (f" (= {r['same_fits_as']})" if r.get("same_fits_as") else ""),
                 r["reference"], fmt(r["reference_estimate"]), fmt(r["variant_estimate"]),
                 fmt(r["estimate"], "+3"), interval(r["lower"], r["upper"]),
-                r.get("verdict") or "n/a"]
+                simultaneous_cell(r), verdict_cell(r), decided_by_cell(r)]
         line += [fmt(r.get(key), kind) for _, key, kind in extra]
         body.append(line)
-    return _table(caption, headers, body, {2, 3, 4, 5})
+    return _table(caption, headers, body, {2, 3, 4, 5, 6})
 
 
 def _none_block(what: str) -> dict:
@@ -178,8 +208,10 @@ def _cmp_cell(c: dict | None, used: bool) -> list[str] | str:
         return "- (not used)"
     if not c:
         return "n/a"
-    return [f"{fmt(c['estimate'], '+3')} {interval(c['lower'], c['upper'])}",
-            c.get("verdict") or "no verdict"]
+    sim = "" if c.get("simultaneous_lower") is None else \
+        f"; simultaneous {interval(c['simultaneous_lower'], c['simultaneous_upper'])}"
+    return [f"{fmt(c['estimate'], '+3')} {interval(c['lower'], c['upper'])}{sim}",
+            verdict_cell(c) if c.get("verdict") else "no verdict"]
 
 
 def _inventory(m: dict) -> list[dict]:
@@ -230,7 +262,9 @@ def _attributes(m: dict) -> list[dict]:
     blocks: list[dict] = [_p(
         "Each contested group is removed and the model retrained with every seed; the table "
         f"gives test {metric.upper()} of the baseline and the variant (mean over seeds) and the "
-        "paired difference with its interval. Negative differences mean the variant is worse.")]
+        "paired difference with its own interval and with the interval that holds jointly "
+        "over the variant's family (see the method); 'decided by' says which one gave the "
+        "verdict. Negative differences mean the variant is worse.")]
     if att["drop_one"] or att["drop_all"]:
         blocks.append(_comparison_table(att["drop_one"] + att["drop_all"],
                                         "Removing contested data", metric))
@@ -426,9 +460,8 @@ def _reliance(m: dict) -> list[dict]:
                      fmt(r["n_features"], "int"),
                      f"{fmt(r['shap_share'], 'pct')} (SD {fmt(r['shap_share_sd'], 'pct')})",
                      f"{fmt(r['permutation_auc_drop'])} (SD {fmt(r['permutation_auc_drop_sd'])})",
-                     "n/a" if not nec else f"{fmt(nec['estimate'], '+3')} "
-                                           f"{interval(nec['lower'], nec['upper'])}",
-                     "n/a" if not nec else (nec["verdict"] or "n/a"),
+                     "n/a" if not nec else _cmp_cell(nec, True)[0],
+                     "n/a" if not nec else verdict_cell(nec),
                      fmt(r["truth_strength"], "g")])
     blocks.append(_table("Reliance and necessity by group",
                          ["group", "contested", "features", "SHAP share", "permutation AUC drop",

@@ -72,11 +72,19 @@ def _comparison(variant: VariantResult | None, metric: str,
         "estimate": m.estimate, "lower": m.lower, "upper": m.upper,
         "standard_error": m.standard_error, "reference_estimate": m.reference_estimate,
         "variant_estimate": m.variant_estimate, "margin": m.margin, "verdict": m.verdict,
+        "simultaneous_lower": m.simultaneous_lower, "simultaneous_upper": m.simultaneous_upper,
+        "simultaneous_level": m.simultaneous_level, "family_size": m.family_size,
+        "per_comparison_verdict": m.per_comparison_verdict, "decided_by": m.decided_by,
         "same_fits_as": variant.same_fits_as, "n_features": variant.n_features,
         "retention_days": variant.selection.retention_days,
         "population": variant.population, "label": variant.label,
         "run_ids": list(variant.run_ids),
     }
+
+
+#: What the inventory keeps of a comparison.
+_SHORT = ("variant", "estimate", "lower", "upper", "verdict", "margin", "simultaneous_lower",
+          "simultaneous_upper", "decided_by")
 
 
 def _rows(study: StudyResult, families: tuple[str, ...], metric: str,
@@ -104,14 +112,16 @@ def _settings(study: StudyResult | None) -> dict:
     if study is None:
         return {"primary_metric": "auc", "margin": None, "margins": {}, "confidence": None,
                 "n_bootstrap": None, "fairness_n_bootstrap": None, "interval_target": None,
+                "multiplicity": None,
                 "threshold": None, "metrics": [], "model": None, "n_seeds": 0,
                 "outcome": None, "population": None, "thresholds": {}}
     s = study.settings
     return {"primary_metric": s.primary_metric, "margin": s.margins.get(s.primary_metric),
             "margins": dict(s.margins), "confidence": s.confidence,
             "n_bootstrap": s.n_bootstrap, "fairness_n_bootstrap": s.fairness_n_bootstrap,
-            "interval_target": s.interval_target, "threshold": s.threshold,
-            "metrics": list(s.metrics), "model": s.model, "n_seeds": len(study.seeds),
+            "interval_target": s.interval_target, "multiplicity": s.multiplicity,
+            "threshold": s.threshold, "metrics": list(s.metrics), "model": s.model,
+            "n_seeds": len(study.seeds),
             "outcome": _outcome(study), "population": _population(study),
             "thresholds": s.model_dump(mode="json")}
 
@@ -175,10 +185,8 @@ def _inventory(study: StudyResult, metric: str) -> dict:
         return {
             **category, "group": group, "contested": group_contested, "columns": columns,
             "used": used, "features": used_features,
-            "necessity": None if nec is None else {k: nec[k] for k in (
-                "variant", "estimate", "lower", "upper", "verdict", "margin")},
-            "coarse": None if crs is None else {k: crs[k] for k in (
-                "variant", "estimate", "lower", "upper", "verdict", "margin")},
+            "necessity": None if nec is None else {k: nec[k] for k in _SHORT},
+            "coarse": None if crs is None else {k: crs[k] for k in _SHORT},
             "reliance": None if rel is None else {
                 "shap_share": rel.shap_share, "shap_share_sd": rel.shap_share_sd,
                 "permutation_auc_drop": rel.permutation_auc_drop,
@@ -285,7 +293,8 @@ def _reliance(study: StudyResult) -> list[dict]:
             "shap_share_sd": r.shap_share_sd, "permutation_auc_drop": r.permutation_auc_drop,
             "permutation_auc_drop_sd": r.permutation_auc_drop_sd,
             "necessity": None if nec is None else nec.model_dump(
-                include={"variant", "estimate", "lower", "upper", "verdict"}),
+                include={"variant", "estimate", "lower", "upper", "verdict",
+                         "simultaneous_lower", "simultaneous_upper", "decided_by"}),
             "truth_strength": r.truth_strength,
         })
     return out
@@ -556,6 +565,7 @@ def _statistics_text(settings: dict) -> list[str]:
         f"{str(settings.get('primary_metric')).upper()}: 'needed' when removing the data costs "
         "more than the margin with confidence; 'not shown needed' when the worst case stays "
         "within the margin; 'inconclusive' otherwise (roles swap for data a variant adds).",
+        _multiplicity_text(settings.get("multiplicity"), conf_s),
         f"Fairness: group metrics (fairlearn MetricFrame) averaged over seeds, crossed "
         f"bootstrap intervals ({settings.get('fairness_n_bootstrap')} replicates; rows within "
         "group x outcome cells, and seeds); each variant's disparity change is paired with the "
@@ -566,6 +576,25 @@ def _statistics_text(settings: dict) -> list[str]:
         "Reliance: TreeSHAP share and grouped permutation AUC drop of the baseline, mean over "
         "seeds; kept apart from necessity (retraining without the group).",
     ]
+
+
+def _multiplicity_text(method: str | None, conf: str) -> str:
+    """The method section's sentence on how the verdicts of a family hold jointly."""
+    if method == "max_statistic":
+        how = ("every interval of the family is widened to one per-comparison level at which "
+               "all of them cover their paired bootstrap replicates jointly (max-statistic on "
+               "the percentile scale; Mandel & Betensky 2008), and the verdict is read from "
+               "that simultaneous interval")
+    elif method == "holm":
+        how = ("the verdicts come from Holm's step-down procedure on one-sided paired "
+               "bootstrap p-values; the simultaneous interval shown is Bonferroni's")
+    else:
+        return ("Multiplicity: none; every verdict is read from its own per-comparison "
+                "interval (no family-wise control).")
+    return (f"Multiplicity ({method}): within each family (its variants against one "
+            f"reference, per metric) the verdicts control the family-wise error at {conf}: "
+            f"{how}. Tables show the per-comparison interval, the simultaneous one and which "
+            "decided the verdict.")
 
 
 def _limitations(study: StudyResult | None, settings: dict) -> list[str]:
@@ -580,9 +609,14 @@ def _limitations(study: StudyResult | None, settings: dict) -> list[str]:
         "Verdicts are per attribute group, not per column; a group judged not needed may "
         "still hold one useful column.",
         "Proxy lifts are point estimates from cross-validation without intervals.",
-        "Multiple comparisons: each verdict is at its own confidence level; with many variants "
-        "some verdicts are expected to be wrong by chance.",
     ]
+    if settings.get("multiplicity") in (None, "none"):
+        out.append("Multiple comparisons: each verdict is at its own confidence level; with "
+                   "many variants some verdicts are expected to be wrong by chance.")
+    else:
+        out.append("Simultaneous verdicts are more cautious: with a family of many variants, "
+                   "an effect that one comparison alone would call 'needed' can stay "
+                   "'inconclusive'. The minimal-set search judges its steps one at a time.")
     if settings.get("n_seeds", 0) < 3:
         out.append("Fewer than three training seeds: seed variance is poorly estimated.")
     return out

@@ -66,6 +66,8 @@ class Settings(_Strict):
     n_bootstrap: int | None
     fairness_n_bootstrap: int | None
     interval_target: str | None
+    multiplicity: str | None = Field(None, description="How each family's verdicts control "
+                                     "the family-wise error (study.multiplicity).")
     threshold: int | None
     metrics: list[str]
     model: str | None
@@ -90,6 +92,9 @@ class Answer(_Strict):
     answer: str = Field(min_length=1)
 
 
+DecidedBy = Literal["simultaneous", "holm", "per_comparison"]
+
+
 class ShortComparison(_Strict):
     variant: str | None
     estimate: Num
@@ -97,6 +102,9 @@ class ShortComparison(_Strict):
     upper: Num
     verdict: Verdict | None
     margin: Num = None
+    simultaneous_lower: Num = None
+    simultaneous_upper: Num = None
+    decided_by: DecidedBy | None = None
 
 
 class Interval(_Open):
@@ -123,6 +131,15 @@ class Comparison(_Strict):
     variant_estimate: Num
     margin: Num
     verdict: Verdict | None
+    simultaneous_lower: Num = Field(None, description="The interval that holds jointly over "
+                                    "the variant's family (settings.multiplicity).")
+    simultaneous_upper: Num = None
+    simultaneous_level: Num = Field(None, description="Its per-comparison level.")
+    family_size: int | None = None
+    per_comparison_verdict: Verdict | None = Field(
+        None, description="The verdict of the per-comparison interval.")
+    decided_by: DecidedBy | None = Field(
+        None, description="What decided 'verdict' (None: per comparison).")
     same_fits_as: str | None
     n_features: int | None
     retention_days: int | None

@@ -149,7 +149,25 @@ class MetricComparison(ResultModel):
     margin: Num = Field(description="Non-inferiority margin (None: no verdict for this "
                                     "metric).")
     higher_is_better: bool
-    verdict: Verdict | None = Field(description="None when the metric has no margin.")
+    verdict: Verdict | None = Field(description="None when the metric has no margin; decided "
+                                    "as ``decided_by`` says.")
+    simultaneous_lower: Num = Field(
+        None, description="Lower bound of the interval that holds jointly over the family "
+        "(settings.multiplicity; Bonferroni's for 'holm').")
+    simultaneous_upper: Num = Field(None, description="Upper bound of that interval.")
+    simultaneous_level: Num = Field(
+        None, description="Per-comparison level of the simultaneous interval (>= the "
+        "confidence; equal to it for a family of one).")
+    family_size: int | None = Field(
+        None, description="Comparisons in the family (every variant of one family against "
+        "one reference).")
+    per_comparison_verdict: Verdict | None = Field(
+        None, description="The verdict of the per-comparison interval [lower, upper].")
+    decided_by: Literal["simultaneous", "holm", "per_comparison"] | None = Field(
+        None, description="What decided ``verdict``: the simultaneous interval, Holm's "
+        "procedure on the bootstrap p-values, or the per-comparison interval (None: a result "
+        "from before simultaneous verdicts, decided per comparison; also the minimal set's "
+        "search, whose steps are judged one at a time).")
 
 
 class DisparityChange(ResultModel):
@@ -286,6 +304,9 @@ class Necessity(ResultModel):
     lower: Num
     upper: Num
     verdict: Verdict | None
+    simultaneous_lower: Num = None
+    simultaneous_upper: Num = None
+    decided_by: Literal["simultaneous", "holm", "per_comparison"] | None = None
 
 
 class RelianceResult(ResultModel):
@@ -408,6 +429,9 @@ class Settings(ResultModel):
         "written before the setting existed).")
     training_fraction: float | None = Field(
         None, description="Share of subjects each seed kept ('subsample' only).")
+    multiplicity: Literal["max_statistic", "holm", "none"] = Field(
+        "none", description="How each family's verdicts control the family-wise error at "
+        "``confidence`` (study.multiplicity; 'none' for a result from before it existed).")
     fairness_n_bootstrap: int
     threshold: int = Field(description="Operating score threshold of the fairness tables.")
     n_bins: int = Field(description="Equal-width bins of each group's ECE.")

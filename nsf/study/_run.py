@@ -33,7 +33,7 @@ from nsf.study._minimal import minimal_sufficient_set
 from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
 from nsf.study._quantity import LedgerSection
 from nsf.study._result import SCHEMA, StudyResult
-from nsf.study._stats import arm_replicates, compare_replicates
+from nsf.study._stats import arm_replicates, compare_replicates, family_verdicts
 from nsf.study._variants import (
     BASELINE,
     Variant,
@@ -268,17 +268,24 @@ class _Study:
                 self.progress(stage, i, len(items))
 
     def compare(self, reference: Variant, variant: Variant, subject: str,
-                metrics: tuple[str, ...], with_fairness: bool) -> dict:
+                metrics: tuple[str, ...], with_fairness: bool,
+                keep_replicates: bool = False) -> dict:
         """Differences ``variant - reference`` (and disparity changes against ``reference``)
-        from the arms' replicates; seed resampling streams named by the two arms' fits."""
+        from the arms' replicates; seed resampling streams named by the two arms' fits.
+        ``keep_replicates``: keep each metric's difference replicates (for the family's
+        simultaneous intervals, :func:`_family_verdicts`)."""
         s = self.cfg.study
         rid, vid = self.arm_id(reference), self.arm_id(variant)
         ref, var = self.arms[rid], self.arms[vid]
-        out = {"metrics": compare_replicates(
+        compared = compare_replicates(
             ref["metrics"], var["metrics"], metrics=metrics, margins=dict(s.margins),
             subject=subject, confidence=s.confidence, target=s.interval_target,
             rng=stream(self.cfg.seed, "compare-seeds", rid, vid),
-            resampled_training=self.resample is not None)}
+            resampled_training=self.resample is not None)
+        if not keep_replicates:
+            for m in compared.values():
+                del m["replicates"]
+        out = {"metrics": compared}
         if with_fairness:
             out["disparity_changes"] = {
                 name: compare_disparities(
@@ -426,10 +433,11 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     for v in variants:
         vs_base_subject = v.subject if v.reference == BASELINE else "removed"
         compared[f"{v.name}@{BASELINE}"] = study.compare(baseline, v, vs_base_subject,
-                                                         tuple(s.metrics), True)
+                                                         tuple(s.metrics), True, True)
         if v.reference != BASELINE:
             compared[f"{v.name}@{v.reference}"] = study.compare(
-                by_name[v.reference], v, v.subject, tuple(s.metrics), False)
+                by_name[v.reference], v, v.subject, tuple(s.metrics), False, True)
+    _family_verdicts(study, compared)
     volume = volume_curve(study, compared)
     timing["statistics"] = time.perf_counter() - t
 
@@ -473,6 +481,27 @@ def _freshness(study: _Study) -> Any:
         population=base.population, label=base.label)
     study.progress("freshness", 1, 1)
     return section
+
+
+def _family_verdicts(study: _Study, compared: dict) -> None:
+    """Each family's verdicts from intervals that hold jointly (``study.multiplicity``): a
+    family is every variant of one family against one reference, per metric. The comparisons'
+    difference replicates share the study's row resamples, so no new fits or resamples are
+    needed; the replicates are dropped afterwards."""
+    s = study.cfg.study
+    families: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for v in study.variants:
+        for ref in dict.fromkeys([BASELINE, v.reference]):
+            subject = v.subject if ref == v.reference else "removed"
+            families.setdefault((v.family, ref), []).append((f"{v.name}@{ref}", subject))
+    for members in families.values():
+        for metric in s.metrics:
+            family_verdicts([(compared[key]["metrics"][metric], subject)
+                             for key, subject in members], metric,
+                            method=s.multiplicity, confidence=s.confidence)
+    for res in compared.values():
+        for m in res["metrics"].values():
+            del m["replicates"]
 
 
 def _decisions(study: _Study, attrs: dict) -> Any:
@@ -612,7 +641,10 @@ def _reliance(study: _Study, compared: dict, contested: list[str], truth: dict |
             m = compared[f"{drop.name}@{BASELINE}"]["metrics"][primary]
             entry["necessity"] = {"variant": drop.name, "metric": primary,
                                   "estimate": m["estimate"], "lower": m["lower"],
-                                  "upper": m["upper"], "verdict": m["verdict"]}
+                                  "upper": m["upper"], "verdict": m["verdict"],
+                                  "simultaneous_lower": m.get("simultaneous_lower"),
+                                  "simultaneous_upper": m.get("simultaneous_upper"),
+                                  "decided_by": m.get("decided_by")}
         else:
             entry["necessity"] = None
         strengths = (truth or {}).get("group_strengths", {}).get(group)
@@ -693,6 +725,7 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
                      "training_resample": s.training_resample,
                      "training_fraction": s.training_fraction
                      if s.training_resample == "subsample" else None,
+                     "multiplicity": s.multiplicity,
                      "fairness_n_bootstrap": s.fairness_n_bootstrap, "threshold": s.threshold,
                      "n_bins": s.n_bins, "min_group_support": s.min_group_support,
                      "proxy_lift_threshold": s.proxy_lift_threshold,

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nsf.metrics import non_inferiority_verdict, seed_average, seed_replicates
+from nsf.metrics import (
+    holm_verdicts,
+    non_inferiority_verdict,
+    seed_average,
+    seed_replicates,
+    simultaneous_intervals,
+)
 from nsf.vocabulary import HIGHER_IS_BETTER
 
 
@@ -74,7 +80,9 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
     dict
         metric -> ``{"estimate", "lower", "upper", "standard_error", "reference_estimate",
         "variant_estimate", "reference_per_seed", "variant_per_seed", "margin",
-        "higher_is_better", "verdict"}`` (``margin``/``verdict`` None without a margin).
+        "higher_is_better", "verdict", "replicates"}`` (``margin``/``verdict`` None without
+        a margin; ``replicates``: the difference's bootstrap replicates, for the intervals
+        that hold over a family of comparisons, :func:`family_verdicts`).
     """
     alpha = 1.0 - confidence
     out: dict[str, dict] = {}
@@ -105,5 +113,45 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
             "margin": margin, "higher_is_better": HIGHER_IS_BETTER[metric],
             "verdict": None if margin is None else verdict_for(
                 lower, upper, margin, metric=metric, subject=subject),
+            "replicates": diff,
         }
     return out
+
+
+def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
+                    method: str, confidence: float) -> None:
+    """Verdicts of a family of comparisons of one metric from intervals that hold jointly.
+
+    Each comparison (``compare_replicates(...)[metric]``, with its ``replicates``, and its
+    subject) gets ``simultaneous_lower``/``simultaneous_upper`` (the family's
+    :func:`nsf.metrics.simultaneous_intervals` at family-wise level ``confidence``),
+    ``simultaneous_level`` (their per-comparison level), ``family_size``,
+    ``per_comparison_verdict`` (the verdict of its own interval) and ``decided_by``; its
+    ``verdict`` becomes the family's: from the simultaneous interval (``max_statistic``), from
+    Holm's procedure on bootstrap p-values (``holm``), or its own interval (``none``). All the
+    comparisons' replicates must come from the same row resamples. Changes the dicts in place.
+    """
+    if not comparisons:
+        return
+    replicates = np.column_stack([c["replicates"] for c, _ in comparisons])
+    family = simultaneous_intervals(replicates, confidence=confidence, method=method)
+    margin = comparisons[0][0]["margin"]
+    holm = None
+    if method == "holm" and margin is not None:
+        # Oriented so that a negative value is the loss a verdict is about (verdict_for).
+        signs = np.array([(1.0 if HIGHER_IS_BETTER[metric] else -1.0)
+                          * (1.0 if subject == "removed" else -1.0) for _, subject in comparisons])
+        holm = holm_verdicts(replicates * signs, margin, confidence=confidence)
+    decided_by = {"max_statistic": "simultaneous", "holm": "holm",
+                  "none": "per_comparison"}[method]
+    for k, (c, subject) in enumerate(comparisons):
+        lower, upper = float(family.lower[k]), float(family.upper[k])
+        c.update({"simultaneous_lower": lower, "simultaneous_upper": upper,
+                  "simultaneous_level": family.level, "family_size": len(comparisons),
+                  "per_comparison_verdict": c["verdict"], "decided_by": decided_by})
+        if margin is None:
+            continue
+        if method == "max_statistic":
+            c["verdict"] = verdict_for(lower, upper, margin, metric=metric, subject=subject)
+        elif method == "holm":
+            c["verdict"] = holm[k]

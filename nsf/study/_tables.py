@@ -15,7 +15,9 @@ def study_tables(result: StudyResult) -> dict[str, pd.DataFrame]:
     -------
     dict
         ``variants`` (variant, family, reference, subject, metric, estimate, lower, upper,
-        reference_estimate, variant_estimate, margin, verdict, n_seeds, same_fits_as),
+        simultaneous_lower, simultaneous_upper, family_size, reference_estimate,
+        variant_estimate, margin, verdict, per_comparison_verdict, decided_by, n_seeds,
+        same_fits_as),
         ``fairness_groups`` (attribute, group, n, n_bad, bad_rate, metric, estimate, lower,
         upper), ``fairness_disparities`` (attribute, disparity, estimate, lower, upper),
         ``disparity_changes`` (variant, attribute, disparity, baseline, variant_value,
@@ -31,9 +33,12 @@ def study_tables(result: StudyResult) -> dict[str, pd.DataFrame]:
                 "variant": name, "family": family, "reference": reference,
                 "subject": subject, "metric": metric, "estimate": m.estimate,
                 "lower": m.lower, "upper": m.upper,
+                "simultaneous_lower": m.simultaneous_lower,
+                "simultaneous_upper": m.simultaneous_upper, "family_size": m.family_size,
                 "reference_estimate": m.reference_estimate,
                 "variant_estimate": m.variant_estimate, "margin": m.margin,
-                "verdict": m.verdict, "n_seeds": n_seeds, "same_fits_as": same_fits_as})
+                "verdict": m.verdict, "per_comparison_verdict": m.per_comparison_verdict,
+                "decided_by": m.decided_by, "n_seeds": n_seeds, "same_fits_as": same_fits_as})
 
     for v in result.variants:
         for ref, comp in v.comparisons.items():
