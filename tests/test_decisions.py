@@ -257,3 +257,55 @@ def test_every_policy_default_is_marked_and_printed():
                  "policy.target_bundle_rate", "study.cost_margin"):
         assert "[ASSUMPTION]" in rows[name], name
     assert load_config(None).policy.threshold_rule == "optimal"
+
+
+@pytest.mark.parametrize("multiplicity", ["max_statistic", "holm", "none"])
+def test_cost_verdicts_hold_jointly_over_the_variants(multiplicity):
+    from nsf.metrics import non_inferiority_verdict
+
+    rng = np.random.default_rng(7)
+    val, p_val, _ = _world(rng, n=6000)
+    test, p_test, y = _world(rng, n=6000)
+    policy = PolicyConfig(fee_per_charge=300, loss_share=0.5, retry_cost=200)
+    base_val = [_model(p_val, rng, 0.03) for _ in range(2)]
+    base_test = [_model(p_test, rng, 0.03) for _ in range(2)]
+
+    def near(probs):
+        return [np.clip(p + rng.normal(0, NOISE, p.size), 0, 1) for p in probs]
+
+    # A family of eight: copies of the baseline up to noise, noisier models, uninformed ones.
+    arms = {"baseline": ArmPredictions(base_val, base_test),
+            **{f"near_{k}": ArmPredictions(near(base_val), near(base_test)) for k in range(3)},
+            **{f"noisier_{k}": ArmPredictions([_model(p_val, rng, 0.1) for _ in range(2)],
+                                              [_model(p_test, rng, 0.1) for _ in range(2)])
+               for k in range(3)},
+            **{f"uninformed_{k}": ArmPredictions([rng.permutation(p_val) for _ in range(2)],
+                                                 [rng.permutation(p_test) for _ in range(2)])
+               for k in range(2)}}
+    kw = {"baseline": "baseline", "strata": y, "cost_margin": 20_000.0, "n_resamples": 300,
+          "p_true_test": p_test, "p_true_validation": p_val}
+    result = evaluate_decisions(policy, val, test, arms, rng=np.random.default_rng(8),
+                                multiplicity=multiplicity, **kw)
+    for c in result.comparisons:
+        own, sim = c.cost_diff_per_1k, c.cost_diff_simultaneous
+        assert c.per_comparison_verdict == non_inferiority_verdict(
+            own.lower, own.upper, 20_000.0, higher_is_better=False)
+        assert sim.lower <= own.lower + 1e-6 and sim.upper >= own.upper - 1e-6
+        if multiplicity == "max_statistic":
+            assert c.decided_by == "simultaneous"
+            assert c.verdict == non_inferiority_verdict(sim.lower, sim.upper, 20_000.0,
+                                                        higher_is_better=False)
+        elif multiplicity == "none":
+            assert (c.decided_by, c.verdict) == ("per_comparison", c.per_comparison_verdict)
+            assert (sim.lower, sim.upper) == pytest.approx((own.lower, own.upper), rel=1e-12)
+        else:
+            # Holm's adjusted p-values are never below the raw ones: it only ever withholds a
+            # verdict the comparison alone would give.
+            assert c.decided_by == "holm"
+            assert c.verdict in (c.per_comparison_verdict, "inconclusive")
+    if multiplicity != "none":
+        widths = [(c.cost_diff_simultaneous.upper - c.cost_diff_simultaneous.lower)
+                  / (c.cost_diff_per_1k.upper - c.cost_diff_per_1k.lower)
+                  for c in result.comparisons]
+        assert min(widths) > 1.0
+    assert len({c.verdict for c in result.comparisons}) > 1  # not a vacuous family

@@ -31,9 +31,11 @@ from nsf.decisions._threshold import bundle, choose_threshold, optimal_threshold
 from nsf.metrics import (
     DifferenceInterval,
     crossed_replicates,
+    holm_verdicts,
     non_inferiority_verdict,
     ratio_difference,
     ratio_intervals,
+    simultaneous_intervals,
 )
 from nsf.metrics._weighted import safe_divide
 
@@ -88,11 +90,20 @@ class PolicyCost(_Frozen):
 
 
 class Comparison(_Frozen):
-    """A variant against the baseline (variant minus baseline)."""
+    """A variant against the baseline (variant minus baseline).
+
+    ``verdict`` is decided as ``decided_by`` says: by the interval that holds jointly over
+    every variant of the family (``cost_diff_simultaneous``), by Holm's procedure, or by the
+    comparison's own interval (``cost_diff_per_1k``, whose verdict is
+    ``per_comparison_verdict``).
+    """
 
     variant: str
     cost_diff_per_1k: Interval
     verdict: str
+    cost_diff_simultaneous: Interval | None = None
+    per_comparison_verdict: str | None = None
+    decided_by: str | None = None
     swap: Swap
     psi: float
     migration: list[list[float]]
@@ -285,6 +296,22 @@ def _flags(rows: list[GroupRow], names: list[str], baseline: str) -> list[dict]:
     return flags
 
 
+def _family(diffs: dict[str, DifferenceInterval], *, scale: float, cost_margin: float,
+            confidence: float, method: str):
+    """The simultaneous intervals of every variant's cost difference (unscaled), and Holm's
+    verdicts for ``method="holm"``; None without a comparison or with undefined replicates."""
+    if not diffs:
+        return None
+    replicates = np.column_stack([d.replicates for d in diffs.values()])
+    if not np.isfinite(replicates).all():
+        return None
+    family = simultaneous_intervals(replicates, confidence=confidence, method=method)
+    # A cost is a loss: the verdicts' orientation (a negative value is the loss) negates it.
+    holm = holm_verdicts(-replicates, cost_margin / scale, confidence=confidence) \
+        if method == "holm" else None
+    return family, holm
+
+
 def evaluate_decisions(
     policy: PolicyConfig,
     validation: CostInputs,
@@ -303,6 +330,7 @@ def evaluate_decisions(
     confidence: float = 0.95,
     target: str = "mean",
     min_group_support: int = 30,
+    multiplicity: str = "max_statistic",
 ) -> DecisionsResult:
     """Cost, churn and group tables of every arm's decisions on the test rows.
 
@@ -322,6 +350,9 @@ def evaluate_decisions(
     n_resamples, group_n_resamples, confidence, target : the intervals (see
         :func:`nsf.metrics.ratio_intervals`).
     min_group_support : groups with fewer test rows are shown and marked, not flagged.
+    multiplicity : how the verdicts of all the variants control the family-wise error at
+        ``confidence`` (:data:`nsf.metrics.MULTIPLICITY`; see
+        :func:`nsf.metrics.simultaneous_intervals`).
 
     Returns
     -------
@@ -406,16 +437,32 @@ def evaluate_decisions(
     # probabilities are step functions whose steps move between seeds without changing a score.
     base_scores = [scores_of(p) for p in base_probs]
     comparisons = []
-    for name, pred in arms.items():
-        if name == baseline:
-            continue
-        diff = ratio_difference(arm_intervals[baseline], arm_intervals[name])
+    diffs = {name: ratio_difference(arm_intervals[baseline], arm_intervals[name])
+             for name in arms if name != baseline}
+    family = _family(diffs, scale=scale, cost_margin=cost_margin, confidence=confidence,
+                     method=multiplicity)
+    for k, (name, pred) in enumerate((n, p) for n, p in arms.items() if n != baseline):
+        diff = diffs[name]
         d = Interval.of(diff, scale)
-        verdict = non_inferiority_verdict(d.lower, d.upper, cost_margin, higher_is_better=False)
+        own = non_inferiority_verdict(d.lower, d.upper, cost_margin, higher_is_better=False)
+        verdict, simultaneous, decided_by = own, None, "per_comparison"
+        if family is not None:
+            intervals_k, holm = family
+            simultaneous = Interval(estimate=d.estimate,
+                                    lower=float(intervals_k.lower[k]) * scale,
+                                    upper=float(intervals_k.upper[k]) * scale)
+            if holm is not None:
+                verdict, decided_by = holm[k], "holm"
+            elif multiplicity == "max_statistic":
+                verdict = non_inferiority_verdict(simultaneous.lower, simultaneous.upper,
+                                                  cost_margin, higher_is_better=False)
+                decided_by = "simultaneous"
         gap = None if not has_oracle else Interval.of(
             ratio_difference(arm_intervals[name], intervals[2]), scale)
         comparisons.append(Comparison(
             variant=name, cost_diff_per_1k=d, verdict=verdict,
+            cost_diff_simultaneous=simultaneous, per_comparison_verdict=own,
+            decided_by=decided_by,
             swap=Swap.of(swap_shares(decisions[baseline], decisions[name])),
             psi=mean_psi(base_scores, [scores_of(p) for p in pred.test]),
             migration=migration_table(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from nsf.report._document import decided_by_cell, verdict_cell
 from nsf.report._families import register_family_section
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
@@ -47,6 +48,10 @@ def decisions_model(section, study) -> dict[str, Any]:
                   if a.oracle_gap_per_1k else None} for a in r.arms],
         "comparisons": [{"variant": c.variant, "label": label.get(c.variant, c.variant),
                          "diff": _iv(c.cost_diff_per_1k.model_dump()), "verdict": c.verdict,
+                         "simultaneous": _iv(c.cost_diff_simultaneous.model_dump())
+                         if c.cost_diff_simultaneous else None,
+                         "per_comparison_verdict": c.per_comparison_verdict,
+                         "decided_by": c.decided_by,
                          "swap": c.swap.swap, "to_charged": c.swap.to_charged,
                          "to_bundled": c.swap.to_bundled, "psi": c.psi,
                          "migration": c.migration} for c in r.comparisons],
@@ -179,12 +184,15 @@ def decisions_blocks(content: dict) -> list[dict]:
         f"retrained with another seed): swap {_share(floor['swap'])}, PSI "
         f"{floor['psi']:.3f}." if floor["psi"] is not None else
         "Each variant against the baseline (one seed: no seed-to-seed floor)."),
-        "headers": ["variant", "cost difference [95% interval]", "verdict", "swap",
-                    "to charged", "to bundled", "PSI"],
-        "rows": [[c["variant"], _ci(c["diff"]), c["verdict"], _share(c["swap"]),
+        "headers": ["variant", "cost difference [per-comparison interval]",
+                    "simultaneous interval", "verdict", "decided by", "swap", "to charged",
+                    "to bundled", "PSI"],
+        "rows": [[c["variant"], _ci(c["diff"]),
+                  _ci(c["simultaneous"]) if c.get("simultaneous") else "n/a",
+                  verdict_cell(c), decided_by_cell(c), _share(c["swap"]),
                   _share(c["to_charged"]), _share(c["to_bundled"]), f"{c['psi']:.3f}"]
                  for c in content["comparisons"]],
-        "numeric": [1, 3, 4, 5, 6]})
+        "numeric": [1, 2, 5, 6, 7, 8]})
     if content["comparisons"]:
         top = max(content["comparisons"], key=lambda c: c["swap"])
         table = top["migration"]

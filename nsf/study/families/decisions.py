@@ -98,6 +98,7 @@ def decisions_section(cfg, prepared, arms: dict[str, ArmPredictions], *, baselin
         cost_margin=s.cost_margin, rng=rng, p_true_test=p_true[ti],
         p_true_validation=p_true[vi], sensitive=sensitive, n_resamples=s.n_bootstrap,
         group_n_resamples=s.fairness_n_bootstrap, confidence=s.confidence,
-        target=s.interval_target, min_group_support=s.min_group_support)
+        target=s.interval_target, min_group_support=s.min_group_support,
+        multiplicity=s.multiplicity)
     return DecisionsSection(result=result, arms=list(arms),
                             seconds=time.perf_counter() - t0)
