@@ -31,6 +31,13 @@ Method
   needed" when the interval's worst case stays within the margin, "inconclusive" otherwise; for
   a variant that *adds* data (population ``all``, sensitive attributes, ``core+<g>`` against
   ``drop_all_contested``) the roles swap: "needed" when adding it gains more than the margin.
+- Simultaneous verdicts (``study.multiplicity``): within a family (its variants against one
+  reference, per metric; the decisions family's cost differences too) the verdicts control the
+  family-wise error at ``study.confidence``. The default ``max_statistic`` widens every
+  interval of the family to one level at which all cover their paired bootstrap replicates
+  jointly (:func:`nsf.metrics.simultaneous_intervals`; the replicates share the row
+  resamples, so no new fits); ``holm`` applies Holm's procedure to bootstrap p-values. Each
+  comparison keeps its per-comparison interval and verdict beside the simultaneous ones.
 - Minimal sufficient set: backward search over the contested groups (``ranked``: cheapest
   drop-one loss first, one retraining per group; ``greedy``: best worst case at each step),
   every candidate set judged against the baseline.

@@ -8,7 +8,8 @@ re-run). Every number is a plain float, undefined values are ``None`` (never NaN
 What the result holds, so a report regenerated later says what the study did then without
 consulting the current code: the arms (baseline, variants, minimal set) with their family,
 the groups they are about and their feature selection; each variant's comparisons (per metric:
-estimate, interval, margin, verdict); fairness tables and disparity changes; proxy strengths;
+estimate, per-comparison interval, the interval that holds over its family, margin, verdict
+and what decided it); fairness tables and disparity changes; proxy strengths;
 reliance; the minimal sufficient set; the families that ran and those skipped (with the
 reason); the feature inventory (every feature with its group and category, the groups with
 whether they are contested); the dataset description; every threshold that decides an answer
