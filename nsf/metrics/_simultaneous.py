@@ -87,7 +87,8 @@ def _joint_coverage(values: np.ndarray, level: float) -> float:
 
 
 def simultaneous_intervals(replicates, *, confidence: float = 0.95,
-                           method: str = "max_statistic") -> SimultaneousIntervals:
+                           method: str = "max_statistic",
+                           joint=None) -> SimultaneousIntervals:
     """Intervals for a family of comparisons that cover jointly at ``confidence``.
 
     Parameters
@@ -100,6 +101,12 @@ def simultaneous_intervals(replicates, *, confidence: float = 0.95,
     method : {"max_statistic", "holm", "none"}, default="max_statistic"
         See the module docstring; ``"holm"`` gives Bonferroni intervals (its verdicts come from
         :func:`holm_verdicts`).
+    joint : array-like of the same shape, optional
+        Replicates of the family drawn jointly, when ``replicates`` were drawn comparison by
+        comparison (each resampling a shared reference arm's training seeds on its own): the
+        level is calibrated on ``joint`` (one draw of the shared arm per replicate, as the
+        family's sampling has it) and the bounds are taken from ``replicates``, which have the
+        same marginal distributions. Default: ``replicates``.
 
     Returns
     -------
@@ -107,6 +114,10 @@ def simultaneous_intervals(replicates, *, confidence: float = 0.95,
         With one comparison, or ``method="none"``, the per-comparison percentile intervals.
     """
     values = _check_replicates(replicates)
+    drawn = values if joint is None else _check_replicates(joint)
+    if drawn.shape != values.shape:
+        raise ValueError(f"joint must have the shape of replicates {values.shape}, got "
+                         f"{drawn.shape}")
     confidence = check_confidence(confidence)
     if method not in MULTIPLICITY:
         raise ValueError(f"method must be one of {', '.join(MULTIPLICITY)}, got {method!r}")
@@ -115,7 +126,7 @@ def simultaneous_intervals(replicates, *, confidence: float = 0.95,
         level = confidence
     elif method == "holm":
         level = 1.0 - (1.0 - confidence) / n_comparisons
-    elif _joint_coverage(values, confidence) >= confidence:
+    elif _joint_coverage(drawn, confidence) >= confidence:
         level = confidence
     else:
         # Joint coverage grows with the per-comparison level (the intervals are nested), so
@@ -123,7 +134,7 @@ def simultaneous_intervals(replicates, *, confidence: float = 0.95,
         low, high = confidence, 1.0
         for _ in range(_BISECTION_STEPS):
             mid = 0.5 * (low + high)
-            if _joint_coverage(values, mid) >= confidence:
+            if _joint_coverage(drawn, mid) >= confidence:
                 high = mid
             else:
                 low = mid
@@ -131,7 +142,7 @@ def simultaneous_intervals(replicates, *, confidence: float = 0.95,
     lower, upper = _bounds(values, level)
     return SimultaneousIntervals(method=method, confidence=confidence, level=float(level),
                                  lower=lower, upper=upper,
-                                 joint_coverage=_joint_coverage(values, level))
+                                 joint_coverage=_joint_coverage(drawn, level))
 
 
 def bootstrap_p_values(replicates, margins) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,12 @@ from nsf.study._minimal import minimal_sufficient_set
 from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
 from nsf.study._quantity import LedgerSection
 from nsf.study._result import SCHEMA, StudyResult
-from nsf.study._stats import arm_replicates, compare_replicates, family_verdicts
+from nsf.study._stats import (
+    arm_replicates,
+    compare_replicates,
+    family_verdicts,
+    joint_replicates,
+)
 from nsf.study._variants import (
     BASELINE,
     Variant,
@@ -487,18 +492,26 @@ def _family_verdicts(study: _Study, compared: dict) -> None:
     """Each family's verdicts from intervals that hold jointly (``study.multiplicity``): a
     family is every variant of one family against one reference, per metric. The comparisons'
     difference replicates share the study's row resamples, so no new fits or resamples are
-    needed; the replicates are dropped afterwards."""
+    needed; the level is calibrated on the family drawn jointly (the reference's seeds drawn
+    once per replicate for all its comparisons). The replicates are dropped afterwards."""
     s = study.cfg.study
-    families: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    by_name = {BASELINE: study.baseline, **{v.name: v for v in study.variants}}
+    families: dict[tuple[str, str], list[tuple[Variant, str]]] = {}
     for v in study.variants:
         for ref in dict.fromkeys([BASELINE, v.reference]):
             subject = v.subject if ref == v.reference else "removed"
-            families.setdefault((v.family, ref), []).append((f"{v.name}@{ref}", subject))
-    for members in families.values():
+            families.setdefault((v.family, ref), []).append((v, subject))
+    for (family, ref), members in families.items():
+        ref_arm = study.arms[study.arm_id(by_name[ref])]["metrics"]
         for metric in s.metrics:
-            family_verdicts([(compared[key]["metrics"][metric], subject)
-                             for key, subject in members], metric,
-                            method=s.multiplicity, confidence=s.confidence)
+            joint = joint_replicates(
+                ref_arm[metric],
+                [study.arms[study.arm_id(v)]["metrics"][metric] for v, _ in members],
+                target=s.interval_target,
+                rng=stream(study.cfg.seed, "family-seeds", family, ref, metric))
+            family_verdicts([(compared[f"{v.name}@{ref}"]["metrics"][metric], subject)
+                             for v, subject in members], metric,
+                            method=s.multiplicity, confidence=s.confidence, joint=joint)
     for res in compared.values():
         for m in res["metrics"].values():
             del m["replicates"]

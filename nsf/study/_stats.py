@@ -119,7 +119,7 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
 
 
 def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
-                    method: str, confidence: float) -> None:
+                    method: str, confidence: float, joint: np.ndarray | None = None) -> None:
     """Verdicts of a family of comparisons of one metric from intervals that hold jointly.
 
     Each comparison (``compare_replicates(...)[metric]``, with its ``replicates``, and its
@@ -129,12 +129,16 @@ def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
     ``per_comparison_verdict`` (the verdict of its own interval) and ``decided_by``; its
     ``verdict`` becomes the family's: from the simultaneous interval (``max_statistic``), from
     Holm's procedure on bootstrap p-values (``holm``), or its own interval (``none``). All the
-    comparisons' replicates must come from the same row resamples. Changes the dicts in place.
+    comparisons' replicates must come from the same row resamples; ``joint`` (one column per
+    comparison) are the family's replicates with the shared reference's seeds drawn once per
+    replicate (:func:`joint_replicates`), on which the level is calibrated. Changes the dicts
+    in place.
     """
     if not comparisons:
         return
     replicates = np.column_stack([c["replicates"] for c, _ in comparisons])
-    family = simultaneous_intervals(replicates, confidence=confidence, method=method)
+    family = simultaneous_intervals(replicates, confidence=confidence, method=method,
+                                    joint=joint)
     margin = comparisons[0][0]["margin"]
     holm = None
     if method == "holm" and margin is not None:
@@ -155,3 +159,20 @@ def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
             c["verdict"] = verdict_for(lower, upper, margin, metric=metric, subject=subject)
         elif method == "holm":
             c["verdict"] = holm[k]
+
+
+def joint_replicates(reference: dict, variants: Sequence[dict], *, target: str,
+                     rng: np.random.Generator) -> np.ndarray:
+    """A family's difference replicates ``variant - reference`` (one column per variant) with
+    the reference's training seeds resampled once per replicate for all of them, as one
+    bootstrap of the whole family draws them.
+
+    ``reference`` and ``variants`` are one metric's :func:`arm_replicates` entries on the same
+    row resamples; a variant that ``is`` the reference (the same fits) differs by exactly zero.
+    """
+    ref_rng, *var_rngs = rng.spawn(len(variants) + 1)
+    shared = seed_average(reference["replicates"], ref_rng, target)
+    return np.column_stack([
+        np.zeros_like(shared) if var is reference else
+        seed_average(var["replicates"], var_rng, target) - shared
+        for var, var_rng in zip(variants, var_rngs, strict=True)])
