@@ -174,3 +174,19 @@ def test_a_shared_reference_drawn_once_per_replicate_needs_less_widening():
     same = joint_replicates(reference, [reference, variants[0]], target="mean",
                             rng=np.random.default_rng(1))
     assert not same[:, 0].any() and same[:, 1].any()
+
+
+def test_with_resampled_training_the_family_draws_its_seeds_once():
+    """Paired seeds (each seed one re-drawn training sample for every arm): one draw of the
+    seeds per replicate serves every comparison of the family."""
+    from nsf.study._stats import joint_replicates
+
+    rng = np.random.default_rng(4)
+    reference = {"replicates": rng.standard_normal((300, 3))}
+    effect = np.array([0.01, -0.02, 0.03])  # per seed: what each training draw does
+    twin_a = {"replicates": reference["replicates"] + effect}
+    twin_b = {"replicates": reference["replicates"] + effect}
+    joint = joint_replicates(reference, [twin_a, twin_b, reference], target="mean",
+                             rng=np.random.default_rng(9), resampled_training=True)
+    np.testing.assert_array_equal(joint[:, 0], joint[:, 1])
+    assert joint[:, 0].std() > 0 and not joint[:, 2].any()

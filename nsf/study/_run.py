@@ -492,8 +492,9 @@ def _family_verdicts(study: _Study, compared: dict) -> None:
     """Each family's verdicts from intervals that hold jointly (``study.multiplicity``): a
     family is every variant of one family against one reference, per metric. The comparisons'
     difference replicates share the study's row resamples, so no new fits or resamples are
-    needed; the level is calibrated on the family drawn jointly (the reference's seeds drawn
-    once per replicate for all its comparisons). The replicates are dropped afterwards."""
+    needed; the level is calibrated on the family drawn jointly (:func:`joint_replicates`: the
+    seeds drawn once per replicate for all its comparisons). The replicates are dropped
+    afterwards."""
     s = study.cfg.study
     by_name = {BASELINE: study.baseline, **{v.name: v for v in study.variants}}
     families: dict[tuple[str, str], list[tuple[Variant, str]]] = {}
@@ -508,7 +509,8 @@ def _family_verdicts(study: _Study, compared: dict) -> None:
                 ref_arm[metric],
                 [study.arms[study.arm_id(v)]["metrics"][metric] for v, _ in members],
                 target=s.interval_target,
-                rng=stream(study.cfg.seed, "family-seeds", family, ref, metric))
+                rng=stream(study.cfg.seed, "family-seeds", family, ref, metric),
+                resampled_training=study.resample is not None)
             family_verdicts([(compared[f"{v.name}@{ref}"]["metrics"][metric], subject)
                              for v, subject in members], metric,
                             method=s.multiplicity, confidence=s.confidence, joint=joint)

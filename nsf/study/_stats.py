@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -162,17 +163,30 @@ def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
 
 
 def joint_replicates(reference: dict, variants: Sequence[dict], *, target: str,
-                     rng: np.random.Generator) -> np.ndarray:
+                     rng: np.random.Generator, resampled_training: bool = False) -> np.ndarray:
     """A family's difference replicates ``variant - reference`` (one column per variant) with
-    the reference's training seeds resampled once per replicate for all of them, as one
-    bootstrap of the whole family draws them.
+    the training seeds drawn as one bootstrap of the whole family draws them.
+
+    Without a training resample, each arm's seeds are resampled on their own, and the
+    reference's draw is shared by all its comparisons in a replicate. With one (seed k of every
+    arm trained on the same re-drawn subjects), the paired per-seed differences are resampled
+    with one draw of the seeds per replicate for the whole family (as
+    :func:`compare_replicates` does for one comparison).
 
     ``reference`` and ``variants`` are one metric's :func:`arm_replicates` entries on the same
     row resamples; a variant that ``is`` the reference (the same fits) differs by exactly zero.
     """
+    zero = np.zeros(reference["replicates"].shape[0])
+    if resampled_training:
+        draw = rng.spawn(1)[0]
+        # A copy of one generator per column: the same seeds drawn for every comparison.
+        return np.column_stack([
+            zero if var is reference else
+            seed_average(var["replicates"] - reference["replicates"], copy.deepcopy(draw),
+                         target, unbiased_spread=True)
+            for var in variants])
     ref_rng, *var_rngs = rng.spawn(len(variants) + 1)
     shared = seed_average(reference["replicates"], ref_rng, target)
     return np.column_stack([
-        np.zeros_like(shared) if var is reference else
-        seed_average(var["replicates"], var_rng, target) - shared
+        zero if var is reference else seed_average(var["replicates"], var_rng, target) - shared
         for var, var_rng in zip(variants, var_rngs, strict=True)])
