@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from nsf.config import ExperimentConfig
 from nsf.data import Dataset
+from nsf.errors import NsfError
 from nsf.models import FittedModel
 from nsf.pipeline import Evaluation, FeatureSelection, evaluate_model, fit_variant, prepare
 from nsf.tracking import (
@@ -41,14 +42,27 @@ def train(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
         Bad dataset or table, an unusable tracking store (checked before anything runs).
     """
     check_store(cfg.tracking)
+    if cfg.model.distributed:
+        _check_distributed(cfg)
+        if dataset is None:
+            from nsf.pipeline._prepare import _default_dataset
+
+            dataset = _default_dataset(cfg)
     # The data is read and checked before a run exists: bad input leaves nothing behind.
-    prepared = prepare(cfg, dataset)
+    prepared = prepare(cfg, dataset, sample_subjects=cfg.model.sample_subjects)
     with tracked_run(cfg, role="train", variant="baseline", seed=cfg.seed,
                      model=cfg.model.kind, run_name=f"train-{cfg.model.kind}") as run_id:
         log_config(cfg)
         log_description(prepared.description)
-        fitted = fit_variant(prepared, FeatureSelection.from_config(cfg.features), cfg.model,
-                             cfg.seed)
+        if cfg.model.distributed:
+            from nsf.execution import executor_for
+            from nsf.pipeline._distributed import fit_distributed
+
+            with executor_for(cfg, 2) as executor:
+                fitted = fit_distributed(cfg, prepared, dataset, executor.client())
+        else:
+            fitted = fit_variant(prepared, FeatureSelection.from_config(cfg.features),
+                                 cfg.model, cfg.seed)
         evaluation = evaluate_model(prepared, fitted, seed=cfg.seed)
         uris = log_trained_model(
             fitted, evaluation, dataset_digest=prepared.digest,
@@ -56,3 +70,16 @@ def train(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
             registry=prepared.registry, log_models=log_models)
     return TrainResult(run_id=run_id, fitted=fitted, evaluation=evaluation, uris=uris,
                        split_note=prepared.split_note)
+
+
+def _check_distributed(cfg: ExperimentConfig) -> None:
+    """One line when ``model.distributed`` cannot run (before anything is read or logged)."""
+    if cfg.execution.backend != "dask":
+        raise NsfError("model.distributed trains on a Dask cluster: set execution.backend: "
+                       f"dask (got {cfg.execution.backend!r})")
+    if cfg.model.kind != "lightgbm":
+        raise NsfError("model.distributed trains LightGBM (lightgbm.dask): set model.kind: "
+                       f"lightgbm (got {cfg.model.kind!r})")
+    if cfg.dataset.kind != "simulated":
+        raise NsfError("model.distributed reads a simulated dataset's Parquet files; "
+                       "dataset.kind is 'table'")

@@ -254,3 +254,65 @@ def test_data_dir_and_score_paths_as_fsspec_urls(tmp_path):
         load_config(None, ["simulate.data_dir=memory://bucket/data"])
     with pytest.raises(NsfError, match=r"^output: .memory://x\.parquet. is on"):
         local_path("memory://x.parquet", "output")
+
+
+def _kill_a_busy_worker(client) -> int:
+    """SIGKILL a worker process that is running a task (its pid)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        busy = [addr for addr, keys in client.processing().items() if keys]
+        if busy:
+            pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+            os.kill(pid, signal.SIGKILL)
+            return pid
+        time.sleep(0.05)
+    raise AssertionError("no worker was running a task")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("allowed_failures", [0, 3])
+def test_a_simulation_whose_dask_worker_dies_resumes_to_the_same_dataset(tmp_path,
+                                                                        allowed_failures):
+    """A worker killed mid-run: with no retry allowed the run stops with one line and a rerun
+    resumes from the finished chunks; with retries the chunk reruns on another worker. Either
+    way the dataset is the serial one, checksum for checksum."""
+    import dask
+    import distributed  # noqa: F401  (its config defaults, before one of them is set)
+
+    from data_gen.dataset import build_dataset
+
+    cfg = load_config(ROOT / "experiments" / "smoke.yaml",
+                      ["world.population.n_users=40000", "simulate.chunk_users=8192"])
+    kw = {"seed": cfg.seed, "name": cfg.name, "chunk_users": cfg.simulate.chunk_users}
+    _, serial, _ = build_dataset(cfg.world, data_dir=tmp_path / "serial", **kw)
+    assert len(serial["tables"]["feed"]["files"]) == 5
+    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}), \
+            Executor(DASK2) as executor:
+        client = executor.client()
+        client.wait_for_workers(2, timeout=60)
+
+        def killing_one(fn, items):
+            for i, result in enumerate(executor.run_tasks(fn, items)):
+                yield result
+                if i == 0:
+                    _kill_a_busy_worker(client)
+
+        if allowed_failures == 0:
+            with pytest.raises(ExecutorError) as err:
+                build_dataset(cfg.world, data_dir=tmp_path / "dask", run_tasks=killing_one,
+                              **kw)
+            assert "\n" not in str(err.value) and "rerun to resume" in str(err.value)
+            assert not list((tmp_path / "dask").glob("*/manifest.json"))
+        else:
+            _, on_dask, _ = build_dataset(cfg.world, data_dir=tmp_path / "dask",
+                                          run_tasks=killing_one, **kw)
+            assert on_dask["checksums"] == serial["checksums"]
+            return
+    # The rerun (a new cluster) resumes: the chunks finished before the stop are not redone.
+    progress = []
+    with Executor(DASK2) as executor:
+        _, resumed, _ = build_dataset(cfg.world, data_dir=tmp_path / "dask",
+                                      run_tasks=executor.run_tasks,
+                                      progress=lambda done, total: progress.append(done), **kw)
+    assert progress[0] >= 1
+    assert resumed["checksums"] == serial["checksums"]

@@ -55,6 +55,17 @@ class ModelConfig(_Frozen):
         "isotonic", description="Calibration fitted on the validation rows."
     )
     num_threads: int = Field(2, ge=1, le=256, description="Threads for training and scoring.")
+    distributed: bool = Field(
+        False, description="`nsf train` fits LightGBM across the Dask cluster "
+        "(lightgbm.dask.DaskLGBMClassifier; execution.backend: dask): the workers read the "
+        "training rows from the dataset's Parquet files, this process only the validation and "
+        "test rows (a sample with model.sample_subjects). Not bit-identical to a local fit "
+        "(each worker bins its own rows); the logged scorer is a plain LightGBM model.")
+    sample_subjects: int | None = Field(
+        None, ge=2, le=1_000_000_000, description="`nsf train` reads a stratified sample of "
+        "this many subjects, all their rows (as study.sample_subjects, the same draw for the "
+        "same size and seed); with model.distributed only its validation and test rows are "
+        "used (calibration and evaluation) and every training row trains. null: every subject.")
     logistic: LogisticConfig = LogisticConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
     hist_gb: HistGBConfig = HistGBConfig()
