@@ -79,7 +79,7 @@ def test_prepare_reads_only_the_sampled_subjects_all_their_rows(smoke_cfg, smoke
 
 
 def test_sample_verdict_from_the_learning_curve():
-    assert "justifies it: 400 training subjects" in sample_verdict(1_000, 700, 400)
+    assert "justifies it: 400 training subjects (57% of them)" in sample_verdict(1_000, 700, 400)
     assert sample_verdict(1_000, 700, 700).startswith("WARNING: ")
 
 

@@ -153,7 +153,10 @@ class Dataset:
             raise NsfError(f"{self.path}: cannot read {label!r} of table 'outcomes' "
                            f"({exc})") from None
         users, positive = np.concatenate(ids), np.concatenate(positive)
-        # A user's rows may lie in several files (not with the simulator's user chunks).
+        del ids
+        if users.size < 2 or bool(np.all(users[1:] > users[:-1])):
+            return users, positive  # one file per block of users, in order (the simulator's)
+        # A user's rows may lie in several files, or the files are not in user order.
         uniq, inverse = np.unique(users, return_inverse=True)
         if uniq.size != users.size:
             users = uniq

@@ -329,6 +329,7 @@ def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool,
         ids, positive = dataset.subject_labels(cfg.target.label)
         users, sample = stratified_subjects(ids, positive, sample_subjects, cfg.seed,
                                             str(dataset.path))
+        del ids, positive  # every subject of the population: not kept beyond the draw
     feed = dataset.table("feed", users=users)
     outcomes = dataset.table("outcomes", users=users)
     if len(feed) != len(outcomes) or not (

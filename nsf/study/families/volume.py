@@ -293,7 +293,9 @@ def sample_verdict(sample_subjects: int, n_all: int, smallest: int) -> str:
     if smallest < n_all:
         return (f"The study ran on a stratified sample of {sample_subjects:,} subjects "
                 f"({n_all:,} of them training subjects); the learning curve justifies it: "
-                f"{smallest:,} training subjects were already non-inferior to all of them.")
+                f"{smallest:,} training subjects ({smallest / n_all:.0%} of them) were already "
+                "non-inferior to all of them (the closer to 100%, the less room the sample "
+                "leaves).")
     return (f"WARNING: the study ran on a stratified sample of {sample_subjects:,} subjects "
             f"and no smaller training set was shown non-inferior to its {n_all:,} training "
             "subjects: the learning curve has not flattened within the sample, so more subjects "
