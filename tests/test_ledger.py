@@ -128,3 +128,50 @@ def test_the_report_opens_on_the_ledger_with_its_waterfall():
     assert f"{100 * ledger.fraction_needed:.1f}%" in first["text"]
     titles = [s["title"] for s in document]
     assert any("data ledger" in t for t in titles) and any("Volume" in t for t in titles)
+
+
+def _freshness(needed, sufficient=None, days=None, upper=None):
+    return {"metric": "auc", "margin": 0.005, "build_date": "2020-01-06", "horizon_days": 30,
+            "train_dates": 2, "evaluation_dates": ["2020-01-06", "2020-02-05"],
+            "windows": [], "schedules": [], "notes": [], "confidence": 0.95,
+            "comparisons": 1, "retraining_needed": needed, "sufficient_schedule": sufficient,
+            "retrain_days": days, "retrain_days_upper": upper, "answer": "", "fits": 2,
+            "seconds": 0.0}
+
+
+def test_retraining_frequency_comes_from_the_freshness_verdict_and_never_exceeds_the_feed():
+    curve = _volume(3000, ["needed", "not shown needed", "not shown needed"])
+
+    def ledger(fresh, population="inconclusive"):
+        d = _study(population=population, volume=curve).model_dump(by_alias=True)
+        d["sections"]["freshness"] = fresh
+        return build_ledger(StudyResult.model_validate(d), FACTS)
+
+    def retraining(led):
+        return next(s for s in led["steps"] if s["label"] == "after the build: retraining data")
+
+    # Training on every user (population inconclusive): retraining reads non-Apple records.
+    none = ledger(_freshness(False))
+    quarterly = ledger(_freshness(True, "quarterly", 90, 30))
+    assert retraining(none)["delta"] == 0
+    assert "not shown needed" in retraining(none)["source"]
+    # 3,000 subjects, 80% of them not Apple-registered, 7 days of history (retention) at
+    # each of the quarterly retrainings.
+    assert retraining(quarterly)["delta"] == pytest.approx(3000 * 0.8 * 7 * (FACTS.feed_days
+                                                                               // 90))
+    assert quarterly["records_needed"] > none["records_needed"]
+    # Retraining every user monthly: never more than the feed carried for them.
+    every = _volume(15000, ["needed", "inconclusive", "needed"])
+    d = _study(population="inconclusive", retention7="needed", volume=every).model_dump(
+        by_alias=True)
+    d["sections"]["freshness"] = _freshness(True, "monthly", 30, 30)
+    heavy = build_ledger(StudyResult.model_validate(d), FACTS)
+    assert retraining(heavy)["delta"] == pytest.approx(0.8 * _feed())
+    assert heavy["fraction_needed"] <= 1.0
+    row = next(r for r in quarterly["rows"] if r["item"] == "retraining after the build")
+    assert (row["needed"], row["needed_upper"]) == (FACTS.feed_days // 90,
+                                                    FACTS.feed_days // 30)
+    # Apple-registered training subjects: their records are in the scoring feed already.
+    apple = ledger(_freshness(True, "monthly", 30, 30), population="not shown needed")
+    assert retraining(apple)["delta"] == 0
+    assert apple["fraction_needed_upper"] <= 1.0

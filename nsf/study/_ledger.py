@@ -170,9 +170,11 @@ def build_ledger(result, facts) -> dict | None:
         train = n_train * r
         # Retraining on Apple-registered users reads records the scoring feed already holds;
         # the other training subjects need each retraining's history window, and windows that
-        # overlap share their days: never more than the daily feed itself.
+        # overlap share their days: never more than the feed carried for them.
         days_after = min(times * r, float(facts.feed_days))
-        extra = 0.0 if pop["apple_only"] else n_train * (1 - facts.apple_share) * days_after
+        others = n_train * (1 - facts.apple_share)
+        extra = 0.0 if pop["apple_only"] else min(others * days_after,
+                                                  feed_sent * others / people)
         return train, extra, train + extra + scoring
 
     train, extra, total = needed(subj["needed"], hist["needed"], retrains)
