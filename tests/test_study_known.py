@@ -111,6 +111,7 @@ def test_a_proxy_of_age_without_effect_on_nsf_is_flagged_and_not_shown_needed(tm
 
     cfg, prepared = _world(tmp_path, "age_proxy", [*AGE_WITHOUT_EFFECT,
                                                    "world.dependence.email_domain=0.95",
+                                                   "world.population.n_users=30000",
                                                    "study.groups=[email]"])
     held = json.loads((Path(prepared.source) / "summary.json").read_text())["base_rate"]
     assert held["within_tolerance"], held

@@ -87,6 +87,23 @@ def test_paired_seeds_cancel_what_both_arms_share():
     assert unpaired["upper"] - unpaired["lower"] > 0.02
 
 
+def test_few_seeds_widen_the_interval_as_a_t_interval_would():
+    """Welch-Satterthwaite: with the seeds dominating, K = 3 widens a 95% interval by
+    t_2 / z = 2.2; with the rows dominating, hardly at all; one seed, not at all."""
+    from scipy import stats
+
+    from nsf.study._stats import few_seeds_widening
+
+    d = np.array([0.01, -0.02, 0.005])
+    z = stats.norm.ppf(0.975)
+    assert few_seeds_widening(d, 0.0, target="mean", confidence=0.95) == pytest.approx(
+        stats.t.ppf(0.975, 2) / z)
+    assert few_seeds_widening(d, 1.0, target="mean", confidence=0.95) == pytest.approx(
+        1.0, abs=1e-3)
+    assert few_seeds_widening(d[:1], 0.0, target="mean", confidence=0.95) == 1.0
+    assert few_seeds_widening(np.zeros(3), 0.0, target="single", confidence=0.95) == 1.0
+
+
 def _logistic(smoke_cfg, resample):
     return smoke_cfg.model_copy(update={
         "model": smoke_cfg.model.model_copy(update={"kind": "logistic"}),

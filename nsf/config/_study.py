@@ -203,7 +203,8 @@ class StudyConfig(_Frozen):
         "training_fraction; 'none': every seed trains on the same rows and only the model's "
         "seed changes (the intervals then describe this one training sample). A seed's draw is "
         "the same for every variant (paired), so the intervals resample the seeds of both arms "
-        "together: test rows and seeds, a two-level bootstrap. Cross-fitted tables re-draw the "
+        "together: test rows and seeds, a two-level bootstrap, widened by t / z for the few "
+        "seeds (Welch-Satterthwaite). Cross-fitted tables re-draw the "
         "subjects of each fold's training rows. [ASSUMPTION] bootstrap: the usual stand-in for "
         "a new training sample of the same size.")
     training_fraction: float = Field(

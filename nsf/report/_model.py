@@ -551,7 +551,9 @@ def _statistics_text(settings: dict) -> list[str]:
         training = (f"each seed re-draws the training and calibration subjects ({drawn}), the "
                     "same draw for every variant, so the intervals cover the training sample "
                     "too")
-        seeds = "seeds resampled together for both arms (paired)"
+        seeds = ("seeds resampled together for both arms (paired), and the interval widened "
+                 "by t / z at the Welch-Satterthwaite degrees of freedom of its rows and seeds "
+                 "parts")
     return [
         f"Every variant and the baseline are trained with the same {settings.get('n_seeds')} "
         "seeds on the same split and evaluated on the same test rows "

@@ -510,7 +510,7 @@ def _family_verdicts(study: _Study, compared: dict) -> None:
                 [study.arms[study.arm_id(v)]["metrics"][metric] for v, _ in members],
                 target=s.interval_target,
                 rng=stream(study.cfg.seed, "family-seeds", family, ref, metric),
-                resampled_training=study.resample is not None)
+                resampled_training=study.resample is not None, confidence=s.confidence)
             family_verdicts([(compared[f"{v.name}@{ref}"]["metrics"][metric], subject)
                              for v, subject in members], metric,
                             method=s.multiplicity, confidence=s.confidence, joint=joint)

@@ -48,6 +48,56 @@ def arm_replicates(y_true, per_seed_prob: Sequence[np.ndarray], *, metrics: Sequ
                            n_bins=n_bins)
 
 
+def few_seeds_widening(per_seed_difference: np.ndarray, row_variance: float, *, target: str,
+                       confidence: float) -> float:
+    """How much to widen a paired interval whose seed level rests on K re-drawn training samples.
+
+    The training part of the variance, ``V_s = s^2 / K`` (``mean``) or ``s^2`` (``single``), is
+    estimated from the K per-seed differences (K - 1 degrees of freedom), the test rows' part
+    ``V_r`` from many rows. The Welch-Satterthwaite degrees of freedom of their sum are
+    ``nu = (V_r + V_s)^2 (K - 1) / V_s^2``, and a percentile interval, which acts as a normal
+    one, is widened by ``t_nu / z`` at the interval's level: about 1 when the test rows
+    dominate, up to ``t_{K-1} / z`` (2.2 for K = 3 at 95%) when the training draws do.
+
+    Parameters
+    ----------
+    per_seed_difference : the difference of the two arms per seed, on the original rows.
+    row_variance : variance of the seed-averaged difference over the row resamples.
+    target : ``mean`` or ``single``.
+    confidence : the interval's level.
+
+    Returns
+    -------
+    float
+        The factor (1 with fewer than two seeds or no spread between them).
+    """
+    from scipy import stats
+
+    k = int(np.size(per_seed_difference))
+    if k < 2:
+        return 1.0
+    s2 = float(np.var(per_seed_difference, ddof=1))
+    seed_variance = s2 / k if target == "mean" else s2
+    if not seed_variance > 0.0:
+        return 1.0
+    nu = (max(row_variance, 0.0) + seed_variance) ** 2 * (k - 1) / seed_variance ** 2
+    q = 1.0 - (1.0 - confidence) / 2.0
+    return float(stats.t.ppf(q, nu) / stats.norm.ppf(q))
+
+
+def _paired_difference(reference: dict, variant: dict, rng: np.random.Generator, target: str,
+                       confidence: float) -> np.ndarray:
+    """The paired two-level replicates of ``variant - reference`` (seed k of both arms trained
+    on the same re-drawn subjects), widened by :func:`few_seeds_widening` around their mean."""
+    paired = variant["replicates"] - reference["replicates"]
+    diff = seed_average(paired, rng, target, unbiased_spread=True)
+    widen = few_seeds_widening(variant["per_seed"] - reference["per_seed"],
+                               float(np.var(paired.mean(axis=1), ddof=1)), target=target,
+                               confidence=confidence)
+    centre = float(diff.mean())
+    return centre + (diff - centre) * widen
+
+
 def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
                        metrics: Sequence[str], margins: dict[str, float], subject: str,
                        confidence: float, target: str, rng: np.random.Generator,
@@ -61,10 +111,11 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
     on the same re-drawn subjects) the seeds are paired: the seed level of the two-level
     bootstrap (:func:`nsf.metrics.seed_average` with ``unbiased_spread``) resamples the
     per-seed differences, the same seeds for both arms, so what a training draw does to both
-    arms alike cancels. Each arm's replicates are computed once per study rather than once per
-    comparison. No DeLong test: for nested models it is invalid (Demler, Pencina & D'Agostino,
-    Stat Med 2012;31:2577-2587). When ``variant is reference`` (identical fits) the difference
-    is exactly zero.
+    arms alike cancels, and the interval is widened for the few seeds its training part rests
+    on (:func:`few_seeds_widening`). Each arm's replicates are computed once per study rather
+    than once per comparison. No DeLong test: for nested models it is invalid (Demler, Pencina
+    & D'Agostino, Stat Med 2012;31:2577-2587). When ``variant is reference`` (identical fits)
+    the difference is exactly zero.
 
     Parameters
     ----------
@@ -97,8 +148,7 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
             # training procedures are one, and their difference is exactly zero.
             diff = np.zeros(ref["replicates"].shape[0])
         elif resampled_training:
-            diff = seed_average(var["replicates"] - ref["replicates"], rng_ref, target,
-                                unbiased_spread=True)
+            diff = _paired_difference(ref, var, rng_ref, target, confidence)
         else:
             diff = seed_average(var["replicates"], rng_var, target) - \
                 seed_average(ref["replicates"], rng_ref, target)
@@ -163,15 +213,16 @@ def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
 
 
 def joint_replicates(reference: dict, variants: Sequence[dict], *, target: str,
-                     rng: np.random.Generator, resampled_training: bool = False) -> np.ndarray:
+                     rng: np.random.Generator, resampled_training: bool = False,
+                     confidence: float = 0.95) -> np.ndarray:
     """A family's difference replicates ``variant - reference`` (one column per variant) with
     the training seeds drawn as one bootstrap of the whole family draws them.
 
     Without a training resample, each arm's seeds are resampled on their own, and the
     reference's draw is shared by all its comparisons in a replicate. With one (seed k of every
     arm trained on the same re-drawn subjects), the paired per-seed differences are resampled
-    with one draw of the seeds per replicate for the whole family (as
-    :func:`compare_replicates` does for one comparison).
+    with one draw of the seeds per replicate for the whole family, each column widened for its
+    few seeds at ``confidence`` (as :func:`compare_replicates` does for one comparison).
 
     ``reference`` and ``variants`` are one metric's :func:`arm_replicates` entries on the same
     row resamples; a variant that ``is`` the reference (the same fits) differs by exactly zero.
@@ -182,8 +233,7 @@ def joint_replicates(reference: dict, variants: Sequence[dict], *, target: str,
         # A copy of one generator per column: the same seeds drawn for every comparison.
         return np.column_stack([
             zero if var is reference else
-            seed_average(var["replicates"] - reference["replicates"], copy.deepcopy(draw),
-                         target, unbiased_spread=True)
+            _paired_difference(reference, var, copy.deepcopy(draw), target, confidence)
             for var in variants])
     ref_rng, *var_rngs = rng.spawn(len(variants) + 1)
     shared = seed_average(reference["replicates"], ref_rng, target)
