@@ -182,10 +182,10 @@ def test_with_resampled_training_the_family_draws_its_seeds_once():
     from nsf.study._stats import joint_replicates
 
     rng = np.random.default_rng(4)
-    reference = {"replicates": rng.standard_normal((300, 3))}
+    reference = {"replicates": rng.standard_normal((300, 3)), "per_seed": np.zeros(3)}
     effect = np.array([0.01, -0.02, 0.03])  # per seed: what each training draw does
-    twin_a = {"replicates": reference["replicates"] + effect}
-    twin_b = {"replicates": reference["replicates"] + effect}
+    twin_a = {"replicates": reference["replicates"] + effect, "per_seed": effect}
+    twin_b = {"replicates": reference["replicates"] + effect, "per_seed": effect}
     joint = joint_replicates(reference, [twin_a, twin_b, reference], target="mean",
                              rng=np.random.default_rng(9), resampled_training=True)
     np.testing.assert_array_equal(joint[:, 0], joint[:, 1])
