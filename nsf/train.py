@@ -83,3 +83,8 @@ def _check_distributed(cfg: ExperimentConfig) -> None:
     if cfg.dataset.kind != "simulated":
         raise NsfError("model.distributed reads a simulated dataset's Parquet files; "
                        "dataset.kind is 'table'")
+    if cfg.model.sample_subjects is not None and cfg.split.validation != "dates":
+        # Validation users drawn from a sample are not those drawn from the whole data: the
+        # workers' training rows could hold the rows this process calibrates on.
+        raise NsfError("model.distributed with model.sample_subjects needs split.validation: "
+                       f"dates (got {cfg.split.validation!r})")

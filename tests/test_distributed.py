@@ -112,6 +112,8 @@ def test_nsf_train_distributed_logs_a_scorer_that_scores(tmp_path, smoke_dataset
     (["model.distributed=true"], "set execution.backend: dask (got 'local')"),
     (["model.distributed=true", "execution.backend=dask", "model.kind=logistic"],
      "set model.kind: lightgbm (got 'logistic')"),
+    (["model.distributed=true", "execution.backend=dask", "model.sample_subjects=1000"],
+     "model.sample_subjects needs split.validation: dates (got 'auto')"),
 ])
 def test_distributed_misconfigured_is_one_line(tmp_path, smoke_dataset, override, message):
     sets = [x for o in [*override, f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]
