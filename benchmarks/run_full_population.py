@@ -129,6 +129,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--set", dest="sets", action="append", default=[],
                         help="Config override passed to every step (repeatable).")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="Dataset folder root (default: <workdir>/data). Pointing a second "
+                             "backend's run at the first one's data reuses its dataset (the "
+                             "checksums do not depend on the backend): its simulate step then "
+                             "only verifies the row counts.")
     parser.add_argument("--fresh", action="store_true",
                         help="Remove the work folder first (nothing reused).")
     args = parser.parse_args(argv)
@@ -138,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.fresh and work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
-    data, latest, scores = work / "data", work / "latest", work / "scores"
+    data = (args.data or work / "data").resolve()
+    latest, scores = work / "latest", work / "scores"
     sets = [f"simulate.data_dir={data}", f"tracking.uri=sqlite:///{work / 'mlflow.db'}",
             f"execution.backend={args.backend}", "study.audit=false", *args.sets]
     if args.users is not None:
