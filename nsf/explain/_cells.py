@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
-from nsf.models._forest import run_row_parts
+from nsf.models._forest import feature_matrix, run_row_parts
 
 #: Largest number of cells of one tree (a 15-leaf tree has at most a few thousand).
 MAX_CELLS_PER_TREE = 1 << 16
@@ -264,12 +264,7 @@ class CellTreeShap:
 
     def group_values(self, X: np.ndarray, num_threads: int = 1) -> np.ndarray:
         """(n_rows, n_groups) SHAP values in the margin; rows add up to margin - base_value."""
-        X = np.ascontiguousarray(X)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"expected a matrix of {self.n_features} feature columns, got "
-                             f"shape {X.shape}")
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
+        X = feature_matrix(X, self.n_features)
         out = np.zeros((X.shape[0], len(self.groups)), dtype=np.float64)
         a = self._arrays
         args = tuple(a[k] for k in (

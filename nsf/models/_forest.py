@@ -28,6 +28,18 @@ BLOCK_ROWS = 64
 ZERO_THRESHOLD = 1e-35
 
 
+
+def feature_matrix(X, n_features: int) -> np.ndarray:
+    """``X`` as a C-contiguous float32/float64 matrix of ``n_features`` columns (other dtypes
+    become float64), as the compiled tree walkers read it."""
+    X = np.ascontiguousarray(X)
+    if X.ndim != 2 or X.shape[1] != n_features:
+        raise ValueError(f"expected a matrix of {n_features} feature columns, got shape "
+                         f"{X.shape}")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    return X
+
 class CompiledForest:
     """A LightGBM binary-classification booster as flat arrays; ``predict`` gives P(class 1).
 
@@ -139,12 +151,7 @@ class CompiledForest:
 
     def raw_score(self, X: np.ndarray, num_threads: int = 1) -> np.ndarray:
         """Sum of the trees' leaf values per row (LightGBM's ``raw_score=True``)."""
-        X = np.ascontiguousarray(X)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"expected a matrix of {self.n_features} feature columns, got shape "
-                             f"{X.shape}")
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
+        X = feature_matrix(X, self.n_features)
         out = np.empty(X.shape[0], np.float64)
         single = X.dtype == np.float32
         args = (self.meta, self.thr32 if single else self.thr, self.child, self.value,
