@@ -42,16 +42,21 @@ def _label_text(value) -> str:
     return str(value).strip()
 
 
-def _numeric_target(values: pd.Series, number, positive, column: str, path) -> np.ndarray:
-    """A numeric target column as 0/1, ``number`` being the positive label ``positive`` as a
-    number; more than two values or a label that does not occur is one line."""
-    observed = sorted(np.unique(values.to_numpy()).tolist())
+def _check_levels(observed: list, wanted, positive, column: str, path) -> None:
+    """A binary target has at most two values (``observed``, sorted), one of them ``wanted``
+    (the positive label ``positive`` as the column holds it); otherwise one line."""
     if len(observed) > 2:
         raise NsfError(f"{path}: target column {column!r} has {len(observed)} values "
                        f"({observed[:5]}...); a binary target has two")
-    if number not in observed:
+    if wanted not in observed:
         raise NsfError(f"{path}: dataset.table.positive_label {positive!r} does not occur "
                        f"in target column {column!r} (values {observed})")
+
+
+def _numeric_target(values: pd.Series, number, positive, column: str, path) -> np.ndarray:
+    """A numeric target column as 0/1, ``number`` being the positive label ``positive`` as a
+    number."""
+    _check_levels(sorted(np.unique(values.to_numpy()).tolist()), number, positive, column, path)
     return (values.to_numpy() == number).astype(np.int8)
 
 
@@ -94,13 +99,7 @@ def _binary(values: pd.Series, column: str, path: Path, positive) -> np.ndarray:
                 number = None
             if number is not None:
                 return _numeric_target(values, number, positive, column, path)
-    levels = sorted(set(text.unique()))
-    if len(levels) > 2:
-        raise NsfError(f"{path}: target column {column!r} has {len(levels)} values "
-                       f"({levels[:5]}...); a binary target has two")
-    if wanted not in levels:
-        raise NsfError(f"{path}: dataset.table.positive_label {positive!r} does not occur in "
-                       f"target column {column!r} (values {levels})")
+    _check_levels(sorted(set(text.unique())), wanted, positive, column, path)
     return (text == wanted).to_numpy(dtype=np.int8)
 
 
