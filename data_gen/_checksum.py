@@ -102,6 +102,28 @@ def combine(parts: list[tuple[int, int]]) -> tuple[int, int]:
     return sum(p[0] for p in parts) & MASK64, sum(p[1] for p in parts)
 
 
+def _batch_columns(batch) -> dict[str, np.ndarray]:
+    """A Parquet record batch's columns as the arrays the simulator hashed (dates as days)."""
+    cols = {}
+    for name, col in zip(batch.schema.names, batch.columns, strict=True):
+        arr = col.to_numpy(zero_copy_only=False)
+        if arr.dtype.kind == "M":
+            arr = arr.astype("datetime64[D]")
+        elif arr.dtype == object and len(arr) and not isinstance(arr[0], str):
+            arr = np.asarray(arr, dtype="datetime64[D]")
+        cols[name] = arr
+    return cols
+
+
+def file_hash_sum(path, *, batch_rows: int = 1 << 20) -> tuple[int, int]:
+    """``(sum of row hashes mod 2^64, rows)`` of one Parquet file, read in batches of
+    ``batch_rows`` (any batching gives the same result)."""
+    import pyarrow.parquet as pq
+
+    return combine([rows_hash_sum(_batch_columns(batch)) for batch in
+                    pq.ParquetFile(path).iter_batches(batch_size=batch_rows)])
+
+
 def digest(table: str, total: tuple[int, int]) -> str:
     """The table's checksum string as written in the manifest."""
     return hashlib.sha256(f"{table}:{total[1]}:{total[0]:016x}".encode()).hexdigest()

@@ -4,11 +4,17 @@ Layout of ``<data_dir>/<name>-<digest8>/``: one folder per table of Parquet part
 and the manifest, which is written last and atomically. Work in progress lives in a sibling
 ``.partial`` folder; finished chunks there are kept, so an interrupted build resumes where it
 stopped. A folder without a valid manifest is never read as a dataset.
+
+The manifest vouches for itself: its ``integrity`` entry holds the SHA-256 of everything else in
+it (config, description, seed, observation dates, rows, checksums, files, the summary's digest),
+and, when the dataset was built with a signing key, an HMAC-SHA256 of the same bytes. Every
+reader checks it (:func:`read_manifest`) before using anything the manifest says.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -26,6 +32,7 @@ from data_gen.simulate import (
     TABLES,
     ChunkTask,
     calibrate_base_rate,
+    check_chunk,
     run_chunk,
     write_json_atomic,
 )
@@ -33,7 +40,10 @@ from data_gen.workers import process_pool
 
 #: 2: string values checksummed length-prefixed (format 1 hashed them at the chunk's width).
 #: 3: the manifest also holds the SHA-256 of ``summary.json`` (the achieved calibration).
-FORMAT = "nsf-dataset/3"
+#: 4: the manifest holds its own digest (and optional keyed signature): ``integrity``. Older
+#: manifests are refused, not trusted: one without a digest cannot be told from one whose
+#: digest was deleted after an edit (a rebuild with ``--force`` writes the new format).
+FORMAT = "nsf-dataset/4"
 _MARKER = "_build.json"
 
 #: Attribute groups of the shared feed (the unit the study drops, keeps or coarsens).
@@ -116,8 +126,62 @@ def lock_file(folder: Path) -> Path:
     return folder.with_name(f".{folder.name}.lock")
 
 
-def read_manifest(path: Path) -> dict:
-    """The manifest of a finished dataset; :class:`WorldError` if the folder is not one."""
+def _canonical(payload: dict) -> bytes:
+    """The bytes a seal covers: the JSON of everything but the seal, keys sorted, no spaces."""
+    body = {k: v for k, v in payload.items() if k != "integrity"}
+    # Through JSON once first: what is sealed before writing equals what is read back (tuples
+    # become lists, non-string keys strings, and then sort the same way).
+    body = json.loads(json.dumps(body))
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def seal_manifest(manifest: dict, signing_key: bytes | None) -> dict:
+    """The ``integrity`` entry of a manifest (or a chunk record): the SHA-256 of everything
+    else in it, and its HMAC-SHA256 under ``signing_key`` (None without a key).
+
+    The plain digest catches edits and corruption; anyone can recompute it after an edit. The
+    keyed signature can only be recomputed by whoever holds the key, so a reader given the
+    key catches that too.
+    """
+    blob = _canonical(manifest)
+    return {"sha256": hashlib.sha256(blob).hexdigest(),
+            "hmac_sha256": (None if signing_key is None
+                            else hmac.new(signing_key, blob, hashlib.sha256).hexdigest())}
+
+
+def check_seal(payload: dict, where: Path, signing_key: bytes | None) -> None:
+    """Check ``payload["integrity"]`` against the payload (and the key, if given).
+
+    Raises
+    ------
+    WorldError
+        One line naming ``where``: no seal, a digest that does not match (an edit), no
+        signature while a key is set, or a signature that does not match the key.
+    """
+    seal = payload.get("integrity")
+    if not isinstance(seal, dict) or not isinstance(seal.get("sha256"), str):
+        raise WorldError(f"{where}: corrupt manifest (missing 'integrity'); rebuild it with "
+                         "`nsf simulate --force`")
+    expected = seal_manifest(payload, signing_key)
+    if not hmac.compare_digest(seal["sha256"], expected["sha256"]):
+        raise WorldError(f"{where}: does not match its own digest; it was changed after the "
+                         "dataset was written; rebuild it with `nsf simulate --force`")
+    if signing_key is None:
+        return
+    signature = seal.get("hmac_sha256")
+    if not isinstance(signature, str):
+        raise WorldError(f"{where}: not signed, but a dataset signing key is set "
+                         "(dataset.signing_key); rebuild it with the key: "
+                         "`nsf simulate --force`")
+    if not hmac.compare_digest(signature, expected["hmac_sha256"]):
+        raise WorldError(f"{where}: its signature does not match the dataset signing key "
+                         "(changed after it was signed, or signed with another key)")
+
+
+def read_manifest(path: Path, signing_key: bytes | None = None) -> dict:
+    """The manifest of a finished dataset, checked against its own digest (and signature when
+    ``signing_key`` is given); :class:`WorldError` if the folder is not one or the manifest
+    does not vouch for itself."""
     path = Path(path)
     mpath = path / "manifest.json"
     if not path.is_dir():
@@ -134,6 +198,7 @@ def read_manifest(path: Path) -> dict:
     if manifest["format"] != FORMAT:
         raise WorldError(f"{path}: written in the older format {manifest['format']!r} (now "
                          f"{FORMAT!r}); rebuild it with `nsf simulate --force`")
+    check_seal(manifest, mpath, signing_key)
     for key in ("rows", "checksums", "tables", "digest", "seed", "config", "summary_sha256"):
         if key not in manifest:
             raise WorldError(f"{mpath}: corrupt manifest (missing {key!r})")
@@ -170,31 +235,12 @@ def read_summary(path: Path, manifest: dict | None = None) -> dict:
     return json.loads(spath.read_text(encoding="utf-8"))
 
 
-def _batch_columns(batch) -> dict:
-    import numpy as np
-
-    cols = {}
-    for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        arr = col.to_numpy(zero_copy_only=False)
-        if arr.dtype.kind == "M":
-            arr = arr.astype("datetime64[D]")
-        elif arr.dtype == object and len(arr) and not isinstance(arr[0], str):
-            arr = np.asarray(arr, dtype="datetime64[D]")
-        cols[name] = arr
-    return cols
-
-
 def table_checksum(path: Path, manifest: dict, table: str, *,
                    batch_rows: int = 1 << 20) -> tuple[int, int]:
     """``(sum of row hashes mod 2^64, rows)`` of a table, recomputed from its files in batches
     of ``batch_rows`` (any batching gives the same result)."""
-    import pyarrow.parquet as pq
-
-    parts = []
-    for f in manifest["tables"][table]["files"]:
-        for batch in pq.ParquetFile(Path(path) / f).iter_batches(batch_size=batch_rows):
-            parts.append(_checksum.rows_hash_sum(_batch_columns(batch)))
-    return _checksum.combine(parts)
+    return _checksum.combine([_checksum.file_hash_sum(Path(path) / f, batch_rows=batch_rows)
+                              for f in manifest["tables"][table]["files"]])
 
 
 def table_rows(path: Path, manifest: dict, table: str) -> int:
@@ -212,10 +258,11 @@ def _rebuild_hint() -> str:
 
 def check_dataset(path: Path, manifest: dict | None = None, *, tables=None,
                   checksums: bool = True, rows: bool = True,
-                  batch_rows: int = 1 << 20) -> dict:
+                  batch_rows: int = 1 << 20, signing_key: bytes | None = None) -> dict:
     """Verify a dataset against its manifest: every table's row count (from the Parquet
     footers) when ``rows``, and the content checksum of ``tables`` (default: all) when
-    ``checksums``.
+    ``checksums``. The manifest itself is checked when it is read here (``manifest`` None),
+    with its signature when ``signing_key`` is given.
 
     Returns
     -------
@@ -230,7 +277,7 @@ def check_dataset(path: Path, manifest: dict | None = None, *, tables=None,
     import pyarrow as pa
 
     path = Path(path)
-    manifest = read_manifest(path) if manifest is None else manifest
+    manifest = read_manifest(path, signing_key) if manifest is None else manifest
     names = list(manifest["tables"]) if tables is None else list(tables)
     for table in manifest["tables"]:
         if table not in manifest["rows"] or table not in manifest["checksums"]:
@@ -260,10 +307,11 @@ def check_dataset(path: Path, manifest: dict | None = None, *, tables=None,
     return manifest
 
 
-def verify_dataset(path: Path, *, batch_rows: int = 1 << 20) -> dict[str, bool]:
+def verify_dataset(path: Path, *, batch_rows: int = 1 << 20,
+                   signing_key: bytes | None = None) -> dict[str, bool]:
     """Recompute every table's checksum from its files; ``{table: matches manifest}``."""
     path = Path(path)
-    manifest = read_manifest(path)
+    manifest = read_manifest(path, signing_key)
     result = {}
     for table in manifest["tables"]:
         total = table_checksum(path, manifest, table, batch_rows=batch_rows)
@@ -297,7 +345,10 @@ def _prepare_staging(staging: Path, digest: str) -> None:
         raise WorldError(f"{staging.parent}: cannot write the dataset ({exc.strerror})") from None
 
 
-def _done_records(staging: Path, chunks: list[tuple[int, int]]) -> dict[int, dict]:
+def _done_records(staging: Path, chunks: list[tuple[int, int]],
+                  signing_key: bytes | None) -> dict[int, dict]:
+    """The records of finished chunks that match this chunking and their own digest (and
+    signature, with a key); any other record is deleted, so its chunk is built again."""
     done: dict[int, dict] = {}
     folder = staging / "_chunks"
     folder.mkdir(exist_ok=True)
@@ -306,11 +357,32 @@ def _done_records(staging: Path, chunks: list[tuple[int, int]]) -> dict[int, dic
         if rec.is_file():
             try:
                 data = json.loads(rec.read_text())
-            except ValueError:
-                continue
-            if (data.get("user_lo"), data.get("user_hi")) == (lo, hi):
+                check_seal(data, rec, signing_key)
+                ok = (data["index"], data["user_lo"], data["user_hi"]) == (i, lo, hi) \
+                    and isinstance(data["sums"], dict) and isinstance(data["aggregates"], dict)
+            except (OSError, ValueError, KeyError, TypeError):  # WorldError is a ValueError
+                ok = False
+            if ok:
                 done[i] = data
+            else:
+                rec.unlink()
     return done
+
+
+def _run_all(fn: Callable, tasks: list, workers: int,
+             run_tasks: Callable[[Callable, list], Iterable] | None) -> Iterable:
+    """``fn(task)`` for every task, as each finishes: through the injected runner, in a pool
+    of ``workers`` local processes, or here."""
+    if run_tasks is not None and tasks:
+        yield from run_tasks(fn, tasks)
+    elif workers > 1 and len(tasks) > 1:
+        with process_pool(min(workers, len(tasks))) as pool:
+            futures = [pool.submit(fn, t) for t in tasks]
+            for fut in as_completed(futures):
+                yield fut.result()
+    else:
+        for t in tasks:
+            yield fn(t)
 
 
 def _summary(world: WorldConfig, records: list[dict], base_rate: dict | None) -> dict:
@@ -399,6 +471,7 @@ def build_dataset(
     verify: str = "checksums",
     on_wait: Callable[[Path], None] | None = None,
     run_tasks: Callable[[Callable, list], Iterable] | None = None,
+    signing_key: bytes | None = None,
 ) -> tuple[Path, dict, bool]:
     """Build (or reuse) the dataset of ``world`` and ``seed``.
 
@@ -408,7 +481,9 @@ def build_dataset(
     build stopped for any reason resumes where it stopped.
 
     A finished dataset is reused only if it matches its manifest (row counts, and content
-    checksums unless ``verify="rows"``). The build holds a file lock on the dataset folder
+    checksums unless ``verify="rows"``) and its manifest matches its own digest (and is signed
+    with ``signing_key``, when given: a new manifest is then signed with it; the key does not
+    change the content or the folder's name). The build holds a file lock on the dataset folder
     (:func:`lock_file`): a second build of the same dataset waits for the first (calling
     ``on_wait(lock path)`` once), then reuses what it wrote.
 
@@ -442,7 +517,7 @@ def build_dataset(
         return _build_locked(world, seed=seed, name=name, digest=digest, final=final,
                              chunk_users=chunk_users, workers=workers, hmac_key=hmac_key,
                              force=force, progress=progress, verify=verify,
-                             run_tasks=run_tasks)
+                             run_tasks=run_tasks, signing_key=signing_key)
     finally:
         lock.release()
 
@@ -452,13 +527,14 @@ def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, fina
                   progress: Callable[[int, int], None] | None,
                   verify: str,
                   run_tasks: Callable[[Callable, list], Iterable] | None = None,
+                  signing_key: bytes | None = None,
                   ) -> tuple[Path, dict, bool]:
     staging = final.with_name(final.name + ".partial")
     if final.exists() and not force:
         if not (final / "manifest.json").exists():
             raise WorldError(f"{final}: exists but is not a dataset (no manifest.json); remove it "
                              "or rerun with --force")
-        manifest = read_manifest(final)
+        manifest = read_manifest(final, signing_key)
         if manifest["digest"] != digest:
             raise WorldError(f"{final}: holds a dataset of another config (digest "
                              f"{manifest['digest'][:8]}); rerun with --force to rebuild")
@@ -469,7 +545,14 @@ def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, fina
     _prepare_staging(staging, digest)
 
     chunks = _chunks(world.population.n_users, chunk_users)
-    done = _done_records(staging, chunks)
+    done = _done_records(staging, chunks, signing_key)
+    # Finished chunks are never trusted unchecked: each part is hashed again against its
+    # record; a chunk whose parts do not match is built again.
+    checks = [(str(staging), done[i]) for i in sorted(done)]
+    for index, intact in _run_all(check_chunk, checks, workers, run_tasks):
+        if not intact:
+            (staging / "_chunks" / f"{index:05d}.json").unlink()
+            del done[index]
     base_rate = calibrate_base_rate(world, seed) if world.targets.calibrate else None
     scale = None if base_rate is None else base_rate["pay_money_scale"]
     todo = [ChunkTask(i, lo, hi, seed, world, str(staging), hmac_key, scale)
@@ -478,22 +561,14 @@ def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, fina
         progress(len(done), len(chunks))
 
     def finish(rec: dict) -> None:
+        rec["integrity"] = seal_manifest(rec, signing_key)
         write_json_atomic(staging / "_chunks" / f"{rec['index']:05d}.json", rec)
         done[rec["index"]] = rec
         if progress:
             progress(len(done), len(chunks))
 
-    if run_tasks is not None and todo:
-        for rec in run_tasks(run_chunk, todo):
-            finish(rec)
-    elif workers > 1 and len(todo) > 1:
-        with process_pool(min(workers, len(todo))) as pool:
-            futures = [pool.submit(run_chunk, t) for t in todo]
-            for fut in as_completed(futures):
-                finish(fut.result())
-    else:
-        for t in todo:
-            finish(run_chunk(t))
+    for rec in _run_all(run_chunk, todo, workers, run_tasks):
+        finish(rec)
 
     records = [done[i] for i in range(len(chunks))]
     tables: dict[str, dict] = {}
@@ -527,6 +602,7 @@ def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, fina
         "tables": tables,
         "description": dataset_description(world),
     }
+    manifest["integrity"] = seal_manifest(manifest, signing_key)
     shutil.rmtree(staging / "_chunks")
     (staging / _MARKER).unlink()
     write_json_atomic(staging / "manifest.json", manifest)

@@ -142,7 +142,7 @@ class _Writer:
         if table not in self.writers:
             folder = self.staging / table
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"part-{self.index:05d}.parquet"
+            path = part_path(self.staging, table, self.index)
             self.paths[table] = path
             # lz4 writes the (large) event log about a third faster than zstd here; the other
             # tables are zstd (level 1): it halves the hex-encoded hashed identifiers, which lz4
@@ -333,6 +333,27 @@ EVENT_NARROW = {"seq": np.int16, "event_type": np.int8, "status": np.int8, "reas
 EVENT_BUFFER = 2_000_000
 #: Slots kept free per user still to simulate, per simulated day. [generous bound]
 EVENTS_RESERVE_PER_DAY = 40
+
+
+def part_path(staging: Path, table: str, index: int) -> Path:
+    """Where chunk ``index`` writes its part of ``table``."""
+    return Path(staging) / table / f"part-{index:05d}.parquet"
+
+
+def check_chunk(item: tuple[str, dict]) -> tuple[int, bool]:
+    """Whether a finished chunk's parts still hold what its record says: each part is read
+    again and its row hashes summed (as the reader's checksum verification does); a missing,
+    unreadable, truncated or edited part gives False. ``item``: (staging folder, record)."""
+    staging, record = item
+    index = record["index"]
+    for table, (hex_sum, rows) in record["sums"].items():
+        try:
+            total = _checksum.file_hash_sum(part_path(Path(staging), table, index))
+        except (OSError, pa.ArrowInvalid):
+            return index, False
+        if total != (int(hex_sum, 16), rows):
+            return index, False
+    return index, True
 
 
 def run_chunk(task: ChunkTask) -> dict:

@@ -218,7 +218,7 @@ def _write_dataset(root: Path, users: pd.DataFrame, truth: pd.DataFrame) -> Path
     import hashlib
 
     from data_gen import _checksum
-    from data_gen.dataset import FORMAT, table_checksum
+    from data_gen.dataset import FORMAT, seal_manifest, table_checksum
 
     (root / "summary.json").parent.mkdir(parents=True, exist_ok=True)
     (root / "summary.json").write_text("{}\n")
@@ -233,6 +233,7 @@ def _write_dataset(root: Path, users: pd.DataFrame, truth: pd.DataFrame) -> Path
         total = table_checksum(root, manifest, name)
         manifest["rows"][name] = total[1]
         manifest["checksums"][name] = _checksum.digest(name, total)
+    manifest["integrity"] = seal_manifest(manifest, None)
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 

@@ -84,6 +84,13 @@ def test_edited_manifest_checksum_is_refused(copy_of_smoke):
     manifest = json.loads(mpath.read_text())
     manifest["checksums"]["feed"] = "0" * 64
     mpath.write_text(json.dumps(manifest))
+    with pytest.raises(NsfError, match=r"manifest.json: does not match its own digest"):
+        open_dataset(copy_of_smoke)
+    # With the manifest's digest recomputed too, the table's content still disagrees.
+    from data_gen.dataset import seal_manifest
+
+    manifest["integrity"] = seal_manifest(manifest, None)
+    mpath.write_text(json.dumps(manifest))
     with pytest.raises(NsfError, match=r"table 'feed' does not match"):
         open_dataset(copy_of_smoke).table("feed")
 
@@ -232,3 +239,209 @@ def test_edited_summary_is_refused_by_reader_and_report(copy_of_smoke):
         open_dataset(copy_of_smoke, verify="rows")
     with pytest.raises(WorldError, match=r"summary.json: does not match"):
         read_summary(copy_of_smoke)
+
+
+# -- the manifest vouches for itself --------------------------------------------------------------
+
+def _balance_uncontested(manifest: dict) -> None:
+    group = next(g for g in manifest["description"]["groups"] if g["name"] == "balance")
+    group["contested"] = False
+
+
+#: Edits of what the readers take from the manifest (each went unnoticed before it had a digest).
+_MANIFEST_EDITS = {
+    "windows": lambda m: m["config"]["feed"].__setitem__("windows", [7, 30]),
+    "contested": _balance_uncontested,
+    "seed": lambda m: m.__setitem__("seed", m["seed"] + 1),
+    "positive_label": lambda m: m["description"].__setitem__("positive_label", 0),
+    "observation_dates": lambda m: m.__setitem__("observation_dates",
+                                                 m["observation_dates"][::-1]),
+}
+
+
+def _edit_manifest(path: Path, edit) -> dict:
+    mpath = path / "manifest.json"
+    manifest = json.loads(mpath.read_text())
+    edit(manifest)
+    mpath.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+@pytest.mark.parametrize("edit", sorted(_MANIFEST_EDITS))
+def test_edited_manifest_is_refused_by_every_reader(copy_of_smoke, smoke_cfg, edit):
+    from nsf.audit import read_audit_tables
+    from nsf.data import open_dataset
+
+    _edit_manifest(copy_of_smoke, _MANIFEST_EDITS[edit])
+    needle = r"manifest.json: does not match its own digest"
+    with pytest.raises(NsfError, match=needle):
+        open_dataset(copy_of_smoke, verify="rows")
+    with pytest.raises(NsfError, match=needle):
+        read_audit_tables(copy_of_smoke, ("n_cards",), verify="rows")
+    with pytest.raises(WorldError, match=needle):  # `nsf simulate` before reusing it
+        build_dataset(smoke_cfg.world, seed=smoke_cfg.seed, name=smoke_cfg.name,
+                      data_dir=copy_of_smoke.parent, chunk_users=8192)
+
+
+@pytest.mark.parametrize("edit", ["windows", "contested"])
+def test_edited_manifest_is_one_line_and_exit_2(copy_of_smoke, tmp_path, edit):
+    _edit_manifest(copy_of_smoke, _MANIFEST_EDITS[edit])
+    res = nsf("simulate", str(SMOKE), "-q", "--set", f"simulate.data_dir={copy_of_smoke.parent}",
+              cwd=tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr[-2000:]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not match its own digest" in lines[0], res.stderr[-2000:]
+    assert "(reused)" not in res.stdout
+
+
+def test_manifest_without_a_digest_is_refused(copy_of_smoke):
+    """A manifest that cannot vouch for itself is never trusted: deleting the digest (or
+    claiming an older format, whose manifests had none) asks for a rebuild."""
+    from nsf.data import open_dataset
+
+    manifest = _edit_manifest(copy_of_smoke, lambda m: m.pop("integrity"))
+    with pytest.raises(NsfError, match=r"manifest.json: corrupt manifest \(missing 'integrity'\)"):
+        open_dataset(copy_of_smoke, verify="rows")
+    manifest["format"] = "nsf-dataset/3"
+    (copy_of_smoke / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(NsfError, match=r"older format 'nsf-dataset/3'.*--force"):
+        open_dataset(copy_of_smoke, verify="rows")
+
+
+@pytest.fixture(scope="module")
+def signed_smoke(tmp_path_factory, smoke_cfg) -> Path:
+    """The smoke dataset built with a signing key (``b"alpha key"``)."""
+    path, manifest, _ = build_dataset(
+        smoke_cfg.world, seed=smoke_cfg.seed, name=smoke_cfg.name,
+        data_dir=tmp_path_factory.mktemp("signed"), chunk_users=8192, signing_key=b"alpha key")
+    assert manifest["integrity"]["hmac_sha256"]
+    return path
+
+
+def test_signed_manifest_catches_an_edit_that_recomputes_the_digest(signed_smoke, tmp_path):
+    from data_gen.dataset import seal_manifest
+    from nsf.data import open_dataset
+
+    assert open_dataset(signed_smoke, verify="rows", signing_key=b"alpha key").tables
+    with pytest.raises(NsfError, match=r"manifest.json: its signature does not match the "
+                                       r"dataset signing key"):
+        open_dataset(signed_smoke, verify="rows", signing_key=b"another key")
+    copy = tmp_path / signed_smoke.name
+    shutil.copytree(signed_smoke, copy)
+    manifest = _edit_manifest(copy, _balance_uncontested)
+    # Whoever edits it recomputes the plain digest (the function is public, like SHA-256)...
+    manifest["integrity"] = {**manifest["integrity"],
+                             "sha256": seal_manifest(manifest, None)["sha256"]}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert open_dataset(copy, verify="rows").tables  # ...which a reader without the key accepts
+    with pytest.raises(NsfError, match=r"its signature does not match"):
+        open_dataset(copy, verify="rows", signing_key=b"alpha key")
+
+
+def test_unsigned_dataset_is_refused_when_a_key_is_set(copy_of_smoke, smoke_cfg):
+    from nsf.data import open_dataset
+
+    with pytest.raises(NsfError, match=r"manifest.json: not signed, but a dataset signing key "
+                                       r"is set"):
+        open_dataset(copy_of_smoke, verify="rows", signing_key=b"alpha key")
+    with pytest.raises(WorldError, match=r"not signed"):
+        build_dataset(smoke_cfg.world, seed=smoke_cfg.seed, name=smoke_cfg.name,
+                      data_dir=copy_of_smoke.parent, chunk_users=8192, signing_key=b"alpha key")
+
+
+def test_signing_key_from_the_environment_is_never_shown(copy_of_smoke, tmp_path):
+    """The CLI takes the key from dataset.signing_key or the variable dataset.signing_key_env
+    names; the key is never printed (nor written into the manifest)."""
+    secret = "s3cret-signing-key-4711"
+    env = {**_env(), "NSF_DATASET_SIGNING_KEY": secret}
+    args = [sys.executable, "-m", "nsf", "simulate", str(SMOKE), "-q", "--set",
+            f"simulate.data_dir={copy_of_smoke.parent}"]
+    res = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert res.returncode == 2 and "not signed" in res.stderr  # built without a key
+    res = subprocess.run([*args, "--force"], cwd=tmp_path, capture_output=True, text=True,
+                         env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((copy_of_smoke / "manifest.json").read_text())["integrity"]["hmac_sha256"]
+    res = subprocess.run([sys.executable, "-m", "nsf", "config", "show", str(SMOKE), "--set",
+                          f"dataset.signing_key={secret}"], cwd=tmp_path, capture_output=True,
+                         text=True, env=_env())
+    assert res.returncode == 0 and "signing_key" in res.stdout
+    for text in (res.stdout, res.stderr, (copy_of_smoke / "manifest.json").read_text()):
+        assert secret not in text
+
+
+# -- resume re-verifies finished chunks -----------------------------------------------------------
+
+def _chunked_kwargs(data_dir: Path) -> dict:
+    cfg = load_config(SMOKE, _CHUNKED)
+    return dict(world=cfg.world, seed=cfg.seed, name=cfg.name, data_dir=data_dir,
+                chunk_users=8192)
+
+
+@pytest.fixture(scope="module")
+def chunked_clean(tmp_path_factory) -> dict:
+    """The manifest of an uninterrupted build of the chunked world (three chunks)."""
+    _, manifest, _ = build_dataset(**_chunked_kwargs(tmp_path_factory.mktemp("clean")))
+    return manifest
+
+
+def _interrupted_build(data_dir: Path) -> Path:
+    """Stop a build after its first finished chunk (as a kill would); its staging folder."""
+    def stop_after_first_chunk(done: int, total: int) -> None:
+        if done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(**_chunked_kwargs(data_dir), progress=stop_after_first_chunk)
+    (staging,) = data_dir.glob("*.partial")
+    assert (staging / "_chunks" / "00000.json").is_file()
+    return staging
+
+
+def _damage_part(staging: Path, damage: str) -> None:
+    part = staging / "outcomes" / "part-00000.parquet"
+    if damage == "edit":
+        table = pq.read_table(part)
+        i = table.schema.get_field_index("nsf_appstore")
+        pq.write_table(table.set_column(i, "nsf_appstore", pc.invert(table["nsf_appstore"])),
+                       part)
+    elif damage == "truncate":
+        part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    elif damage == "fewer_rows":
+        table = pq.read_table(part)
+        pq.write_table(table.slice(0, table.num_rows - 10), part)
+    elif damage == "delete":
+        part.unlink()
+    elif damage == "record":
+        record = staging / "_chunks" / "00000.json"
+        data = json.loads(record.read_text())
+        data["aggregates"]["apple_nsf"] += 100
+        record.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("damage", ["edit", "truncate", "fewer_rows", "delete", "record"])
+def test_resume_rebuilds_a_damaged_finished_chunk(tmp_path, chunked_clean, damage):
+    """A finished chunk of an interrupted build is re-verified before it is reused (its parts
+    re-hashed against its record, the record against its own digest); a damaged one is built
+    again, so the resumed dataset equals an uninterrupted build."""
+    staging = _interrupted_build(tmp_path)
+    _damage_part(staging, damage)
+    path, manifest, reused = build_dataset(**_chunked_kwargs(tmp_path))
+    assert not reused
+    assert all(verify_dataset(path).values())
+    assert manifest["checksums"] == chunked_clean["checksums"]
+    assert manifest["rows"] == chunked_clean["rows"]
+    assert manifest["summary_sha256"] == chunked_clean["summary_sha256"]
+
+
+def test_resume_keeps_an_intact_finished_chunk(tmp_path, chunked_clean):
+    staging = _interrupted_build(tmp_path)
+    before = (staging / "outcomes" / "part-00000.parquet").stat().st_mtime_ns
+    resumed_from = []
+    _, manifest, _ = build_dataset(**_chunked_kwargs(tmp_path),
+                                   progress=lambda done, total: resumed_from.append(done))
+    assert resumed_from[0] == 1
+    assert manifest["checksums"] == chunked_clean["checksums"]
+    assert manifest["summary_sha256"] == chunked_clean["summary_sha256"]
+    final = tmp_path / f"{manifest['name']}-{manifest['digest'][:8]}"
+    assert (final / "outcomes" / "part-00000.parquet").stat().st_mtime_ns == before

@@ -48,7 +48,8 @@ def _read(files: list[str], columns: Sequence[str]) -> pd.DataFrame:
 
 
 def read_audit_tables(path: str | Path, quasi_identifiers: Sequence[str], *,
-                      verify: str = "checksums") -> AuditTables:
+                      verify: str = "checksums",
+                      signing_key: bytes | None = None) -> AuditTables:
     """Read ``users`` (identifiers, quasi-identifiers, ``apple_registered``), ``truth_users``
     (plaintexts) and the ``sensitive`` columns named as quasi-identifiers.
 
@@ -62,7 +63,7 @@ def read_audit_tables(path: str | Path, quasi_identifiers: Sequence[str], *,
     if not (root / "manifest.json").is_file():
         raise NsfError(f"{root}: not a dataset (no manifest.json); run `nsf simulate` first")
     try:
-        manifest = check_dataset(root, checksums=False)
+        manifest = check_dataset(root, checksums=False, signing_key=signing_key)
         if "users" not in manifest["tables"]:
             raise NsfError(f"{root}: no users table (expected users/part-*.parquet)")
         if verify == "checksums":

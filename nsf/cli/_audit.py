@@ -24,7 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from nsf.cli import app
-from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve
+from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve, signing_key
 from nsf.errors import NsfError
 
 #: Shown in the summary table, in this order (label, metric key, format).
@@ -106,7 +106,8 @@ def audit_dataset(cfg, data: Path, *, quiet: bool, json_out: Path | None = None,
     """Run the audit of the dataset folder ``data``, print its summary, log it to MLflow."""
     from nsf.audit import read_audit_tables, run_audit
 
-    tables = read_audit_tables(data, cfg.audit.quasi_identifiers, verify=cfg.dataset.verify)
+    tables = read_audit_tables(data, cfg.audit.quasi_identifiers, verify=cfg.dataset.verify,
+                               signing_key=signing_key(cfg))
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed).spawn(1)[0])
     with _progress_bars(not quiet and sys.stdout.isatty()) as progress:
         result: dict[str, Any] = run_audit(

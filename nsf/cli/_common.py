@@ -48,6 +48,13 @@ def resolve(config: Path | None, overrides: list[str] | None) -> ExperimentConfi
     return load_config(config, overrides or ())
 
 
+def signing_key(cfg: ExperimentConfig) -> bytes | None:
+    """The dataset signing key from the config or its environment variable (CLI edge only)."""
+    import os
+
+    return cfg.dataset.signing_secret(os.environ)
+
+
 def plain_progress(prefix: str) -> Callable[[str, int, int], None]:
     """Progress for a log file or CI (stderr not a terminal): one line on stderr per stage and
     per quarter of it, with the seconds elapsed; ``report(stage, done, total)``."""

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from nsf.cli import app
-from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve
+from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve, signing_key
 from nsf.errors import NsfError
 
 
@@ -50,7 +50,7 @@ def export_table_cmd(
         from nsf.cli._simulate import ensure_dataset
 
         path, _, _ = ensure_dataset(cfg, quiet=quiet)
-    prepared = prepare(cfg, open_dataset(path))
+    prepared = prepare(cfg, open_dataset(path, signing_key=signing_key(cfg)))
     frame, table_cfg = export_table(cfg, prepared, str(out.resolve()))
     out.parent.mkdir(parents=True, exist_ok=True)
     config_out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ def export_latest_cmd(
         from nsf.cli._simulate import ensure_dataset
 
         path, _, _ = ensure_dataset(cfg, quiet=quiet)
-    dataset = open_dataset(path, verify=cfg.dataset.verify)
+    dataset = open_dataset(path, verify=cfg.dataset.verify, signing_key=signing_key(cfg))
     with executor_for(cfg, cfg.simulate.workers) as executor:
         stats = export_latest(dataset, out, executor)
     typer.echo(f"wrote {out} ({stats['rows']:,} users' latest feed rows, {stats['parts']} "

@@ -18,7 +18,14 @@ from rich.progress import (
 
 from data_gen.dataset import read_summary
 from nsf.cli import app
-from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, plain_progress, resolve
+from nsf.cli._common import (
+    ConfigArg,
+    QuietOpt,
+    SetOpt,
+    plain_progress,
+    resolve,
+    signing_key,
+)
 from nsf.config import ExperimentConfig
 from nsf.errors import NsfError
 
@@ -68,7 +75,8 @@ def ensure_dataset(cfg: ExperimentConfig, *, force: bool = False, quiet: bool = 
                 chunk_users=cfg.simulate.chunk_users, workers=executor.workers,
                 hmac_key=hmac_key(cfg), force=force, progress=progress,
                 verify=cfg.dataset.verify, on_wait=waiting,
-                run_tasks=executor.run_tasks if executor.parallel else None)
+                run_tasks=executor.run_tasks if executor.parallel else None,
+                signing_key=signing_key(cfg))
 
 
 @app.command("simulate")

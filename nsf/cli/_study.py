@@ -22,7 +22,14 @@ from rich.progress import (
 from rich.table import Table
 
 from nsf.cli import app
-from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, plain_progress, resolve
+from nsf.cli._common import (
+    ConfigArg,
+    QuietOpt,
+    SetOpt,
+    plain_progress,
+    resolve,
+    signing_key,
+)
 from nsf.errors import NsfError
 
 _STAGES = {"fits": "variants x seeds", "minimal set": "minimal-set fits",
@@ -118,7 +125,7 @@ def study_cmd(
             from nsf.cli._simulate import ensure_dataset
 
             path, _, _ = ensure_dataset(cfg, quiet=quiet)
-        dataset = open_dataset(path, verify=cfg.dataset.verify)
+        dataset = open_dataset(path, verify=cfg.dataset.verify, signing_key=signing_key(cfg))
     n_workers = workers if workers is not None else cfg.study.workers
     # The latent income is read only for the income proxy (simulated data, never a feature).
     latents = cfg.dataset.kind == "simulated" and (

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from nsf.cli import app
-from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve
+from nsf.cli._common import ConfigArg, QuietOpt, SetOpt, resolve, signing_key
 from nsf.errors import NsfError
 
 #: Printed after training, in this order.
@@ -45,7 +45,7 @@ def train_cmd(
             from nsf.cli._simulate import ensure_dataset
 
             path, _, _ = ensure_dataset(cfg, quiet=quiet)
-        dataset = open_dataset(path, verify=cfg.dataset.verify)
+        dataset = open_dataset(path, verify=cfg.dataset.verify, signing_key=signing_key(cfg))
     elif data is not None:
         raise NsfError("--data is for simulated datasets; dataset.kind is 'table'")
     t0 = time.perf_counter()

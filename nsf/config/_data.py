@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class _Frozen(BaseModel):
@@ -166,6 +167,27 @@ class DatasetConfig(_Frozen):
         "read: 'checksums' (row counts and each table's content checksum) or 'rows' (row "
         "counts only: faster on large datasets; recorded with the run as this parameter).",
     )
+    signing_key: SecretStr | None = Field(
+        None, min_length=1,
+        description="Secret key of a simulated dataset's manifest signature (HMAC-SHA256): "
+        "`nsf simulate` signs the manifest with it and every reader then requires the "
+        "signature, so an edit that also recomputes the manifest's plain digest is caught "
+        "(for datasets shared between people). Prefer signing_key_env; the key is never "
+        "written, shown or logged. Null and the variable unset: the plain digest only.",
+    )
+    signing_key_env: str = Field(
+        "NSF_DATASET_SIGNING_KEY", min_length=1,
+        description="Environment variable holding the signing key (read when signing_key is "
+        "null; empty or unset: no key).",
+    )
+
+    def signing_secret(self, environ: Mapping[str, str]) -> bytes | None:
+        """The signing key: ``signing_key``, else the variable ``signing_key_env`` names in
+        ``environ`` (the caller passes the environment: read at the edge only), else None."""
+        if self.signing_key is not None:
+            return self.signing_key.get_secret_value().encode()
+        value = environ.get(self.signing_key_env, "")
+        return value.encode() if value else None
 
     @model_validator(mode="after")
     def _kind(self) -> DatasetConfig:

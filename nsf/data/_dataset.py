@@ -167,7 +167,8 @@ class Dataset:
         return users, positive
 
 
-def open_dataset(path: str | Path, verify: Verify = "checksums") -> Dataset:
+def open_dataset(path: str | Path, verify: Verify = "checksums", *,
+                 signing_key: bytes | None = None) -> Dataset:
     """Open a simulated dataset folder, verifying it against its manifest.
 
     Parameters
@@ -175,18 +176,21 @@ def open_dataset(path: str | Path, verify: Verify = "checksums") -> Dataset:
     path : the dataset folder.
     verify : ``"checksums"`` (default): every table's row count now, and each table's content
         checksum when it is first read; ``"rows"``: row counts only.
+    signing_key : the dataset signing key (``DatasetConfig.signing_secret``): the manifest
+        must then carry a valid signature. The manifest's own digest is checked always.
 
     Raises
     ------
     NsfError
-        One line if the folder is missing, has no (valid) manifest, misses a table file, or a
-        table does not match its manifest (naming the table).
+        One line if the folder is missing, has no (valid) manifest, the manifest does not
+        match its own digest or signature, misses a table file, or a table does not match its
+        manifest (naming the table).
     """
     if verify not in ("checksums", "rows"):
         raise ValueError(f"verify must be 'checksums' or 'rows' (got {verify!r})")
     path = Path(path)
     try:
-        manifest = check_dataset(path, checksums=False)
+        manifest = check_dataset(path, checksums=False, signing_key=signing_key)
     except WorldError as exc:
         raise NsfError(str(exc)) from None
     for table in ("feed", "outcomes"):

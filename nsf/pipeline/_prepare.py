@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -312,7 +313,9 @@ def _default_dataset(cfg: ExperimentConfig) -> Dataset:
     if cfg.dataset.path is None:
         raise NsfError("dataset.path is not set (the CLI simulates the configured world when "
                        "it is missing; from Python pass dataset=open_dataset(path))")
-    return open_dataset(cfg.dataset.path, verify=cfg.dataset.verify)
+    # The Python door's fallback: the signing key is taken as the CLI takes it.
+    return open_dataset(cfg.dataset.path, verify=cfg.dataset.verify,
+                        signing_key=cfg.dataset.signing_secret(os.environ))
 
 
 #: Oracle columns of the truth table kept with the rows, and their names there: the true
