@@ -77,3 +77,94 @@ def test_quiet_hides_mlflow_and_cloudpickle_warnings(smoke_dataset, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     # Without -q, logging the scorer prints MLflow's CloudPickle warning and its INFO lines.
     assert res.stderr.strip() == ""
+
+
+# -- bad config files: one line, exit 2, nothing written ------------------------------------------
+
+def _refused_in_one_line(res: subprocess.CompletedProcess, *needles: str) -> str:
+    assert res.returncode == 2, res.stdout + res.stderr[-2000:]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("", "is empty"),                                       # a 0-byte file
+    ("# only a comment\n\n", "is empty"),
+    ("- world\n- seed\n", "top level must be a mapping"),
+    ("42\n", "top level must be a mapping"),
+])
+def test_empty_or_non_mapping_config_is_refused(tmp_path, text, needle):
+    """An empty config file used to run the whole default job (100,000 users)."""
+    config = tmp_path / "experiment.yaml"
+    config.write_text(text)
+    res = nsf("simulate", str(config), "--set", f"simulate.data_dir={tmp_path / 'data'}",
+              cwd=tmp_path)
+    _refused_in_one_line(res, str(config), needle)
+    assert not (tmp_path / "data").exists()
+    with pytest.raises(ConfigError, match=needle):
+        load_config(config)
+
+
+@pytest.mark.parametrize(("text", "key", "line"), [
+    ("world:\n  population:\n    n_users: 3000\n    n_users: 300000\n",
+     "world.population.n_users", 4),
+    ("seed: 1\nname: a\nseed: 2\n", "seed", 3),
+    ("world:\n  feed:\n    windows: [7]\nworld:\n  calendar:\n    days: 90\n", "world", 4),
+    ("study:\n  margins: {auc: 0.01, auc: 0.02}\n", "study.margins.auc", 2),
+])
+def test_duplicated_yaml_keys_are_refused(tmp_path, text, key, line):
+    """YAML lets the last of two equal keys win silently; like an unknown key, it is refused,
+    naming the key, the file and the line."""
+    config = tmp_path / "experiment.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=rf"{config}: duplicated key '{key}' at line {line}"):
+        load_config(config)
+
+
+def test_duplicated_yaml_key_is_one_line_and_exit_2(tmp_path):
+    config = tmp_path / "experiment.yaml"
+    config.write_text(SMOKE.read_text() + "name: other\n")
+    res = nsf("simulate", str(config), "--set", f"simulate.data_dir={tmp_path / 'data'}",
+              cwd=tmp_path)
+    _refused_in_one_line(res, str(config), "duplicated key 'name'")
+    assert not (tmp_path / "data").exists()
+    with pytest.raises(ConfigError, match=r"--set study.margins=\{auc: 1, auc: 2\}: duplicated "
+                                          r"key 'study.margins.auc'"):
+        load_config(SMOKE, ["study.margins={auc: 1, auc: 2}"])
+
+
+def test_impossible_date_is_refused_on_the_command_line(tmp_path):
+    res = nsf("simulate", str(SMOKE), "--set", "world.calendar.start_date=2019-02-30",
+              "--set", f"simulate.data_dir={tmp_path / 'data'}", cwd=tmp_path)
+    _refused_in_one_line(res, "world.calendar.start_date", "2019-02-30")
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("value", ["2019-02-30", "2019-13-01", "2019-04-31"])
+def test_impossible_date_is_refused_in_yaml(tmp_path, value):
+    config = tmp_path / "experiment.yaml"
+    config.write_text(f"world:\n  calendar:\n    start_date: {value}\n")
+    with pytest.raises(ConfigError, match=rf"{config}: world.calendar.start_date: .*"
+                                          rf"'{value}'"):
+        load_config(config)
+    with pytest.raises(ConfigError, match=r"world.calendar.start_date: .*'2019-02-30'"):
+        load_config(SMOKE, ["world.calendar.start_date=2019-02-30"])
+    # A real date still loads, from YAML and from --set.
+    config.write_text("world:\n  calendar:\n    start_date: 2019-02-28\n")
+    assert str(load_config(config).world.calendar.start_date) == "2019-02-28"
+    assert str(load_config(SMOKE, ["world.calendar.start_date=2020-02-29"])
+               .world.calendar.start_date) == "2020-02-29"
+
+
+def test_impossible_date_in_yaml_is_one_line_and_exit_2(tmp_path):
+    config = tmp_path / "experiment.yaml"
+    config.write_text(SMOKE.read_text().replace("  calendar:\n",
+                                                "  calendar:\n    start_date: 2019-02-30\n"))
+    res = nsf("simulate", str(config), "--set", f"simulate.data_dir={tmp_path / 'data'}",
+              cwd=tmp_path)
+    _refused_in_one_line(res, str(config), "world.calendar.start_date")
+    assert not (tmp_path / "data").exists()

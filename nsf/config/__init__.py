@@ -57,6 +57,65 @@ class ConfigError(NsfError):
     """A config that cannot be used; the message is one line naming the source and field."""
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a date that does not exist (``2019-02-30``) stays text,
+    so the config's validation names the field instead of the parser raising ``ValueError``."""
+
+
+def _timestamp_or_text(loader: _ConfigLoader, node: yaml.ScalarNode) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
+def _duplicated_key(node: yaml.Node | None, path: str = "") -> tuple[str, int] | None:
+    """The first key that appears twice in one mapping (dotted path, 1-based line), or None.
+
+    YAML itself lets the last of two equal keys win silently; a config refuses it, as it
+    refuses an unknown key.
+    """
+    if isinstance(node, yaml.MappingNode):
+        seen: set[tuple[str, str]] = set()
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = (key_node.tag, str(key_node.value))
+            name = f"{path}.{key_node.value}" if path else str(key_node.value)
+            if key in seen:
+                return name, key_node.start_mark.line + 1
+            seen.add(key)
+            found = _duplicated_key(value_node, name)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicated_key(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _load_yaml(text: str, origin: str, path: str = "", *, lines: bool = True) -> Any:
+    """Parse config YAML: duplicated keys are refused (naming the key, with ``path`` before
+    it, and the line when ``lines``); impossible dates stay text.
+
+    Raises
+    ------
+    ConfigError
+        A duplicated key (``yaml.YAMLError`` is left to the caller).
+    """
+    found = _duplicated_key(yaml.compose(text, Loader=_ConfigLoader), path)
+    if found:
+        where = f" at line {found[1]}" if lines else ""
+        raise ConfigError(f"{origin}: duplicated key {found[0]!r}{where} (each key may appear "
+                          "once)")
+    return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
+
+
 class ExperimentConfig(BaseModel):
     """One experiment: the world, how it is simulated, and what is done with it."""
 
@@ -95,7 +154,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", key):
         raise ConfigError(f"--set {item!r}: {key!r} is not a dotted field name")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _load_yaml(raw, f"--set {item}", key, lines=False) if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc.problem})") from None
     return key.split("."), value
@@ -192,7 +251,7 @@ def load_config(
         if not p.is_file():
             raise ConfigError(f"{source}: config file not found")
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            loaded = _load_yaml(p.read_text(encoding="utf-8"), source)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -200,7 +259,9 @@ def load_config(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source}: cannot read ({exc})") from None
         if loaded is None:
-            loaded = {}
+            # An empty file (or comments only) would silently run the default job.
+            raise ConfigError(f"{source}: the config file is empty; to use the defaults, give "
+                              "no config file")
         if not isinstance(loaded, dict):
             raise ConfigError(f"{source}: top level must be a mapping of sections")
         data = copy.deepcopy(loaded)
