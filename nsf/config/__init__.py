@@ -113,7 +113,7 @@ def _load_yaml(text: str, origin: str, path: str = "", *, lines: bool = True) ->
         where = f" at line {found[1]}" if lines else ""
         raise ConfigError(f"{origin}: duplicated key {found[0]!r}{where} (each key may appear "
                           "once)")
-    return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader)
+    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader: plain data only
 
 
 class ExperimentConfig(BaseModel):
