@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -359,7 +360,8 @@ def _done_records(staging: Path, chunks: list[tuple[int, int]],
                 data = json.loads(rec.read_text())
                 check_seal(data, rec, signing_key)
                 ok = (data["index"], data["user_lo"], data["user_hi"]) == (i, lo, hi) \
-                    and isinstance(data["sums"], dict) and isinstance(data["aggregates"], dict)
+                    and isinstance(data["sums"], dict) and isinstance(data["aggregates"], dict) \
+                    and isinstance(data["block_sums"], dict)
             except (OSError, ValueError, KeyError, TypeError):  # WorldError is a ValueError
                 ok = False
             if ok:
@@ -386,6 +388,12 @@ def _run_all(fn: Callable, tasks: list, workers: int,
 
 
 def _summary(world: WorldConfig, records: list[dict], base_rate: dict | None) -> dict:
+    """The achieved rates against their targets, from the chunks' records in chunk order.
+
+    Byte-identical for any chunk size and worker count: every aggregate but one is an integer
+    count (or an integer-valued float, exact in any order); the oracle's float sum comes per
+    block of users and is added up block by block in block order (:func:`math.fsum`).
+    """
     tot: dict[str, float] = {}
     for r in records:
         for k, v in r["aggregates"].items():
@@ -393,6 +401,7 @@ def _summary(world: WorldConfig, records: list[dict], base_rate: dict | None) ->
                 tot[k] = [a + b for a, b in zip(tot.get(k, [0] * len(v)), v, strict=True)]
             else:
                 tot[k] = tot.get(k, 0) + v
+    tot["oracle_p_sum"] = math.fsum(s for r in records for s in r["block_sums"]["oracle_p"])
     n = max(tot["n_users"], 1)
     pop, beh, tgt = world.population, world.behaviour, world.targets
     apple_days = max(tot["apple_user_days"], 1)

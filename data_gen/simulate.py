@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -446,10 +447,15 @@ def run_chunk(task: ChunkTask) -> dict:
     balance_source = shown_balance_source(task.seed, first_block, sizes,
                                           cfg.dependence.balance)
     agg = {"apple_rows": 0, "apple_nsf": 0, "apple_rows_charged": 0, "apple_nsf_charged": 0,
-           "rows": 0, "any_nsf": 0, "oracle_rows": 0, "oracle_p_sum": 0.0, "oracle_realised": 0,
+           "rows": 0, "any_nsf": 0, "oracle_rows": 0, "oracle_realised": 0,
            # Per observation date (a drifting world's rate changes over the calendar).
            "apple_nsf_by_date": [0] * obs_days.size}
     apple = pop.apple_registered
+    # The oracle's P(NSF) of each block of users, summed exactly (math.fsum) over all its rows:
+    # the chunk's sum is a list in block order, which the summary adds up in the same order
+    # for any chunking (a float sum per chunk would change in the last digits with it).
+    row_block = uid // BLOCK_USERS - first_block
+    oracle_p_by_block: list[list[np.ndarray]] = [[] for _ in sizes]
     for k, d in enumerate(obs_days):
         d = int(d)
         out.write("feed", _feed_rows(cfg, static, bal_out[k].astype(np.int64), snaps, d,
@@ -487,7 +493,8 @@ def run_chunk(task: ChunkTask) -> dict:
                 "oracle_draws": np.full(sel.size, cfg.truth.oracle_draws, np.int32),
             })
             agg["oracle_rows"] += sel.size
-            agg["oracle_p_sum"] += float(o[:, 0].sum())
+            for b in range(len(sizes)):
+                oracle_p_by_block[b].append(o[row_block[sel] == b, 0])
             agg["oracle_realised"] += int(nsf_app[sel].sum())
 
     last = snaps[int(cp_days[-1])]  # counters up to the last checkpoint day
@@ -512,6 +519,8 @@ def run_chunk(task: ChunkTask) -> dict:
         "rows": {t: s[1] for t, s in sums.items()},
         "sums": {t: [f"{s[0]:016x}", s[1]] for t, s in sums.items()},
         "aggregates": agg,
+        "block_sums": {"oracle_p": [math.fsum(np.concatenate(parts).tolist()) if parts else 0.0
+                                    for parts in oracle_p_by_block]},
     }
 
 

@@ -445,3 +445,17 @@ def test_resume_keeps_an_intact_finished_chunk(tmp_path, chunked_clean):
     assert manifest["summary_sha256"] == chunked_clean["summary_sha256"]
     final = tmp_path / f"{manifest['name']}-{manifest['digest'][:8]}"
     assert (final / "outcomes" / "part-00000.parquet").stat().st_mtime_ns == before
+
+
+def test_summary_is_byte_identical_for_any_chunk_size_and_workers(tmp_path, chunked_clean):
+    """summary.json (and so the manifest's summary_sha256) adds the chunks' sums in a fixed
+    order (per block of users), so it does not change with the chunking in the last digits."""
+    clean = tmp_path / "clean"
+    build_dataset(**_chunked_kwargs(clean))
+    (clean_folder,) = [p for p in clean.iterdir() if not p.name.startswith(".")]
+    for i, (chunk_users, workers) in enumerate([(16384, 2), (24576, 1)]):
+        path, manifest, _ = build_dataset(**{**_chunked_kwargs(tmp_path / str(i)),
+                                             "chunk_users": chunk_users}, workers=workers)
+        assert (path / "summary.json").read_bytes() == \
+            (clean_folder / "summary.json").read_bytes()
+        assert manifest["summary_sha256"] == chunked_clean["summary_sha256"]
