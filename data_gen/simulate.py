@@ -7,6 +7,7 @@ redone on the next run. Everything a chunk writes depends only on the seed and i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -168,6 +169,15 @@ class _Writer:
         if hash_sum is None:
             hash_sum = _checksum.rows_hash_sum(columns, words)
         self.sums.setdefault(table, []).append(hash_sum)
+
+    def abort(self) -> None:
+        """Close what is open and remove the unfinished (``.tmp``) parts."""
+        for table, writer in self.writers.items():
+            # Closing may fail too (no space left to flush): the file is removed below anyway.
+            with contextlib.suppress(OSError):
+                writer.close()
+            self.paths[table].with_suffix(".parquet.tmp").unlink(missing_ok=True)
+        self.writers.clear()
 
     def close(self) -> dict[str, tuple[int, int]]:
         for table, w in self.writers.items():
@@ -358,10 +368,22 @@ def check_chunk(item: tuple[str, dict]) -> tuple[int, bool]:
 
 
 def run_chunk(task: ChunkTask) -> dict:
-    """Simulate and write one chunk; returns its record (row counts, checksums, aggregates)."""
+    """Simulate and write one chunk; returns its record (row counts, checksums, aggregates).
+
+    On any failure (a full disk, an interrupt) the chunk's unfinished ``.tmp`` parts are
+    removed before the error propagates; finished parts are renamed only once complete.
+    """
+    out = _Writer(Path(task.staging), task.index)
+    try:
+        return _simulate_chunk(task, out)
+    except BaseException:
+        out.abort()
+        raise
+
+
+def _simulate_chunk(task: ChunkTask, out: _Writer) -> dict:
     cfg = task.world
     cal = cfg.calendar
-    staging = Path(task.staging)
     first_block = task.user_lo // BLOCK_USERS
     last_block = (task.user_hi - 1) // BLOCK_USERS
     sizes = [min(task.user_hi, (b + 1) * BLOCK_USERS) - max(task.user_lo, b * BLOCK_USERS)
@@ -373,7 +395,6 @@ def run_chunk(task: ChunkTask) -> dict:
                      range(first_block, last_block + 1)], sizes)
     pop = make_population(cfg, uid, init, pay_money_scale=task.pay_money_scale)
     ident = _identities(task, pop, init)
-    out = _Writer(staging, task.index)
     static = _static_columns(pop, ident, cfg, task.hmac_key)
     out.write("users", static)
     out.write("sensitive", {
@@ -624,10 +645,14 @@ def calibrate_base_rate(cfg: WorldConfig, seed: int) -> dict:
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write JSON to a temporary name, flush to disk, then rename over ``path``."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 

@@ -111,6 +111,39 @@ def store_lock(cfg: TrackingConfig):
     return FileLock(lock_folder(cfg) / name, timeout=600)
 
 
+def _create_sqlite_store(cfg: TrackingConfig, db: Path) -> None:
+    """Create a new SQLite store in a temporary file beside ``db`` and move it into place only
+    once every schema migration has run (call under :func:`store_lock`).
+
+    MLflow migrates a new store in many steps; one stopped half-way (a full disk, a kill)
+    leaves a file that no later run can migrate (``_alembic_tmp_... already exists``). Here a
+    failure leaves nothing at ``db``, and the next run starts afresh.
+
+    Raises
+    ------
+    NsfError
+        The schema could not be created (one line, e.g. "database or disk is full").
+    """
+    import sqlalchemy.exc
+    from mlflow.exceptions import MlflowException
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = db.resolve().parent
+    for stale in folder.glob(f".{db.name}.*.new*"):  # left by a creation that was killed
+        stale.unlink(missing_ok=True)
+    tmp = folder / f".{db.name}.{os.getpid()}.new"
+    try:
+        store = SqlAlchemyStore(f"sqlite:///{tmp}", artifact_root(cfg))
+        store.engine.dispose()
+        os.replace(tmp, db)
+    except (MlflowException, sqlalchemy.exc.SQLAlchemyError, OSError) as exc:
+        for leftover in folder.glob(f"{tmp.name}*"):  # the file and its journal
+            leftover.unlink(missing_ok=True)
+        detail = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise NsfError(f"tracking store {cfg.uri!r}: cannot create {db} ({detail}); nothing "
+                       "was kept, so a rerun starts afresh") from None
+
+
 def open_store(cfg: TrackingConfig) -> None:
     """Create or migrate the store once per process, under :func:`store_lock`, so processes
     that first use a new SQLite store at the same time do not race on its schema.
@@ -132,7 +165,11 @@ def open_store(cfg: TrackingConfig) -> None:
     lock = store_lock(cfg)
     try:
         with lock:
-            # The first query creates the tables and runs any pending migrations.
+            db = sqlite_path(cfg.uri)
+            if db is not None and not db.exists():
+                _create_sqlite_store(cfg, db)
+            # The first query runs any pending migrations (creates the tables of a store
+            # that is not SQLite).
             MlflowClient(cfg.uri).search_experiments(max_results=1)
     except Timeout:
         raise NsfError(f"tracking.uri {cfg.uri!r}: another process holds {lock.lock_file} "
