@@ -459,3 +459,11 @@ def test_summary_is_byte_identical_for_any_chunk_size_and_workers(tmp_path, chun
         assert (path / "summary.json").read_bytes() == \
             (clean_folder / "summary.json").read_bytes()
         assert manifest["summary_sha256"] == chunked_clean["summary_sha256"]
+
+
+def test_resume_verifies_finished_chunks_in_worker_processes(tmp_path, chunked_clean):
+    staging = _interrupted_build(tmp_path)
+    _damage_part(staging, "edit")
+    path, manifest, _ = build_dataset(**_chunked_kwargs(tmp_path), workers=2)
+    assert all(verify_dataset(path).values())
+    assert manifest["checksums"] == chunked_clean["checksums"]
