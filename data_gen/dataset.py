@@ -13,6 +13,7 @@ reader checks it (:func:`read_manifest`) before using anything the manifest says
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import hmac
@@ -638,15 +639,18 @@ def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, fina
     if not resuming:  # checked before anything is written
         _check_free_space(final.parent, estimate_bytes(world, chunk_users))
     _prepare_staging(staging, digest)
+    if resuming:  # what a killed build was writing
+        _remove_temporary_files(staging)
 
     done = _done_records(staging, chunks, signing_key)
     # Finished chunks are never trusted unchecked: each part is hashed again against its
     # record; a chunk whose parts do not match is built again.
     checks = [(str(staging), done[i]) for i in sorted(done)]
-    for index, intact in _run_all(check_chunk, checks, workers, run_tasks):
-        if not intact:
-            (staging / "_chunks" / f"{index:05d}.json").unlink()
-            del done[index]
+    with contextlib.closing(_run_all(check_chunk, checks, workers, run_tasks)) as results:
+        for index, intact in results:
+            if not intact:
+                (staging / "_chunks" / f"{index:05d}.json").unlink()
+                del done[index]
     if resuming:  # room for the chunks still to build
         _check_free_space(final.parent, estimate_bytes(
             world, chunk_users, sum(hi - lo for i, (lo, hi) in enumerate(chunks)
@@ -665,8 +669,11 @@ def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, fina
         if progress:
             progress(len(done), len(chunks))
 
-    for rec in _run_all(run_chunk, todo, workers, run_tasks):
-        finish(rec)
+    # Closed on any error (here too, e.g. a full disk writing a record): the workers are
+    # stopped before the caller removes the temporary files.
+    with contextlib.closing(_run_all(run_chunk, todo, workers, run_tasks)) as results:
+        for rec in results:
+            finish(rec)
 
     records = [done[i] for i in range(len(chunks))]
     tables: dict[str, dict] = {}
