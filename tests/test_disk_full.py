@@ -164,5 +164,4 @@ def test_store_created_on_a_full_disk_is_usable_on_rerun(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".mlflow.db")]
     again = _python(_USE_STORE, uri, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    again = _python(_USE_STORE, uri, cwd=tmp_path)  # and it stays usable
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.strip().isdigit()  # the experiment's id
