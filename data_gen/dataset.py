@@ -608,7 +608,7 @@ def build_dataset(
                 f"{where}: no space left on the device; the dataset needs about "
                 f"{_size(estimate_bytes(world, chunk_users))} ({_size(free)} free now); "
                 "finished chunks are kept: free space and rerun to resume") from None
-        raise WorldError(f"{where}: cannot write the dataset "
+        raise WorldError(f"{where}: cannot build the dataset "
                          f"({exc.strerror or str(exc).splitlines()[0]})") from None
     finally:
         lock.release()
