@@ -117,7 +117,7 @@ def test_rare_sensitive_levels_are_pooled(tmp_path):
     nation = np.where(np.arange(n) < 5, "atlantis", np.where(np.arange(n) % 2, "a", "b"))
     prepared = prepare(_cfg(_credit(tmp_path, n, nationality=nation),
                             "dataset.table.sensitive_columns=[nationality]"))
-    assert set(prepared.sensitive["nationality"]) == {"a", "b", "(other)"}
+    assert set(prepared.sensitive["nationality"]) == {"a", "b", "(pooled rare levels)"}
 
 
 def test_plain_table_families_skip_with_reasons(tmp_path):

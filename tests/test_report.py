@@ -599,7 +599,7 @@ def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(tmp_path):
 
     config = tmp_path / "own.yaml"
     config.write_text((ROOT / "experiments" / "own_table.yaml").read_text(encoding="utf-8")
-                      .replace("examples/credit.csv", str(ROOT / "examples" / "credit.csv")),
+                      .replace("../examples/credit.csv", str(ROOT / "examples" / "credit.csv")),
                       encoding="utf-8")
     sets = [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", "study.seeds=2",
             "study.n_bootstrap=100", "study.fairness_n_bootstrap=60", "study.shap_rows=100",

@@ -95,7 +95,7 @@ def study_cmd(
     same test rows. Finished variant runs are reused on a re-run (--fresh redoes them); the
     result is logged to one MLflow parent run (study.json and CSV tables).
     """
-    from nsf.data import open_dataset
+    from nsf.data import open_dataset, reading_summary
     from nsf.pipeline import prepare
     from nsf.study import resolve_variants, run_study, study_tables
     from nsf.tracking import check_store, log_description
@@ -141,6 +141,8 @@ def study_cmd(
         # Read and check the data and the variants before a run exists: bad input writes nothing.
         prepared = prepare(cfg, dataset, latents=latents,
                            sample_subjects=cfg.study.sample_subjects)
+        for line in reading_summary(prepared.description):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         resolve_variants(cfg, prepared.for_study(cfg.study.crossfit_below,
                                                  cfg.study.crossfit_folds))
         with study_lock(cfg), study_run(cfg, fresh=fresh) as (run_id, resumed):
