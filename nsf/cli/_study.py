@@ -38,14 +38,23 @@ def _summary(result) -> Table:
     s = result.settings
     metric = s.primary_metric
     table = Table(title=f"study {result.name!r}: {metric} difference to the reference, "
-                  f"{s.confidence:.0%} interval over rows and {len(result.seeds)} seeds, "
+                  f"{s.confidence:.0%} interval over rows and {len(result.seeds)} seeds (the one that "
+                  "decided the verdict), "
                   f"margin {s.margins[metric]}")
-    for col in ("variant", "reference", "estimate", "interval", "verdict"):
+    for col in ("variant", "reference", "estimate", "interval", "decided by", "verdict"):
         table.add_column(col, justify="right" if col in ("estimate", "interval") else "left")
     for v in result.variants:
         m = v.comparisons[v.reference].metrics[metric]
-        table.add_row(v.name, v.reference, _fmt(m.estimate),
-                      f"[{_fmt(m.lower)}, {_fmt(m.upper)}]", v.verdict or "")
+        # The interval that decided the verdict: the simultaneous one of the variant's family
+        # when multiplicity control widened it, else the per-comparison one.
+        if m.decided_by == "simultaneous" and m.simultaneous_lower is not None:
+            lo, hi, by = m.simultaneous_lower, m.simultaneous_upper, \
+                f"simultaneous ({m.family_size})"
+        else:
+            lo, hi = m.lower, m.upper
+            by = {"holm": "Holm", None: "per comparison"}.get(m.decided_by, "per comparison")
+        table.add_row(v.name, v.reference, _fmt(m.estimate), f"[{_fmt(lo)}, {_fmt(hi)}]",
+                      by, v.verdict or "")
     return table
 
 

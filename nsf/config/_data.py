@@ -48,8 +48,8 @@ class TableConfig(_Frozen):
     numeric_share: float = Field(
         0.9, gt=0.5, le=1.0,
         description="[ASSUMPTION] A text column is mostly numbers when at least this share of "
-        "its non-missing values parse as numbers (a few stray entries such as '123KRW' or "
-        "'n.a.', not a category whose levels happen to be digits).",
+        "its non-missing values parse as numbers (a few stray entries such as '12 units' "
+        "or 'n.a.', not a category whose levels happen to be digits).",
     )
     identifier_columns: tuple[str, ...] = Field(
         (),

@@ -362,6 +362,8 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         raise ValueError("workers > 1 needs dataset_path (each worker prepares the data)")
     timing: dict[str, float] = {}
     t_start = time.perf_counter()
+    threshold, threshold_source = fairness_threshold(cfg, prepared)
+    cfg = cfg.model_copy(update={"study": cfg.study.model_copy(update={"threshold": threshold})})
     prepared = prepared.for_study(cfg.study.crossfit_below, cfg.study.crossfit_folds)
     with TaskPool(cfg, prepared, dataset_path=dataset_path, latents=prepared.latents,
                   workers=workers, serial=needs_path) as pool:
@@ -369,12 +371,37 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         result = _run(study, timing)
     timing["total"] = time.perf_counter() - t_start
     result["timing"] = timing
+    result["settings"]["threshold_source"] = threshold_source
     out = StudyResult.model_validate(jsonable(result))
     ledger = build_ledger(out, cfg.study.ledger)
     if ledger is None:
         return out
     return out.model_copy(update={"sections": out.sections.model_copy(
         update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
+
+
+#: The simulated policy's operating point: the fairness threshold of simulated data.
+SIMULATED_THRESHOLD = 20
+
+
+def fairness_threshold(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[int, str]:
+    """The fairness tables' operating threshold and how it was chosen (``study.threshold``;
+    null: the policy's fixed threshold, the simulated policy's 20, or a table's base rate)."""
+    s = cfg.study
+    if s.threshold is not None:
+        return int(s.threshold), "set in study.threshold"
+    decisions = s.families is None or DECISIONS in s.families
+    if cfg.policy.threshold_rule == "fixed" and decisions and (
+            cfg.dataset.kind == "simulated" or cfg.policy.columns is not None):
+        return int(cfg.policy.threshold), "the policy's fixed threshold (policy.threshold)"
+    if cfg.dataset.kind == "simulated":
+        return SIMULATED_THRESHOLD, "the simulated policy's operating point"
+    rows = prepared.rows
+    population = rows["apple_registered"].to_numpy(dtype=bool)
+    rate = float(rows["label"].to_numpy()[population].mean()) if population.any() else 0.5
+    threshold = int(np.clip(round(100 * rate), 1, 99))
+    return threshold, (f"derived from the data: the base rate {rate:.1%} (flagged when the "
+                       "calibrated probability reaches it: above-average risk)")
 
 
 def jsonable(value):
@@ -449,7 +476,7 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     # Minimal sufficient set.
     t = time.perf_counter()
     minimal = _minimal_set(study, compared, contested, attrs) \
-        if s.minimal_set.enabled and contested else None
+        if minimal_set_runs(s) and contested else None
     timing["minimal_set"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -554,6 +581,14 @@ def _decisions(study: _Study, attrs: dict) -> Any:
                 if run_id is not None:
                     log(run_id, metrics)
     return section
+
+
+def minimal_set_runs(s) -> bool:
+    """Whether the minimal-set search runs: as configured, or (null) only when no family list
+    narrows the study (a family list is honoured exactly)."""
+    if s.minimal_set.enabled is not None:
+        return s.minimal_set.enabled
+    return s.families is None
 
 
 def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dict) -> dict:
