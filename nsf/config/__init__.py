@@ -7,6 +7,7 @@ any field. Every rejection names the file, the field and what is allowed (:class
 from __future__ import annotations
 
 import copy
+import os
 import re
 import types
 import typing
@@ -188,7 +189,7 @@ def _relative_to(data: dict, folder: Path) -> None:
         if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
             value = Path(node[keys[-1]]).expanduser()
             if not value.is_absolute():
-                node[keys[-1]] = str(folder / value)
+                node[keys[-1]] = os.path.normpath(folder / value)
 
 
 def load_config(
