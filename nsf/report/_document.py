@@ -191,6 +191,15 @@ def _summary(m: dict) -> list[dict]:
         f"difference to the reference with its {_conf(s)} interval and "
         f"the verdict against a margin of {fmt(s.get('margin'))} "
         f"{s['primary_metric'].upper()}."))
+    ev = m["model_card"]["evaluation_data"]
+    if ev.get("plain_cv_auc") is not None:
+        blocks.append(_note(
+            f"Cross-fitted: {ev['split']}. Each fold's model also gives up a calibration fold "
+            "and trains on re-drawn rows, so the study's AUC "
+            f"{fmt((m['baseline']['metrics'].get('test_auc') or {}).get('mean'))} is below the "
+            f"usual cross-validated AUC of the same learner, {fmt(ev['plain_cv_auc'])} "
+            f"({ev.get('plain_cv_note')}): compare that one with published figures. The "
+            "verdicts compare variants under the same protocol, so both arms pay the same."))
     skipped = m.get("skipped_families") or []
     if skipped:
         blocks.append(_note("Families not applicable to this dataset (skipped, not missing): "
@@ -649,7 +658,9 @@ def _model_card(m: dict) -> list[dict]:
     blocks += [_h("Evaluation data"), _kv([
         ("split", str(ev["split"])), ("test rows", fmt(ev["test_rows"], "int")),
         (f"test {_words(m)['positive']} rate", fmt(ev["test_nsf_rate"], "pct")),
-        ("test rows digest", str(ev["test_digest"]))])]
+        ("test rows digest", str(ev["test_digest"])),
+        *([("plain cross-validated AUC (no calibration fold)", fmt(ev["plain_cv_auc"]))]
+          if ev.get("plain_cv_auc") is not None else [])])]
     blocks += [_h("Training data"), _kv([
         ("kind", str(tr["kind"])), ("source", str(tr["source"])),
         ("dataset digest", str(tr["digest"])), ("training rows", fmt(tr["train_rows"], "int")),
@@ -741,7 +752,7 @@ def _reproducibility(m: dict) -> list[dict]:
     if not text:
         text = "# config.yaml not logged; not available"
     elif not _simulated(m):
-        text = _table_config(text, {f["family"] for f in m.get("skipped_families") or []})
+        text = _table_config(text, set(m["settings"].get("families") or []))
     blocks += [_h("Resolved config"), {"type": "pre", "text": text}]
     return blocks
 
@@ -751,12 +762,12 @@ def _reproducibility(m: dict) -> list[dict]:
 _SIMULATION_SECTIONS = ("world", "simulate", "audit", "target")
 
 
-def _table_config(text: str, skipped: set[str]) -> str:
+def _table_config(text: str, ran: set[str]) -> str:
     config = yaml.safe_load(text) or {}
     if not isinstance(config, dict):
         return text
     # The policy prices decisions; without the decisions family nothing read it.
-    drop = (*_SIMULATION_SECTIONS, *(("policy",) if "decisions" in skipped else ()))
+    drop = (*_SIMULATION_SECTIONS, *(("policy",) if "decisions" not in ran else ()))
     kept = {k: v for k, v in config.items() if k not in drop}
     study = kept.get("study")
     if isinstance(study, dict):

@@ -132,7 +132,7 @@ def _settings(study: StudyResult | None) -> dict:
                 "multiplicity": None,
                 "threshold": None, "metrics": [], "model": None, "n_seeds": 0,
                 "outcome": None, "population": None, "thresholds": {}, "simulated": True,
-                "words": _words(None), "threshold_source": None}
+                "words": _words(None), "threshold_source": None, "families": []}
     s = study.settings
     return {"primary_metric": s.primary_metric, "margin": s.margins.get(s.primary_metric),
             "margins": dict(s.margins), "confidence": s.confidence,
@@ -143,6 +143,7 @@ def _settings(study: StudyResult | None) -> dict:
             "outcome": _outcome(study), "population": _population(study),
             "thresholds": s.model_dump(mode="json"),
             "simulated": study.dataset.kind == "simulated", "words": _words(study),
+            "families": list(study.families),
             "threshold_source": s.threshold_source}
 
 
@@ -607,7 +608,8 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
                            "intervals over test rows and seeds",
         },
         "evaluation_data": {k: getattr(ds, k, None) for k in (
-            "split", "test_rows", "test_nsf_rate", "test_digest")},
+            "split", "test_rows", "test_nsf_rate", "test_digest", "plain_cv_auc",
+            "plain_cv_note")},
         "training_data": {k: getattr(ds, k, None) for k in (
             "kind", "source", "digest", "train_rows", "validation_rows")},
         "quantitative_analyses": {k: mean_sd(k) for k in metrics},
@@ -745,19 +747,20 @@ _CASE_SETTINGS = (("study.ledger.", None), ("policy.", "decisions"),
                   ("study.volume_sizes", "volume"), ("world.", None), ("simulate.", None))
 
 
-def _assumptions(study: StudyResult | None, skipped: dict) -> list[dict]:
+def _assumptions(study: StudyResult | None) -> list[dict]:
     """The assumptions the study logged; for a table, without the case's facts and the
-    settings of families that did not apply."""
+    settings of families that did not run."""
     if study is None:
         return []
     rows = [a.model_dump() for a in study.assumptions]
     if study.dataset.kind == "simulated":
         return rows
+    ran = set(study.families)
     out = []
     for a in rows:
         owner = next((fam for prefix, fam in _CASE_SETTINGS
                       if a["field"].startswith(prefix)), "")
-        if owner is None or (owner and owner in skipped) or a["source"] == "CASE":
+        if owner is None or (owner and owner not in ran) or a["source"] == "CASE":
             continue
         out.append(a)
     return out
@@ -961,7 +964,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "model_card": _model_card(study, settings, fair),
         "data": _data_section(study),
         "power": _power(drop_one, settings),
-        "method": {"assumptions": _assumptions(study, skipped),
+        "method": {"assumptions": _assumptions(study),
                    "calibration": calibration,
                    "statistics": _statistics_text(settings),
                    "limitations": _limitations(study, settings)},

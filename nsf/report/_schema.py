@@ -83,6 +83,7 @@ class Settings(_Strict):
                                   "decision, the rows and the scored probability.")
     threshold_source: str | None = Field(None, description="How the fairness threshold was "
                                          "chosen.")
+    families: list[str] = Field([], description="The families that ran.")
 
 
 class Baseline(_Strict):

@@ -387,6 +387,11 @@ class DatasetInfo(ResultModel):
     test_rows: int
     test_nsf_rate: Num
     test_digest: str = Field(description="Digest of the test rows and their labels.")
+    plain_cv_auc: Num = Field(
+        None, description="A cross-fitted table's plain cross-validated AUC of the same learner "
+        "(no calibration fold, no re-drawn training rows), for comparison with published "
+        "figures; None when the data were split once.")
+    plain_cv_note: str | None = Field(None, description="How plain_cv_auc was computed.")
 
 
 class FeatureEntry(ResultModel):
