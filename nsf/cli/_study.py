@@ -38,8 +38,8 @@ def _summary(result) -> Table:
     s = result.settings
     metric = s.primary_metric
     table = Table(title=f"study {result.name!r}: {metric} difference to the reference, "
-                  f"{s.confidence:.0%} interval over rows and {len(result.seeds)} seeds (the one that "
-                  "decided the verdict), "
+                  f"{s.confidence:.0%} interval over rows and {len(result.seeds)} seeds "
+                  "(the one that decided the verdict), "
                   f"margin {s.margins[metric]}")
     for col in ("variant", "reference", "estimate", "interval", "decided by", "verdict"):
         table.add_column(col, justify="right" if col in ("estimate", "interval") else "left")

@@ -60,6 +60,11 @@ class VariantConfig(_Frozen):
         return self
 
 
+#: The fairness threshold of a simulated dataset when study.threshold is null: the simulated
+#: policy's operating point (a score of 20).
+SIMULATED_THRESHOLD = 20
+
+
 class MinimalSetConfig(_Frozen):
     """The backward search for a minimal sufficient set of contested groups."""
 

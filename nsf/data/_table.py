@@ -188,10 +188,12 @@ def _shown(values, limit: int = 5) -> str:
 
 
 def _typed(cfg: TableConfig, name: str, column: pa.ChunkedArray, markers: pa.Array,
-           notes: list[str], path: Path, found: dict) -> pa.ChunkedArray:
+           notes: list[str], path: Path, found: dict, infer: bool) -> pa.ChunkedArray:
     """A text column with missing-value markers made null, read as numbers when its values
     are numbers (all, or at least ``cfg.numeric_share`` with the rest made missing and noted),
-    as booleans when they are all true/false, else as text."""
+    as booleans when they are all true/false, else as text. ``infer`` False (a typed file):
+    a text column is read as numbers only when it held markers or stray non-numbers (the
+    writer chose text for a column of numbers, e.g. codes with leading zeros)."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return column
     trimmed = pc.utf8_trim_whitespace(column)
@@ -210,7 +212,7 @@ def _typed(cfg: TableConfig, name: str, column: pa.ChunkedArray, markers: pa.Arr
     is_number = pc.match_substring_regex(present, _NUMBER)
     n_numbers = pc.sum(is_number).as_py() or 0
     share = n_numbers / len(present)
-    if share == 1.0:
+    if share == 1.0 and (infer or n_markers):
         if pc.all(pc.match_substring_regex(present, _INTEGER)).as_py():
             try:
                 return pc.cast(trimmed, pa.int64())
@@ -229,8 +231,11 @@ def _typed(cfg: TableConfig, name: str, column: pa.ChunkedArray, markers: pa.Arr
         numbers = pc.if_else(pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER), False),
                              trimmed, pa.scalar(None, pa.string()))
         return pc.cast(numbers, pa.float64())
+    if share == 1.0:
+        return column
     lower = pc.utf8_lower(present)
-    if n_markers == 0 and pc.all(pc.is_in(lower, value_set=pa.array(["true", "false"]))).as_py():
+    booleans = pa.array(["true", "false"])
+    if infer and n_markers == 0 and pc.all(pc.is_in(lower, value_set=booleans)).as_py():
         return pc.equal(pc.utf8_lower(trimmed), "true")
     return column
 
@@ -253,7 +258,8 @@ def _read(cfg: TableConfig, path: Path, fmt: str, notes: list[str]) -> pd.DataFr
     markers = pa.array(list(COMMON_NA_VALUES if cfg.na_values is None else cfg.na_values),
                        pa.string())
     found: dict[str, list[str]] = {}
-    columns = [_typed(cfg, name, table.column(name), markers, notes, path, found)
+    columns = [_typed(cfg, name, table.column(name), markers, notes, path, found,
+                      infer=fmt == "csv")
                for name in table.column_names]
     if found:
         how = "declared in dataset.table.na_values" if cfg.na_values is not None else \

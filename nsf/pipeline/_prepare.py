@@ -501,8 +501,8 @@ def fairness_groups(raw: pd.DataFrame, description: DatasetDescription) -> pd.Da
 
     Numeric columns are cut into ``bands`` quantile bands (labelled by their edges; fewer when
     values tie), missing values become '(missing)', and levels with fewer than
-    ``description.rare_level_rows`` rows are pooled into '(pooled rare levels)' (named so it cannot be taken for a level
-    of the data such as 'Other'). Columns not declared
+    ``description.rare_level_rows`` rows are pooled into '(pooled rare levels)' (named so it
+    cannot be taken for a level of the data such as 'Other'). Columns not declared
     sensitive are kept as they are (the simulator's raw age, for the audit).
     """
     out = raw.reset_index(drop=True).copy()

@@ -287,7 +287,8 @@ def _inventory(m: dict) -> list[dict]:
     inv = m["inventory"]
     what = ("Every shared category, the attribute group its features belong to, and what "
             if inv["unit"] == "category" else "Every attribute group of the table and what ")
-    blocks = _data(m) + [_p(what + "the study measured about that group: necessity (AUC change when "
+    blocks = [*_data(m), _p(
+        what + "the study measured about that group: necessity (AUC change when "
                  "the group is removed, with its interval and verdict), the coarse version "
                  "(AUC change when it is coarsened), reliance (share of mean |SHAP|), and its "
                  "strongest proxy lift for a protected attribute "

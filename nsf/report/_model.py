@@ -521,9 +521,10 @@ def _answer_identifiers(study: StudyResult | None) -> str:
     which = (f"the declared identifier columns ({', '.join(declared)})" if declared else
              "no column was declared in dataset.table.identifier_columns")
     return ("The de-identification audit attacks shared hashed identifiers; this table "
-            f"shares none with the model. {which[0].upper()}{which[1:]}; a feature column that looks like an "
-            "identifier (digests, e-mail or phone patterns, nearly one value per row) stops the "
-            "study before any fit, so no identifier is a feature or reaches the logged models.")
+            f"shares none with the model. {which[0].upper()}{which[1:]}; a feature column "
+            "that looks like an identifier (digests, e-mail or phone patterns, nearly one "
+            "value per row) stops the study before any fit, so no identifier is a feature or "
+            "reaches the logged models.")
 
 
 def _answer_audit(audit: dict | None) -> str:
@@ -565,7 +566,8 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
 
     return {
         "details": {
-            "model": settings.get("model"), "score": f"round(100 x calibrated {words['probability']}), 0-100",
+            "model": settings.get("model"),
+            "score": f"round(100 x calibrated {words['probability']}), 0-100",
             "target": settings.get("outcome") or "n/a",
             "population": (base.population if simulated else settings.get("population"))
             if base else None,

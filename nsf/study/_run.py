@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nsf.config import ExperimentConfig
-from nsf.config._study import INCOME_BAND
+from nsf.config._study import INCOME_BAND, SIMULATED_THRESHOLD
 from nsf.pipeline import PreparedData
 from nsf.study._assumptions import method_assumptions
 from nsf.study._explain import explanations_section
@@ -378,10 +378,6 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         return out
     return out.model_copy(update={"sections": out.sections.model_copy(
         update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
-
-
-#: The simulated policy's operating point: the fairness threshold of simulated data.
-SIMULATED_THRESHOLD = 20
 
 
 def fairness_threshold(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[int, str]:
