@@ -524,6 +524,8 @@ class Timing(ResultModel):
     minimal_set: float = 0.0
     decisions: float = 0.0
     freshness: float = 0.0
+    plain_cv: float = Field(0.0, description="The plain cross-validated AUC of a cross-fitted "
+                            "table (one extra fit per fold).")
     total: float = 0.0
 
 
