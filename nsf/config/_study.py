@@ -235,8 +235,8 @@ class StudyConfig(_Frozen):
         None, ge=0, le=100, description="Operating threshold of the fairness tables and the "
         "per-person view: a score at or above it is flagged. null: the threshold the "
         "decision uses: policy.threshold when a fixed policy decides (policy.threshold_rule "
-        "'fixed' with the decisions family), 20 for a dataset of `nsf simulate` (its "
-        "policy's operating point), and on a table [ASSUMPTION] "
+        "'fixed' with the decisions family), 20 for the project's generated datasets "
+        "(their policy's operating point), and on a table [ASSUMPTION] "
         "the base rate: flagged when the calibrated probability reaches the share of positive "
         "rows (above-average risk). The report also shows the disparities over a range of "
         "thresholds.")
