@@ -773,8 +773,8 @@ def _table_config(text: str, ran: set[str]) -> str:
     study = kept.get("study")
     if isinstance(study, dict):
         kept["study"] = {k: v for k, v in study.items() if k != "ledger"}
-    return ("# the settings a table study reads (the simulation's sections, unused here, are "
-            "in config.yaml beside this report)\n"
+    return ("# the settings a table study reads (the full config, with the sections it does "
+            "not read, is config.yaml beside this report)\n"
             + yaml.safe_dump(kept, sort_keys=False, allow_unicode=True))
 
 
