@@ -344,6 +344,12 @@ def _attributes(m: dict) -> list[dict]:
         blocks += _figure("attributes", m["_figures"])
     else:
         blocks.append(_absent(m, "drop_one", "the drop-one and drop-all variants"))
+    if att.get("uncontested"):
+        blocks.append(_p("For reference, each uncontested group removed the same way: these "
+                         "groups are not contested, so their verdicts change no recommendation "
+                         "(uncontested data are kept)."))
+        blocks.append(_comparison_table(att["uncontested"],
+                                        "Removing uncontested data (not contested)", metric))
     if att["keep_one"]:
         blocks.append(_p("Added one at a time to the uncontested core (reference: the model "
                          "without any contested group): positive means the group helps."))

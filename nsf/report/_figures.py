@@ -279,7 +279,8 @@ def _short(r: dict) -> str:
 #: name -> caption (the order of appearance).
 FIGURES = {
     "attributes": "Difference in AUC when each contested group (and all of them) is removed, "
-                  "with intervals; dashed: the non-inferiority margin.",
+                  "with intervals (uncontested groups, marked, for reference); dashed: the "
+                  "non-inferiority margin.",
     "keep_one": "Difference in AUC when one contested group is added to the uncontested core.",
     "granularity": "Difference in AUC of coarse versions against the raw data.",
     "population": "Difference in AUC of the population variants (and the sensitive-attribute "
@@ -303,9 +304,13 @@ def render_figures(model: dict) -> dict[str, bytes]:
     margin = model["settings"]["margin"]
     att = model["attributes"]
     out = {
-        "attributes": _forest(att["drop_one"] + att["drop_all"], metric=metric, margin=margin,
-                              title="Attributes: removing each contested group",
-                              label=lambda r: ", ".join(r["groups"]) if len(r["groups"]) == 1
+        "attributes": _forest(att["drop_one"] + att["drop_all"]
+                              + [dict(r, uncontested=True) for r in att.get("uncontested") or []],
+                              metric=metric, margin=margin,
+                              title="Attributes: removing each group",
+                              label=lambda r: (", ".join(r["groups"])
+                                               + (" (not contested)" if r.get("uncontested")
+                                                  else "")) if len(r["groups"]) == 1
                               else r["variant"]),
         "keep_one": _forest(att["keep_one"], metric=metric, margin=margin, added=True,
                             title="Attributes: adding one group to the uncontested core",

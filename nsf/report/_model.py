@@ -246,7 +246,8 @@ def _inventory(study: StudyResult, metric: str) -> dict:
               columns: list[str]) -> dict:
         # A group's contested status is the registry's, whatever subset study.groups covered.
         group_contested = contested.get(group, False)
-        nec = _comparison(study.variant_for("drop_one", group), metric, BASELINE)
+        nec = _comparison(study.variant_for("drop_one", group)
+                          or study.variant_for("drop_uncontested", group), metric, BASELINE)
         crs = _comparison(study.variant_for("coarsen", group), metric, BASELINE)
         rel = reliance.get(group)
         prox = proxies.get(group)
@@ -838,6 +839,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     if study is not None:
         drop_one = _rows(study, ("drop_one",), metric, BASELINE)
         drop_all = _rows(study, ("drop_all",), metric, BASELINE)
+        uncontested = _rows(study, ("drop_uncontested",), metric, BASELINE)
         keep_one = _rows(study, ("keep_one",), metric)
         custom = _rows(study, ("custom",), metric)
         coarsen = _rows(study, ("coarsen",), metric, BASELINE)
@@ -855,6 +857,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         eo_cut = study.settings.equalized_odds_cut
     else:
         drop_one = drop_all = keep_one = custom = coarsen = population = retention = []
+        uncontested = []
         sensitive = []
         all_metrics, full_days, minimal, reliance, top_k, eo_cut = {}, None, None, [], 1, 0.0
     fair = _fairness(study)
@@ -954,6 +957,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "summary": summary,
         "inventory": inventory,
         "attributes": {"drop_one": drop_one, "drop_all": drop_all, "keep_one": keep_one,
+                       "uncontested": uncontested,
                        "custom": custom, "sensitive": sensitive},
         "granularity": {"rows": coarsen},
         "population": {"rows": population},

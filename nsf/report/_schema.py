@@ -213,6 +213,9 @@ class Inventory(_Strict):
 class Attributes(_Strict):
     drop_one: list[Comparison]
     drop_all: list[Comparison]
+    uncontested: list[Comparison] = Field(
+        [], description="Uncontested groups removed one at a time, for reference (family "
+        "drop_uncontested; their verdicts change no recommendation).")
     keep_one: list[Comparison]
     custom: list[Comparison]
     sensitive: list[Comparison]
