@@ -150,10 +150,12 @@ def study_cmd(
         # Read and check the data and the variants before a run exists: bad input writes nothing.
         prepared = prepare(cfg, dataset, latents=latents,
                            sample_subjects=cfg.study.sample_subjects)
-        for line in reading_summary(prepared.description):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
         resolve_variants(cfg, prepared.for_study(cfg.study.crossfit_below,
                                                  cfg.study.crossfit_folds))
+        # What reading the table found, once the input is known to be good (bad input is one
+        # line): printed even when quiet, as warnings are.
+        for line in reading_summary(prepared.description):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         with study_lock(cfg), study_run(cfg, fresh=fresh) as (run_id, resumed):
             log_description(prepared.description)
             store = MlflowFitStore(cfg, run_id, prepared.digest)

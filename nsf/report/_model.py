@@ -521,8 +521,8 @@ def _answer_identifiers(study: StudyResult | None) -> str:
         "identifier_columns") if study is not None else None
     which = (f"the declared identifier columns ({', '.join(declared)})" if declared else
              "no column was declared in dataset.table.identifier_columns")
-    return ("The de-identification audit attacks shared hashed identifiers; this table "
-            f"shares none with the model. {which[0].upper()}{which[1:]}; a feature column "
+    return ("Not applicable: the de-identification audit attacks shared hashed identifiers; "
+            f"this table shares none with the model. {which[0].upper()}{which[1:]}; a feature column "
             "that looks like an identifier (digests, e-mail or phone patterns, nearly one "
             "value per row) stops the study before any fit, so no identifier is a feature or "
             "reaches the logged models.")
