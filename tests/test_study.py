@@ -320,7 +320,10 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
     ex = study.sections.explanations
     assert ex is not None and ex.rows == min(100, ex.n_test_rows)
     assert [(p.a, p.b) for p in ex.stability] == [("seed 1", "seed 2")]
-    assert ex.stability_threshold == s.explain_stability_min and ex.threshold == s.threshold
+    # study.threshold null: the simulated policy's operating point, logged with how it was chosen.
+    assert s.threshold is None and study.settings.threshold == 20
+    assert study.settings.threshold_source == "the simulated policy's operating point"
+    assert ex.stability_threshold == s.explain_stability_min and ex.threshold == 20
     assert {w.group for w in ex.withheld} == set(study.contested_groups)
     assert all(0.0 <= w.decision_unchanged <= 1.0 for w in ex.withheld)
     assert {"beeswarm", "dependence", "waterfalls"} <= set(ex.views)
