@@ -350,3 +350,28 @@ def test_a_recidivism_like_table_gives_a_report_in_its_own_words(tmp_path):
         for text in _file_texts(path):
             leaked = (set(hex_token.findall(text)) | set(mail_token.findall(text))) & secrets
             assert not leaked, (str(path.relative_to(tmp_path)), sorted(leaked)[:2])
+
+
+def test_the_terminal_table_shows_the_interval_that_decided_the_verdict():
+    """A verdict read from the simultaneous interval is printed beside that interval (and says
+    so), not beside the narrower per-comparison one."""
+    from rich.console import Console
+    from test_report import hand_study_dict
+
+    from nsf.cli._study import _summary
+    from nsf.study import StudyResult
+
+    study = hand_study_dict()
+    for v in study["variants"]:
+        m = v["comparisons"]["baseline"]["metrics"]["auc"]
+        m.update({"simultaneous_lower": m["lower"] - 0.0311, "simultaneous_upper":
+                  m["upper"] + 0.0311, "family_size": 3, "decided_by": "simultaneous",
+                  "per_comparison_verdict": m["verdict"]})
+    result = StudyResult.model_validate(study)
+    console = Console(width=200, record=True)
+    console.print(_summary(result))
+    text = console.export_text()
+    first = study["variants"][0]["comparisons"]["baseline"]["metrics"]["auc"]
+    assert f"[{first['simultaneous_lower']:+.4f}, {first['simultaneous_upper']:+.4f}]" in text
+    assert f"[{first['lower']:+.4f}, {first['upper']:+.4f}]" not in text
+    assert "simultaneous (3)" in text and "decided by" in text

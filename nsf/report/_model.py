@@ -522,8 +522,8 @@ def _answer_identifiers(study: StudyResult | None) -> str:
     which = (f"the declared identifier columns ({', '.join(declared)})" if declared else
              "no column was declared in dataset.table.identifier_columns")
     return ("Not applicable: the de-identification audit attacks shared hashed identifiers; "
-            f"this table shares none with the model. {which[0].upper()}{which[1:]}; a feature column "
-            "that looks like an identifier (digests, e-mail or phone patterns, nearly one "
+            f"this table shares none with the model. {which[0].upper()}{which[1:]}; a feature "
+            "column that looks like an identifier (digests, e-mail or phone patterns, nearly one "
             "value per row) stops the study before any fit, so no identifier is a feature or "
             "reaches the logged models.")
 
