@@ -65,7 +65,9 @@ def test_simulated_families_all_apply_and_narrowing_keeps_contested(smoke_cfg, s
     assert [f for f, _ in resolved.skipped_families] == ["freshness"]
     assert {v.family for v in resolved.variants} == {
         "drop_one", "drop_all", "keep_one", "coarsen", "population", "retention", "sensitive",
-        "volume"}
+        "volume", "drop_uncontested"}
+    unc = {v.groups[0] for v in resolved.variants if v.family == "drop_uncontested"}
+    assert unc and not unc & set(resolved.contested)
     narrowed = smoke_cfg.model_copy(update={"study": smoke_cfg.study.model_copy(
         update={"groups": ("balance", "email")})})
     small = resolve_study(narrowed, smoke_prepared)
@@ -117,7 +119,7 @@ def test_rare_sensitive_levels_are_pooled(tmp_path):
     nation = np.where(np.arange(n) < 5, "atlantis", np.where(np.arange(n) % 2, "a", "b"))
     prepared = prepare(_cfg(_credit(tmp_path, n, nationality=nation),
                             "dataset.table.sensitive_columns=[nationality]"))
-    assert set(prepared.sensitive["nationality"]) == {"a", "b", "(other)"}
+    assert set(prepared.sensitive["nationality"]) == {"a", "b", "(pooled rare levels)"}
 
 
 def test_plain_table_families_skip_with_reasons(tmp_path):
@@ -126,7 +128,8 @@ def test_plain_table_families_skip_with_reasons(tmp_path):
     resolved = resolve_study(cfg, prepared)
     skipped = dict(resolved.skipped_families)
     assert set(skipped) == {"drop_all", "keep_one", "population", "retention", "volume",
-                            "decisions", "freshness"}
+                            "decisions", "freshness", "drop_uncontested"}
+    assert "every attribute group is contested" in skipped["drop_uncontested"]
     assert "not below the training population" in skipped["volume"]
     assert "no time axis" in skipped["freshness"]
     assert "policy.columns" in skipped["decisions"]
@@ -150,6 +153,14 @@ def test_plain_table_families_skip_with_reasons(tmp_path):
     assert "coarse version" in skipped2["coarsen"]
     assert [v.name for v in resolved2.variants if v.family == "keep_one"] == [
         "core+purpose", "core+savings", "core+housing"]
+    # The uncontested groups get their drop-one figure too, in a family of their own (marked
+    # as not contested; the contested groups' multiplicity family is unchanged).
+    unc = [v for v in resolved2.variants if v.family == "drop_uncontested"]
+    assert {v.groups[0] for v in unc} == {"checking_account", "duration_months",
+                                          "credit_amount", "existing_credits"}
+    assert all("not contested" in v.description for v in unc)
+    assert {v.groups[0] for v in resolved2.variants if v.family == "drop_one"} == {
+        "savings", "housing", "purpose"}
 
 
 def test_every_family_inapplicable_is_one_line(tmp_path):

@@ -56,7 +56,7 @@ def test_default_study_on_a_plain_csv(tmp_path, overrides):
     assert study["dataset"]["test_rows"] == 1000
     assert {f["family"] for f in study["skipped_families"]} == {
         "drop_all", "keep_one", "population", "retention", "volume", "decisions",
-        "freshness"}
+        "freshness", "drop_uncontested"}
     assert len(study["contested_groups"]) == 7
     assert {v["family"] for v in study["variants"]} == {"drop_one", "coarsen", "sensitive"}
     assert set(study["fairness"]["attributes"]) == {"age_in_years", "sex", "age_in_years+sex"}

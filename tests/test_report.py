@@ -599,7 +599,7 @@ def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(tmp_path):
 
     config = tmp_path / "own.yaml"
     config.write_text((ROOT / "experiments" / "own_table.yaml").read_text(encoding="utf-8")
-                      .replace("examples/credit.csv", str(ROOT / "examples" / "credit.csv")),
+                      .replace("../examples/credit.csv", str(ROOT / "examples" / "credit.csv")),
                       encoding="utf-8")
     sets = [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", "study.seeds=2",
             "study.n_bootstrap=100", "study.fairness_n_bootstrap=60", "study.shap_rows=100",
@@ -625,6 +625,14 @@ def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(tmp_path):
     html = (folder / "report.html").read_text(encoding="utf-8")
     for case_wording in ("App Store", "Apple-registered", "Kakao Pay user"):
         assert case_wording not in html, case_wording
+    # No word of the simulated case anywhere in the table's report.
+    from test_table_reading import simulator_words
+
+    for name in ("report.md", "report.html"):
+        found = simulator_words((folder / name).read_text(encoding="utf-8"))
+        assert not found, (name, found)
+    assert model["data"]["missing_share"] and model["power"] is not None
+    assert "The data as read" in html and "derived from the data" in html
     assert "This report is incomplete" not in html
     assert "24 shared categories" not in html and "Every shared category" not in html
     assert f"not applicable: {skipped['population']}" in html

@@ -209,7 +209,7 @@ TINY = ["name=tiny", "world.population.n_users=2500", "world.calendar.days=120",
         "world.calendar.warmup_days=60", "world.feed.windows=[7,30]",
         "world.truth.oracle_draws=4", "study.groups=[email,balance]",
         "study.families=[drop_one,drop_all,keep_one,coarsen,retention]",
-        "study.retention_days=[7,30]", "study.n_bootstrap=200",
+        "study.minimal_set.enabled=true", "study.retention_days=[7,30]", "study.n_bootstrap=200",
         "study.fairness_n_bootstrap=60", "study.proxy_targets=[age_band,income_band]",
         "study.proxy_estimator=logistic_regression", "study.proxy_rows=1000",
         "study.shap_rows=100", "study.permutation_rows=200", "study.permutation_repeats=1",
@@ -320,7 +320,10 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
     ex = study.sections.explanations
     assert ex is not None and ex.rows == min(100, ex.n_test_rows)
     assert [(p.a, p.b) for p in ex.stability] == [("seed 1", "seed 2")]
-    assert ex.stability_threshold == s.explain_stability_min and ex.threshold == s.threshold
+    # study.threshold null: the simulated policy's operating point, logged with how it was chosen.
+    assert s.threshold is None and study.settings.threshold == 20
+    assert study.settings.threshold_source == "the simulated policy's operating point"
+    assert ex.stability_threshold == s.explain_stability_min and ex.threshold == 20
     assert {w.group for w in ex.withheld} == set(study.contested_groups)
     assert all(0.0 <= w.decision_unchanged <= 1.0 for w in ex.withheld)
     assert {"beeswarm", "dependence", "waterfalls"} <= set(ex.views)

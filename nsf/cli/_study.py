@@ -45,14 +45,23 @@ def _summary(result) -> Table:
     s = result.settings
     metric = s.primary_metric
     table = Table(title=f"study {result.name!r}: {metric} difference to the reference, "
-                  f"{s.confidence:.0%} interval over rows and {len(result.seeds)} seeds, "
+                  f"{s.confidence:.0%} interval over rows and {len(result.seeds)} seeds "
+                  "(the one that decided the verdict), "
                   f"margin {s.margins[metric]}")
-    for col in ("variant", "reference", "estimate", "interval", "verdict"):
+    for col in ("variant", "reference", "estimate", "interval", "decided by", "verdict"):
         table.add_column(col, justify="right" if col in ("estimate", "interval") else "left")
     for v in result.variants:
         m = v.comparisons[v.reference].metrics[metric]
-        table.add_row(v.name, v.reference, _fmt(m.estimate),
-                      f"[{_fmt(m.lower)}, {_fmt(m.upper)}]", v.verdict or "")
+        # The interval that decided the verdict: the simultaneous one of the variant's family
+        # when multiplicity control widened it, else the per-comparison one.
+        if m.decided_by == "simultaneous" and m.simultaneous_lower is not None:
+            lo, hi, by = m.simultaneous_lower, m.simultaneous_upper, \
+                f"simultaneous ({m.family_size})"
+        else:
+            lo, hi = m.lower, m.upper
+            by = {"holm": "Holm", None: "per comparison"}.get(m.decided_by, "per comparison")
+        table.add_row(v.name, v.reference, _fmt(m.estimate), f"[{_fmt(lo)}, {_fmt(hi)}]",
+                      by, v.verdict or "")
     return table
 
 
@@ -102,7 +111,7 @@ def study_cmd(
     same test rows. Finished variant runs are reused on a re-run (--fresh redoes them); the
     result is logged to one MLflow parent run (study.json and CSV tables).
     """
-    from nsf.data import open_dataset
+    from nsf.data import open_dataset, reading_summary
     from nsf.pipeline import prepare
     from nsf.study import resolve_variants, run_study, study_tables
     from nsf.tracking import check_store, log_description
@@ -150,6 +159,10 @@ def study_cmd(
                            sample_subjects=cfg.study.sample_subjects)
         resolve_variants(cfg, prepared.for_study(cfg.study.crossfit_below,
                                                  cfg.study.crossfit_folds))
+        # What reading the table found, once the input is known to be good (bad input is one
+        # line): printed even when quiet, as warnings are.
+        for line in reading_summary(prepared.description):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         with study_lock(cfg), study_run(cfg, fresh=fresh) as (run_id, resumed):
             log_description(prepared.description)
             store = MlflowFitStore(cfg, run_id, prepared.digest)

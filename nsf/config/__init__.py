@@ -7,6 +7,7 @@ any field. Every rejection names the file, the field and what is allowed (:class
 from __future__ import annotations
 
 import copy
+import os
 import re
 import types
 import typing
@@ -233,10 +234,30 @@ def _bool_misuse(annotation: Any, value: Any, loc: str) -> str | None:
     return None
 
 
+#: Paths of a config file that are read relative to the file's folder (when relative), so a
+#: config works from any working directory. Paths given with --set stay relative to it.
+_FILE_PATHS = (("dataset", "path"), ("dataset", "table", "path"))
+
+
+def _relative_to(data: dict, folder: Path) -> None:
+    """Make the relative data paths of a loaded config file absolute, from ``folder``."""
+    for keys in _FILE_PATHS:
+        node: Any = data
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
+            value = Path(node[keys[-1]]).expanduser()
+            if not value.is_absolute():
+                node[keys[-1]] = os.path.normpath(folder / value)
+
+
 def load_config(
     path: str | Path | None = None, overrides: Sequence[str] = ()
 ) -> ExperimentConfig:
     """Read an experiment file (or the defaults), apply ``--set`` overrides and validate once.
+
+    Relative data paths in the file (``dataset.path``, ``dataset.table.path``) are read from
+    the file's folder; those given with ``--set`` from the working directory.
 
     Raises
     ------
@@ -265,6 +286,7 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"{source}: top level must be a mapping of sections")
         data = copy.deepcopy(loaded)
+        _relative_to(data, p.resolve().parent)
     for item in overrides:
         keys, value = _parse_override(item)
         _apply(data, keys, value, f"--set {item}")

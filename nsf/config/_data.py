@@ -28,6 +28,37 @@ class TableConfig(_Frozen):
     format: Literal["auto", "csv", "parquet"] = Field(
         "auto", description="File format; 'auto' decides from the suffix (.csv or .parquet)."
     )
+    encoding: str = Field(
+        "utf-8", min_length=1,
+        description="Text encoding of a CSV file (e.g. 'latin-1', 'cp1252'); bytes that do not "
+        "decode stop the study with the file, line and encoding named.",
+    )
+    na_values: tuple[str, ...] | None = Field(
+        None,
+        description="Cell values that mean 'missing' (compared after trimming spaces). null: "
+        "the common markers '', '?', 'NA', 'N/A', 'n/a', 'NULL', 'null', 'NaN', 'nan', '-', "
+        "'#N/A' (each one found is reported before the study starts); [] : only empty numeric "
+        "cells are missing.",
+    )
+    non_numbers: Literal["missing", "refuse"] = Field(
+        "missing",
+        description="A text column whose values are numbers but for a few (at most "
+        "1 - numeric_share of them): 'missing' reads it as numbers and the others as missing, "
+        "with a warning naming the column and the values; 'refuse' stops with that line.",
+    )
+    numeric_share: float = Field(
+        0.9, gt=0.5, le=1.0,
+        description="[ASSUMPTION] A text column is mostly numbers when at least this share of "
+        "its non-missing values parse as numbers (a few stray entries such as '12 units' "
+        "or 'n.a.', not a category whose levels happen to be digits).",
+    )
+    identifier_columns: tuple[str, ...] = Field(
+        (),
+        description="Columns that identify a person (names, e-mails, phone numbers, hashed "
+        "ids): never features, never logged. A feature column that looks like one "
+        "(64-hex digests, e-mail or phone patterns, nearly one distinct text value per row) "
+        "and is not declared here stops the study.",
+    )
     id_column: str | None = Field(
         None, min_length=1,
         description="Column identifying the subject (null: one subject per row, the row number).",
@@ -44,6 +75,21 @@ class TableConfig(_Frozen):
         None, min_length=1, max_length=200,
         description="One line saying what the target means, for the report (null: 'the "
         "<target column> column equals <positive label>').",
+    )
+    positive_name: str | None = Field(
+        None, min_length=1, max_length=60,
+        description="Short name of a row whose outcome happened, for the report's tables (e.g. "
+        "'reoffended'); null: 'positive'.",
+    )
+    decision: str | None = Field(
+        None, min_length=1, max_length=120,
+        description="What a score at or above the threshold leads to, for the report (e.g. "
+        "'referred for review'); null: 'flagged as high risk'.",
+    )
+    subjects: str | None = Field(
+        None, min_length=1, max_length=40,
+        description="What a row (or subject) is, plural, for the report (e.g. 'applicants', "
+        "'defendants'); null: 'rows'.",
     )
     time_column: str | None = Field(
         None,
@@ -83,7 +129,7 @@ class TableConfig(_Frozen):
     rare_level_rows: int = Field(
         30, ge=0,
         description="[ASSUMPTION] Levels of a sensitive column with fewer rows than this are "
-        "pooled into '(other)' for fairness (0: none pooled).",
+        "pooled into '(pooled rare levels)' for fairness (0: none pooled).",
     )
 
     @field_validator("groups")
@@ -118,10 +164,16 @@ class TableConfig(_Frozen):
         if clash:
             raise ValueError(f"sensitive columns cannot be the id/target/time/population "
                              f"column: {clash}")
+        clash = sorted(set(self.identifier_columns) & ({*keys.values(), self.target_column,
+                                                         *self.sensitive_columns} - {None}))
+        if clash:
+            raise ValueError(f"identifier_columns cannot be the id/target/time/population or a "
+                             f"sensitive column: {clash}")
         if self.groups is None:
             if self.contested_groups is not None:
                 unknown = sorted(set(self.contested_groups) & (
                     set(self.sensitive_columns) | set(self.exclude_columns)
+                    | set(self.identifier_columns)
                     | set(keys.values()) | {self.target_column}))
                 if unknown:
                     raise ValueError(f"contested_groups names non-feature columns: {unknown}")
@@ -129,6 +181,9 @@ class TableConfig(_Frozen):
         if self.exclude_columns:
             raise ValueError("exclude_columns is only used without groups (groups: null)")
         features = {c for cols in self.groups.values() for c in cols}
+        clash = sorted(features & set(self.identifier_columns))
+        if clash:
+            raise ValueError(f"identifier columns cannot be features: {clash}")
         for name, col in [*keys.items(), ("target_column", self.target_column)]:
             if col is not None and col in features:
                 raise ValueError(f"{name} {col!r} cannot be a feature (it is in "

@@ -60,10 +60,17 @@ class VariantConfig(_Frozen):
         return self
 
 
+#: The fairness threshold of a simulated dataset when study.threshold is null: the simulated
+#: policy's operating point (a score of 20).
+SIMULATED_THRESHOLD = 20
+
+
 class MinimalSetConfig(_Frozen):
     """The backward search for a minimal sufficient set of contested groups."""
 
-    enabled: bool = Field(True, description="Run the search.")
+    enabled: bool | None = Field(
+        None, description="Run the search (null: when every family runs, i.e. study.families "
+        "is null; a family list runs exactly the families it names).")
     strategy: Literal["ranked", "greedy"] = Field(
         "ranked",
         description="'ranked': try the contested groups once each, cheapest drop-one loss "
@@ -224,9 +231,15 @@ class StudyConfig(_Frozen):
     interval_target: Literal["mean", "single"] = Field(
         "mean", description="'mean': difference of the expected performance of the two "
         "training procedures; 'single': of one retrained model each (wider).")
-    threshold: int = Field(
-        20, ge=0, le=100, description="Operating threshold: a score at or above it means "
-        "'charge each purchase immediately' (flagged) in the fairness tables.")
+    threshold: int | None = Field(
+        None, ge=0, le=100, description="Operating threshold of the fairness tables and the "
+        "per-person view: a score at or above it is flagged. null: the threshold the "
+        "decision uses: policy.threshold when a fixed policy decides (policy.threshold_rule "
+        "'fixed' with the decisions family), 20 for the project's generated datasets "
+        "(their policy's operating point), and on a table [ASSUMPTION] "
+        "the base rate: flagged when the calibrated probability reaches the share of positive "
+        "rows (above-average risk). The report also shows the disparities over a range of "
+        "thresholds.")
     fairness_attributes: tuple[str, ...] | None = Field(
         None, description="Sensitive columns the group metrics are broken down by, by their own "
         "names (null: every sensitive column of the dataset description).")

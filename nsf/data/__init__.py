@@ -13,7 +13,12 @@ from nsf.data._description import (
     SensitiveColumn,
     description_from_manifest,
 )
-from nsf.data._table import categorical_columns, describe_table, read_user_table
+from nsf.data._table import (
+    categorical_columns,
+    describe_table,
+    read_user_table,
+    reading_summary,
+)
 
 __all__ = [
     "DESCRIPTION_SCHEMA",
@@ -27,5 +32,6 @@ __all__ = [
     "description_from_manifest",
     "open_dataset",
     "read_user_table",
+    "reading_summary",
     "sort_rows",
 ]

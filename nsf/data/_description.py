@@ -76,12 +76,26 @@ class DatasetDescription(_Frozen):
         (), description="Protected attributes, never features of the default model.")
     rare_level_rows: int = Field(
         0, ge=0, description="Levels of a sensitive column with fewer rows than this are pooled "
-        "into '(other)' for fairness (0: none pooled).")
+        "into '(pooled rare levels)' for fairness (0: none pooled).")
     windows: tuple[int, ...] = Field(
         (), description="History windows (days) of windowed aggregates; empty: none.")
     outcome: str = Field(..., min_length=1, description="One line: what the target means.")
     population: str = Field(
         "every row", description="One line: which rows the model is evaluated on.")
+    positive_name: str = Field(
+        "positive", min_length=1,
+        description="Short name of a row whose outcome happened, for the report's tables.")
+    decision: str = Field(
+        "flagged as high risk", min_length=1,
+        description="What a score at or above the threshold leads to, for the report.")
+    subjects: str = Field("rows", min_length=1, description="What a row is, plural.")
+    missing_share: dict[str, float] = Field(
+        default_factory=dict,
+        description="Share of missing values of each feature and sensitive column as read "
+        "(a table's; empty for a simulated dataset).")
+    reading_notes: tuple[str, ...] = Field(
+        (), description="What reading the table found and did (missing-value markers, "
+        "numbers read from text, integer columns that may be categories), one line each.")
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetDescription:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nsf.config import ExperimentConfig
+from nsf.config._study import SIMULATED_THRESHOLD
 from nsf.features import build_features
 from nsf.pipeline._prepare import PreparedData
 
@@ -95,5 +96,7 @@ def export_table(cfg: ExperimentConfig, prepared: PreparedData, path: str) -> tu
         config.pop("features", None)
     study = config.setdefault("study", {})
     study["crossfit_below"] = 0
+    # The simulated data's fairness threshold, so both doors measure fairness alike.
+    study.setdefault("threshold", SIMULATED_THRESHOLD)
     study.pop("audit", None)
     return frame, config

@@ -418,11 +418,12 @@ def _sample_table(frame: pd.DataFrame, tcfg, size: int,
 
 def _prepare_table(cfg: ExperimentConfig, sample_subjects: int | None = None) -> PreparedData:
     tcfg = cfg.dataset.table
-    frame, digest = read_user_table(tcfg)
+    notes: list[str] = []
+    frame, digest = read_user_table(tcfg, notes)
     sample = None
     if sample_subjects is not None:
         frame, sample = _sample_table(frame, tcfg, sample_subjects, cfg.seed)
-    description = describe_table(tcfg, frame)
+    description = describe_table(tcfg, frame, notes)
     groups = {g.name: g.columns for g in description.groups}
     registry = table_registry(groups, categorical_columns(tcfg, frame),
                               description.contested_groups, column_order=frame.columns)
@@ -494,12 +495,17 @@ def _band_labels(edges: np.ndarray) -> list[str]:
             for i in range(edges.size - 1)]
 
 
+#: The fairness group of a sensitive column's pooled rare levels.
+POOLED_LEVELS = "(pooled rare levels)"
+
+
 def fairness_groups(raw: pd.DataFrame, description: DatasetDescription) -> pd.DataFrame:
     """The sensitive columns as groups for the fairness tables.
 
     Numeric columns are cut into ``bands`` quantile bands (labelled by their edges; fewer when
     values tie), missing values become '(missing)', and levels with fewer than
-    ``description.rare_level_rows`` rows are pooled into '(other)'. Columns not declared
+    ``description.rare_level_rows`` rows are pooled into '(pooled rare levels)' (named so it
+    cannot be taken for a level of the data such as 'Other'). Columns not declared
     sensitive are kept as they are (the simulator's raw age, for the audit).
     """
     out = raw.reset_index(drop=True).copy()
@@ -524,7 +530,7 @@ def fairness_groups(raw: pd.DataFrame, description: DatasetDescription) -> pd.Da
             counts = text.value_counts()
             rare = counts.index[counts < description.rare_level_rows]
             if len(rare) and len(rare) < len(counts):
-                text = text.where(~text.isin(rare), "(other)")
+                text = text.where(~text.isin(rare), POOLED_LEVELS)
         out[col.name] = text.astype(object)
     return out
 

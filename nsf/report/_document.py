@@ -191,15 +191,84 @@ def _summary(m: dict) -> list[dict]:
         f"difference to the reference with its {_conf(s)} interval and "
         f"the verdict against a margin of {fmt(s.get('margin'))} "
         f"{s['primary_metric'].upper()}."))
+    ev = m["model_card"]["evaluation_data"]
+    if ev.get("plain_cv_auc") is not None:
+        blocks.append(_note(
+            f"Cross-fitted: {ev['split']}. Each fold's model also gives up a calibration fold "
+            "and trains on re-drawn rows, so the study's AUC "
+            f"{fmt((m['baseline']['metrics'].get('test_auc') or {}).get('mean'))} is below the "
+            f"usual cross-validated AUC of the same learner, {fmt(ev['plain_cv_auc'])} "
+            f"({ev.get('plain_cv_note')}): compare that one with published figures. The "
+            "verdicts compare variants under the same protocol, so both arms pay the same."))
     skipped = m.get("skipped_families") or []
     if skipped:
         blocks.append(_note("Families not applicable to this dataset (skipped, not missing): "
                             + "; ".join(f"{f['family']}: not applicable: {f['reason']}"
                                         for f in skipped)))
+    power = m.get("power")
+    if power and power["margin_below_resolution"]:
+        blocks.append(_note(_power_text(power, s)))
     rows = [[str(a["number"]) if a["number"] else "-", a["question"], a["answer"]]
             for a in m["summary"]]
-    blocks.append(_table("Answers to the questions of the case", ["#", "question", "answer"],
-                         rows))
+    blocks.append(_table("Answers to the questions of the case" if _simulated(m) else
+                         "Answers", ["#", "question", "answer"], rows))
+    return blocks
+
+
+def _simulated(m: dict) -> bool:
+    return m["settings"].get("simulated", True)
+
+
+def _words(m: dict) -> dict:
+    from nsf.report._model import SIMULATED_WORDS
+
+    return {**SIMULATED_WORDS, **(m["settings"].get("words") or {})}
+
+
+def _power_text(power: dict, s: dict) -> str:
+    metric = s["primary_metric"].upper()
+    return (f"What the table can resolve: the drop-one comparisons have a median standard "
+            f"error of {fmt(power['median_standard_error'], '4')} {metric}, so the smallest "
+            f"difference they detect with {power['power']:.0%} power at the {_conf(s)} level "
+            f"is about (z + z_power) x SE = {fmt(power['detectable_difference'])}. "
+            + (f"The margin {fmt(power['margin'])} is below it, so most verdicts stay "
+               "inconclusive whatever the data; a margin of about "
+               f"{fmt(power['suggested_margin'])} (study.margins) lets them decide, or more "
+               "rows and seeds narrow the intervals."
+               if power["margin_below_resolution"] else
+               f"The margin {fmt(power['margin'])} is within reach."))
+
+
+def _data(m: dict) -> list[dict]:
+    """A table's data as read: missing values per column, what reading found, how the models
+    treat missing values."""
+    d = m.get("data")
+    if not d:
+        return []
+    blocks: list[dict] = [_h("The data as read")]
+    shares = d["missing_share"]
+    with_missing = [r for r in shares if r["share"] > 0]
+    if with_missing:
+        blocks.append(_table(
+            f"Missing values: {len(with_missing)} of {len(shares)} feature and sensitive "
+            "columns have some",
+            ["column", "role", "missing"],
+            [[r["column"], "sensitive" if r["sensitive"] else "feature",
+              fmt(r["share"], "pct")] for r in sorted(shares, key=lambda r: -r["share"])],
+            {2}))
+    else:
+        blocks.append(_p(f"No missing values in the {len(shares)} feature and sensitive "
+                         "columns."))
+    blocks.append(_p("How missing values are treated (this study's model: "
+                     f"{d.get('model') or 'n/a'}):"))
+    blocks.append(_list([*d["treatment"], d["sensitive_missing"]]))
+    if d["reading_notes"]:
+        blocks.append(_p("What reading the table found (also printed before the study "
+                         "started):"))
+        blocks.append(_list(d["reading_notes"]))
+    power = m.get("power")
+    if power:
+        blocks.append(_p(_power_text(power, m["settings"])))
     return blocks
 
 
@@ -218,7 +287,8 @@ def _inventory(m: dict) -> list[dict]:
     inv = m["inventory"]
     what = ("Every shared category, the attribute group its features belong to, and what "
             if inv["unit"] == "category" else "Every attribute group of the table and what ")
-    blocks = [_p(what + "the study measured about that group: necessity (AUC change when "
+    blocks = [*_data(m), _p(
+        what + "the study measured about that group: necessity (AUC change when "
                  "the group is removed, with its interval and verdict), the coarse version "
                  "(AUC change when it is coarsened), reliance (share of mean |SHAP|), and its "
                  "strongest proxy lift for a protected attribute "
@@ -229,6 +299,8 @@ def _inventory(m: dict) -> list[dict]:
                  "chance (AUC - 0.5 for two classes, balanced accuracy - 1/k for k classes).")]
     if not inv["rows"]:
         return [*blocks, _none_block("the data inventory (no study result)")]
+    if inv["unit"] != "category":
+        blocks.insert(len(_data(m)), _h("Attribute groups"))
     rows = []
     for r in inv["rows"]:
         rel, prox = r["reliance"], r["proxy"]
@@ -250,7 +322,8 @@ def _inventory(m: dict) -> list[dict]:
     c = inv["counts"]
     blocks.append(_table(
         f"Inventory: drop {c['drop']}, coarsen {c['coarsen']}, keep {c['keep']} "
-        f"(rows: category x group)",
+        + ("(rows: category x group)" if inv["unit"] == "category" else
+           "(rows: attribute groups)"),
         ["category", "shared as", "group", "used", "necessity (drop)", "coarse version",
          "reliance", "max proxy lift", "recommendation", "why"], rows, {4, 5, 6, 7}))
     return blocks
@@ -271,6 +344,12 @@ def _attributes(m: dict) -> list[dict]:
         blocks += _figure("attributes", m["_figures"])
     else:
         blocks.append(_absent(m, "drop_one", "the drop-one and drop-all variants"))
+    if att.get("uncontested"):
+        blocks.append(_p("For reference, each uncontested group removed the same way: these "
+                         "groups are not contested, so their verdicts change no recommendation "
+                         "(uncontested data are kept)."))
+        blocks.append(_comparison_table(att["uncontested"],
+                                        "Removing uncontested data (not contested)", metric))
     if att["keep_one"]:
         blocks.append(_p("Added one at a time to the uncontested core (reference: the model "
                          "without any contested group): positive means the group helps."))
@@ -300,9 +379,10 @@ def _granularity(m: dict) -> list[dict]:
     metric = m["settings"]["primary_metric"]
     blocks: list[dict] = [_h("Granularity")]
     if m["granularity"]["rows"]:
-        blocks.append(_p("A coarse version replaces the raw values (balance bands, join year, "
-                         "e-mail provider, capped counts); 'not shown needed' means the coarse "
-                         "version is as good as the raw one within the margin."))
+        blocks.append(_p("A coarse version replaces the raw values (" + (
+            "balance bands, join year, e-mail provider, capped counts" if _simulated(m) else
+            "numbers cut into log2 bands") + "); 'not shown needed' means the coarse "
+            "version is as good as the raw one within the margin."))
         blocks.append(_comparison_table(m["granularity"]["rows"], "Coarse against raw",
                                         metric))
         blocks += _figure("granularity", m["_figures"])
@@ -337,15 +417,26 @@ def _granularity(m: dict) -> list[dict]:
 
 def _fairness(m: dict) -> list[dict]:
     f = m["fairness"]
+    w = _words(m)
+    source = f.get("threshold_source")
     blocks: list[dict] = [_p(
         f"Group metrics of the baseline on the test rows at the operating threshold "
-        f"{f.get('threshold')} (a score at or above it is flagged: each purchase charged at "
-        "once). Every value is the mean over seeds with its interval.")]
+        f"{f.get('threshold')} (a score at or above it is flagged: {w['decision']}"
+        + (f"; the threshold is {source}" if source else "")
+        + "). Every value is the mean over seeds with its interval. A missing value of a "
+        "sensitive column is its own group, '(missing)'; rare levels are pooled into "
+        "'(pooled rare levels)'.")]
     if not f["attributes"]:
         return [*blocks, _none_block("the fairness tables")]
     if f["skipped"]:
         blocks.append(_note("Not in the data, so not evaluated: " + ", ".join(f["skipped"])))
     blocks += _figure("fairness", m["_figures"])
+    if "fairness_thresholds" in m["_figures"]:
+        blocks.append(_p("A single threshold can hide a gap: the figure below shows the "
+                         "baseline's equalized-odds difference and the share flagged at every "
+                         f"threshold from 5 to 95 (the operating threshold {f.get('threshold')} "
+                         "marked)."))
+        blocks += _figure("fairness_thresholds", m["_figures"])
     drows = []
     single = [n for n, a in f["attributes"].items() if len(a["groups"]) < 2]
     for name, a in f["attributes"].items():
@@ -382,7 +473,8 @@ def _fairness(m: dict) -> list[dict]:
     if supports:
         blocks.append(_note(
             f"{SMALL_MARK} A group with fewer than {', '.join(str(s) for s in sorted(supports))} "
-            "rows behind a metric (NSF rows for the false-negative rate, non-NSF rows for the "
+            f"rows behind a metric ({w['positive']} rows for the false-negative rate, "
+            f"non-{w['positive']} rows for the "
             "false-positive rate, both for AUC, all rows otherwise) is shown but left out of "
             "that metric's disparity: a rate from a handful of rows would set the max - min "
             "alone. " + (f"Such groups occur by {', '.join(marked)}." if marked else
@@ -396,7 +488,8 @@ def _fairness(m: dict) -> list[dict]:
                          est(g, "selection_rate", "pct"),
                          est(g, "false_positive_rate", "pct"),
                          est(g, "false_negative_rate", "pct")])
-        blocks.append(_table(f"Groups by {name}", ["group", "n", "NSF rows", "NSF rate", "AUC",
+        blocks.append(_table(f"Groups by {name}", ["group", "n", f"{w['positive']} rows",
+                                                   f"{w['positive']} rate", "AUC",
                                                    "ECE", "flagged", "false-positive rate",
                                                    "false-negative rate"], rows,
                              {1, 2, 3, 4, 5, 6, 7, 8}))
@@ -423,9 +516,10 @@ def _fairness(m: dict) -> list[dict]:
     if f["proxies"]:
         blocks.append(_p("How well each contested group alone predicts a sensitive attribute "
                          "(cross-validated); lift = score - chance, with a bootstrap interval "
-                         "over the rows (out-of-fold predictions resampled within each class). "
-                         "income_band is the simulator's latent income quartile (not a "
-                         "protected attribute; shown for context)."))
+                         "over the rows (out-of-fold predictions resampled within each class)."
+                         + (" income_band is the simulator's latent income quartile (not a "
+                            "protected attribute; shown for context)." if _simulated(m)
+                            else "")))
         blocks += _figure("proxies", m["_figures"])
         top = sorted(f["proxies"], key=lambda p: -(p.get("lift") or -9))[:15]
         blocks.append(_table("Strongest proxies", ["group", "attribute", "metric", "score",
@@ -522,6 +616,10 @@ _AUDIT_ROWS = (
 
 def _deid(m: dict) -> list[dict]:
     d = m["deidentification"]
+    if not d["available"] and not _simulated(m):
+        answer = next((a["answer"] for a in m["summary"] if a["key"] == "deidentification"),
+                      "")
+        return [_p(answer)]
     if not d["available"]:
         return [_note("No de-identification audit run in this experiment. Run it with the "
                       "same config and tracking store, then regenerate this report:"),
@@ -566,8 +664,10 @@ def _model_card(m: dict) -> list[dict]:
     ev, tr = mc["evaluation_data"], mc["training_data"]
     blocks += [_h("Evaluation data"), _kv([
         ("split", str(ev["split"])), ("test rows", fmt(ev["test_rows"], "int")),
-        ("test NSF rate", fmt(ev["test_nsf_rate"], "pct")),
-        ("test rows digest", str(ev["test_digest"]))])]
+        (f"test {_words(m)['positive']} rate", fmt(ev["test_nsf_rate"], "pct")),
+        ("test rows digest", str(ev["test_digest"])),
+        *([("plain cross-validated AUC (no calibration fold)", fmt(ev["plain_cv_auc"]))]
+          if ev.get("plain_cv_auc") is not None else [])])]
     blocks += [_h("Training data"), _kv([
         ("kind", str(tr["kind"])), ("source", str(tr["source"])),
         ("dataset digest", str(tr["digest"])), ("training rows", fmt(tr["train_rows"], "int")),
@@ -576,7 +676,8 @@ def _model_card(m: dict) -> list[dict]:
     blocks += [_h("Quantitative analyses"), _table(
         "Baseline test metrics over seeds (group breakdowns: section 5)",
         ["metric", "mean", "SD", "per seed"],
-        [[k, fmt(v["mean"]), fmt(v["sd"], "4"), ", ".join(fmt(x) for x in v["per_seed"])]
+        [[k if _simulated(m) else k.replace("nsf_rate", "positive_rate"), fmt(v["mean"]),
+          fmt(v["sd"], "4"), ", ".join(fmt(x) for x in v["per_seed"])]
          for k, v in qa.items()], {1, 2})]
     blocks += [_h("Ethical considerations"), _list(mc["ethical_considerations"]),
                _h("Caveats and recommendations"), _list(mc["caveats"])]
@@ -595,15 +696,24 @@ def _method(m: dict) -> list[dict]:
              + ("" if not a["changed"] else f" (default {_value(a['default'])})"),
              a["description"]] for a in meth["assumptions"]]
     n_case = sum(a["source"] == "CASE" for a in meth["assumptions"])
-    blocks: list[dict] = [_h("The simulator's facts and assumptions"), _p(
-        f"{n_case} settings are facts of the public record [CASE]; "
-        f"{len(rows) - n_case} are the project's assumptions [ASSUMPTION]. Values are the "
-        "ones this study used (a changed default is marked).")]
-    blocks.append(_table("Facts and assumptions with their source",
-                         ["setting", "source", "value", "meaning"], rows))
+    if _simulated(m):
+        blocks: list[dict] = [_h("The simulator's facts and assumptions"), _p(
+            f"{n_case} settings are facts of the public record [CASE]; "
+            f"{len(rows) - n_case} are the project's assumptions [ASSUMPTION]. Values are the "
+            "ones this study used (a changed default is marked).")]
+        blocks.append(_table("Facts and assumptions with their source",
+                             ["setting", "source", "value", "meaning"], rows))
+    else:
+        blocks = [_h("Assumptions"), _p(
+            f"{len(rows)} settings of this study are the project's assumptions [ASSUMPTION]. "
+            "Values are the ones this study used (a changed default is marked).")]
+        blocks.append(_table("Assumptions", ["setting", "source", "value", "meaning"], rows))
     cal = meth["calibration"]
-    blocks.append(_h("Calibration summary"))
-    if cal["available"]:
+    if _simulated(m):
+        blocks.append(_h("Calibration summary"))
+    if not _simulated(m):
+        pass
+    elif cal["available"]:
         if cal.get("note"):
             blocks.append(_p(cal["note"]))
         blocks.append(_table("Simulated world against its calibration targets",
@@ -648,8 +758,30 @@ def _reproducibility(m: dict) -> list[dict]:
     text = r["config_yaml"]
     if not text:
         text = "# config.yaml not logged; not available"
+    elif not _simulated(m):
+        text = _table_config(text, set(m["settings"].get("families") or []))
     blocks += [_h("Resolved config"), {"type": "pre", "text": text}]
     return blocks
+
+
+#: Config sections that only a simulated study reads (left out of a table's report; the full
+#: config is config.yaml beside the report).
+_SIMULATION_SECTIONS = ("world", "simulate", "audit", "target")
+
+
+def _table_config(text: str, ran: set[str]) -> str:
+    config = yaml.safe_load(text) or {}
+    if not isinstance(config, dict):
+        return text
+    # The policy prices decisions; without the decisions family nothing read it.
+    drop = (*_SIMULATION_SECTIONS, *(("policy",) if "decisions" not in ran else ()))
+    kept = {k: v for k, v in config.items() if k not in drop}
+    study = kept.get("study")
+    if isinstance(study, dict):
+        kept["study"] = {k: v for k, v in study.items() if k != "ledger"}
+    return ("# the settings a table study reads (the full config, with the sections it does "
+            "not read, is config.yaml beside this report)\n"
+            + yaml.safe_dump(kept, sort_keys=False, allow_unicode=True))
 
 
 _BUILDERS = {"summary": _summary, "inventory": _inventory, "attributes": _attributes,

@@ -157,6 +157,36 @@ def _fairness(attributes: dict) -> bytes | None:
     return _png(fig)
 
 
+def _thresholds(curves: dict, threshold: int | None) -> bytes | None:
+    """Equalized-odds difference and share flagged of the baseline against the threshold,
+    one line style per attribute (single attributes only)."""
+    names = [n for n, c in curves.items() if c and "+" not in n]
+    if not names:
+        return None
+    fig = Figure(figsize=(7.5, 3.4))
+    ax_eo, ax_flag = fig.subplots(1, 2)
+    styles = ["-", "--", ":", "-."]
+    for i, name in enumerate(names):
+        pts = curves[name]
+        xs = [p["threshold"] for p in pts]
+        eo = [p.get("equalized_odds_difference") for p in pts]
+        ax_eo.plot([x for x, v in zip(xs, eo, strict=True) if v is not None],
+                   [v for v in eo if v is not None], color="black",
+                   linestyle=styles[i % len(styles)], label=name)
+    first = curves[names[0]]
+    ax_flag.plot([p["threshold"] for p in first], [p["flagged"] for p in first], color="black")
+    for ax in (ax_eo, ax_flag):
+        if threshold is not None:
+            ax.axvline(threshold, color="0.5", linewidth=0.8, linestyle="--")
+        ax.set_xlabel("threshold (score)")
+        ax.set_xlim(0, 100)
+    ax_eo.set_ylabel("equalized-odds difference")
+    ax_flag.set_ylabel("share flagged")
+    ax_eo.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _proxies(proxies: list[dict], targets: list[str] | None = None) -> bytes | None:
     rows = [p for p in proxies if p.get("lift") is not None]
     if not rows:
@@ -249,7 +279,8 @@ def _short(r: dict) -> str:
 #: name -> caption (the order of appearance).
 FIGURES = {
     "attributes": "Difference in AUC when each contested group (and all of them) is removed, "
-                  "with intervals; dashed: the non-inferiority margin.",
+                  "with intervals (uncontested groups, marked, for reference); dashed: the "
+                  "non-inferiority margin.",
     "keep_one": "Difference in AUC when one contested group is added to the uncontested core.",
     "granularity": "Difference in AUC of coarse versions against the raw data.",
     "population": "Difference in AUC of the population variants (and the sensitive-attribute "
@@ -257,6 +288,9 @@ FIGURES = {
     "retention": "AUC difference against the history kept (retention curve).",
     "fairness": "Baseline AUC, false-positive and false-negative rates by group, with "
                 "intervals.",
+    "fairness_thresholds": "Equalized-odds difference of the baseline by attribute, and the "
+                           "share of rows flagged, at every threshold; dashed: the operating "
+                           "threshold.",
     "proxies": "Proxy lift of each contested group for each attribute (darker = stronger).",
     "reliance": "Reliance (SHAP share) against necessity (AUC change when retrained "
                 "without the group).",
@@ -270,9 +304,13 @@ def render_figures(model: dict) -> dict[str, bytes]:
     margin = model["settings"]["margin"]
     att = model["attributes"]
     out = {
-        "attributes": _forest(att["drop_one"] + att["drop_all"], metric=metric, margin=margin,
-                              title="Attributes: removing each contested group",
-                              label=lambda r: ", ".join(r["groups"]) if len(r["groups"]) == 1
+        "attributes": _forest(att["drop_one"] + att["drop_all"]
+                              + [dict(r, uncontested=True) for r in att.get("uncontested") or []],
+                              metric=metric, margin=margin,
+                              title="Attributes: removing each group",
+                              label=lambda r: (", ".join(r["groups"])
+                                               + (" (not contested)" if r.get("uncontested")
+                                                  else "")) if len(r["groups"]) == 1
                               else r["variant"]),
         "keep_one": _forest(att["keep_one"], metric=metric, margin=margin, added=True,
                             title="Attributes: adding one group to the uncontested core",
@@ -288,6 +326,8 @@ def render_figures(model: dict) -> dict[str, bytes]:
         "retention": _retention(model["retention"]["rows"], metric=metric, margin=margin,
                                 full_days=model["retention"].get("full_history_days")),
         "fairness": _fairness(model["fairness"]["attributes"]),
+        "fairness_thresholds": _thresholds(model["fairness"].get("curves") or {},
+                                           model["fairness"].get("threshold")),
         "proxies": _proxies(model["fairness"]["proxies"]),
         "reliance": _reliance(model["reliance"]["rows"], margin),
         "minimal_set": _minimal(model["minimal_set"], metric),

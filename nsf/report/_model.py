@@ -34,6 +34,8 @@ QUESTIONS = {
     "fairness": "Do groups get different error rates or calibration, and do contested "
                 "attributes act as proxies for them?",
     "deidentification": "Can the hashed identifiers be reversed or linked, and how fast?",
+    "identifiers_table": "Are the columns that identify a person kept out of the model and its "
+                         "records?",
 }
 
 
@@ -108,13 +110,29 @@ def _diff_text(row: dict, metric: str) -> str:
 
 # --- sections -------------------------------------------------------------------------------
 
+#: The simulated world's words for the outcome, the decision and the rows.
+SIMULATED_WORDS = {"positive": "NSF", "decision": "each purchase charged at once",
+                   "subjects": "users", "probability": "P(NSF)"}
+
+
+def _words(study: StudyResult | None) -> dict[str, str]:
+    """How the report names a positive row, the decision and the rows: the simulator's words
+    for simulated data, the dataset description's for a table."""
+    if study is None or study.dataset.kind == "simulated" or study.description is None:
+        return dict(SIMULATED_WORDS)
+    d = study.description
+    return {"positive": d.positive_name, "decision": d.decision, "subjects": d.subjects,
+            "probability": "P(outcome)"}
+
+
 def _settings(study: StudyResult | None) -> dict:
     if study is None:
         return {"primary_metric": "auc", "margin": None, "margins": {}, "confidence": None,
                 "n_bootstrap": None, "fairness_n_bootstrap": None, "interval_target": None,
                 "multiplicity": None,
                 "threshold": None, "metrics": [], "model": None, "n_seeds": 0,
-                "outcome": None, "population": None, "thresholds": {}}
+                "outcome": None, "population": None, "thresholds": {}, "simulated": True,
+                "words": _words(None), "threshold_source": None, "families": []}
     s = study.settings
     return {"primary_metric": s.primary_metric, "margin": s.margins.get(s.primary_metric),
             "margins": dict(s.margins), "confidence": s.confidence,
@@ -123,7 +141,63 @@ def _settings(study: StudyResult | None) -> dict:
             "threshold": s.threshold, "metrics": list(s.metrics), "model": s.model,
             "n_seeds": len(study.seeds),
             "outcome": _outcome(study), "population": _population(study),
-            "thresholds": s.model_dump(mode="json")}
+            "thresholds": s.model_dump(mode="json"),
+            "simulated": study.dataset.kind == "simulated", "words": _words(study),
+            "families": list(study.families),
+            "threshold_source": s.threshold_source}
+
+
+#: Power of the readout of what the comparisons can resolve.
+POWER = 0.8
+
+
+def _power(rows: list[dict], settings: dict) -> dict | None:
+    """What the drop-one comparisons can resolve: the smallest difference detected with
+    ``POWER`` at the study's level, (z_{1-alpha/2} + z_power) x SE, from their median standard
+    error, beside the margin, with a suggested margin (that difference rounded up to 0.005)."""
+    from scipy.stats import norm
+
+    ses = sorted(r["standard_error"] for r in rows if r.get("standard_error"))
+    conf = settings.get("confidence")
+    if not ses or conf is None:
+        return None
+    se = ses[len(ses) // 2] if len(ses) % 2 else 0.5 * (ses[len(ses) // 2 - 1]
+                                                         + ses[len(ses) // 2])
+    factor = float(norm.ppf(1 - (1 - conf) / 2) + norm.ppf(POWER))
+    detectable = factor * se
+    margin = settings.get("margin")
+    return {"comparisons": len(ses), "median_standard_error": se, "power": POWER,
+            "factor": factor, "detectable_difference": detectable, "margin": margin,
+            "suggested_margin": math.ceil(detectable / 0.005 - 1e-9) * 0.005,
+            "margin_below_resolution": margin is not None and margin < detectable}
+
+
+#: How each model family treats a missing value (the report's data section).
+MISSING_TREATMENT = {
+    "lightgbm": "LightGBM: a missing number follows the side of each split learned in "
+                "training; a missing category is sent with the levels that split chose for it.",
+    "hist_gb": "Histogram gradient boosting: a missing value follows the side of each split "
+               "learned in training (its own bin), for numbers and categories alike.",
+    "logistic": "Logistic regression: a missing number is replaced by the training rows' "
+                "median before scaling; a missing category is a level of its own.",
+}
+
+
+def _data_section(study: StudyResult | None) -> dict | None:
+    """A table's data as read: missing shares, what reading found, how models treat gaps."""
+    if study is None or study.description is None or study.dataset.kind == "simulated":
+        return None
+    d = study.description
+    sensitive = set(d.sensitive_names)
+    return {"missing_share": [{"column": c, "share": v, "sensitive": c in sensitive}
+                              for c, v in d.missing_share.items()],
+            "reading_notes": list(d.reading_notes),
+            "treatment": [MISSING_TREATMENT[k] for k in ("lightgbm", "hist_gb", "logistic")],
+            "model": study.settings.model,
+            "sensitive_missing": "A missing value of a sensitive column is its own group, "
+                                 "'(missing)'; levels with fewer rows than "
+                                 f"{d.rare_level_rows} are pooled into '(pooled rare levels)', "
+                                 "a name no level of the data has."}
 
 
 def _outcome(study: StudyResult) -> str:
@@ -172,7 +246,8 @@ def _inventory(study: StudyResult, metric: str) -> dict:
               columns: list[str]) -> dict:
         # A group's contested status is the registry's, whatever subset study.groups covered.
         group_contested = contested.get(group, False)
-        nec = _comparison(study.variant_for("drop_one", group), metric, BASELINE)
+        nec = _comparison(study.variant_for("drop_one", group)
+                          or study.variant_for("drop_uncontested", group), metric, BASELINE)
         crs = _comparison(study.variant_for("coarsen", group), metric, BASELINE)
         rel = reliance.get(group)
         prox = proxies.get(group)
@@ -237,7 +312,7 @@ def _empty_inventory() -> dict:
 def _fairness(study: StudyResult | None) -> dict:
     if study is None:
         return {"threshold": None, "skipped": [], "attributes": {}, "changes": [],
-                "proxies": []}
+                "proxies": [], "threshold_source": None, "curves": {}}
     fair = study.fairness
     attrs = {}
     for name, table in fair.attributes.items():
@@ -258,7 +333,10 @@ def _fairness(study: StudyResult | None) -> dict:
                                 "lower": c.lower, "upper": c.upper})
     proxies = [p.model_dump() for p in study.proxies]
     return {"threshold": fair.threshold, "skipped": list(fair.skipped), "attributes": attrs,
-            "changes": changes, "proxies": proxies}
+            "changes": changes, "proxies": proxies,
+            "threshold_source": study.settings.threshold_source,
+            "curves": {name: [p.model_dump() for p in table.curve]
+                       for name, table in fair.attributes.items() if table.curve}}
 
 
 def _minimal(study: StudyResult, metric: str) -> dict | None:
@@ -438,6 +516,18 @@ def _answer_fairness(fair: dict, inventory: dict, threshold: float, cut: float) 
     return text
 
 
+def _answer_identifiers(study: StudyResult | None) -> str:
+    declared = ((study.config.get("dataset") or {}).get("table") or {}).get(
+        "identifier_columns") if study is not None else None
+    which = (f"the declared identifier columns ({', '.join(declared)})" if declared else
+             "no column was declared in dataset.table.identifier_columns")
+    return ("Not applicable: the de-identification audit attacks shared hashed identifiers; "
+            f"this table shares none with the model. {which[0].upper()}{which[1:]}; a feature "
+            "column that looks like an identifier (digests, e-mail or phone patterns, nearly one "
+            "value per row) stops the study before any fit, so no identifier is a feature or "
+            "reaches the logged models.")
+
+
 def _answer_audit(audit: dict | None) -> str:
     if not audit or not audit.get("available"):
         return ("Not measured in this experiment: run `nsf audit CONFIG` (same config) and "
@@ -470,27 +560,36 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
     ds = study.dataset if study is not None else None
     metrics = base.metrics if base is not None else {}
     simulated = ds is None or ds.kind == "simulated"
+    words = settings.get("words") or SIMULATED_WORDS
 
     def mean_sd(key):
         return metrics[key].model_dump()
 
     return {
         "details": {
-            "model": settings.get("model"), "score": "round(100 x calibrated P(NSF)), 0-100",
+            "model": settings.get("model"),
+            "score": f"round(100 x calibrated {words['probability']}), 0-100",
             "target": settings.get("outcome") or "n/a",
-            "population": base.population if base else None,
-            "label": base.label if base else None,
+            "population": (base.population if simulated else settings.get("population"))
+            if base else None,
+            "label": (base.label if simulated else (study.description.target_column
+                                                     if study.description else "the target"))
+            if base else None,
             "n_features": base.n_features if base else None,
             "seeds": list(base.seeds) if base else [],
             "run_ids": list(base.run_ids) if base else [],
             "developed_by": "nsf (reproduction of the Kakao Pay / Alipay / Apple NSF score "
-                            "for audit; not the original model)",
+                            "for audit; not the original model)" if simulated else
+                            "nsf (a data-minimisation and fairness study of a score trained on "
+                            "the user's table; not a production model)",
         },
         "intended_use": [
             "Research and audit: measure which shared data the score needed and who it treats "
             "differently, to inform data-protection and fairness assessments.",
-            "Out of scope: decisions about real people. The model is trained on simulated (or "
-            "the user's own) data and reproduces the kind of score, not Apple's or Alipay's.",
+            "Out of scope: decisions about real people. The model is trained on simulated data "
+            "and reproduces the kind of score, not Apple's or Alipay's." if simulated else
+            "Out of scope: decisions about real people. The model is a study model of the "
+            "user's table, trained to measure what each attribute group adds.",
         ],
         "factors": {
             "evaluated": list((fair.get("attributes") or {}).keys()),
@@ -505,12 +604,15 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
                          "test_ks", "test_gini"],
             "threshold": settings.get("threshold"),
             "threshold_meaning": "a score at or above it means 'charge each purchase "
-                                 "immediately' (flagged)",
+                                 "immediately' (flagged)" if simulated else
+                                 f"a score at or above it means '{words['decision']}' (flagged; "
+                                 f"{settings.get('threshold_source') or 'study.threshold'})",
             "uncertainty": "mean and SD over training seeds; differences with paired bootstrap "
                            "intervals over test rows and seeds",
         },
         "evaluation_data": {k: getattr(ds, k, None) for k in (
-            "split", "test_rows", "test_nsf_rate", "test_digest")},
+            "split", "test_rows", "test_nsf_rate", "test_digest", "plain_cv_auc",
+            "plain_cv_note")},
         "training_data": {k: getattr(ds, k, None) for k in (
             "kind", "source", "digest", "train_rows", "validation_rows")},
         "quantitative_analyses": {k: mean_sd(k) for k in metrics},
@@ -522,6 +624,8 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
             + (", ".join(fair.get("attributes") or {}) or "none evaluated")
             + "); the proxy table and the inventory's proxy rule make this visible.",
             "A score that decides billing treatment can shift costs (immediate charging) onto "
+            "groups with higher error rates; see the fairness section." if simulated else
+            f"A score that decides who is {words['decision']} can shift its burden onto "
             "groups with higher error rates; see the fairness section.",
         ],
         "caveats": [
@@ -605,7 +709,8 @@ def _limitations(study: StudyResult | None, settings: dict) -> list[str]:
         "The data are simulated: absolute numbers are illustrations; the direction and the "
         "method carry over, not the values." if ds is None or ds.kind == "simulated" else
         "The data are the user's own table: the numbers describe that table and its sample.",
-        f"Test rows: {ds.test_rows if ds else 'n/a'} with an NSF rate of "
+        f"Test rows: {ds.test_rows if ds else 'n/a'} with a "
+        f"{(settings.get('words') or SIMULATED_WORDS)['positive']} rate of "
         f"{((ds.test_nsf_rate if ds else None) or 0):.1%}; intervals shrink with more rows and "
         "seeds.",
         "Verdicts are per attribute group, not per column; a group judged not needed may "
@@ -636,6 +741,32 @@ def _calibration(dataset_summary: dict | None, note: str | None) -> dict:
     oracle = dataset_summary.get("oracle")
     return {"available": True, "note": note, "rows": rows,
             "oracle": None if not oracle else {k: _num(v) for k, v in oracle.items()}}
+
+
+#: Settings of the simulated world's case and of families that need it, by field prefix, and
+#: the family that uses them (None: the case's facts, simulated data only).
+_CASE_SETTINGS = (("study.ledger.", None), ("policy.", "decisions"),
+                  ("study.cost_margin", "decisions"), ("study.freshness.", "freshness"),
+                  ("study.volume_sizes", "volume"), ("world.", None), ("simulate.", None))
+
+
+def _assumptions(study: StudyResult | None) -> list[dict]:
+    """The assumptions the study logged; for a table, without the case's facts and the
+    settings of families that did not run."""
+    if study is None:
+        return []
+    rows = [a.model_dump() for a in study.assumptions]
+    if study.dataset.kind == "simulated":
+        return rows
+    ran = set(study.families)
+    out = []
+    for a in rows:
+        owner = next((fam for prefix, fam in _CASE_SETTINGS
+                      if a["field"].startswith(prefix)), "")
+        if owner is None or (owner and owner not in ran) or a["source"] == "CASE":
+            continue
+        out.append(a)
+    return out
 
 
 def _commands(parent_run_id: str | None, tracking_uri: str | None,
@@ -708,6 +839,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     if study is not None:
         drop_one = _rows(study, ("drop_one",), metric, BASELINE)
         drop_all = _rows(study, ("drop_all",), metric, BASELINE)
+        uncontested = _rows(study, ("drop_uncontested",), metric, BASELINE)
         keep_one = _rows(study, ("keep_one",), metric)
         custom = _rows(study, ("custom",), metric)
         coarsen = _rows(study, ("coarsen",), metric, BASELINE)
@@ -725,6 +857,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         eo_cut = study.settings.equalized_odds_cut
     else:
         drop_one = drop_all = keep_one = custom = coarsen = population = retention = []
+        uncontested = []
         sensitive = []
         all_metrics, full_days, minimal, reliance, top_k, eo_cut = {}, None, None, [], 1, 0.0
     fair = _fairness(study)
@@ -772,10 +905,11 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
          "answer": answer("retention", _answer_retention(retention, metric, full_days))},
         {"key": "fairness", "number": 5, "question": QUESTIONS["fairness"],
          "answer": _answer_fairness(fair, inventory, proxy_threshold, eo_cut)},
-        {"key": "deidentification", "number": 6, "question": QUESTIONS["deidentification"],
+        {"key": "deidentification", "number": 6,
+         "question": QUESTIONS["deidentification"] if simulated else
+         QUESTIONS["identifiers_table"],
          "answer": _answer_audit(audit_section) if audit or simulated else
-         "Not applicable: the audit reverses and links the simulator's hashed identifiers; "
-         "a user's table holds none."},
+         _answer_identifiers(study)},
     ]
     if minimal:
         cost = minimal["cost"]
@@ -823,6 +957,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "summary": summary,
         "inventory": inventory,
         "attributes": {"drop_one": drop_one, "drop_all": drop_all, "keep_one": keep_one,
+                       "uncontested": uncontested,
                        "custom": custom, "sensitive": sensitive},
         "granularity": {"rows": coarsen},
         "population": {"rows": population},
@@ -833,8 +968,9 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "minimal_set": minimal,
         "family_sections": families,
         "model_card": _model_card(study, settings, fair),
-        "method": {"assumptions": [] if study is None else
-                   [a.model_dump() for a in study.assumptions],
+        "data": _data_section(study),
+        "power": _power(drop_one, settings),
+        "method": {"assumptions": _assumptions(study),
                    "calibration": calibration,
                    "statistics": _statistics_text(settings),
                    "limitations": _limitations(study, settings)},

@@ -19,8 +19,7 @@ __all__ = ["RULE_STEPS", "RULE_TEXT", "Recommendation", "recommend"]
 #: The rule, one item per step, applied in order (the first that matches decides).
 RULE_STEPS = (
     "(0) The model does not use the category at all: drop.",
-    "(1) Uncontested group (data whose necessity is not disputed, such as the payment "
-    "method's own funding settings): keep.",
+    "(1) Uncontested group (data whose necessity is not disputed): keep.",
     "(2) Necessity not shown (removing the group costs less than the margin, with confidence) "
     "and its coarse version not needed either: drop.",
     "(3) Needed or inconclusive, and the coarse version is not shown needed (non-inferior to "

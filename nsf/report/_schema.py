@@ -77,6 +77,13 @@ class Settings(_Strict):
                                    "words.")
     thresholds: dict[str, Any] = Field(description="Every setting and threshold the study "
                                        "logged (its settings).")
+    simulated: bool = Field(True, description="Whether the data are simulated (the case's "
+                            "sections and words) or a user's table (the table's words).")
+    words: dict[str, str] = Field({}, description="How the report names a positive row, the "
+                                  "decision, the rows and the scored probability.")
+    threshold_source: str | None = Field(None, description="How the fairness threshold was "
+                                         "chosen.")
+    families: list[str] = Field([], description="The families that ran.")
 
 
 class Baseline(_Strict):
@@ -206,6 +213,9 @@ class Inventory(_Strict):
 class Attributes(_Strict):
     drop_one: list[Comparison]
     drop_all: list[Comparison]
+    uncontested: list[Comparison] = Field(
+        [], description="Uncontested groups removed one at a time, for reference (family "
+        "drop_uncontested; their verdicts change no recommendation).")
     keep_one: list[Comparison]
     custom: list[Comparison]
     sensitive: list[Comparison]
@@ -253,6 +263,38 @@ class Fairness(_Strict):
     attributes: dict[str, FairnessAttribute]
     changes: list[DisparityChangeRow]
     proxies: list[ProxyResult]
+    threshold_source: str | None = Field(None, description="How the threshold was chosen.")
+    curves: dict[str, list[dict[str, Any]]] = Field(
+        {}, description="Attribute -> the baseline's disparities at a range of thresholds.")
+
+
+class MissingShare(_Strict):
+    column: str
+    share: float = Field(ge=0, le=1)
+    sensitive: bool
+
+
+class DataSection(_Strict):
+    """A table's data as read (None for simulated data)."""
+
+    missing_share: list[MissingShare]
+    reading_notes: list[str] = Field(description="What reading the table found and did.")
+    treatment: list[str] = Field(description="How each model family treats missing values.")
+    model: str | None
+    sensitive_missing: str
+
+
+class Power(_Strict):
+    """What the drop-one comparisons can resolve, beside the margin."""
+
+    comparisons: int
+    median_standard_error: float
+    power: float
+    factor: float = Field(description="z_{1-alpha/2} + z_power.")
+    detectable_difference: float
+    margin: Num
+    suggested_margin: float
+    margin_below_resolution: bool
 
 
 class RelianceRow(_Strict):
@@ -399,6 +441,8 @@ class ReportModel(_Strict):
     family_sections: dict[str, FamilySectionView] = Field(
         description="Families' own sections (name -> title and content).")
     model_card: ModelCard
+    data: DataSection | None = None
+    power: Power | None = None
     method: Method
     deidentification: Deidentification
     reproducibility: Reproducibility

@@ -42,12 +42,12 @@ def attribute_groups(sensitive: pd.DataFrame, columns: Sequence[str]) -> \
         tuple[np.ndarray, list[str], pd.Series]:
     """Group code per row, group labels (sorted), and the group label of each row.
 
-    Missing values become the group ``"unknown"``. An intersection is one column of joined
+    Missing values become the group ``"(missing)"``. An intersection is one column of joined
     labels (``"40-49 | female"``), so that only observed combinations are groups: a
     ``MetricFrame`` given several columns would also list every unobserved combination.
     """
     parts = sensitive[list(columns)].astype(object)
-    parts = parts.where(parts.notna(), "unknown").astype(str).reset_index(drop=True)
+    parts = parts.where(parts.notna(), "(missing)").astype(str).reset_index(drop=True)
     joined = parts[columns[0]] if len(columns) == 1 else \
         parts.agg(SEPARATOR.join, axis=1)
     labels, codes = np.unique(joined.to_numpy(dtype=str), return_inverse=True)
@@ -193,8 +193,33 @@ def fairness_table(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.Da
     table = {"columns": list(columns), "threshold": int(threshold), "n_groups": len(labels),
              "min_support": int(min_support),
              "groups": groups, "disparities": disp,
-             "overall": {k: _nan_to_none(v) for k, v in overall.items()}}
+             "overall": {k: _nan_to_none(v) for k, v in overall.items()},
+             "curve": threshold_curve(y, per_seed_prob, codes, n_bins=n_bins,
+                                      min_support=min_support)}
     return table
+
+
+#: Thresholds of the fairness curve (scores 0-100).
+CURVE_THRESHOLDS = tuple(range(5, 100, 5))
+_CURVE = ("demographic_parity_difference", "equalized_odds_difference",
+          "false_positive_rate_difference", "false_negative_rate_difference")
+
+
+def threshold_curve(y, per_seed_prob, codes, *, n_bins: int, min_support: int = 1,
+                    thresholds=CURVE_THRESHOLDS) -> list[dict]:
+    """The baseline's disparities (mean over seeds) and share flagged at each threshold."""
+    index = [DISPARITIES.index(name) for name in _CURVE]
+    out = []
+    for t in thresholds:
+        values = np.stack([point_disparities(y, p, codes, threshold=t, n_bins=n_bins,
+                                             min_support=min_support)[index]
+                           for p in per_seed_prob])
+        with _quiet_nanmean():
+            mean = np.nanmean(values, axis=0)
+        flagged = float(np.mean([np.mean(probability_to_score(p) >= t) for p in per_seed_prob]))
+        out.append({"threshold": int(t), "flagged": flagged,
+                    **{name: _nan_to_none(v) for name, v in zip(_CURVE, mean, strict=True)}})
+    return out
 
 
 def point_disparities(y_true, y_prob, codes, *, threshold: int, n_bins: int,

@@ -253,6 +253,17 @@ class FairnessDisparity(ResultModel):
     per_seed: list[Num] = Field([])
 
 
+class ThresholdPoint(ResultModel):
+    """The baseline's disparities at one score threshold (mean over seeds, no interval)."""
+
+    threshold: int
+    flagged: Num = Field(description="Share of the rows flagged (score at or above).")
+    demographic_parity_difference: Num
+    equalized_odds_difference: Num
+    false_positive_rate_difference: Num
+    false_negative_rate_difference: Num
+
+
 class FairnessTable(ResultModel):
     """Group metrics and disparities of the baseline for one attribute or intersection."""
 
@@ -263,6 +274,9 @@ class FairnessTable(ResultModel):
     groups: list[FairnessGroup]
     disparities: dict[str, FairnessDisparity]
     overall: dict[str, Num]
+    curve: list[ThresholdPoint] = Field(
+        [], description="Disparities of the baseline (mean over seeds) at a range of "
+        "thresholds, for the report's figure (empty in results from before it existed).")
 
 
 class FairnessResult(ResultModel):
@@ -373,6 +387,11 @@ class DatasetInfo(ResultModel):
     test_rows: int
     test_nsf_rate: Num
     test_digest: str = Field(description="Digest of the test rows and their labels.")
+    plain_cv_auc: Num = Field(
+        None, description="A cross-fitted table's plain cross-validated AUC of the same learner "
+        "(no calibration fold, no re-drawn training rows), for comparison with published "
+        "figures; None when the data were split once.")
+    plain_cv_note: str | None = Field(None, description="How plain_cv_auc was computed.")
 
 
 class FeatureEntry(ResultModel):
@@ -435,6 +454,9 @@ class Settings(ResultModel):
         "``confidence`` (study.multiplicity; 'none' for a result from before it existed).")
     fairness_n_bootstrap: int
     threshold: int = Field(description="Operating score threshold of the fairness tables.")
+    threshold_source: str = Field(
+        "set in study.threshold", description="How the threshold was chosen (the decision's "
+        "threshold, the simulated policy's, or derived from the data's base rate).")
     n_bins: int = Field(description="Equal-width bins of each group's ECE.")
     min_group_support: int
     proxy_lift_threshold: float = Field(description="Proxy lift that flags a proxy.")
@@ -502,6 +524,8 @@ class Timing(ResultModel):
     minimal_set: float = 0.0
     decisions: float = 0.0
     freshness: float = 0.0
+    plain_cv: float = Field(0.0, description="The plain cross-validated AUC of a cross-fitted "
+                            "table (one extra fit per fold).")
     total: float = 0.0
 
 

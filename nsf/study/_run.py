@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nsf.config import ExperimentConfig
-from nsf.config._study import INCOME_BAND
+from nsf.config._study import INCOME_BAND, SIMULATED_THRESHOLD
 from nsf.pipeline import PreparedData
 from nsf.study._assumptions import method_assumptions
 from nsf.study._explain import explanations_section
@@ -362,6 +362,8 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         raise ValueError("workers > 1 needs dataset_path (each worker prepares the data)")
     timing: dict[str, float] = {}
     t_start = time.perf_counter()
+    threshold, threshold_source = fairness_threshold(cfg, prepared)
+    cfg = cfg.model_copy(update={"study": cfg.study.model_copy(update={"threshold": threshold})})
     prepared = prepared.for_study(cfg.study.crossfit_below, cfg.study.crossfit_folds)
     with TaskPool(cfg, prepared, dataset_path=dataset_path, latents=prepared.latents,
                   workers=workers, serial=needs_path) as pool:
@@ -369,12 +371,33 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         result = _run(study, timing)
     timing["total"] = time.perf_counter() - t_start
     result["timing"] = timing
+    result["settings"]["threshold_source"] = threshold_source
     out = StudyResult.model_validate(jsonable(result))
     ledger = build_ledger(out, cfg.study.ledger)
     if ledger is None:
         return out
     return out.model_copy(update={"sections": out.sections.model_copy(
         update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
+
+
+def fairness_threshold(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[int, str]:
+    """The fairness tables' operating threshold and how it was chosen (``study.threshold``;
+    null: the policy's fixed threshold, the simulated policy's 20, or a table's base rate)."""
+    s = cfg.study
+    if s.threshold is not None:
+        return int(s.threshold), "set in study.threshold"
+    decisions = s.families is None or DECISIONS in s.families
+    if cfg.policy.threshold_rule == "fixed" and decisions and (
+            cfg.dataset.kind == "simulated" or cfg.policy.columns is not None):
+        return int(cfg.policy.threshold), "the policy's fixed threshold (policy.threshold)"
+    if cfg.dataset.kind == "simulated":
+        return SIMULATED_THRESHOLD, "the simulated policy's operating point"
+    rows = prepared.rows
+    population = rows["apple_registered"].to_numpy(dtype=bool)
+    rate = float(rows["label"].to_numpy()[population].mean()) if population.any() else 0.5
+    threshold = int(np.clip(round(100 * rate), 1, 99))
+    return threshold, (f"derived from the data: the base rate {rate:.1%} (flagged when the "
+                       "calibrated probability reaches it: above-average risk)")
 
 
 def jsonable(value):
@@ -449,7 +472,7 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     # Minimal sufficient set.
     t = time.perf_counter()
     minimal = _minimal_set(study, compared, contested, attrs) \
-        if s.minimal_set.enabled and contested else None
+        if minimal_set_runs(s) and contested else None
     timing["minimal_set"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -460,7 +483,19 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     freshness = _freshness(study) if study.freshness else None
     timing["freshness"] = time.perf_counter() - t
 
+    t = time.perf_counter()
+    plain = plain_cv_auc(study.prepared, study.cfg, study.baseline, study.seeds[0]) \
+        if study.prepared.crossfit is not None else None
+    timing["plain_cv"] = time.perf_counter() - t
+
     result = _assemble(study, compared, tables, skipped, proxies, minimal, contested)
+    if plain is not None:
+        result["dataset"]["plain_cv_auc"] = plain
+        result["dataset"]["plain_cv_note"] = (
+            f"plain {study.prepared.crossfit.folds}-fold cross-validation of the same learner "
+            "and features on the first seed's folds: each model trains on every other fold "
+            "(no calibration fold, no re-drawn training rows), AUC of the pooled out-of-fold "
+            "scores")
     # Families without variants of their own: they ran when their section is there.
     for name, section in ((DECISIONS, decisions), (fresh_family.NAME, freshness)):
         if section is not None:
@@ -468,6 +503,37 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     result["sections"] = {**result.get("sections", {}), "volume": volume,
                           "decisions": decisions, "freshness": freshness}
     return result
+
+
+def plain_cv_auc(prepared: PreparedData, cfg: ExperimentConfig, baseline: Variant,
+                 seed: int) -> float:
+    """The usual cross-validated AUC of the baseline's learner on a cross-fitted table, for
+    comparison with published figures: the seed's folds, each model trained on all other folds
+    (the study also holds out a calibration fold and re-draws the training rows, which costs
+    some AUC), uncalibrated (calibration does not change a model's ranking much), one fit per
+    fold."""
+    from dataclasses import replace
+
+    from sklearn.metrics import roc_auc_score
+
+    from nsf.pipeline import fit_variant
+
+    rows = prepared.rows
+    labels = rows["nsf_appstore"].to_numpy(dtype=np.int8)
+    fold = prepared.crossfit.assign(labels, rows["user_id"].to_numpy(), seed)
+    model_cfg = cfg.model.model_copy(update={"calibration": "none"})
+    scores = np.full(labels.size, np.nan)
+    for k in range(prepared.crossfit.folds):
+        view = prepared.fold_view(fold, k)
+        split = view.rows["split"].to_numpy().copy()
+        split[split == "validation"] = "train"
+        view = replace(view, rows=view.rows.assign(split=split))
+        fitted = fit_variant(view, baseline.selection, model_cfg, seed,
+                             population=baseline.population, label=baseline.label)
+        test = np.flatnonzero(fold == k)
+        scores[test] = fitted.predict_proba(prepared.frame.iloc[test])
+    test = prepared.test_index
+    return float(roc_auc_score(labels[test], scores[test]))
 
 
 def _freshness(study: _Study) -> Any:
@@ -554,6 +620,14 @@ def _decisions(study: _Study, attrs: dict) -> Any:
                 if run_id is not None:
                     log(run_id, metrics)
     return section
+
+
+def minimal_set_runs(s) -> bool:
+    """Whether the minimal-set search runs: as configured, or (null) only when no family list
+    narrows the study (a family list is honoured exactly)."""
+    if s.minimal_set.enabled is not None:
+        return s.minimal_set.enabled
+    return s.families is None
 
 
 def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dict) -> dict:

@@ -98,6 +98,35 @@ def _pseudonyms(example: pd.DataFrame, columns: list[str]) -> None:
                       for v in example[c]]
 
 
+def _synthetic(example: pd.DataFrame, column: str, spec, fitted) -> None:
+    """A user's table column replaced by synthetic values: numbers evenly spaced over the
+    sample's range (whole numbers stay whole), categories the model's own most frequent levels
+    in turn, so no value is copied from a row."""
+    values = example[column]
+    n = len(values)
+    if spec.kind == "categorical":
+        levels = (getattr(fitted.encoder, "levels_", {}) or {}).get(spec.name) or []
+        if not levels or pd.api.types.is_bool_dtype(values):
+            return
+        fill = pd.Series([levels[i % min(len(levels), 3)] for i in range(n)], dtype=object)
+        if pd.api.types.is_numeric_dtype(values):  # integer codes: levels are their text
+            numbers = pd.to_numeric(fill, errors="coerce")
+            if numbers.notna().all():
+                example[column] = numbers.astype(values.dtype).to_numpy()
+            return
+        example[column] = fill.to_numpy()
+        return
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        return
+    finite = values.to_numpy(dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return
+    grid = np.linspace(finite.min(), finite.max(), n)
+    example[column] = np.round(grid).astype(values.dtype) \
+        if pd.api.types.is_integer_dtype(values) else grid.astype(values.dtype)
+
+
 def _mask_local_part(example: pd.DataFrame, column: str) -> None:
     example[column] = [None if pd.isna(v) else "xx@" + str(v).rpartition("@")[2]
                        for v in example[column]]
@@ -132,6 +161,8 @@ def example_rows(rows: pd.DataFrame, fitted) -> pd.DataFrame:
             _pseudonyms(ex, list(spec.sources))
         elif spec.op == "email_domain":
             _mask_local_part(ex, spec.sources[0])
+        elif spec.category == "table" and len(spec.sources) == 1:
+            _synthetic(ex, spec.sources[0], spec, fitted)
     for c in ex.columns:
         if pd.api.types.is_integer_dtype(ex[c]) and not pd.api.types.is_bool_dtype(ex[c]):
             ex[c] = ex[c].astype(np.int64)

@@ -13,6 +13,7 @@ from nsf.study.families import (
     decisions,
     drop_all,
     drop_one,
+    drop_uncontested,
     freshness,
     keep_one,
     population,
@@ -32,7 +33,7 @@ from nsf.study.families.base import (
 #: The one list of variant families, in the order the study runs and the report shows them.
 FAMILIES: dict[str, Family] = {m.FAMILY.name: m.FAMILY for m in (
     drop_one, drop_all, keep_one, coarsen, population, retention, sensitive, volume,
-    decisions, freshness)}
+    decisions, freshness, drop_uncontested)}
 
 __all__ = ["BASELINE", "DROP_ALL", "FAMILIES", "Family", "FamilyContext", "Proposal",
            "with_changes"]
