@@ -458,7 +458,7 @@ def _note(arm, reference: str | None, comparison: dict | None, verdict: str | No
 
 def _params(arm, reference: str | None, subject: str | None) -> dict[str, str]:
     raw = {"variant.name": arm.name, "variant.family": arm.family,
-           "variant.groups": ",".join(arm.groups) or None, "variant.reference": reference,
+           "variant.groups": ",".join(arm.groups) or "none", "variant.reference": reference,
            "variant.subject": subject, "variant.population": arm.population,
            "variant.label": arm.label, "variant.n_features": arm.n_features,
            "seeds": len(arm.seeds)}
