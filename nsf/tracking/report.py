@@ -247,7 +247,8 @@ def report_note(folder: Path, experiment_id: str, run_id: str) -> str:
     for item in model.get("summary") or []:
         if isinstance(item, dict) and item.get("answer"):
             number = f"{item['number']}. " if item.get("number") else ""
-            answer = str(item["answer"])
+            # Brackets escaped: the UI's Markdown would take "[a, b]" for a link and drop them.
+            answer = str(item["answer"]).replace("[", "\\[").replace("]", "\\]")
             if len(answer) > _ANSWER_CHARS:
                 answer = answer[:_ANSWER_CHARS].rsplit(" ", 1)[0] + " ... (see the report)"
             lines.append(f"**{number}{item.get('question', '')}** {answer}")

@@ -443,11 +443,13 @@ def _note(arm, reference: str | None, comparison: dict | None, verdict: str | No
              f"{len(arm.seeds)} seeds, {arm.n_features} features)."]
     if comparison and primary in comparison:
         mc = comparison[primary]
+        # Brackets escaped: the UI's Markdown would drop them.
         text = (f"{primary.upper()} difference to {reference}: {_fmt(mc.estimate)} "
-                f"[{_fmt(mc.lower)}, {_fmt(mc.upper)}] ({settings.confidence:.0%} interval)")
+                f"\\[{_fmt(mc.lower)}, {_fmt(mc.upper)}\\] ({settings.confidence:.0%} "
+                "interval)")
         if mc.simultaneous_lower is not None:
-            text += (f"; simultaneous over the family: [{_fmt(mc.simultaneous_lower)}, "
-                     f"{_fmt(mc.simultaneous_upper)}]")
+            text += (f"; simultaneous over the family: \\[{_fmt(mc.simultaneous_lower)}, "
+                     f"{_fmt(mc.simultaneous_upper)}\\]")
         lines.append(text + f"; margin {mc.margin}.")
     if verdict is not None:
         lines.append(f"Verdict: **{verdict}**.")
