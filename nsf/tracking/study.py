@@ -482,6 +482,11 @@ def log_variant_runs(result, parent: str, experiment: str, *,
                 for r in below if r.data.tags.get("nsf.role") in ("variant", "minimal_set")
                 and "nsf.child_key" not in r.data.tags}
     seeds = {r.info.run_id: r for r in below if r.data.tags.get("nsf.role") == "seed"}
+    # Fits logged directly under the study run by an earlier version (role ``variant`` with a
+    # fit key) are moved into the three levels too.
+    for r in _search_all(client, experiment, f"tags.`mlflow.parentRunId` = '{parent}'"):
+        if "nsf.child_key" in r.data.tags and r.info.run_id not in seeds:
+            seeds[r.info.run_id] = r
     seed_index = {int(s): i + 1 for i, s in enumerate(result.seeds)}
     settings = result.settings
     decisions = result.sections.decisions
@@ -515,7 +520,9 @@ def log_variant_runs(result, parent: str, experiment: str, *,
             fit_name = f"{readable(run.data.tags.get('nsf.variant', variant))} - {label}" \
                 if role == "minimal_set" else f"{name} - {label}"
             client.log_batch(fit, tags=[RunTag("mlflow.parentRunId", run_id),
-                                        RunTag("mlflow.runName", fit_name)])
+                                        RunTag("mlflow.runName", fit_name),
+                                        RunTag("nsf.role", "seed"),
+                                        RunTag("nsf.study_run", parent)])
         client.set_terminated(run_id, status="FINISHED")
         return run_id
 
