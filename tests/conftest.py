@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,11 @@ from nsf.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.yaml"
+#: The smoke study shrunk to seconds: all families, three contested groups, two seeds.
+SHRINK = ["study.seeds=2", "study.groups=[email,balance,join_date]", "study.n_bootstrap=200",
+          "study.fairness_n_bootstrap=60", "study.proxy_rows=1000", "study.shap_rows=100",
+          "study.permutation_rows=200", "study.permutation_repeats=1",
+          "audit.phone_space_size=200000"]
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +49,41 @@ def smoke_prepared(smoke_cfg, smoke_dataset):
 def tracking_overrides(tmp_path):
     """``--set`` items pointing MLflow at a throw-away SQLite store in ``tmp_path``."""
     return [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]
+
+
+@contextmanager
+def _chdir(path: Path):
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory):
+    """(folder, tracking overrides, parent run id, cli outputs): study, audit, report once."""
+    from typer.testing import CliRunner
+
+    from nsf.cli import app
+
+    root = tmp_path_factory.mktemp("report_e2e")
+    sets = [f"simulate.data_dir={root / 'data'}", f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
+            *SHRINK]
+    args = [a for item in sets for a in ("--set", item)]
+    runner = CliRunner()
+    with _chdir(root):  # nsf study writes its report under ./reports
+        study = runner.invoke(app, ["study", str(SMOKE), "--quiet", *args],
+                              catch_exceptions=False)
+        assert study.exit_code == 0, study.output
+        audit = runner.invoke(app, ["audit", str(SMOKE), "--quiet", *args],
+                              catch_exceptions=False)
+        assert audit.exit_code == 0, audit.output
+        report = runner.invoke(app, ["report", str(SMOKE), *args, "--out", str(root / "out")],
+                               catch_exceptions=False)
+        assert report.exit_code == 0, report.output
+    parent = next(line.split()[2] for line in study.output.splitlines()
+                  if line.startswith("study run "))
+    return {"root": root, "sets": sets, "parent": parent, "study_output": study.output,
+            "folder": root / "out" / "smoke" / parent}

@@ -174,7 +174,14 @@ def test_study_workers_stop_on_sigterm(smoke_dataset, tmp_path):
     assert proc.returncode == 143
 
 
-def test_ui_server_stops_with_nsf_ui(tmp_path):
+@pytest.mark.parametrize("sig", [
+    signal.SIGTERM,
+    # SIGKILL (nothing of nsf ui runs: the watchdog and the parent-death signal stop the
+    # server), SIGHUP (the terminal closed), SIGINT (Ctrl-C).
+    pytest.param(signal.SIGKILL, marks=pytest.mark.slow),
+    pytest.param(signal.SIGHUP, marks=pytest.mark.slow),
+    pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
+def test_ui_server_stops_with_nsf_ui(tmp_path, sig):
     import socket
 
     with socket.socket() as s:
@@ -192,10 +199,17 @@ def test_ui_server_stops_with_nsf_ui(tmp_path):
     else:
         raise AssertionError("the MLflow server did not start listening")
     children = psutil.Process(proc.pid).children(recursive=True)
-    assert children
-    proc.terminate()
-    proc.communicate(timeout=60)
+    # The server, its uvicorn process and the watchdog.
+    assert len(children) >= 3, [c.cmdline()[:4] for c in children]
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
     _assert_all_gone(children)
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # nothing serves the port any more
+    if sig != signal.SIGKILL:
+        # The UI's own words, not the study's ("a re-run resumes").
+        assert "nsf ui:" in err and "is stopped" in err and "resumes" not in err, err[-2000:]
+        assert proc.returncode == 128 + sig
 
 
 def test_experiments_are_tagged_custom_model_development(tmp_path):

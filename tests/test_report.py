@@ -35,11 +35,6 @@ jsonschema = pytest.importorskip("jsonschema")
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.yaml"
-#: The smoke study shrunk to seconds: all families, three contested groups, two seeds.
-SHRINK = ["study.seeds=2", "study.groups=[email,balance,join_date]", "study.n_bootstrap=200",
-          "study.fairness_n_bootstrap=60", "study.proxy_rows=1000", "study.shap_rows=100",
-          "study.permutation_rows=200", "study.permutation_repeats=1",
-          "audit.phone_space_size=200000"]
 
 
 # --- hand-built study -----------------------------------------------------------------------
@@ -350,7 +345,7 @@ def test_no_study_result_at_all_still_renders():
     assert "study.json: not logged" in html
 
 
-# --- end to end on a finished smoke study ---------------------------------------------------
+# --- end to end on a finished smoke study (fixture smoke_study in conftest.py) ---------------
 
 @contextmanager
 def _chdir(path: Path):
@@ -360,34 +355,6 @@ def _chdir(path: Path):
         yield
     finally:
         os.chdir(old)
-
-
-@pytest.fixture(scope="session")
-def smoke_study(tmp_path_factory):
-    """(folder, tracking overrides, parent run id, cli outputs): study, audit, report once."""
-    from typer.testing import CliRunner
-
-    from nsf.cli import app
-
-    root = tmp_path_factory.mktemp("report_e2e")
-    sets = [f"simulate.data_dir={root / 'data'}", f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
-            *SHRINK]
-    args = [a for item in sets for a in ("--set", item)]
-    runner = CliRunner()
-    with _chdir(root):  # nsf study writes its report under ./reports
-        study = runner.invoke(app, ["study", str(SMOKE), "--quiet", *args],
-                              catch_exceptions=False)
-        assert study.exit_code == 0, study.output
-        audit = runner.invoke(app, ["audit", str(SMOKE), "--quiet", *args],
-                              catch_exceptions=False)
-        assert audit.exit_code == 0, audit.output
-        report = runner.invoke(app, ["report", str(SMOKE), *args, "--out", str(root / "out")],
-                               catch_exceptions=False)
-        assert report.exit_code == 0, report.output
-    parent = next(line.split()[2] for line in study.output.splitlines()
-                  if line.startswith("study run "))
-    return {"root": root, "sets": sets, "parent": parent, "study_output": study.output,
-            "folder": root / "out" / "smoke" / parent}
 
 
 def _numbers(node, path=""):
@@ -453,7 +420,7 @@ def test_every_number_equals_what_mlflow_logged(smoke_study, tmp_path):
     children = run_metrics(cfg.tracking, model["baseline"]["run_ids"])
     for run_id, value in zip(model["baseline"]["run_ids"],
                              model["baseline"]["metrics"]["test_auc"]["per_seed"], strict=True):
-        assert value == children[run_id]["test_auc"]
+        assert value == children[run_id]["auc"]
 
     # Every comparison number equals study.json's, and the variant arm is the mean of its
     # children's logged metric.
@@ -480,7 +447,7 @@ def test_every_number_equals_what_mlflow_logged(smoke_study, tmp_path):
             assert row[key] == getattr(logged, key), (row["variant"], key)
         if row["reference"] == "baseline":
             seeds = run_metrics(cfg.tracking, row["run_ids"])
-            mean = sum(seeds[r]["test_auc"] for r in row["run_ids"]) / len(row["run_ids"])
+            mean = sum(seeds[r]["auc"] for r in row["run_ids"]) / len(row["run_ids"])
             assert math.isclose(row["variant_estimate"], mean, rel_tol=0, abs_tol=1e-12)
 
     # Fairness, proxies, reliance: the same numbers as study.json.

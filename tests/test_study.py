@@ -1,5 +1,6 @@
 """The study's statistics, fairness engine, search logic, config, and end to end on MLflow."""
 
+import math
 
 import numpy as np
 import pandas as pd
@@ -267,9 +268,10 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
         _run_cli(tmp_path)
     runs = _runs(tmp_path)
     parent = [r for r in runs if r.data.tags["nsf.role"] == "study"]
-    children = [r for r in runs if r.data.tags["nsf.role"] == "variant"]
+    children = [r for r in runs if r.data.tags["nsf.role"] == "seed"]
     assert [r.info.status for r in parent] == ["FAILED"]
     assert len(children) == 2 and all(r.info.status == "FINISHED" for r in children)
+    assert not [r for r in runs if r.data.tags["nsf.role"] == "variant"]
 
     monkeypatch.setattr(study_run_module, "_fit_task", real)
     result = _run_cli(tmp_path)
@@ -282,14 +284,52 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
     parents = [r for r in runs if r.data.tags["nsf.role"] == "study"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert len([r for r in runs if r.data.tags["nsf.role"] == "audit"]) == 1
-    children = [r for r in runs if r.data.tags["nsf.role"] == "variant"]
-    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
-    train_keys = {"test_auc", "test_pr_auc", "test_brier", "test_log_loss", "test_ece"}
+    # Three levels: the study run, one run per variant (the baseline and the minimal-set
+    # search too), the fits under their variant.
+    parent_id = parents[0].info.run_id
+    variants = {r.data.tags["nsf.variant"]: r for r in runs
+                if r.data.tags["nsf.role"] in ("variant", "minimal_set")}
+    children = [r for r in runs if r.data.tags["nsf.role"] == "seed"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in variants.values()} == {parent_id}
+    assert {r.data.tags["nsf.study_run"] for r in [*variants.values(), *children]} == \
+        {parent_id}
+    by_id = {r.info.run_id: r for r in runs}
+    for child in children:
+        above = by_id[child.data.tags["mlflow.parentRunId"]]
+        assert above.data.tags["nsf.role"] in ("variant", "minimal_set"), child.info.run_name
+        if above.data.tags["nsf.role"] == "variant":
+            assert above.data.tags["nsf.variant"] == child.data.tags["nsf.variant"]
+            assert child.info.run_name.startswith(above.info.run_name + " - seed ")
+    train_keys = {"auc", "ece", "x/test_pr_auc", "x/test_brier", "x/test_log_loss"}
     assert all(train_keys <= set(r.data.metrics) for r in children)
     assert all({"nsf.variant", "nsf.seed", "nsf.child_key"} <= set(r.data.tags)
                for r in children)
+    assert all(r.info.status == "FINISHED" for r in runs)
 
     study = _study_json(tmp_path, parents[0].info.run_id)
+    # One run per variant: its seed mean, difference to its reference with both intervals,
+    # the verdict as a tag and a number, under the documented names; no undefined value.
+    from nsf.tracking._vocab import VERDICT_NUMBER
+
+    assert set(variants) == {"baseline", "minimal_set", *(v.name for v in study.variants)}
+    assert variants["baseline"].data.tags["nsf.verdict"] == "reference"
+    for v in study.variants:
+        run = variants[v.name]
+        mc = v.comparisons[v.reference].metrics["auc"]
+        m = run.data.metrics
+        assert (m["auc_diff"], m["auc_diff_lo"], m["auc_diff_hi"]) == \
+            (mc.estimate, mc.lower, mc.upper), v.name
+        if mc.simultaneous_lower is not None:
+            assert (m["auc_diff_sim_lo"], m["auc_diff_sim_hi"]) == \
+                (mc.simultaneous_lower, mc.simultaneous_upper)
+        assert m["auc"] == v.metrics["test_auc"].mean
+        assert run.data.tags["nsf.verdict"] == v.verdict
+        assert m["verdict"] == VERDICT_NUMBER[v.verdict]
+        assert run.data.tags["nsf.family"] == v.family
+        assert run.info.run_name == v.description.split(" (")[0]  # in words
+    for run in runs:
+        assert all(math.isfinite(x) for x in run.data.metrics.values()), run.info.run_name
+        assert "null" not in run.data.params.values() or run.data.tags["nsf.role"] == "study"
     assert study.schema_ == "nsf.study/2"
     names = {v.name for v in study.variants}
     assert {"drop_email", "drop_balance", "drop_all_contested", "core+email",

@@ -36,6 +36,11 @@ class Terminated(KeyboardInterrupt):
     stopped, the UI's server is stopped, MLflow runs are marked as not finished."""
 
 
+class Finished(SystemExit):
+    """A command stopped by a signal that has already said so in its own words: its exit
+    code, and no other message."""
+
+
 #: Set when SIGTERM arrived (libraries may turn the exception into another KeyboardInterrupt).
 _terminated = False
 
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         pass
+    except Finished as exc:
+        raise SystemExit(exc.code) from None
     except SystemExit as exc:
         # Typer turns an interrupt into exit code 130 without a word.
         if exc.code != 130 and not _terminated:

@@ -5,4 +5,5 @@ from nsf.cli import (
     _report,  # noqa: F401
     _study,  # noqa: F401
     _train,  # noqa: F401
+    _ui,  # noqa: F401
 )

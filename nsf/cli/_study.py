@@ -190,4 +190,6 @@ def study_cmd(
         ensure_audit(cfg, path, quiet=quiet)
     from nsf.report import write_report
 
-    typer.echo(f"report: {write_report(run_id, cfg)}")
+    # The report and its figures also go into the study run (artifacts report/), and the run's
+    # description states the headline answers and links them.
+    typer.echo(f"report: {write_report(run_id, cfg, log_to_mlflow=True)}")

@@ -1,11 +1,7 @@
-"""``nsf train``, ``nsf score`` and ``nsf ui``."""
+"""``nsf train`` and ``nsf score``."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Annotated
@@ -119,43 +115,3 @@ def score_cmd(
     if reasons:
         typer.echo(f"  {reasons} reason code(s) per row: points of the score counted from the "
                    f"base score {stats['base_score']:.1f}")
-
-
-@app.command("ui")
-def ui_cmd(
-    config: ConfigArg = None,
-    set_: SetOpt = None,
-    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 5000,
-) -> None:
-    """Start the MLflow UI for the configured store on 127.0.0.1 (Ctrl-C stops it)."""
-    from nsf.tracking import check_store, ui_command
-
-    cfg = resolve(config, set_)
-    check_store(cfg.tracking)
-    argv, env = ui_command(cfg.tracking, port=port)
-    typer.echo(f"MLflow UI for {cfg.tracking.uri} at http://127.0.0.1:{port}  (Ctrl-C to stop)")
-    # Its own process group (the server starts uvicorn workers): stopped as a whole below.
-    proc = subprocess.Popen(argv, env=env, start_new_session=True)
-    try:
-        code = proc.wait()
-    except BaseException as exc:  # Ctrl-C, or SIGTERM (nsf.cli.main turns it into one)
-        _stop_group(proc)
-        if isinstance(exc, KeyboardInterrupt):
-            return
-        raise
-    if code != 0:
-        raise NsfError(f"mlflow server exited with code {code} (is port {port} in use?)")
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM to the server's process group; after ``grace`` seconds, SIGKILL to whatever is
-    left of it (the server or its workers)."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=5)

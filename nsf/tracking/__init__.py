@@ -11,7 +11,6 @@ from nsf.tracking._store import (
     git_commit,
     lock_folder,
     open_store,
-    ui_command,
 )
 from nsf.tracking._train import (
     DESCRIPTION_ARTIFACT,
@@ -23,6 +22,7 @@ from nsf.tracking._train import (
     log_trained_model,
     tracked_run,
 )
+from nsf.tracking.ui import ui_command
 
 # Creating or migrating a SQLite store logs several INFO lines per command; they are not ours to
 # show. Warnings and errors still come through.

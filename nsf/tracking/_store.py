@@ -170,13 +170,36 @@ def open_store(cfg: TrackingConfig) -> None:
                 _create_sqlite_store(cfg, db)
             # The first query runs any pending migrations (creates the tables of a store
             # that is not SQLite).
-            MlflowClient(cfg.uri).search_experiments(max_results=1)
+            client = MlflowClient(cfg.uri)
+            client.search_experiments(max_results=1)
+            if db is not None:
+                hide_default_experiment(client)
     except Timeout:
         raise NsfError(f"tracking.uri {cfg.uri!r}: another process holds {lock.lock_file} "
                        "for over 10 minutes") from None
     except MlflowException as exc:
         raise NsfError(f"tracking store {cfg.uri!r}: {str(exc).splitlines()[0]}") from None
     _OPENED.add(cfg.uri)
+
+
+def hide_default_experiment(client) -> bool:
+    """Delete MLflow's own ``Default`` experiment (id 0) when it holds no run at all, so the
+    UI's experiment list shows only the project's experiments (the project never logs to it;
+    MLflow creates it with every new store). Restorable in the UI. Returns whether it was
+    deleted."""
+    from mlflow.entities import ViewType
+    from mlflow.exceptions import MlflowException
+
+    try:
+        default = client.get_experiment("0")
+        if default.name != "Default" or default.lifecycle_stage != "active":
+            return False
+        if client.search_runs(["0"], run_view_type=ViewType.ALL, max_results=1):
+            return False
+        client.delete_experiment("0")
+    except MlflowException:
+        return False
+    return True
 
 
 def git_commit() -> str:
@@ -225,20 +248,3 @@ def experiment_id(cfg: TrackingConfig, name: str) -> str:
                        "over 10 minutes") from None
     except MlflowException as exc:
         raise NsfError(f"tracking store {cfg.uri!r}: {str(exc).splitlines()[0]}") from None
-
-
-def ui_command(cfg: TrackingConfig, host: str = "127.0.0.1", port: int = 5000) -> \
-        tuple[list[str], dict[str, str]]:
-    """The ``mlflow server`` command line and environment of a lean local UI.
-
-    Job execution off and one worker: the UI starts in seconds and stays light.
-    """
-    import sys
-
-    argv = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", cfg.uri,
-            "--host", host, "--port", str(port), "--workers", "1"]
-    root = artifact_root(cfg)
-    if root is not None:
-        argv += ["--default-artifact-root", root]
-    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
-    return argv, env

@@ -24,6 +24,9 @@ __all__ = ["AuditRecord", "StudyRecord", "find_study_run", "load_audit", "load_s
            "log_report", "run_metrics"]
 
 _PAGE = 1000
+#: Longest answer quoted in the run's description (MLflow keeps tag values up to 8,000
+#: characters; the report has them in full).
+_ANSWER_CHARS = 500
 
 
 @dataclass
@@ -221,6 +224,43 @@ def run_metrics(tracking: TrackingConfig, run_ids: list[str]) -> dict[str, dict[
 
 
 def log_report(tracking: TrackingConfig, run_id: str, folder: Path) -> None:
-    """Attach the rendered report (``folder``'s files) to the parent run under ``report/``."""
+    """Attach the rendered report (``folder``'s files: HTML, Markdown, JSON, figures) to the
+    parent run under ``report/``, and make the run's description (``mlflow.note.content``,
+    shown on the run's page) state the headline answers and link the files."""
     client = _client(tracking)
     client.log_artifacts(run_id, str(folder), "report")
+    run = client.get_run(run_id)
+    client.set_tag(run_id, "mlflow.note.content",
+                   report_note(folder, run.info.experiment_id, run_id))
+
+
+def report_note(folder: Path, experiment_id: str, run_id: str) -> str:
+    """Markdown: the report's title and each question's answer (from ``report.json``), then
+    links to the report's files and figures in the run's artifacts."""
+    page = f"#/experiments/{experiment_id}/runs/{run_id}/artifacts/report"
+    lines: list[str] = []
+    try:
+        model = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        model = {}
+    lines.append(f"## {model.get('title') or 'Study'}")
+    for item in model.get("summary") or []:
+        if isinstance(item, dict) and item.get("answer"):
+            number = f"{item['number']}. " if item.get("number") else ""
+            # Brackets escaped: the UI's Markdown would take "[a, b]" for a link and drop them.
+            answer = str(item["answer"]).replace("[", "\\[").replace("]", "\\]")
+            if len(answer) > _ANSWER_CHARS:
+                answer = answer[:_ANSWER_CHARS].rsplit(" ", 1)[0] + " ... (see the report)"
+            lines.append(f"**{number}{item.get('question', '')}** {answer}")
+    files = [name for name in ("report.html", "report.md", "report.json", "config.yaml")
+             if (folder / name).is_file()]
+    files += sorted(p.name for p in folder.iterdir()
+                    if p.is_file() and p.name not in files and not p.name.startswith("."))
+    lines.append("**The report in this run's artifacts:** " + ", ".join(
+        f"[{name}]({page}/{name})" for name in files))
+    figures = sorted(p.name for p in (folder / "figures").glob("*.png"))
+    if figures:
+        lines.append("**Figures:** " + ", ".join(
+            f"[{Path(name).stem.replace('_', ' ')}]({page}/figures/{name})"
+            for name in figures))
+    return "\n\n".join(lines)

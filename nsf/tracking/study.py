@@ -1,10 +1,19 @@
-"""Logging a study to MLflow: one parent run (``nsf.role=study``) and one child run per variant
-and seed (``nsf.role=variant``), and finding the children an earlier run finished.
+"""Logging a study to MLflow, in three levels, and finding the fits an earlier run finished.
 
-Children carry the tag ``nsf.child_key`` (:func:`nsf.study.fit_key`: a digest of the resolved
+- the study run (``nsf.role=study``): config, ``study.json``, tables, the report and its
+  figures, and a description stating the headline answer;
+- one run per variant under it (``nsf.role=variant``, the reference ``baseline`` too, and the
+  minimal-set search as ``nsf.role=minimal_set``): the seed average, the difference to its
+  reference with both intervals, the verdict, the money difference and the swap rate, under
+  the names of :mod:`nsf.tracking._vocab`;
+- one run per fit under its variant (``nsf.role=seed``), logged as the fit finishes (under the
+  study run until the variant's run exists at the end).
+
+Fits carry the tag ``nsf.child_key`` (:func:`nsf.study.fit_key`: a digest of the resolved
 variant, seed, model settings, split and dataset digest) and the artifacts the statistics need
 (``fit/p_test.npy``, ``fit/outcome.json``), so a re-run reuses them instead of retraining.
-Only the parent process talks to MLflow (SQLite does not like concurrent writers).
+Every run below a study carries ``nsf.study_run`` (the study run's id). Only the parent
+process talks to MLflow (SQLite does not like concurrent writers).
 """
 
 from __future__ import annotations
@@ -24,11 +33,27 @@ import yaml
 from nsf.config import ExperimentConfig
 from nsf.tracking._store import experiment_id, git_commit
 from nsf.tracking._train import log_config
+from nsf.tracking._vocab import OTHER_PREFIX, VERDICT_NUMBER, defined, metric_name
 
-__all__ = ["MlflowFitStore", "log_study_result", "study_key", "study_run", "with_parent"]
+__all__ = ["MlflowFitStore", "close_stale_runs", "log_study_result", "readable", "study_key",
+           "study_run", "with_parent"]
 
 _FIT_DIR = "fit"
 _PAGE = 1000
+#: Roles of the runs that hold one fit (``variant`` before the three levels existed).
+_FIT_ROLES = ("seed", "variant")
+#: Metrics the decisions add per fit that belong to the variant (logged on its run instead).
+_VARIANT_LEVEL = {"cost_diff_per_1k", "swap_rate", "psi"}
+
+
+def readable(name: str, description: str | None = None) -> str:
+    """A run name in words: the variant's description up to its first parenthesis, or its
+    name with the separators spelled out (``without:balance+withdrawals`` -> ``without
+    balance, withdrawals``)."""
+    if description:
+        return description.split(" (")[0].strip()
+    text = name.replace("without:", "without ").replace("+", ", ").replace("_", " ")
+    return text.strip()
 
 
 def study_key(cfg: ExperimentConfig) -> str:
@@ -51,9 +76,11 @@ def _flat(prefix: str, value: Any) -> dict[str, str]:
         for k, v in value.items():
             out.update(_flat(f"{prefix}.{k}", v))
         return out
+    if value is None:  # not defined: not logged (the compare view would show null)
+        return {}
     if isinstance(value, list | tuple):
         value = ",".join(str(x) for x in value)
-    return {prefix: "null" if value is None else str(value)[:500]}
+    return {prefix: str(value)[:500]}
 
 
 class MlflowFitStore:
@@ -87,14 +114,12 @@ class MlflowFitStore:
             token = None
             while True:
                 page = self.client.search_runs(
-                    [self.experiment],
-                    filter_string="tags.`nsf.role` = 'variant' and attributes.status = "
-                                  "'FINISHED'",
+                    [self.experiment], filter_string="attributes.status = 'FINISHED'",
                     max_results=_PAGE, order_by=["attributes.start_time ASC"],
                     page_token=token)
                 for run in page:
                     key = run.data.tags.get("nsf.child_key")
-                    if key:
+                    if key and run.data.tags.get("nsf.role") in _FIT_ROLES:
                         index[key] = run.info.run_id  # later runs win
                 token = page.token
                 if not token:
@@ -136,19 +161,21 @@ class MlflowFitStore:
         from mlflow.entities import Metric
 
         now = int(1000 * time.time())
-        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0)
-                                               for k, v in metrics.items()])
+        named = defined({metric_name(k): v for k, v in metrics.items()
+                         if k not in _VARIANT_LEVEL})
+        self.client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in named.items()])
 
     def record(self, outcome, variant) -> str:
         """Log one finished fit as a child run; returns its id."""
         from mlflow.entities import Metric, Param
 
         tags = {
-            "mlflow.parentRunId": self.parent, "mlflow.runName": f"{variant.name}-{outcome.seed}",
-            "nsf.role": "variant", "nsf.variant": variant.name, "nsf.family": variant.family,
+            "mlflow.parentRunId": self.parent,
+            "mlflow.runName": f"{readable(variant.name)} - seed {outcome.seed}",
+            "nsf.role": "seed", "nsf.variant": variant.name, "nsf.family": variant.family,
             "nsf.seed": str(outcome.seed), "nsf.model": self.cfg.model.kind,
             "nsf.dataset_digest": self.digest, "nsf.git_commit": self.commit,
-            "nsf.child_key": outcome.key,
+            "nsf.child_key": outcome.key, "nsf.study_run": self.parent,
         }
         # Started when the fit started (it ran in a worker), so the UI's duration is the fit's.
         started = int(1000 * (time.time() - outcome.seconds))
@@ -163,9 +190,10 @@ class MlflowFitStore:
                       str(desc["n_features"]), "seed": str(outcome.seed),
                       "model.kind": self.cfg.model.kind,
                       **_flat("variant.selection", desc["selection"])}
+            metrics = defined({metric_name(k): v for k, v in outcome.metrics.items()})
             self.client.log_batch(
-                run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in outcome.metrics.items()],
-                params=[Param(k, v) for k, v in params.items()])
+                run_id, metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
+                params=[Param(k, v) for k, v in params.items() if v is not None])
             meta = {"variant": outcome.variant, "seed": outcome.seed, "key": outcome.key,
                     "metrics": outcome.metrics, "test_digest": outcome.test_digest,
                     "reliance": outcome.reliance, "info": outcome.info,
@@ -191,6 +219,40 @@ class MlflowFitStore:
         return run_id
 
 
+def _search_all(client, experiment: str, filter_string: str) -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment], filter_string=filter_string,
+                                  max_results=_PAGE, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def close_stale_runs(tracking_uri: str, experiment: str, study_runs: list[str],
+                     by: str) -> list[str]:
+    """Mark KILLED every run still RUNNING below the study runs ``study_runs`` (found by tag
+    ``nsf.study_run``, or by parent for runs logged before that tag existed): a process killed
+    while it logged a fit (SIGKILL, power loss) leaves it RUNNING for ever. Only called under
+    the study's lock, so nothing else is writing them. Returns the run ids closed (each tagged
+    ``nsf.closed_by=<by>``)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    closed: list[str] = []
+    for parent in study_runs:
+        for tag in ("nsf.study_run", "mlflow.parentRunId"):
+            for run in _search_all(client, experiment, f"tags.`{tag}` = '{parent}' and "
+                                   "attributes.status = 'RUNNING'"):
+                if run.info.run_id in closed:
+                    continue
+                client.set_tag(run.info.run_id, "nsf.closed_by", by)
+                client.set_terminated(run.info.run_id, status="KILLED")
+                closed.append(run.info.run_id)
+    return closed
+
+
 @contextmanager
 def study_run(cfg: ExperimentConfig, *, fresh: bool = False) -> Iterator[tuple[str, bool]]:
     """The parent run of a study; yields ``(run_id, resumed)``.
@@ -200,20 +262,26 @@ def study_run(cfg: ExperimentConfig, *, fresh: bool = False) -> Iterator[tuple[s
     new parent is started. An exception inside the block marks the parent FAILED (children
     already logged stay FINISHED) and propagates.
 
+    Called under the study's lock (``nsf study``): a run of this study still RUNNING was left
+    so by a killed process. Such parents (other than the one resumed) and every RUNNING run
+    below them or below the resumed parent are marked KILLED (:func:`close_stale_runs`), so no
+    fit stays RUNNING beside its re-fit.
+
     Raises
     ------
     NsfError
         The tracking store cannot be reached.
     """
     import mlflow
+    from mlflow.tracking import MlflowClient
 
     exp = experiment_id(cfg.tracking, cfg.name)
     key = study_key(cfg)
+    runs = mlflow.search_runs(
+        [exp], filter_string=f"tags.`nsf.role` = 'study' and tags.`nsf.study_key` = '{key}'",
+        order_by=["attributes.start_time DESC"], max_results=50, output_format="list")
     resume = None
     if not fresh:
-        runs = mlflow.search_runs(
-            [exp], filter_string=f"tags.`nsf.role` = 'study' and tags.`nsf.study_key` = '{key}'",
-            order_by=["attributes.start_time DESC"], max_results=20, output_format="list")
         resume = next((r for r in runs if r.info.status in ("FAILED", "KILLED", "RUNNING")),
                       None)
     if resume is not None:
@@ -222,16 +290,26 @@ def study_run(cfg: ExperimentConfig, *, fresh: bool = False) -> Iterator[tuple[s
         tags = {"nsf.role": "study", "nsf.variant": "study", "nsf.seed": str(cfg.seed),
                 "nsf.model": cfg.model.kind, "nsf.git_commit": git_commit(),
                 "nsf.study_key": key}
-        run_ctx = mlflow.start_run(experiment_id=exp, run_name=f"study-{cfg.name}", tags=tags)
+        run_ctx = mlflow.start_run(experiment_id=exp, run_name=f"study {cfg.name}", tags=tags)
     with run_ctx as run:
+        run_id = run.info.run_id
+        stale = [r.info.run_id for r in runs
+                 if r.info.status == "RUNNING" and r.info.run_id != run_id]
+        client = MlflowClient(cfg.tracking.uri)
+        for parent in stale:
+            client.set_tag(parent, "nsf.closed_by", run_id)
+            client.set_terminated(parent, status="KILLED")
+        close_stale_runs(cfg.tracking.uri, exp, [run_id, *stale], by=run_id)
         if resume is None:
             log_config(cfg)
-        yield run.info.run_id, resume is not None
+        yield run_id, resume is not None
 
 
-def log_study_result(result, tables: dict, *, dataset_digest: str) -> None:
+def log_study_result(result, tables: dict, *, dataset_digest: str) -> dict[str, str]:
     """Into the active parent run: ``study.json`` (the :class:`nsf.study.StudyResult`), the
-    CSV tables, headline metrics and tags."""
+    CSV tables, headline metrics and tags; then one run per variant below it
+    (:func:`log_variant_runs`) and the experiment's runs view (:func:`nsf.tracking.ui.
+    write_runs_view`). Returns variant name -> its run id."""
     import mlflow
 
     from nsf.vocabulary import VERDICTS
@@ -266,7 +344,15 @@ def log_study_result(result, tables: dict, *, dataset_digest: str) -> None:
         metrics["minimal_set_removed"] = float(len(minimal.removed))
     metrics.update(quantity_metrics(result))
     metrics.update({f"seconds_{k}": float(v) for k, v in result.timing.model_dump().items()})
-    mlflow.log_metrics(metrics)
+    mlflow.log_metrics(defined(metrics))
+    run = mlflow.active_run()
+    variant_runs = log_variant_runs(result, run.info.run_id, run.info.experiment_id,
+                                    dataset_digest=dataset_digest)
+    from nsf.tracking.ui import write_runs_view
+
+    write_runs_view(mlflow.get_tracking_uri(), run.info.experiment_id, run.info.run_id,
+                    result.settings.primary_metric)
+    return variant_runs
 
 
 def quantity_metrics(result) -> dict[str, float]:
@@ -305,3 +391,188 @@ def with_parent(result, run_id: str, resumed: bool):
     return result.model_copy(update={
         "run_ids": result.run_ids.model_copy(update={"parent": run_id}),
         "resumed_parent": resumed})
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.4f}"
+
+
+def _comparison_metrics(comparison: dict, primary: str) -> dict[str, float | None]:
+    """``<m>_diff``, ``_lo``, ``_hi``, ``_sim_lo``, ``_sim_hi`` of each compared metric: the
+    primary metric and AUC under their stable names, the others under ``x/``."""
+    out: dict[str, float | None] = {}
+    for m, mc in comparison.items():
+        base = m if m in (primary, "auc") else OTHER_PREFIX + m
+        out.update({f"{base}_diff": mc.estimate, f"{base}_diff_lo": mc.lower,
+                    f"{base}_diff_hi": mc.upper, f"{base}_diff_sim_lo": mc.simultaneous_lower,
+                    f"{base}_diff_sim_hi": mc.simultaneous_upper})
+    return out
+
+
+def _arm_metrics(arm, comparison: dict | None, verdict: str | None, primary: str,
+                 decisions) -> dict[str, float]:
+    """A variant run's metrics: seed means, the comparison with its reference, the verdict as
+    a number, and the decisions' money against the baseline."""
+    out: dict[str, float | None] = {metric_name(k): s.mean for k, s in arm.metrics.items()}
+    if comparison:
+        out.update(_comparison_metrics(comparison, primary))
+    if verdict is not None:
+        out["verdict"] = VERDICT_NUMBER[verdict]
+    if decisions is not None:
+        compared = {c.variant: c for c in decisions.comparisons}
+        c = compared.get(arm.name)
+        if c is not None:
+            out.update({"cost_diff": c.cost_diff_per_1k.estimate,
+                        "cost_diff_lo": c.cost_diff_per_1k.lower,
+                        "cost_diff_hi": c.cost_diff_per_1k.upper, "swap_rate": c.swap.swap,
+                        f"{OTHER_PREFIX}psi": c.psi})
+            if c.cost_diff_simultaneous is not None:
+                out[f"{OTHER_PREFIX}cost_diff_sim_lo"] = c.cost_diff_simultaneous.lower
+                out[f"{OTHER_PREFIX}cost_diff_sim_hi"] = c.cost_diff_simultaneous.upper
+        cost = next((a for a in decisions.arms if a.name == arm.name), None)
+        if cost is not None:
+            out[f"{OTHER_PREFIX}cost"] = cost.cost_per_1k.estimate
+    return defined(out)
+
+
+def _note(arm, reference: str | None, comparison: dict | None, verdict: str | None,
+          settings) -> str:
+    """A variant run's description (``mlflow.note.content``): what it is and its answer."""
+    primary = settings.primary_metric
+    lines = [f"**{arm.description}** ({arm.name}, family {arm.family}, "
+             f"{len(arm.seeds)} seeds, {arm.n_features} features)."]
+    if comparison and primary in comparison:
+        mc = comparison[primary]
+        # Brackets escaped: the UI's Markdown would drop them.
+        text = (f"{primary.upper()} difference to {reference}: {_fmt(mc.estimate)} "
+                f"\\[{_fmt(mc.lower)}, {_fmt(mc.upper)}\\] ({settings.confidence:.0%} "
+                "interval)")
+        if mc.simultaneous_lower is not None:
+            text += (f"; simultaneous over the family: \\[{_fmt(mc.simultaneous_lower)}, "
+                     f"{_fmt(mc.simultaneous_upper)}\\]")
+        lines.append(text + f"; margin {mc.margin}.")
+    if verdict is not None:
+        lines.append(f"Verdict: **{verdict}**.")
+    elif reference is None:
+        lines.append("The reference the variants are compared with.")
+    return "\n\n".join(lines)
+
+
+def _params(arm, reference: str | None, subject: str | None) -> dict[str, str]:
+    raw = {"variant.name": arm.name, "variant.family": arm.family,
+           "variant.groups": ",".join(arm.groups) or "none", "variant.reference": reference,
+           "variant.subject": subject, "variant.population": arm.population,
+           "variant.label": arm.label, "variant.n_features": arm.n_features,
+           "seeds": len(arm.seeds)}
+    return {k: str(v)[:500] for k, v in raw.items() if v is not None}
+
+
+def log_variant_runs(result, parent: str, experiment: str, *,
+                     dataset_digest: str) -> dict[str, str]:
+    """One run per variant below the study run ``parent`` (the baseline too, and one for the
+    minimal-set search), with the per-seed runs of this study moved under it and named in
+    words. Idempotent: a re-run (a resumed study) updates the runs it finds."""
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow.get_tracking_uri())
+    below = _search_all(client, experiment, f"tags.`nsf.study_run` = '{parent}'")
+    existing = {(r.data.tags.get("nsf.role"), r.data.tags.get("nsf.variant")): r.info.run_id
+                for r in below if r.data.tags.get("nsf.role") in ("variant", "minimal_set")
+                and "nsf.child_key" not in r.data.tags}
+    seeds = {r.info.run_id: r for r in below if r.data.tags.get("nsf.role") == "seed"}
+    # Fits logged directly under the study run by an earlier version (role ``variant`` with a
+    # fit key) are moved into the three levels too.
+    for r in _search_all(client, experiment, f"tags.`mlflow.parentRunId` = '{parent}'"):
+        if "nsf.child_key" in r.data.tags and r.info.run_id not in seeds:
+            seeds[r.info.run_id] = r
+    seed_index = {int(s): i + 1 for i, s in enumerate(result.seeds)}
+    settings = result.settings
+    decisions = result.sections.decisions
+    decisions = decisions.result if decisions is not None else None
+    common = {"mlflow.parentRunId": parent, "nsf.study_run": parent,
+              "nsf.model": settings.model, "nsf.dataset_digest": dataset_digest,
+              "nsf.git_commit": git_commit(), "nsf.seed": "mean"}
+    now = int(1000 * time.time())
+    order = iter(range(10**6))
+
+    def level(role: str, variant: str, name: str, tags: dict, metrics: dict,
+              params: dict, fits: list[str]) -> str:
+        run_id = existing.get((role, variant))
+        all_tags = {**common, **tags, "mlflow.runName": name, "nsf.role": role,
+                    "nsf.variant": variant}
+        if run_id is None:
+            # One millisecond apart, newest first in the study's order: the UI's default sort
+            # keeps the study's order (baseline, then the variants by family).
+            run_id = client.create_run(experiment, start_time=now - next(order),
+                                       tags=all_tags).info.run_id
+            client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()])
+        else:
+            client.log_batch(run_id, tags=[RunTag(k, v) for k, v in all_tags.items()])
+        client.log_batch(run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()])
+        for fit in fits:
+            run = seeds.pop(fit, None)
+            if run is None:  # a fit reused from another study stays where it was logged
+                continue
+            k = seed_index.get(int(run.data.tags.get("nsf.seed", -1)))
+            label = f"seed {k}" if k is not None else f"seed {run.data.tags.get('nsf.seed')}"
+            fit_name = f"{readable(run.data.tags.get('nsf.variant', variant))} - {label}" \
+                if role == "minimal_set" else f"{name} - {label}"
+            client.log_batch(fit, tags=[RunTag("mlflow.parentRunId", run_id),
+                                        RunTag("mlflow.runName", fit_name),
+                                        RunTag("nsf.role", "seed"),
+                                        RunTag("nsf.study_run", parent)])
+        client.set_terminated(run_id, status="FINISHED")
+        return run_id
+
+    out: dict[str, str] = {}
+    base = result.baseline
+    out[base.name] = level(
+        "variant", base.name, f"{base.name}: {readable(base.name, base.description)}",
+        {"nsf.family": base.family, "nsf.verdict": "reference",
+         "mlflow.note.content": _note(base, None, None, None, settings)},
+        _arm_metrics(base, None, None, settings.primary_metric, decisions),
+        _params(base, None, None),
+        [r for r in base.run_ids if r and seeds.get(r) is not None
+         and seeds[r].data.tags.get("nsf.variant") == base.name])
+    for v in result.variants:
+        comp = v.comparisons.get(v.reference)
+        metrics_cmp = comp.metrics if comp is not None else None
+        tags = {"nsf.family": v.family, "nsf.reference": v.reference,
+                "nsf.verdict": v.verdict or "none", "nsf.subject": v.subject,
+                "mlflow.note.content": _note(v, v.reference, metrics_cmp, v.verdict,
+                                             settings)}
+        if v.same_fits_as:
+            tags["nsf.same_fits_as"] = v.same_fits_as
+        out[v.name] = level(
+            "variant", v.name, readable(v.name, v.description), tags,
+            _arm_metrics(v, metrics_cmp, v.verdict, settings.primary_metric, decisions),
+            _params(v, v.reference, v.subject),
+            [r for r in v.run_ids if r and seeds.get(r) is not None
+             and seeds[r].data.tags.get("nsf.variant") == v.name])
+    searched = [r for r, run in seeds.items() if run.data.tags.get("nsf.family") == "minimal_set"]
+    minimal = result.minimal_set
+    if minimal is not None or searched:
+        primary = settings.primary_metric
+        comp = minimal.comparison if minimal is not None else None
+        verdict = comp[primary].verdict if comp and primary in comp else None
+        name = "minimal sufficient set"
+        if minimal is not None:
+            name += (f": removes {', '.join(minimal.removed) or 'nothing'}, keeps "
+                     f"{', '.join(minimal.kept) or 'no contested group'}")
+        metrics = {metric_name(k): s.mean for k, s in (minimal.metrics.items()
+                                                       if minimal is not None else [])}
+        if comp:
+            metrics.update(_comparison_metrics(comp, primary))
+        if verdict is not None:
+            metrics["verdict"] = VERDICT_NUMBER[verdict]
+        note = (f"**{name}** ({minimal.strategy} search over {len(minimal.order)} contested "
+                f"groups, {len(minimal.steps)} steps); its fits are the runs below."
+                if minimal is not None else "The minimal-set search's fits.")
+        out["minimal_set"] = level(
+            "minimal_set", "minimal_set", name[:250],
+            {"nsf.family": "minimal_set", "nsf.verdict": verdict or "none",
+             "nsf.reference": "baseline", "mlflow.note.content": note},
+            defined(metrics), {"variant.family": "minimal_set"}, searched)
+    return out
