@@ -779,6 +779,9 @@ def _table_config(text: str, ran: set[str]) -> str:
     study = kept.get("study")
     if isinstance(study, dict):
         kept["study"] = {k: v for k, v in study.items() if k != "ledger"}
+    dataset = kept.get("dataset")
+    if isinstance(dataset, dict):  # the signature vouches for a simulated dataset's manifest
+        kept["dataset"] = {k: v for k, v in dataset.items() if not k.startswith("signing_key")}
     return ("# the settings a table study reads (the full config, with the sections it does "
             "not read, is config.yaml beside this report)\n"
             + yaml.safe_dump(kept, sort_keys=False, allow_unicode=True))
