@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The checkout this file belongs to, not whichever copy of nsf is installed.
+sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="dataset folder root (default: simulate.data_dir)")
     parser.add_argument("--set", action="append", default=[], dest="overrides",
                         help="extra dotted.key=value overrides")
+    parser.add_argument("--out", default=None,
+                        help="also write the study result (study.json) to this file")
     args = parser.parse_args(argv)
 
     from nsf.cli._simulate import ensure_dataset
@@ -61,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             log_study_result(result, study_tables(result), dataset_digest=prepared.digest)
             log_s = time.perf_counter() - t
         study_s = time.perf_counter() - t_start
+    if args.out:
+        Path(args.out).write_text(result.to_json())
     timing = result.timing.model_dump()
     fits = result.fits
     print(f"config={args.config} workers={args.workers} variants={len(result.variants)} "

@@ -129,7 +129,7 @@ class _ArmItem:
     arm_id: str
     per_seed: list = field(repr=False)
     metrics: tuple[str, ...]
-    fairness: dict = field(default_factory=dict)  # name -> columns
+    fairness: dict = field(default_factory=dict)  # name -> group code of each test row
 
 
 def _digest(keys) -> str:
@@ -138,17 +138,18 @@ def _digest(keys) -> str:
 
 def _arm_task(prepared, cfg, item: _ArmItem, threads):
     s = cfg.study
-    y, sensitive = _test_arrays(prepared)
+    y, _ = _test_arrays(prepared)
     # The same row streams for every arm: the pairing of the comparisons.
     metrics = arm_replicates(y, item.per_seed, metrics=item.metrics,
                              n_resamples=s.n_bootstrap, rng=stream(cfg.seed, "metric-rows"),
                              n_bins=s.n_bins)
     fairness = {
-        name: disparity_replicates(y, item.per_seed, sensitive, columns, threshold=s.threshold,
-                                   n_bins=s.n_bins, n_resamples=s.fairness_n_bootstrap,
+        name: disparity_replicates(y, item.per_seed, None, None, codes=codes,
+                                   threshold=s.threshold, n_bins=s.n_bins,
+                                   n_resamples=s.fairness_n_bootstrap,
                                    min_support=s.min_group_support,
                                    rng=stream(cfg.seed, "fairness-rows", name))
-        for name, columns in item.fairness.items()}
+        for name, codes in item.fairness.items()}
     return {"metrics": metrics, "fairness": fairness}
 
 
@@ -190,6 +191,7 @@ class _Study:
         self._baseline_core = [self._core(self.baseline, s) for s in self.seeds]
         self._baseline_keys = [fit_key(self.baseline, s, cfg, prepared.digest, reliance=True,
                                        crossfit=self._folds) for s in self.seeds]
+        self._codes: dict[tuple[str, ...], np.ndarray] = {}
         self.fits_done = 0
         self.fits_total = 0
         self.n_trained = 0
@@ -264,13 +266,23 @@ class _Study:
                                and set(fairness) <= set(have["fairness"])):
                 continue
             seen.add(aid)
-            items.append(_ArmItem(aid, self.predictions(v), metrics, fairness))
+            items.append(_ArmItem(aid, self.predictions(v), metrics,
+                                  {name: self.group_codes(cols) for name, cols in
+                                   fairness.items()}))
         if stage:
             self.progress(stage, 0, len(items))
         for i, (item, result) in enumerate(self.pool.run(_arm_task, items), start=1):
             self.arms[item.arm_id] = result
             if stage:
                 self.progress(stage, i, len(items))
+
+    def group_codes(self, columns: tuple[str, ...]) -> np.ndarray:
+        """Group code of each test row for an attribute (or intersection), computed once."""
+        codes = self._codes.get(columns)
+        if codes is None:
+            _, sensitive = _test_arrays(self.prepared)
+            codes = self._codes[columns] = attribute_groups(sensitive, columns)[0]
+        return codes
 
     def compare(self, reference: Variant, variant: Variant, subject: str,
                 metrics: tuple[str, ...], with_fairness: bool,
