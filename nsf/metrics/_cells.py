@@ -67,7 +67,9 @@ class ScoreCells:
         if w.ndim != 2 or w.shape[1] != self._column.size:
             raise ValueError(f"weights must have shape (n_replicates, {self._column.size}), "
                              f"got {w.shape}")
-        both = cell_sums(w, self._column, 2 * self.n_cells)
+        # Laid out as the product with the rows' indicator matrix lays them out (column-major),
+        # so that later products with them add in the same order, to the last bit.
+        both = np.ascontiguousarray(cell_sums(w, self._column, 2 * self.n_cells).T).T
         return both[:, : self.n_cells], both[:, self.n_cells:]
 
     def per_group(self, values: np.ndarray) -> np.ndarray:
