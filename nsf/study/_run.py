@@ -30,7 +30,7 @@ from nsf.study._fairness import (
 from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
 from nsf.study._ledger import build_ledger
 from nsf.study._minimal import minimal_sufficient_set
-from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
+from nsf.study._proxy import ProxyTask, proxy_rows, run_group_proxies
 from nsf.study._quantity import LedgerSection
 from nsf.study._result import SCHEMA, StudyResult
 from nsf.study._stats import (
@@ -98,11 +98,19 @@ def _fit_task(prepared, cfg, task: FitTask, threads):
     return run_fit(prepared, cfg.model, task, num_threads=threads)
 
 
-def _proxy_task(prepared, cfg, task: ProxyTask, threads):
+@dataclass(frozen=True)
+class _ProxyGroup:
+    """The proxy checks of one contested group, one per target (its features built once)."""
+
+    group: str
+    targets: tuple[str, ...]
+
+
+def _proxy_task(prepared, cfg, task: _ProxyGroup, threads):
     s = cfg.study
     rows = proxy_rows(prepared, s.proxy_rows, cfg.seed)
-    return run_proxy(prepared, task, rows=rows, seed=cfg.seed, estimator=s.proxy_estimator,
-                     cv=s.proxy_cv)
+    return run_group_proxies(prepared, task.group, task.targets, rows=rows, seed=cfg.seed,
+                             estimator=s.proxy_estimator, cv=s.proxy_cv)
 
 
 @dataclass(frozen=True)
@@ -418,12 +426,17 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     # Proxies: each covered contested group alone, for each target attribute.
     t = time.perf_counter()
     contested = list(study.resolved.covered)
-    proxy_tasks = [ProxyTask(g, target) for g in contested
-                   for target in study.resolved.attributes.proxy_targets]
+    targets = tuple(study.resolved.attributes.proxy_targets)
+    proxy_tasks = [ProxyTask(g, target) for g in contested for target in targets]
+    usable = study.prepared.registry.usable
+    # One task per group (its features shared by its targets), the widest groups first so
+    # that no long task starts last.
+    groups = sorted(contested, key=lambda g: -sum(f.group == g for f in usable))
     proxies = []
     study.progress("proxies", 0, len(proxy_tasks))
-    for _, row in study.pool.run(_proxy_task, proxy_tasks):
-        proxies.append(row)
+    for _, rows in study.pool.run(_proxy_task, [_ProxyGroup(g, targets) for g in groups]
+                                  if targets else []):
+        proxies.extend(rows)
         study.progress("proxies", len(proxies), len(proxy_tasks))
     order = {(p.group, p.target): i for i, p in enumerate(proxy_tasks)}
     proxies.sort(key=lambda r: order[(r["group"], r["target"])])
