@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     fits = result.fits
     print(f"config={args.config} workers={args.workers} variants={len(result.variants)} "
           f"seeds={len(result.seeds)} fits={fits.trained} test_rows="
-          f"{result.dataset.test_rows}")
+          f"{result.dataset.test_rows} fits_requested={fits.requested} fits_shared="
+          f"{fits.shared} fit_cache_hit_rate={fits.hit_rate:.2f}")
     print(f"dataset_s={build_s:.1f} ({'reused' if reused else 'built'}) prepare_s={prepare_s:.1f}")
     print(" ".join(f"{stage}_s={timing[stage]:.1f}" for stage in
                    ("fits", "proxies", "fairness", "statistics", "minimal_set", "decisions")

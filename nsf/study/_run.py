@@ -204,6 +204,7 @@ class _Study:
         self.fits_total = 0
         self.n_trained = 0
         self.n_reused = 0
+        self.n_shared = 0
 
     def _core(self, v: Variant, seed: int) -> str:
         return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False,
@@ -232,6 +233,8 @@ class _Study:
         for v in arms:
             for key, seed in zip(self.keys(v), self.seeds, strict=True):
                 if key in self.outcomes or key in queued:
+                    # Cached by key: this run made (or is making) the same fit for another arm.
+                    self.n_shared += 1
                     self.fits_done += 1
                     continue
                 found = None
@@ -800,7 +803,7 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
         "sections": _sections(study),
         "truth": truth,
         "fits": {"trained": study.n_trained, "reused": study.n_reused,
-                 "unique": len(study.outcomes)},
+                 "unique": len(study.outcomes), "shared": study.n_shared},
         "run_ids": {"parent": None,
                     "children": {v: {str(o.seed): o.run_id for o in outs}
                                  for v, outs in _children(study).items()}},
