@@ -13,6 +13,7 @@ small fraction of the cost.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
@@ -102,6 +103,7 @@ def _iter_integer_counts(strata: np.ndarray, *, n_resamples: int,
 #: Bytes of compact count matrices :func:`shared_resample_counts` keeps per process.
 _SHARED_BYTES = 256 * 2**20
 _shared: OrderedDict[tuple, tuple[list[np.ndarray], dict]] = OrderedDict()
+_shared_lock = threading.Lock()
 
 
 def _compact(counts: np.ndarray) -> np.ndarray:
@@ -133,9 +135,11 @@ def shared_resample_counts(strata: np.ndarray, *, n_resamples: int,
     labels = np.ascontiguousarray(strata)
     key = (repr(rng.bit_generator.state), int(n_resamples), labels.dtype.str, labels.shape,
            hashlib.sha256(labels.tobytes()).hexdigest())
-    hit = _shared.get(key)
+    with _shared_lock:
+        hit = _shared.get(key)
+        if hit is not None:
+            _shared.move_to_end(key)
     if hit is not None:
-        _shared.move_to_end(key)
         chunks, state = hit
         rng.bit_generator.state = state
         return chunks
@@ -145,7 +149,8 @@ def shared_resample_counts(strata: np.ndarray, *, n_resamples: int,
         chunk.setflags(write=False)
     size = sum(chunk.nbytes for chunk in chunks)
     if size <= _SHARED_BYTES:
-        _shared[key] = (chunks, rng.bit_generator.state)
-        while sum(c.nbytes for cs, _ in _shared.values() for c in cs) > _SHARED_BYTES:
-            _shared.popitem(last=False)
+        with _shared_lock:  # tasks may run in threads of one process (a Dask worker)
+            _shared[key] = (chunks, rng.bit_generator.state)
+            while sum(c.nbytes for cs, _ in _shared.values() for c in cs) > _SHARED_BYTES:
+                _shared.popitem(last=False)
     return chunks
