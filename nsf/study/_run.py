@@ -205,6 +205,9 @@ class _Study:
         self.n_trained = 0
         self.n_reused = 0
         self.n_shared = 0
+        #: Fits trained ahead of the request (ensure_fits' ``ahead``), by key.
+        self._ahead: dict[str, FitOutcome] = {}
+        self._stage = "fits"
 
     def _core(self, v: Variant, seed: int) -> str:
         return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False,
@@ -221,7 +224,12 @@ class _Study:
         return [self.outcomes[k].p_test for k in self.keys(v)]
 
     # -- fits --
-    def ensure_fits(self, arms: list[Variant], stage: str = "fits") -> None:
+    def ensure_fits(self, arms: list[Variant], stage: str = "fits",
+                    ahead: list[Variant] | None = None) -> None:
+        """Fits of every seed of ``arms`` not made yet: from this run (by key), from the store,
+        or trained. ``ahead``: arms likely asked for next (the minimal-set search's next
+        step); fits of theirs fill the workers left idle by the last round of this call's
+        fits, and are kept aside (not recorded, not counted) until asked for."""
         s = self.cfg.study
         reliance = {"shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,
                     "repeats": s.permutation_repeats, "threshold": s.threshold,
@@ -230,6 +238,7 @@ class _Study:
         tasks: list[FitTask] = []
         queued: set[str] = set()
         self.fits_total += len(arms) * len(self.seeds)
+        self._stage = stage
         for v in arms:
             for key, seed in zip(self.keys(v), self.seeds, strict=True):
                 if key in self.outcomes or key in queued:
@@ -248,19 +257,39 @@ class _Study:
                     self.n_reused += 1
                     self.fits_done += 1
                     continue
+                early = self._ahead.pop(key, None)
+                if early is not None:
+                    self._keep(early, v)
+                    continue
                 queued.add(key)
                 tasks.append(FitTask(key, v, seed,
                                      reliance=reliance if key in baseline_keys else None,
                                      oracle_interval=key in baseline_keys,
                                      resample=self.resample))
+        idle = -len(tasks) % self.pool.workers if tasks and self.pool.parallel else 0
+        early_tasks = []
+        for v in ahead or []:
+            for key, seed in zip(self.keys(v), self.seeds, strict=True):
+                if len(early_tasks) < idle and key not in self.outcomes and \
+                        key not in queued and key not in self._ahead:
+                    queued.add(key)
+                    early_tasks.append(FitTask(key, v, seed, resample=self.resample))
+        early_keys = {t.key for t in early_tasks}
         self.progress(stage, self.fits_done, self.fits_total)
-        for task, outcome in self.pool.run(_fit_task, tasks):
-            if self.store is not None:
-                outcome.run_id = self.store.record(outcome, task.variant)
-            self.outcomes[task.key] = outcome
-            self.n_trained += 1
-            self.fits_done += 1
-            self.progress(stage, self.fits_done, self.fits_total)
+        for task, outcome in self.pool.run(_fit_task, tasks + early_tasks):
+            if task.key in early_keys:
+                self._ahead[task.key] = outcome
+            else:
+                self._keep(outcome, task.variant)
+
+    def _keep(self, outcome: FitOutcome, variant: Variant) -> None:
+        """A fit trained by this run: recorded, counted, shared by key from now on."""
+        if self.store is not None:
+            outcome.run_id = self.store.record(outcome, variant)
+        self.outcomes[outcome.key] = outcome
+        self.n_trained += 1
+        self.fits_done += 1
+        self.progress(self._stage, self.fits_done, self.fits_total)
 
     # -- statistics --
     def arm_id(self, v: Variant) -> str:
@@ -595,10 +624,21 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
         if v is not None:
             drop_one[g] = compared[f"{v.name}@{BASELINE}"]["metrics"][primary]
     cache: dict[tuple[str, ...], dict] = {}
+    order: list[str] = []
 
     def evaluate(removal_sets: list[tuple[str, ...]]) -> list[dict]:
         arms = {tuple(sorted(r)): without(baseline, r, study.prepared) for r in removal_sets}
-        study.ensure_fits([a for k, a in arms.items() if k not in cache], stage="minimal set")
+        # The ranked search tries one set at a time, each the last accepted set plus the next
+        # group: while this step trains, idle workers train the next step's set in case this
+        # one is accepted (most are).
+        ahead = []
+        if s.minimal_set.strategy == "ranked" and len(removal_sets) == 1 and order and \
+                removal_sets[0][-1] in order:
+            k = order.index(removal_sets[0][-1])
+            if k + 1 < len(order):
+                ahead = [without(baseline, (*removal_sets[0], order[k + 1]), study.prepared)]
+        study.ensure_fits([a for k, a in arms.items() if k not in cache], stage="minimal set",
+                          ahead=ahead)
         todo = [(k, a) for k, a in arms.items() if k not in cache]
         study.ensure_arms([a for _, a in todo], (primary,), {}, None)
         for k, a in todo:
@@ -613,10 +653,10 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
                 drop_one[g] = r
         sign = 1.0 if hib else -1.0
         # Cheapest loss first; ties broken by the registry order.
-        order = sorted(contested, key=lambda g: (-sign * drop_one[g]["estimate"],
-                                                 contested.index(g)))
+        order[:] = sorted(contested, key=lambda g: (-sign * drop_one[g]["estimate"],
+                                                    contested.index(g)))
     else:
-        order = list(contested)
+        order[:] = list(contested)
     search = minimal_sufficient_set(order, evaluate, strategy=s.minimal_set.strategy,
                                     higher_is_better=hib, max_steps=s.minimal_set.max_steps)
     final = without(baseline, search["removed"], study.prepared, name="minimal_set",
