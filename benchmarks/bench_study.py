@@ -3,7 +3,8 @@
 Runs the whole study of an experiment file (default: experiments/default.yaml) as the CLI
 does, into a fresh temporary MLflow store (nothing reused), on the dataset of that config
 (built first if missing; the build is timed separately and not counted in ``study_s``).
-Target on a 2-core machine: the default study under 600 s, the smoke study under 60 s.
+Prints each stage's wall seconds (and, with ``--workers 1``, each stage's CPU seconds in this
+one process), then ``study_s=`` last.
 
     python benchmarks/bench_study.py                                  # default, 2 workers
     python benchmarks/bench_study.py experiments/smoke.yaml --workers 1
@@ -19,6 +20,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The checkout this file belongs to, not whichever copy of nsf is installed.
+sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="dataset folder root (default: simulate.data_dir)")
     parser.add_argument("--set", action="append", default=[], dest="overrides",
                         help="extra dotted.key=value overrides")
+    parser.add_argument("--out", default=None,
+                        help="also write the study result (study.json) to this file")
     args = parser.parse_args(argv)
 
     from nsf.cli._simulate import ensure_dataset
@@ -54,22 +59,43 @@ def main(argv: list[str] | None = None) -> int:
             prepared = prepare(cfg, open_dataset(path), latents=latents)
             prepare_s = time.perf_counter() - t
             store = MlflowFitStore(cfg, run_id, prepared.digest)
+            cpu_start, started = time.process_time(), {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                started.setdefault(stage, time.process_time())
+
             result = run_study(cfg, prepared, store=store, workers=args.workers,
-                               dataset_path=path, fresh=True)
+                               dataset_path=path, fresh=True, progress=progress)
+            cpu_end = time.process_time()
             t = time.perf_counter()
             result = with_parent(result, run_id, False)
             log_study_result(result, study_tables(result), dataset_digest=prepared.digest)
             log_s = time.perf_counter() - t
         study_s = time.perf_counter() - t_start
+    if args.out:
+        Path(args.out).write_text(result.to_json())
     timing = result.timing.model_dump()
     fits = result.fits
     print(f"config={args.config} workers={args.workers} variants={len(result.variants)} "
           f"seeds={len(result.seeds)} fits={fits.trained} test_rows="
-          f"{result.dataset.test_rows}")
+          f"{result.dataset.test_rows}" + (f" fits_requested={fits.requested} fits_shared="
+                                             f"{fits.shared} fit_cache_hit_rate="
+                                             f"{fits.hit_rate:.2f}"
+                                             if hasattr(fits, "shared") else ""))
     print(f"dataset_s={build_s:.1f} ({'reused' if reused else 'built'}) prepare_s={prepare_s:.1f}")
     print(" ".join(f"{stage}_s={timing[stage]:.1f}" for stage in
-                   ("fits", "proxies", "fairness", "statistics", "minimal_set", "decisions")
+                   ("fits", "proxies", "fairness", "statistics", "minimal_set", "decisions",
+                    "freshness")
                    if stage in timing) + f" logging_s={log_s:.1f}")
+    if args.workers == 1:
+        # One process does everything: its CPU seconds from one stage's first progress report
+        # to the next stage's (the minimal set's include the decisions), less sensitive to
+        # other load on the machine than the wall times above.
+        marks = [*sorted(started.items(), key=lambda kv: kv[1]), ("end", cpu_end)]
+        cpu = {"setup": marks[0][1] - cpu_start} | {
+            stage.replace(" ", "_"): marks[i + 1][1] - t for i, (stage, t) in
+            enumerate(marks[:-1])}
+        print("cpu: " + " ".join(f"{stage}_s={v:.1f}" for stage, v in cpu.items()))
     verdicts = {}
     for v in result.variants:
         verdicts[v.verdict] = verdicts.get(v.verdict, 0) + 1

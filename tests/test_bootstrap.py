@@ -366,3 +366,41 @@ def test_seed_replicates_ece_has_the_given_bins(n_bins):
         for k, prob in enumerate((prob_a, prob_b)):
             assert reps["replicates"][r, k] == pytest.approx(
                 metrics.ece(y[drawn], prob[drawn], n_bins=n_bins), abs=EXACT)
+
+
+def test_shared_resample_counts_equal_the_drawn_ones_and_leave_the_stream_where_drawing_does():
+    from nsf.metrics._weighted import shared_resample_counts
+
+    strata = np.repeat([0, 1, 1, 2], [40, 7, 0, 13])
+    drawn_rng = np.random.default_rng(11)
+    drawn = list(iter_resample_counts(strata, n_resamples=300, rng=drawn_rng))
+    after = drawn_rng.random(3)
+    for _ in range(2):  # drawn, then reused
+        rng = np.random.default_rng(11)
+        shared = shared_resample_counts(strata, n_resamples=300, rng=rng)
+        assert len(shared) == len(drawn)
+        assert all(s.dtype.kind == "u" and np.array_equal(s, d)
+                   for s, d in zip(shared, drawn, strict=True))
+        np.testing.assert_array_equal(rng.random(3), after)
+    # Another stream or other strata draw again.
+    other = shared_resample_counts(strata, n_resamples=300, rng=np.random.default_rng(12))
+    assert not np.array_equal(other[0], drawn[0])
+
+
+def test_cell_counts_of_integer_weights_equal_those_of_float_weights():
+    from nsf.metrics._cells import ScoreCells
+
+    rng = np.random.default_rng(3)
+    y = rng.random(500) < 0.2
+    p = np.round(rng.random(500), 2)
+    cells = ScoreCells(y, p, rng.integers(0, 3, 500))
+    counts = rng.poisson(1.0, size=(20, 500))
+    for a, b in zip(cells.counts(counts.astype(np.uint8)), cells.counts(counts.astype(float)),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    pos, neg = cells.counts(counts.astype(float))
+    # Each cell holds its own rows' weights, split by outcome.
+    for c in range(cells.n_cells):
+        rows = cells.cell_of_row == c
+        np.testing.assert_array_equal(pos[:, c], counts[:, rows & y].sum(axis=1))
+        np.testing.assert_array_equal(neg[:, c], counts[:, rows & ~y].sum(axis=1))

@@ -380,6 +380,8 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
     # A second run reuses every child; --fresh retrains them all.
     again = _run_cli(tmp_path)
     assert "0 fits trained" in again.output
+    # Every fit request of the second run is served by key, from the first run's children.
+    assert "cache hit rate 100%" in again.output
     assert "audit: reusing run" in again.output  # same dataset and audit settings
     fresh = _run_cli(tmp_path, "--fresh")
     assert "0 reused" in fresh.output

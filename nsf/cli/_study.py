@@ -183,7 +183,8 @@ def study_cmd(
     typer.echo(f"study run {run_id} (experiment {cfg.name!r}{', resumed' if resumed else ''}):"
                f" {len(result.variants)} variants x {len(result.seeds)} seeds, "
                f"{fits.trained} fits trained, {fits.reused} reused, "
-               f"{time.perf_counter() - t0:.1f}s")
+               f"{fits.shared} shared by key ({fits.requested} requested, cache hit rate "
+               f"{fits.hit_rate:.0%}), {time.perf_counter() - t0:.1f}s")
     if cfg.study.audit and path is not None:
         from nsf.cli._audit import ensure_audit
 

@@ -32,7 +32,7 @@ from ._validation import (
     check_probabilities,
     check_rng,
 )
-from ._weighted import iter_resample_counts, safe_divide
+from ._weighted import iter_resample_counts, safe_divide, shared_resample_counts
 
 Kernel = Callable[[np.ndarray], np.ndarray]
 
@@ -469,7 +469,8 @@ def seed_replicates(y_true, per_seed_prob: Sequence, metrics: Sequence[str], *,
     n_bins = check_n_bins(n_bins)
     cells = [ScoreCells(y, p) for p in per_seed_prob]
     chunks: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
-    for counts in iter_resample_counts(y, n_resamples=n_resamples, rng=rng):
+    # The same row resamples for every model of a study: drawn once per process.
+    for counts in shared_resample_counts(y, n_resamples=n_resamples, rng=rng):
         per_seed = [metric_replicates(c, *c.counts(counts), metrics, n_bins=n_bins)
                     for c in cells]
         for m in metrics:

@@ -5,7 +5,7 @@ Every metric the project bootstraps (the study's comparisons, the fairness table
 and the proxy checks) depends on a row only through its group, its predicted probability and
 its outcome (the score and the flag of a row are functions of its probability). Calibrated
 probabilities take few distinct values (isotonic steps), so summing the bootstrap weights into
-those cells first (one sparse product per chunk of replicates) leaves small arrays for
+those cells first (one compiled pass per chunk of replicates) leaves small arrays for
 everything else. With all-distinct probabilities the cells are the rows and the cost is that
 of the direct computation.
 """
@@ -13,6 +13,7 @@ of the direct computation.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from scipy import sparse
 
 from ._classification import bin_ids
@@ -54,15 +55,21 @@ class ScoreCells:
         self.group = cell_ids // levels.size
         self.group_first = np.flatnonzero(np.r_[True, self.group[1:] != self.group[:-1]])
         self.cell_of_row = cell
-        rows = np.arange(n)
-        # Columns 0..n_cells-1: NSF rows of each cell; n_cells..: the other rows.
-        self._indicator = sparse.csc_matrix(
-            (np.ones(n), (rows, cell + self.n_cells * (1 - y.astype(np.int64)))),
-            shape=(n, 2 * self.n_cells))
+        # Column of each row: 0..n_cells-1 for the NSF rows of each cell, n_cells.. for the
+        # other rows.
+        self._column = np.ascontiguousarray(cell + self.n_cells * (1 - y.astype(np.int64)))
 
     def counts(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``pos, neg``: arrays (n_replicates, n_cells) of NSF and non-NSF weight per cell."""
-        both = np.asarray(self._indicator.T @ np.asarray(weights, dtype=np.float64).T).T
+        w = np.asarray(weights)
+        # Integer weights (bootstrap counts) are summed as they are: the sums are exact.
+        w = np.ascontiguousarray(w if w.dtype.kind in "ui" else w.astype(np.float64, copy=False))
+        if w.ndim != 2 or w.shape[1] != self._column.size:
+            raise ValueError(f"weights must have shape (n_replicates, {self._column.size}), "
+                             f"got {w.shape}")
+        # Laid out as the product with the rows' indicator matrix lays them out (column-major),
+        # so that later products with them add in the same order, to the last bit.
+        both = np.ascontiguousarray(cell_sums(w, self._column, 2 * self.n_cells).T).T
         return both[:, : self.n_cells], both[:, self.n_cells:]
 
     def per_group(self, values: np.ndarray) -> np.ndarray:
@@ -76,6 +83,19 @@ class ScoreCells:
                            np.diff(np.r_[self.group_first, self.n_cells]), axis=1)
         concordant = pos * (neg_before - offset + 0.5 * neg)
         return divide(self.per_group(concordant), self.per_group(pos) * self.per_group(neg))
+
+
+@njit(cache=True, nogil=True)
+def cell_sums(weights, column, n_columns):
+    """``out[r, c]``: the sum of ``weights[r, i]`` over the rows ``i`` with ``column[i] == c``,
+    added in ascending row order (one compiled pass over the replicates; the same sums, in
+    the same order, as the product with the rows' 0/1 indicator matrix)."""
+    n_rep, n = weights.shape
+    out = np.zeros((n_rep, n_columns))
+    for r in range(n_rep):
+        for i in range(n):
+            out[r, column[i]] += weights[r, i]
+    return out
 
 
 #: Metrics :func:`metric_replicates` computes (the ``nsf.metrics`` names).

@@ -12,6 +12,9 @@ small fraction of the cost.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
@@ -73,6 +76,13 @@ def iter_resample_counts(
     ndarray of shape (n_replicates_in_chunk, n_samples), float64
         How many times each row was drawn in each replicate.
     """
+    for counts in _iter_integer_counts(strata, n_resamples=n_resamples, rng=rng):
+        yield counts.astype(np.float64)
+
+
+def _iter_integer_counts(strata: np.ndarray, *, n_resamples: int,
+                         rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """:func:`iter_resample_counts` as int64 counts."""
     n = strata.shape[0]
     members = [np.flatnonzero(strata == value) for value in np.unique(strata)]
     chunk = max(1, _MAX_CELLS_PER_CHUNK // n)
@@ -87,5 +97,60 @@ def iter_resample_counts(
             column += rows.size
         # One bincount for the whole chunk: offset each replicate's indices by its row.
         drawn += (np.arange(size, dtype=np.intp) * n)[:, None]
-        counts = np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n)
-        yield counts.astype(np.float64)
+        yield np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n)
+
+
+#: Bytes of compact count matrices :func:`shared_resample_counts` keeps per process.
+_SHARED_BYTES = 256 * 2**20
+_shared: OrderedDict[tuple, tuple[list[np.ndarray], dict]] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def _compact(counts: np.ndarray) -> np.ndarray:
+    """The counts in the smallest unsigned integer type that holds them (exact)."""
+    top = int(counts.max()) if counts.size else 0
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if top <= np.iinfo(dtype).max:
+            return counts.astype(dtype)
+    return counts.astype(np.int64)
+
+
+def shared_resample_counts(strata: np.ndarray, *, n_resamples: int,
+                           rng: np.random.Generator) -> list[np.ndarray]:
+    """The chunks of :func:`iter_resample_counts` as compact unsigned integer arrays, drawn once
+    per process for a stream and reused.
+
+    The study draws the same row resamples (the same stream, on the same rows) for every arm
+    it bootstraps; the chunks of a stream are kept (least recently used first out, at most
+    ``_SHARED_BYTES``), keyed by the generator's state, the strata and ``n_resamples``. On
+    reuse the generator is moved to the state drawing would have left it in, so the caller
+    cannot tell the difference: the counts, and every later draw, are the same.
+
+    Returns
+    -------
+    list of ndarray of shape (n_replicates_in_chunk, n_samples)
+        How many times each row was drawn in each replicate (unsigned integers; the weights of
+        :meth:`nsf.metrics._cells.ScoreCells.counts` as they are). Do not modify them.
+    """
+    labels = np.ascontiguousarray(strata)
+    key = (repr(rng.bit_generator.state), int(n_resamples), labels.dtype.str, labels.shape,
+           hashlib.sha256(labels.tobytes()).hexdigest())
+    with _shared_lock:
+        hit = _shared.get(key)
+        if hit is not None:
+            _shared.move_to_end(key)
+    if hit is not None:
+        chunks, state = hit
+        rng.bit_generator.state = state
+        return chunks
+    chunks = [_compact(counts) for counts in
+              _iter_integer_counts(labels, n_resamples=n_resamples, rng=rng)]
+    for chunk in chunks:
+        chunk.setflags(write=False)
+    size = sum(chunk.nbytes for chunk in chunks)
+    if size <= _SHARED_BYTES:
+        with _shared_lock:  # tasks may run in threads of one process (a Dask worker)
+            _shared[key] = (chunks, rng.bit_generator.state)
+            while sum(c.nbytes for cs, _ in _shared.values() for c in cs) > _SHARED_BYTES:
+                _shared.popitem(last=False)
+    return chunks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,18 +50,40 @@ class TrainingResample:
         """
         if seed is None:
             raise ValueError("a training resample needs a seed")
-        uniq, inverse = np.unique(subjects, return_inverse=True)
+        n_subjects, inverse = _subject_index(subjects)
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x7EA5A3]))
         if self.kind == "bootstrap":
-            per_subject = rng.poisson(1.0, size=uniq.size)
+            per_subject = rng.poisson(1.0, size=n_subjects)
         else:
-            per_subject = (rng.random(uniq.size) < self.fraction).astype(np.int64)
-        return per_subject[inverse.ravel()]
+            per_subject = (rng.random(n_subjects) < self.fraction).astype(np.int64)
+        return per_subject[inverse]
 
     def describe(self) -> str:
         if self.kind == "bootstrap":
             return "bootstrap of subjects (Poisson(1) copies each)"
         return f"subsample of subjects ({self.fraction:g} of them)"
+
+
+#: The last subject indexes of :func:`_subject_index` (every fit of a study asks for the same).
+_SUBJECT_INDEX: dict[str, tuple[int, np.ndarray]] = {}
+
+
+def _subject_index(subjects: np.ndarray) -> tuple[int, np.ndarray]:
+    """Number of distinct subjects, and each row's position among them (sorted): computed once
+    per process for the same subjects."""
+    values = np.ascontiguousarray(subjects)
+    if values.dtype.hasobject:  # text identifiers of a user's table: no byte key
+        uniq, inverse = np.unique(values, return_inverse=True)
+        return int(uniq.size), inverse.ravel()
+    key = f"{values.dtype.str}:{values.shape}:" + hashlib.sha1(values.tobytes()).hexdigest()
+    hit = _SUBJECT_INDEX.get(key)
+    if hit is None:
+        uniq, inverse = np.unique(values, return_inverse=True)
+        hit = (int(uniq.size), inverse.ravel())
+        hit[1].setflags(write=False)
+        _SUBJECT_INDEX.clear()  # one dataset at a time
+        _SUBJECT_INDEX[key] = hit
+    return hit
 
 
 def nested_subjects(prepared: PreparedData, rows: np.ndarray, n: int, seed: int) -> np.ndarray:

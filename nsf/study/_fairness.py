@@ -29,7 +29,7 @@ from nsf.fairness import (
     support_mask,
 )
 from nsf.metrics import GroupRates, seed_average
-from nsf.metrics._weighted import iter_resample_counts
+from nsf.metrics._weighted import shared_resample_counts
 from nsf.scoring import probability_to_score
 
 #: Per-group metrics given an interval, in order (``nsf.fairness.GROUP_COLUMNS`` names).
@@ -48,8 +48,9 @@ def attribute_groups(sensitive: pd.DataFrame, columns: Sequence[str]) -> \
     """
     parts = sensitive[list(columns)].astype(object)
     parts = parts.where(parts.notna(), "(missing)").astype(str).reset_index(drop=True)
-    joined = parts[columns[0]] if len(columns) == 1 else \
-        parts.agg(SEPARATOR.join, axis=1)
+    joined = parts[columns[0]]
+    for column in columns[1:]:
+        joined = joined + SEPARATOR + parts[column]
     labels, codes = np.unique(joined.to_numpy(dtype=str), return_inverse=True)
     return codes, [str(x) for x in labels], joined.rename("+".join(columns))
 
@@ -64,13 +65,16 @@ def _rates(y, prob, codes, *, threshold: int, n_bins: int, min_support: int
 
 
 def _replicates(y, per_seed_prob, codes, *, threshold, n_bins, n_resamples, rng,
-                with_groups: bool, min_support: int):
-    """Row-resample replicates for every seed: disparities (R, K, D) and per-group (R, K, G)."""
-    rates = [_rates(y, p, codes, threshold=threshold, n_bins=n_bins, min_support=min_support)
-             for p in per_seed_prob]
+                with_groups: bool, min_support: int, rates=None):
+    """Row-resample replicates for every seed: disparities (R, K, D) and per-group (R, K, G).
+    ``rates``: the seeds' :func:`_rates`, when already built."""
+    if rates is None:
+        rates = [_rates(y, p, codes, threshold=threshold, n_bins=n_bins,
+                        min_support=min_support) for p in per_seed_prob]
     disp_chunks, group_chunks = [], {m: [] for m in GROUP_METRICS}
-    strata = np.asarray(codes) * 2 + np.asarray(y, dtype=np.int64)
-    for counts in iter_resample_counts(strata, n_resamples=n_resamples, rng=rng):
+    strata = np.asarray(codes, dtype=np.int64) * 2 + np.asarray(y, dtype=np.int64)
+    # The same row resamples for every arm of a study: drawn once per process.
+    for counts in shared_resample_counts(strata, n_resamples=n_resamples, rng=rng):
         per_seed = [r.per_group(counts) for r, _ in rates]
         disp_chunks.append(np.stack([replicate_disparities(pg, eligible)
                                      for pg, (_, eligible) in zip(per_seed, rates, strict=True)],
@@ -227,17 +231,24 @@ def point_disparities(y_true, y_prob, codes, *, threshold: int, n_bins: int,
     """Disparities of one model on the original rows (unit weights), DISPARITIES order."""
     rates, eligible = _rates(y_true, y_prob, codes, threshold=threshold, n_bins=n_bins,
                              min_support=min_support)
-    return replicate_disparities(rates.per_group(np.ones((1, len(y_true)))), eligible)[0]
+    return _point_disparities(rates, eligible, len(y_true))
 
 
-def disparity_replicates(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.DataFrame,
-                         columns: Sequence[str], *, threshold: int, n_bins: int,
-                         n_resamples: int, rng: np.random.Generator,
-                         min_support: int = 1) -> dict:
+def _point_disparities(rates: GroupRates, eligible: dict, n: int) -> np.ndarray:
+    return replicate_disparities(rates.per_group(np.ones((1, n))), eligible)[0]
+
+
+def disparity_replicates(y_true, per_seed_prob: Sequence[np.ndarray],
+                         sensitive: pd.DataFrame | None, columns: Sequence[str] | None, *,
+                         threshold: int, n_bins: int, n_resamples: int,
+                         rng: np.random.Generator, min_support: int = 1,
+                         codes: np.ndarray | None = None) -> dict:
     """One arm's disparities per seed, on the original rows and on row resamples.
 
     ``rng`` must be the same stream (per attribute) for every arm, so that two arms'
-    replicates are paired (see :func:`compare_disparities`).
+    replicates are paired (see :func:`compare_disparities`). ``codes``: the rows' group codes
+    (:func:`attribute_groups` of ``sensitive`` and ``columns``, then not needed), when the
+    caller has them.
 
     Returns
     -------
@@ -246,13 +257,15 @@ def disparity_replicates(y_true, per_seed_prob: Sequence[np.ndarray], sensitive:
         (n_seeds, n_disparities)}``, disparities in :data:`nsf.fairness.DISPARITIES` order.
     """
     y = np.asarray(y_true)
-    codes, _, _ = attribute_groups(sensitive, columns)
+    if codes is None:
+        codes, _, _ = attribute_groups(sensitive, columns)
+    # One engine per seed serves the resamples and the original rows.
+    rates = [_rates(y, p, codes, threshold=threshold, n_bins=n_bins, min_support=min_support)
+             for p in per_seed_prob]
     reps, _ = _replicates(y, per_seed_prob, codes, threshold=threshold, n_bins=n_bins,
                           n_resamples=n_resamples, rng=rng, with_groups=False,
-                          min_support=min_support)
-    per_seed = np.stack([point_disparities(y, p, codes, threshold=threshold, n_bins=n_bins,
-                                           min_support=min_support)
-                         for p in per_seed_prob])
+                          min_support=min_support, rates=rates)
+    per_seed = np.stack([_point_disparities(r, eligible, len(y)) for r, eligible in rates])
     return {"replicates": reps, "per_seed": per_seed}
 
 

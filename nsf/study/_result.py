@@ -508,6 +508,20 @@ class FitCounts(ResultModel):
     trained: int
     reused: int
     unique: int
+    shared: int = Field(0, description="Fit requests served by a fit this run had already made "
+                        "under the same key (an arm of another family, a minimal-set step, "
+                        "with the same features and seeds).")
+
+    @property
+    def requested(self) -> int:
+        """Every fit the study asked for: trained, loaded from an earlier run, or shared."""
+        return self.trained + self.reused + self.shared
+
+    @property
+    def hit_rate(self) -> float:
+        """Share of the requests served without training (by key, this run or an earlier one).
+        """
+        return (self.reused + self.shared) / self.requested if self.requested else 0.0
 
 
 class RunIds(ResultModel):

@@ -30,7 +30,7 @@ from nsf.study._fairness import (
 from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
 from nsf.study._ledger import build_ledger
 from nsf.study._minimal import minimal_sufficient_set
-from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
+from nsf.study._proxy import ProxyTask, proxy_rows, run_group_proxies
 from nsf.study._quantity import LedgerSection
 from nsf.study._result import SCHEMA, StudyResult
 from nsf.study._stats import (
@@ -98,11 +98,19 @@ def _fit_task(prepared, cfg, task: FitTask, threads):
     return run_fit(prepared, cfg.model, task, num_threads=threads)
 
 
-def _proxy_task(prepared, cfg, task: ProxyTask, threads):
+@dataclass(frozen=True)
+class _ProxyGroup:
+    """The proxy checks of one contested group, one per target (its features built once)."""
+
+    group: str
+    targets: tuple[str, ...]
+
+
+def _proxy_task(prepared, cfg, task: _ProxyGroup, threads):
     s = cfg.study
     rows = proxy_rows(prepared, s.proxy_rows, cfg.seed)
-    return run_proxy(prepared, task, rows=rows, seed=cfg.seed, estimator=s.proxy_estimator,
-                     cv=s.proxy_cv)
+    return run_group_proxies(prepared, task.group, task.targets, rows=rows, seed=cfg.seed,
+                             estimator=s.proxy_estimator, cv=s.proxy_cv)
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,7 @@ class _ArmItem:
     arm_id: str
     per_seed: list = field(repr=False)
     metrics: tuple[str, ...]
-    fairness: dict = field(default_factory=dict)  # name -> columns
+    fairness: dict = field(default_factory=dict)  # name -> group code of each test row
 
 
 def _digest(keys) -> str:
@@ -138,17 +146,18 @@ def _digest(keys) -> str:
 
 def _arm_task(prepared, cfg, item: _ArmItem, threads):
     s = cfg.study
-    y, sensitive = _test_arrays(prepared)
+    y, _ = _test_arrays(prepared)
     # The same row streams for every arm: the pairing of the comparisons.
     metrics = arm_replicates(y, item.per_seed, metrics=item.metrics,
                              n_resamples=s.n_bootstrap, rng=stream(cfg.seed, "metric-rows"),
                              n_bins=s.n_bins)
     fairness = {
-        name: disparity_replicates(y, item.per_seed, sensitive, columns, threshold=s.threshold,
-                                   n_bins=s.n_bins, n_resamples=s.fairness_n_bootstrap,
+        name: disparity_replicates(y, item.per_seed, None, None, codes=codes,
+                                   threshold=s.threshold, n_bins=s.n_bins,
+                                   n_resamples=s.fairness_n_bootstrap,
                                    min_support=s.min_group_support,
                                    rng=stream(cfg.seed, "fairness-rows", name))
-        for name, columns in item.fairness.items()}
+        for name, codes in item.fairness.items()}
     return {"metrics": metrics, "fairness": fairness}
 
 
@@ -190,10 +199,15 @@ class _Study:
         self._baseline_core = [self._core(self.baseline, s) for s in self.seeds]
         self._baseline_keys = [fit_key(self.baseline, s, cfg, prepared.digest, reliance=True,
                                        crossfit=self._folds) for s in self.seeds]
+        self._codes: dict[tuple[str, ...], np.ndarray] = {}
         self.fits_done = 0
         self.fits_total = 0
         self.n_trained = 0
         self.n_reused = 0
+        self.n_shared = 0
+        #: Fits trained ahead of the request (ensure_fits' ``ahead``), by key.
+        self._ahead: dict[str, FitOutcome] = {}
+        self._stage = "fits"
 
     def _core(self, v: Variant, seed: int) -> str:
         return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False,
@@ -210,7 +224,12 @@ class _Study:
         return [self.outcomes[k].p_test for k in self.keys(v)]
 
     # -- fits --
-    def ensure_fits(self, arms: list[Variant], stage: str = "fits") -> None:
+    def ensure_fits(self, arms: list[Variant], stage: str = "fits",
+                    ahead: list[Variant] | None = None) -> None:
+        """Fits of every seed of ``arms`` not made yet: from this run (by key), from the store,
+        or trained. ``ahead``: arms likely asked for next (the minimal-set search's next
+        step); fits of theirs fill the workers left idle by the last round of this call's
+        fits, and are kept aside (not recorded, not counted) until asked for."""
         s = self.cfg.study
         reliance = {"shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,
                     "repeats": s.permutation_repeats, "threshold": s.threshold,
@@ -219,9 +238,12 @@ class _Study:
         tasks: list[FitTask] = []
         queued: set[str] = set()
         self.fits_total += len(arms) * len(self.seeds)
+        self._stage = stage
         for v in arms:
             for key, seed in zip(self.keys(v), self.seeds, strict=True):
                 if key in self.outcomes or key in queued:
+                    # Cached by key: this run made (or is making) the same fit for another arm.
+                    self.n_shared += 1
                     self.fits_done += 1
                     continue
                 found = None
@@ -235,19 +257,39 @@ class _Study:
                     self.n_reused += 1
                     self.fits_done += 1
                     continue
+                early = self._ahead.pop(key, None)
+                if early is not None:
+                    self._keep(early, v)
+                    continue
                 queued.add(key)
                 tasks.append(FitTask(key, v, seed,
                                      reliance=reliance if key in baseline_keys else None,
                                      oracle_interval=key in baseline_keys,
                                      resample=self.resample))
+        idle = -len(tasks) % self.pool.workers if tasks and self.pool.parallel else 0
+        early_tasks = []
+        for v in ahead or []:
+            for key, seed in zip(self.keys(v), self.seeds, strict=True):
+                if len(early_tasks) < idle and key not in self.outcomes and \
+                        key not in queued and key not in self._ahead:
+                    queued.add(key)
+                    early_tasks.append(FitTask(key, v, seed, resample=self.resample))
+        early_keys = {t.key for t in early_tasks}
         self.progress(stage, self.fits_done, self.fits_total)
-        for task, outcome in self.pool.run(_fit_task, tasks):
-            if self.store is not None:
-                outcome.run_id = self.store.record(outcome, task.variant)
-            self.outcomes[task.key] = outcome
-            self.n_trained += 1
-            self.fits_done += 1
-            self.progress(stage, self.fits_done, self.fits_total)
+        for task, outcome in self.pool.run(_fit_task, tasks + early_tasks):
+            if task.key in early_keys:
+                self._ahead[task.key] = outcome
+            else:
+                self._keep(outcome, task.variant)
+
+    def _keep(self, outcome: FitOutcome, variant: Variant) -> None:
+        """A fit trained by this run: recorded, counted, shared by key from now on."""
+        if self.store is not None:
+            outcome.run_id = self.store.record(outcome, variant)
+        self.outcomes[outcome.key] = outcome
+        self.n_trained += 1
+        self.fits_done += 1
+        self.progress(self._stage, self.fits_done, self.fits_total)
 
     # -- statistics --
     def arm_id(self, v: Variant) -> str:
@@ -264,13 +306,23 @@ class _Study:
                                and set(fairness) <= set(have["fairness"])):
                 continue
             seen.add(aid)
-            items.append(_ArmItem(aid, self.predictions(v), metrics, fairness))
+            items.append(_ArmItem(aid, self.predictions(v), metrics,
+                                  {name: self.group_codes(cols) for name, cols in
+                                   fairness.items()}))
         if stage:
             self.progress(stage, 0, len(items))
         for i, (item, result) in enumerate(self.pool.run(_arm_task, items), start=1):
             self.arms[item.arm_id] = result
             if stage:
                 self.progress(stage, i, len(items))
+
+    def group_codes(self, columns: tuple[str, ...]) -> np.ndarray:
+        """Group code of each test row for an attribute (or intersection), computed once."""
+        codes = self._codes.get(columns)
+        if codes is None:
+            _, sensitive = _test_arrays(self.prepared)
+            codes = self._codes[columns] = attribute_groups(sensitive, columns)[0]
+        return codes
 
     def compare(self, reference: Variant, variant: Variant, subject: str,
                 metrics: tuple[str, ...], with_fairness: bool,
@@ -429,12 +481,17 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     # Proxies: each covered contested group alone, for each target attribute.
     t = time.perf_counter()
     contested = list(study.resolved.covered)
-    proxy_tasks = [ProxyTask(g, target) for g in contested
-                   for target in study.resolved.attributes.proxy_targets]
+    targets = tuple(study.resolved.attributes.proxy_targets)
+    proxy_tasks = [ProxyTask(g, target) for g in contested for target in targets]
+    usable = study.prepared.registry.usable
+    # One task per group (its features shared by its targets), the widest groups first so
+    # that no long task starts last.
+    groups = sorted(contested, key=lambda g: -sum(f.group == g for f in usable))
     proxies = []
     study.progress("proxies", 0, len(proxy_tasks))
-    for _, row in study.pool.run(_proxy_task, proxy_tasks):
-        proxies.append(row)
+    for _, rows in study.pool.run(_proxy_task, [_ProxyGroup(g, targets) for g in groups]
+                                  if targets else []):
+        proxies.extend(rows)
         study.progress("proxies", len(proxies), len(proxy_tasks))
     order = {(p.group, p.target): i for i, p in enumerate(proxy_tasks)}
     proxies.sort(key=lambda r: order[(r["group"], r["target"])])
@@ -641,10 +698,21 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
         if v is not None:
             drop_one[g] = compared[f"{v.name}@{BASELINE}"]["metrics"][primary]
     cache: dict[tuple[str, ...], dict] = {}
+    order: list[str] = []
 
     def evaluate(removal_sets: list[tuple[str, ...]]) -> list[dict]:
         arms = {tuple(sorted(r)): without(baseline, r, study.prepared) for r in removal_sets}
-        study.ensure_fits([a for k, a in arms.items() if k not in cache], stage="minimal set")
+        # The ranked search tries one set at a time, each the last accepted set plus the next
+        # group: while this step trains, idle workers train the next step's set in case this
+        # one is accepted (most are).
+        ahead = []
+        if s.minimal_set.strategy == "ranked" and len(removal_sets) == 1 and order and \
+                removal_sets[0][-1] in order:
+            k = order.index(removal_sets[0][-1])
+            if k + 1 < len(order):
+                ahead = [without(baseline, (*removal_sets[0], order[k + 1]), study.prepared)]
+        study.ensure_fits([a for k, a in arms.items() if k not in cache], stage="minimal set",
+                          ahead=ahead)
         todo = [(k, a) for k, a in arms.items() if k not in cache]
         study.ensure_arms([a for _, a in todo], (primary,), {}, None)
         for k, a in todo:
@@ -659,10 +727,10 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
                 drop_one[g] = r
         sign = 1.0 if hib else -1.0
         # Cheapest loss first; ties broken by the registry order.
-        order = sorted(contested, key=lambda g: (-sign * drop_one[g]["estimate"],
-                                                 contested.index(g)))
+        order[:] = sorted(contested, key=lambda g: (-sign * drop_one[g]["estimate"],
+                                                    contested.index(g)))
     else:
-        order = list(contested)
+        order[:] = list(contested)
     search = minimal_sufficient_set(order, evaluate, strategy=s.minimal_set.strategy,
                                     higher_is_better=hib, max_steps=s.minimal_set.max_steps)
     final = without(baseline, search["removed"], study.prepared, name="minimal_set",
@@ -849,7 +917,7 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
         "sections": _sections(study),
         "truth": truth,
         "fits": {"trained": study.n_trained, "reused": study.n_reused,
-                 "unique": len(study.outcomes)},
+                 "unique": len(study.outcomes), "shared": study.n_shared},
         "run_ids": {"parent": None,
                     "children": {v: {str(o.seed): o.run_id for o in outs}
                                  for v, outs in _children(study).items()}},
