@@ -1,5 +1,7 @@
 """Known answers of the sharing designs' adversaries and frontier (synthetic frames)."""
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,7 +96,7 @@ def test_coarsening_lowers_uniqueness_monotonically(people):
         assert identified.estimate == singled.estimate  # a keyed HMAC adds nothing
         uniques.append(singled.estimate)
     assert uniques[0] == 1.0
-    assert all(a >= b for a, b in zip(uniques, uniques[1:], strict=False))
+    assert all(a >= b for a, b in pairwise(uniques))
     assert uniques[-1] < 0.05
     # A design's coarse version of a group singles out fewer people than the raw one.
     raw, coarse = evaluate_designs(
