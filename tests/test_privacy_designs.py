@@ -116,6 +116,9 @@ def test_population_and_retention_shrink_exposure(people):
         n_resamples=20)
     assert everyone["people"] == N and apple["people"] == population.sum()
     assert everyone["records"] == 3 * N and apple["records"] == 3 * population.sum()
+    # Everyone is identified by the digest; only the population's people are shared.
+    assert everyone["at_risk"]["estimate"] == 1.0
+    assert apple["at_risk"]["estimate"] == pytest.approx(population.mean())
     assert short["records"] == pytest.approx(1.5 * N)
 
 
@@ -125,7 +128,7 @@ def test_pareto_and_dominance():
     zero = Share(0.0, 0.0, 0.0).to_dict()
 
     def point(risk, lift, auc):
-        return {"identified": {"estimate": risk}, "inference": {"a": {"estimate": lift}},
+        return {"at_risk": {"estimate": risk}, "inference": {"a": {"estimate": lift}},
                 "auc_diff": None if auc is None else {**zero, "estimate": auc}}
 
     assert dominates(point(0.1, 0.0, 0.0), point(1.0, 0.0, 0.0))

@@ -28,6 +28,8 @@ __all__ = ["IDENTIFIERS", "Share", "attribute_inference", "identifier_reversal",
 #: (the audit measures 100%); a keyed HMAC (key kept by the sender) or a random pseudonym
 #: cannot be recomputed by the recipient.
 IDENTIFIERS: dict[str, float] = {"sha256": 1.0, "hmac": 0.0, "random": 0.0}
+#: Classes of a sensitive attribute with fewer people are pooled before inference.
+MIN_CLASS = 10
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def attribute_inference(shared: pd.DataFrame, attribute: pd.Series, *,
     """Lift over chance of predicting ``attribute`` from the shared columns (AUC - 0.5 for a
     binary attribute, balanced accuracy - 1 / classes otherwise), cross-validated logistic
     regression on at most ``max_rows`` people. Nothing shared: lift 0 (the adversary's best
-    guess is the base rate)."""
+    guess is the base rate); NaN when fewer than two classes have ``MIN_CLASS`` people."""
     attribute = attribute.reset_index(drop=True)
     keep = attribute.notna().to_numpy()
     shared = shared.reset_index(drop=True).loc[keep]
@@ -107,9 +109,15 @@ def attribute_inference(shared: pd.DataFrame, attribute: pd.Series, *,
     if len(attribute) > max_rows:
         rows = np.sort(rng.choice(len(attribute), size=max_rows, replace=False))
         shared, attribute = shared.iloc[rows], attribute.iloc[rows]
-    counts = attribute.value_counts()
-    if shared.shape[1] == 0 or counts.size < 2 or counts.min() < 3:
+    if shared.shape[1] == 0:
         return Share(0.0, 0.0, 0.0)
+    counts = attribute.value_counts()
+    rare = counts.index[counts < MIN_CLASS]
+    if len(rare):  # pooled, so that every fold sees every class
+        attribute = attribute.where(~attribute.isin(rare), "(other)")
+        counts = attribute.value_counts()
+    if counts.size < 2 or counts.min() < MIN_CLASS:
+        return Share(np.nan, np.nan, np.nan)  # not measurable on these people
     res = proxy_strength(shared.reset_index(drop=True), attribute.reset_index(drop=True),
                          rng=rng, cv=3, estimator="logistic_regression", n_threads=1,
                          n_resamples=n_resamples, confidence=confidence)

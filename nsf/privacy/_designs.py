@@ -136,14 +136,17 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
     -------
     list of dict
         Per design: ``name, description, role, identifier, people, records, columns,
-        singled_out, identified, reversal, inference {attribute: Share}, auc_diff, cost_diff,
-        efficient_auc, efficient_cost`` (Shares as dicts).
+        singled_out, identified, at_risk, reversal, inference {attribute: Share}, auc_diff,
+        cost_diff, efficient_auc, efficient_cost`` (Shares as dicts). ``at_risk`` (the
+        frontier's risk) is the share of all people who are shared and identified: the share
+        identified among those shared, times the share of people shared.
     """
     if len({d.name for d in designs}) != len(designs):
         raise ValueError("design names must be unique")
     pop = np.asarray(data.in_population, dtype=bool)
     records = np.asarray(data.records, dtype=np.float64)
     out = []
+    inferred: dict[tuple, dict] = {}  # designs sharing the same data share the adversary
     for d in designs:
         keep = pop if d.population_only else np.ones(pop.size, dtype=bool)
         shared = data.shared(d).loc[keep].reset_index(drop=True)
@@ -152,11 +155,13 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
             share_of_history = min(1.0, d.retention_days / data.history_days)
         singled, identified = reidentification(shared, identifier=d.identifier, rng=rng,
                                                n_resamples=n_resamples, confidence=confidence)
-        sens = data.sensitive.loc[keep].reset_index(drop=True)
-        inference = {a: attribute_inference(shared, sens[a], rng=rng, max_rows=max_rows,
-                                            n_resamples=n_resamples,
-                                            confidence=confidence).to_dict()
-                     for a in sens.columns}
+        key = (d.groups, tuple(sorted(d.coarsen)), d.population_only)
+        if key not in inferred:
+            sens = data.sensitive.loc[keep].reset_index(drop=True)
+            inferred[key] = {a: attribute_inference(
+                shared, sens[a], rng=rng, max_rows=max_rows, n_resamples=n_resamples,
+                confidence=confidence).to_dict() for a in sens.columns}
+        inference = inferred[key]
         u = utility.get(d.arm or "", {})
         auc, cost = u.get("auc_diff"), u.get("cost_diff")
         out.append({
@@ -165,11 +170,12 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
             "records": float(records[keep].sum() * share_of_history),
             "columns": int(shared.shape[1]),
             "singled_out": singled.to_dict(), "identified": identified.to_dict(),
+            "at_risk": _scaled(identified, keep.sum() / max(pop.size, 1)).to_dict(),
             "reversal": identifier_reversal(d.identifier, int(keep.sum())).to_dict(),
             "inference": inference,
             "auc_diff": None if auc is None else auc.to_dict(),
             "cost_diff": None if cost is None else cost.to_dict()})
-    risk = [p["identified"]["estimate"] for p in out]
+    risk = [p["at_risk"]["estimate"] for p in out]
     auc = [None if p["auc_diff"] is None else p["auc_diff"]["estimate"] for p in out]
     cost = [None if p["cost_diff"] is None else -p["cost_diff"]["estimate"] for p in out]
     for p, a, c in zip(out, pareto(risk, auc), pareto(risk, cost), strict=True):
@@ -177,15 +183,15 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
     return out
 
 
+def _scaled(share: Share, factor: float) -> Share:
+    return Share(share.estimate * factor, share.lower * factor, share.upper * factor)
+
+
 def dominates(a: dict, b: dict) -> bool | None:
-    """Whether design ``a`` is at least as good as ``b`` on re-identification, inference (the
-    largest lift) and AUC, and better on one (None without both AUCs)."""
+    """Whether design ``a`` is at least as good as ``b`` on the frontier's axes (people at
+    risk of re-identification, AUC) and better on one (None without both AUCs)."""
     if a["auc_diff"] is None or b["auc_diff"] is None:
         return None
-
-    def infer(p):
-        return max([v["estimate"] for v in p["inference"].values()], default=0.0)
-
-    pa = (a["identified"]["estimate"], infer(a), -a["auc_diff"]["estimate"])
-    pb = (b["identified"]["estimate"], infer(b), -b["auc_diff"]["estimate"])
+    pa = (a["at_risk"]["estimate"], -a["auc_diff"]["estimate"])
+    pb = (b["at_risk"]["estimate"], -b["auc_diff"]["estimate"])
     return all(x <= y for x, y in zip(pa, pb, strict=True)) and pa != pb

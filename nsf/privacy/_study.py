@@ -27,13 +27,15 @@ from nsf.privacy._designs import Design, DesignData, dominates, evaluate_designs
 from nsf.study._proxy import proxy_rows, proxy_target
 from nsf.study._variants import stream
 
-__all__ = ["designs_section", "study_designs"]
+__all__ = ["designs_section", "study_designs", "with_designs"]
 
 #: Families whose variants change what is shared (and so are sharing designs).
 SHARING_FAMILIES = ("drop_one", "drop_all", "keep_one", "coarsen", "retention")
 #: People the adversaries look at (a random sample; uniqueness in a sample overstates it in
 #: the whole population, so the figure is an upper bound for that many people).
 MAX_PEOPLE = 4000
+#: People the attribute-inference adversary trains and is scored on (cross-validated).
+INFERENCE_ROWS = 1000
 
 
 def shared_groups(result, registry) -> list[str]:
@@ -65,11 +67,9 @@ def study_designs(result, groups: list[str], *, simulated: bool,
         if v.family not in SHARING_FAMILIES or v.population != result.baseline.population:
             continue
         sel = v.selection
-        groups = None if sel.keep_groups is None else tuple(sel.keep_groups)
-        if sel.drop_groups:
-            kept = groups if groups is not None else tuple(groups)
-            groups = tuple(g for g in kept if g not in sel.drop_groups)
-        out.append(Design(v.name, v.description, groups=groups,
+        shared = tuple(groups) if sel.keep_groups is None else tuple(sel.keep_groups)
+        shared = tuple(g for g in shared if g not in sel.drop_groups)
+        out.append(Design(v.name, v.description, groups=shared,
                           coarsen=tuple(sel.coarsen_groups),
                           retention_days=sel.retention_days, identifier=pseud, arm=v.name))
     minimal = result.minimal_set
@@ -84,7 +84,8 @@ def study_designs(result, groups: list[str], *, simulated: bool,
                           population_only=has_population, identifier=pseud,
                           arm="minimal_set", role="recommended"))
     else:
-        out.append(Design("recommended", "every group the study found needed"
+        out.append(Design("recommended", "every group (the minimal-set search removed "
+                          "none or did not run)"
                           + (", the evaluation population only" if has_population else "")
                           + (", keyed HMAC identifiers" if simulated else ""),
                           population_only=has_population, identifier=pseud,
@@ -117,9 +118,10 @@ def _utility(result) -> dict[str, dict[str, Share | None]]:
     return out
 
 
-def design_data(prepared, groups: list[str], seed: int, max_people: int) -> DesignData:
+def design_data(prepared, groups: list[str], attributes: list[str], seed: int,
+                max_people: int) -> DesignData:
     """One row per person (a random sample of at most ``max_people``): each group's features,
-    raw and coarse, the sensitive attributes, the population and the rows per person."""
+    raw and coarse, the sensitive ``attributes``, the population and the rows per person."""
     rows = proxy_rows(prepared, max_people, seed)
     frame = prepared.frame.iloc[rows].reset_index(drop=True)
     columns, coarse = {}, {}
@@ -132,7 +134,7 @@ def design_data(prepared, groups: list[str], seed: int, max_people: int) -> Desi
         columns[g] = build_features(frame, specs)
         coarse[g] = build_features(frame, specs, coarsen_groups=(g,))
     sensitive = {}
-    for a in prepared.sensitive.columns:
+    for a in attributes:
         y = proxy_target(prepared, a, rows)
         if y is not None and y.nunique() > 1:
             sensitive[a] = y
@@ -147,24 +149,61 @@ def design_data(prepared, groups: list[str], seed: int, max_people: int) -> Desi
                       history_days=max(windows) if windows else None)
 
 
-def designs_section(result, prepared, cfg) -> dict:
-    """The ``designs`` section: every design's figures, and whether the recommended design
-    dominates the one in use."""
+def designs_section(result, prepared, cfg, names=None) -> dict | str:
+    """The ``designs`` section: every design's figures (only ``names`` when given), and
+    whether the recommended design dominates the one in use; a reason (str) when a name is
+    not a design of this study."""
     import time
 
     t0 = time.perf_counter()
     s = cfg.study
     simulated = cfg.dataset.kind == "simulated"
     groups = shared_groups(result, prepared.registry)
-    data = design_data(prepared, groups, cfg.seed, min(s.proxy_rows, MAX_PEOPLE))
+    # The fairness analysis's single attributes (not its intersections) are the ones inferred.
+    attributes = [a for a in result.fairness.attributes if "+" not in a
+                  and a in prepared.sensitive.columns]
+    data = design_data(prepared, groups, attributes, cfg.seed,
+                       min(s.proxy_rows, MAX_PEOPLE))
     pop = np.asarray(data.in_population, dtype=bool)
     designs = study_designs(result, groups, simulated=simulated,
                             has_population=bool(pop.any() and not pop.all()))
+    if names is not None:
+        known = [d.name for d in designs]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            return (f"study.designs: {', '.join(map(repr, unknown))} is not a design of this "
+                    f"study (allowed: {', '.join(known)})")
+        designs = [d for d in designs if d.name in names]
     points = evaluate_designs(designs, data, utility=_utility(result),
                               rng=stream(cfg.seed, "designs"), n_resamples=s.n_bootstrap,
-                              confidence=s.confidence, max_rows=MAX_PEOPLE)
+                              confidence=s.confidence, max_rows=INFERENCE_ROWS)
     by_role = {p["role"]: p for p in points if p["role"]}
     case, rec = by_role.get("case"), by_role.get("recommended")
     verdict = None if case is None or rec is None else dominates(rec, case)
     return {"designs": points, "people_sampled": int(pop.size),
             "recommended_dominates": verdict, "seconds": time.perf_counter() - t0}
+
+
+def with_designs(result, prepared, cfg):
+    """``result`` with its ``designs`` section (``study.designs``: null runs every design that
+    applies when every family runs, i.e. ``study.families`` is null; a list runs the named
+    ones, an empty list none).
+
+    Raises
+    ------
+    NsfError
+        A name in ``study.designs`` that is not a design of this study.
+    """
+    from nsf.errors import NsfError
+    from nsf.privacy._section import DesignsSection
+    from nsf.study._run import jsonable
+
+    wanted = cfg.study.designs
+    if (wanted is not None and not wanted) or (wanted is None and
+                                               cfg.study.families is not None):
+        return result
+    section = designs_section(result, prepared, cfg, names=wanted)
+    if isinstance(section, str):
+        raise NsfError(section)
+    return result.model_copy(update={"sections": result.sections.model_copy(
+        update={"designs": DesignsSection.model_validate(jsonable(section))})})
