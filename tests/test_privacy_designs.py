@@ -139,3 +139,38 @@ def test_pareto_and_dominance():
                          DesignData(columns={}, sensitive=pd.DataFrame(index=range(2)),
                                     in_population=np.ones(2, bool), records=np.ones(2)),
                          utility={}, rng=np.random.default_rng(0))
+
+
+@pytest.mark.slow
+def test_the_smoke_study_reports_and_logs_the_frontier(smoke_study):
+    """End to end on the smoke world: the report's designs section (every design with its
+    intervals, the design in use and the recommended one, the figure) and one MLflow run per
+    design."""
+    import json
+
+    from mlflow.tracking import MlflowClient
+
+    folder = smoke_study["folder"]
+    model = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    content = model["family_sections"]["designs"]["content"]
+    designs = {d["name"]: d for d in content["designs"]}
+    assert {d["role"] for d in designs.values()} >= {"case", "recommended"}
+    case = designs["in_use"]
+    assert case["identifier"] == "sha256" and case["reversal"]["estimate"] == 1.0
+    assert designs["in_use_hmac"]["reversal"]["estimate"] == 0.0
+    for d in designs.values():
+        for key in ("singled_out", "identified", "at_risk"):
+            s = d[key]
+            assert s["lower"] <= s["estimate"] <= s["upper"], (d["name"], key)
+    assert any(d["efficient_auc"] for d in designs.values())
+    assert content["recommended_dominates"] in (True, False, None)
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Sharing designs" in html
+    client = MlflowClient(f"sqlite:///{smoke_study['root'] / 'mlflow.db'}")
+    runs = [r for exp in client.search_experiments()
+            for r in client.search_runs([exp.experiment_id],
+                                        "tags.`nsf.family` = 'designs'", max_results=1000)]
+    logged = {r.data.tags["nsf.design"]: r for r in runs}
+    assert set(logged) == set(designs)
+    assert logged["in_use"].data.metrics["design_at_risk"] == pytest.approx(
+        case["at_risk"]["estimate"])

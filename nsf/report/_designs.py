@@ -50,31 +50,44 @@ def _answer(content: dict) -> str:
     if case is None or rec is None:
         return "The design in use or the recommended one was not evaluated."
     verdict = content.get("recommended_dominates")
-    head = (f"the recommended design ({rec['description']}) puts "
+    efficient = [d["name"] for d in content["designs"] if d["efficient_auc"]]
+    tail = (" Pareto-efficient on risk and AUC: " + ", ".join(efficient) + "."
+            if efficient else "")
+    same = (rec["at_risk"] == case["at_risk"] and rec["auc_diff"] == case["auc_diff"]
+            and rec["columns"] == case["columns"] and rec["people"] == case["people"])
+    if same:
+        return ("The recommended design shares what the design in use shares (the minimal-set "
+                "search removed no group or did not run, and no one is outside the evaluated "
+                "population), "
+                "so it cannot dominate it; the frontier shows what the other designs would "
+                "trade." + tail)
+    head = (f"it ({rec['description']}) puts "
             f"{fmt(rec['at_risk']['estimate'], 'pct')} of people at risk of re-identification "
             f"against {fmt(case['at_risk']['estimate'], 'pct')} for the design in use, for an "
             f"AUC difference of {_fig_interval(rec['auc_diff'])}")
     if verdict is True:
-        return "It dominates the design in use: " + head + "."
+        return "The recommended design dominates the design in use: " + head + "." + tail
     if verdict is False:
-        return ("It does not dominate the design in use (it is worse on one axis): " + head
-                + ".")
-    return "Not decided: " + head + " (no AUC for one of them)."
+        return ("The recommended design does not dominate the design in use (it is worse on "
+                "risk or AUC): " + head + "." + tail)
+    return "Not decided: " + head + " (no AUC for one of them)." + tail
 
 
 def designs_blocks(content: dict) -> list[dict]:
     designs = content["designs"]
     attrs = list(dict.fromkeys(a for d in designs for a in d["inference"]))
+    digests = any(d["identifier"] != "random" for d in designs)
+    reversal = (", or identified by reversing the identifier: an unsalted digest of a phone "
+                "number is recovered by hashing the whole numbering plan, a keyed HMAC or a "
+                "random pseudonym is not" if digests else "")
     blocks: list[dict] = [_p(
         "What would each way of sharing the data have exposed, and what would it have cost? "
-        "Each design is what a sender could share instead of the data in use: fewer or "
-        "coarser groups, fewer people, shorter history, other identifiers. Its utility is the "
-        "AUC and cost of the model the study trained on exactly that data (no new fits); its "
-        "privacy is measured by adversaries run on a random sample of "
+        "Each design is what could be shared instead of the data in use: fewer or coarser "
+        "groups, fewer people, shorter history" + (", other identifiers" if digests else "")
+        + ". Its utility is the AUC and cost of the model the study trained on exactly that "
+        "data (no new fits); its privacy is measured by adversaries run on a random sample of "
         f"{content['people_sampled']:,} people: re-identification (unique on the shared "
-        "columns, or identified by reversing the identifier: an unsalted digest of a phone "
-        "number is recovered by hashing the whole numbering plan, a keyed HMAC or a random "
-        "pseudonym is not), attribute inference (how much better than chance a "
+        f"columns{reversal}), attribute inference (how much better than chance a "
         "cross-validated classifier predicts each sensitive attribute from the shared "
         "columns), and exposure (people and rows shared)."),
         _note("Uniqueness in a sample overstates uniqueness among everyone; a column shared "
