@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     for v in result.variants:
         verdicts[v.verdict] = verdicts.get(v.verdict, 0) + 1
     print("verdicts: " + ", ".join(f"{k}={n}" for k, n in sorted(verdicts.items(), key=str)))
+    designs = result.sections.designs
+    if designs is not None:  # the privacy-utility frontier, part of study_s
+        print(f"designs={len(designs.designs)} designs_s={designs.seconds:.1f} "
+              f"({100 * designs.seconds / study_s:.0f}% of the study)")
     print(f"study_s={study_s:.1f}")
     return 0
 

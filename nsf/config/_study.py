@@ -159,6 +159,13 @@ class StudyConfig(_Frozen):
         "bundle-or-charge policy in money, no fits of its own, freshness = a model frozen at "
         "its build date against models retrained on a schedule). A family the dataset cannot "
         "support is skipped with its reason.")
+    designs: tuple[str, ...] | None = Field(
+        None, description="Sharing designs put on the privacy-utility frontier, by name (null: "
+        "when every family runs, i.e. study.families is null: every design that applies: "
+        "the data in use, under keyed HMAC or random pseudonyms, "
+        "the evaluation population only, each drop/keep/coarsen/retention variant's data, the "
+        "minimal set and the recommended design; []: none). Each design's utility is its "
+        "trained arm's; the adversaries run on what it would share.")
     groups: tuple[str, ...] | None = Field(
         None, description="Contested groups the default variants cover (null: every contested "
         "group); narrowing it never changes which groups are contested.")

@@ -30,6 +30,7 @@ family with its own typed result section registers its view with
 
 from nsf.report import (
     _decisions,  # noqa: F401  (registers the decisions family's view)
+    _designs,  # noqa: F401  (registers the sharing designs' view)
     _explanations,  # noqa: F401  (registers the explanations section)
     _freshness,  # noqa: F401  (registers the freshness family's view)
     _quantity,  # noqa: F401  (registers the quantity sections' views)

@@ -560,6 +560,10 @@ class FamilySections(ResultModel):
     freshness: FreshnessSection | None = Field(
         None, description="A model frozen at its build date against models retrained on a "
         "schedule, date by date (family freshness).")
+    designs: DesignsSection | None = Field(
+        None, description="Every sharing design's adversaries (re-identification, attribute "
+        "inference, identifier reversal, exposure) beside its AUC and cost: the "
+        "privacy-utility frontier (nsf.privacy).")
 
 
 # --- the result ----------------------------------------------------------------------------
@@ -645,6 +649,7 @@ class StudyResult(ResultModel):
 
 
 # The families' own sections subclass FamilySection above; imported last, then resolved.
+from nsf.privacy._section import DesignsSection  # noqa: E402
 from nsf.study._explain_section import ExplanationsSection  # noqa: E402
 from nsf.study._quantity import LedgerSection, VolumeSection  # noqa: E402
 from nsf.study.families.freshness import FreshnessSection  # noqa: E402

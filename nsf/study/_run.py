@@ -426,10 +426,11 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
     result["settings"]["threshold_source"] = threshold_source
     out = StudyResult.model_validate(jsonable(result))
     ledger = build_ledger(out, cfg.study.ledger)
-    if ledger is None:
-        return out
-    return out.model_copy(update={"sections": out.sections.model_copy(
-        update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
+    if ledger is not None:
+        out = out.model_copy(update={"sections": out.sections.model_copy(
+            update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
+    from nsf.privacy._study import with_designs
+    return with_designs(out, prepared, cfg)
 
 
 def fairness_threshold(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[int, str]:

@@ -479,7 +479,8 @@ def log_variant_runs(result, parent: str, experiment: str, *,
     client = MlflowClient(mlflow.get_tracking_uri())
     below = _search_all(client, experiment, f"tags.`nsf.study_run` = '{parent}'")
     existing = {(r.data.tags.get("nsf.role"), r.data.tags.get("nsf.variant")): r.info.run_id
-                for r in below if r.data.tags.get("nsf.role") in ("variant", "minimal_set")
+                for r in below if r.data.tags.get("nsf.role") in ("variant", "minimal_set",
+                                                                 "design")
                 and "nsf.child_key" not in r.data.tags}
     seeds = {r.info.run_id: r for r in below if r.data.tags.get("nsf.role") == "seed"}
     # Fits logged directly under the study run by an earlier version (role ``variant`` with a
@@ -575,4 +576,34 @@ def log_variant_runs(result, parent: str, experiment: str, *,
             {"nsf.family": "minimal_set", "nsf.verdict": verdict or "none",
              "nsf.reference": "baseline", "mlflow.note.content": note},
             defined(metrics), {"variant.family": "minimal_set"}, searched)
+    designs = result.sections.designs
+    for d in designs.designs if designs is not None else []:
+        # One run per sharing design (no fits of its own), comparable in the UI.
+        out[f"design:{d.name}"] = level(
+            "design", d.name, f"design {d.name}: {d.description}"[:250],
+            {"nsf.family": "designs", "nsf.design": d.name,
+             "nsf.design_role": d.role or "none", "nsf.reference": "in_use",
+             "mlflow.note.content": f"**Sharing design {d.name}**: {d.description}. Its "
+             f"utility is the arm {d.arm or '(none)'}; the adversaries ran on what it would "
+             "share."},
+            defined(design_metrics(d)),
+            {"design.identifier": d.identifier, "design.arm": d.arm or "none"}, [])
+    return out
+
+
+def design_metrics(d) -> dict[str, float | None]:
+    """A sharing design's figures as run metrics (``design_*``; intervals as ``_lower`` and
+    ``_upper``)."""
+    out: dict[str, float | None] = {
+        "design_people": float(d.people), "design_records": d.records,
+        "design_columns": float(d.columns), "design_efficient_auc": float(d.efficient_auc),
+        "design_efficient_cost": float(d.efficient_cost)}
+    figures = {"singled_out": d.singled_out, "identified": d.identified,
+               "at_risk": d.at_risk, "reversal": d.reversal, "auc_diff": d.auc_diff,
+               "cost_diff_per_1k": d.cost_diff,
+               **{f"inference_{a}_lift": s for a, s in d.inference.items()}}
+    for key, s in figures.items():
+        if s is not None:
+            out.update({f"design_{key}": s.estimate, f"design_{key}_lower": s.lower,
+                        f"design_{key}_upper": s.upper})
     return out

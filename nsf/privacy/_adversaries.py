@@ -1,0 +1,124 @@
+"""Adversaries run on what a sharing design would share: each returns a share with an interval.
+
+* re-identification: the share of people singled out by the shared quasi-identifiers (a class
+  of one, :func:`nsf.audit._quasi.k_anonymity`), or identified through a reversible identifier;
+* attribute inference: how well a classifier predicts a sensitive attribute from the shared
+  columns, as lift over chance (:func:`nsf.fairness._proxy.proxy_strength`);
+* identifier reversal: the share of identifiers an adversary recovers;
+* exposure: records and people shared.
+
+Intervals are percentile bootstraps over the people (``n_resamples`` replicates drawn from the
+caller's generator), so the same seed gives the same figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from nsf.fairness._proxy import proxy_strength
+
+__all__ = ["IDENTIFIERS", "Share", "attribute_inference", "identifier_reversal",
+           "reidentification", "reversal_share"]
+
+#: Identifier kinds a design may share, and the share of them an adversary recovers: an
+#: unsalted SHA-256 digest of a phone number is reversed by hashing the whole numbering plan
+#: (the audit measures 100%); a keyed HMAC (key kept by the sender) or a random pseudonym
+#: cannot be recomputed by the recipient.
+IDENTIFIERS: dict[str, float] = {"sha256": 1.0, "hmac": 0.0, "random": 0.0}
+#: Classes of a sensitive attribute with fewer people are pooled before inference.
+MIN_CLASS = 10
+
+
+@dataclass(frozen=True)
+class Share:
+    """A share (or a lift) with its percentile interval."""
+
+    estimate: float
+    lower: float
+    upper: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _interval(indicator: np.ndarray, rng: np.random.Generator, n_resamples: int,
+              confidence: float) -> Share:
+    est = float(indicator.mean()) if indicator.size else 0.0
+    if n_resamples == 0 or indicator.size == 0:
+        return Share(est, est, est)
+    n = indicator.size
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
+    reps = counts @ indicator.astype(np.float64) / n
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    return Share(est, float(lo), float(hi))
+
+
+def reversal_share(identifier: str) -> float:
+    """Share of identifiers of kind ``identifier`` (see :data:`IDENTIFIERS`) recovered."""
+    if identifier not in IDENTIFIERS:
+        raise ValueError(f"identifier must be one of {sorted(IDENTIFIERS)}, got {identifier!r}")
+    return IDENTIFIERS[identifier]
+
+
+def identifier_reversal(identifier: str, n_people: int) -> Share:
+    """The share of the shared identifiers recovered (exact: no sampling involved)."""
+    share = reversal_share(identifier) if n_people else 0.0
+    return Share(share, share, share)
+
+
+def reidentification(shared: pd.DataFrame, *, identifier: str, rng: np.random.Generator,
+                     n_resamples: int = 200, confidence: float = 0.95) -> tuple[Share, Share]:
+    """``(singled_out, identified)``: the share of people whose combination of shared columns
+    is unique, and the share identified by either that or a reversible identifier.
+
+    ``shared`` holds one row per person and only the quasi-identifiers the design shares (not
+    its pseudonym: a pseudonym the recipient cannot reverse singles out a row but links it to
+    nobody).
+    """
+    n = len(shared)
+    if n == 0:
+        zero = Share(0.0, 0.0, 0.0)
+        return zero, zero
+    if shared.shape[1]:
+        class_id = shared.groupby(list(shared.columns), dropna=False, sort=False,
+                                  observed=True).ngroup().to_numpy()
+        unique = np.bincount(class_id)[class_id] == 1  # k = 1 (nsf.audit._quasi.k_anonymity)
+    else:
+        unique = np.zeros(n, dtype=bool)
+    reversed_ = np.full(n, reversal_share(identifier) >= 1.0)
+    singled = _interval(unique, rng, n_resamples, confidence)
+    identified = _interval(unique | reversed_, rng, n_resamples, confidence)
+    return singled, identified
+
+
+def attribute_inference(shared: pd.DataFrame, attribute: pd.Series, *,
+                        rng: np.random.Generator, max_rows: int = 4000,
+                        n_resamples: int = 200, confidence: float = 0.95) -> Share:
+    """Lift over chance of predicting ``attribute`` from the shared columns (AUC - 0.5 for a
+    binary attribute, balanced accuracy - 1 / classes otherwise), cross-validated logistic
+    regression on at most ``max_rows`` people. Nothing shared: lift 0 (the adversary's best
+    guess is the base rate); NaN when fewer than two classes have ``MIN_CLASS`` people."""
+    attribute = attribute.reset_index(drop=True)
+    keep = attribute.notna().to_numpy()
+    shared = shared.reset_index(drop=True).loc[keep]
+    attribute = attribute.loc[keep].astype(str)
+    if len(attribute) > max_rows:
+        rows = np.sort(rng.choice(len(attribute), size=max_rows, replace=False))
+        shared, attribute = shared.iloc[rows], attribute.iloc[rows]
+    if shared.shape[1] == 0:
+        return Share(0.0, 0.0, 0.0)
+    counts = attribute.value_counts()
+    rare = counts.index[counts < MIN_CLASS]
+    if len(rare):  # pooled, so that every fold sees every class
+        attribute = attribute.where(~attribute.isin(rare), "(other)")
+        counts = attribute.value_counts()
+    if counts.size < 2 or counts.min() < MIN_CLASS:
+        return Share(np.nan, np.nan, np.nan)  # not measurable on these people
+    res = proxy_strength(shared.reset_index(drop=True), attribute.reset_index(drop=True),
+                         rng=rng, cv=3, estimator="logistic_regression", n_threads=1,
+                         n_resamples=n_resamples, confidence=confidence)
+    return Share(res.lift, res.score_lower - res.chance, res.score_upper - res.chance)

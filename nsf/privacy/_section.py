@@ -1,0 +1,58 @@
+"""The ``designs`` section of the study result: every sharing design's adversaries and
+utility (see :mod:`nsf.privacy._study`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from nsf.study._section import FamilySection, ResultModel
+
+
+class ShareFigure(ResultModel):
+    """A share (or lift, or difference) with its percentile interval (None: undefined)."""
+
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+
+
+class DesignPoint(ResultModel):
+    """One sharing design: what it shares, what the adversaries get from it, what it costs."""
+
+    name: str = Field(description="The design's key (MLflow tag nsf.design).")
+    description: str
+    role: str = Field(description="'case' (the design in use), 'recommended' or ''.")
+    arm: str | None = Field(description="The study arm trained on this data (its utility).")
+    identifier: str = Field(description="'sha256' (unsalted digest), 'hmac' (keyed) or "
+                            "'random' (pseudonym or a table's row key).")
+    people: int = Field(description="People shared, in the sample the adversaries look at.")
+    records: float = Field(description="Rows shared for those people (shorter retention keeps "
+                           "its share of the history).")
+    columns: int = Field(description="Columns shared.")
+    singled_out: ShareFigure = Field(description="Share of people unique on the shared columns.")
+    identified: ShareFigure = Field(description="Share singled out or identified through a "
+                                    "reversible identifier (the frontier's risk).")
+    at_risk: ShareFigure = Field(description="Share of all people both shared and "
+                                 "identified (the frontier's risk axis).")
+    reversal: ShareFigure = Field(description="Share of identifiers an adversary recovers.")
+    inference: dict[str, ShareFigure] = Field(
+        description="Sensitive attribute -> lift over chance of predicting it from the shared "
+        "columns (AUC - 0.5, or balanced accuracy - 1/classes).")
+    auc_diff: ShareFigure | None = Field(description="AUC against the data in use (None: no "
+                                         "arm was trained on this data).")
+    cost_diff: ShareFigure | None = Field(description="Cost per 1,000 users a month against the "
+                                          "data in use (None: not priced).")
+    efficient_auc: bool = Field(description="Pareto-efficient on (at risk, AUC).")
+    efficient_cost: bool = Field(description="Pareto-efficient on (at risk, cost).")
+
+
+class DesignsSection(FamilySection):
+    """Every sharing design on the privacy-utility frontier."""
+
+    designs: list[DesignPoint]
+    people_sampled: int = Field(description="People the adversaries looked at (a random "
+                                "sample; uniqueness in a sample is an upper bound).")
+    recommended_dominates: bool | None = Field(
+        description="Whether the recommended design is at least as good as the one in use on "
+        "people at risk and AUC, and better on one (None: no AUC to compare).")
+    seconds: float

@@ -1,0 +1,164 @@
+"""The report's view of the sharing designs: what each design exposes to explicit adversaries
+beside its accuracy and cost, and the privacy-utility frontier (registered with
+:func:`register_family_section`)."""
+
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from nsf.report._document import fmt, interval
+from nsf.report._families import register_family_section
+from nsf.report._quantity import _note, _num, _p, _png, _table
+
+CAPTION = ("The privacy-utility frontier: each sharing design's share of all people both "
+           "shared and identified (singled out on the shared columns, or through a reversible "
+           "identifier) against its AUC (left) and its cost (right) relative to the data in "
+           "use, with 95% intervals. Filled: Pareto-efficient (no design has less risk and "
+           "more utility); the design in use and the recommended one are labelled.")
+
+_ROLE = {"case": "in use", "recommended": "recommended"}
+
+
+def designs_model(section, study) -> dict:
+    """The designs section's numbers for ``report.json`` (the section as logged)."""
+    return section.model_dump(mode="json")
+
+
+def _fig_interval(s: dict | None) -> str:
+    if s is None or _num(s.get("estimate")) is None:
+        return "-"
+    return f"{fmt(s['estimate'], '+3')} {interval(s.get('lower'), s.get('upper'))}"
+
+
+def _money(s: dict | None) -> str:
+    if s is None or _num(s.get("estimate")) is None:
+        return "-"
+    lo, hi = _num(s.get("lower")), _num(s.get("upper"))
+    out = f"{s['estimate']:+,.0f}"
+    return out if lo is None or hi is None else f"{out} [{lo:+,.0f}, {hi:+,.0f}]"
+
+
+def _share(s: dict | None) -> str:
+    if s is None or _num(s.get("estimate")) is None:
+        return "-"
+    return f"{fmt(s['estimate'], 'pct')} {interval(s.get('lower'), s.get('upper'), 'pct')}"
+
+
+def _answer(content: dict) -> str:
+    by_role = {d["role"]: d for d in content["designs"] if d["role"]}
+    case, rec = by_role.get("case"), by_role.get("recommended")
+    if case is None or rec is None:
+        return "The design in use or the recommended one was not evaluated."
+    verdict = content.get("recommended_dominates")
+    efficient = [d["name"] for d in content["designs"] if d["efficient_auc"]]
+    tail = (" Pareto-efficient on risk and AUC: " + ", ".join(efficient) + "."
+            if efficient else "")
+    same = (rec["at_risk"] == case["at_risk"] and rec["auc_diff"] == case["auc_diff"]
+            and rec["columns"] == case["columns"] and rec["people"] == case["people"])
+    if same:
+        return ("The recommended design shares what the design in use shares (the minimal-set "
+                "search removed no group or did not run, and no one is outside the evaluated "
+                "population), "
+                "so it cannot dominate it; the frontier shows what the other designs would "
+                "trade." + tail)
+    head = (f"it ({rec['description']}) puts "
+            f"{fmt(rec['at_risk']['estimate'], 'pct')} of people at risk of re-identification "
+            f"against {fmt(case['at_risk']['estimate'], 'pct')} for the design in use, for an "
+            f"AUC difference of {_fig_interval(rec['auc_diff'])}")
+    if verdict is True:
+        return "The recommended design dominates the design in use: " + head + "." + tail
+    if verdict is False:
+        return ("The recommended design does not dominate the design in use (it is worse on "
+                "risk or AUC): " + head + "." + tail)
+    return "Not decided: " + head + " (no AUC for one of them)." + tail
+
+
+def designs_blocks(content: dict) -> list[dict]:
+    designs = content["designs"]
+    attrs = list(dict.fromkeys(a for d in designs for a in d["inference"]))
+    digests = any(d["identifier"] != "random" for d in designs)
+    reversal = (", or identified by reversing the identifier: an unsalted digest of a phone "
+                "number is recovered by hashing the whole numbering plan, a keyed HMAC or a "
+                "random pseudonym is not" if digests else "")
+    blocks: list[dict] = [_p(
+        "What would each way of sharing the data have exposed, and what would it have cost? "
+        "Each design is what could be shared instead of the data in use: fewer or coarser "
+        "groups, fewer people, shorter history" + (", other identifiers" if digests else "")
+        + ". Its utility is the AUC and cost of the model the study trained on exactly that "
+        "data (no new fits); its privacy is measured by adversaries run on a random sample of "
+        f"{content['people_sampled']:,} people: re-identification (unique on the shared "
+        f"columns{reversal}), attribute inference (how much better than chance a "
+        "cross-validated classifier predicts each sensitive attribute from the shared "
+        "columns), and exposure (people and rows shared)."),
+        _note("Uniqueness in a sample overstates uniqueness among everyone; a column shared "
+              "raw with many distinct values singles out nearly everyone whatever the "
+              "identifier.")]
+    rows = []
+    for d in designs:
+        rows.append([d["name"], _ROLE.get(d["role"], ""), d["identifier"],
+                     f"{d['people']:,}", f"{d['records']:,.0f}", str(d["columns"]),
+                     _share(d["singled_out"]), _share(d["reversal"]), _share(d["at_risk"]),
+                     *[_fig_interval(d["inference"].get(a)) for a in attrs],
+                     _fig_interval(d["auc_diff"]), _money(d["cost_diff"]),
+                     ("AUC" if d["efficient_auc"] else "")
+                     + (" cost" if d["efficient_cost"] else "")])
+    blocks.append(_table(
+        "Every design: exposure, adversaries (95% intervals) and utility against the data in "
+        "use",
+        ["design", "role", "identifier", "people", "rows", "columns", "singled out",
+         "identifier reversed", "at risk", *[f"{a} lift" for a in attrs], "AUC diff",
+         "cost diff per 1,000", "efficient on"], rows,
+        set(range(3, 12 + len(attrs)))))
+    blocks.append(_table("What each design shares", ["design", "description"],
+                         [[d["name"], d["description"]] for d in designs]))
+    if any(d["auc_diff"] is not None for d in designs):
+        blocks.append({"type": "figure", "name": "designs", "caption": CAPTION})
+    blocks.append(_p("Answer: " + _answer(content)))
+    return blocks
+
+
+def _panel(ax, designs: list[dict], key: str, flag: str, label: str) -> None:
+    for d in designs:
+        u = d.get(key)
+        x, y = _num(d["at_risk"]["estimate"]), None if u is None else _num(u["estimate"])
+        if x is None or y is None:
+            continue
+        xl, xu = _num(d["at_risk"]["lower"]), _num(d["at_risk"]["upper"])
+        yl, yu = _num(u.get("lower")), _num(u.get("upper"))
+        if yl is not None and yu is not None:
+            ax.plot([x, x], [yl, yu], color="0.5", linewidth=0.8)
+        if xl is not None and xu is not None:
+            ax.plot([xl, xu], [y, y], color="0.5", linewidth=0.8)
+        ax.plot([x], [y], marker="o", markeredgecolor="black", linestyle="none",
+                markerfacecolor="black" if d[flag] else "white", markersize=6, zorder=3)
+        if d["role"]:
+            ax.annotate(_ROLE[d["role"]], (x, y), xytext=(5, 5), textcoords="offset points",
+                        fontsize=8)
+    ax.set_xlabel("people at risk of re-identification (share of all)")
+    ax.set_ylabel(label)
+    ax.grid(color="0.85", linewidth=0.6)
+
+
+def designs_figures(content: dict) -> dict[str, bytes]:
+    designs = content["designs"]
+    if not any(d["auc_diff"] is not None for d in designs):
+        return {}
+    priced = any(d["cost_diff"] is not None for d in designs)
+    fig = Figure(figsize=(10.5 if priced else 5.5, 4.2), layout="constrained")
+    ax = fig.add_subplot(1, 2 if priced else 1, 1)
+    _panel(ax, designs, "auc_diff", "efficient_auc", "AUC difference")
+    if priced:
+        _panel(fig.add_subplot(1, 2, 2), designs, "cost_diff", "efficient_cost",
+               "cost difference per 1,000 users a month")
+    fig.suptitle("Sharing designs: risk against utility", fontsize=10)
+    return {"designs": _png(fig)}
+
+
+def designs_summary(content: dict) -> dict | None:
+    return {"question": "Which way of sharing the data exposes least for what it costs?",
+            "answer": _answer(content)}
+
+
+register_family_section("designs", title="Sharing designs: what each exposes, for what "
+                        "accuracy and cost", model=designs_model, blocks=designs_blocks,
+                        figures=designs_figures, summary=designs_summary)
