@@ -87,3 +87,22 @@ def smoke_study(tmp_path_factory):
                   if line.startswith("study run "))
     return {"root": root, "sets": sets, "parent": parent, "study_output": study.output,
             "folder": root / "out" / "smoke" / parent}
+
+
+def file_texts(path: Path):
+    """The text a file holds: decoded tables, archive members, or its raw bytes (for scans of
+    artifacts and reports for values that must not be there)."""
+    import io
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    data = path.read_bytes()
+    if data[:4] == b"PAR1":
+        yield pq.read_table(io.BytesIO(data)).to_pandas().to_csv(index=False)
+    elif data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                yield archive.read(name).decode("latin-1")
+    else:
+        yield data.decode("latin-1")

@@ -30,6 +30,7 @@ from nsf.report import (
     render_markdown,
 )
 from nsf.study import StudyResult, feature_inventory
+from tests.conftest import file_texts
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -677,22 +678,6 @@ def _tokens(text: str) -> set[str]:
     return {t.lower() for t in found}
 
 
-def _file_texts(path: Path):
-    """The text a file holds: decoded tables, archive members, or its raw bytes."""
-    import io
-    import zipfile
-
-    import pyarrow.parquet as pq
-
-    data = path.read_bytes()
-    if data[:4] == b"PAR1":
-        yield pq.read_table(io.BytesIO(data)).to_pandas().to_csv(index=False)
-    elif data[:2] == b"PK":
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for name in archive.namelist():
-                yield archive.read(name).decode("latin-1")
-    else:
-        yield data.decode("latin-1")
 
 
 def test_no_identifier_in_any_artifact_param_tag_or_metric(smoke_study):
@@ -735,7 +720,7 @@ def test_no_identifier_in_any_artifact_param_tag_or_metric(smoke_study):
     for path in files + reports:
         if path.suffix == ".png":
             continue  # figures of aggregates
-        for text in _file_texts(path):
+        for text in file_texts(path):
             leaked = _tokens(text) & secrets
             assert not leaked, (str(path.relative_to(root)), sorted(leaked)[:3])
 

@@ -19,6 +19,7 @@ from nsf.config import load_config
 from nsf.data import read_user_table
 from nsf.errors import NsfError
 from nsf.pipeline import prepare
+from tests.conftest import file_texts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -251,21 +252,6 @@ def test_the_fairness_threshold_fits_the_table(recid_csv):
 
 # --- the study and its report --------------------------------------------------------------------
 
-def _file_texts(path: Path):
-    import io
-    import zipfile
-
-    import pyarrow.parquet as pq
-
-    data = path.read_bytes()
-    if data[:4] == b"PAR1":
-        yield pq.read_table(io.BytesIO(data)).to_pandas().to_csv(index=False)
-    elif data[:2] == b"PK":
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for name in archive.namelist():
-                yield archive.read(name).decode("latin-1")
-    else:
-        yield data.decode("latin-1")
 
 
 @pytest.mark.slow
@@ -347,7 +333,7 @@ def test_a_recidivism_like_table_gives_a_report_in_its_own_words(tmp_path):
     for path in files + reports:
         if path.suffix == ".png":
             continue
-        for text in _file_texts(path):
+        for text in file_texts(path):
             leaked = (set(hex_token.findall(text)) | set(mail_token.findall(text))) & secrets
             assert not leaked, (str(path.relative_to(tmp_path)), sorted(leaked)[:2])
 

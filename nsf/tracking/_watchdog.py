@@ -15,7 +15,8 @@ import time
 GRACE_SECONDS = 10.0
 
 
-def _alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group ``pgid`` is alive (one we may not signal counts)."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -35,7 +36,7 @@ def main(pgid: int) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + GRACE_SECONDS
-    while time.monotonic() < deadline and _alive(pgid):
+    while time.monotonic() < deadline and group_alive(pgid):
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)

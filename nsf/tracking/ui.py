@@ -30,6 +30,7 @@ from pathlib import Path
 
 from nsf.config import TrackingConfig
 from nsf.tracking._store import artifact_root, open_store
+from nsf.tracking._watchdog import group_alive
 
 __all__ = ["RUNS_VIEW_KEY", "UiServer", "runs_url", "runs_view_state", "ui_command",
            "write_runs_view"]
@@ -150,7 +151,7 @@ class UiServer:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
             deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and _group_alive(self.proc.pid):
+            while time.monotonic() < deadline and group_alive(self.proc.pid):
                 self.proc.poll()
                 time.sleep(0.1)
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -161,13 +162,3 @@ class UiServer:
         if getattr(self, "watchdog", None) is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.watchdog.wait(timeout=grace + 5)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
