@@ -127,13 +127,25 @@ def test_pareto_and_dominance():
     assert pareto([0.1, 0.2], [None, 0.0]) == [False, True]
     zero = Share(0.0, 0.0, 0.0).to_dict()
 
-    def point(risk, lift, auc):
-        return {"at_risk": {"estimate": risk}, "inference": {"a": {"estimate": lift}},
-                "auc_diff": None if auc is None else {**zero, "estimate": auc}}
+    def point(risk, lift, auc, risk_halfwidth=0.01, auc_halfwidth=0.0):
+        return {"at_risk": {"estimate": risk, "lower": risk - risk_halfwidth,
+                            "upper": risk + risk_halfwidth},
+                "inference": {"a": {"estimate": lift}},
+                "auc_diff": None if auc is None else
+                {**zero, "estimate": auc, "lower": auc - auc_halfwidth,
+                 "upper": auc + auc_halfwidth}}
 
-    assert dominates(point(0.1, 0.0, 0.0), point(1.0, 0.0, 0.0))
-    assert not dominates(point(0.1, 0.0, -0.02), point(1.0, 0.0, 0.0))
-    assert dominates(point(0.1, 0.0, None), point(1.0, 0.0, 0.0)) is None
+    case = point(1.0, 0.0, 0.0)
+    assert dominates(point(0.1, 0.0, 0.0), case)
+    assert not dominates(point(0.1, 0.0, -0.02), case)
+    assert dominates(point(0.1, 0.0, None), case) is None
+    # A loss of AUC inside the margin is not a loss: -0.0001 [-0.003, +0.003] at margin 0.005.
+    assert dominates(point(0.15, 0.0, -0.0001, auc_halfwidth=0.003), case, margin=0.005)
+    assert not dominates(point(0.15, 0.0, -0.0001, auc_halfwidth=0.003), case, margin=0.0)
+    # An interval that reaches below -margin is not shown to keep the AUC.
+    assert not dominates(point(0.15, 0.0, -0.004, auc_halfwidth=0.003), case, margin=0.005)
+    # Less risk must hold beyond the intervals, not only in the point estimates.
+    assert not dominates(point(0.95, 0.0, 0.0, risk_halfwidth=0.06), case, margin=0.005)
     with pytest.raises(ValueError, match="unique"):
         evaluate_designs([Design("a", "a"), Design("a", "b")],
                          DesignData(columns={}, sensitive=pd.DataFrame(index=range(2)),

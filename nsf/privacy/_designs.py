@@ -187,11 +187,15 @@ def _scaled(share: Share, factor: float) -> Share:
     return Share(share.estimate * factor, share.lower * factor, share.upper * factor)
 
 
-def dominates(a: dict, b: dict) -> bool | None:
-    """Whether design ``a`` is at least as good as ``b`` on the frontier's axes (people at
-    risk of re-identification, AUC) and better on one (None without both AUCs)."""
+def dominates(a: dict, b: dict, margin: float = 0.0) -> bool | None:
+    """Whether design ``a`` dominates ``b`` with the study's own tolerance: fewer people at risk
+    of re-identification beyond doubt (``a``'s interval of the share at risk lies below ``b``'s)
+    and an AUC not worse by more than ``margin`` (the lower end of ``a``'s AUC-difference
+    interval, taken relative to ``b``'s estimate, is at least ``-margin``: the study's
+    non-inferiority rule). A point difference of AUC inside the margin is noise, not a loss.
+    None without both AUCs."""
     if a["auc_diff"] is None or b["auc_diff"] is None:
         return None
-    pa = (a["at_risk"]["estimate"], -a["auc_diff"]["estimate"])
-    pb = (b["at_risk"]["estimate"], -b["auc_diff"]["estimate"])
-    return all(x <= y for x, y in zip(pa, pb, strict=True)) and pa != pb
+    less_risk = a["at_risk"]["upper"] < b["at_risk"]["lower"]
+    auc_kept = a["auc_diff"]["lower"] - b["auc_diff"]["estimate"] >= -margin
+    return bool(less_risk and auc_kept)

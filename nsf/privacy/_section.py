@@ -53,6 +53,10 @@ class DesignsSection(FamilySection):
     people_sampled: int = Field(description="People the adversaries looked at (a random "
                                 "sample; uniqueness in a sample is an upper bound).")
     recommended_dominates: bool | None = Field(
-        description="Whether the recommended design is at least as good as the one in use on "
-        "people at risk and AUC, and better on one (None: no AUC to compare).")
+        description="Whether the recommended design dominates the one in use: fewer people at "
+        "risk beyond doubt (its interval below the other's) and an AUC not worse by more than "
+        "auc_margin (the lower end of its AUC-difference interval at least -auc_margin); None: "
+        "no AUC to compare.")
+    auc_margin: float = Field(0.0, description="The study's AUC non-inferiority margin, which "
+                              "decided recommended_dominates.")
     seconds: float

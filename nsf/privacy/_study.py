@@ -179,9 +179,11 @@ def designs_section(result, prepared, cfg, names=None) -> dict | str:
                               confidence=s.confidence, max_rows=INFERENCE_ROWS)
     by_role = {p["role"]: p for p in points if p["role"]}
     case, rec = by_role.get("case"), by_role.get("recommended")
-    verdict = None if case is None or rec is None else dominates(rec, case)
+    margin = s.margins.get("auc", 0.0)
+    verdict = None if case is None or rec is None else dominates(rec, case, margin)
     return {"designs": points, "people_sampled": int(pop.size),
-            "recommended_dominates": verdict, "seconds": time.perf_counter() - t0}
+            "recommended_dominates": verdict, "auc_margin": margin,
+            "seconds": time.perf_counter() - t0}
 
 
 def with_designs(result, prepared, cfg):

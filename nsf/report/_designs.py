@@ -65,11 +65,15 @@ def _answer(content: dict) -> str:
             f"{fmt(rec['at_risk']['estimate'], 'pct')} of people at risk of re-identification "
             f"against {fmt(case['at_risk']['estimate'], 'pct')} for the design in use, for an "
             f"AUC difference of {_fig_interval(rec['auc_diff'])}")
+    margin = content.get("auc_margin") or 0.0
+    rule = (f"fewer people at risk beyond the intervals, and an AUC no worse than the margin "
+            f"of {margin:g} allows")
     if verdict is True:
-        return "The recommended design dominates the design in use: " + head + "." + tail
+        return (f"The recommended design dominates the design in use ({rule}): " + head + "."
+                + tail)
     if verdict is False:
-        return ("The recommended design does not dominate the design in use (it is worse on "
-                "risk or AUC): " + head + "." + tail)
+        return (f"The recommended design does not dominate the design in use (dominating needs "
+                f"{rule}): " + head + "." + tail)
     return "Not decided: " + head + " (no AUC for one of them)." + tail
 
 
