@@ -53,7 +53,10 @@ def runs_view_state(study_run: str, primary: str = "auc") -> dict:
     columns = ["tags.`nsf.verdict`", *[f"metrics.`{m}`" for m in dict.fromkeys(metrics)],
                "tags.`nsf.family`", "tags.`nsf.reference`"]
     return {
-        "searchFilter": f"tags.`nsf.study_run` = '{study_run}' and tags.`nsf.role` != 'seed'",
+        # Variants, the reference and the minimal set; the sharing designs have their own
+        # runs (filter tags.`nsf.family` = 'designs').
+        "searchFilter": f"tags.`nsf.study_run` = '{study_run}' and tags.`nsf.role` != 'seed' "
+                        "and tags.`nsf.role` != 'design'",
         "orderByKey": "metrics.`verdict`", "orderByAsc": False,
         "startTime": "ALL", "lifecycleFilter": "Active", "datasetsFilter": [],
         "modelVersionFilter": "All Runs",
