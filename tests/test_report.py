@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
@@ -30,7 +28,7 @@ from nsf.report import (
     render_markdown,
 )
 from nsf.study import StudyResult, feature_inventory
-from tests.conftest import file_texts
+from tests.conftest import _chdir, file_texts
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -347,15 +345,6 @@ def test_no_study_result_at_all_still_renders():
 
 
 # --- end to end on a finished smoke study (fixture smoke_study in conftest.py) ---------------
-
-@contextmanager
-def _chdir(path: Path):
-    old = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
 
 
 def _numbers(node, path=""):

@@ -1,8 +1,9 @@
 """What each sharing design exposes: adversaries on the shared data, beside its utility.
 
 :mod:`nsf.privacy._designs` holds the designs and the frontier, :mod:`nsf.privacy._adversaries`
-the adversaries (re-identification, attribute inference, identifier reversal), and
-:mod:`nsf.privacy._study` the designs of a finished study.
+the adversaries (re-identification, attribute inference, identifier reversal). The designs of a
+finished study (and its ``designs`` section) are :mod:`nsf.study._designs`: this package does not
+import the study.
 """
 
 from nsf.privacy._adversaries import (

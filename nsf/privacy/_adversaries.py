@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from nsf.fairness._proxy import proxy_strength
+from nsf.fairness import proxy_strength
 
 __all__ = ["IDENTIFIERS", "Share", "attribute_inference", "identifier_reversal",
            "reidentification", "reversal_share"]

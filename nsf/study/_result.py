@@ -42,6 +42,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from nsf.data import DatasetDescription
 from nsf.errors import NsfError
+from nsf.study._designs_section import DesignsSection
 from nsf.study._section import FamilySection, ResultModel
 from nsf.study.families.decisions import DecisionsSection
 from nsf.vocabulary import Metric, Subject, Verdict
@@ -649,7 +650,6 @@ class StudyResult(ResultModel):
 
 
 # The families' own sections subclass FamilySection above; imported last, then resolved.
-from nsf.privacy._section import DesignsSection  # noqa: E402
 from nsf.study._explain_section import ExplanationsSection  # noqa: E402
 from nsf.study._quantity import LedgerSection, VolumeSection  # noqa: E402
 from nsf.study.families.freshness import FreshnessSection  # noqa: E402

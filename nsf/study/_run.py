@@ -429,7 +429,7 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
     if ledger is not None:
         out = out.model_copy(update={"sections": out.sections.model_copy(
             update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
-    from nsf.privacy._study import with_designs
+    from nsf.study._designs import with_designs
     return with_designs(out, prepared, cfg)
 
 

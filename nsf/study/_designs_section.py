@@ -1,5 +1,5 @@
 """The ``designs`` section of the study result: every sharing design's adversaries and
-utility (see :mod:`nsf.privacy._study`)."""
+utility (see :mod:`nsf.study._designs`)."""
 
 from __future__ import annotations
 

@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from nsf.features import build_features
-from nsf.privacy._adversaries import Share
-from nsf.privacy._designs import Design, DesignData, dominates, evaluate_designs
+from nsf.privacy import Design, DesignData, Share, dominates, evaluate_designs
 from nsf.study._proxy import proxy_rows, proxy_target
 from nsf.study._variants import stream
 
@@ -197,7 +196,7 @@ def with_designs(result, prepared, cfg):
         A name in ``study.designs`` that is not a design of this study.
     """
     from nsf.errors import NsfError
-    from nsf.privacy._section import DesignsSection
+    from nsf.study._designs_section import DesignsSection
     from nsf.study._run import jsonable
 
     wanted = cfg.study.designs
