@@ -244,7 +244,7 @@ def test_dataset_checksums_equal_on_a_local_cluster(tmp_path):
 
 
 def test_data_dir_and_score_paths_as_fsspec_urls(tmp_path):
-    from nsf.execution._paths import local_path
+    from nsf.paths import local_path
 
     cfg = load_config(None, [f"simulate.data_dir=file://{tmp_path}/data"])
     assert cfg.simulate.data_dir == tmp_path / "data"

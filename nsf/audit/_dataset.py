@@ -17,7 +17,7 @@ import pyarrow.dataset as pads
 
 from data_gen.dataset import check_dataset
 from data_gen.errors import WorldError
-from nsf.config._audit import IDENTIFIER_COLUMNS
+from nsf.config import IDENTIFIER_COLUMNS
 from nsf.errors import NsfError
 
 __all__ = ["AuditTables", "read_audit_tables"]

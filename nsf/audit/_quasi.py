@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nsf.config._audit import CoarsenRule
+from nsf.config import CoarsenRule
 
 __all__ = ["K_BUCKETS", "QuasiResult", "coarsen", "k_anonymity"]
 

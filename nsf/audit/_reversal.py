@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nsf.audit._sha256_lanes import PHONE_SPACE, DigestWordFilter, phone_digest_word7
-from nsf.config._execution import ExecutionConfig
+from nsf.config import ExecutionConfig
 from nsf.errors import NsfError
 from nsf.execution import Executor, Setup
 

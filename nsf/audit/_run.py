@@ -15,8 +15,7 @@ from data_gen.identifiers import hash_identifiers
 from nsf.audit._linkage import link_tables, simulate_recipient_table
 from nsf.audit._quasi import coarsen, k_anonymity
 from nsf.audit._reversal import ReversalResult, check_hex_digests, phone_in_space, recover_phones
-from nsf.config._audit import IDENTIFIER_COLUMNS, AuditConfig
-from nsf.config._execution import ExecutionConfig
+from nsf.config import IDENTIFIER_COLUMNS, AuditConfig, ExecutionConfig
 from nsf.errors import NsfError
 
 __all__ = ["ProgressFactory", "run_audit"]

@@ -86,8 +86,7 @@ def export_latest_cmd(
 ) -> None:
     """Write every user's latest feed row (the input of scoring the whole population with
     `nsf score`) as a folder of Parquet parts, one per feed file, read file by file."""
-    from nsf.data import open_dataset
-    from nsf.data._latest import export_latest
+    from nsf.data import export_latest, open_dataset
     from nsf.execution import executor_for
 
     cfg = resolve(config, set_)

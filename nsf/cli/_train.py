@@ -82,7 +82,7 @@ def score_cmd(
 ) -> None:
     """Score a file of shared feed rows with a logged model (0-100 scores, in batches)."""
     from nsf.execution import executor_for
-    from nsf.execution._paths import local_path
+    from nsf.paths import local_path
     from nsf.scoring import score_file, score_partitions
     from nsf.tracking import load_fitted
 

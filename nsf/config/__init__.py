@@ -20,25 +20,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from data_gen.config import WorldConfig
-from nsf.config._audit import AuditConfig
+from nsf.config._audit import IDENTIFIER_COLUMNS, AuditConfig, CoarsenRule
 from nsf.config._data import DatasetConfig, SplitConfig, TableConfig, TargetConfig
 from nsf.config._execution import ExecutionConfig
 from nsf.config._features import FeaturesConfig
+from nsf.config._frozen import Frozen
 from nsf.config._model import ModelConfig, ScoringConfig
 from nsf.config._policy import CostColumnsConfig, PolicyConfig
 from nsf.config._run import SimulateConfig
-from nsf.config._study import StudyConfig
+from nsf.config._study import SIMULATED_THRESHOLD, StudyConfig
 from nsf.config._tracking import TrackingConfig
 from nsf.errors import NsfError
 
 __all__ = [
+    "IDENTIFIER_COLUMNS",
+    "SIMULATED_THRESHOLD",
     "AuditConfig",
+    "CoarsenRule",
     "ConfigError",
     "CostColumnsConfig",
     "DatasetConfig",
     "ExecutionConfig",
     "ExperimentConfig",
     "FeaturesConfig",
+    "Frozen",
     "ModelConfig",
     "PolicyConfig",
     "ScoringConfig",

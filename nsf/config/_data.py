@@ -6,14 +6,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from nsf.config._frozen import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TableConfig(_Frozen):
+class TableConfig(Frozen):
     """The user's own table (``dataset.kind: table``): one row per subject (and time), a binary
     target.
 
@@ -202,7 +200,7 @@ class TableConfig(_Frozen):
         return self
 
 
-class DatasetConfig(_Frozen):
+class DatasetConfig(Frozen):
     """Where the rows come from."""
 
     kind: Literal["simulated", "table"] = Field(
@@ -253,7 +251,7 @@ class DatasetConfig(_Frozen):
         return self
 
 
-class TargetConfig(_Frozen):
+class TargetConfig(Frozen):
     """The label. [ASSUMPTION] documented in CASE.md: score = round(100 x calibrated P(NSF)).
 
     Default: ``nsf_appstore`` (a grouped App Store charge in the next H days fails) on all
@@ -277,7 +275,7 @@ class TargetConfig(_Frozen):
     )
 
 
-class SplitConfig(_Frozen):
+class SplitConfig(Frozen):
     """Train / validation / test rows. Out-of-time by observation date by default."""
 
     kind: Literal["auto", "time", "user"] = Field(

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from nsf.config._frozen import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LogisticConfig(_Frozen):
+class LogisticConfig(Frozen):
     """Logistic regression on standardised numerics and one-hot categoricals."""
 
     C: float = Field(1.0, gt=0, description="Inverse L2 regularisation strength.")
     max_iter: int = Field(2000, ge=10, description="Solver iterations (lbfgs).")
 
 
-class LightGBMConfig(_Frozen):
+class LightGBMConfig(Frozen):
     """LightGBM gradient-boosted trees (``force_row_wise``; seed from the experiment)."""
 
     n_estimators: int = Field(
@@ -35,7 +33,7 @@ class LightGBMConfig(_Frozen):
     reg_lambda: float = Field(1.0, ge=0, description="L2 regularisation of leaf values.")
 
 
-class HistGBConfig(_Frozen):
+class HistGBConfig(Frozen):
     """scikit-learn HistGradientBoostingClassifier (native categorical support)."""
 
     max_iter: int = Field(200, ge=1, le=100_000, description="Boosting rounds.")
@@ -45,7 +43,7 @@ class HistGBConfig(_Frozen):
     l2_regularization: float = Field(1.0, ge=0, description="L2 regularisation.")
 
 
-class ModelConfig(_Frozen):
+class ModelConfig(Frozen):
     """Which model family predicts P(NSF), and how it is calibrated on the validation rows."""
 
     kind: Literal["logistic", "lightgbm", "hist_gb"] = Field(
@@ -71,7 +69,7 @@ class ModelConfig(_Frozen):
     hist_gb: HistGBConfig = HistGBConfig()
 
 
-class ScoringConfig(_Frozen):
+class ScoringConfig(Frozen):
     """Batch scoring (``nsf score``)."""
 
     batch_rows: int = Field(

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from nsf.config._frozen import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CostColumnsConfig(_Frozen):
+class CostColumnsConfig(Frozen):
     """Columns of a user's table (``dataset.kind: table``) that carry what the costs need.
 
     Each is counted over the row's horizon (the period its label looks at). Without all of
@@ -43,7 +41,7 @@ class CostColumnsConfig(_Frozen):
         "scaled by 30 / horizon_days); a simulated dataset's is world.calendar.horizon_days.")
 
 
-class PolicyConfig(_Frozen):
+class PolicyConfig(Frozen):
     """The decision rule and its unit costs (the ``decisions`` family of the study)."""
 
     fee_per_charge: float = Field(

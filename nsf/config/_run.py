@@ -32,7 +32,7 @@ class SimulateConfig(BaseModel):
     @classmethod
     def _data_dir(cls, value):
         if isinstance(value, str):
-            from nsf.execution._paths import local_path
+            from nsf.paths import local_path
 
             return local_path(value)
         return value

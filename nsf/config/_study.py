@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from nsf.config._frozen import Frozen as _Frozen
 from nsf.vocabulary import STUDY_METRICS, Metric, Subject
 
 #: The proxy target that is not a sensitive column: quartiles of the simulator's latent income
@@ -14,10 +15,6 @@ from nsf.vocabulary import STUDY_METRICS, Metric, Subject
 INCOME_BAND = "income_band"
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:+\[\],-]{0,99}$"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class VariantConfig(_Frozen):

@@ -13,6 +13,7 @@ from nsf.data._description import (
     SensitiveColumn,
     description_from_manifest,
 )
+from nsf.data._latest import export_latest
 from nsf.data._table import (
     categorical_columns,
     describe_table,
@@ -30,6 +31,7 @@ __all__ = [
     "categorical_columns",
     "describe_table",
     "description_from_manifest",
+    "export_latest",
     "open_dataset",
     "read_user_table",
     "reading_summary",

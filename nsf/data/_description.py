@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from nsf.config import Frozen
 
 #: Version of the description's JSON form (bumped on an incompatible change).
 DESCRIPTION_SCHEMA = "nsf.dataset-description/1"
@@ -20,11 +22,7 @@ DESCRIPTION_SCHEMA = "nsf.dataset-description/1"
 Door = Literal["simulated", "table"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AttributeGroup(_Frozen):
+class AttributeGroup(Frozen):
     """An attribute group: the unit the study drops, keeps or coarsens."""
 
     name: str = Field(..., min_length=1, description="Group name.")
@@ -36,7 +34,7 @@ class AttributeGroup(_Frozen):
     coarse: bool = Field(False, description="Whether the group has a coarse version.")
 
 
-class SensitiveColumn(_Frozen):
+class SensitiveColumn(Frozen):
     """A protected attribute under its own name (fairness, proxies, 'sensitive' variants)."""
 
     name: str = Field(..., min_length=1, description="Column name, as in the data.")
@@ -47,7 +45,7 @@ class SensitiveColumn(_Frozen):
         None, ge=2, le=20, description="Quantile bands of a numeric column for fairness.")
 
 
-class DatasetDescription(_Frozen):
+class DatasetDescription(Frozen):
     """What a dataset is: its subject id, target, groups, sensitive columns and outcome.
 
     Attributes are read, never re-derived from the current code, so a description logged with

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, count
-from pydantic import BaseModel, ConfigDict
 
-from nsf.config import PolicyConfig
+from nsf.config import Frozen, PolicyConfig
 from nsf.decisions._churn import (
     SwapShares,
     mean_psi,
@@ -33,11 +32,12 @@ from nsf.metrics import (
     crossed_replicates,
     holm_verdicts,
     non_inferiority_verdict,
+    percentile_bounds,
     ratio_difference,
     ratio_intervals,
+    safe_divide,
     simultaneous_intervals,
 )
-from nsf.metrics._weighted import safe_divide
 
 #: Per-group metrics of the decisions (the columns of the group tables).
 GROUP_METRICS = ("bundle_rate", "refused_safe_rate", "failure_among_bundled", "cost_per_1k")
@@ -45,11 +45,7 @@ GROUP_METRICS = ("bundle_rate", "refused_safe_rate", "failure_among_bundled", "c
 ANCHORS = ("bundle_no_one", "bundle_everyone", "oracle")
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Interval(_Frozen):
+class Interval(Frozen):
     """A point estimate and its interval (over test rows, and training seeds for models)."""
 
     estimate: float | None
@@ -63,7 +59,7 @@ class Interval(_Frozen):
         return cls(estimate=num(d.estimate), lower=num(d.lower), upper=num(d.upper))
 
 
-class Swap(_Frozen):
+class Swap(Frozen):
     """Share of rows whose decision differs (mean over seed pairs)."""
 
     swap: float
@@ -76,7 +72,7 @@ class Swap(_Frozen):
         return cls(swap=s.swap, to_charged=s.to_charged, to_bundled=s.to_bundled, pairs=s.pairs)
 
 
-class PolicyCost(_Frozen):
+class PolicyCost(Frozen):
     """One policy (an anchor or a model arm) on the test rows."""
 
     name: str
@@ -86,10 +82,10 @@ class PolicyCost(_Frozen):
     expected_cost_per_1k: float | None = None
     threshold_rows: str = "validation"
     oracle_gap_per_1k: Interval | None = None
-    per_seed_cost_per_1k: list[float] = []
+    per_seed_cost_per_1k: list[float] = []  # noqa: RUF012 (pydantic copies defaults)
 
 
-class Comparison(_Frozen):
+class Comparison(Frozen):
     """A variant against the baseline (variant minus baseline).
 
     ``verdict`` is decided as ``decided_by`` says: by the interval that holds jointly over
@@ -110,7 +106,7 @@ class Comparison(_Frozen):
     oracle_gap_per_1k: Interval | None = None
 
 
-class GroupRow(_Frozen):
+class GroupRow(Frozen):
     """One sensitive group under one arm: seed-averaged metrics with intervals."""
 
     attribute: str
@@ -119,10 +115,10 @@ class GroupRow(_Frozen):
     n: int
     small: bool
     metrics: dict[str, Interval]
-    change: dict[str, Interval] = {}
+    change: dict[str, Interval] = {}  # noqa: RUF012 (pydantic copies defaults)
 
 
-class DecisionsResult(_Frozen):
+class DecisionsResult(Frozen):
     """What :func:`evaluate_decisions` returns (money per 1,000 users per 30-day month)."""
 
     policy: dict
@@ -249,9 +245,8 @@ def _group_tables(
         name="decisions by group", undefined="keep")).reshape(len(cells), len(names), k, -1)
     base = names.index(baseline)
     changes = reps - reps[:, base:base + 1]
-    alpha = 1.0 - confidence
     # NaN replicates (a rate undefined in some resample) give NaN bounds, shown as none.
-    bounds = np.quantile(np.stack([reps, changes]), [alpha / 2.0, 1.0 - alpha / 2.0], axis=-1)
+    bounds = np.stack(percentile_bounds(np.stack([reps, changes]), confidence, axis=-1))
 
     def interval(estimate: float, which: int, g: int, a: int, j: int) -> Interval:
         lower, upper = bounds[0, which, g, a, j], bounds[1, which, g, a, j]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from nsf.config import PolicyConfig
-from nsf.scoring import probability_to_score
+from nsf.models import probability_to_score
 
 #: The threshold of the rule that bundles no one (every score is above it).
 NO_ONE = -1

@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
-from nsf.models._forest import feature_matrix, run_row_parts
+from nsf.models import feature_matrix, run_row_parts
 
 #: Largest number of cells of one tree (a 15-leaf tree has at most a few thousand).
 MAX_CELLS_PER_TREE = 1 << 16

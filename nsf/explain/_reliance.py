@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from nsf.explain._shap import group_columns, shap_values
-from nsf.metrics import auc
-from nsf.metrics._validation import check_rng
+from nsf.metrics import auc, check_rng
 
 
 def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:

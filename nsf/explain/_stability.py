@@ -17,7 +17,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from nsf.metrics._validation import check_rng
+from nsf.metrics import check_rng, percentile_interval
 
 METHODS = ("spearman", "kendall")
 
@@ -86,7 +86,6 @@ def reliance_stability(values: Mapping[str, np.ndarray], groups: Sequence[str], 
         # Each resample as row counts; the same resample for every fit (paired).
         counts = rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=n_bootstrap)
         boot = {k: counts @ m / n_rows for k, m in magnitude.items()}
-    alpha = (1.0 - level) / 2.0
     rows = []
     for a, b in combinations(labels, 2):
         estimate = _correlation(reliance[a], reliance[b], method)
@@ -96,7 +95,7 @@ def reliance_stability(values: Mapping[str, np.ndarray], groups: Sequence[str], 
                               for r in range(n_bootstrap)])
             draws = draws[np.isfinite(draws)]
             if draws.size:
-                lower, upper = (float(q) for q in np.quantile(draws, [alpha, 1.0 - alpha]))
+                lower, upper = percentile_interval(draws, level)
         stable = None if threshold is None or not np.isfinite(lower) else bool(lower >= threshold)
         rows.append({"a": a, "b": b, "correlation": estimate, "lower": lower, "upper": upper,
                      "stable": stable})

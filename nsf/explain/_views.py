@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nsf.explain._shap import GroupAttribution
-from nsf.metrics._validation import check_rng
+from nsf.metrics import check_rng
 
 #: Score percentiles of the "typical" rows whose waterfalls are drawn.
 TYPICAL_PERCENTILES = (10, 50, 90)
@@ -45,7 +45,7 @@ def explanation_views(attribution: GroupAttribution, score: np.ndarray, points: 
     ----------
     attribution : :class:`GroupAttribution` of the rows.
     score : (n_rows,) unrounded scores (``100 x calibrated P(NSF)``).
-    points : (n_rows, n_groups) score points per group (:func:`nsf.scoring._reasons.score_points`).
+    points : (n_rows, n_groups) score points per group (:func:`nsf.scoring.score_points`).
     base_score : the score of the base value.
     contested : contested groups (the dependence plot's candidates).
     max_rows : rows kept for the beeswarm and dependence plot (a random sample).

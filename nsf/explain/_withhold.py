@@ -19,7 +19,7 @@ import pandas as pd
 
 from nsf.explain._shap import group_columns
 from nsf.metrics import DEFAULT_SCORE_EDGES
-from nsf.scoring import probability_to_score
+from nsf.models import probability_to_score
 
 
 def _bands(score: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -24,17 +24,19 @@ from fairlearn.metrics import (
     selection_rate,
 )
 
-from nsf.metrics import _classification as cls
-from nsf.metrics._cells import GroupRates
-from nsf.metrics._validation import (
+from nsf.metrics import (
+    GroupRates,
+    auc,
     check_binary,
     check_confidence,
     check_n_bins,
     check_n_resamples,
     check_rng,
+    ece,
+    iter_resample_counts,
+    percentile_interval,
 )
-from nsf.metrics._weighted import iter_resample_counts
-from nsf.metrics._weighted import safe_divide as _divide
+from nsf.metrics import safe_divide as _divide
 
 #: Columns of :attr:`GroupMetrics.by_group`, in order.
 GROUP_COLUMNS: tuple[str, ...] = (
@@ -137,11 +139,11 @@ def _group_auc(y_true, y_pred, *, y_prob) -> float:
     labels = np.asarray(y_true)
     if labels.min() == labels.max():
         return np.nan
-    return cls.auc(labels, y_prob)
+    return auc(labels, y_prob)
 
 
 def _group_ece(y_true, y_pred, *, y_prob, n_bins: int) -> float:
-    return cls.ece(y_true, y_prob, n_bins=n_bins)
+    return ece(y_true, y_prob, n_bins=n_bins)
 
 
 def _mean_score(y_true, y_pred, *, score) -> float:
@@ -439,7 +441,6 @@ def disparity_intervals(
 def _interval_table(
     estimates: dict[str, float], replicates: np.ndarray, confidence: float
 ) -> pd.DataFrame:
-    alpha = 1.0 - confidence
     table = pd.DataFrame(index=pd.Index(DISPARITIES, name="disparity"))
     table["estimate"] = [estimates[name] for name in DISPARITIES]
     defined = ~np.isnan(replicates)
@@ -454,7 +455,7 @@ def _interval_table(
             continue
         corrected.append(bias_corrected(estimates[DISPARITIES[j]], column.mean(),
                                         DISPARITIES[j]))
-        q_low, q_high = np.quantile(column, [alpha / 2.0, 1.0 - alpha / 2.0])
+        q_low, q_high = percentile_interval(column, confidence)
         low, high = basic_interval(estimates[DISPARITIES[j]], q_low, q_high, DISPARITIES[j])
         lower.append(low)
         upper.append(high)

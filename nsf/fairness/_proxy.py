@@ -20,9 +20,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from nsf.metrics._cells import ScoreCells
-from nsf.metrics._validation import check_confidence, check_rng
-from nsf.metrics._weighted import auc_from_class_weights, iter_resample_counts
+from nsf.metrics import (
+    ScoreCells,
+    auc_from_class_weights,
+    check_confidence,
+    check_rng,
+    iter_resample_counts,
+    percentile_interval,
+)
 
 ESTIMATORS = ("hist_gradient_boosting", "logistic_regression")
 
@@ -238,8 +243,7 @@ def proxy_strength(
         else:
             replicates = _balanced_accuracy_replicates(target, predicted, n_classes,
                                                        n_resamples, boot)
-        alpha = 1.0 - confidence
-        lower, upper = (float(q) for q in np.quantile(replicates, [alpha / 2, 1 - alpha / 2]))
+        lower, upper = percentile_interval(replicates, confidence)
     return ProxyStrength(
         metric="auc" if binary else "balanced_accuracy",
         score=auc if binary else balanced,

@@ -23,7 +23,7 @@ from ._bootstrap import (
     seed_average,
     seed_replicates,
 )
-from ._cells import GroupRates
+from ._cells import GroupRates, ScoreCells
 from ._classification import (
     DEFAULT_SCORE_EDGES,
     auc,
@@ -38,6 +38,7 @@ from ._classification import (
     pr_auc,
     score_bands,
 )
+from ._interval import percentile_bounds, percentile_interval
 from ._oracle import OracleAUC, oracle_auc
 from ._simultaneous import (
     MULTIPLICITY,
@@ -45,6 +46,19 @@ from ._simultaneous import (
     bootstrap_p_values,
     holm_verdicts,
     simultaneous_intervals,
+)
+from ._validation import (
+    check_binary,
+    check_confidence,
+    check_n_bins,
+    check_n_resamples,
+    check_rng,
+)
+from ._weighted import (
+    auc_from_class_weights,
+    iter_resample_counts,
+    safe_divide,
+    shared_resample_counts,
 )
 
 __all__ = [
@@ -58,12 +72,19 @@ __all__ = [
     "GroupRates",
     "OracleAUC",
     "PairedBootstrap",
+    "ScoreCells",
     "SimultaneousIntervals",
     "auc",
+    "auc_from_class_weights",
     "bootstrap_metric",
     "bootstrap_p_values",
     "brier",
     "calibration_error_vs_truth",
+    "check_binary",
+    "check_confidence",
+    "check_n_bins",
+    "check_n_resamples",
+    "check_rng",
     "crossed_replicates",
     "difference_interval",
     "ece",
@@ -71,16 +92,21 @@ __all__ = [
     "gini",
     "holm_verdicts",
     "is_monotonic",
+    "iter_resample_counts",
     "ks",
     "log_loss",
     "non_inferiority_verdict",
     "oracle_auc",
     "paired_bootstrap",
+    "percentile_bounds",
+    "percentile_interval",
     "pr_auc",
     "ratio_difference",
     "ratio_intervals",
+    "safe_divide",
     "score_bands",
     "seed_average",
     "seed_replicates",
+    "shared_resample_counts",
     "simultaneous_intervals",
 ]

@@ -23,6 +23,7 @@ from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
 from . import _classification as cls
 from ._cells import metric_kernel
+from ._interval import percentile_interval
 from ._validation import (
     check_binary,
     check_confidence,
@@ -32,7 +33,7 @@ from ._validation import (
     check_probabilities,
     check_rng,
 )
-from ._weighted import iter_resample_counts, safe_divide, shared_resample_counts
+from ._weighted import iter_resample_counts, safe_divide, shared_resample_counts, strata
 
 Kernel = Callable[[np.ndarray], np.ndarray]
 
@@ -82,12 +83,6 @@ def _resolve_metric(metric) -> tuple[str, Callable, Callable[[np.ndarray, np.nda
     return name, metric, lambda y, p: _generic_kernel(metric, y, p)
 
 
-def _percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
-    alpha = 1.0 - confidence
-    lower, upper = np.quantile(replicates, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return float(lower), float(upper)
-
-
 def _check_replicates(replicates: np.ndarray, metric: str) -> None:
     n_undefined = int(np.isnan(replicates).sum())
     if n_undefined:
@@ -95,10 +90,6 @@ def _check_replicates(replicates: np.ndarray, metric: str) -> None:
             f"{metric} is undefined in {n_undefined} of {replicates.size} bootstrap resamples "
             "(a resample held one class only); use stratify=True"
         )
-
-
-def _strata(labels: np.ndarray, stratify: bool) -> np.ndarray:
-    return labels if stratify else np.zeros_like(labels)
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,12 +242,12 @@ def bootstrap_metric(
         [
             kernel(counts)
             for counts in iter_resample_counts(
-                _strata(labels, stratify), n_resamples=n_resamples, rng=rng
+                strata(labels, stratify), n_resamples=n_resamples, rng=rng
             )
         ]
     )
     _check_replicates(replicates, name)
-    lower, upper = _percentile_interval(replicates, confidence)
+    lower, upper = percentile_interval(replicates, confidence)
     return BootstrapResult(name, estimate, replicates, confidence, lower, upper)
 
 
@@ -303,13 +294,13 @@ def paired_bootstrap(
     confidence = check_confidence(confidence)
     kernel_a, kernel_b = build_kernel(labels, first), build_kernel(labels, second)
     reps_a, reps_b = [], []
-    for counts in iter_resample_counts(_strata(labels, stratify), n_resamples=n_resamples, rng=rng):
+    for counts in iter_resample_counts(strata(labels, stratify), n_resamples=n_resamples, rng=rng):
         reps_a.append(kernel_a(counts))
         reps_b.append(kernel_b(counts))
     replicates_a, replicates_b = np.concatenate(reps_a), np.concatenate(reps_b)
     _check_replicates(replicates_a, name)
     _check_replicates(replicates_b, name)
-    lower, upper = _percentile_interval(replicates_b - replicates_a, confidence)
+    lower, upper = percentile_interval(replicates_b - replicates_a, confidence)
     return PairedBootstrap(
         metric=name,
         estimate_a=float(point(labels, first)),
@@ -490,7 +481,7 @@ def seed_replicates(y_true, per_seed_prob: Sequence, metrics: Sequence[str], *,
 def _interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
     if np.isnan(replicates).any():
         return float("nan"), float("nan")
-    return _percentile_interval(replicates, confidence)
+    return percentile_interval(replicates, confidence)
 
 
 def ratio_intervals(
@@ -682,12 +673,12 @@ def difference_interval(
     # The variant's seeds are drawn first (the order of the streams since this was written).
     rep_b, rep_a = crossed_replicates(
         lambda counts: np.column_stack([kernel(counts) for kernel in kernels]),
-        [range(n_b), range(n_b, len(kernels))], _strata(labels, stratify),
+        [range(n_b), range(n_b, len(kernels))], strata(labels, stratify),
         n_resamples=n_resamples, rng=rng, target=target, name=name)
     replicates = rep_b - rep_a
     per_seed_metric_a = np.array([point(labels, prob) for prob in arm_a], dtype=np.float64)
     per_seed_metric_b = np.array([point(labels, prob) for prob in arm_b], dtype=np.float64)
-    lower, upper = _percentile_interval(replicates, confidence)
+    lower, upper = percentile_interval(replicates, confidence)
     return DifferenceInterval(
         metric=name,
         estimate=float(per_seed_metric_b.mean() - per_seed_metric_a.mean()),

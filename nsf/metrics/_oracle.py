@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._bootstrap import _percentile_interval, _strata
 from ._cells import ScoreCells
+from ._interval import percentile_interval
 from ._validation import (
     check_binary,
     check_confidence,
@@ -32,7 +32,7 @@ from ._validation import (
     check_probabilities,
     check_rng,
 )
-from ._weighted import auc_from_class_weights, iter_resample_counts
+from ._weighted import auc_from_class_weights, iter_resample_counts, strata
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,7 +184,7 @@ def oracle_auc(
         check_rng(rng)
         n_resamples = check_n_resamples(n_resamples)
         rep_est, rep_gap = [], []
-        for counts in iter_resample_counts(_strata(labels, stratify), n_resamples=n_resamples,
+        for counts in iter_resample_counts(strata(labels, stratify), n_resamples=n_resamples,
                                            rng=rng):
             e, m, _ = aucs(counts)
             rep_est.append(e)
@@ -194,9 +194,9 @@ def oracle_auc(
         if np.isnan(replicates).any():
             raise ValueError("the oracle AUC is undefined in a resample (one class only); use "
                              "stratify=True")
-        lower, upper = _percentile_interval(replicates, confidence)
+        lower, upper = percentile_interval(replicates, confidence)
         if rep_gap:
-            gap_lower, gap_upper = _percentile_interval(np.concatenate(rep_gap), confidence)
+            gap_lower, gap_upper = percentile_interval(np.concatenate(rep_gap), confidence)
     return OracleAUC(
         estimate=estimate, raw=raw_auc, draws=None if draws is None else int(draws),
         lower=lower, upper=upper, model_auc=model_auc,

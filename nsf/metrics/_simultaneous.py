@@ -29,6 +29,7 @@ import numpy as np
 
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
+from ._interval import percentile_bounds
 from ._validation import check_confidence
 
 #: The multiplicity methods (``study.multiplicity``).
@@ -76,9 +77,7 @@ def _check_replicates(replicates) -> np.ndarray:
 
 
 def _bounds(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    alpha = 1.0 - level
-    lower, upper = np.quantile(values, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
-    return lower, upper
+    return percentile_bounds(values, level, axis=0)
 
 
 def _joint_coverage(values: np.ndarray, level: float) -> float:

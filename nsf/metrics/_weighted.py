@@ -154,3 +154,8 @@ def shared_resample_counts(strata: np.ndarray, *, n_resamples: int,
             while sum(c.nbytes for cs, _ in _shared.values() for c in cs) > _SHARED_BYTES:
                 _shared.popitem(last=False)
     return chunks
+
+
+def strata(labels: np.ndarray, stratify: bool) -> np.ndarray:
+    """The resampling strata: the class labels when ``stratify``, else one stratum."""
+    return labels if stratify else np.zeros_like(labels)

@@ -14,7 +14,7 @@ from nsf.features import FeatureSpec, required_columns
 from nsf.models._encode import FeatureEncoder
 from nsf.models._families import Calibrator, make_estimator
 from nsf.models._forest import CompiledForest
-from nsf.scoring import probability_to_score
+from nsf.models._scale import probability_to_score
 
 
 @dataclass

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nsf.config import ExperimentConfig
-from nsf.config._study import SIMULATED_THRESHOLD
+from nsf.config import SIMULATED_THRESHOLD, ExperimentConfig
 from nsf.features import build_features
 from nsf.pipeline._prepare import PreparedData
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nsf.fairness import proxy_strength
+from nsf.metrics import percentile_interval
 
 __all__ = ["IDENTIFIERS", "Share", "attribute_inference", "identifier_reversal",
            "reidentification", "reversal_share"]
@@ -52,9 +53,8 @@ def _interval(indicator: np.ndarray, rng: np.random.Generator, n_resamples: int,
     n = indicator.size
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
     reps = counts @ indicator.astype(np.float64) / n
-    alpha = 1.0 - confidence
-    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
-    return Share(est, float(lo), float(hi))
+    lo, hi = percentile_interval(reps, confidence)
+    return Share(est, lo, hi)
 
 
 def reversal_share(identifier: str) -> float:

@@ -1,18 +1,29 @@
-"""From P(NSF) to the 0-100 score, and batch scoring of files of shared rows."""
+"""From P(NSF) to the 0-100 score, reason codes, and batch scoring of files of shared rows.
 
-from nsf.scoring._score import probability_to_score
+The score scale itself (:func:`probability_to_score`) lives with the models that produce the
+probability (:mod:`nsf.models`); it is re-exported here for the reader who looks for it under
+scoring.
+"""
 
-__all__ = ["plan_partitions", "probability_to_score", "score_file", "score_partitions"]
+from nsf.models import probability_to_score
+from nsf.scoring._batch import score_file
+from nsf.scoring._partitions import plan_partitions, score_partitions
+from nsf.scoring._reasons import (
+    ReasonExplainer,
+    check_reasons,
+    reason_columns,
+    score_points,
+    top_reasons,
+)
 
-
-def __getattr__(name):
-    # score_file imports the models package, which imports this one: resolve it lazily.
-    if name == "score_file":
-        from nsf.scoring._batch import score_file
-
-        return score_file
-    if name in ("score_partitions", "plan_partitions"):
-        from nsf.scoring import _partitions
-
-        return getattr(_partitions, name)
-    raise AttributeError(name)
+__all__ = [
+    "ReasonExplainer",
+    "check_reasons",
+    "plan_partitions",
+    "probability_to_score",
+    "reason_columns",
+    "score_file",
+    "score_partitions",
+    "score_points",
+    "top_reasons",
+]

@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from nsf.errors import NsfError
-from nsf.models import FittedModel
+from nsf.models import FittedModel, probability_to_score
 from nsf.scoring._reasons import (
     ReasonExplainer,
     check_reasons,
@@ -26,7 +26,6 @@ from nsf.scoring._reasons import (
     score_points,
     top_reasons,
 )
-from nsf.scoring._score import probability_to_score
 
 #: Row keys copied from the input to the output when present.
 KEY_COLUMNS = ("user_id", "observation_date")

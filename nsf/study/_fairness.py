@@ -28,8 +28,7 @@ from nsf.fairness import (
     replicate_disparities,
     support_mask,
 )
-from nsf.metrics import GroupRates, seed_average
-from nsf.metrics._weighted import shared_resample_counts
+from nsf.metrics import GroupRates, percentile_interval, seed_average, shared_resample_counts
 from nsf.scoring import probability_to_score
 
 #: Per-group metrics given an interval, in order (``nsf.fairness.GROUP_COLUMNS`` names).
@@ -103,14 +102,13 @@ def _quiet_nanmean():
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bounds per column of (R, ...) ignoring NaN; NaN where < 2 defined values."""
-    alpha = 1.0 - confidence
     flat = values.reshape(values.shape[0], -1)
     lower = np.full(flat.shape[1], np.nan)
     upper = np.full(flat.shape[1], np.nan)
     for j in range(flat.shape[1]):
         col = flat[:, j][~np.isnan(flat[:, j])]
         if col.size >= 2:
-            lower[j], upper[j] = np.quantile(col, [alpha / 2.0, 1.0 - alpha / 2.0])
+            lower[j], upper[j] = percentile_interval(col, confidence)
     return lower.reshape(values.shape[1:]), upper.reshape(values.shape[1:])
 
 

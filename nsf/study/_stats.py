@@ -10,6 +10,7 @@ import numpy as np
 from nsf.metrics import (
     holm_verdicts,
     non_inferiority_verdict,
+    percentile_interval,
     seed_average,
     seed_replicates,
     simultaneous_intervals,
@@ -136,7 +137,6 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
         a margin; ``replicates``: the difference's bootstrap replicates, for the intervals
         that hold over a family of comparisons, :func:`family_verdicts`).
     """
-    alpha = 1.0 - confidence
     out: dict[str, dict] = {}
     for metric, metric_rng in zip(metrics, rng.spawn(len(metrics)), strict=True):
         ref, var = reference[metric], variant[metric]
@@ -152,7 +152,7 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
         else:
             diff = seed_average(var["replicates"], rng_var, target) - \
                 seed_average(ref["replicates"], rng_ref, target)
-        lower, upper = (float(x) for x in np.quantile(diff, [alpha / 2.0, 1.0 - alpha / 2.0]))
+        lower, upper = percentile_interval(diff, confidence)
         margin = margins.get(metric)
         out[metric] = {
             "estimate": float(var["per_seed"].mean() - ref["per_seed"].mean()),

@@ -22,10 +22,10 @@ class NsfScorer(mlflow.pyfunc.PythonModel):
         self.fitted = fitted
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        from nsf.scoring import probability_to_score
-        from nsf.scoring._reasons import (
+        from nsf.scoring import (
             ReasonExplainer,
             check_reasons,
+            probability_to_score,
             reason_columns,
             score_points,
             top_reasons,

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.stats import norm
 
 from nsf.errors import NsfError
+from nsf.metrics import percentile_interval
 from nsf.study.families.base import Family, FamilyContext, Proposal
 from nsf.vocabulary import NOT_SHOWN_NEEDED
 
@@ -183,8 +184,7 @@ def fit_power_law(sizes, values, sigma=None, *, higher_is_better: bool = True,
         theta[:, 2] = np.clip(theta[:, 2], 1e-3, 3.0)
         theta[:, 1] = np.maximum(theta[:, 1], 0.0)
         pred = sign * power_law(at, theta[:, 0], theta[:, 1], theta[:, 2])
-        alpha = 1.0 - confidence
-        lo, hi = np.quantile(pred, [alpha / 2, 1 - alpha / 2])
+        lo, hi = percentile_interval(pred, confidence)
         out.update(lower=float(lo), upper=float(hi))
     return out
 
@@ -254,14 +254,13 @@ def curve_from_study(study, compared: dict) -> dict | None:
     if not arms:
         return None
     metric = s.primary_metric
-    alpha = 1.0 - s.confidence
 
     def point(v, size, difference):
         rep = study.arms[study.arm_id(v)]["metrics"][metric]
         avg = seed_average(rep["replicates"], stream(cfg.seed, "volume-curve", v.name),
                            s.interval_target,
                            unbiased_spread=s.training_resample != "none")
-        lo, hi = np.quantile(avg, [alpha / 2.0, 1.0 - alpha / 2.0])
+        lo, hi = percentile_interval(avg, s.confidence)
         return {"size": int(size), "variant": v.name, "estimate": float(rep["per_seed"].mean()),
                 "lower": float(lo), "upper": float(hi), "difference": difference}
 
