@@ -11,11 +11,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from nsf.config import ModelConfig
-
-
-def model_seed(seed: int) -> int:
-    """A 31-bit seed for the estimator, derived from the experiment (or replicate) seed."""
-    return int(np.random.SeedSequence(int(seed)).generate_state(1)[0] >> 1)
+from nsf.streams import model_seed
 
 
 def make_estimator(cfg: ModelConfig, categorical_mask: np.ndarray, seed: int):

@@ -11,9 +11,7 @@ from nsf.metrics import evaluate, is_monotonic, score_bands
 from nsf.models import FittedModel
 from nsf.pipeline._prepare import PreparedData
 from nsf.scoring import probability_to_score
-
-#: Spawn key of the oracle interval's stream under a fit's seed (kept apart from the model's).
-ORACLE_STREAM = 0x0AC1E
+from nsf.streams import stream
 
 
 @dataclass
@@ -79,7 +77,7 @@ def evaluate_predictions(prepared: PreparedData, index: np.ndarray, p: np.ndarra
     p_true = oracle["p_true"]
     rng = None
     if seed is not None and p_true is not None:
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ORACLE_STREAM,)))
+        rng = stream(seed, "oracle-interval")
     metrics = evaluate(y, p, rng=rng, n_resamples=n_resamples, **oracle)
     score = probability_to_score(p)
     bands = score_bands(y, score)

@@ -14,6 +14,7 @@ from nsf.errors import NsfError
 from nsf.features import FeatureSelection, extra_specs, select_features
 from nsf.models import FittedModel, fit_model
 from nsf.pipeline._prepare import PreparedData
+from nsf.streams import stream
 
 __all__ = ["FeatureSelection", "TrainingResample", "fit_variant", "nested_subjects",
            "predict_proba"]
@@ -51,7 +52,7 @@ class TrainingResample:
         if seed is None:
             raise ValueError("a training resample needs a seed")
         n_subjects, inverse = _subject_index(subjects)
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x7EA5A3]))
+        rng = stream(seed, "training-resample")
         if self.kind == "bootstrap":
             per_subject = rng.poisson(1.0, size=n_subjects)
         else:
@@ -97,8 +98,7 @@ def nested_subjects(prepared: PreparedData, rows: np.ndarray, n: int, seed: int)
     uniq = np.unique(users)
     if not 1 <= n <= uniq.size:
         raise ValueError(f"{n} subjects requested, the rows hold {uniq.size}")
-    order = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5B5A])).permutation(
-        uniq.size)
+    order = stream(seed, "subject-subsample").permutation(uniq.size)
     return rows[np.isin(users, uniq[np.sort(order[:n])])]
 
 

@@ -26,6 +26,7 @@ from nsf.features import (
     feed_registry,
     table_registry,
 )
+from nsf.streams import seed_sequence, stream
 
 KEYS = ["observation_date", "user_id"]
 SPLITS = ("train", "validation", "test")
@@ -49,7 +50,7 @@ class CrossFit:
         """Fold number (0..folds-1) of every row for one seed."""
         from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-        state = int(np.random.SeedSequence([int(seed), 0xC505F17]).generate_state(1)[0])
+        state = int(seed_sequence(seed, "cross-fit-folds").generate_state(1)[0])
         fold = np.empty(labels.size, dtype=np.int64)
         dummy = np.zeros((labels.size, 1))
         if self.grouped:
@@ -232,7 +233,7 @@ def stratified_subjects(subjects: np.ndarray, positive: np.ndarray, size: int, s
                        f"outcome ({n_pos:,} of {n:,} subjects have a positive row{where}); "
                        + ("use at least 4" if min(n_pos, n - n_pos) >= 2 else
                           "the data has fewer than two subjects of one outcome"))
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5AB5EC7]))
+    rng = stream(seed, "sample-subjects")
     chosen = np.concatenate([rng.choice(subjects[positive], take_pos, replace=False),
                              rng.choice(subjects[~positive], take_neg, replace=False)])
     return np.sort(chosen), SubjectSample(size=size, population=n, positives=take_pos,
@@ -240,7 +241,7 @@ def stratified_subjects(subjects: np.ndarray, positive: np.ndarray, size: int, s
 
 
 def _user_permutation(users: np.ndarray, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5B117]))
+    rng = stream(seed, "user-permutation")
     return rng.permutation(np.unique(users))
 
 

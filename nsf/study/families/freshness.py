@@ -309,9 +309,9 @@ class FreshnessSection(FamilySection):
     windows: list[FreshnessWindow]
     schedules: list[FreshnessSchedule]
     notes: list[str]
-    confidence: float = Field(description="Level of each date's gain interval: the study's "
-                              "confidence shared by the family's comparisons (Bonferroni), "
-                              "so the intervals hold simultaneously.")
+    confidence: float = Field(description="Level of each date's gain interval: the level at "
+                              "which the family's gain intervals hold simultaneously at the "
+                              "study's confidence (study.multiplicity).")
     comparisons: int = Field(description="Gain comparisons (dates a schedule had retrained).")
     retraining_needed: bool | None = Field(
         description="True when some schedule's gain is needed on some date; False when every "
@@ -330,8 +330,9 @@ class FreshnessSection(FamilySection):
 
 
 def _comparison(d: dict) -> FreshnessComparison:
-    return FreshnessComparison(estimate=d["estimate"], lower=d["lower"], upper=d["upper"],
-                               verdict=d["verdict"])
+    # The interval that holds over the family (the verdict's, see family_verdicts).
+    return FreshnessComparison(estimate=d["estimate"], lower=d["simultaneous_lower"],
+                               upper=d["simultaneous_upper"], verdict=d["verdict"])
 
 
 def _overall(verdicts: list[str]) -> str:
@@ -356,7 +357,7 @@ def freshness_section(cfg, prepared, plan_: FreshnessPlan, selection, *, seeds: 
     pool : the study's task pool (``pool.run(fn, items)``).
     population, label : the baseline's training population and label.
     """
-    from nsf.study._stats import arm_replicates, compare_replicates
+    from nsf.study._stats import arm_replicates, compare_replicates, family_verdicts
     from nsf.study._variants import stream
 
     t0 = time.perf_counter()
@@ -393,24 +394,38 @@ def freshness_section(cfg, prepared, plan_: FreshnessPlan, selection, *, seeds: 
                 n_resamples=s.n_bootstrap, rng=stream(cfg.seed, "freshness-rows", str(d.date())))
 
     most_frequent = plan_.schedules[0][0]
-    # Simultaneous intervals (Bonferroni): a "needed" on any of the family's dates holds at
-    # the study's confidence for the family as a whole, not for each date alone.
-    n_gain = n_against = 0
+    # The family's intervals hold jointly as study.multiplicity says (the study's one
+    # adjustment, family_verdicts): a "needed" on any of the family's dates holds at the
+    # study's confidence for the family as a whole, not for each date alone.
+    pairs: dict[str, dict[tuple, tuple]] = {"added": {}, "removed": {}}
     for name, _ in plan_.schedules:
         for d, trained_at in plan_.model_at[name].items():
-            if (plan_.build, d) in replicates:
-                n_gain += trained_at != plan_.build
-                n_against += (name != most_frequent
-                              and plan_.model_at[most_frequent][d] != trained_at)
-    level = {"added": 1.0 - (1.0 - s.confidence) / max(n_gain, 1),
-             "removed": 1.0 - (1.0 - s.confidence) / max(n_against, 1)}
+            if (plan_.build, d) not in replicates:
+                continue
+            if trained_at != plan_.build:
+                pairs["added"][(name, str(d.date()))] = ((plan_.build, d), (trained_at, d))
+            other = plan_.model_at[most_frequent][d]
+            if name != most_frequent and other != trained_at:
+                pairs["removed"][(name, most_frequent, str(d.date()))] = ((other, d),
+                                                                         (trained_at, d))
+    n_gain = len(pairs["added"])
+    adjusted: dict[tuple, dict] = {}
+    level: dict[str, float] = {}
+    for subject, comparisons in pairs.items():
+        family = []
+        for labels, (reference, variant) in comparisons.items():
+            res = compare_replicates(replicates[reference], replicates[variant],
+                                     metrics=(metric,), margins=margins, subject=subject,
+                                     confidence=s.confidence, target=s.interval_target,
+                                     rng=stream(cfg.seed, "freshness-compare", *labels))[metric]
+            family.append((res, subject))
+            adjusted[(subject, *labels)] = res
+        family_verdicts(family, metric, method=s.multiplicity, confidence=s.confidence)
+        level[subject] = family[0][0]["simultaneous_level"] if family else s.confidence
 
     def compare(reference, variant, subject, *labels) -> FreshnessComparison:
-        res = compare_replicates(replicates[reference], replicates[variant], metrics=(metric,),
-                                 margins=margins, subject=subject, confidence=level[subject],
-                                 target=s.interval_target,
-                                 rng=stream(cfg.seed, "freshness-compare", *labels))
-        return _comparison(res[metric])
+        return _comparison(adjusted[(subject, *labels)])
+
     out_schedules = []
     for name, days in plan_.schedules:
         at = plan_.model_at[name]
