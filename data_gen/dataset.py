@@ -31,6 +31,7 @@ from filelock import FileLock, Timeout
 from data_gen import _checksum
 from data_gen.config import BLOCK_USERS, WorldConfig
 from data_gen.errors import WorldError
+from data_gen.features import coarse_bands, feed_features, shared_categories
 from data_gen.simulate import (
     TABLES,
     ChunkTask,
@@ -46,7 +47,9 @@ from data_gen.workers import process_pool
 #: 4: the manifest holds its own digest (and optional keyed signature): ``integrity``. Older
 #: manifests are refused, not trusted: one without a digest cannot be told from one whose
 #: digest was deleted after an edit (a rebuild with ``--force`` writes the new format).
-FORMAT = "nsf-dataset/4"
+#: 5: the description says what every feed column is (its features, their groups, categories
+#: and coarse versions, the bands of those), so that ``nsf`` reads nothing of the simulator.
+FORMAT = "nsf-dataset/5"
 _MARKER = "_build.json"
 
 #: Attribute groups of the shared feed (the unit the study drops, keeps or coarsens).
@@ -102,6 +105,9 @@ def dataset_description(world: WorldConfig) -> dict:
         "windows": [int(w) for w in world.feed.windows],
         "outcome": f"a grouped App Store charge fails within {world.calendar.horizon_days} days",
         "population": "Apple-registered users",
+        "features": feed_features(world.feed.windows, world.feed.format),
+        "categories": shared_categories(),
+        "coarse_bands": coarse_bands(),
     }
 
 

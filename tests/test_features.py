@@ -6,16 +6,32 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nsf.data import open_dataset
+from nsf.data import DatasetDescription, open_dataset
 from nsf.features import (
-    FEED_GROUPS,
     FeatureSelection,
     build_features,
-    feed_registry,
     select_features,
+)
+from nsf.features import (
+    feed_registry as _feed_registry,
 )
 
 WINDOWS = (7, 30, 60)
+
+
+def simulated_description(windows, feed_format="raw") -> DatasetDescription:
+    """The description the simulator writes for a world with these feed windows."""
+    from data_gen.config import WorldConfig
+    from data_gen.dataset import dataset_description
+
+    world = WorldConfig.model_validate({"feed": {"windows": list(windows),
+                                                 "format": feed_format}})
+    return DatasetDescription.from_dict(dataset_description(world))
+
+
+def feed_registry(windows, feed_format="raw"):
+    """The registry of a simulated feed with ``windows``, read from its description."""
+    return _feed_registry(simulated_description(windows, feed_format))
 
 
 def test_registry_covers_every_feed_column_with_a_group():
@@ -28,7 +44,7 @@ def test_registry_covers_every_feed_column_with_a_group():
                     "id_verification", "cards", "topups", "payments", "transfers",
                     "withdrawals", "appstore_history", "payment_settings"}
     assert study_groups <= set(reg.groups)
-    assert {g.name for g in FEED_GROUPS if not g.contested} == {
+    assert {g.name for g in reg.groups.values() if not g.contested} == {
         "payment_settings", "apple_billing", "appstore_history"}
 
 
@@ -88,7 +104,7 @@ def test_known_feature_values_and_coarsening():
     assert list(coarse["email_domain"]) == ["korean_portal", "global", "other"]
     assert list(coarse["join_date"]) == [2015, 2019, 2016]
     assert list(coarse["tenure_days"]) == [4, 0, 3]
-    assert list(coarse["pay_money_balance"]) == [0, 2, 6]  # bands of AMOUNT_BANDS
+    assert list(coarse["pay_money_balance"]) == [0, 2, 6]  # the description's amount bands
     assert list(coarse["verification_carrier"]) == ["MNO", "MVNO", "MNO"]
     assert list(coarse["n_payments_7d"]) == [0, 3, 10]
 
@@ -98,7 +114,7 @@ def test_no_information_from_after_the_observation_date(smoke_dataset):
     are gone; outcomes are never an input."""
     ds = open_dataset(smoke_dataset)
     feed = ds.table("feed")
-    reg = feed_registry(ds.windows)
+    reg = _feed_registry(ds.description)
     specs = select_features(reg, FeatureSelection())
     first = feed["observation_date"].min()
     at_first = (feed["observation_date"] == first).to_numpy()
@@ -120,3 +136,31 @@ def test_no_information_from_after_the_observation_date(smoke_dataset):
     kept = select_features(reg, FeatureSelection(retention_days=r))
     assert max(s.window or 0 for s in kept) <= r
     assert np.isfinite(full.select_dtypes("number").to_numpy()).all()
+
+
+def test_registry_is_read_from_the_description_not_the_simulator():
+    """A description whose writer changes a feature's group, its coarse version or the bands
+    changes the registry accordingly; a description without features is refused."""
+    base = simulated_description((7,))
+    data = base.to_dict()
+    for f in data["features"]:
+        if f["name"] == "n_cards":
+            f["group"] = "payments"
+    data["coarse_bands"] = {"amount_band": [0, 100], "count_cap": [2]}
+    reg = _feed_registry(DatasetDescription.from_dict(data))
+    by_name = {s.name: s for s in reg}
+    assert by_name["n_cards"].group == "payments"
+    assert by_name["n_payments_7d"].bands == (2,)
+    frame = pd.DataFrame({"n_payments_7d": [0, 3], "pay_money_balance": [50, 5_000]})
+    specs = [by_name["n_payments_7d"], by_name["pay_money_balance"]]
+    coarse = build_features(frame, specs, coarsen_groups=["payments", "balance"])
+    assert list(coarse["n_payments_7d"]) == [0, 2]
+    assert list(coarse["pay_money_balance"]) == [0, 1]
+    assert [c["number"] for c in reg.categories] == list(range(1, 25))
+    data["features"] = []
+    with pytest.raises(ValueError, match="lists no feed features"):
+        _feed_registry(DatasetDescription.from_dict(data))
+    data = base.to_dict()
+    data["coarse_bands"] = {}
+    with pytest.raises(ValueError, match="has no bands"):
+        _feed_registry(DatasetDescription.from_dict(data))

@@ -16,7 +16,6 @@ import pytest
 
 from nsf.config import load_config
 from nsf.errors import NsfError
-from nsf.features import feed_registry
 from nsf.report import (
     SECTIONS,
     build_document,
@@ -29,6 +28,7 @@ from nsf.report import (
 )
 from nsf.study import StudyResult, feature_inventory
 from tests.conftest import _chdir, file_texts
+from tests.test_features import feed_registry
 
 jsonschema = pytest.importorskip("jsonschema")
 

@@ -10,7 +10,9 @@ from nsf.data._description import (
     DESCRIPTION_SCHEMA,
     AttributeGroup,
     DatasetDescription,
+    FeedFeature,
     SensitiveColumn,
+    SharedCategory,
     description_from_manifest,
 )
 from nsf.data._latest import export_latest
@@ -26,7 +28,9 @@ __all__ = [
     "AttributeGroup",
     "Dataset",
     "DatasetDescription",
+    "FeedFeature",
     "SensitiveColumn",
+    "SharedCategory",
     "arrow_to_frame",
     "categorical_columns",
     "describe_table",

@@ -34,6 +34,38 @@ class AttributeGroup(Frozen):
     coarse: bool = Field(False, description="Whether the group has a coarse version.")
 
 
+class FeedFeature(Frozen):
+    """One shared column of a feed as the data's writer describes it: the feature derived from
+    it (or why none is), its group, source category and coarse version."""
+
+    name: str = Field(..., min_length=1, description="Feature name in the model.")
+    group: str = Field(..., min_length=1, description="Its attribute group.")
+    category: str = Field(..., description="The shared category it comes from, e.g. "
+                          "'7 pay_money_balance'.")
+    sources: tuple[str, ...] = Field(..., min_length=1, description="Raw columns it is "
+                                     "computed from.")
+    kind: Literal["numeric", "categorical", "excluded"] = Field(
+        ..., description="'numeric', 'categorical' or 'excluded' (shared but not a feature).")
+    op: str = Field("value", description="How it is computed from its sources (see "
+                    "nsf.features.FeatureSpec).")
+    window: int | None = Field(None, description="History window in days, if windowed.")
+    coarsen: str = Field("none", description="Its coarse version (see "
+                         "nsf.features.FeatureSpec; 'none': already coarse).")
+    note: str = Field("as shared", description="Derivation, or why it is excluded.")
+
+
+class SharedCategory(Frozen):
+    """One category of shared data (the case's list and the project's choice)."""
+
+    number: int = Field(..., ge=1, description="Its number in the list.")
+    name: str = Field(..., min_length=1, description="Its name.")
+    public: bool = Field(..., description="Whether the public record names it.")
+    source: str = Field(..., description="'CASE' or 'ASSUMPTION'.")
+    meaning: str = Field("", description="One line for the report.")
+    columns: tuple[str, ...] = Field((), description="Its columns (windowed ones carry "
+                                     "'{w}').")
+
+
 class SensitiveColumn(Frozen):
     """A protected attribute under its own name (fairness, proxies, 'sensitive' variants)."""
 
@@ -94,6 +126,15 @@ class DatasetDescription(Frozen):
     reading_notes: tuple[str, ...] = Field(
         (), description="What reading the table found and did (missing-value markers, "
         "numbers read from text, integer columns that may be categories), one line each.")
+    features: tuple[FeedFeature, ...] = Field(
+        (), description="A feed's shared columns and the features derived from them, in "
+        "feature order (a simulated dataset's; a table's features are its groups' columns).")
+    categories: tuple[SharedCategory, ...] = Field(
+        (), description="The categories of shared data the features come from (a simulated "
+        "dataset's).")
+    coarse_bands: dict[str, tuple[int, ...]] = Field(
+        default_factory=dict, description="Parameters of the coarse versions: "
+        "'amount_band' -> band edges, 'count_cap' -> (the cap,).")
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetDescription:
@@ -105,6 +146,9 @@ class DatasetDescription(Frozen):
         dup = sorted({n for n in sens if sens.count(n) > 1})
         if dup:
             raise ValueError(f"sensitive columns named twice: {dup}")
+        unknown = sorted({f.group for f in self.features} - set(names))
+        if unknown:
+            raise ValueError(f"features in undeclared groups: {unknown}")
         features = {c for g in self.groups for c in g.columns}
         clash = sorted(features & set(sens))
         if clash:
@@ -178,18 +222,13 @@ class DatasetDescription(Frozen):
 def description_from_manifest(manifest: dict) -> DatasetDescription:
     """The description a simulated dataset's manifest carries.
 
-    A dataset written before manifests carried one gets the simulator's description of its
-    world config (the same function wrote it since).
-
     Raises
     ------
     ValueError
-        If the manifest's description does not validate.
+        If the manifest has no description, or it does not validate.
     """
     data = manifest.get("description")
     if data is None:
-        from data_gen.config import WorldConfig
-        from data_gen.dataset import dataset_description
-
-        data = dataset_description(WorldConfig.model_validate(manifest["config"]))
+        raise ValueError("the manifest holds no dataset description (a dataset written before "
+                         "descriptions; rebuild it with `nsf simulate --force`)")
     return DatasetDescription.from_dict(data)

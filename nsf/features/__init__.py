@@ -1,9 +1,7 @@
 """Features of the shared data, declared in one registry by source category and attribute group."""
 
-from data_gen.categories import AMOUNT_BANDS, COUNT_CAP
 from nsf.features._build import build_features, compute_feature, required_columns
 from nsf.features._registry import (
-    FEED_GROUPS,
     LATENT_FEATURES,
     SENSITIVE_FEATURES,
     FeatureRegistry,
@@ -16,9 +14,6 @@ from nsf.features._registry import (
 from nsf.features._select import FeatureSelection, select_features
 
 __all__ = [
-    "AMOUNT_BANDS",
-    "COUNT_CAP",
-    "FEED_GROUPS",
     "LATENT_FEATURES",
     "SENSITIVE_FEATURES",
     "FeatureRegistry",

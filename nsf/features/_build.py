@@ -15,7 +15,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from data_gen.categories import AMOUNT_BANDS, COUNT_CAP
 from nsf.features._registry import FeatureSpec
 
 #: [ASSUMPTION] mail providers for the coarse e-mail feature.
@@ -93,17 +92,18 @@ def _account_id_kind(kakao: pd.Series, email: pd.Series, phone: pd.Series) -> pa
     return pc.if_else(is_email, "email", pc.if_else(is_phone, "phone", other))
 
 
-def _coarsen(values, rule: str):
+def _coarsen(values, spec: FeatureSpec):
+    rule = spec.coarsen
     if rule == "none":
         return values
     if rule in ("amount_band", "count_cap", "year", "years", "log2_band"):
         values = np.asarray(values, dtype=np.float64)
     if rule == "amount_band":
-        band = (np.searchsorted(AMOUNT_BANDS, values, side="right") - 1).astype(np.float64)
+        band = (np.searchsorted(spec.bands, values, side="right") - 1).astype(np.float64)
         band[np.isnan(values)] = np.nan
         return band
     if rule == "count_cap":
-        return np.minimum(values, COUNT_CAP)
+        return np.minimum(values, spec.bands[0])
     if rule == "year":
         out = np.full(values.shape, np.nan)
         ok = ~np.isnan(values)
@@ -140,7 +140,7 @@ def compute_feature(frame: pd.DataFrame, spec: FeatureSpec, coarse: bool = False
         values = _account_id_kind(*cols)
     else:
         raise ValueError(f"feature {spec.name!r}: unknown op {spec.op!r}")
-    return _coarsen(values, spec.coarsen) if coarse else values
+    return _coarsen(values, spec) if coarse else values
 
 
 def required_columns(specs: Iterable[FeatureSpec]) -> list[str]:

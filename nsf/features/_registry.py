@@ -14,17 +14,14 @@ contested_groups`` overrides this.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from data_gen.categories import CATEGORIES
-from data_gen.dataset import FEED_GROUPS as _SIMULATED_GROUPS
+if TYPE_CHECKING:
+    from nsf.data import DatasetDescription
 
 Kind = Literal["numeric", "categorical", "excluded"]
-
-# A coarsened group uses the bands and caps of the simulator's 'binned' feed ("categorised"
-# data, as the court described it).
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,8 @@ class FeatureSpec:
         global or other mail), ``log2_band`` (user tables), ``none`` (already coarse).
     contested : whether its group's necessity is disputed.
     note : derivation, or the reason it is excluded.
+    bands : parameters of the coarse version, from the dataset's description: the band
+        edges of ``amount_band``, the cap of ``count_cap`` (as a 1-tuple); else empty.
     """
 
     name: str
@@ -70,42 +69,14 @@ class FeatureSpec:
     coarsen: str = "none"
     contested: bool = True
     note: str = "as shared"
+    bands: tuple[int, ...] = ()
 
     def as_dict(self) -> dict:
         out = asdict(self)
         out["sources"] = list(self.sources)
+        out["bands"] = list(self.bands)
         return out
 
-
-#: The feed's attribute groups, as the simulator's dataset description declares them.
-FEED_GROUPS: tuple[GroupInfo, ...] = tuple(
-    GroupInfo(g["name"], g["contested"], g["meaning"]) for g in _SIMULATED_GROUPS)
-
-#: Feed column (template) -> (group, coarsen rule). Windowed columns carry ``{w}``.
-_FEED_COLUMNS: dict[str, tuple[str, str]] = {
-    "pay_money_balance": ("balance", "amount_band"),
-    "balance_mean_{w}d": ("balance", "amount_band"),
-    "low_balance_days_{w}d": ("balance", "none"),
-    "n_topups_{w}d": ("topups", "count_cap"),
-    "topup_amount_{w}d": ("topups", "amount_band"),
-    "n_auto_topups_{w}d": ("topups", "count_cap"),
-    "n_payments_{w}d": ("payments", "count_cap"),
-    "payment_amount_{w}d": ("payments", "amount_band"),
-    "n_declines_{w}d": ("payments", "count_cap"),
-    "n_transfers_{w}d": ("transfers", "count_cap"),
-    "transfer_in_amount_{w}d": ("transfers", "amount_band"),
-    "transfer_out_amount_{w}d": ("transfers", "amount_band"),
-    "n_withdrawals_{w}d": ("withdrawals", "count_cap"),
-    "withdrawal_amount_{w}d": ("withdrawals", "amount_band"),
-    "n_appstore_charges_{w}d": ("appstore_history", "count_cap"),
-    "appstore_amount_{w}d": ("appstore_history", "amount_band"),
-    "n_appstore_declines_{w}d": ("appstore_history", "count_cap"),
-    "id_verified": ("id_verification", "none"),
-    "n_cards": ("cards", "count_cap"),
-    "bank_linked": ("payment_settings", "none"),
-    "auto_topup": ("payment_settings", "none"),
-    "apple_registered": ("apple_billing", "none"),
-}
 
 #: Sensitive attributes a study variant may add (never the default model).
 SENSITIVE_FEATURES: dict[str, Kind] = {
@@ -117,13 +88,6 @@ LATENT_FEATURES = ("income_z", "liquidity_buffer_z", "topup_discipline_z",
                    "appstore_propensity_z", "spending_z")
 
 
-def _category_of(column: str, windows: tuple[int, ...]) -> str:
-    for cat in CATEGORIES:
-        if column in cat.column_names(windows):
-            return f"{cat.number} {cat.name}"
-    raise KeyError(column)
-
-
 class FeatureRegistry:
     """Every feature of a data source, by attribute group.
 
@@ -131,11 +95,16 @@ class FeatureRegistry:
     ----------
     specs : the features, including excluded shared columns.
     groups : the attribute groups, in display order.
+    categories : the categories of shared data the features come from (dicts with
+        ``number``, ``name``, ``public``, ``source``, ``meaning``), as the dataset's
+        description lists them; empty for a user's table.
     """
 
-    def __init__(self, specs: Iterable[FeatureSpec], groups: Iterable[GroupInfo]):
+    def __init__(self, specs: Iterable[FeatureSpec], groups: Iterable[GroupInfo],
+                 categories: Iterable[dict] = ()):
         self.specs: tuple[FeatureSpec, ...] = tuple(specs)
         self.groups: dict[str, GroupInfo] = {g.name: g for g in groups}
+        self.categories: tuple[dict, ...] = tuple(categories)
         names = [s.name for s in self.specs]
         if len(set(names)) != len(names):
             raise ValueError("duplicate feature names in the registry")
@@ -143,7 +112,7 @@ class FeatureRegistry:
         if unknown:
             raise ValueError(f"features in undeclared groups: {sorted(unknown)}")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[FeatureSpec]:
         return iter(self.specs)
 
     @property
@@ -169,11 +138,12 @@ class FeatureRegistry:
         self.check_groups(contested, "features.contested_groups")
         groups = [replace(g, contested=g.name in contested) for g in self.groups.values()]
         specs = [replace(s, contested=s.group in contested) for s in self.specs]
-        return FeatureRegistry(specs, groups)
+        return FeatureRegistry(specs, groups, self.categories)
 
     def extended(self, specs: Iterable[FeatureSpec], groups: Iterable[GroupInfo]) -> \
             FeatureRegistry:
-        return FeatureRegistry([*self.specs, *specs], [*self.groups.values(), *groups])
+        return FeatureRegistry([*self.specs, *specs], [*self.groups.values(), *groups],
+                               self.categories)
 
     def describe(self) -> dict:
         """YAML-ready: groups with their features (excluded ones with the reason)."""
@@ -189,62 +159,40 @@ class FeatureRegistry:
         }
 
 
-def feed_registry(windows: tuple[int, ...], feed_format: str = "raw") -> FeatureRegistry:
-    """The registry of the simulated shared feed with history ``windows``.
+def feed_registry(description: DatasetDescription) -> FeatureRegistry:
+    """The registry of a feed, as its dataset's description declares it.
 
-    Parameters
-    ----------
-    windows : the feed's trailing windows in days (manifest ``config.feed.windows``).
-    feed_format : ``raw`` or ``binned``; in a binned feed amounts and counts are already coarse,
-        so coarsening leaves them as they are.
+    The description (written by the data's writer: the simulator for a simulated feed) lists
+    every shared column with its feature, group, source category and coarse version, and the
+    bands of the coarse versions; nothing here knows the simulator's columns.
+
+    Raises
+    ------
+    ValueError
+        If the description lists no features, or a feature's coarse version lacks its bands.
     """
-    windows = tuple(int(w) for w in windows)
-    binned = feed_format == "binned"
-    contested = {g.name: g.contested for g in FEED_GROUPS}
-    specs: list[FeatureSpec] = []
-
-    def add(name, group, column, kind, *, op="value", window=None, coarsen="none", note="as "
-            "shared", sources=None):
-        if binned and coarsen in ("amount_band", "count_cap", "years"):
-            coarsen = "none"
+    if not description.features:
+        raise ValueError("the dataset's description lists no feed features")
+    contested = {g.name: g.contested for g in description.groups}
+    specs = []
+    for f in description.features:
+        bands = description.coarse_bands.get(f.coarsen, ()) \
+            if f.coarsen in _BANDED else ()
+        if f.coarsen in _BANDED and not bands:
+            raise ValueError(f"feature {f.name!r}: coarse version {f.coarsen!r} has no bands "
+                             "in the dataset's description")
         specs.append(FeatureSpec(
-            name=name, group=group, category=_category_of(column, windows),
-            sources=tuple(sources or (column,)), kind=kind, op=op, window=window,
-            coarsen=coarsen, contested=contested[group], note=note))
+            name=f.name, group=f.group, category=f.category, sources=tuple(f.sources),
+            kind=f.kind, op=f.op, window=f.window, coarsen=f.coarsen,
+            contested=contested[f.group], note=f.note, bands=tuple(bands)))
+    groups = [GroupInfo(g.name, g.contested, g.meaning) for g in description.groups]
+    categories = [{"number": c.number, "name": c.name, "public": c.public,
+                   "source": c.source, "meaning": c.meaning} for c in description.categories]
+    return FeatureRegistry(specs, groups, categories)
 
-    hashed = "hashed identifier: one value per person, high cardinality, no signal by design"
-    add("customer_number_hash", "account_identifiers", "customer_number_hash", "excluded",
-        note=hashed)
-    add("kakao_account_hash", "account_identifiers", "kakao_account_hash", "excluded",
-        note=hashed)
-    add("account_id_kind", "account_identifiers", "kakao_account_hash", "categorical",
-        op="account_id_kind", sources=("kakao_account_hash", "email_hash", "phone_hash"),
-        note="derived from hashes: whether the Kakao account ID is the user's e-mail or phone "
-        "(equal digests)")
-    add("email_hash", "email", "email_hash", "excluded", note=hashed)
-    add("email_domain", "email", "masked_email", "categorical", op="email_domain",
-        coarsen="provider", note="derived: the domain of the masked e-mail (the two visible "
-        "characters of the local part are not used)")
-    add("phone_hash", "phone", "phone_hash", "excluded", note=hashed)
-    add("masked_phone", "phone", "masked_phone", "excluded",
-        note="last four digits of the number: arbitrary, 10,000 values, no signal")
-    add("verification_carrier", "phone", "verification_carrier", "categorical", op="text",
-        coarsen="carrier_type", note="as shared: carrier of the phone verified at sign-up")
-    add("join_date", "join_date", "join_date", "numeric", op="days", coarsen="year",
-        note="days since 1970-01-01")
-    add("tenure_days", "join_date", "tenure_days", "numeric", coarsen="years")
-    add("signup_channel", "signup", "signup_channel", "categorical", op="text")
-    for template, (group, coarsen) in _FEED_COLUMNS.items():
-        if "{w}" in template:
-            for w in windows:
-                col = template.format(w=w)
-                add(col, group, col, "numeric", window=w, coarsen=coarsen)
-        else:
-            add(template, group, template, "numeric", coarsen=coarsen)
-    # Keep registry order = feed order of the source categories (stable feature lists).
-    order = {f"{c.number} {c.name}": c.number for c in CATEGORIES}
-    specs.sort(key=lambda s: order[s.category])
-    return FeatureRegistry(specs, FEED_GROUPS)
+
+#: Coarse versions whose parameters (bands) come from the description.
+_BANDED = ("amount_band", "count_cap")
 
 
 def table_registry(groups: dict[str, tuple[str, ...]], categorical: Iterable[str],

@@ -381,10 +381,9 @@ def _prepare_simulated(cfg: ExperimentConfig, dataset: Dataset, latents: bool,
     if sample is not None:
         note = f"{note}; {sample.describe()}"
     rows["split"] = split
-    feed_cfg = dataset.manifest["config"]["feed"]
     description = dataset.description
-    registry = feed_registry(dataset.windows, feed_cfg.get("format", "raw"))
     try:
+        registry = feed_registry(description)
         registry.check_groups(description.group_names, f"{dataset.path}: description groups")
         registry = registry.with_contested(description.contested_groups)
         registry = registry.with_contested(cfg.features.contested_groups)

@@ -10,7 +10,10 @@ at study time, so a report regenerated after a code change still shows what the 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nsf.data import DatasetDescription
 
 __all__ = ["method_assumptions"]
 
@@ -30,7 +33,8 @@ def _lookup(config: dict, dotted: str) -> Any:
 _SIMULATOR_SECTIONS = ("world.", "simulate.")
 
 
-def method_assumptions(config: dict, *, simulated: bool = True) -> list[dict]:
+def method_assumptions(config: dict, *, simulated: bool = True,
+                       description: DatasetDescription | None = None) -> list[dict]:
     """Rows ``{field, source (CASE | ASSUMPTION), value, default, changed, description}``.
 
     Parameters
@@ -40,8 +44,9 @@ def method_assumptions(config: dict, *, simulated: bool = True) -> list[dict]:
     simulated : whether the study read a simulated dataset; for a user's table the
         simulator's assumptions (``world.*``, ``simulate.*``, its categories and feed groups)
         are left out: they did not shape that data.
+    description : the dataset's description, whose coarse bands and shared categories (the
+        simulator's assumptions) are listed for a simulated dataset.
     """
-    from data_gen.categories import AMOUNT_BANDS, CATEGORIES, COUNT_CAP
     from nsf.config import ExperimentConfig, iter_schema
 
     defaults = ExperimentConfig().model_dump(mode="json")
@@ -58,21 +63,24 @@ def method_assumptions(config: dict, *, simulated: bool = True) -> list[dict]:
                      "sources": sorted(set(tags)), "value": value, "default": default,
                      "changed": value is not None and value != default,
                      "description": meaning})
-    if not simulated:
+    if not simulated or description is None:
         return rows
+    amount_bands = list(description.coarse_bands.get("amount_band", ()))
+    count_cap = (description.coarse_bands.get("count_cap") or (None,))[0]
+    categories = description.categories
     rows.append({"field": "data_gen.categories.AMOUNT_BANDS", "source": "ASSUMPTION",
-                 "sources": ["ASSUMPTION"], "value": list(AMOUNT_BANDS),
-                 "default": list(AMOUNT_BANDS), "changed": False,
+                 "sources": ["ASSUMPTION"], "value": amount_bands,
+                 "default": amount_bands, "changed": False,
                  "description": "KRW band edges of balances and amounts in 'categorised' "
                  "(binned) data and in coarsened variants."})
     rows.append({"field": "data_gen.categories.COUNT_CAP", "source": "ASSUMPTION",
-                 "sources": ["ASSUMPTION"], "value": COUNT_CAP, "default": COUNT_CAP,
+                 "sources": ["ASSUMPTION"], "value": count_cap, "default": count_cap,
                  "changed": False, "description": "Counts above this are capped in "
                  "categorised data and in coarsened variants."})
-    assumed = [f"{c.number} {c.name}" for c in CATEGORIES if c.source == "ASSUMPTION"]
+    assumed = [f"{c.number} {c.name}" for c in categories if c.source == "ASSUMPTION"]
     rows.append({"field": "data_gen.categories.CATEGORIES", "source": "CASE",
-                 "sources": ["ASSUMPTION", "CASE"], "value": len(CATEGORIES),
-                 "default": len(CATEGORIES), "changed": False,
+                 "sources": ["ASSUMPTION", "CASE"], "value": len(categories),
+                 "default": len(categories), "changed": False,
                  "description": "24 shared categories: 1-10 public [CASE]; 11-20 follow the "
                  "FSS's list [CASE]; " + ", ".join(assumed) + " are the project's choice "
                  "[ASSUMPTION]."})

@@ -874,7 +874,8 @@ def _assemble(study: _Study, compared, tables, skipped, proxies, minimal, contes
                     "test_digest": study.test_digest},
         "config": cfg.model_dump(mode="json"),
         "assumptions": method_assumptions(cfg.model_dump(mode="json"),
-                                          simulated=cfg.dataset.kind == "simulated"),
+                                          simulated=cfg.dataset.kind == "simulated",
+                                          description=prepared.description),
         "seeds": study.seeds,
         "description": _description(prepared),
         "settings": {"primary_metric": primary, "margins": dict(s.margins),
@@ -963,12 +964,8 @@ def feature_inventory(registry, baseline_features, *, categories: bool) -> dict:
                 for f in registry]
     groups = [{"name": g.name, "contested": bool(g.contested), "meaning": g.meaning}
               for g in registry.groups.values()]
-    cats: list[dict] = []
-    if categories:
-        from data_gen.categories import CATEGORIES
-
-        cats = [{"number": c.number, "name": c.name, "public": bool(c.public),
-                 "source": c.source, "meaning": c.meaning} for c in CATEGORIES]
+    # The shared categories, as the dataset's description lists them (feed_registry).
+    cats = [dict(c) for c in registry.categories] if categories else []
     windows = sorted({f.window for f in registry if f.window is not None})
     return {"features": features, "groups": groups, "categories": cats,
             "history_windows": windows}
