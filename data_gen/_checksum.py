@@ -81,8 +81,8 @@ def rows_hash_sum(columns: Mapping[str, np.ndarray],
     the combination once more (cheap enough for the event log's hundreds of millions of rows).
     ``words`` may hold :func:`as_u64` of some columns, already computed.
     """
-    n = None
-    acc = None
+    n = 0
+    acc: np.ndarray | None = None
     words = words or {}
     for name, values in sorted(columns.items()):
         v = words[name] if name in words else as_u64(values)
@@ -92,7 +92,7 @@ def rows_hash_sum(columns: Mapping[str, np.ndarray],
             acc = term
         else:
             acc += term
-    if not n:
+    if acc is None or not n:
         return 0, 0
     return int(_splitmix(acc).sum(dtype=np.uint64)), int(n)
 

@@ -21,10 +21,11 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import as_completed
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -447,7 +448,7 @@ def _done_records(staging: Path, chunks: list[tuple[int, int]],
 
 
 def _run_all(fn: Callable, tasks: list, workers: int,
-             run_tasks: Callable[[Callable, list], Iterable] | None) -> Iterable:
+             run_tasks: Callable[[Callable, list], Iterable] | None) -> Generator[Any]:
     """``fn(task)`` for every task, as each finishes: through the injected runner, in a pool
     of ``workers`` local processes, or here."""
     if run_tasks is not None and tasks:
@@ -469,7 +470,7 @@ def _summary(world: WorldConfig, records: list[dict], base_rate: dict | None) ->
     count (or an integer-valued float, exact in any order); the oracle's float sum comes per
     block of users and is added up block by block in block order (:func:`math.fsum`).
     """
-    tot: dict[str, float] = {}
+    tot: dict[str, Any] = {}
     for r in records:
         for k, v in r["aggregates"].items():
             if isinstance(v, list):

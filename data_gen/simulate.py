@@ -12,8 +12,10 @@ import datetime as dt
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -74,7 +76,19 @@ def _affine_permutation(seed: int, salt: int, x: np.ndarray, modulus: int) -> np
     return ((x.astype(object) * a + b) % modulus).astype(np.int64)
 
 
-def _identities(task: ChunkTask, pop: Population, rng: BlockRNG) -> dict[str, list[str]]:
+class _Identities(TypedDict):
+    """A chunk's identifiers in their canonical plaintext forms, and the phone suffixes."""
+
+    phone_plain: list[str]
+    email_plain: list[str]
+    customer_number: list[str]
+    kakao_account_id: list[str]
+    email_local: list[str]
+    email_domain: list[str]
+    phone_suffix: np.ndarray
+
+
+def _identities(task: ChunkTask, pop: Population, rng: BlockRNG) -> _Identities:
     uid = pop.user_id
     phone_suffix = _affine_permutation(task.seed, 1, uid, 10**8)
     customer = 100_000_000 + _affine_permutation(task.seed, 2, uid, 900_000_000)
@@ -122,7 +136,7 @@ class _Writer:
             hit = self._strings[id(values)] = (values, pa.array(values), words)
         return hit[1], hit[2]
 
-    def write(self, table: str, columns: dict[str, np.ndarray | list | pa.Array],
+    def write(self, table: str, columns: Mapping[str, Any],
               hash_sum: tuple[int, int] | None = None) -> None:
         """Append rows to the chunk's part of ``table``; ``hash_sum`` if already computed
         (required when a column is given as an Arrow array)."""
@@ -187,7 +201,8 @@ class _Writer:
         return {t: _checksum.combine(parts) for t, parts in self.sums.items()}
 
 
-def _static_columns(pop: Population, ident: dict, cfg: WorldConfig, key: bytes | None) -> dict:
+def _static_columns(pop: Population, ident: _Identities, cfg: WorldConfig,
+                    key: bytes | None) -> dict:
     scheme = cfg.identifiers.scheme
     return {
         "user_id": pop.user_id,
@@ -467,10 +482,11 @@ def _simulate_chunk(task: ChunkTask, out: _Writer) -> dict:
     snaps = {int(d): cp_out[:, j, :].T for j, d in enumerate(cp_days)}
     balance_source = shown_balance_source(task.seed, first_block, sizes,
                                           cfg.dependence.balance)
-    agg = {"apple_rows": 0, "apple_nsf": 0, "apple_rows_charged": 0, "apple_nsf_charged": 0,
-           "rows": 0, "any_nsf": 0, "oracle_rows": 0, "oracle_realised": 0,
-           # Per observation date (a drifting world's rate changes over the calendar).
-           "apple_nsf_by_date": [0] * obs_days.size}
+    agg: dict[str, Any] = {
+        "apple_rows": 0, "apple_nsf": 0, "apple_rows_charged": 0, "apple_nsf_charged": 0,
+        "rows": 0, "any_nsf": 0, "oracle_rows": 0, "oracle_realised": 0,
+        # Per observation date (a drifting world's rate changes over the calendar).
+        "apple_nsf_by_date": [0] * obs_days.size}
     apple = pop.apple_registered
     # The oracle's P(NSF) of each block of users, summed exactly (math.fsum) over all its rows:
     # the chunk's sum is a list in block order, which the summary adds up in the same order

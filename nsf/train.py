@@ -58,6 +58,8 @@ def train(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
             from nsf.execution import executor_for
             from nsf.pipeline._distributed import fit_distributed
 
+            if dataset is None:  # not reached: set above for a distributed fit
+                raise NsfError("a distributed fit needs the simulated dataset")
             with executor_for(cfg, 2) as executor:
                 fitted = fit_distributed(cfg, prepared, dataset, executor.client())
         else:

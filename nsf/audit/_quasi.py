@@ -91,7 +91,9 @@ def coarsen(frame: pd.DataFrame, rules: Sequence[CoarsenRule]) -> pd.DataFrame:
         elif rule.op == "cap":
             out[rule.column] = col.clip(upper=rule.value)
         elif rule.op == "bin":
-            out[rule.column] = np.floor(col / rule.value) * rule.value
+            assert rule.value is not None  # CoarsenRule requires it for 'bin'
+            width = float(rule.value)
+            out[rule.column] = np.floor(col / width) * width
         elif rule.op == "domain":
             out[rule.column] = col.str.split("@").str[-1]
         else:  # pragma: no cover - the config's Literal forbids it

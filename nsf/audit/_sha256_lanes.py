@@ -140,7 +140,8 @@ def phone_digest_word7(suffixes: np.ndarray) -> np.ndarray:
     """
     w0, w1, w2 = phone_message_words(suffixes)
     schedule: list[Word] = [w0, w1, w2, *([0] * 12), 88]
-    a, b, c, d, e, f, g, h = _H0
+    state: list[Word] = list(_H0)
+    a, b, c, d, e, f, g, h = state
     for t in range(_LAST_ROUND + 1):
         if t >= 16:
             schedule.append(

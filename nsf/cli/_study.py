@@ -161,7 +161,8 @@ def study_cmd(
                                                  cfg.study.crossfit_folds))
         # What reading the table found, once the input is known to be good (bad input is one
         # line): printed even when quiet, as warnings are.
-        for line in reading_summary(prepared.description):
+        for line in (reading_summary(prepared.description)
+                     if prepared.description is not None else []):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         with study_lock(cfg), study_run(cfg, fresh=fresh) as (run_id, resumed):
             log_description(prepared.description)

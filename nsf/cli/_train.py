@@ -86,25 +86,25 @@ def score_cmd(
     from nsf.scoring import score_file, score_partitions
     from nsf.tracking import load_fitted
 
-    input_path = local_path(input_path, "input")
-    output_path = local_path(output_path, "output")
+    source = local_path(input_path, "input")
+    target = local_path(output_path, "output")
     cfg = resolve(config, set_)
     if reasons is not None and reasons < 1:
         raise NsfError(f"--reasons must be at least 1 (got {reasons})")
     fitted = load_fitted(model_uri, cfg.tracking.uri)
     rows = batch_rows or cfg.scoring.batch_rows
-    if partitioned or input_path.is_dir():
+    if partitioned or source.is_dir():
         with executor_for(cfg, cfg.scoring.workers) as executor:
-            stats = score_partitions(fitted, input_path, output_path, executor,
+            stats = score_partitions(fitted, source, target, executor,
                                      batch_rows=rows, reasons=reasons or 0)
         reused = f", {stats['reused']} reused" if stats["reused"] else ""
         typer.echo(f"scored {int(stats['rows']):,} rows in {stats['parts']} partitions"
-                   f"{reused} ({cfg.execution.backend}) into {output_path} in "
+                   f"{reused} ({cfg.execution.backend}) into {target} in "
                    f"{stats['seconds']:.2f}s ({stats['rows_per_s']:,.0f} rows/s)")
     else:
-        stats = score_file(fitted, input_path, output_path, batch_rows=rows,
+        stats = score_file(fitted, source, target, batch_rows=rows,
                            reasons=reasons or 0)
-        typer.echo(f"scored {int(stats['rows']):,} rows into {output_path} in "
+        typer.echo(f"scored {int(stats['rows']):,} rows into {target} in "
                    f"{stats['seconds']:.2f}s ({stats['rows_per_s']:,.0f} rows/s)")
     by_column = stats["missing_by_column"]
     worst = ", ".join(f"{c} {n:,}" for c, n in sorted(by_column.items(),

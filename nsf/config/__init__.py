@@ -162,7 +162,9 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     try:
         value = _load_yaml(raw, f"--set {item}", key, lines=False) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc.problem})") from None
+        # A marked error (the parser's) names its problem; any other says what it is.
+        problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({problem})") from None
     return key.split("."), value
 
 

@@ -139,7 +139,8 @@ class Dataset:
         """
         self.check("outcomes")
         files = [self.path / f for f in self.manifest["tables"]["outcomes"]["files"]]
-        ids, positive = [], []
+        ids: list[np.ndarray] = []
+        positives: list[np.ndarray] = []
         try:
             for f in files:
                 part = pq.read_table(f, columns=["user_id", label])
@@ -148,12 +149,12 @@ class Dataset:
                 pos = np.bincount(inverse, weights=part[label].to_numpy() == 1,
                                   minlength=uniq.size) > 0
                 ids.append(uniq)
-                positive.append(pos)
+                positives.append(pos)
         except (OSError, pa.ArrowInvalid, KeyError) as exc:
             raise NsfError(f"{self.path}: cannot read {label!r} of table 'outcomes' "
                            f"({exc})") from None
-        users, positive = np.concatenate(ids), np.concatenate(positive)
-        del ids
+        users, positive = np.concatenate(ids), np.concatenate(positives)
+        del ids, positives
         if users.size < 2 or bool(np.all(users[1:] > users[:-1])):
             return users, positive  # one file per block of users, in order (the simulator's)
         # A user's rows may lie in several files, or the files are not in user order.

@@ -10,14 +10,14 @@ outcome is worded) reads it from here, so the simulator and a user's table are s
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from nsf.config import Frozen
 
 #: Version of the description's JSON form (bumped on an incompatible change).
-DESCRIPTION_SCHEMA = "nsf.dataset-description/1"
+DESCRIPTION_SCHEMA: Final = "nsf.dataset-description/1"
 
 Door = Literal["simulated", "table"]
 

@@ -458,6 +458,6 @@ def _file_digest(path: Path) -> str:
     files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
     for file in files:
         with open(file, "rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            while block := fh.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from nsf.decisions._churn import (
 from nsf.decisions._costs import CostInputs, expected_row_costs, per_1k_month, row_costs
 from nsf.decisions._threshold import bundle, choose_threshold, optimal_threshold, scores_of
 from nsf.metrics import (
+    INCONCLUSIVE,
     DifferenceInterval,
     crossed_replicates,
     holm_verdicts,
@@ -202,17 +204,25 @@ class _GroupSums:
         return group_metrics
 
 
+def _cost_verdict(diff: Interval, cost_margin: float) -> str:
+    """The verdict on a rise of the realised cost; an undefined interval decides nothing."""
+    if diff.lower is None or diff.upper is None:
+        return INCONCLUSIVE
+    return non_inferiority_verdict(diff.lower, diff.upper, cost_margin, higher_is_better=False)
+
+
 def _group_tables(
     arms: dict[str, list[np.ndarray]], costs: dict[str, list[np.ndarray]], failed: np.ndarray,
     sensitive: Mapping[str, np.ndarray], *, baseline: str, strata: np.ndarray,
-    n_resamples: int, confidence: float, target: str, rng: np.random.Generator,
-    min_support: int,
+    n_resamples: int, confidence: float, target: Literal["mean", "single"],
+    rng: np.random.Generator, min_support: int,
 ) -> tuple[list[GroupRow], list[dict]]:
     """Per sensitive attribute: MetricFrame point values per group and arm (seed means);
     intervals and changes against the baseline from one paired bootstrap over rows and seeds
     of every arm and group of the attribute."""
     names = list(arms)
-    seeds_of, columns = {}, []
+    seeds_of: dict[str, list[int]] = {}
+    columns: list[tuple[np.ndarray, np.ndarray]] = []
     for name in names:
         seeds_of[name] = list(range(len(columns), len(columns) + len(arms[name])))
         columns.extend(zip(arms[name], costs[name], strict=True))
@@ -278,13 +288,15 @@ def _flags(rows: list[GroupRow], names: list[str], baseline: str) -> list[dict]:
         if name == baseline:
             continue
         for metric in GROUP_METRICS:
-            candidates = [r for r in rows if r.arm == name and not r.small
-                          and r.change[metric].estimate is not None]
-            if not candidates:
+            changes = [(abs(r.change[metric].estimate or 0.0), r) for r in rows
+                       if r.arm == name and not r.small
+                       and r.change[metric].estimate is not None]
+            if not changes:
                 continue
-            top = max(candidates, key=lambda r: abs(r.change[metric].estimate))
+            top = max(changes, key=lambda c: c[0])[1]
             ch = top.change[metric]
-            excludes_zero = ch.lower is not None and (ch.lower > 0 or ch.upper < 0)
+            excludes_zero = (ch.lower is not None and ch.upper is not None
+                             and (ch.lower > 0 or ch.upper < 0))
             flags.append({"variant": name, "metric": metric, "attribute": top.attribute,
                           "group": top.group, "change": ch.estimate, "lower": ch.lower,
                           "upper": ch.upper, "interval_excludes_zero": bool(excludes_zero)})
@@ -323,7 +335,7 @@ def evaluate_decisions(
     n_resamples: int = 1000,
     group_n_resamples: int = 400,
     confidence: float = 0.95,
-    target: str = "mean",
+    target: Literal["mean", "single"] = "mean",
     min_group_support: int = 30,
     multiplicity: str = "max_statistic",
 ) -> DecisionsResult:
@@ -439,7 +451,7 @@ def evaluate_decisions(
     for k, (name, pred) in enumerate((n, p) for n, p in arms.items() if n != baseline):
         diff = diffs[name]
         d = Interval.of(diff, scale)
-        own = non_inferiority_verdict(d.lower, d.upper, cost_margin, higher_is_better=False)
+        own = _cost_verdict(d, cost_margin)
         verdict, simultaneous, decided_by = own, None, "per_comparison"
         if family is not None:
             intervals_k, holm = family
@@ -449,8 +461,7 @@ def evaluate_decisions(
             if holm is not None:
                 verdict, decided_by = holm[k], "holm"
             elif multiplicity == "max_statistic":
-                verdict = non_inferiority_verdict(simultaneous.lower, simultaneous.upper,
-                                                  cost_margin, higher_is_better=False)
+                verdict = _cost_verdict(simultaneous, cost_margin)
                 decided_by = "simultaneous"
         gap = None if not has_oracle else Interval.of(
             ratio_difference(arm_intervals[name], intervals[2]), scale)
@@ -466,7 +477,8 @@ def evaluate_decisions(
             oracle_gap_per_1k=gap))
     churn = seed_churn(decisions[baseline])
 
-    groups, flags = [], []
+    groups: list[GroupRow] = []
+    flags: list[dict] = []
     if sensitive:
         per_arm_costs = {name: [test_costs.of(b) * scale for b in decisions[name]]
                          for name in arms}

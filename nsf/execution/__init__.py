@@ -31,7 +31,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,11 +100,11 @@ class Executor:
         self.workers = int(self.config.workers or workers)
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1 (got {workers})")
-        self._pool = None
-        self._pool_context = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_context: AbstractContextManager[ProcessPoolExecutor] | None = None
         self._pool_token: str | None = None
-        self._client = None
-        self._cluster = None
+        self._client: Any = None  # distributed.Client
+        self._cluster: Any = None  # distributed.LocalCluster
 
     @property
     def backend(self) -> str:
@@ -141,17 +142,21 @@ class Executor:
         token = None if setup is None else setup.token
         if self._pool is not None and token is not None and token != self._pool_token:
             # Another step's state: new workers (they hold nothing else).
-            context, self._pool_context, self._pool = self._pool_context, None, None
-            context.__exit__(None, None, None)
+            old, self._pool_context, self._pool = self._pool_context, None, None
+            if old is not None:
+                old.__exit__(None, None, None)
         if self._pool is None:
             from nsf.execution._pool import process_pool
 
             # The state is made once per worker by the initializer (its arguments, such as a
             # bitmap of tens of megabytes, are not sent with every task).
-            init = {} if setup is None else {"initializer": _install,
-                                             "initargs": (setup.token, setup.fn, setup.args)}
-            self._pool_context = process_pool(self.workers, **init)
-            self._pool = self._pool_context.__enter__()
+            if setup is None:
+                pool_context = process_pool(self.workers)
+            else:
+                pool_context = process_pool(self.workers, initializer=_install,
+                                            initargs=(setup.token, setup.fn, setup.args))
+            self._pool_context = pool_context
+            self._pool = pool_context.__enter__()
             self._pool_token = token
         return self._pool
 

@@ -199,7 +199,10 @@ class CellTreeShap:
                     width[j] = max(width.get(j, 0), int(table.size))
         used = sorted(set(union) | set(width))
         slot = {j: u for u, j in enumerate(used)}
-        u_kind, u_start, u_count, thresholds = [], [], [], []
+        u_kind: list[int] = []
+        u_start: list[int] = []
+        u_count: list[int] = []
+        thresholds: list[float] = []
         for j in used:
             if j in union:
                 values = sorted(union[j])
@@ -212,7 +215,8 @@ class CellTreeShap:
                 u_start.append(0)
                 u_count.append(width[j])
         tree_first, tree_end, table_offset, group_start, group_count = ([] for _ in range(5))
-        q_slot, q_map = [], []
+        q_slot: list[int] = []
+        q_map: list[int] = []
         maps: list[int] = []
         group_ids: list[int] = []
         tables: list[np.ndarray] = []
@@ -222,7 +226,8 @@ class CellTreeShap:
         for t, (features, per_feature, n_cells, tree_groups) in enumerate(specs):
             tree_first.append(len(q_slot))
             radices = [len(c[4]) for c in per_feature]
-            strides = np.cumprod([1, *radices[:-1]]).astype(np.int64) if radices else []
+            strides = (np.cumprod([1, *radices[:-1]]).astype(np.int64) if radices
+                       else np.zeros(0, np.int64))
             for j, (kind, table, nan_class, rest_class, _reps), stride in zip(
                     features, per_feature, strides, strict=True):
                 u = slot[j]
@@ -288,21 +293,28 @@ def _tree_cell_shap(cells: _TreeCells, features, per_feature, strides, radices, 
         decisions[:, n] = left[(cell // strides[k]) % radices[k]]
     # Leaves as flat arrays; on each path, the position of its node's feature among the
     # path's distinct features (a feature split twice on a path is one player).
-    value, first, length, n_unique = [], [], [], []
-    node_of, left_of, ratio_of, slot_of, unique_feature = [], [], [], [], []
+    value: list[float] = []
+    first: list[int] = []
+    length: list[int] = []
+    n_unique: list[int] = []
+    node_of: list[int] = []
+    left_of: list[int] = []
+    ratio_of: list[float] = []
+    slot_of: list[int] = []
+    unique_feature: list[int] = []
     expected = 0.0
     for leaf_value, path in cells.leaves:
         slots: dict[int, int] = {}
         first.append(len(node_of))
         length.append(len(path))
         weight = 1.0
-        for n, left, ratio in path:
+        for n, goes_left, ratio in path:
             j = int(cells.splits[n]["split_feature"])
             if j not in slots:
                 slots[j] = len(slots)
                 unique_feature.append(j)
             node_of.append(n)
-            left_of.append(int(left))
+            left_of.append(int(goes_left))
             ratio_of.append(ratio)
             slot_of.append(slots[j])
             weight *= ratio

@@ -167,7 +167,7 @@ def _lightgbm_base(booster, n_features: int) -> float:
     return float(booster.predict(probe, pred_contrib=True)[0, -1])
 
 
-def hist_gb_trees(estimator) -> tuple[dict, list[tuple[int, int, np.ndarray, bool]]]:
+def hist_gb_trees(estimator) -> tuple[dict, list[tuple[int, np.ndarray, np.ndarray, bool]]]:
     """A HistGradientBoostingClassifier as the shap package's tree dictionary.
 
     Returns
@@ -178,7 +178,8 @@ def hist_gb_trees(estimator) -> tuple[dict, list[tuple[int, int, np.ndarray, boo
         goes left)`` of the categorical split it stands for.
     """
     n_features = int(estimator.n_features_in_)  # columns of hist_gb_input's matrix
-    known, f_idx_map = (None, None)
+    known: np.ndarray | None = None
+    f_idx_map: np.ndarray | None = None
     if estimator.is_categorical_ is not None and estimator.is_categorical_.any():
         known, f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
     indicators: list[tuple[int, np.ndarray, np.ndarray, bool]] = []
@@ -192,6 +193,8 @@ def hist_gb_trees(estimator) -> tuple[dict, list[tuple[int, int, np.ndarray, boo
         thresholds = nodes["num_threshold"].astype(np.float64).copy()
         for i in np.flatnonzero(nodes["is_categorical"].astype(bool) & ~leaf):
             j = int(nodes["feature_idx"][i])
+            # A categorical split exists only where the model has categorical features.
+            assert known is not None and f_idx_map is not None
             indicators.append((j, predictor.raw_left_cat_bitsets[nodes["bitset_idx"][i]].copy(),
                                known[f_idx_map[j]].copy(), bool(nodes["missing_go_to_left"][i])))
             features[i] = n_features + len(indicators) - 1

@@ -94,6 +94,7 @@ def explanation_views(attribution: GroupAttribution, score: np.ndarray, points: 
         "groups": groups, "base_value": float(attribution.base_value),
         "base_score": float(base_score), "n_rows": int(keep.size),
         "beeswarm": {"values": attribution.values[keep].tolist(),
-                     "shade": np.where(np.isnan(shade), None, shade).tolist()},
+                     "shade": [[None if np.isnan(x) else float(x) for x in row]
+                               for row in shade]},
         "dependence": dependence, "waterfalls": waterfalls,
     }

@@ -60,14 +60,14 @@ def withheld_group_effect(fitted, frame, groups: Sequence[str], *, threshold: in
     unknown = [g for g in groups if g not in columns]
     if unknown:
         raise ValueError(f"groups {unknown} are not among the model's ({', '.join(columns)})")
-    edges = np.asarray(edges, dtype=np.float64)
-    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-        raise ValueError(f"edges must be strictly increasing (at least two), got {edges}")
+    bounds = np.asarray(edges, dtype=np.float64)
+    if bounds.ndim != 1 or bounds.size < 2 or np.any(np.diff(bounds) <= 0):
+        raise ValueError(f"edges must be strictly increasing (at least two), got {bounds}")
     X = fitted.encoder.transform(frame)
     if X.shape[0] == 0:
         raise ValueError("no rows to score")
     score = probability_to_score(fitted.predict_encoded(X))
-    band = _bands(score, edges)
+    band = _bands(score, bounds)
     flagged = score >= threshold
     rows = []
     for group in groups:
@@ -75,7 +75,7 @@ def withheld_group_effect(fitted, frame, groups: Sequence[str], *, threshold: in
         withheld[:, columns[group]] = np.nan
         after = probability_to_score(fitted.predict_encoded(withheld))
         same_decision = (after >= threshold) == flagged
-        same_band = _bands(after, edges) == band
+        same_band = _bands(after, bounds) == band
         rows.append({
             "group": group, "n_rows": int(X.shape[0]),
             "decision_unchanged": float(same_decision.mean()),
@@ -87,5 +87,5 @@ def withheld_group_effect(fitted, frame, groups: Sequence[str], *, threshold: in
             "flagged_after": float((after >= threshold).mean()),
         })
     table = pd.DataFrame(rows).set_index("group")
-    table.attrs.update({"threshold": int(threshold), "edges": edges.tolist()})
+    table.attrs.update({"threshold": int(threshold), "edges": bounds.tolist()})
     return table

@@ -240,7 +240,8 @@ def extra_specs(sensitive: Iterable[str], latents: bool,
     if sensitive:
         groups.append(GroupInfo("sensitive", True, "Protected attributes (study variants only)."))
         for col in sensitive:
-            kind = kinds.get(col) or SENSITIVE_FEATURES.get(col, "categorical")
+            kind: Kind = "numeric" if (kinds.get(col) or SENSITIVE_FEATURES.get(col)) \
+                == "numeric" else "categorical"
             specs.append(FeatureSpec(
                 name=col, group="sensitive", category="sensitive", sources=(col,), kind=kind,
                 op="value" if kind == "numeric" else "text", note="sensitive attribute"))

@@ -357,8 +357,11 @@ def evaluate(y_true, y_prob, *, p_true=None, p_true_groups=None, oracle_draws=No
                             p_model=prob, rng=rng, n_resamples=n_resamples)
         result["oracle_auc"] = oracle.estimate
         result["oracle_auc_raw"] = oracle.raw
-        result["oracle_gap_auc"] = oracle.gap
-        if oracle.lower is not None:
+        if oracle.gap is not None:  # always, with p_model given
+            result["oracle_gap_auc"] = oracle.gap
+        # With p_model given, the gap's interval is drawn whenever the oracle's is.
+        if (oracle.lower is not None and oracle.upper is not None
+                and oracle.gap_lower is not None and oracle.gap_upper is not None):
             result["oracle_auc_lower"] = oracle.lower
             result["oracle_auc_upper"] = oracle.upper
             result["oracle_gap_auc_lower"] = oracle.gap_lower

@@ -39,7 +39,7 @@ def percentile_bounds(
     lower, upper : ndarray
         The bounds, of the shape of ``replicates`` without ``axis``.
     """
-    lower, upper = np.quantile(replicates, _levels(confidence), axis=axis)
+    lower, upper = np.quantile(np.asarray(replicates), _levels(confidence), axis=axis)
     return lower, upper
 
 
@@ -53,5 +53,5 @@ def percentile_interval(replicates: ArrayLike, confidence: float) -> tuple[float
     confidence : float
         Two-sided coverage in (0, 1).
     """
-    lower, upper = np.quantile(replicates, _levels(confidence))
+    lower, upper = np.quantile(np.asarray(replicates), _levels(confidence))
     return float(lower), float(upper)

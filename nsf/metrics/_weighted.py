@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def _iter_integer_counts(strata: np.ndarray, *, n_resamples: int,
 
 #: Bytes of compact count matrices :func:`shared_resample_counts` keeps per process.
 _SHARED_BYTES = 256 * 2**20
-_shared: OrderedDict[tuple, tuple[list[np.ndarray], dict]] = OrderedDict()
+_shared: OrderedDict[tuple, tuple[list[np.ndarray], Mapping[str, Any]]] = OrderedDict()
 _shared_lock = threading.Lock()
 
 

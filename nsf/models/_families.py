@@ -24,28 +24,29 @@ def make_estimator(cfg: ModelConfig, categorical_mask: np.ndarray, seed: int):
     if cfg.kind == "lightgbm":
         import lightgbm as lgb
 
-        p = cfg.lightgbm
+        lgbm = cfg.lightgbm
         return lgb.LGBMClassifier(
-            objective="binary", n_estimators=p.n_estimators, learning_rate=p.learning_rate,
-            num_leaves=p.num_leaves, min_child_samples=p.min_child_samples,
-            subsample=p.subsample, subsample_freq=p.subsample_freq,
-            colsample_bytree=p.colsample_bytree, reg_lambda=p.reg_lambda, random_state=rs,
+            objective="binary", n_estimators=lgbm.n_estimators, learning_rate=lgbm.learning_rate,
+            num_leaves=lgbm.num_leaves, min_child_samples=lgbm.min_child_samples,
+            subsample=lgbm.subsample, subsample_freq=lgbm.subsample_freq,
+            colsample_bytree=lgbm.colsample_bytree, reg_lambda=lgbm.reg_lambda, random_state=rs,
             n_jobs=cfg.num_threads, force_row_wise=True, verbose=-1,
             deterministic=True,
         ), {"categorical_feature": cat_idx or "auto"}
     if cfg.kind == "hist_gb":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        p = cfg.hist_gb
+        hgb = cfg.hist_gb
         return HistGradientBoostingClassifier(
-            max_iter=p.max_iter, learning_rate=p.learning_rate, max_leaf_nodes=p.max_leaf_nodes,
-            min_samples_leaf=p.min_samples_leaf, l2_regularization=p.l2_regularization,
+            max_iter=hgb.max_iter, learning_rate=hgb.learning_rate,
+            max_leaf_nodes=hgb.max_leaf_nodes, min_samples_leaf=hgb.min_samples_leaf,
+            l2_regularization=hgb.l2_regularization,
             categorical_features=categorical_mask if cat_idx else None,
             early_stopping=False, random_state=rs,
         ), {}
     if cfg.kind == "logistic":
-        p = cfg.logistic
-        parts = []
+        logit = cfg.logistic
+        parts: list[tuple[str, Pipeline, list[int]]] = []
         if num_idx:
             parts.append(("numeric", make_pipeline(SimpleImputer(strategy="median"),
                                                    StandardScaler()), num_idx))
@@ -55,7 +56,7 @@ def make_estimator(cfg: ModelConfig, categorical_mask: np.ndarray, seed: int):
                 OneHotEncoder(handle_unknown="ignore", sparse_output=False)), cat_idx))
         return Pipeline([
             ("columns", ColumnTransformer(parts)),
-            ("logistic", LogisticRegression(C=p.C, max_iter=p.max_iter, random_state=rs)),
+            ("logistic", LogisticRegression(C=logit.C, max_iter=logit.max_iter, random_state=rs)),
         ]), {}
     raise ValueError(f"unknown model kind {cfg.kind!r}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ class FittedModel:
     """
 
     encoder: FeatureEncoder
-    estimator_: object
+    estimator_: Any
     calibrator_: Calibrator
     model_cfg: ModelConfig
     seed: int
@@ -78,10 +79,12 @@ class FittedModel:
     def _forest(self) -> CompiledForest | None:
         """The booster as a :class:`CompiledForest` (built once; None if it cannot be)."""
         if not hasattr(self, "_compiled"):
+            compiled: CompiledForest | None
             try:
-                self._compiled = CompiledForest(self.estimator_.booster_)
+                compiled = CompiledForest(self.estimator_.booster_)
             except ValueError:
-                self._compiled = None
+                compiled = None
+            self._compiled = compiled
         return self._compiled
 
     def __getstate__(self) -> dict:

@@ -65,16 +65,24 @@ class CompiledForest:
         self._flatten(trees)
 
     def _flatten(self, trees: list[dict]) -> None:
-        feat, thr, left, right, value = [], [], [], [], []
-        kind, nan_left, cat_row = [], [], []
+        feat: list[int] = []
+        thr: list[float] = []
+        left: list[int] = []
+        right: list[int] = []
+        value: list[float] = []
+        kind: list[int] = []
+        nan_left: list[int] = []
+        cat_row: list[int] = []
         cat_sets: list[np.ndarray] = []
         roots, depths = [], []
 
         def add(node: dict, depth: int) -> tuple[int, int]:
             i = len(feat)
-            for lst, v in ((feat, 0), (thr, 0.0), (left, i), (right, i), (value, 0.0),
-                           (kind, 0), (nan_left, 0), (cat_row, 0)):
-                lst.append(v)
+            for ints, v in ((feat, 0), (left, i), (right, i), (kind, 0), (nan_left, 0),
+                            (cat_row, 0)):
+                ints.append(v)
+            thr.append(0.0)
+            value.append(0.0)
             if "leaf_value" in node:  # a leaf points to itself
                 value[i] = float(node["leaf_value"])
                 return i, depth

@@ -37,6 +37,11 @@ class Evaluation:
     p_true: np.ndarray | None
 
 
+def _group_number(column: str) -> int:
+    """``p_true_group_<g>`` -> ``g``."""
+    return int(column.rsplit("_", 1)[1])
+
+
 def _oracle_inputs(rows: pd.DataFrame, index: np.ndarray) -> dict:
     """The oracle's probability (None unless it covers every row), draws and group estimates."""
     truth = rows["p_true"].to_numpy(dtype=np.float64)[index]
@@ -47,10 +52,10 @@ def _oracle_inputs(rows: pd.DataFrame, index: np.ndarray) -> dict:
         draws = np.unique(rows["oracle_draws"].to_numpy()[index])
         if draws.size == 1 and np.isfinite(draws[0]):
             out["oracle_draws"] = int(draws[0])
-    groups = [c for c in rows.columns if c.startswith("p_true_group_")]
+    groups = [str(c) for c in rows.columns if str(c).startswith("p_true_group_")]
     if out.get("oracle_draws", 0) >= 2 and len(groups) >= 2:
-        out["p_true_groups"] = rows[sorted(groups, key=lambda c: int(c.rsplit("_", 1)[1]))
-                                    ].to_numpy(dtype=np.float64)[index]
+        by_number = sorted(groups, key=_group_number)
+        out["p_true_groups"] = rows[by_number].to_numpy(dtype=np.float64)[index]
     return out
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nsf.config import SIMULATED_THRESHOLD, ExperimentConfig
+from nsf.errors import NsfError
 from nsf.features import build_features
 from nsf.pipeline._prepare import PreparedData
 
@@ -55,6 +56,8 @@ def export_table(cfg: ExperimentConfig, prepared: PreparedData, path: str) -> tu
         off, so both doors run the same split).
     """
     description = prepared.description
+    if description is None:
+        raise NsfError("the prepared data has no dataset description to export with")
     specs = [s for s in prepared.registry.usable]
     features = build_features(prepared.frame.reset_index(drop=True), specs)
     subjects = prepared.rows["user_id"].to_numpy()

@@ -245,7 +245,7 @@ def _user_permutation(users: np.ndarray, seed: int) -> np.ndarray:
     return rng.permutation(np.unique(users))
 
 
-def assign_split(dates: pd.Series, users: pd.Series, cfg: SplitConfig,
+def assign_split(dates: pd.Series | None, users: pd.Series, cfg: SplitConfig,
                  seed: int) -> tuple[np.ndarray, str]:
     """Split label per row ('train', 'validation', 'test') and a one-line description.
 
@@ -418,6 +418,8 @@ def _sample_table(frame: pd.DataFrame, tcfg, size: int,
 
 def _prepare_table(cfg: ExperimentConfig, sample_subjects: int | None = None) -> PreparedData:
     tcfg = cfg.dataset.table
+    if tcfg is None:
+        raise NsfError("dataset.table is not set (dataset.kind: table needs it)")
     notes: list[str] = []
     frame, digest = read_user_table(tcfg, notes)
     sample = None
@@ -462,7 +464,8 @@ def _table_costs(cfg: ExperimentConfig, frame: pd.DataFrame, registry: FeatureRe
                  rows: pd.DataFrame) -> None:
     """Add the decisions' cost inputs the table declares (``policy.columns``) to ``rows``."""
     named, _ = table_cost_columns(cfg.policy.columns)
-    if named is None:
+    horizon_days = cfg.policy.columns.horizon_days
+    if named is None or horizon_days is None or cfg.dataset.table is None:
         return
     path = cfg.dataset.table.path
     for key, column in named.items():
@@ -473,7 +476,7 @@ def _table_costs(cfg: ExperimentConfig, frame: pd.DataFrame, registry: FeatureRe
                            "feature; an outcome cannot be one (list it in "
                            "dataset.table.exclude_columns)")
     try:
-        inputs = cost_inputs(frame, named, cfg.policy.columns.horizon_days)
+        inputs = cost_inputs(frame, named, horizon_days)
     except ValueError as exc:
         raise NsfError(f"policy.columns ({path}): {exc}") from None
     for key, column in ROW_COLUMNS.items():

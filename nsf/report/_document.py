@@ -8,6 +8,7 @@ rates as percentages, missing values as ``n/a``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -86,7 +87,7 @@ def _list(items: list[str]) -> dict:
     return {"type": "list", "items": list(items)}
 
 
-def _table(caption: str, headers: list[str], rows: list[list[str]],
+def _table(caption: str, headers: list[str], rows: Sequence[Sequence[str | list[str]]],
            numeric: set[int] | None = None) -> dict:
     return {"type": "table", "caption": caption, "headers": headers, "rows": rows,
             "numeric": sorted(numeric or set())}

@@ -110,11 +110,11 @@ def report_folder(out_dir: Path | str, experiment: str, run_id: str) -> Path:
 
 
 def _atomic_write(path: Path, data: str | bytes) -> None:
-    mode = "wb" if isinstance(data, bytes) else "w"
+    payload = data if isinstance(data, bytes) else data.encode("utf-8")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
-            fh.write(data)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
         # mkstemp creates 0600; a report is for sharing, so the usual umask applies.
         umask = os.umask(0)
         os.umask(umask)

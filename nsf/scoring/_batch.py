@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -207,7 +208,7 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
                batch_rows: int = 100_000, reasons: int = 0,
                progress: Callable[[int], None] | None = None,
                row_groups: Sequence[int] | None = None,
-               threads: int | None = None) -> dict[str, float]:
+               threads: int | None = None) -> dict[str, Any]:
     """Score every row of ``input_path`` into ``output_path`` (Parquet or CSV by suffix).
 
     The output holds the input's ``user_id`` / ``observation_date`` (when present), ``score``
@@ -264,7 +265,7 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
     keys = [k for k in KEY_COLUMNS if k in names]
     columns = list(dict.fromkeys([*keys, *fitted.input_columns]))
     numeric = numeric_columns(fitted)
-    missing = dict.fromkeys(fitted.input_columns, 0)
+    missing_count = dict.fromkeys(fitted.input_columns, 0)
     tmp = output_path.with_name(output_path.name + ".tmp")
     writer = None
     rows = 0
@@ -277,8 +278,8 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
             for g in range(min(row_groups)))
         for batch in batches:
             for name, n in check_batch(batch, numeric, input_path, first).items():
-                if name in missing:
-                    missing[name] += n
+                if name in missing_count:
+                    missing_count[name] += n
             first += batch.num_rows
             yield batch
 
@@ -323,9 +324,10 @@ def score_file(fitted: FittedModel, input_path: str | Path, output_path: str | P
             if tmp.exists():
                 tmp.unlink()
     seconds = time.perf_counter() - t0
-    stats = {"rows": float(rows), "seconds": seconds, "rows_per_s": rows / max(seconds, 1e-9),
-             "missing_values": float(sum(missing.values())),
-             "missing_by_column": {k: v for k, v in missing.items() if v}}
+    stats: dict[str, Any] = {
+             "rows": float(rows), "seconds": seconds, "rows_per_s": rows / max(seconds, 1e-9),
+             "missing_values": float(sum(missing_count.values())),
+             "missing_by_column": {k: v for k, v in missing_count.items() if v}}
     if explainer is not None:
         stats["base_score"] = explainer.base_score
     return stats

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import mlflow
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from nsf.models import FittedModel
 
 
-class NsfScorer(mlflow.pyfunc.PythonModel):
+class NsfScorer(PythonModel):
     """Wraps a :class:`nsf.models.FittedModel`; input: feed rows; output: ``score``, ``p_nsf``.
 
     The whole pipeline (feature construction, integer category codes, estimator, calibration)

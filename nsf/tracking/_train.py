@@ -123,8 +123,11 @@ def _synthetic(example: pd.DataFrame, column: str, spec, fitted) -> None:
     if finite.size == 0:
         return
     grid = np.linspace(finite.min(), finite.max(), n)
-    example[column] = np.round(grid).astype(values.dtype) \
-        if pd.api.types.is_integer_dtype(values) else grid.astype(values.dtype)
+    dtype = values.dtype
+    if not isinstance(dtype, np.dtype):  # a pandas extension type: numpy cannot cast to it
+        return
+    example[column] = np.round(grid).astype(dtype) \
+        if pd.api.types.is_integer_dtype(values) else grid.astype(dtype)
 
 
 def _mask_local_part(example: pd.DataFrame, column: str) -> None:
