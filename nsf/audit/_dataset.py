@@ -15,9 +15,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.dataset as pads
 
-from data_gen.dataset import check_dataset
-from data_gen.errors import WorldError
 from nsf.config import IDENTIFIER_COLUMNS
+from nsf.data import check_dataset
 from nsf.errors import NsfError
 
 __all__ = ["AuditTables", "read_audit_tables"]
@@ -62,16 +61,12 @@ def read_audit_tables(path: str | Path, quasi_identifiers: Sequence[str], *,
     root = Path(path)
     if not (root / "manifest.json").is_file():
         raise NsfError(f"{root}: not a dataset (no manifest.json); run `nsf simulate` first")
-    try:
-        manifest = check_dataset(root, checksums=False, signing_key=signing_key)
-        if "users" not in manifest["tables"]:
-            raise NsfError(f"{root}: no users table (expected users/part-*.parquet)")
-        if verify == "checksums":
-            check_dataset(root, manifest, tables=[t for t in ("users", "truth_users",
-                                                              "sensitive")
-                                                  if t in manifest["tables"]])
-    except WorldError as exc:
-        raise NsfError(str(exc)) from None
+    manifest = check_dataset(root, checksums=False, signing_key=signing_key)
+    if "users" not in manifest["tables"]:
+        raise NsfError(f"{root}: no users table (expected users/part-*.parquet)")
+    if verify == "checksums":
+        check_dataset(root, manifest, tables=[t for t in ("users", "truth_users", "sensitive")
+                                              if t in manifest["tables"]])
     users_files = _files(root, manifest, "users")
     available = _columns(users_files)
     wanted = ["user_id", *IDENTIFIER_COLUMNS, "apple_registered", *quasi_identifiers]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data_gen.identifiers import hash_identifiers
+from nsf.audit._hashing import hash_identifiers
 
 __all__ = ["LinkageResult", "link_tables", "simulate_recipient_table"]
 

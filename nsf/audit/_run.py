@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data_gen.identifiers import hash_identifiers
+from nsf.audit._hashing import hash_identifiers
 from nsf.audit._linkage import link_tables, simulate_recipient_table
 from nsf.audit._quasi import coarsen, k_anonymity
 from nsf.audit._reversal import ReversalResult, check_hex_digests, phone_in_space, recover_phones

@@ -16,7 +16,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from data_gen.dataset import read_summary
 from nsf.cli import app
 from nsf.cli._common import (
     ConfigArg,
@@ -27,6 +26,7 @@ from nsf.cli._common import (
     signing_key,
 )
 from nsf.config import ExperimentConfig
+from nsf.data import read_summary
 from nsf.errors import NsfError
 
 
@@ -49,6 +49,7 @@ def ensure_dataset(cfg: ExperimentConfig, *, force: bool = False, quiet: bool = 
                    workers: int | None = None):
     """Build or reuse the dataset, with a progress bar over chunks on a terminal."""
     from data_gen.dataset import build_dataset
+    from data_gen.errors import WorldError
     from nsf.execution import Executor
 
     show = not quiet and sys.stderr.isatty()
@@ -70,13 +71,16 @@ def ensure_dataset(cfg: ExperimentConfig, *, force: bool = False, quiet: bool = 
 
         n_workers = workers if workers is not None else cfg.simulate.workers
         with Executor(cfg.execution, n_workers) as executor:
-            return build_dataset(
-                cfg.world, seed=cfg.seed, name=cfg.name, data_dir=cfg.simulate.data_dir,
-                chunk_users=cfg.simulate.chunk_users, workers=executor.workers,
-                hmac_key=hmac_key(cfg), force=force, progress=progress,
-                verify=cfg.dataset.verify, on_wait=waiting,
-                run_tasks=executor.run_tasks if executor.parallel else None,
-                signing_key=signing_key(cfg))
+            try:
+                return build_dataset(
+                    cfg.world, seed=cfg.seed, name=cfg.name, data_dir=cfg.simulate.data_dir,
+                    chunk_users=cfg.simulate.chunk_users, workers=executor.workers,
+                    hmac_key=hmac_key(cfg), force=force, progress=progress,
+                    verify=cfg.dataset.verify, on_wait=waiting,
+                    run_tasks=executor.run_tasks if executor.parallel else None,
+                    signing_key=signing_key(cfg))
+            except WorldError as exc:  # the simulator's bad input: one line, exit 2
+                raise NsfError(str(exc)) from None
 
 
 @app.command("simulate")

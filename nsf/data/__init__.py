@@ -16,6 +16,8 @@ from nsf.data._description import (
     description_from_manifest,
 )
 from nsf.data._latest import export_latest
+from nsf.data._manifest import FORMAT as DATASET_FORMAT
+from nsf.data._manifest import check_dataset, read_manifest, read_summary
 from nsf.data._table import (
     categorical_columns,
     describe_table,
@@ -24,6 +26,7 @@ from nsf.data._table import (
 )
 
 __all__ = [
+    "DATASET_FORMAT",
     "DESCRIPTION_SCHEMA",
     "AttributeGroup",
     "Dataset",
@@ -33,10 +36,13 @@ __all__ = [
     "SharedCategory",
     "arrow_to_frame",
     "categorical_columns",
+    "check_dataset",
     "describe_table",
     "description_from_manifest",
     "export_latest",
     "open_dataset",
+    "read_manifest",
+    "read_summary",
     "read_user_table",
     "reading_summary",
     "sort_rows",

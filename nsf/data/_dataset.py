@@ -13,9 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from data_gen.dataset import check_dataset
-from data_gen.errors import WorldError
 from nsf.data._description import DatasetDescription, description_from_manifest
+from nsf.data._manifest import check_dataset
 from nsf.errors import NsfError
 
 #: How a dataset is verified against its manifest when read: row counts and content checksums,
@@ -83,10 +82,7 @@ class Dataset:
         """Verify a table's content checksum once (with ``verify="checksums"``; row counts were
         checked when the dataset was opened)."""
         if self.verify == "checksums" and name not in self._verified:
-            try:
-                check_dataset(self.path, self.manifest, tables=[name], rows=False)
-            except WorldError as exc:
-                raise NsfError(str(exc)) from None
+            check_dataset(self.path, self.manifest, tables=[name], rows=False)
             self._verified.add(name)
 
     def table(self, name: str, columns: Sequence[str] | None = None,
@@ -190,10 +186,7 @@ def open_dataset(path: str | Path, verify: Verify = "checksums", *,
     if verify not in ("checksums", "rows"):
         raise ValueError(f"verify must be 'checksums' or 'rows' (got {verify!r})")
     path = Path(path)
-    try:
-        manifest = check_dataset(path, checksums=False, signing_key=signing_key)
-    except WorldError as exc:
-        raise NsfError(str(exc)) from None
+    manifest = check_dataset(path, checksums=False, signing_key=signing_key)
     for table in ("feed", "outcomes"):
         if table not in manifest["tables"]:
             raise NsfError(f"{path}: dataset has no {table!r} table")

@@ -10,9 +10,8 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from data_gen.dataset import read_summary
-from data_gen.errors import WorldError
 from nsf.config import ExperimentConfig
+from nsf.data import read_summary
 from nsf.errors import NsfError
 
 __all__ = ["DEFAULT_OUT_DIR", "PACKAGES", "load_schema", "report_folder", "safe_name",
@@ -80,7 +79,7 @@ def _dataset_summary(study) -> tuple[dict | None, str]:
         return None, f"{path} not found (dataset moved or deleted; the study logged no copy)"
     try:
         summary = read_summary(Path(source))
-    except (WorldError, ValueError) as exc:
+    except ValueError as exc:  # NsfError included
         return None, f"{path} not used: {exc}"
     return summary, f"From {path} (the dataset the study read; checked against its manifest)."
 
