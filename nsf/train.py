@@ -45,9 +45,9 @@ def train(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
     if cfg.model.distributed:
         _check_distributed(cfg)
         if dataset is None:
-            from nsf.pipeline._prepare import _default_dataset
+            from nsf.pipeline import default_dataset
 
-            dataset = _default_dataset(cfg)
+            dataset = default_dataset(cfg)
     # The data is read and checked before a run exists: bad input leaves nothing behind.
     prepared = prepare(cfg, dataset, sample_subjects=cfg.model.sample_subjects)
     with tracked_run(cfg, role="train", variant="baseline", seed=cfg.seed,
@@ -56,7 +56,7 @@ def train(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
         log_description(prepared.description)
         if cfg.model.distributed:
             from nsf.execution import executor_for
-            from nsf.pipeline._distributed import fit_distributed
+            from nsf.pipeline import fit_distributed
 
             if dataset is None:  # not reached: set above for a distributed fit
                 raise NsfError("a distributed fit needs the simulated dataset")

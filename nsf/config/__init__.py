@@ -28,12 +28,14 @@ from nsf.config._frozen import Frozen
 from nsf.config._model import ModelConfig, ScoringConfig
 from nsf.config._policy import CostColumnsConfig, PolicyConfig
 from nsf.config._run import SimulateConfig
-from nsf.config._study import SIMULATED_THRESHOLD, StudyConfig
+from nsf.config._study import INCOME_BAND, SCHEDULE_DAYS, SIMULATED_THRESHOLD, StudyConfig
 from nsf.config._tracking import TrackingConfig
 from nsf.errors import NsfError
 
 __all__ = [
     "IDENTIFIER_COLUMNS",
+    "INCOME_BAND",
+    "SCHEDULE_DAYS",
     "SIMULATED_THRESHOLD",
     "AuditConfig",
     "CoarsenRule",

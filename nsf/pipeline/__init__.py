@@ -70,6 +70,7 @@ train_subjects=None, resample=None) -> FittedModel``
 from __future__ import annotations
 
 from nsf.models import FittedModel
+from nsf.pipeline._distributed import fit_distributed
 from nsf.pipeline._evaluate import Evaluation, evaluate_model, evaluate_predictions
 from nsf.pipeline._export import export_table
 from nsf.pipeline._fit import (
@@ -79,7 +80,13 @@ from nsf.pipeline._fit import (
     nested_subjects,
     predict_proba,
 )
-from nsf.pipeline._prepare import CrossFit, PreparedData, fairness_groups, prepare
+from nsf.pipeline._prepare import (
+    CrossFit,
+    PreparedData,
+    default_dataset,
+    fairness_groups,
+    prepare,
+)
 
 __all__ = [
     "CrossFit",
@@ -88,10 +95,12 @@ __all__ = [
     "FittedModel",
     "PreparedData",
     "TrainingResample",
+    "default_dataset",
     "evaluate_model",
     "evaluate_predictions",
     "export_table",
     "fairness_groups",
+    "fit_distributed",
     "fit_variant",
     "nested_subjects",
     "predict_proba",

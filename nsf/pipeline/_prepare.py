@@ -310,7 +310,8 @@ def assign_split(dates: pd.Series | None, users: pd.Series, cfg: SplitConfig,
                    f"{cfg.validation_fraction:g} of users on the {rest.size} earlier dates")
 
 
-def _default_dataset(cfg: ExperimentConfig) -> Dataset:
+def default_dataset(cfg: ExperimentConfig) -> Dataset:
+    """The dataset ``cfg.dataset.path`` names, opened and verified as the config says."""
     if cfg.dataset.path is None:
         raise NsfError("dataset.path is not set (the CLI simulates the configured world when "
                        "it is missing; from Python pass dataset=open_dataset(path))")
@@ -562,7 +563,7 @@ def prepare(cfg: ExperimentConfig, dataset: Dataset | None = None, *,
             raise NsfError("latent traits exist only in simulated datasets")
         prepared = _prepare_table(cfg, sample_subjects)
     else:
-        prepared = _prepare_simulated(cfg, dataset or _default_dataset(cfg), latents,
+        prepared = _prepare_simulated(cfg, dataset or default_dataset(cfg), latents,
                                       sample_subjects)
     for name, idx in (("training", prepared.train_index),
                       ("validation", prepared.validation_index),
