@@ -14,6 +14,7 @@ from typing import Any
 from nsf.report._families import family_sections, family_summaries
 from nsf.report._rules import RULE_STEPS, RULE_TEXT, recommend
 from nsf.study import BASELINE, SCHEMA, StudyResult, VariantResult
+from nsf.study.families import FAMILIES
 from nsf.vocabulary import NEEDED, NOT_SHOWN_NEEDED
 
 __all__ = ["REPORT_SCHEMA", "build_report_model"]
@@ -744,10 +745,13 @@ def _calibration(dataset_summary: dict | None, note: str | None) -> dict:
 
 
 #: Settings of the simulated world's case and of families that need it, by field prefix, and
-#: the family that uses them (None: the case's facts, simulated data only).
-_CASE_SETTINGS = (("study.ledger.", None), ("policy.", "decisions"),
-                  ("study.cost_margin", "decisions"), ("study.freshness.", "freshness"),
-                  ("study.volume_sizes", "volume"), ("world.", None), ("simulate.", None))
+#: the family that uses them (None: the case's facts, simulated data only): see
+#: :func:`_case_settings`.
+def _case_settings() -> tuple[tuple[str, str | None], ...]:
+    """The simulated case's settings (owner None) and each family's (its contract's
+    ``config``), by field prefix."""
+    families = tuple((prefix, f.name) for f in FAMILIES.values() for prefix in f.config)
+    return (("study.ledger.", None), *families, ("world.", None), ("simulate.", None))
 
 
 def _assumptions(study: StudyResult | None) -> list[dict]:
@@ -761,7 +765,7 @@ def _assumptions(study: StudyResult | None) -> list[dict]:
     ran = set(study.families)
     out = []
     for a in rows:
-        owner = next((fam for prefix, fam in _CASE_SETTINGS
+        owner = next((fam for prefix, fam in _case_settings()
                       if a["field"].startswith(prefix)), "")
         if owner is None or (owner and owner not in ran) or a["source"] == "CASE":
             continue
@@ -819,9 +823,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     skipped = {} if study is None else {f.family: f.reason for f in study.skipped_families}
     if study is not None:
         # A family without variants of its own (decisions) is present through its section.
-        families_present = {v.family for v in study.variants} | {
-            f for f in type(study.sections).model_fields
-            if getattr(study.sections, f) is not None}
+        families_present = {v.family for v in study.variants} | set(study.sections.present())
         for fam in study.config.get("study", {}).get("families") or []:
             if fam not in families_present and fam not in skipped:
                 missing.append(f"variant family {fam!r}: configured but absent from the result "

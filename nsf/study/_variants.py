@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from nsf.config import ExperimentConfig
 from nsf.config._study import INCOME_BAND
 from nsf.errors import NsfError
 from nsf.features import FeatureSelection, extra_specs, select_features
 from nsf.pipeline import TrainingResample
+from nsf.study._streams import replicate_seeds, stream
 from nsf.study.families import (
     BASELINE,
     DROP_ALL,
@@ -70,34 +68,12 @@ class Variant:
         }
 
 
-def stream(seed: int, *labels: str | int) -> np.random.Generator:
-    """An independent generator for one named purpose, derived from the experiment seed.
-
-    The same labels give the same stream whatever the order in which tasks run or the process
-    that runs them, which is what makes parallel results identical to serial ones.
-    """
-    key = [zlib.crc32(str(label).encode()) for label in labels]
-    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
-
-
 def training_resample(cfg: ExperimentConfig) -> TrainingResample | None:
     """The seeds' draw of the training subjects (``study.training_resample``; None: none)."""
     s = cfg.study
     if s.training_resample == "none":
         return None
     return TrainingResample(s.training_resample, s.training_fraction)
-
-
-def replicate_seeds(seed: int, k: int) -> list[int]:
-    """K training seeds: the experiment seed first (with ``study.training_resample: none``
-    replicate 0 is the `nsf train` model), then seeds derived from it."""
-    if seed is None:
-        raise ValueError("replicate_seeds needs the experiment seed")
-    out = [int(seed)]
-    for i in range(1, k):
-        state = np.random.SeedSequence(int(seed), spawn_key=(0x57D7, i)).generate_state(2)
-        out.append(int((int(state[0]) << 32 | int(state[1])) >> 2))
-    return out
 
 
 def _features(prepared, selection: FeatureSelection) -> tuple[tuple[str, bool], ...]:
