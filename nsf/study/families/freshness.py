@@ -530,6 +530,31 @@ def freshness_metrics(fresh: FreshnessSection) -> dict[str, float]:
     return out
 
 
+def ledger_retraining(result, facts, pool=None) -> dict:
+    """The ledger's retrainings after the build (point and upper) from the verdict."""
+    fresh = getattr(result.sections, "freshness", None)
+    if fresh is None:
+        times = facts.feed_days // facts.retrain_days
+        return {"studied": False, "retrains": times, "retrains_upper": times,
+                "verdict": f"not studied (family freshness did not run): one retraining every "
+                           f"{facts.retrain_days} days counted as needed [ASSUMPTION]"}
+    where = (f"freshness: a model frozen at {fresh.build_date} against retraining "
+             f"({', '.join(s.name for s in fresh.schedules)}) over "
+             f"{len(fresh.evaluation_dates)} dates")
+    if fresh.retraining_needed is False:
+        return {"studied": True, "retrains": 0, "retrains_upper": 0,
+                "verdict": f"{where}: retraining was not shown needed (every gain within the "
+                           f"margin {fresh.margin:g} {fresh.metric.upper()}); after the build "
+                           "only the scored users' records"}
+    state = "needed" if fresh.retraining_needed else "inconclusive (kept)"
+    return {"studied": True, "retrains": facts.feed_days // fresh.retrain_days,
+            "retrains_upper": facts.feed_days // fresh.retrain_days_upper,
+            "verdict": f"{where}: retraining {state}; {fresh.sufficient_schedule} "
+                       f"(every {fresh.retrain_days} days) suffices against the most frequent "
+                       f"(every {fresh.retrain_days_upper} days, the upper figure)"}
+
+
+
 # --- The report view ------------------------------------------------------------------------
 
 
@@ -642,6 +667,7 @@ FAMILY = Family(
     NAME, "After the build, did retraining on new data help, from when, and how much?",
     "dated rows: several observation dates before and after a build date", applies, variants,
     section=FreshnessSection, procedure=run_freshness, metrics=freshness_metrics,
+    ledger=ledger_retraining, ledger_role="retraining",
     config=("study.freshness.",),
     view=FamilyView("Freshness: does the model need new data after it is built?",
                     model=freshness_model, blocks=freshness_blocks,

@@ -489,6 +489,30 @@ def volume_figures(curve: dict) -> dict[str, bytes]:
     return {} if png is None else {"volume": png}
 
 
+def ledger_subjects(result, facts, pool: float) -> dict:
+    """The ledger's training subjects: the learning curve's smallest sufficient size."""
+    curve = result.sections.volume
+    if curve is None:
+        return {"needed": pool, "upper": pool, "verdict": "not studied (family volume did not "
+                "run): every user of the training pool counts as needed"}
+    sizes = [p.size for p in curve.points]
+    smallest = curve.smallest_sufficient
+    if smallest >= curve.n_all:
+        return {"needed": pool, "upper": pool,
+                "verdict": f"no training set smaller than all {curve.n_all:,} simulated "
+                "subjects was shown non-inferior: every user of the training pool counts as "
+                "needed"}
+    i = sizes.index(smallest)
+    upper = sizes[i + 1] if sizes[i + 1] < curve.n_all else pool
+    d = curve.points[i].difference
+    return {"needed": float(min(smallest, pool)), "upper": float(min(upper, pool)),
+            "verdict": f"learning curve: {smallest:,} subjects non-inferior to all "
+            f"{curve.n_all:,} ({curve.metric.upper()} difference {d.estimate:+.3f}, interval "
+            f"[{d.lower:+.3f}, {d.upper:+.3f}], margin {curve.margin:g}); a sample size, "
+            "taken as the same count at case scale [ASSUMPTION]"}
+
+
+
 def volume_metrics(curve: VolumeSection) -> dict[str, float]:
     """The parent run's metrics of the learning curve (``volume_*``)."""
     out = {"volume_n_all": float(curve.n_all),
@@ -503,6 +527,7 @@ FAMILY = Family(
     "volume", "How many subjects' data does training need?",
     "more training subjects than the smallest learning-curve size", applies, variants,
     section=VolumeSection, curve=curve_from_study, metrics=volume_metrics,
+    ledger=ledger_subjects, ledger_role="subjects",
     config=("study.volume_sizes",),
     view=FamilyView("Volume: how many people's data training needs", model=volume_model,
                     blocks=volume_blocks, figures=volume_figures, position=10))
