@@ -605,14 +605,16 @@ def _section_fields() -> dict[str, Any]:
     for family in FAMILIES.values():
         if family.section is not None:
             fields[family.name] = (family.section | None, Field(
-                None, description=f"The {family.name} family: {family.question}"))
+                None, description=f"Section of the family {family.name} ({family.question})"))
     for name, (model, description) in OTHER_SECTIONS.items():
         fields[name] = (model | None, Field(None, description=description))
     return fields
 
 
-FamilySections = create_model("FamilySections", __base__=_Sections,
-                              __module__=__name__, **_section_fields())
+FamilySections = create_model("FamilySections", __base__=_Sections, __module__=__name__,
+                              __doc__="One optional field per family that reports more than "
+                              "comparisons (its contract's section), and per section that "
+                              "belongs to no family.", **_section_fields())
 
 
 # --- the result ----------------------------------------------------------------------------
