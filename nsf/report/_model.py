@@ -93,6 +93,51 @@ def _rows(study: StudyResult, families: tuple[str, ...], metric: str,
     return out
 
 
+#: The report's comparison tables (``"<section>.<key>"`` of report.json); each family names its
+#: own (its contract's ``comparisons``), the user's declared variants go to ``custom``.
+SLOTS = ("attributes.drop_one", "attributes.drop_all", "attributes.keep_one",
+         "attributes.uncontested", "attributes.custom", "attributes.sensitive",
+         "granularity.rows", "population.rows", "retention.rows")
+
+
+def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[dict]]:
+    """Slot -> the comparison rows of the families that show theirs there, in registry
+    order (empty without a study)."""
+    out: dict[str, list[dict]] = {slot: [] for slot in SLOTS}
+    if study is None:
+        return out
+    for family in FAMILIES.values():
+        view = family.comparisons
+        if view is None:
+            continue
+        rows = _rows(study, (family.name,), metric, view.reference)
+        if view.order_by is not None:
+            rows = sorted(rows, key=lambda r, key=view.order_by: r.get(key) or 0)
+        out.setdefault(view.slot, []).extend(rows)
+    out["attributes.custom"] = _rows(study, ("custom",), metric)
+    return out
+
+
+def _sections_of(slots: dict[str, list[dict]]) -> dict[str, dict[str, list[dict]]]:
+    """``{"attributes": {"drop_one": rows, ...}, "granularity": {"rows": rows}, ...}``."""
+    out: dict[str, dict[str, list[dict]]] = {}
+    for slot, rows in slots.items():
+        section, key = slot.split(".", 1)
+        out.setdefault(section, {})[key] = rows
+    return out
+
+
+def _inventory_variant(study: StudyResult, reads: str, group: str) -> VariantResult | None:
+    """The variant about exactly ``group`` that the inventory's rule reads as ``reads``
+    (``necessity``, ``coarse``): the first family, in registry order, that gives one."""
+    for family in FAMILIES.values():
+        if family.comparisons is not None and family.comparisons.inventory == reads:
+            v = study.variant_for(family.name, group)
+            if v is not None:
+                return v
+    return None
+
+
 # --- sections -------------------------------------------------------------------------------
 
 def _settings(study: StudyResult | None) -> dict:
@@ -216,9 +261,8 @@ def _inventory(study: StudyResult, metric: str) -> dict:
               columns: list[str]) -> dict:
         # A group's contested status is the registry's, whatever subset study.groups covered.
         group_contested = contested.get(group, False)
-        nec = _comparison(study.variant_for("drop_one", group)
-                          or study.variant_for("drop_uncontested", group), metric, BASELINE)
-        crs = _comparison(study.variant_for("coarsen", group), metric, BASELINE)
+        nec = _comparison(_inventory_variant(study, "necessity", group), metric, BASELINE)
+        crs = _comparison(_inventory_variant(study, "coarse", group), metric, BASELINE)
         rel = reliance.get(group)
         prox = proxies.get(group)
         used = bool(used_features)
@@ -472,17 +516,11 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     missing += unviewed
     proxy_threshold = inventory["proxy_lift_threshold"]
 
+    slots = _comparison_slots(study, metric)
+    drop_one, drop_all = slots["attributes.drop_one"], slots["attributes.drop_all"]
+    coarsen, population = slots["granularity.rows"], slots["population.rows"]
+    retention = slots["retention.rows"]
     if study is not None:
-        drop_one = _rows(study, ("drop_one",), metric, BASELINE)
-        drop_all = _rows(study, ("drop_all",), metric, BASELINE)
-        uncontested = _rows(study, ("drop_uncontested",), metric, BASELINE)
-        keep_one = _rows(study, ("keep_one",), metric)
-        custom = _rows(study, ("custom",), metric)
-        coarsen = _rows(study, ("coarsen",), metric, BASELINE)
-        population = _rows(study, ("population",), metric)
-        retention = sorted(_rows(study, ("retention",), metric, BASELINE),
-                           key=lambda r: r.get("retention_days") or 0)
-        sensitive = _rows(study, ("sensitive",), metric)
         all_metrics = {v.name: {m: _comparison(v, m, BASELINE) for m in settings["metrics"]}
                        for v in study.variants}
         windows = study.inventory.history_windows
@@ -492,9 +530,6 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         top_k = study.settings.reliance_top_k
         eo_cut = study.settings.equalized_odds_cut
     else:
-        drop_one = drop_all = keep_one = custom = coarsen = population = retention = []
-        uncontested = []
-        sensitive = []
         all_metrics, full_days, minimal, reliance, top_k, eo_cut = {}, None, None, [], 1, 0.0
     fair = _fairness(study)
 
@@ -521,24 +556,28 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     if not calibration["available"] and simulated:
         missing.append(f"calibration summary: {calibration['note']}")
 
-    def answer(family: str, text: str) -> str:
+    owners = {f.comparisons.slot: f.name for f in FAMILIES.values()
+              if f.comparisons is not None}
+
+    def answer(slot: str, text: str) -> str:
         # A family that cannot apply to this dataset is said so, not counted as missing.
+        family = owners.get(slot)
         if family in skipped:
             return f"Not applicable: {skipped[family]}."
         return text
 
     summary = [
         {"key": "attributes", "number": 1, "question": QUESTIONS["attributes"],
-         "answer": answer("drop_one", _answer_attributes(drop_one, drop_all, metric, margin,
-                                                         conf))},
+         "answer": answer("attributes.drop_one",
+                          _answer_attributes(drop_one, drop_all, metric, margin, conf))},
         {"key": "granularity", "number": 2, "question": QUESTIONS["granularity"],
-         "answer": answer("coarsen", _answer_granularity(coarsen, metric))},
+         "answer": answer("granularity.rows", _answer_granularity(coarsen, metric))},
         {"key": "population", "number": 3,
          "question": QUESTIONS["population"] if simulated else QUESTIONS["population_table"],
-         "answer": answer("population", _answer_population(population, metric,
+         "answer": answer("population.rows", _answer_population(population, metric,
                                                            settings["population"]))},
         {"key": "retention", "number": 4, "question": QUESTIONS["retention"],
-         "answer": answer("retention", _answer_retention(retention, metric, full_days))},
+         "answer": answer("retention.rows", _answer_retention(retention, metric, full_days))},
         {"key": "fairness", "number": 5, "question": QUESTIONS["fairness"],
          "answer": _answer_fairness(fair, inventory, proxy_threshold, eo_cut)},
         {"key": "deidentification", "number": 6,
@@ -592,11 +631,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                      "run_ids": list(base.run_ids) if base is not None else []},
         "summary": summary,
         "inventory": inventory,
-        "attributes": {"drop_one": drop_one, "drop_all": drop_all, "keep_one": keep_one,
-                       "uncontested": uncontested,
-                       "custom": custom, "sensitive": sensitive},
-        "granularity": {"rows": coarsen},
-        "population": {"rows": population},
+        **_sections_of(slots),
         "retention": {"rows": retention, "full_history_days": full_days},
         "variant_metrics": all_metrics,
         "fairness": fair,

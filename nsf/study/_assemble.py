@@ -35,7 +35,7 @@ from nsf.study._result import (
     VariantResult,
 )
 from nsf.study._streams import stream
-from nsf.study.families import BASELINE, FAMILIES
+from nsf.study.families import BASELINE, FAMILIES, NECESSITY
 
 __all__ = ["TRUTH_FIELDS", "StudyParts", "assemble", "feature_inventory", "jsonable"]
 
@@ -146,7 +146,7 @@ def _reliance(study, compared: dict, contested: list[str], truth: dict | None) -
                 arr = np.asarray(xs, dtype=np.float64)
                 entry[key] = float(arr.mean())
                 entry[f"{key}_sd"] = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-        drop = _single_group_variant(study, "drop_one", group)
+        drop = _single_group_variant(study, NECESSITY, group)
         if drop is not None:
             m = compared[f"{drop.name}@{BASELINE}"]["metrics"][primary]
             entry["necessity"] = {"variant": drop.name, "metric": primary,

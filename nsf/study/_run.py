@@ -48,7 +48,7 @@ from nsf.study._stats import (
 )
 from nsf.study._streams import replicate_seeds, stream
 from nsf.study._variants import Variant, fit_key, resolve_study, training_resample, without
-from nsf.study.families import BASELINE, FAMILIES
+from nsf.study.families import BASELINE, FAMILIES, NECESSITY
 from nsf.vocabulary import HIGHER_IS_BETTER
 
 #: ``progress(stage, done, total)``; stages: fits, proxies, fairness, statistics, minimal set.
@@ -573,7 +573,7 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
     baseline = study.baseline
     drop_one = {}
     for g in contested:
-        v = _single_group_variant(study, "drop_one", g)
+        v = _single_group_variant(study, NECESSITY, g)
         if v is not None:
             drop_one[g] = compared[f"{v.name}@{BASELINE}"]["metrics"][primary]
     cache: dict[tuple[str, ...], dict] = {}

@@ -9,6 +9,7 @@ figures as the report, without an import circle.
 from nsf.views._blocks import (
     DECIDED_BY,
     MARKERS,
+    ComparisonView,
     FamilyView,
     decided_by_cell,
     fmt,
@@ -23,5 +24,6 @@ from nsf.views._blocks import (
     verdict_cell,
 )
 
-__all__ = ["DECIDED_BY", "MARKERS", "FamilyView", "decided_by_cell", "fmt", "h3", "interval",
-           "note", "num", "para", "png", "simultaneous_cell", "table", "verdict_cell"]
+__all__ = ["DECIDED_BY", "MARKERS", "ComparisonView", "FamilyView", "decided_by_cell", "fmt",
+           "h3", "interval", "note", "num", "para", "png", "simultaneous_cell", "table",
+           "verdict_cell"]

@@ -48,6 +48,27 @@ class FamilyView:
     position: int = 100
 
 
+@dataclass(frozen=True)
+class ComparisonView:
+    """How the report shows a family's comparisons in its core tables (the case's questions).
+
+    Attributes
+    ----------
+    slot : where its rows go in the report model: ``"<section>.<key>"`` of ``report.json``
+        (``attributes.drop_one``, ``granularity.rows``, ...).
+    reference : the arm its rows compare with (``"baseline"``; None: each variant's own
+        reference).
+    order_by : the row field that orders its rows (None: the result's order).
+    inventory : what the data inventory's rule reads from it: ``"necessity"`` (a group
+        removed) or ``"coarse"`` (a group coarsened); None: nothing.
+    """
+
+    slot: str
+    reference: str | None = "baseline"
+    order_by: str | None = None
+    inventory: str | None = None
+
+
 def num(x: Any) -> float | None:
     """A finite float, or None."""
     if x is None or isinstance(x, bool):

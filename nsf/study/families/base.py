@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nsf.features import FeatureSelection
-from nsf.views import FamilyView
+from nsf.views import ComparisonView, FamilyView
 
 #: The arm every default verdict compares with unless a family says otherwise.
 BASELINE = "baseline"
@@ -137,7 +137,10 @@ class Family:
     threshold : ``threshold(cfg) -> (threshold, how) | None``: the operating threshold it
         imposes on the fairness tables when it runs (None: none).
     view : its report view (:class:`nsf.views.FamilyView`, report and appendix), for its
-        section; None for a family shown by the report's core comparison tables.
+        section (None: no section of its own).
+    comparisons : where the report's core tables show its variants' comparisons
+        (:class:`nsf.views.ComparisonView`; None: not there, e.g. the learning curve's points
+        are in its own section).
     """
 
     name: str
@@ -157,6 +160,7 @@ class Family:
     needs_validation: bool = False
     threshold: Callable[[Any], tuple[int, str] | None] | None = None
     view: FamilyView | None = None
+    comparisons: ComparisonView | None = None
 
 
 def with_changes(base: FeatureSelection, **changes) -> FeatureSelection:

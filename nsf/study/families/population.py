@@ -4,6 +4,7 @@ population with its own label?"""
 from __future__ import annotations
 
 from nsf.study.families.base import Family, FamilyContext, Proposal
+from nsf.views import ComparisonView
 from nsf.vocabulary import NOT_SHOWN_NEEDED
 
 
@@ -44,4 +45,5 @@ def ledger_population(result, facts=None, pool=None) -> dict:
 
 FAMILY = Family("population", "Does a wider training population with a proxy label help?",
                 "a population column and a proxy label", applies, variants,
-                ledger=ledger_population, ledger_role="population")
+                ledger=ledger_population, ledger_role="population",
+                comparisons=ComparisonView("population.rows", reference=None))

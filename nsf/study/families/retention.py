@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nsf.study.families.base import Family, FamilyContext, Proposal, with_changes
+from nsf.views import ComparisonView
 from nsf.vocabulary import NOT_SHOWN_NEEDED
 
 
@@ -59,4 +60,5 @@ def ledger_history(result, facts, pool=None) -> dict:
 
 
 FAMILY = Family("retention", "How much history is needed?", "history windows", applies,
-                variants, ledger=ledger_history, ledger_role="history")
+                variants, ledger=ledger_history, ledger_role="history",
+                comparisons=ComparisonView("retention.rows", order_by="retention_days"))
