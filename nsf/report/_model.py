@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nsf.report._answers import (
+from nsf.report._answers import (  # noqa: F401  (SIMULATED_WORDS: re-exported)
+    SIMULATED_WORDS,
     _answer_attributes,
     _answer_audit,
     _answer_fairness,
