@@ -197,7 +197,7 @@ def with_designs(result, prepared, cfg):
     """
     from nsf.errors import NsfError
     from nsf.study._designs_section import DesignsSection
-    from nsf.study._run import jsonable
+    from nsf.study._assemble import jsonable
 
     wanted = cfg.study.designs
     if (wanted is not None and not wanted) or (wanted is None and
