@@ -180,9 +180,9 @@ FIGURE_CAPTION = ("Cost of the decision per 1,000 users a month, with 95% interv
 MAX_GROUP_ROWS = 40
 
 
-def _iv(i: dict | None) -> dict:
-    i = i or {}
-    return {"estimate": i.get("estimate"), "lower": i.get("lower"), "upper": i.get("upper")}
+def _iv(i) -> dict:
+    """An interval of the result (:class:`nsf.decisions.Interval`) as report numbers."""
+    return {"estimate": i.estimate, "lower": i.lower, "upper": i.upper}
 
 
 def decisions_model(section, study) -> dict[str, Any]:
@@ -195,17 +195,17 @@ def decisions_model(section, study) -> dict[str, Any]:
         "n_validation": r.n_validation, "baseline": r.baseline,
         "margin": study.settings.cost_margin,
         "oracle_note": r.oracle_note, "seconds": section.seconds,
-        "anchors": [{"name": a.name, "cost": _iv(a.cost_per_1k.model_dump()),
+        "anchors": [{"name": a.name, "cost": _iv(a.cost_per_1k),
                      "bundle_rate": a.bundle_rate, "thresholds": a.thresholds,
                      "threshold_rows": a.threshold_rows} for a in r.anchors],
-        "arms": [{"name": a.name, "cost": _iv(a.cost_per_1k.model_dump()),
+        "arms": [{"name": a.name, "cost": _iv(a.cost_per_1k),
                   "expected_cost": a.expected_cost_per_1k, "bundle_rate": a.bundle_rate,
                   "thresholds": a.thresholds,
-                  "oracle_gap": _iv(a.oracle_gap_per_1k.model_dump())
+                  "oracle_gap": _iv(a.oracle_gap_per_1k)
                   if a.oracle_gap_per_1k else None} for a in r.arms],
         "comparisons": [{"variant": c.variant, "label": label.get(c.variant, c.variant),
-                         "diff": _iv(c.cost_diff_per_1k.model_dump()), "verdict": c.verdict,
-                         "simultaneous": _iv(c.cost_diff_simultaneous.model_dump())
+                         "diff": _iv(c.cost_diff_per_1k), "verdict": c.verdict,
+                         "simultaneous": _iv(c.cost_diff_simultaneous)
                          if c.cost_diff_simultaneous else None,
                          "per_comparison_verdict": c.per_comparison_verdict,
                          "decided_by": c.decided_by,
