@@ -193,7 +193,8 @@ def decisions_model(section, study) -> dict[str, Any]:
         "unit": "money per 1,000 users per month (the data's currency; KRW when simulated)",
         "policy": r.policy, "horizon_days": r.horizon_days, "n_test": r.n_test,
         "n_validation": r.n_validation, "baseline": r.baseline,
-        "margin": study.settings.cost_margin,
+        "margin": study.settings.cost_margin if study.settings.cost_margin is not None
+        else study.config.get("study", {}).get("cost_margin"),  # a result before it was logged
         "oracle_note": r.oracle_note, "seconds": section.seconds,
         "anchors": [{"name": a.name, "cost": _iv(a.cost_per_1k),
                      "bundle_rate": a.bundle_rate, "thresholds": a.thresholds,
