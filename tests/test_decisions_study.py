@@ -141,7 +141,7 @@ def test_negative_cost_values_are_one_line(tmp_path):
 
 
 def test_decisions_summary_groups_variants_by_verdict():
-    from nsf.report._decisions import decisions_summary
+    from nsf.study.families.decisions import decisions_summary
 
     def comp(name, est, lo, hi, verdict, swap):
         return {"variant": name, "diff": {"estimate": est, "lower": lo, "upper": hi},

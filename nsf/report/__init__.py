@@ -24,16 +24,15 @@ Layers, each usable alone::
     html = render_html(model, document, figures)
 
 The inventory's recommendation rule is :func:`recommend` (stated as :data:`RULE_TEXT`). A variant
-family with its own typed result section registers its view with
-:func:`register_family_section`; the report core never names a family.
+family with its own typed result section declares its view in its module
+(:mod:`nsf.study.families`); a section of no family registers one with
+:func:`register_family_section`. The report core never names a family.
 """
 
 from nsf.report import (
-    _decisions,  # noqa: F401  (registers the decisions family's view)
     _designs,  # noqa: F401  (registers the sharing designs' view)
     _explanations,  # noqa: F401  (registers the explanations section)
-    _freshness,  # noqa: F401  (registers the freshness family's view)
-    _quantity,  # noqa: F401  (registers the quantity sections' views)
+    _quantity,  # noqa: F401  (registers the ledger's view)
 )
 from nsf.report._document import SECTIONS, build_document
 from nsf.report._families import register_family_section

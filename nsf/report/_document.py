@@ -16,6 +16,14 @@ import yaml
 from nsf.report._families import family_document_sections, family_headlines
 from nsf.report._figures import FIGURES
 from nsf.report._model import KEY_DISPARITIES
+from nsf.views import (  # noqa: F401  (fmt, interval: re-exported)
+    DECIDED_BY,
+    decided_by_cell,
+    fmt,
+    interval,
+    simultaneous_cell,
+    verdict_cell,
+)
 
 __all__ = ["SECTIONS", "build_document", "fmt", "interval"]
 
@@ -37,37 +45,6 @@ SECTIONS = (
 
 #: Marks a group value left out of the disparities (too few rows behind it).
 SMALL_MARK = "†"
-
-
-def fmt(x: Any, kind: str = "3") -> str:
-    """One number as text: ``3`` (3 decimals), ``4``, ``+3`` (signed), ``pct``, ``int``, ``1``."""
-    if x is None or (isinstance(x, bool) and kind != "bool"):
-        return "n/a"
-    if kind == "bool":
-        return "yes" if x else "no"
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if kind == "+3":
-        return f"{v:+.3f}"
-    if kind == "4":
-        return f"{v:.4f}"
-    if kind == "pct":
-        return f"{100 * v:.1f}%"
-    if kind == "int":
-        return f"{v:,.0f}"
-    if kind == "1":
-        return f"{v:.1f}"
-    if kind == "g":
-        return f"{v:g}"
-    return f"{v:.3f}"
-
-
-def interval(lo: Any, hi: Any, kind: str = "+3") -> str:
-    if lo is None and hi is None:
-        return ""
-    return f"[{fmt(lo, kind)}, {fmt(hi, kind)}]"
 
 
 def _conf(settings: dict) -> str:
@@ -105,35 +82,6 @@ def _h(text: str) -> dict:
 
 def _kv(pairs: list[tuple[str, str]], caption: str = "") -> dict:
     return _table(caption, ["item", "value"], [[k, v] for k, v in pairs])
-
-
-#: How the report names what decided a verdict.
-DECIDED_BY = {"simultaneous": "simultaneous interval", "holm": "Holm",
-              "per_comparison": "per-comparison interval"}
-
-
-def simultaneous_cell(r: dict) -> str:
-    """The interval that holds over the family, with the family's size, or 'n/a'."""
-    if r.get("simultaneous_lower") is None:
-        return "n/a"
-    return (f"{interval(r['simultaneous_lower'], r['simultaneous_upper'])} "
-            f"(family of {r.get('family_size') or '?'})")
-
-
-def verdict_cell(r: dict) -> str:
-    """The verdict, and the per-comparison interval's verdict when that differs."""
-    verdict = r.get("verdict") or "n/a"
-    own = r.get("per_comparison_verdict")
-    if r.get("verdict") and own and own != r["verdict"]:
-        return f"{verdict} (per comparison: {own})"
-    return verdict
-
-
-def decided_by_cell(r: dict) -> str:
-    """What decided the verdict (a result without the field was decided per comparison)."""
-    if not r.get("verdict"):
-        return "n/a"
-    return DECIDED_BY[r.get("decided_by") or "per_comparison"]
 
 
 def _comparison_table(rows: list[dict], caption: str, metric: str, *, show_groups=True,

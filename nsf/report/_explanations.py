@@ -78,4 +78,5 @@ def _figures(content: dict) -> dict[str, bytes]:
 
 
 register_family_section("explanations", title="Explanations: SHAP views, stability and the "
-                        "per-person view", model=_model, blocks=_blocks, figures=_figures)
+                        "per-person view", model=_model, blocks=_blocks, figures=_figures,
+                        position=40)

@@ -1,55 +1,56 @@
-"""Report views of the families' own result sections (the extension point of the report).
+"""Report views of the result's sections beyond comparisons (the extension point of the
+report).
 
-A family whose results need more than comparisons keeps them in its typed section of the study
-result (a field of :class:`nsf.study.FamilySections`; see :mod:`nsf.study._result`) and
-registers how the report shows it::
+A family declares its view in its own module (``view=FamilyView(...)`` in its
+:class:`nsf.study.families.Family`, the family contract); a section that belongs to no family
+(the ledger, the explanations, the sharing designs) registers its view here::
 
     register_family_section(
-        "decisions", title="Decisions in money",
+        "ledger", title="The data ledger",
         model=lambda section, study: {...},     # JSON-ready numbers, into report.json
         blocks=lambda content: [...],           # document blocks (p, note, table, list, ...)
         figures=lambda content: {...},          # optional: figure name -> PNG bytes
         headline=lambda content: [...],         # optional: blocks opening the summary
         summary=lambda content: {...})          # optional: {question, answer} for the summary
 
-The report core never names a family: :func:`build_report_model` puts every registered
-section the result holds under ``family_sections`` of ``report.json``, and
+The report core never names a family: :func:`build_report_model` puts every section the
+result holds that has a view under ``family_sections`` of ``report.json``, and
 :func:`build_document` adds one section per entry after the core sections. A section the
-result holds but no view is registered for is listed as missing.
+result holds but no view is known for is listed as missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from nsf.study.families import FAMILIES
+from nsf.views import FamilyView
 
 __all__ = ["FamilyView", "family_document_sections", "family_figures", "family_headlines",
            "family_sections", "family_summaries", "register_family_section"]
 
 
-@dataclass(frozen=True)
-class FamilyView:
-    """How the report shows one family's section."""
-
-    title: str
-    model: Callable[[Any, Any], dict]
-    blocks: Callable[[dict], list[dict]]
-    figures: Callable[[dict], dict[str, bytes]] | None = None
-    headline: Callable[[dict], list[dict]] | None = None
-    summary: Callable[[dict], dict | None] | None = None
-
-
 _VIEWS: dict[str, FamilyView] = {}
+
+
+def view_of(name: str) -> FamilyView | None:
+    """The view of the section ``name``: its family's (the registry), or one registered here."""
+    family = FAMILIES.get(name)
+    if family is not None and family.view is not None:
+        return family.view
+    return _VIEWS.get(name)
 
 
 def register_family_section(name: str, *, title: str, model: Callable[[Any, Any], dict],
                             blocks: Callable[[dict], list[dict]],
                             figures: Callable[[dict], dict[str, bytes]] | None = None,
                             headline: Callable[[dict], list[dict]] | None = None,
-                            summary: Callable[[dict], dict | None] | None = None) -> None:
-    """Register the report view of the family section ``name`` (a field of
-    :class:`nsf.study.FamilySections`).
+                            summary: Callable[[dict], dict | None] | None = None,
+                            position: int = 100) -> None:
+    """Register the report view of the section ``name`` (a field of
+    :class:`nsf.study.FamilySections` that belongs to no family; a family declares its view
+    in its module).
 
     Parameters
     ----------
@@ -62,8 +63,9 @@ def register_family_section(name: str, *, title: str, model: Callable[[Any, Any]
     headline : ``content -> blocks`` that open the report's summary (None: none).
     summary : ``content -> {"question", "answer"}`` (or None): the section's line in the
         report's summary.
+    position : where the section goes among these sections (ascending).
     """
-    _VIEWS[name] = FamilyView(title, model, blocks, figures, headline, summary)
+    _VIEWS[name] = FamilyView(title, model, blocks, figures, headline, summary, position)
 
 
 def unregister_family_section(name: str) -> None:
@@ -77,12 +79,11 @@ def family_sections(study) -> tuple[dict[str, dict], list[str]]:
     missing: list[str] = []
     if study is None:
         return out, missing
-    sections = study.sections
-    for name in type(sections).model_fields:
-        section = getattr(sections, name)
-        if section is None:
-            continue
-        view = _VIEWS.get(name)
+    present = study.sections.present()
+    order = sorted(present, key=lambda n: view_of(n).position if view_of(n) else 1000)
+    for name in order:
+        section = present[name]
+        view = view_of(name)
         if view is None:
             missing.append(f"family section {name!r}: the study logged it, but this version "
                            "of the report has no view registered for it")
@@ -95,7 +96,7 @@ def family_document_sections(model: dict, first_number: int) -> list[dict]:
     """Document sections ``{id, title, blocks}`` of the report model's family sections."""
     out = []
     for i, (name, entry) in enumerate((model.get("family_sections") or {}).items()):
-        view = _VIEWS.get(name)
+        view = view_of(name)
         blocks = view.blocks(entry["content"]) if view is not None else [
             {"type": "note", "text": f"No view registered for the family section {name!r}; "
                                      "its numbers are in report.json."}]
@@ -106,7 +107,7 @@ def family_document_sections(model: dict, first_number: int) -> list[dict]:
 
 def _viewed(model: dict):
     for name, entry in (model.get("family_sections") or {}).items():
-        view = _VIEWS.get(name)
+        view = view_of(name)
         if view is not None:
             yield view, entry["content"]
 
@@ -133,7 +134,7 @@ def family_summaries(families: dict[str, dict]) -> list[dict]:
     """The summary answers of the family sections (``family_sections`` output)."""
     out = []
     for name, entry in families.items():
-        view = _VIEWS.get(name)
+        view = view_of(name)
         answer = view.summary(entry["content"]) if view is not None and view.summary else None
         if answer:
             out.append({"key": name, "number": None, "question": answer["question"],

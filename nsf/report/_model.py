@@ -11,10 +11,25 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from nsf.report._answers import (  # noqa: F401  (SIMULATED_WORDS: re-exported)
+    SIMULATED_WORDS,
+    _answer_attributes,
+    _answer_audit,
+    _answer_fairness,
+    _answer_granularity,
+    _answer_identifiers,
+    _answer_population,
+    _answer_retention,
+    _diff_text,
+    _num,
+    _words,
+)
 from nsf.report._families import family_sections, family_summaries
+from nsf.report._method import _limitations, _model_card, _statistics_text
 from nsf.report._rules import RULE_STEPS, RULE_TEXT, recommend
 from nsf.study import BASELINE, SCHEMA, StudyResult, VariantResult
-from nsf.vocabulary import NEEDED, NOT_SHOWN_NEEDED
+from nsf.study.families import FAMILIES
+from nsf.vocabulary import NEEDED
 
 __all__ = ["REPORT_SCHEMA", "build_report_model"]
 
@@ -37,26 +52,6 @@ QUESTIONS = {
     "identifiers_table": "Are the columns that identify a person kept out of the model and its "
                          "records?",
 }
-
-
-def _num(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def _f3(x: float | None, signed: bool = False) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x:+.3f}" if signed else f"{x:.3f}"
-
-
-def _interval(lo: float | None, hi: float | None, signed: bool = True) -> str:
-    return f"[{_f3(lo, signed)}, {_f3(hi, signed)}]"
 
 
 def _comparison(variant: VariantResult | None, metric: str,
@@ -99,31 +94,52 @@ def _rows(study: StudyResult, families: tuple[str, ...], metric: str,
     return out
 
 
-def _verdict_words(row: dict) -> str:
-    return row.get("verdict") or "no verdict"
+#: The report's comparison tables (``"<section>.<key>"`` of report.json); each family names its
+#: own (its contract's ``comparisons``), the user's declared variants go to ``custom``.
+SLOTS = ("attributes.drop_one", "attributes.drop_all", "attributes.keep_one",
+         "attributes.uncontested", "attributes.custom", "attributes.sensitive",
+         "granularity.rows", "population.rows", "retention.rows")
 
 
-def _diff_text(row: dict, metric: str) -> str:
-    return (f"{_f3(row['estimate'], True)} {metric.upper()} "
-            f"{_interval(row['lower'], row['upper'])}")
+def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[dict]]:
+    """Slot -> the comparison rows of the families that show theirs there, in registry
+    order (empty without a study)."""
+    out: dict[str, list[dict]] = {slot: [] for slot in SLOTS}
+    if study is None:
+        return out
+    for family in FAMILIES.values():
+        view = family.comparisons
+        if view is None:
+            continue
+        rows = _rows(study, (family.name,), metric, view.reference)
+        if view.order_by is not None:
+            rows = sorted(rows, key=lambda r, key=view.order_by: r.get(key) or 0)
+        out.setdefault(view.slot, []).extend(rows)
+    out["attributes.custom"] = _rows(study, ("custom",), metric)
+    return out
+
+
+def _sections_of(slots: dict[str, list[dict]]) -> dict[str, dict[str, list[dict]]]:
+    """``{"attributes": {"drop_one": rows, ...}, "granularity": {"rows": rows}, ...}``."""
+    out: dict[str, dict[str, list[dict]]] = {}
+    for slot, rows in slots.items():
+        section, key = slot.split(".", 1)
+        out.setdefault(section, {})[key] = rows
+    return out
+
+
+def _inventory_variant(study: StudyResult, reads: str, group: str) -> VariantResult | None:
+    """The variant about exactly ``group`` that the inventory's rule reads as ``reads``
+    (``necessity``, ``coarse``): the first family, in registry order, that gives one."""
+    for family in FAMILIES.values():
+        if family.comparisons is not None and family.comparisons.inventory == reads:
+            v = study.variant_for(family.name, group)
+            if v is not None:
+                return v
+    return None
 
 
 # --- sections -------------------------------------------------------------------------------
-
-#: The simulated world's words for the outcome, the decision and the rows.
-SIMULATED_WORDS = {"positive": "NSF", "decision": "each purchase charged at once",
-                   "subjects": "users", "probability": "P(NSF)"}
-
-
-def _words(study: StudyResult | None) -> dict[str, str]:
-    """How the report names a positive row, the decision and the rows: the simulator's words
-    for simulated data, the dataset description's for a table."""
-    if study is None or study.dataset.kind == "simulated" or study.description is None:
-        return dict(SIMULATED_WORDS)
-    d = study.description
-    return {"positive": d.positive_name, "decision": d.decision, "subjects": d.subjects,
-            "probability": "P(outcome)"}
-
 
 def _settings(study: StudyResult | None) -> dict:
     if study is None:
@@ -246,9 +262,8 @@ def _inventory(study: StudyResult, metric: str) -> dict:
               columns: list[str]) -> dict:
         # A group's contested status is the registry's, whatever subset study.groups covered.
         group_contested = contested.get(group, False)
-        nec = _comparison(study.variant_for("drop_one", group)
-                          or study.variant_for("drop_uncontested", group), metric, BASELINE)
-        crs = _comparison(study.variant_for("coarsen", group), metric, BASELINE)
+        nec = _comparison(_inventory_variant(study, "necessity", group), metric, BASELINE)
+        crs = _comparison(_inventory_variant(study, "coarse", group), metric, BASELINE)
         rel = reliance.get(group)
         prox = proxies.get(group)
         used = bool(used_features)
@@ -392,342 +407,7 @@ def _reliance_gaps(rows: list[dict], top_k: int) -> list[str]:
 
 # --- summary answers ------------------------------------------------------------------------
 
-def _answer_attributes(rows: list[dict], drop_all: list[dict], metric: str,
-                       margin: float | None, conf: str) -> str:
-    if not rows:
-        return "Not answered: the study has no drop-one variants (the family was not run or " \
-               "every variant failed)."
-    needed = [r for r in rows if r["verdict"] == NEEDED]
-    not_shown = [r for r in rows if r["verdict"] == NOT_SHOWN_NEEDED]
-    inconcl = [r for r in rows if r["verdict"] not in (NEEDED, NOT_SHOWN_NEEDED)]
-    parts = [f"Of {len(rows)} contested attribute groups, {len(needed)} "
-             f"{'is' if len(needed) == 1 else 'are'} needed (removing it costs more than "
-             f"{_f3(margin)} {metric.upper()} with {conf} confidence)"]
-    if needed:
-        parts[0] += ": " + "; ".join(f"{r['groups'][0] if r['groups'] else r['variant']} "
-                                     f"{_diff_text(r, metric)}" for r in needed)
-    parts.append(f"{len(not_shown)} not shown needed"
-                 + (f" ({', '.join(g for r in not_shown for g in r['groups'])})"
-                    if not_shown else ""))
-    parts.append(f"{len(inconcl)} inconclusive (interval too wide to tell)")
-    text = "; ".join(parts) + "."
-    if drop_all:
-        r = drop_all[0]
-        text += (f" Removing all contested groups together changes {metric.upper()} by "
-                 f"{_diff_text(r, metric)} ({_verdict_words(r)}).")
-    return text
-
-
-def _answer_granularity(rows: list[dict], metric: str) -> str:
-    if not rows:
-        return "Not answered: the study has no coarsening variants."
-    # One group per variant, plus variants that coarsen several groups at once (coarse_all).
-    single = [r for r in rows if len(r["groups"]) == 1]
-    combined = [r for r in rows if len(r["groups"]) != 1]
-    text = ""
-    if single:
-        ok = [r["groups"][0] for r in single if r["verdict"] == NOT_SHOWN_NEEDED]
-        worse = [r for r in single if r["verdict"] == NEEDED]
-        rest = [r["groups"][0] for r in single
-                if r["verdict"] not in (NEEDED, NOT_SHOWN_NEEDED)]
-        text = (f"The coarse version is non-inferior to the raw data for {len(ok)} of "
-                f"{len(single)} groups" + (f" ({', '.join(ok)})" if ok else ""))
-        if worse:
-            text += "; coarsening costs more than the margin for " + "; ".join(
-                f"{r['groups'][0]} {_diff_text(r, metric)}" for r in worse)
-        if rest:
-            text += f"; inconclusive for {', '.join(rest)}"
-        text += "."
-    for r in combined:
-        what = ", ".join(r["groups"]) if r["groups"] else r["variant"]
-        text += (f" Coarsening {len(r['groups'])} groups together ({r['variant']}: {what}) "
-                 f"changes {metric.upper()} by {_diff_text(r, metric)} ({_verdict_words(r)}).")
-    return text.strip()
-
-
-def _answer_population(rows: list[dict], metric: str, evaluated_on: str | None) -> str:
-    if not rows:
-        return "Not answered: the study has no population variant."
-    out = []
-    evaluated_on = evaluated_on or "the evaluation population"
-    for r in rows:
-        who = "every row" if r.get("population") == "all" else f"{evaluated_on} only"
-        out.append(f"Training on {who} (label {r.get('label') or 'n/a'}) instead of the baseline "
-                   f"changes {metric.upper()} on {evaluated_on} by "
-                   f"{_diff_text(r, metric)}: the extra users' data is "
-                   f"{_verdict_words(r)}.")
-    return " ".join(out)
-
-
-def _answer_retention(rows: list[dict], metric: str, full_days: int | None) -> str:
-    if not rows:
-        return "Not answered: the study has no retention variants."
-    rows = sorted(rows, key=lambda r: r.get("retention_days") or 0)
-    # A window at least as long as the feed's longest is the baseline itself (same fits).
-    shorter = [r for r in rows if r.get("same_fits_as") != "baseline"]
-    same = [r for r in rows if r.get("same_fits_as") == "baseline"]
-    ok = [r for r in shorter if r["verdict"] == NOT_SHOWN_NEEDED]
-    text = "; ".join(f"{r.get('retention_days')} days {_diff_text(r, metric)} "
-                     f"({_verdict_words(r)})" for r in shorter)
-    full = f"the full history ({full_days} days)" if full_days else "the full history"
-    text = f"Against {full}: {text or 'no shorter window studied'}."
-    if same:
-        text += (" Windows of " + ", ".join(str(r.get("retention_days")) for r in same)
-                 + " days equal the full history (same model).")
-    if ok:
-        text += (f" The shortest window shown sufficient is {ok[0].get('retention_days')} "
-                 "days.")
-    else:
-        text += " No shorter window was shown sufficient."
-    return text
-
-
-def _answer_fairness(fair: dict, inventory: dict, threshold: float, cut: float) -> str:
-    attrs = fair.get("attributes") or {}
-    if not attrs:
-        return "Not answered: the study logged no fairness tables."
-    worst = []
-    for name, a in attrs.items():
-        if "+" in name:
-            continue
-        d = (a.get("disparities") or {}).get("equalized_odds_difference")
-        if d and d.get("estimate") is not None:
-            worst.append((d["estimate"], name, d))
-    worst.sort(reverse=True)
-    text = ""
-    if worst:
-        est, name, d = worst[0]
-        text = (f"The largest equalized-odds difference is by {name}: {_f3(est)} "
-                f"{_interval(d['lower'], d['upper'], False)}")
-        clear = [n for e, n, dd in worst if dd.get("lower") is not None and dd["lower"] > cut]
-        text += (f"; attributes whose lower bound exceeds {cut:g}: {', '.join(clear)}. "
-                 if clear else f"; no attribute's lower bound exceeds {cut:g}. ")
-    strong = sorted(((r["proxy"]["lift"], r["group"], r["proxy"]["target"])
-                     for r in inventory.get("rows") or [] if r.get("proxy")
-                     and r["proxy"]["lift"] >= threshold), reverse=True)
-    seen: dict[str, tuple] = {}
-    for lift, g, t in strong:
-        seen.setdefault(g, (lift, t))
-    if seen:
-        text += "Proxies (lift at or above " + f"{threshold:g}): " + ", ".join(
-            f"{g} for {t} ({lift:.3f})" for g, (lift, t) in seen.items()) + "."
-    else:
-        text += f"No contested group reaches the proxy threshold ({threshold:g})."
-    return text
-
-
-def _answer_identifiers(study: StudyResult | None) -> str:
-    declared = ((study.config.get("dataset") or {}).get("table") or {}).get(
-        "identifier_columns") if study is not None else None
-    which = (f"the declared identifier columns ({', '.join(declared)})" if declared else
-             "no column was declared in dataset.table.identifier_columns")
-    return ("Not applicable: the de-identification audit attacks shared hashed identifiers; "
-            f"this table shares none with the model. {which[0].upper()}{which[1:]}; a feature "
-            "column that looks like an identifier (digests, e-mail or phone patterns, nearly one "
-            "value per row) stops the study before any fit, so no identifier is a feature or "
-            "reaches the logged models.")
-
-
-def _answer_audit(audit: dict | None) -> str:
-    if not audit or not audit.get("available"):
-        return ("Not measured in this experiment: run `nsf audit CONFIG` (same config) and "
-                "regenerate the report.")
-    m = audit.get("metrics") or {}
-
-    def pct(key):
-        v = m.get(key)
-        return "n/a" if v is None else f"{100 * v:.1f}%"
-
-    text = (f"Unsalted SHA-256 is reversible by enumeration: {pct('phone_recovered_fraction')} "
-            f"of phone digests were recovered in an enumerated sub-space of "
-            f"{m.get('phone_space_size', 0):,.0f} numbers "
-            f"({pct('phone_recovered_in_space_fraction')} of those in it), at "
-            f"{m.get('hashes_per_s', 0):,.0f} hashes/s, so the whole 10^8 "
-            f"space takes about {m.get('full_space_seconds_est', 0):,.0f} s on one machine. "
-            f"{pct('link_fraction')} of the recipient's rows were linked "
-            f"({pct('link_precision')} correctly). {pct('unique_fraction')} of users are unique on "
-            f"the shared quasi-identifiers ({pct('unique_fraction_coarse')} after coarsening).")
-    if "hmac_phone_recovered_fraction" in m:
-        text += (f" With a keyed HMAC: {pct('hmac_phone_recovered_fraction')} recovered, "
-                 f"{pct('hmac_link_fraction')} linked.")
-    return text
-
-
-# --- model card, method, reproducibility ----------------------------------------------------
-
-def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
-    base = study.baseline if study is not None else None
-    ds = study.dataset if study is not None else None
-    metrics = base.metrics if base is not None else {}
-    simulated = ds is None or ds.kind == "simulated"
-    words = settings.get("words") or SIMULATED_WORDS
-
-    def mean_sd(key):
-        return metrics[key].model_dump()
-
-    return {
-        "details": {
-            "model": settings.get("model"),
-            "score": f"round(100 x calibrated {words['probability']}), 0-100",
-            "target": settings.get("outcome") or "n/a",
-            "population": (base.population if simulated else settings.get("population"))
-            if base else None,
-            "label": (base.label if simulated else (study.description.target_column
-                                                     if study.description else "the target"))
-            if base else None,
-            "n_features": base.n_features if base else None,
-            "seeds": list(base.seeds) if base else [],
-            "run_ids": list(base.run_ids) if base else [],
-            "developed_by": "nsf (reproduction of the Kakao Pay / Alipay / Apple NSF score "
-                            "for audit; not the original model)" if simulated else
-                            "nsf (a data-minimisation and fairness study of a score trained on "
-                            "the user's table; not a production model)",
-        },
-        "intended_use": [
-            "Research and audit: measure which shared data the score needed and who it treats "
-            "differently, to inform data-protection and fairness assessments.",
-            "Out of scope: decisions about real people. The model is trained on simulated data "
-            "and reproduces the kind of score, not Apple's or Alipay's." if simulated else
-            "Out of scope: decisions about real people. The model is a study model of the "
-            "user's table, trained to measure what each attribute group adds.",
-        ],
-        "factors": {
-            "evaluated": list((fair.get("attributes") or {}).keys()),
-            "skipped": fair.get("skipped") or [],
-            "note": "Sensitive attributes are used only for evaluation, never as features of "
-                    "the default model (the 'sensitive' variant shows what adding them would "
-                    "change).",
-        },
-        "metrics": {
-            "primary": settings.get("primary_metric"),
-            "reported": ["test_auc", "test_pr_auc", "test_brier", "test_log_loss", "test_ece",
-                         "test_ks", "test_gini"],
-            "threshold": settings.get("threshold"),
-            "threshold_meaning": "a score at or above it means 'charge each purchase "
-                                 "immediately' (flagged)" if simulated else
-                                 f"a score at or above it means '{words['decision']}' (flagged; "
-                                 f"{settings.get('threshold_source') or 'study.threshold'})",
-            "uncertainty": "mean and SD over training seeds; differences with paired bootstrap "
-                           "intervals over test rows and seeds",
-        },
-        "evaluation_data": {k: getattr(ds, k, None) for k in (
-            "split", "test_rows", "test_nsf_rate", "test_digest", "plain_cv_auc",
-            "plain_cv_note")},
-        "training_data": {k: getattr(ds, k, None) for k in (
-            "kind", "source", "digest", "train_rows", "validation_rows")},
-        "quantitative_analyses": {k: mean_sd(k) for k in metrics},
-        "ethical_considerations": [
-            *(["The case: every Kakao Pay user's data (including the >80% who never used "
-               "Apple's billing) was sent abroad and pseudonymised with unsalted SHA-256; "
-               "regulators found it excessive and reversible."] if simulated else []),
-            "Contested attributes can act as proxies for the sensitive attributes ("
-            + (", ".join(fair.get("attributes") or {}) or "none evaluated")
-            + "); the proxy table and the inventory's proxy rule make this visible.",
-            "A score that decides billing treatment can shift costs (immediate charging) onto "
-            "groups with higher error rates; see the fairness section." if simulated else
-            f"A score that decides who is {words['decision']} can shift its burden onto "
-            "groups with higher error rates; see the fairness section.",
-        ],
-        "caveats": [
-            "Simulated data: effects follow the simulator's documented assumptions; "
-            "real data can differ." if simulated else "The user's own table: effects hold for "
-            "its rows and may not carry over to another population or period.",
-            "Small studies (such as the smoke config) give wide intervals: 'inconclusive' "
-            "means the data cannot tell, not that an attribute is harmless or needed.",
-            "Reliance (SHAP, permutation) describes this model, not necessity: a group the "
-            "model relies on can be replaced by correlated data when it is removed.",
-        ],
-    }
-
-
-def _statistics_text(settings: dict) -> list[str]:
-    conf = settings.get("confidence")
-    conf_s = "n/a" if conf is None else f"{conf:.0%}"
-    logged = settings.get("thresholds") or {}
-    resample = logged.get("training_resample") or "none"
-    if resample == "none":
-        training = ("each seed changes only the model's seed, on the same training rows, so "
-                    "the intervals describe this one training sample")
-        seeds = "seeds resampled within each arm"
-    else:
-        drawn = ("a bootstrap of subjects" if resample == "bootstrap" else
-                 f"a subsample of {logged.get('training_fraction'):g} of the subjects")
-        training = (f"each seed re-draws the training and calibration subjects ({drawn}), the "
-                    "same draw for every variant, so the intervals cover the training sample "
-                    "too")
-        seeds = ("seeds resampled together for both arms (paired), and the interval widened "
-                 "by t / z at the Welch-Satterthwaite degrees of freedom of its rows and seeds "
-                 "parts")
-    return [
-        f"Every variant and the baseline are trained with the same {settings.get('n_seeds')} "
-        "seeds on the same split and evaluated on the same test rows "
-        f"({settings.get('population') or 'the evaluation population'}); {training}.",
-        f"Differences to the reference get {conf_s} intervals from a paired bootstrap "
-        f"({settings.get('n_bootstrap')} replicates): test rows resampled once (stratified by "
-        f"outcome) and shared by both arms and all seeds, {seeds} "
-        f"(interval target: {settings.get('interval_target')}). No DeLong test: it is invalid "
-        "for nested models (Demler et al., Stat Med 2012).",
-        f"Non-inferiority verdicts against a margin of {_f3(settings.get('margin'))} "
-        f"{str(settings.get('primary_metric')).upper()}: 'needed' when removing the data costs "
-        "more than the margin with confidence; 'not shown needed' when the worst case stays "
-        "within the margin; 'inconclusive' otherwise (roles swap for data a variant adds).",
-        _multiplicity_text(settings.get("multiplicity"), conf_s),
-        f"Fairness: group metrics (fairlearn MetricFrame) averaged over seeds, crossed "
-        f"bootstrap intervals ({settings.get('fairness_n_bootstrap')} replicates; rows within "
-        "group x outcome cells, and seeds); each variant's disparity change is paired with the "
-        "baseline on the same resamples.",
-        "Proxy strength: each contested group alone predicts a sensitive attribute with a "
-        "cross-validated classifier; lift = score - chance (AUC - 0.5 for two classes, "
-        "balanced accuracy - 1/k for k).",
-        "Reliance: TreeSHAP share and grouped permutation AUC drop of the baseline, mean over "
-        "seeds; kept apart from necessity (retraining without the group).",
-    ]
-
-
-def _multiplicity_text(method: str | None, conf: str) -> str:
-    """The method section's sentence on how the verdicts of a family hold jointly."""
-    if method == "max_statistic":
-        how = ("every interval of the family is widened to one per-comparison level at which "
-               "all of them cover their paired bootstrap replicates jointly (max-statistic on "
-               "the percentile scale; Mandel & Betensky 2008), and the verdict is read from "
-               "that simultaneous interval")
-    elif method == "holm":
-        how = ("the verdicts come from Holm's step-down procedure on one-sided paired "
-               "bootstrap p-values; the simultaneous interval shown is Bonferroni's")
-    else:
-        return ("Multiplicity: none; every verdict is read from its own per-comparison "
-                "interval (no family-wise control).")
-    return (f"Multiplicity ({method}): within each family (its variants against one "
-            f"reference, per metric) the verdicts control the family-wise error at {conf}: "
-            f"{how}. Tables show the per-comparison interval, the simultaneous one and which "
-            "decided the verdict.")
-
-
-def _limitations(study: StudyResult | None, settings: dict) -> list[str]:
-    ds = study.dataset if study is not None else None
-    out = [
-        "The data are simulated: absolute numbers are illustrations; the direction and the "
-        "method carry over, not the values." if ds is None or ds.kind == "simulated" else
-        "The data are the user's own table: the numbers describe that table and its sample.",
-        f"Test rows: {ds.test_rows if ds else 'n/a'} with a "
-        f"{(settings.get('words') or SIMULATED_WORDS)['positive']} rate of "
-        f"{((ds.test_nsf_rate if ds else None) or 0):.1%}; intervals shrink with more rows and "
-        "seeds.",
-        "Verdicts are per attribute group, not per column; a group judged not needed may "
-        "still hold one useful column.",
-        "Proxy lifts are point estimates from cross-validation without intervals.",
-    ]
-    if settings.get("multiplicity") in (None, "none"):
-        out.append("Multiple comparisons: each verdict is at its own confidence level; with "
-                   "many variants some verdicts are expected to be wrong by chance.")
-    else:
-        out.append("Simultaneous verdicts are more cautious: with a family of many variants, "
-                   "an effect that one comparison alone would call 'needed' can stay "
-                   "'inconclusive'. The minimal-set search judges its steps one at a time.")
-    if settings.get("n_seeds", 0) < 3:
-        out.append("Fewer than three training seeds: seed variance is poorly estimated.")
-    return out
-
+# --- calibration, assumptions, reproducibility --------------------------------------------
 
 def _calibration(dataset_summary: dict | None, note: str | None) -> dict:
     if not dataset_summary:
@@ -744,10 +424,13 @@ def _calibration(dataset_summary: dict | None, note: str | None) -> dict:
 
 
 #: Settings of the simulated world's case and of families that need it, by field prefix, and
-#: the family that uses them (None: the case's facts, simulated data only).
-_CASE_SETTINGS = (("study.ledger.", None), ("policy.", "decisions"),
-                  ("study.cost_margin", "decisions"), ("study.freshness.", "freshness"),
-                  ("study.volume_sizes", "volume"), ("world.", None), ("simulate.", None))
+#: the family that uses them (None: the case's facts, simulated data only): see
+#: :func:`_case_settings`.
+def _case_settings() -> tuple[tuple[str, str | None], ...]:
+    """The simulated case's settings (owner None) and each family's (its contract's
+    ``config``), by field prefix."""
+    families = tuple((prefix, f.name) for f in FAMILIES.values() for prefix in f.config)
+    return (("study.ledger.", None), *families, ("world.", None), ("simulate.", None))
 
 
 def _assumptions(study: StudyResult | None) -> list[dict]:
@@ -761,7 +444,7 @@ def _assumptions(study: StudyResult | None) -> list[dict]:
     ran = set(study.families)
     out = []
     for a in rows:
-        owner = next((fam for prefix, fam in _CASE_SETTINGS
+        owner = next((fam for prefix, fam in _case_settings()
                       if a["field"].startswith(prefix)), "")
         if owner is None or (owner and owner not in ran) or a["source"] == "CASE":
             continue
@@ -819,9 +502,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     skipped = {} if study is None else {f.family: f.reason for f in study.skipped_families}
     if study is not None:
         # A family without variants of its own (decisions) is present through its section.
-        families_present = {v.family for v in study.variants} | {
-            f for f in type(study.sections).model_fields
-            if getattr(study.sections, f) is not None}
+        families_present = {v.family for v in study.variants} | set(study.sections.present())
         for fam in study.config.get("study", {}).get("families") or []:
             if fam not in families_present and fam not in skipped:
                 missing.append(f"variant family {fam!r}: configured but absent from the result "
@@ -836,17 +517,11 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     missing += unviewed
     proxy_threshold = inventory["proxy_lift_threshold"]
 
+    slots = _comparison_slots(study, metric)
+    drop_one, drop_all = slots["attributes.drop_one"], slots["attributes.drop_all"]
+    coarsen, population = slots["granularity.rows"], slots["population.rows"]
+    retention = slots["retention.rows"]
     if study is not None:
-        drop_one = _rows(study, ("drop_one",), metric, BASELINE)
-        drop_all = _rows(study, ("drop_all",), metric, BASELINE)
-        uncontested = _rows(study, ("drop_uncontested",), metric, BASELINE)
-        keep_one = _rows(study, ("keep_one",), metric)
-        custom = _rows(study, ("custom",), metric)
-        coarsen = _rows(study, ("coarsen",), metric, BASELINE)
-        population = _rows(study, ("population",), metric)
-        retention = sorted(_rows(study, ("retention",), metric, BASELINE),
-                           key=lambda r: r.get("retention_days") or 0)
-        sensitive = _rows(study, ("sensitive",), metric)
         all_metrics = {v.name: {m: _comparison(v, m, BASELINE) for m in settings["metrics"]}
                        for v in study.variants}
         windows = study.inventory.history_windows
@@ -856,9 +531,6 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         top_k = study.settings.reliance_top_k
         eo_cut = study.settings.equalized_odds_cut
     else:
-        drop_one = drop_all = keep_one = custom = coarsen = population = retention = []
-        uncontested = []
-        sensitive = []
         all_metrics, full_days, minimal, reliance, top_k, eo_cut = {}, None, None, [], 1, 0.0
     fair = _fairness(study)
 
@@ -885,24 +557,28 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     if not calibration["available"] and simulated:
         missing.append(f"calibration summary: {calibration['note']}")
 
-    def answer(family: str, text: str) -> str:
+    owners = {f.comparisons.slot: f.name for f in FAMILIES.values()
+              if f.comparisons is not None}
+
+    def answer(slot: str, text: str) -> str:
         # A family that cannot apply to this dataset is said so, not counted as missing.
+        family = owners.get(slot)
         if family in skipped:
             return f"Not applicable: {skipped[family]}."
         return text
 
     summary = [
         {"key": "attributes", "number": 1, "question": QUESTIONS["attributes"],
-         "answer": answer("drop_one", _answer_attributes(drop_one, drop_all, metric, margin,
-                                                         conf))},
+         "answer": answer("attributes.drop_one",
+                          _answer_attributes(drop_one, drop_all, metric, margin, conf))},
         {"key": "granularity", "number": 2, "question": QUESTIONS["granularity"],
-         "answer": answer("coarsen", _answer_granularity(coarsen, metric))},
+         "answer": answer("granularity.rows", _answer_granularity(coarsen, metric))},
         {"key": "population", "number": 3,
          "question": QUESTIONS["population"] if simulated else QUESTIONS["population_table"],
-         "answer": answer("population", _answer_population(population, metric,
+         "answer": answer("population.rows", _answer_population(population, metric,
                                                            settings["population"]))},
         {"key": "retention", "number": 4, "question": QUESTIONS["retention"],
-         "answer": answer("retention", _answer_retention(retention, metric, full_days))},
+         "answer": answer("retention.rows", _answer_retention(retention, metric, full_days))},
         {"key": "fairness", "number": 5, "question": QUESTIONS["fairness"],
          "answer": _answer_fairness(fair, inventory, proxy_threshold, eo_cut)},
         {"key": "deidentification", "number": 6,
@@ -956,11 +632,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                      "run_ids": list(base.run_ids) if base is not None else []},
         "summary": summary,
         "inventory": inventory,
-        "attributes": {"drop_one": drop_one, "drop_all": drop_all, "keep_one": keep_one,
-                       "uncontested": uncontested,
-                       "custom": custom, "sensitive": sensitive},
-        "granularity": {"rows": coarsen},
-        "population": {"rows": population},
+        **_sections_of(slots),
         "retention": {"rows": retention, "full_history_days": full_days},
         "variant_metrics": all_metrics,
         "fairness": fair,

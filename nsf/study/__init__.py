@@ -60,8 +60,10 @@ report with validation. Variants carry their family (registered in
 metric, the estimate, interval, margin and verdict (:mod:`nsf.vocabulary`); ``settings`` holds
 every threshold that decided an answer; ``skipped_families`` the families that cannot apply to
 the data, with the reason; ``inventory`` the feature registry as the study saw it;
-``description`` the dataset description. A family with more to say than comparisons adds its
-own typed section (:class:`FamilySections`; see the docstring of :mod:`nsf.study._result`).
+``description`` the dataset description. A family with more to say than comparisons declares
+its own typed section in its module (the family contract, :class:`nsf.study.families.Family`:
+section, procedure or curve, report view, MLflow metrics, ledger factor, config); the result's
+:class:`FamilySections` has one field per such registered family.
 
 CSV artifacts (:func:`study_tables`): ``variants.csv`` (variant, family, reference, subject,
 metric, estimate, lower, upper, reference_estimate, variant_estimate, margin, verdict,
@@ -89,16 +91,15 @@ from nsf.study._result import (
 )
 from nsf.study._run import TRUTH_FIELDS, FitStore, feature_inventory, run_study
 from nsf.study._stats import HIGHER_IS_BETTER, verdict_for
+from nsf.study._streams import replicate_seeds, stream
 from nsf.study._tables import study_tables
 from nsf.study._variants import (
     BASELINE,
     ResolvedStudy,
     Variant,
     fit_key,
-    replicate_seeds,
     resolve_study,
     resolve_variants,
-    stream,
 )
 
 __all__ = [

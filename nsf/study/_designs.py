@@ -196,8 +196,8 @@ def with_designs(result, prepared, cfg):
         A name in ``study.designs`` that is not a design of this study.
     """
     from nsf.errors import NsfError
+    from nsf.study._assemble import jsonable
     from nsf.study._designs_section import DesignsSection
-    from nsf.study._run import jsonable
 
     wanted = cfg.study.designs
     if (wanted is not None and not wanted) or (wanted is None and

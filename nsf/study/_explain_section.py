@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from nsf.study._result import FamilySection, ResultModel
+from nsf.study._section import FamilySection, ResultModel
 
 Num = float | None
 

@@ -18,7 +18,8 @@ from nsf.pipeline import (
     fit_variant,
 )
 from nsf.study._explain import explain_fit
-from nsf.study._variants import Variant, stream
+from nsf.study._streams import stream
+from nsf.study._variants import Variant
 
 
 @dataclass(frozen=True)

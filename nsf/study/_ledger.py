@@ -27,77 +27,29 @@ from __future__ import annotations
 
 import re
 
+from nsf.study.families import FAMILIES
 from nsf.vocabulary import NOT_SHOWN_NEEDED
 
-__all__ = ["build_ledger"]
+__all__ = ["LEDGER_ROLES", "build_ledger"]
+
+#: The factors the families give the ledger (their contract's ``ledger_role``): the training
+#: pool, the training subjects, the history per subject, the retrainings after the build.
+LEDGER_ROLES = ("population", "subjects", "history", "retraining")
+
+
+def _factor(role: str):
+    """The ledger factor ``(result, facts, pool) -> dict`` of the family that gives ``role``."""
+    for family in FAMILIES.values():
+        if family.ledger_role == role and family.ledger is not None:
+            return family.ledger
+    raise RuntimeError(f"no registered family gives the ledger's {role!r} factor")
+
+
+def _freshness(result, facts) -> dict:
+    """The retraining factor (the freshness verdict), for tests."""
+    return _factor("retraining")(result, facts, None)
 
 _CASE_CATEGORY = re.compile(r"^(\d+) ")
-
-
-def _sufficient(points: list[tuple[float, str | None]]) -> int | None:
-    """Index of the smallest point that, with every larger one, is 'not shown needed'."""
-    best = None
-    for i in range(len(points) - 1, -1, -1):
-        if points[i][1] != NOT_SHOWN_NEEDED:
-            break
-        best = i
-    return best
-
-
-def _subjects(result, facts, pool: float) -> dict:
-    curve = result.sections.volume
-    if curve is None:
-        return {"needed": pool, "upper": pool, "verdict": "not studied (family volume did not "
-                "run): every user of the training pool counts as needed"}
-    sizes = [p.size for p in curve.points]
-    smallest = curve.smallest_sufficient
-    if smallest >= curve.n_all:
-        return {"needed": pool, "upper": pool,
-                "verdict": f"no training set smaller than all {curve.n_all:,} simulated "
-                "subjects was shown non-inferior: every user of the training pool counts as "
-                "needed"}
-    i = sizes.index(smallest)
-    upper = sizes[i + 1] if sizes[i + 1] < curve.n_all else pool
-    d = curve.points[i].difference
-    return {"needed": float(min(smallest, pool)), "upper": float(min(upper, pool)),
-            "verdict": f"learning curve: {smallest:,} subjects non-inferior to all "
-            f"{curve.n_all:,} ({curve.metric.upper()} difference {d.estimate:+.3f}, interval "
-            f"[{d.lower:+.3f}, {d.upper:+.3f}], margin {curve.margin:g}); a sample size, "
-            "taken as the same count at case scale [ASSUMPTION]"}
-
-
-def _history(result, facts) -> dict:
-    windows = result.inventory.history_windows
-    full = max(windows) if windows else facts.training_days
-    rows = sorted(((v.selection.retention_days, v.verdict)
-                   for v in result.variants_of("retention")
-                   if v.selection.retention_days is not None), key=lambda r: r[0])
-    rows = [r for r in rows if r[0] < full]
-    i = _sufficient(rows)
-    if i is None:
-        days = upper = full
-        verdict = (f"no retention window shorter than the full {full} days was shown "
-                   "non-inferior" if rows else "not studied (family retention did not run)")
-    else:
-        days = rows[i][0]
-        upper = rows[i + 1][0] if i + 1 < len(rows) else full
-        verdict = (f"retention: windows of {days} days and longer non-inferior to the full "
-                   f"{full} days")
-    return {"needed": float(min(days, facts.training_days)),
-            "upper": float(min(upper, facts.training_days)), "verdict": verdict}
-
-
-def _population(result) -> dict:
-    variants = result.variants_of("population")
-    apple = (result.config.get("target") or {}).get("population", "apple") == "apple"
-    if not variants:
-        return {"apple_only": apple, "verdict": "not studied (family population did not run); "
-                f"the baseline trains on {'Apple-registered users' if apple else 'every user'}"}
-    v = variants[0]
-    only = v.verdict == NOT_SHOWN_NEEDED
-    return {"apple_only": only, "verdict": f"population: training on every user "
-            f"{'was not shown needed' if only else f'is kept ({v.verdict})'} against the "
-            "Apple-registered users alone"}
 
 
 def _categories(result, facts) -> dict:
@@ -116,30 +68,6 @@ def _categories(result, facts) -> dict:
             f"{facts.linkage_categories} identifier for the match to Apple"}
 
 
-def _freshness(result, facts) -> dict:
-    """Retrainings after the build (point and upper) from the freshness verdict."""
-    fresh = getattr(result.sections, "freshness", None)
-    if fresh is None:
-        times = facts.feed_days // facts.retrain_days
-        return {"studied": False, "retrains": times, "retrains_upper": times,
-                "verdict": f"not studied (family freshness did not run): one retraining every "
-                           f"{facts.retrain_days} days counted as needed [ASSUMPTION]"}
-    where = (f"freshness: a model frozen at {fresh.build_date} against retraining "
-             f"({', '.join(s.name for s in fresh.schedules)}) over "
-             f"{len(fresh.evaluation_dates)} dates")
-    if fresh.retraining_needed is False:
-        return {"studied": True, "retrains": 0, "retrains_upper": 0,
-                "verdict": f"{where}: retraining was not shown needed (every gain within the "
-                           f"margin {fresh.margin:g} {fresh.metric.upper()}); after the build "
-                           "only the scored users' records"}
-    state = "needed" if fresh.retraining_needed else "inconclusive (kept)"
-    return {"studied": True, "retrains": facts.feed_days // fresh.retrain_days,
-            "retrains_upper": facts.feed_days // fresh.retrain_days_upper,
-            "verdict": f"{where}: retraining {state}; {fresh.sufficient_schedule} "
-                       f"(every {fresh.retrain_days} days) suffices against the most frequent "
-                       f"(every {fresh.retrain_days_upper} days, the upper figure)"}
-
-
 def build_ledger(result, facts) -> dict | None:
     """The ledger of a study result (None for a user's table or ``study.ledger.enabled``
     false): ``{"rows", "steps", "records_sent", "records_needed", "records_needed_upper",
@@ -156,12 +84,12 @@ def build_ledger(result, facts) -> dict | None:
     people, days = float(facts.people), float(facts.training_days)
     training_sent = people * days
     feed_sent = max(facts.records - training_sent, 0.0)
-    pop = _population(result)
+    pop = _factor("population")(result, facts, people)
     pool = people * facts.apple_share if pop["apple_only"] else people
-    subj = _subjects(result, facts, pool)
-    hist = _history(result, facts)
+    subj = _factor("subjects")(result, facts, pool)
+    hist = _factor("history")(result, facts, pool)
     cats = _categories(result, facts)
-    fresh = _freshness(result, facts)
+    fresh = _factor("retraining")(result, facts, pool)
     retrains, retrains_upper = fresh["retrains"], fresh["retrains_upper"]
     fresh_verdict = fresh["verdict"]
     scoring = facts.apple_share * feed_sent

@@ -18,19 +18,16 @@ whether they are contested); the dataset description; every threshold that decid
 Extension point for new families
 --------------------------------
 A variant family whose results need more than comparisons (decisions in money, a learning
-curve, SHAP views, ...) adds its own typed section without touching the report core:
+curve, ...) declares its typed section in its own module (:mod:`nsf.study.families`, the
+family contract): a subclass of :class:`FamilySection` (imported from ``nsf.study._section``;
+frozen, extra fields forbidden, every float ``None`` when undefined) named by the family's
+``section``. :class:`FamilySections` holds one optional field per registered family with a
+section (built from :data:`nsf.study.families.FAMILIES`), beside the sections that belong to no
+family (the ledger, the explanations, the sharing designs); the report shows a section with
+the family's ``view``.
 
-1. define its section in its own module as a subclass of :class:`FamilySection` (imported from
-   ``nsf.study._section``, so the family's module never imports this one; frozen, extra
-   fields forbidden, every float ``None`` when undefined);
-2. add one optional field to :class:`FamilySections`, named after the family
-   (``decisions: DecisionsSection | None = None``);
-3. register the report's blocks for it with :func:`nsf.report.register_family_section`
-   (``(section, result) -> list of document blocks``); the report shows every registered
-   section that the result holds, after the core sections.
-
-Its variants are ordinary :class:`VariantResult` entries whose ``family`` is the family's name
-(registered in :data:`nsf.study.families.FAMILIES`). Bump :data:`SCHEMA` only for a change
+Its variants are ordinary :class:`VariantResult` entries whose ``family`` is the family's name.
+Bump :data:`SCHEMA` only for a change
 that breaks reading an older ``study.json`` (a new optional section does not).
 """
 
@@ -38,13 +35,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError, create_model, model_validator
 
 from nsf.data import DatasetDescription
 from nsf.errors import NsfError
 from nsf.study._designs_section import DesignsSection
-from nsf.study._section import FamilySection, ResultModel
-from nsf.study.families.decisions import DecisionsSection
+from nsf.study._explain_section import ExplanationsSection
+from nsf.study._quantity import LedgerSection
+from nsf.study._section import FamilySection, Num, ResultModel
+from nsf.study.families import FAMILIES
 from nsf.vocabulary import Metric, Subject, Verdict
 
 __all__ = [
@@ -83,8 +82,6 @@ __all__ = [
 
 #: Version of the result's JSON form; ``nsf.study/1`` was an untyped dict.
 SCHEMA = "nsf.study/2"
-
-Num = float | None
 
 
 
@@ -454,6 +451,10 @@ class Settings(ResultModel):
         "none", description="How each family's verdicts control the family-wise error at "
         "``confidence`` (study.multiplicity; 'none' for a result from before it existed).")
     fairness_n_bootstrap: int
+    cost_margin: float | None = Field(
+        None, description="Non-inferiority margin of the decisions' cost verdicts, money per "
+        "1,000 users a month (study.cost_margin; None in results written before it was "
+        "logged here).")
     threshold: int = Field(description="Operating score threshold of the fairness tables.")
     threshold_source: str = Field(
         "set in study.threshold", description="How the threshold was chosen (the decision's "
@@ -532,13 +533,15 @@ class RunIds(ResultModel):
 
 
 class Timing(ResultModel):
+    """Seconds per stage; a family with its own procedure adds its own (``timing.<name>``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     fits: float = 0.0
     proxies: float = 0.0
     fairness: float = 0.0
     statistics: float = 0.0
     minimal_set: float = 0.0
-    decisions: float = 0.0
-    freshness: float = 0.0
     plain_cv: float = Field(0.0, description="The plain cross-validated AUC of a cross-fitted "
                             "table (one extra fit per fold).")
     total: float = 0.0
@@ -546,25 +549,72 @@ class Timing(ResultModel):
 
 
 
-class FamilySections(ResultModel):
-    """One optional field per family that reports more than comparisons."""
+#: The result's sections that belong to no family: name -> (model, description).
+OTHER_SECTIONS: dict[str, tuple[type[FamilySection], str]] = {
+    "ledger": (LedgerSection, "The data ledger: needed against sent, at the case's scale."),
+    "explanations": (ExplanationsSection, "SHAP views of the baseline, stability of its "
+                     "reliance ranking across seeds, and the per-person withheld-group view "
+                     "(nsf.study._explain)."),
+    "designs": (DesignsSection, "Every sharing design's adversaries (re-identification, "
+                "attribute inference, identifier reversal, exposure) beside its AUC and cost: "
+                "the privacy-utility frontier (nsf.privacy)."),
+}
 
-    volume: VolumeSection | None = Field(
-        None, description="The learning curve (family volume).")
-    ledger: LedgerSection | None = Field(
-        None, description="The data ledger: needed against sent, at the case's scale.")
-    decisions: DecisionsSection | None = Field(
-        None, description="The decisions family: every arm's bundle-or-charge policy in money.")
-    explanations: ExplanationsSection | None = Field(
-        None, description="SHAP views of the baseline, stability of its reliance ranking "
-        "across seeds, and the per-person withheld-group view (nsf.study._explain).")
-    freshness: FreshnessSection | None = Field(
-        None, description="A model frozen at its build date against models retrained on a "
-        "schedule, date by date (family freshness).")
-    designs: DesignsSection | None = Field(
-        None, description="Every sharing design's adversaries (re-identification, attribute "
-        "inference, identifier reversal, exposure) beside its AUC and cost: the "
-        "privacy-utility frontier (nsf.privacy).")
+
+def section_model(name: str) -> type[FamilySection] | None:
+    """The typed model of the section ``name``: a registered family's, or another section's."""
+    family = FAMILIES.get(name)
+    if family is not None and family.section is not None:
+        return family.section
+    other = OTHER_SECTIONS.get(name)
+    return other[0] if other is not None else None
+
+
+class _Sections(ResultModel):
+    """One optional field per family that reports more than comparisons (and per section that
+    belongs to no family). A family registered after this model was built (a test's toy
+    family) is validated with its own section model all the same."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, value in data.items():
+            if name in cls.model_fields or value is None:
+                continue
+            model = section_model(name)
+            if model is None:
+                raise ValueError(f"unknown section {name!r}: neither a registered family's "
+                                 "section nor " + ", ".join(sorted(OTHER_SECTIONS)))
+            out[name] = value if isinstance(value, model) else model.model_validate(value)
+        return out
+
+    def present(self) -> dict[str, FamilySection]:
+        """Name -> section, for every section the result holds (fields, then late families)."""
+        out = {name: getattr(self, name) for name in type(self).model_fields}
+        out.update(self.model_extra or {})
+        return {name: section for name, section in out.items() if section is not None}
+
+
+def _section_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for family in FAMILIES.values():
+        if family.section is not None:
+            fields[family.name] = (family.section | None, Field(
+                None, description=f"Section of the family {family.name} ({family.question})"))
+    for name, (model, description) in OTHER_SECTIONS.items():
+        fields[name] = (model | None, Field(None, description=description))
+    return fields
+
+
+FamilySections = create_model("FamilySections", __base__=_Sections, __module__=__name__,
+                              __doc__="One optional field per family that reports more than "
+                              "comparisons (its contract's section), and per section that "
+                              "belongs to no family.", **_section_fields())
 
 
 # --- the result ----------------------------------------------------------------------------
@@ -647,12 +697,3 @@ class StudyResult(ResultModel):
             err = exc.errors()[0]
             at = "/".join(str(p) for p in err["loc"]) or "(top level)"
             raise NsfError(f"{where} does not match {SCHEMA} at {at}: {err['msg']}") from None
-
-
-# The families' own sections subclass FamilySection above; imported last, then resolved.
-from nsf.study._explain_section import ExplanationsSection  # noqa: E402
-from nsf.study._quantity import LedgerSection, VolumeSection  # noqa: E402
-from nsf.study.families.freshness import FreshnessSection  # noqa: E402
-
-FamilySections.model_rebuild()
-StudyResult.model_rebuild()

@@ -11,16 +11,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from nsf.config import ExperimentConfig
-from nsf.config._study import INCOME_BAND, SIMULATED_THRESHOLD
+from nsf.config._study import SIMULATED_THRESHOLD
 from nsf.pipeline import PreparedData
-from nsf.study._assumptions import method_assumptions
-from nsf.study._explain import explanations_section
+from nsf.study._assemble import (  # noqa: F401  (re-exported: TRUTH_FIELDS, ...)
+    TRUTH_FIELDS,
+    StudyParts,
+    _metrics_summary,
+    _single_group_variant,
+    assemble,
+    feature_inventory,
+    jsonable,
+)
 from nsf.study._fairness import (
     attribute_groups,
     compare_disparities,
@@ -32,44 +39,20 @@ from nsf.study._ledger import build_ledger
 from nsf.study._minimal import minimal_sufficient_set
 from nsf.study._proxy import ProxyTask, proxy_rows, run_group_proxies
 from nsf.study._quantity import LedgerSection
-from nsf.study._result import SCHEMA, StudyResult
+from nsf.study._result import StudyResult
 from nsf.study._stats import (
     arm_replicates,
     compare_replicates,
     family_verdicts,
     joint_replicates,
 )
-from nsf.study._variants import (
-    BASELINE,
-    Variant,
-    fit_key,
-    replicate_seeds,
-    resolve_study,
-    stream,
-    training_resample,
-    without,
-)
-from nsf.study.families import freshness as fresh_family
-from nsf.study.families.decisions import NAME as DECISIONS
-from nsf.study.families.volume import curve_from_study as volume_curve
+from nsf.study._streams import replicate_seeds, stream
+from nsf.study._variants import Variant, fit_key, resolve_study, training_resample, without
+from nsf.study.families import BASELINE, FAMILIES, NECESSITY
 from nsf.vocabulary import HIGHER_IS_BETTER
 
 #: ``progress(stage, done, total)``; stages: fits, proxies, fairness, statistics, minimal set.
 Progress = Callable[[str, int, int], None]
-
-#: Dependence strengths of the simulator (``world.dependence``) behind each feed group: the
-#: truth the verdicts can be checked against. Behavioural groups (top-ups, payments, ...) come
-#: out of the simulated events, not from one strength; balance's is how much the feed shows.
-TRUTH_FIELDS: dict[str, tuple[str, ...]] = {
-    "email": ("email_domain",),
-    "phone": ("phone_carrier",),
-    "join_date": ("join_date",),
-    "id_verification": ("id_verified",),
-    "cards": ("n_cards",),
-    "signup": ("signup_channel",),
-    "payment_settings": ("bank_linked", "auto_topup"),
-    "balance": ("balance",),
-}
 
 
 class FitStore(Protocol):
@@ -164,18 +147,6 @@ def _arm_task(prepared, cfg, item: _ArmItem, threads):
 # --- The study ---------------------------------------------------------------------------------
 
 
-def _summary(values: list[float]) -> dict:
-    arr = np.asarray(values, dtype=np.float64)
-    return {"mean": float(arr.mean()), "sd": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
-            "per_seed": arr.tolist()}
-
-
-def _none_if_nan(x):
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
-
-
 class _Study:
     def __init__(self, cfg: ExperimentConfig, prepared: PreparedData, pool, store: FitStore | None,
                  fresh: bool, progress: Progress | None):
@@ -189,12 +160,13 @@ class _Study:
         self.arms: dict[str, dict] = {}
         self.resolved = resolve_study(cfg, prepared)
         self.baseline, self.variants = self.resolved.baseline, self.resolved.variants
-        selected = cfg.study.families is None or DECISIONS in cfg.study.families
-        # The decisions reuse every fit's validation predictions (their thresholds).
-        self.decisions = selected and DECISIONS not in dict(self.resolved.skipped_families)
-        # The freshness family fits its own models (no variants against the baseline).
-        self.freshness = (cfg.study.families is None or fresh_family.NAME in cfg.study.families) \
-            and fresh_family.NAME not in dict(self.resolved.skipped_families)
+        skipped = dict(self.resolved.skipped_families)
+        running = [f for f in FAMILIES.values() if f.name not in skipped and (
+            cfg.study.families is None or f.name in cfg.study.families)]
+        #: Families with a procedure of their own, run after the minimal set.
+        self.procedures = [f for f in running if f.procedure is not None]
+        # A family that reads every fit's validation predictions (the decisions' thresholds).
+        self.needs_validation = any(f.needs_validation for f in running)
         self._folds = None if prepared.crossfit is None else prepared.crossfit.folds
         self._baseline_core = [self._core(self.baseline, s) for s in self.seeds]
         self._baseline_keys = [fit_key(self.baseline, s, cfg, prepared.digest, reliance=True,
@@ -250,7 +222,7 @@ class _Study:
                 if self.store is not None and not self.fresh:
                     found = self.store.lookup(key)
                 if found is not None and found.test_digest == self.test_digest and (
-                        not self.decisions or (found.p_validation is not None and
+                        not self.needs_validation or (found.p_validation is not None and
                                                found.p_validation.size ==
                                                self.prepared.validation_index.size)):
                     self.outcomes[key] = found
@@ -371,17 +343,6 @@ def _fairness_attributes(study: _Study) -> tuple[dict, list]:
     return attrs, skipped
 
 
-def _truth(prepared: PreparedData) -> dict | None:
-    dependence = prepared.manifest.get("config", {}).get("dependence") if prepared.manifest \
-        else None
-    if not dependence:
-        return None
-    groups = {g: {f: dependence.get(f) for f in fields} for g, fields in TRUTH_FIELDS.items()}
-    return {"dependence": dependence, "group_fields": {g: list(f) for g, f in
-                                                       TRUTH_FIELDS.items()},
-            "group_strengths": groups}
-
-
 def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore | None = None,
               workers: int | None = None, dataset_path: Path | str | None = None,
               fresh: bool = False, progress: Progress | None = None) -> StudyResult:
@@ -412,7 +373,6 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         workers = 1 if needs_path else cfg.study.workers
     if workers > 1 and needs_path:
         raise ValueError("workers > 1 needs dataset_path (each worker prepares the data)")
-    timing: dict[str, float] = {}
     t_start = time.perf_counter()
     threshold, threshold_source = fairness_threshold(cfg, prepared)
     cfg = cfg.model_copy(update={"study": cfg.study.model_copy(update={"threshold": threshold})})
@@ -420,11 +380,9 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
     with TaskPool(cfg, prepared, dataset_path=dataset_path, latents=prepared.latents,
                   workers=workers, serial=needs_path) as pool:
         study = _Study(cfg, prepared, pool, store, fresh, progress)
-        result = _run(study, timing)
-    timing["total"] = time.perf_counter() - t_start
-    result["timing"] = timing
-    result["settings"]["threshold_source"] = threshold_source
-    out = StudyResult.model_validate(jsonable(result))
+        parts = _run(study, threshold_source)
+    parts.timing["total"] = time.perf_counter() - t_start
+    out = assemble(study, parts)
     ledger = build_ledger(out, cfg.study.ledger)
     if ledger is not None:
         out = out.model_copy(update={"sections": out.sections.model_copy(
@@ -439,10 +397,12 @@ def fairness_threshold(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[i
     s = cfg.study
     if s.threshold is not None:
         return int(s.threshold), "set in study.threshold"
-    decisions = s.families is None or DECISIONS in s.families
-    if cfg.policy.threshold_rule == "fixed" and decisions and (
-            cfg.dataset.kind == "simulated" or cfg.policy.columns is not None):
-        return int(cfg.policy.threshold), "the policy's fixed threshold (policy.threshold)"
+    for family in FAMILIES.values():
+        # A family that imposes its own operating point (the decisions' fixed threshold).
+        if family.threshold is not None and (s.families is None or family.name in s.families):
+            chosen = family.threshold(cfg)
+            if chosen is not None:
+                return chosen
     if cfg.dataset.kind == "simulated":
         return SIMULATED_THRESHOLD, "the simulated policy's operating point"
     rows = prepared.rows
@@ -453,25 +413,9 @@ def fairness_threshold(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[i
                        "calibrated probability reaches it: above-average risk)")
 
 
-def jsonable(value):
-    """Plain JSON types: numpy scalars and arrays converted, NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    return value
-
-
-def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
+def _run(study: _Study, threshold_source: str) -> StudyParts:
     s = study.cfg.study
+    timing: dict[str, float] = {}
     baseline, variants = study.baseline, study.variants
     by_name = {BASELINE: baseline, **{v.name: v for v in variants}}
 
@@ -524,7 +468,9 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
             compared[f"{v.name}@{v.reference}"] = study.compare(
                 by_name[v.reference], v, v.subject, tuple(s.metrics), False, True)
     _family_verdicts(study, compared)
-    volume = volume_curve(study, compared)
+    # Families whose section comes from their variants' comparisons (a learning curve).
+    sections = {f.name: f.curve(study, compared) for f in FAMILIES.values()
+                if f.curve is not None}
     timing["statistics"] = time.perf_counter() - t
 
     # Minimal sufficient set.
@@ -533,34 +479,21 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
         if minimal_set_runs(s) and contested else None
     timing["minimal_set"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    decisions = _decisions(study, attrs) if study.decisions else None
-    timing["decisions"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    freshness = _freshness(study) if study.freshness else None
-    timing["freshness"] = time.perf_counter() - t
+    # Families with a procedure of their own (no variants against the baseline).
+    for family in study.procedures:
+        t = time.perf_counter()
+        sections[family.name] = family.procedure(study, attrs)
+        timing[family.name] = time.perf_counter() - t
 
     t = time.perf_counter()
     plain = plain_cv_auc(study.prepared, study.cfg, study.baseline, study.seeds[0]) \
         if study.prepared.crossfit is not None else None
     timing["plain_cv"] = time.perf_counter() - t
 
-    result = _assemble(study, compared, tables, skipped, proxies, minimal, contested)
-    if plain is not None:
-        result["dataset"]["plain_cv_auc"] = plain
-        result["dataset"]["plain_cv_note"] = (
-            f"plain {study.prepared.crossfit.folds}-fold cross-validation of the same learner "
-            "and features on the first seed's folds: each model trains on every other fold "
-            "(no calibration fold, no re-drawn training rows), AUC of the pooled out-of-fold "
-            "scores")
-    # Families without variants of their own: they ran when their section is there.
-    for name, section in ((DECISIONS, decisions), (fresh_family.NAME, freshness)):
-        if section is not None:
-            result["families"] = [*result["families"], name]
-    result["sections"] = {**result.get("sections", {}), "volume": volume,
-                          "decisions": decisions, "freshness": freshness}
-    return result
+    return StudyParts(compared=compared, tables=tables, skipped=skipped, proxies=proxies,
+                      minimal=minimal, contested=contested, threshold_source=threshold_source,
+                      sections={k: x for k, x in sections.items() if x is not None},
+                      plain_cv_auc=plain, timing=timing)
 
 
 def plain_cv_auc(prepared: PreparedData, cfg: ExperimentConfig, baseline: Variant,
@@ -594,24 +527,6 @@ def plain_cv_auc(prepared: PreparedData, cfg: ExperimentConfig, baseline: Varian
     return float(roc_auc_score(labels[test], scores[test]))
 
 
-def _freshness(study: _Study) -> Any:
-    """The freshness family's own fits and date-by-date comparisons."""
-    from nsf.study.families import FamilyContext
-
-    cfg, base = study.cfg, study.baseline
-    ctx = FamilyContext(cfg=cfg, prepared=study.prepared, base=base.selection, covered=(),
-                        contested=())
-    plan = fresh_family.plan(ctx)
-    if isinstance(plan, str):  # applies() said it runs; the plan cannot have changed
-        raise RuntimeError(f"freshness: {plan}")
-    study.progress("freshness", 0, 1)
-    section = fresh_family.freshness_section(
-        cfg, study.prepared, plan, base.selection, seeds=study.seeds, pool=study.pool,
-        population=base.population, label=base.label)
-    study.progress("freshness", 1, 1)
-    return section
-
-
 def _family_verdicts(study: _Study, compared: dict) -> None:
     """Each family's verdicts from intervals that hold jointly (``study.multiplicity``): a
     family is every variant of one family against one reference, per metric. The comparisons'
@@ -643,43 +558,6 @@ def _family_verdicts(study: _Study, compared: dict) -> None:
             del m["replicates"]
 
 
-def _decisions(study: _Study, attrs: dict) -> Any:
-    """Every arm's predictions through the bundle-or-charge policy (no new fits); the money
-    metrics added to each arm's own child runs."""
-    from nsf.decisions import ArmPredictions
-    from nsf.study.families.decisions import decisions_section
-
-    cfg, prepared = study.cfg, study.prepared
-    arms, runs = {}, {}
-    for v in [study.baseline, *study.variants]:
-        outs = [study.outcomes[k] for k in study.keys(v)]
-        arms[v.name] = ArmPredictions([o.p_validation for o in outs], [o.p_test for o in outs])
-        # A fit shared with an earlier arm keeps that arm's metrics.
-        runs[v.name] = [o.run_id if o.variant == v.name else None for o in outs]
-    test = prepared.sensitive.iloc[prepared.test_index]
-    sensitive = {name: attribute_groups(test, cols)[2].to_numpy(dtype=str)
-                 for name, cols in attrs.items()}
-    section = decisions_section(cfg, prepared, arms, baseline=BASELINE, sensitive=sensitive,
-                                rng=stream(cfg.seed, "decisions"))
-    log = getattr(study.store, "log_metrics", None)
-    if log is not None:
-        result = section.result
-        compared = {c.variant: c for c in result.comparisons}
-        for arm in result.arms:
-            c = compared.get(arm.name)
-            shared = {} if c is None else {
-                "cost_diff_per_1k": c.cost_diff_per_1k.estimate, "swap_rate": c.swap.swap,
-                "psi": c.psi}
-            for i, run_id in enumerate(runs[arm.name]):
-                metrics = {"test_cost_per_1k": arm.per_seed_cost_per_1k[i],
-                           "decision_threshold": float(arm.thresholds[i]), **shared}
-                metrics = {k: float(x) for k, x in metrics.items()
-                           if x is not None and np.isfinite(x)}
-                if run_id is not None:
-                    log(run_id, metrics)
-    return section
-
-
 def minimal_set_runs(s) -> bool:
     """Whether the minimal-set search runs: as configured, or (null) only when no family list
     narrows the study (a family list is honoured exactly)."""
@@ -695,7 +573,7 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
     baseline = study.baseline
     drop_one = {}
     for g in contested:
-        v = _single_group_variant(study, "drop_one", g)
+        v = _single_group_variant(study, NECESSITY, g)
         if v is not None:
             drop_one[g] = compared[f"{v.name}@{BASELINE}"]["metrics"][primary]
     cache: dict[tuple[str, ...], dict] = {}
@@ -759,6 +637,7 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
     return out
 
 
+<<<<<<< HEAD
 def _single_group_variant(study: _Study, family: str, group: str) -> Variant | None:
     """The variant of ``family`` about exactly ``group`` (e.g. its drop-one variant)."""
     return next((v for v in study.variants if v.family == family and v.groups == (group,)),
@@ -976,3 +855,5 @@ def _children(study: _Study) -> dict[str, list[FitOutcome]]:
     for v in [study.baseline, *study.variants]:
         out[v.name] = [study.outcomes[k] for k in study.keys(v)]
     return out
+=======
+>>>>>>> i22a

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+#: A number of the result: a plain float, or None when undefined (never NaN).
+Num = float | None
+
 
 class ResultModel(BaseModel):
     """Base of every part of the result: frozen, no unknown fields."""

@@ -11,7 +11,11 @@ from nsf.config._study import INCOME_BAND
 from nsf.errors import NsfError
 from nsf.features import FeatureSelection, extra_specs, select_features
 from nsf.pipeline import TrainingResample
+<<<<<<< HEAD
 from nsf.streams import seed_sequence, stream
+=======
+from nsf.study._streams import replicate_seeds, stream
+>>>>>>> i22a
 from nsf.study.families import (
     BASELINE,
     DROP_ALL,
@@ -76,6 +80,7 @@ def training_resample(cfg: ExperimentConfig) -> TrainingResample | None:
     return TrainingResample(s.training_resample, s.training_fraction)
 
 
+<<<<<<< HEAD
 def replicate_seeds(seed: int, k: int) -> list[int]:
     """K training seeds: the experiment seed first (with ``study.training_resample: none``
     replicate 0 is the `nsf train` model), then seeds derived from it."""
@@ -88,6 +93,8 @@ def replicate_seeds(seed: int, k: int) -> list[int]:
     return out
 
 
+=======
+>>>>>>> i22a
 def _features(prepared, selection: FeatureSelection) -> tuple[tuple[str, bool], ...]:
     specs, groups = extra_specs(selection.sensitive, selection.latents, prepared.sensitive_kinds())
     registry = prepared.registry.extended(specs, groups) if specs else prepared.registry

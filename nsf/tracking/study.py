@@ -33,7 +33,7 @@ import yaml
 from nsf.config import ExperimentConfig
 from nsf.tracking._store import experiment_id, git_commit
 from nsf.tracking._train import log_config
-from nsf.tracking._vocab import OTHER_PREFIX, VERDICT_NUMBER, defined, metric_name
+from nsf.tracking._vocab import OTHER_PREFIX, VERDICT_NUMBER, VOCABULARY, defined, metric_name
 
 __all__ = ["MlflowFitStore", "close_stale_runs", "log_study_result", "readable", "study_key",
            "study_run", "with_parent"]
@@ -326,7 +326,7 @@ def log_study_result(result, tables: dict, *, dataset_digest: str) -> dict[str, 
         import tempfile
         from pathlib import Path
 
-        from nsf.report._figures import render_shap_views
+        from nsf.views.shap import render_shap_views
 
         # The standard SHAP views (beeswarm, dependence, waterfalls) of the baseline.
         with tempfile.TemporaryDirectory() as tmp:
@@ -356,26 +356,15 @@ def log_study_result(result, tables: dict, *, dataset_digest: str) -> dict[str, 
 
 
 def quantity_metrics(result) -> dict[str, float]:
-    """Headline numbers of the quantity sections (``volume_*``, ``freshness_*``,
-    ``ledger_*``), when the study has them."""
+    """Headline numbers of the result's sections: each family's own (its contract's
+    ``metrics``: ``volume_*``, ``freshness_*``, ...) and the ledger's (``ledger_*``)."""
+    from nsf.study.families import FAMILIES
+
     out: dict[str, float] = {}
-    curve = result.sections.volume
-    if curve is not None:
-        out["volume_n_all"] = float(curve.n_all)
-        out["volume_smallest_sufficient"] = float(curve.smallest_sufficient)
-        out["volume_smallest_sufficient_fraction"] = float(curve.smallest_sufficient_fraction)
-        if curve.power_law.fitted and curve.power_law.extrapolated is not None:
-            out[f"volume_extrapolated_{curve.metric}"] = float(curve.power_law.extrapolated)
-    fresh = result.sections.freshness
-    if fresh is not None:
-        if fresh.retraining_needed is not None:
-            out["freshness_retraining_needed"] = float(fresh.retraining_needed)
-        if fresh.retrain_days is not None:
-            out["freshness_retrain_days"] = float(fresh.retrain_days)
-        firsts = [s.first_needed_days for s in fresh.schedules
-                  if s.first_needed_days is not None]
-        if firsts:
-            out["freshness_first_needed_days"] = float(min(firsts))
+    for name, section in result.sections.present().items():
+        family = FAMILIES.get(name)
+        if family is not None and family.metrics is not None:
+            out.update(family.metrics(section))
     ledger = result.sections.ledger
     if ledger is not None:
         for key in ("records_sent", "records_needed", "records_needed_upper", "fraction_needed",
@@ -409,29 +398,30 @@ def _comparison_metrics(comparison: dict, primary: str) -> dict[str, float | Non
     return out
 
 
+def _family_arm_metrics(result, arm: str) -> dict[str, float | None]:
+    """Metrics the families' sections add to an arm's run (their contract's ``arm_metrics``:
+    the decisions' money), named in the tracking vocabulary (others under ``x/``)."""
+    from nsf.study.families import FAMILIES
+
+    out: dict[str, float | None] = {}
+    for name, section in result.sections.present().items():
+        family = FAMILIES.get(name)
+        if family is not None and family.arm_metrics is not None:
+            out.update({k if k in VOCABULARY else OTHER_PREFIX + k: v
+                        for k, v in family.arm_metrics(section, arm).items()})
+    return out
+
+
 def _arm_metrics(arm, comparison: dict | None, verdict: str | None, primary: str,
-                 decisions) -> dict[str, float]:
+                 extra: dict[str, float | None]) -> dict[str, float]:
     """A variant run's metrics: seed means, the comparison with its reference, the verdict as
-    a number, and the decisions' money against the baseline."""
+    a number, and what the families add (``extra``: the decisions' money)."""
     out: dict[str, float | None] = {metric_name(k): s.mean for k, s in arm.metrics.items()}
     if comparison:
         out.update(_comparison_metrics(comparison, primary))
     if verdict is not None:
         out["verdict"] = VERDICT_NUMBER[verdict]
-    if decisions is not None:
-        compared = {c.variant: c for c in decisions.comparisons}
-        c = compared.get(arm.name)
-        if c is not None:
-            out.update({"cost_diff": c.cost_diff_per_1k.estimate,
-                        "cost_diff_lo": c.cost_diff_per_1k.lower,
-                        "cost_diff_hi": c.cost_diff_per_1k.upper, "swap_rate": c.swap.swap,
-                        f"{OTHER_PREFIX}psi": c.psi})
-            if c.cost_diff_simultaneous is not None:
-                out[f"{OTHER_PREFIX}cost_diff_sim_lo"] = c.cost_diff_simultaneous.lower
-                out[f"{OTHER_PREFIX}cost_diff_sim_hi"] = c.cost_diff_simultaneous.upper
-        cost = next((a for a in decisions.arms if a.name == arm.name), None)
-        if cost is not None:
-            out[f"{OTHER_PREFIX}cost"] = cost.cost_per_1k.estimate
+    out.update(extra)
     return defined(out)
 
 
@@ -490,8 +480,6 @@ def log_variant_runs(result, parent: str, experiment: str, *,
             seeds[r.info.run_id] = r
     seed_index = {int(s): i + 1 for i, s in enumerate(result.seeds)}
     settings = result.settings
-    decisions = result.sections.decisions
-    decisions = decisions.result if decisions is not None else None
     common = {"mlflow.parentRunId": parent, "nsf.study_run": parent,
               "nsf.model": settings.model, "nsf.dataset_digest": dataset_digest,
               "nsf.git_commit": git_commit(), "nsf.seed": "mean"}
@@ -533,7 +521,8 @@ def log_variant_runs(result, parent: str, experiment: str, *,
         "variant", base.name, f"{base.name}: {readable(base.name, base.description)}",
         {"nsf.family": base.family, "nsf.verdict": "reference",
          "mlflow.note.content": _note(base, None, None, None, settings)},
-        _arm_metrics(base, None, None, settings.primary_metric, decisions),
+        _arm_metrics(base, None, None, settings.primary_metric,
+                     _family_arm_metrics(result, base.name)),
         _params(base, None, None),
         [r for r in base.run_ids if r and seeds.get(r) is not None
          and seeds[r].data.tags.get("nsf.variant") == base.name])
@@ -548,7 +537,8 @@ def log_variant_runs(result, parent: str, experiment: str, *,
             tags["nsf.same_fits_as"] = v.same_fits_as
         out[v.name] = level(
             "variant", v.name, readable(v.name, v.description), tags,
-            _arm_metrics(v, metrics_cmp, v.verdict, settings.primary_metric, decisions),
+            _arm_metrics(v, metrics_cmp, v.verdict, settings.primary_metric,
+                         _family_arm_metrics(result, v.name)),
             _params(v, v.reference, v.subject),
             [r for r in v.run_ids if r and seeds.get(r) is not None
              and seeds[r].data.tags.get("nsf.variant") == v.name])

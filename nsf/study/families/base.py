@@ -1,11 +1,15 @@
-"""What a variant family is: what it needs from the dataset, and the variants it proposes."""
+"""What a variant family is (the family contract): what it needs from the dataset, the
+variants or procedure it runs, its typed section of the result, its report view, its MLflow
+metrics, its ledger factor and its config."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from nsf.features import FeatureSelection
+from nsf.views import ComparisonView, FamilyView
 
 #: The arm every default verdict compares with unless a family says otherwise.
 BASELINE = "baseline"
@@ -64,19 +68,79 @@ class FamilyContext:
                      and any(s.group == g for s in registry.usable))
 
 
-@dataclass(frozen=True)
-class Family:
-    """A family of variants, answering one question.
+class StudyRun(Protocol):
+    """What a family's procedure sees of the running study (``nsf.study._run``).
 
     Attributes
     ----------
-    name : the family's name (``study.families``, the report's sections).
+    cfg, prepared : the experiment config (``study.threshold`` resolved) and the prepared data.
+    pool : the study's task pool (``pool.run(fn, items)``, ``pool.workers``).
+    store : where fits are kept (``log_metrics(run_id, metrics)``), or None.
+    seeds : the study's training seeds.
+    baseline, variants : the arms (:class:`nsf.study.Variant`).
+    outcomes : fit key -> finished fit; ``keys(arm)`` gives an arm's fit keys.
+    arms : arm id -> bootstrap replicates (``{"metrics": {metric: {"replicates",
+        "per_seed"}}, ...}``); ``arm_id(arm)``.
+    progress : ``progress(stage, done, total)``.
+    """
+
+    cfg: Any
+    prepared: Any
+    pool: Any
+    store: Any
+    seeds: list[int]
+    baseline: Any
+    variants: list[Any]
+    outcomes: dict
+    arms: dict
+    progress: Callable[[str, int, int], None]
+
+    def keys(self, v) -> list[str]: ...
+
+    def arm_id(self, v) -> str: ...
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family of variants, answering one question: everything the study, its result, the
+    report and MLflow know about it (the family contract).
+
+    Attributes
+    ----------
+    name : the family's name (``study.families``, the report's sections, the result's section).
     question : one line: what its verdicts answer.
     needs : one line: what it needs from the dataset.
     applies : ``applies(ctx) -> reason | None``: None when it can run on this dataset, else
         why not (shown in the report as "not applicable: <reason>").
-    variants : ``variants(ctx) -> list[Proposal]``.
+    variants : ``variants(ctx) -> list[Proposal]`` (empty for a family with its own procedure).
     requires : families whose variants it compares with (they run when it runs).
+    section : its typed section of the result (a :class:`nsf.study.FamilySection` subclass;
+        the field ``sections.<name>`` of ``study.json``), or None (comparisons only).
+    curve : ``curve(run, compared) -> section | dict | None``: its section from the
+        variants' comparisons (``compared["<variant>@<reference>"]``, replicates still
+        there), computed with the study's statistics.
+    procedure : ``procedure(run, attributes) -> section | None``: its own procedure, run
+        after the minimal set (timed as ``timing.<name>``); ``attributes``: fairness
+        attribute -> its columns.
+    metrics : ``metrics(section) -> {name: float}``: the parent run's MLflow metrics from
+        its section.
+    arm_metrics : ``arm_metrics(section, arm_name) -> {name: float}``: metrics its section
+        adds to an arm's MLflow run (the baseline's and each variant's).
+    ledger : its factor of the data ledger (``ledger(result, facts) -> dict``, read by
+        :mod:`nsf.study._ledger` under :attr:`ledger_role`), or None.
+    ledger_role : what its factor counts in the ledger ('subjects', 'history', 'retraining',
+        'population').
+    config : the config fields it owns (dotted prefixes, e.g. ``"study.freshness."``); the
+        report leaves them out of a study where the family did not run.
+    needs_validation : whether it reads every fit's validation predictions (a fit from an
+        earlier run without them is retrained).
+    threshold : ``threshold(cfg) -> (threshold, how) | None``: the operating threshold it
+        imposes on the fairness tables when it runs (None: none).
+    view : its report view (:class:`nsf.views.FamilyView`, report and appendix), for its
+        section (None: no section of its own).
+    comparisons : where the report's core tables show its variants' comparisons
+        (:class:`nsf.views.ComparisonView`; None: not there, e.g. the learning curve's points
+        are in its own section).
     """
 
     name: str
@@ -85,6 +149,18 @@ class Family:
     applies: Callable[[FamilyContext], str | None]
     variants: Callable[[FamilyContext], list[Proposal]]
     requires: tuple[str, ...] = field(default=())
+    section: type | None = None
+    curve: Callable[[StudyRun, dict], Any] | None = None
+    procedure: Callable[[StudyRun, dict], Any] | None = None
+    metrics: Callable[[Any], dict[str, float]] | None = None
+    arm_metrics: Callable[[Any, str], dict[str, float]] | None = None
+    ledger: Callable[[Any, Any], dict] | None = None
+    ledger_role: str | None = None
+    config: tuple[str, ...] = ()
+    needs_validation: bool = False
+    threshold: Callable[[Any], tuple[int, str] | None] | None = None
+    view: FamilyView | None = None
+    comparisons: ComparisonView | None = None
 
 
 def with_changes(base: FeatureSelection, **changes) -> FeatureSelection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nsf.study.families.base import Family, FamilyContext, Proposal, with_changes
+from nsf.views import ComparisonView
 
 
 def _coarsenable(ctx: FamilyContext) -> list[str]:
@@ -31,4 +32,5 @@ def variants(ctx: FamilyContext) -> list[Proposal]:
 
 
 FAMILY = Family("coarsen", "Would a coarse version of each contested group do?",
-                "a contested group with a coarse version", applies, variants)
+                "a contested group with a coarse version", applies, variants,
+                comparisons=ComparisonView("granularity.rows", inventory="coarse"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nsf.study.families.base import DROP_ALL, Family, FamilyContext, Proposal, with_changes
+from nsf.views import ComparisonView
 
 
 def applies(ctx: FamilyContext) -> str | None:
@@ -22,4 +23,5 @@ def variants(ctx: FamilyContext) -> list[Proposal]:
 
 
 FAMILY = Family("drop_all", "Are the contested groups needed together?",
-                "at least one uncontested attribute group", applies, variants)
+                "at least one uncontested attribute group", applies, variants,
+                comparisons=ComparisonView("attributes.drop_all"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nsf.study.families.base import Family, FamilyContext, Proposal, with_changes
+from nsf.views import ComparisonView
 
 
 def applies(ctx: FamilyContext) -> str | None:
@@ -20,4 +21,5 @@ def variants(ctx: FamilyContext) -> list[Proposal]:
 
 
 FAMILY = Family("drop_one", "Is each contested group needed?",
-                "a contested group and at least one other group", applies, variants)
+                "a contested group and at least one other group", applies, variants,
+                comparisons=ComparisonView("attributes.drop_one", inventory="necessity"))

@@ -5,6 +5,7 @@ data are kept)."""
 from __future__ import annotations
 
 from nsf.study.families.base import Family, FamilyContext, Proposal, with_changes
+from nsf.views import ComparisonView
 
 
 def _uncontested(ctx: FamilyContext) -> tuple[str, ...]:
@@ -29,4 +30,5 @@ def variants(ctx: FamilyContext) -> list[Proposal]:
 
 FAMILY = Family("drop_uncontested", "What does each uncontested group add (for reference)?",
                 "an uncontested attribute group and at least one other group", applies,
-                variants)
+                variants,
+                comparisons=ComparisonView("attributes.uncontested", inventory="necessity"))

@@ -25,11 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from pydantic import Field
 
 from nsf.errors import NsfError
 from nsf.study._section import FamilySection, ResultModel
+from nsf.study._streams import stream
 from nsf.study.families.base import Family, FamilyContext, Proposal
+from nsf.views import MARKERS, FamilyView, fmt, interval, note, num, para, png, table
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
 NAME = "freshness"
@@ -170,11 +173,6 @@ def variants(ctx: FamilyContext) -> list[Proposal]:
     return []  # the family fits its own models (see the module docstring)
 
 
-FAMILY = Family(NAME, "After the build, did retraining on new data help, from when, and how "
-                "much?", "dated rows: several observation dates before and after a build date",
-                applies, variants)
-
-
 # --- The fits (run in the study's worker pool) --------------------------------------------------
 
 
@@ -207,8 +205,6 @@ def evaluation_rows(prepared, date: pd.Timestamp) -> np.ndarray:
 
 
 def _calibration_subjects(prepared, fraction: float, seed: int) -> np.ndarray:
-    from nsf.study._variants import stream
-
     users = np.unique(prepared.rows["user_id"].to_numpy())
     order = stream(seed, "freshness-calibration").permutation(users.size)
     return users[order[:max(1, round(fraction * users.size))]]
@@ -357,9 +353,13 @@ def freshness_section(cfg, prepared, plan_: FreshnessPlan, selection, *, seeds: 
     pool : the study's task pool (``pool.run(fn, items)``).
     population, label : the baseline's training population and label.
     """
+<<<<<<< HEAD
     from nsf.study._stats import arm_replicates, compare_replicates, family_verdicts
     from nsf.study._variants import stream
 
+=======
+    from nsf.study._stats import arm_replicates, compare_replicates
+>>>>>>> i22a
     t0 = time.perf_counter()
     s = cfg.study
     metric = s.primary_metric
@@ -520,3 +520,176 @@ def freshness_answer(section: dict) -> str:
     if section.get("sufficient_schedule") is not None and needed:
         tail = f"; {section['sufficient_schedule']} retraining suffices"
     return lead.format(build) + f" ({metric}; " + "; ".join(parts) + ")" + tail + "."
+
+
+def run_freshness(run, attributes: dict) -> FreshnessSection:
+    """The family's procedure in the study: its own fits and date-by-date comparisons."""
+    cfg, base = run.cfg, run.baseline
+    ctx = FamilyContext(cfg=cfg, prepared=run.prepared, base=base.selection, covered=(),
+                        contested=())
+    plan_ = plan(ctx)
+    if isinstance(plan_, str):  # applies() said it runs; the plan cannot have changed
+        raise RuntimeError(f"freshness: {plan_}")
+    run.progress("freshness", 0, 1)
+    section = freshness_section(
+        cfg, run.prepared, plan_, base.selection, seeds=run.seeds, pool=run.pool,
+        population=base.population, label=base.label)
+    run.progress("freshness", 1, 1)
+    return section
+
+
+def freshness_metrics(fresh: FreshnessSection) -> dict[str, float]:
+    """The parent run's metrics of the family (``freshness_*``)."""
+    out: dict[str, float] = {}
+    if fresh.retraining_needed is not None:
+        out["freshness_retraining_needed"] = float(fresh.retraining_needed)
+    if fresh.retrain_days is not None:
+        out["freshness_retrain_days"] = float(fresh.retrain_days)
+    firsts = [s.first_needed_days for s in fresh.schedules if s.first_needed_days is not None]
+    if firsts:
+        out["freshness_first_needed_days"] = float(min(firsts))
+    return out
+
+
+def ledger_retraining(result, facts, pool=None) -> dict:
+    """The ledger's retrainings after the build (point and upper) from the verdict."""
+    fresh = getattr(result.sections, "freshness", None)
+    if fresh is None:
+        times = facts.feed_days // facts.retrain_days
+        return {"studied": False, "retrains": times, "retrains_upper": times,
+                "verdict": f"not studied (family freshness did not run): one retraining every "
+                           f"{facts.retrain_days} days counted as needed [ASSUMPTION]"}
+    where = (f"freshness: a model frozen at {fresh.build_date} against retraining "
+             f"({', '.join(s.name for s in fresh.schedules)}) over "
+             f"{len(fresh.evaluation_dates)} dates")
+    if fresh.retraining_needed is False:
+        return {"studied": True, "retrains": 0, "retrains_upper": 0,
+                "verdict": f"{where}: retraining was not shown needed (every gain within the "
+                           f"margin {fresh.margin:g} {fresh.metric.upper()}); after the build "
+                           "only the scored users' records"}
+    state = "needed" if fresh.retraining_needed else "inconclusive (kept)"
+    return {"studied": True, "retrains": facts.feed_days // fresh.retrain_days,
+            "retrains_upper": facts.feed_days // fresh.retrain_days_upper,
+            "verdict": f"{where}: retraining {state}; {fresh.sufficient_schedule} "
+                       f"(every {fresh.retrain_days} days) suffices against the most frequent "
+                       f"(every {fresh.retrain_days_upper} days, the upper figure)"}
+
+
+
+# --- The report view ------------------------------------------------------------------------
+
+
+CAPTION = ("Freshness: per scored date, the metric of each schedule's retrained model minus "
+           "the frozen model's, with its simultaneous interval (dates before a schedule's "
+           "first retraining have none); dashed: plus and minus the margin. Above the margin "
+           "with the whole interval: fresh data was needed.")
+
+
+def freshness_model(section, study) -> dict:
+    """The freshness section's numbers for ``report.json`` (the section as logged)."""
+    return section.model_dump(mode="json")
+
+
+def freshness_blocks(content: dict) -> list[dict]:
+    metric = content["metric"].upper()
+    blocks: list[dict] = [para(
+        f"After the model is built, does it need fresh data? A model frozen at the build date "
+        f"({content['build_date']}) against the same model retrained on a schedule, each "
+        f"trained on the latest {content['train_dates']} observation dates whose outcomes "
+        f"were known ({content['horizon_days']} days after their date) at its training date, "
+        "so the two differ only in the age of their data. Both are scored on every date from "
+        "the build on, with the study's seeds; the gain is the retrained model's "
+        f"{metric} minus the frozen one's, with paired intervals over rows and seeds that hold "
+        f"simultaneously over the family's {content['comparisons']} comparisons (each at "
+        f"{fmt(content['confidence'], 'pct')}). 'needed': the fresh data gained more than the "
+        f"margin ({fmt(content['margin'])} {metric}); 'not shown needed': the frozen model "
+        "was non-inferior.")]
+    blocks += [note(n) for n in content.get("notes") or []]
+    windows = [[w["trained_at"], ", ".join(w["dates"])] for w in content["windows"]]
+    blocks.append(table("Models trained (training date: observation dates used)",
+                         ["trained at", "observation dates"], windows))
+    for sch in content["schedules"]:
+        body = []
+        for r in sch["dates"]:
+            g, a = r.get("gain"), r.get("against_most_frequent")
+            body.append([r["date"], str(r["days_after_build"]), r["model_trained_at"],
+                         f"{r['rows']:,} ({r['positives']:,})", fmt(r["frozen"]),
+                         fmt(r["schedule"]),
+                         "-" if g is None else fmt(g["estimate"], "+3"),
+                         "-" if g is None else interval(g["lower"], g["upper"]),
+                         "-" if g is None else (g.get("verdict") or "n/a"),
+                         "-" if a is None else f"{fmt(a['estimate'], '+3')} "
+                         f"{interval(a['lower'], a['upper'])} {a.get('verdict') or ''}"])
+        blocks.append(table(
+            f"{sch['name'].capitalize()} retraining (every {sch['days']} days) against the "
+            f"frozen model: {sch['verdict']}",
+            ["date", "days after build", "model of", "rows (NSF)", f"frozen {metric}",
+             f"{sch['name']} {metric}", "gain", "interval", "verdict",
+             "against the most frequent"], body, {3, 4, 5, 6, 7}))
+    if any(r.get("gain") for sch in content["schedules"] for r in sch["dates"]):
+        blocks.append({"type": "figure", "name": "freshness", "caption": CAPTION})
+    blocks.append(para("Answer: " + content["answer"]))
+    return blocks
+
+
+def _freshness_figure(content: dict) -> bytes | None:
+    import datetime as dt
+
+    schedules = [s for s in content.get("schedules") or [] if any(r.get("gain")
+                                                                   for r in s["dates"])]
+    if not schedules:
+        return None
+    fig = Figure(figsize=(7.5, 3.8))
+    ax = fig.add_subplot()
+    margin = float(content["margin"])
+    width = 4.0
+    for i, sch in enumerate(schedules):
+        offset = (i - (len(schedules) - 1) / 2) * width
+        seen = set()
+        for r in sch["dates"]:
+            g = r.get("gain")
+            if g is None or num(g.get("estimate")) is None:
+                continue
+            x = r["days_after_build"] + offset
+            if num(g.get("lower")) is not None and num(g.get("upper")) is not None:
+                ax.plot([x, x], [g["lower"], g["upper"]], color="black", linewidth=1.0,
+                        marker="_", markersize=8)
+            marker, face = MARKERS.get(g.get("verdict"), MARKERS[None])
+            if i % 2:
+                marker = "s" if marker == "o" else "^"
+            label = f"{sch['name']}: {g.get('verdict')}"
+            ax.plot([x], [g["estimate"]], marker=marker, markerfacecolor=face,
+                    markeredgecolor="black", linestyle="none", markersize=7, zorder=3,
+                    label=None if label in seen else label)
+            seen.add(label)
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    for y in (margin, -margin):
+        ax.axhline(y, color="0.4", linewidth=0.8, linestyle="--")
+    build = dt.date.fromisoformat(content["build_date"])
+    ax.set_xlabel(f"days after the build ({build.isoformat()})")
+    ax.set_ylabel(f"{content['metric'].upper()} gain of retraining")
+    ax.set_title("Freshness: retrained minus frozen, date by date", fontsize=10)
+    ax.grid(color="0.85", linewidth=0.6)
+    ax.legend(fontsize=7, loc="best")
+    return png(fig)
+
+
+def freshness_figures(content: dict) -> dict[str, bytes]:
+    png = _freshness_figure(content)
+    return {} if png is None else {"freshness": png}
+
+
+def freshness_summary(content: dict) -> dict | None:
+    return {"question": "After the build, did retraining on new data help, from when, and by "
+                        "how much?", "answer": content["answer"]}
+
+
+FAMILY = Family(
+    NAME, "After the build, did retraining on new data help, from when, and how much?",
+    "dated rows: several observation dates before and after a build date", applies, variants,
+    section=FreshnessSection, procedure=run_freshness, metrics=freshness_metrics,
+    ledger=ledger_retraining, ledger_role="retraining",
+    config=("study.freshness.",),
+    view=FamilyView("Freshness: does the model need new data after it is built?",
+                    model=freshness_model, blocks=freshness_blocks,
+                    figures=freshness_figures, summary=freshness_summary, position=50))

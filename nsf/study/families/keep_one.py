@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from nsf.study.families import drop_all
 from nsf.study.families.base import DROP_ALL, Family, FamilyContext, Proposal, with_changes
+from nsf.views import ComparisonView
 
 
 def applies(ctx: FamilyContext) -> str | None:
@@ -29,4 +30,5 @@ def variants(ctx: FamilyContext) -> list[Proposal]:
 
 FAMILY = Family("keep_one", "Does each contested group add to the uncontested core?",
                 "at least one uncontested attribute group", applies, variants,
-                requires=("drop_all",))
+                requires=("drop_all",),
+                comparisons=ComparisonView("attributes.keep_one", reference=None))

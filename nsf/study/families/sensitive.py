@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nsf.study.families.base import Family, FamilyContext, Proposal, with_changes
+from nsf.views import ComparisonView
 
 
 def _extra(ctx: FamilyContext) -> list[str]:
@@ -26,4 +27,5 @@ def variants(ctx: FamilyContext) -> list[Proposal]:
 
 
 FAMILY = Family("sensitive", "What would the sensitive columns change as features?",
-                "sensitive columns", applies, variants)
+                "sensitive columns", applies, variants,
+                comparisons=ComparisonView("attributes.sensitive", reference=None))

@@ -10,7 +10,7 @@ its verdict says whether the subjects beyond ``n`` were needed at the margin.
 :func:`learning_curve` then gives the curve (the primary metric against size with intervals),
 the smallest size non-inferior to "all", and an inverse power law ``m(n) = a - b n^-c`` fitted
 to the points (:func:`scipy.optimize.curve_fit`), extrapolated to the real population of the
-case (40.45 million users, CASE.md) and marked as an extrapolation.
+case (``study.ledger.people``: 40.45 million users, CASE.md) and marked as an extrapolation.
 """
 
 from __future__ import annotations
@@ -18,17 +18,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.figure import Figure
+from pydantic import Field
 from scipy.stats import norm
 
+from nsf.config._study import LedgerConfig
 from nsf.errors import NsfError
 from nsf.metrics import percentile_interval
-from nsf.study.families.base import Family, FamilyContext, Proposal
+from nsf.study._section import FamilySection, Num, ResultModel
+from nsf.study._streams import replicate_seeds, stream
+from nsf.study.families.base import BASELINE, Family, FamilyContext, Proposal
+from nsf.views import MARKERS, FamilyView, fmt, interval, note, num, para, png, table
 from nsf.vocabulary import NOT_SHOWN_NEEDED
 
 #: [ASSUMPTION] Default learning-curve sizes (training subjects); "all" is the baseline.
 DEFAULT_SIZES: tuple[int, ...] = (1_000, 3_000, 10_000, 30_000, 100_000)
-#: [CASE] People whose data was sent (CASE.md: about 40.45 million).
-CASE_POPULATION = 40_450_000
 #: Points the power law needs beyond its three parameters to be fitted at all.
 MIN_CURVE_POINTS = 4
 
@@ -44,8 +48,6 @@ class VolumePlan:
 
 
 def _seeds(ctx: FamilyContext) -> list[int]:
-    from nsf.study._variants import replicate_seeds
-
     return replicate_seeds(ctx.cfg.seed, ctx.cfg.study.seeds)
 
 
@@ -111,11 +113,6 @@ def variants(ctx: FamilyContext) -> list[Proposal]:
             for n in p.sizes]
 
 
-FAMILY = Family("volume", "How many subjects' data does training need?",
-                "more training subjects than the smallest learning-curve size", applies,
-                variants)
-
-
 # --- The learning curve ------------------------------------------------------------------------
 
 
@@ -125,10 +122,11 @@ def power_law(n, a, b, c):
 
 
 def fit_power_law(sizes, values, sigma=None, *, higher_is_better: bool = True,
-                  at: float = CASE_POPULATION, rng: np.random.Generator | None = None,
+                  at: float | None = None, rng: np.random.Generator | None = None,
                   confidence: float = 0.95, draws: int = 2000) -> dict:
     """Fit :func:`power_law` to ``values`` against ``sizes`` and extrapolate to ``at``.
 
+    ``at``: where to extrapolate (default: the case's population, ``study.ledger.people``).
     For a metric where lower is better the curve is fitted to its negative. The interval of
     the extrapolation draws the parameters from the fit's normal approximation
     (``pcov``); it covers the fit's uncertainty only, not whether the law holds beyond the
@@ -142,6 +140,7 @@ def fit_power_law(sizes, values, sigma=None, *, higher_is_better: bool = True,
     """
     from scipy.optimize import curve_fit
 
+    at = LedgerConfig.model_fields["people"].default if at is None else at
     x = np.asarray(sizes, dtype=np.float64)
     sign = 1.0 if higher_is_better else -1.0
     y = sign * np.asarray(values, dtype=np.float64)
@@ -190,7 +189,8 @@ def fit_power_law(sizes, values, sigma=None, *, higher_is_better: bool = True,
 
 
 def learning_curve(points: list[dict], *, metric: str, higher_is_better: bool, margin: float,
-                   plan_: VolumePlan, rng: np.random.Generator, confidence: float) -> dict:
+                   plan_: VolumePlan, rng: np.random.Generator, confidence: float,
+                   at: float | None = None) -> dict:
     """The learning curve from the study's points.
 
     Parameters
@@ -202,6 +202,7 @@ def learning_curve(points: list[dict], *, metric: str, higher_is_better: bool, m
     plan_ : the family's :class:`VolumePlan` (training population, notes).
     rng : stream of the extrapolation interval.
     confidence : interval level.
+    at : where the power law is extrapolated to (default: the case's population).
 
     Returns
     -------
@@ -231,7 +232,8 @@ def learning_curve(points: list[dict], *, metric: str, higher_is_better: bool, m
     z = 2.0 * float(norm.ppf(0.5 + confidence / 2.0))
     sigma = [(p["upper"] - p["lower"]) / z for p in points]
     law = fit_power_law(sizes, [p["estimate"] for p in points], sigma,
-                        higher_is_better=higher_is_better, rng=rng, confidence=confidence)
+                        higher_is_better=higher_is_better, rng=rng, confidence=confidence,
+                        at=at)
     return {"metric": metric, "margin": margin, "n_all": plan_.n_all, "points": points,
             "notes": list(plan_.notes), "smallest_sufficient": int(smallest),
             "smallest_sufficient_fraction": smallest / plan_.n_all,
@@ -247,7 +249,6 @@ def curve_from_study(study, compared: dict) -> dict | None:
     """
     from nsf.metrics import seed_average
     from nsf.study._stats import HIGHER_IS_BETTER
-    from nsf.study._variants import BASELINE, stream
 
     cfg, s = study.cfg, study.cfg.study
     arms = [v for v in study.variants if v.family == "volume"]
@@ -275,7 +276,7 @@ def curve_from_study(study, compared: dict) -> dict | None:
     curve = learning_curve(points, metric=metric, higher_is_better=HIGHER_IS_BETTER[metric],
                            margin=s.margins[metric], plan_=p,
                            rng=stream(cfg.seed, "volume-extrapolation"),
-                           confidence=s.confidence)
+                           confidence=s.confidence, at=s.ledger.people)
     sample = study.prepared.sample
     if sample is not None:
         curve["notes"].append(sample_verdict(sample.size, curve["n_all"],
@@ -299,3 +300,233 @@ def sample_verdict(sample_subjects: int, n_all: int, smallest: int) -> str:
             f"and no smaller training set was shown non-inferior to its {n_all:,} training "
             "subjects: the learning curve has not flattened within the sample, so more subjects "
             "may change the results (raise study.sample_subjects).")
+
+
+# --- Its section of the study result -----------------------------------------------------
+
+
+class VolumeDifference(ResultModel):
+    """A size against all the training subjects (the study's paired comparison)."""
+
+    estimate: Num
+    lower: Num
+    upper: Num
+    verdict: str | None = Field(description="About the subjects beyond this size: 'not shown "
+                                "needed' = the smaller training set is non-inferior.")
+
+
+class VolumePoint(ResultModel):
+    """One point of the learning curve."""
+
+    size: int = Field(description="Training subjects.")
+    variant: str = Field(description="The arm ('baseline' for all subjects).")
+    estimate: Num = Field(description="The primary metric, mean over seeds.")
+    lower: Num = Field(description="Percentile interval of the arm's bootstrap replicates.")
+    upper: Num
+    difference: VolumeDifference | None = Field(description="Against all (None for all).")
+
+
+class PowerLaw(ResultModel):
+    """The inverse power law fitted to the curve, and its extrapolation."""
+
+    fitted: bool
+    reason: str | None = Field(description="Why it was not fitted (None when it was).")
+    form: str
+    higher_is_better: bool
+    a: Num
+    b: Num
+    c: Num
+    asymptote: Num
+    at: float = Field(description="Where it is extrapolated to (people).")
+    extrapolated: Num = Field(description="The metric there: an extrapolation.")
+    lower: Num = Field(description="Interval of the extrapolation from the fit's uncertainty "
+                       "only.")
+    upper: Num
+    is_extrapolation: bool = True
+
+
+class VolumeSection(FamilySection):
+    """The volume family's learning curve (:func:`nsf.study.families.volume.learning_curve`)."""
+
+    metric: str
+    margin: Num
+    n_all: int = Field(description="Training subjects of the baseline ('all').")
+    points: list[VolumePoint] = Field(description="Ascending sizes; the last is all.")
+    notes: list[str] = Field(description="Default sizes left out, and why.")
+    smallest_sufficient: int = Field(description="Smallest size that, with every larger one, "
+                                     "is non-inferior to all (n_all when none is).")
+    smallest_sufficient_fraction: float
+    monotone_within_intervals: bool
+    power_law: PowerLaw
+
+
+#: Caption of the learning curve's figure.
+CAPTION = ("Learning curve: test metric against the training subjects (log scale), with "
+              "intervals; dashed: the fitted inverse power law; hollow diamond: its "
+              "extrapolation to the case's population (an extrapolation, not a measurement).")
+
+
+# --- The report view ------------------------------------------------------------------------
+
+
+def volume_model(section, study) -> dict:
+    """The volume section's numbers for ``report.json`` (the section as logged)."""
+    return section.model_dump(mode="json")
+
+
+def volume_answer(curve: dict) -> str:
+    """One line: how many training subjects were needed."""
+    metric = curve["metric"].upper()
+    n_all, smallest = curve["n_all"], curve["smallest_sufficient"]
+    if smallest >= n_all:
+        text = (f"No smaller training set was shown non-inferior to all {n_all:,} training "
+                "subjects")
+    else:
+        text = (f"{smallest:,} of the {n_all:,} training subjects ({fmt(smallest / n_all, 'pct')}"
+                ") were non-inferior to all of them at the margin")
+    law = curve.get("power_law") or {}
+    if law.get("fitted"):
+        text += (f"; the fitted inverse power law levels off at {metric} {law['asymptote']:.3f} "
+                 f"(at {law['at'] / 1e6:.2f}M people: {law['extrapolated']:.3f}, an "
+                 "extrapolation)")
+    return text + "."
+
+
+def volume_blocks(curve: dict) -> list[dict]:
+    """The volume section's blocks."""
+    metric = curve["metric"].upper()
+    blocks: list[dict] = [para(
+        "How many people's data does training need? The baseline retrained on nested "
+        "subsamples of the training subjects (every size with the study's seeds; for a seed "
+        "each smaller sample lies inside each larger one), scored on the same test rows. 'not "
+        "shown needed' means the subjects beyond that size were not needed: the smaller "
+        f"training set is non-inferior to all of them within the margin ({fmt(curve['margin'])}"
+        f" {metric}).")]
+    blocks += [note(n) for n in curve.get("notes") or []]
+    body = []
+    for pt in curve["points"]:
+        d = pt.get("difference")
+        body.append([f"{pt['size']:,}" + (" (all)" if d is None else ""),
+                     fmt(pt["estimate"]), interval(pt["lower"], pt["upper"], "3"),
+                     "-" if d is None else fmt(d["estimate"], "+3"),
+                     "-" if d is None else interval(d["lower"], d["upper"]),
+                     "-" if d is None else (d.get("verdict") or "n/a")])
+    blocks.append(table(f"Learning curve ({metric} on the test rows)",
+                         ["training subjects", metric, "interval", "difference to all",
+                          "interval", "verdict"], body, {1, 2, 3, 4}))
+    if curve["points"]:
+        blocks.append({"type": "figure", "name": "volume", "caption": CAPTION})
+    n_all, smallest = curve["n_all"], curve["smallest_sufficient"]
+    blocks.append(para(
+        f"Smallest training set non-inferior to all {n_all:,} subjects (with every larger "
+        f"size): {smallest:,} ({fmt(smallest / n_all, 'pct')}). The curve is "
+        + ("monotone within its intervals." if curve.get("monotone_within_intervals")
+           else "NOT monotone within its intervals: a larger training set did worse beyond "
+                "both intervals.")))
+    law = curve.get("power_law") or {}
+    if law.get("fitted"):
+        bounds = ("" if law.get("lower") is None else
+                  f" (interval {interval(law['lower'], law['upper'], '3')} from the fit's "
+                  "uncertainty only)")
+        blocks.append(note(
+            f"Extrapolation, not a measurement: {law['form']} with a = {law['a']:.4f}, "
+            f"b = {law['b']:.4f}, c = {law['c']:.3f}, fitted to the points above, gives "
+            f"{metric} {law['extrapolated']:.3f} at {law['at']:,.0f} people (the case's "
+            f"population){bounds}. That the law holds so far beyond the data is an "
+            "assumption."))
+    else:
+        blocks.append(note(f"No power law fitted: {law.get('reason')}."))
+    blocks.append(para("Answer: " + volume_answer(curve)))
+    return blocks
+
+
+def _volume_figure(curve: dict | None, metric: str) -> bytes | None:
+    if not curve or not curve.get("points"):
+        return None
+    import numpy as np
+
+    pts = curve["points"]
+    fig = Figure(figsize=(7.5, 3.8))
+    ax = fig.add_subplot()
+    xs = [pt["size"] for pt in pts]
+    ax.plot(xs, [pt["estimate"] for pt in pts], color="black", linewidth=1.2, zorder=1)
+    seen = set()
+    for pt in pts:
+        if num(pt.get("lower")) is not None and num(pt.get("upper")) is not None:
+            ax.plot([pt["size"]] * 2, [pt["lower"], pt["upper"]], color="black",
+                    linewidth=1.0, marker="_", markersize=8)
+        verdict = (pt.get("difference") or {}).get("verdict")
+        label = "all (baseline)" if pt.get("difference") is None else verdict
+        marker, face = MARKERS.get(verdict, MARKERS[None])
+        ax.plot([pt["size"]], [pt["estimate"]], marker=marker, markerfacecolor=face,
+                markeredgecolor="black", linestyle="none", markersize=7, zorder=3,
+                label=None if label in seen else label)
+        seen.add(label)
+    law = curve.get("power_law") or {}
+    if law.get("fitted"):
+        grid = np.geomspace(min(xs), law["at"], 200)
+        sign = 1.0 if law.get("higher_is_better", True) else -1.0
+        ax.plot(grid, sign * power_law(grid, sign * law["a"], law["b"], law["c"]), color="0.35",
+                linestyle="--", linewidth=0.9, label="inverse power law (fit)")
+        ax.plot([law["at"]], [law["extrapolated"]], marker="D", markerfacecolor="white",
+                markeredgecolor="black", linestyle="none", markersize=7,
+                label="extrapolation")
+        if law.get("lower") is not None:
+            ax.plot([law["at"]] * 2, [law["lower"], law["upper"]], color="0.35",
+                    linestyle=":", linewidth=1.0)
+    ax.set_xscale("log")
+    ax.set_xlabel("training subjects (log scale)")
+    ax.set_ylabel(f"test {metric.upper()}")
+    ax.set_title("Volume: accuracy against the number of training subjects", fontsize=10)
+    ax.grid(color="0.85", linewidth=0.6)
+    ax.legend(fontsize=7, loc="lower right")
+    return png(fig)
+
+
+def volume_figures(curve: dict) -> dict[str, bytes]:
+    png = _volume_figure(curve, curve["metric"])
+    return {} if png is None else {"volume": png}
+
+
+def ledger_subjects(result, facts, pool: float) -> dict:
+    """The ledger's training subjects: the learning curve's smallest sufficient size."""
+    curve = result.sections.volume
+    if curve is None:
+        return {"needed": pool, "upper": pool, "verdict": "not studied (family volume did not "
+                "run): every user of the training pool counts as needed"}
+    sizes = [p.size for p in curve.points]
+    smallest = curve.smallest_sufficient
+    if smallest >= curve.n_all:
+        return {"needed": pool, "upper": pool,
+                "verdict": f"no training set smaller than all {curve.n_all:,} simulated "
+                "subjects was shown non-inferior: every user of the training pool counts as "
+                "needed"}
+    i = sizes.index(smallest)
+    upper = sizes[i + 1] if sizes[i + 1] < curve.n_all else pool
+    d = curve.points[i].difference
+    return {"needed": float(min(smallest, pool)), "upper": float(min(upper, pool)),
+            "verdict": f"learning curve: {smallest:,} subjects non-inferior to all "
+            f"{curve.n_all:,} ({curve.metric.upper()} difference {d.estimate:+.3f}, interval "
+            f"[{d.lower:+.3f}, {d.upper:+.3f}], margin {curve.margin:g}); a sample size, "
+            "taken as the same count at case scale [ASSUMPTION]"}
+
+
+
+def volume_metrics(curve: VolumeSection) -> dict[str, float]:
+    """The parent run's metrics of the learning curve (``volume_*``)."""
+    out = {"volume_n_all": float(curve.n_all),
+           "volume_smallest_sufficient": float(curve.smallest_sufficient),
+           "volume_smallest_sufficient_fraction": float(curve.smallest_sufficient_fraction)}
+    if curve.power_law.fitted and curve.power_law.extrapolated is not None:
+        out[f"volume_extrapolated_{curve.metric}"] = float(curve.power_law.extrapolated)
+    return out
+
+
+FAMILY = Family(
+    "volume", "How many subjects' data does training need?",
+    "more training subjects than the smallest learning-curve size", applies, variants,
+    section=VolumeSection, curve=curve_from_study, metrics=volume_metrics,
+    ledger=ledger_subjects, ledger_role="subjects",
+    config=("study.volume_sizes",),
+    view=FamilyView("Volume: how many people's data training needs", model=volume_model,
+                    blocks=volume_blocks, figures=volume_figures, position=10))
