@@ -19,7 +19,8 @@ import zlib
 
 import numpy as np
 
-__all__ = ["ENTROPY_SALTS", "SPAWN_SALTS", "model_seed", "seed_sequence", "stream"]
+__all__ = ["ENTROPY_SALTS", "SPAWN_SALTS", "model_seed", "replicate_seeds", "seed_sequence",
+           "stream"]
 
 #: Streams derived as ``SeedSequence([seed, salt])`` (no labels).
 ENTROPY_SALTS: dict[str, int] = {
@@ -83,3 +84,15 @@ def stream(seed: int, name: str, *labels: str | int) -> np.random.Generator:
 def model_seed(seed: int) -> int:
     """A 31-bit seed for an estimator, derived from the experiment (or replicate) seed."""
     return int(np.random.SeedSequence(int(seed)).generate_state(1)[0] >> 1)
+
+
+def replicate_seeds(seed: int, k: int) -> list[int]:
+    """K training seeds: the experiment seed first (with ``study.training_resample: none``
+    replicate 0 is the `nsf train` model), then seeds derived from it."""
+    if seed is None:
+        raise ValueError("replicate_seeds needs the experiment seed")
+    out = [int(seed)]
+    for i in range(1, k):
+        state = seed_sequence(seed, "replicate-seeds", i).generate_state(2)
+        out.append(int((int(state[0]) << 32 | int(state[1])) >> 2))
+    return out

@@ -91,7 +91,7 @@ from nsf.study._result import (
 )
 from nsf.study._run import TRUTH_FIELDS, FitStore, feature_inventory, run_study
 from nsf.study._stats import HIGHER_IS_BETTER, verdict_for
-from nsf.study._streams import replicate_seeds, stream
+from nsf.streams import replicate_seeds, stream
 from nsf.study._tables import study_tables
 from nsf.study._variants import (
     BASELINE,

@@ -34,7 +34,7 @@ from nsf.study._result import (
     Truth,
     VariantResult,
 )
-from nsf.study._streams import stream
+from nsf.streams import stream
 from nsf.study.families import BASELINE, FAMILIES, NECESSITY
 
 __all__ = ["TRUTH_FIELDS", "StudyParts", "assemble", "feature_inventory", "jsonable"]
@@ -258,7 +258,8 @@ def assemble(study, parts: StudyParts) -> StudyResult:
         dataset=DatasetInfo.model_validate(jsonable(dataset)),
         config=jsonable(config),
         assumptions=[Assumption.model_validate(a) for a in jsonable(method_assumptions(
-            config, simulated=cfg.dataset.kind == "simulated"))],
+            config, simulated=cfg.dataset.kind == "simulated",
+            description=prepared.description))],
         seeds=study.seeds,
         description=jsonable(_description(prepared)),
         settings=settings,
@@ -332,12 +333,8 @@ def feature_inventory(registry, baseline_features, *, categories: bool) -> dict:
                 for f in registry]
     groups = [{"name": g.name, "contested": bool(g.contested), "meaning": g.meaning}
               for g in registry.groups.values()]
-    cats: list[dict] = []
-    if categories:
-        from data_gen.categories import CATEGORIES
-
-        cats = [{"number": c.number, "name": c.name, "public": bool(c.public),
-                 "source": c.source, "meaning": c.meaning} for c in CATEGORIES]
+    # The shared categories, as the dataset's description lists them (feed_registry).
+    cats = [dict(c) for c in registry.categories] if categories else []
     windows = sorted({f.window for f in registry if f.window is not None})
     return {"features": features, "groups": groups, "categories": cats,
             "history_windows": windows}

@@ -304,7 +304,7 @@ def disparity_change(y_true, per_seed_baseline: Sequence[np.ndarray],
                      confidence: float, target: str, seed: int, min_support: int = 1) -> dict:
     """:func:`compare_disparities` of two arms given their predictions (streams from ``seed``).
     """
-    from nsf.study._streams import stream
+    from nsf.streams import stream
 
     kw = {"threshold": threshold, "n_bins": n_bins, "n_resamples": n_resamples,
           "min_support": min_support}

@@ -18,7 +18,7 @@ from nsf.pipeline import (
     fit_variant,
 )
 from nsf.study._explain import explain_fit
-from nsf.study._streams import stream
+from nsf.streams import stream
 from nsf.study._variants import Variant
 
 

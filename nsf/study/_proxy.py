@@ -10,7 +10,7 @@ import pandas as pd
 from nsf.fairness import proxy_strength
 from nsf.features import build_features
 from nsf.pipeline import PreparedData
-from nsf.study._streams import stream
+from nsf.streams import stream
 
 #: Classes with fewer users than this are pooled into "(other)" before a proxy check (the
 #: cross-validation needs every class in every fold).

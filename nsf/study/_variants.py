@@ -11,11 +11,7 @@ from nsf.config._study import INCOME_BAND
 from nsf.errors import NsfError
 from nsf.features import FeatureSelection, extra_specs, select_features
 from nsf.pipeline import TrainingResample
-<<<<<<< HEAD
-from nsf.streams import seed_sequence, stream
-=======
-from nsf.study._streams import replicate_seeds, stream
->>>>>>> i22a
+from nsf.streams import replicate_seeds, stream
 from nsf.study.families import (
     BASELINE,
     DROP_ALL,
@@ -80,21 +76,6 @@ def training_resample(cfg: ExperimentConfig) -> TrainingResample | None:
     return TrainingResample(s.training_resample, s.training_fraction)
 
 
-<<<<<<< HEAD
-def replicate_seeds(seed: int, k: int) -> list[int]:
-    """K training seeds: the experiment seed first (with ``study.training_resample: none``
-    replicate 0 is the `nsf train` model), then seeds derived from it."""
-    if seed is None:
-        raise ValueError("replicate_seeds needs the experiment seed")
-    out = [int(seed)]
-    for i in range(1, k):
-        state = seed_sequence(seed, "replicate-seeds", i).generate_state(2)
-        out.append(int((int(state[0]) << 32 | int(state[1])) >> 2))
-    return out
-
-
-=======
->>>>>>> i22a
 def _features(prepared, selection: FeatureSelection) -> tuple[tuple[str, bool], ...]:
     specs, groups = extra_specs(selection.sensitive, selection.latents, prepared.sensitive_kinds())
     registry = prepared.registry.extended(specs, groups) if specs else prepared.registry

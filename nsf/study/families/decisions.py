@@ -27,7 +27,7 @@ from nsf.decisions import (
 from nsf.decisions import evaluate_decisions as _evaluate
 from nsf.study._fairness import attribute_groups
 from nsf.study._section import FamilySection
-from nsf.study._streams import stream
+from nsf.streams import stream
 from nsf.study.families.base import BASELINE, Family, FamilyContext, Proposal
 from nsf.views import FamilyView, decided_by_cell, verdict_cell
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED

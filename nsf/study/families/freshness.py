@@ -30,7 +30,7 @@ from pydantic import Field
 
 from nsf.errors import NsfError
 from nsf.study._section import FamilySection, ResultModel
-from nsf.study._streams import stream
+from nsf.streams import stream
 from nsf.study.families.base import Family, FamilyContext, Proposal
 from nsf.views import MARKERS, FamilyView, fmt, interval, note, num, para, png, table
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
@@ -353,13 +353,7 @@ def freshness_section(cfg, prepared, plan_: FreshnessPlan, selection, *, seeds: 
     pool : the study's task pool (``pool.run(fn, items)``).
     population, label : the baseline's training population and label.
     """
-<<<<<<< HEAD
     from nsf.study._stats import arm_replicates, compare_replicates, family_verdicts
-    from nsf.study._variants import stream
-
-=======
-    from nsf.study._stats import arm_replicates, compare_replicates
->>>>>>> i22a
     t0 = time.perf_counter()
     s = cfg.study
     metric = s.primary_metric
