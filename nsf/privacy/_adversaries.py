@@ -4,7 +4,10 @@
   of one, :func:`nsf.audit._quasi.k_anonymity`), or identified through a reversible identifier;
 * attribute inference: how well a classifier predicts a sensitive attribute from the shared
   columns, as lift over chance (:func:`nsf.fairness._proxy.proxy_strength`);
-* identifier reversal: the share of identifiers an adversary recovers;
+* identifier reversal: the share of identifiers an adversary recovers, and the time the
+  enumeration of the phone numbering plan takes (:func:`reversal_probe`: identifiers of each
+  kind made for numbers drawn at random, attacked with the audit's enumeration,
+  :func:`nsf.audit.recover_phones`);
 * exposure: records and people shared.
 
 Intervals are percentile bootstraps over the people (``n_resamples`` replicates drawn from the
@@ -13,6 +16,8 @@ caller's generator), so the same seed gives the same figures.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -20,8 +25,8 @@ import pandas as pd
 
 from nsf.fairness import proxy_strength
 
-__all__ = ["IDENTIFIERS", "Share", "attribute_inference", "identifier_reversal",
-           "reidentification", "reversal_share"]
+__all__ = ["IDENTIFIERS", "ReversalProbe", "Share", "attribute_inference", "identifier_reversal",
+           "reidentification", "reversal_probe", "reversal_share"]
 
 #: Identifier kinds a design may share, and the share of them an adversary recovers: an
 #: unsalted SHA-256 digest of a phone number is reversed by hashing the whole numbering plan
@@ -70,14 +75,94 @@ def identifier_reversal(identifier: str, n_people: int) -> Share:
     return Share(share, share, share)
 
 
+@dataclass(frozen=True)
+class ReversalProbe:
+    """What an adversary recovers from each kind of identifier, and how fast it hashes.
+
+    ``n_targets`` phone numbers drawn at random inside a block of ``hashed`` consecutive
+    numbers are turned into identifiers of each kind (an unsalted SHA-256 digest, a keyed HMAC
+    whose key the adversary lacks, a random pseudonym); the adversary enumerates the block
+    with the audit's kernel and confirms each candidate with a full hash. The enumeration is
+    exhaustive, so the share recovered is exact (no sampling): the whole numbering plan
+    recovers every digest of a number in it. The time is measured, chunk by chunk.
+
+    Attributes
+    ----------
+    recovered : identifier kind -> identifiers recovered (of ``n_targets``).
+    n_targets : identifiers made of each kind.
+    hashed : candidates hashed.
+    seconds_per_hash : one core's time per candidate: the total over the chunks, with the
+        chunks' percentile interval.
+    space : candidates in the whole numbering plan (``010`` + 8 digits).
+    """
+
+    recovered: dict[str, int]
+    n_targets: int
+    hashed: int
+    seconds_per_hash: Share
+    space: int
+
+    def share(self, identifier: str) -> Share:
+        """The share of identifiers of this kind recovered (exact)."""
+        if identifier not in self.recovered:
+            raise ValueError(f"identifier must be one of {sorted(self.recovered)}, "
+                             f"got {identifier!r}")
+        share = self.recovered[identifier] / self.n_targets if self.n_targets else 0.0
+        return Share(share, share, share)
+
+    def seconds_to_reverse(self, identifier: str) -> Share | None:
+        """One core's time to enumerate the whole numbering plan, which recovers every
+        identifier of this kind; None when the enumeration recovers none (no time helps
+        without the key)."""
+        if self.share(identifier).estimate == 0.0:
+            return None
+        s = self.seconds_per_hash
+        return Share(s.estimate * self.space, s.lower * self.space, s.upper * self.space)
+
+
+def reversal_probe(rng: np.random.Generator, *, n_targets: int = 100, chunks: int = 12,
+                   chunk_size: int = 16_384, confidence: float = 0.95) -> ReversalProbe:
+    """Measure identifier reversal (see :class:`ReversalProbe`) on ``chunks`` blocks of
+    ``chunk_size`` numbers at a random place in the numbering plan (one core)."""
+    from nsf.audit import PHONE_SPACE, recover_phones
+
+    size = chunks * chunk_size
+    start = int(rng.integers(0, PHONE_SPACE - size + 1))
+    suffixes = start + rng.choice(size, size=min(n_targets, size), replace=False)
+    phones = [f"010{int(x):08d}".encode() for x in suffixes]
+    key = rng.bytes(32)  # the sender's key: never given to the adversary
+    made = {"sha256": [hashlib.sha256(p).hexdigest() for p in phones],
+            "hmac": [hmac.new(key, p, hashlib.sha256).hexdigest() for p in phones],
+            "random": [rng.bytes(32).hex() for _ in phones]}
+    # The adversary does not know which kind it holds: it attacks all of them at once.
+    targets = [d for digests in made.values() for d in digests]
+    found: set[str] = set()
+    per_hash = np.empty(chunks)
+    total = 0.0
+    for i in range(chunks):
+        res = recover_phones(targets, space_start=start + i * chunk_size,
+                             space_size=chunk_size, workers=1)
+        found.update(res.recovered)
+        per_hash[i] = res.seconds / chunk_size
+        total += res.seconds
+    alpha = 1.0 - confidence
+    lo, hi = np.quantile(per_hash, [alpha / 2, 1 - alpha / 2])
+    return ReversalProbe(
+        recovered={kind: sum(d in found for d in digests) for kind, digests in made.items()},
+        n_targets=len(phones), hashed=size,
+        seconds_per_hash=Share(total / size, float(lo), float(hi)), space=PHONE_SPACE)
+
+
 def reidentification(shared: pd.DataFrame, *, identifier: str, rng: np.random.Generator,
-                     n_resamples: int = 200, confidence: float = 0.95) -> tuple[Share, Share]:
+                     n_resamples: int = 200, confidence: float = 0.95,
+                     reversed_share: float | None = None) -> tuple[Share, Share]:
     """``(singled_out, identified)``: the share of people whose combination of shared columns
     is unique, and the share identified by either that or a reversible identifier.
 
     ``shared`` holds one row per person and only the quasi-identifiers the design shares (not
     its pseudonym: a pseudonym the recipient cannot reverse singles out a row but links it to
-    nobody).
+    nobody). ``reversed_share``: the share of such identifiers the adversary recovers (None:
+    :func:`reversal_share`); everyone is identified through it when it is 1.
     """
     n = len(shared)
     if n == 0:
@@ -89,7 +174,9 @@ def reidentification(shared: pd.DataFrame, *, identifier: str, rng: np.random.Ge
         unique = np.bincount(class_id)[class_id] == 1  # k = 1 (nsf.audit._quasi.k_anonymity)
     else:
         unique = np.zeros(n, dtype=bool)
-    reversed_ = np.full(n, reversal_share(identifier) >= 1.0)
+    if reversed_share is None:
+        reversed_share = reversal_share(identifier)
+    reversed_ = np.full(n, reversed_share >= 1.0)
     singled = _interval(unique, rng, n_resamples, confidence)
     identified = _interval(unique | reversed_, rng, n_resamples, confidence)
     return singled, identified
