@@ -11,7 +11,8 @@
 * exposure: records and people shared.
 
 Intervals are percentile bootstraps over the people (``n_resamples`` replicates drawn from the
-caller's generator), so the same seed gives the same figures.
+caller's generator; a share's replicates drawn as binomial counts, their exact distribution),
+so the same seed gives the same figures.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def _interval(indicator: np.ndarray, rng: np.random.Generator, n_resamples: int,
     est = float(indicator.mean()) if indicator.size else 0.0
     if n_resamples == 0 or indicator.size == 0:
         return Share(est, est, est)
+    # The bootstrap mean of n draws with replacement from a 0/1 sample is Binomial(n, est) / n:
+    # the same distribution as resampling the people, without an n-by-replicates table.
     n = indicator.size
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
-    reps = counts @ indicator.astype(np.float64) / n
+    reps = rng.binomial(n, est, size=n_resamples) / n
     alpha = 1.0 - confidence
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
     return Share(est, float(lo), float(hi))
