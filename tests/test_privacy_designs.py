@@ -97,6 +97,11 @@ def test_coarsening_lowers_uniqueness_monotonically(people):
         uniques.append(singled.estimate)
     assert uniques[0] == 1.0
     assert all(a >= b for a, b in pairwise(uniques))
+    # A known count: only the values 2 and 4 are alone in their class (classes of 2 and 3
+    # are not singled out).
+    known = pd.DataFrame({"a": [1, 1, 2, 3, 3, 3, 4], "b": ["x"] * 7})
+    singled, _ = reidentification(known, identifier="hmac", rng=rng, n_resamples=0)
+    assert singled.estimate == pytest.approx(2 / 7)
     assert uniques[-1] < 0.05
     # A design's coarse version of a group singles out fewer people than the raw one.
     raw, coarse = evaluate_designs(
