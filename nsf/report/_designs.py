@@ -132,6 +132,21 @@ def _efficient(d: dict, priced: bool) -> str:
     return "; ".join(marks) or "no"
 
 
+def _kinds(designs: list[dict], digests: bool) -> list[str]:
+    """What the designs change, in words (only what some design changes)."""
+    names = " ".join(d["name"] for d in designs)
+    kinds = ["fewer or coarser groups"]
+    if "population_only" in names or any((d.get("exposure") or {}).get("study_people")
+                                         != (designs[0].get("exposure") or {}).get(
+                                             "study_people") for d in designs):
+        kinds.append("fewer people")
+    if "retention_" in names:
+        kinds.append("shorter history")
+    if digests:
+        kinds.append("other identifiers")
+    return kinds
+
+
 def designs_blocks(content: dict) -> list[dict]:
     designs = content["designs"]
     attrs = list(dict.fromkeys(a for d in designs for a in d["inference"]))
@@ -143,9 +158,8 @@ def designs_blocks(content: dict) -> list[dict]:
                 "random pseudonym is not" if digests else "")
     blocks: list[dict] = [_p(
         "What would each way of sharing the data have exposed, and what would it have cost? "
-        "Each design is what could be shared instead of the data in use: fewer or coarser "
-        "groups, fewer people, shorter history" + (", other identifiers" if digests else "")
-        + ". Its utility is the AUC and cost of the model the study trained on exactly that "
+        "Each design is what could be shared instead of the data in use: "
+        + ", ".join(_kinds(designs, digests)) + ". Its utility is the AUC and cost of the model the study trained on exactly that "
         "data (no new fits); its privacy is measured by adversaries run on a random sample of "
         f"{content['people_sampled']:,} people: re-identification (unique on the shared "
         f"columns{reversal}), attribute inference (how much better than chance a "
