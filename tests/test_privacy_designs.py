@@ -323,3 +323,21 @@ def test_the_report_tables_are_plain_and_fit_the_page(people):
     assert any(c == "risk and AUC" for c in cells)
     assert "Answer: The recommended design does not dominate" in blocks[-1]["text"]
     assert designs_figures(content)["designs"][:4] == b"\x89PNG"
+
+
+@pytest.mark.slow  # starts two worker processes
+def test_the_inference_fits_give_the_same_figures_on_worker_processes(people):
+    """Each fit draws its seed beforehand: two worker processes give the figures of one."""
+    from nsf.execution import Executor
+
+    frame, sensitive = people
+    designs = [Design("all", "all", identifier="hmac"),
+               Design("money", "money only", groups=("money",), identifier="hmac")]
+    here = evaluate_designs(designs, _data(frame, sensitive), utility={},
+                            rng=np.random.default_rng(9), n_resamples=30, max_rows=600)
+    with Executor(workers=2) as executor:
+        pooled = evaluate_designs(designs, _data(frame, sensitive), utility={},
+                                  rng=np.random.default_rng(9), n_resamples=30, max_rows=600,
+                                  executor=executor)
+    assert pooled == here
+    assert here[0]["inference"]["age_band"]["estimate"] > 0.3  # the proxy is shared
