@@ -124,6 +124,8 @@ def test_population_and_retention_shrink_exposure(people):
     # Everyone is identified by the digest; only the population's people are shared.
     assert everyone["at_risk"]["estimate"] == 1.0
     assert apple["at_risk"]["estimate"] == pytest.approx(population.mean())
+    # Who is shared is sampled too: the interval is not the population share taken as exact.
+    assert apple["at_risk"]["lower"] < population.mean() < apple["at_risk"]["upper"]
     assert short["records"] == pytest.approx(1.5 * N)
 
 

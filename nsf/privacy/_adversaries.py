@@ -26,8 +26,8 @@ import pandas as pd
 
 from nsf.fairness import proxy_strength
 
-__all__ = ["IDENTIFIERS", "ReversalProbe", "Share", "attribute_inference", "identifier_reversal",
-           "reidentification", "reversal_probe", "reversal_share"]
+__all__ = ["IDENTIFIERS", "ReversalProbe", "Share", "attribute_inference", "identified_people",
+           "identifier_reversal", "reidentification", "reversal_probe", "reversal_share"]
 
 #: Identifier kinds a design may share, and the share of them an adversary recovers: an
 #: unsalted SHA-256 digest of a phone number is reversed by hashing the whole numbering plan
@@ -155,6 +155,21 @@ def reversal_probe(rng: np.random.Generator, *, n_targets: int = 100, chunks: in
         seconds_per_hash=Share(total / size, float(lo), float(hi)), space=PHONE_SPACE)
 
 
+def identified_people(shared: pd.DataFrame, *, identifier: str,
+                      reversed_share: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(singled_out, identified)`` per person (see :func:`reidentification`)."""
+    n = len(shared)
+    if n and shared.shape[1]:
+        class_id = shared.groupby(list(shared.columns), dropna=False, sort=False,
+                                  observed=True).ngroup().to_numpy()
+        unique = np.bincount(class_id)[class_id] == 1  # k = 1 (nsf.audit._quasi.k_anonymity)
+    else:
+        unique = np.zeros(n, dtype=bool)
+    if reversed_share is None:
+        reversed_share = reversal_share(identifier)
+    return unique, unique | np.full(n, reversed_share >= 1.0)
+
+
 def reidentification(shared: pd.DataFrame, *, identifier: str, rng: np.random.Generator,
                      n_resamples: int = 200, confidence: float = 0.95,
                      reversed_share: float | None = None) -> tuple[Share, Share]:
@@ -166,22 +181,10 @@ def reidentification(shared: pd.DataFrame, *, identifier: str, rng: np.random.Ge
     nobody). ``reversed_share``: the share of such identifiers the adversary recovers (None:
     :func:`reversal_share`); everyone is identified through it when it is 1.
     """
-    n = len(shared)
-    if n == 0:
-        zero = Share(0.0, 0.0, 0.0)
-        return zero, zero
-    if shared.shape[1]:
-        class_id = shared.groupby(list(shared.columns), dropna=False, sort=False,
-                                  observed=True).ngroup().to_numpy()
-        unique = np.bincount(class_id)[class_id] == 1  # k = 1 (nsf.audit._quasi.k_anonymity)
-    else:
-        unique = np.zeros(n, dtype=bool)
-    if reversed_share is None:
-        reversed_share = reversal_share(identifier)
-    reversed_ = np.full(n, reversed_share >= 1.0)
-    singled = _interval(unique, rng, n_resamples, confidence)
-    identified = _interval(unique | reversed_, rng, n_resamples, confidence)
-    return singled, identified
+    unique, identified = identified_people(shared, identifier=identifier,
+                                           reversed_share=reversed_share)
+    return (_interval(unique, rng, n_resamples, confidence),
+            _interval(identified, rng, n_resamples, confidence))
 
 
 def attribute_inference(shared: pd.DataFrame, attribute: pd.Series, *,

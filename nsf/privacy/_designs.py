@@ -19,9 +19,10 @@ import pandas as pd
 from nsf.privacy._adversaries import (
     ReversalProbe,
     Share,
+    _interval,
     attribute_inference,
+    identified_people,
     identifier_reversal,
-    reidentification,
 )
 
 __all__ = ["CaseScale", "Design", "DesignData", "evaluate_designs", "pareto"]
@@ -232,8 +233,8 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
         singled_out, identified, at_risk, reversal, seconds_to_reverse, exposure,
         inference {attribute: Share}, auc_diff, cost_diff, efficient_auc, efficient_cost``
         (Shares as dicts; ``exposure`` from :func:`exposure`). ``at_risk`` (the
-        frontier's risk) is the share of all people who are shared and identified: the share
-        identified among those shared, times the share of people shared.
+        frontier's risk) is the share of all people who are shared and identified, its
+        interval resampling all the people (who is shared is sampled too).
     """
     if len({d.name for d in designs}) != len(designs):
         raise ValueError("design names must be unique")
@@ -263,9 +264,15 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
         reversal = identifier_reversal(d.identifier, int(keep.sum())) if probe is None \
             else probe.share(d.identifier)
         seconds = None if probe is None else probe.seconds_to_reverse(d.identifier)
-        singled, identified = reidentification(shared, identifier=d.identifier, rng=rng,
-                                               n_resamples=n_resamples, confidence=confidence,
-                                               reversed_share=reversal.estimate)
+        unique, known = identified_people(shared, identifier=d.identifier,
+                                          reversed_share=reversal.estimate)
+        singled = _interval(unique, rng, n_resamples, confidence)
+        identified = _interval(known, rng, n_resamples, confidence)
+        # At risk: shared and identified, among all the people sampled (the share shared is
+        # itself sampled, so it is resampled with them).
+        everyone = np.zeros(pop.size, dtype=bool)
+        everyone[keep] = known
+        at_risk = _interval(everyone, rng, n_resamples, confidence)
         inference = inferred[_shared_key(d, data)]
         u = utility.get(d.arm or "", {})
         auc, cost = u.get("auc_diff"), u.get("cost_diff")
@@ -276,7 +283,7 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
             "records": float(records[keep].sum() * share_of_history),
             "columns": int(shared.shape[1]),
             "singled_out": singled.to_dict(), "identified": identified.to_dict(),
-            "at_risk": _scaled(identified, keep.sum() / max(pop.size, 1)).to_dict(),
+            "at_risk": at_risk.to_dict(),
             "reversal": reversal.to_dict(),
             "seconds_to_reverse": None if seconds is None else seconds.to_dict(),
             "exposure": exposure(d, data),
@@ -289,10 +296,6 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
     for p, a, c in zip(out, pareto(risk, auc), pareto(risk, cost), strict=True):
         p["efficient_auc"], p["efficient_cost"] = a, c
     return out
-
-
-def _scaled(share: Share, factor: float) -> Share:
-    return Share(share.estimate * factor, share.lower * factor, share.upper * factor)
 
 
 def dominates(a: dict, b: dict, margin: float = 0.0) -> bool | None:
