@@ -8,8 +8,7 @@ share, the reversal probe, the inference fits on the study's executor) against t
 own total (``timing.total``, which does not include the frontier). Prints wall and CPU
 seconds (this process and its workers); nothing is written.
 
-    python benchmarks/bench_designs.py experiments/default.yaml STUDY_JSON \\
-        --set simulate.data_dir=DATA_DIR
+    python benchmarks/bench_designs.py experiments/default.yaml STUDY_JSON --dataset DATASET
 """
 
 from __future__ import annotations
@@ -36,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("study_json")
+    parser.add_argument("--dataset", default=None, help="the simulated dataset folder, read "
+                        "as it is (default: the config's, built if missing)")
     parser.add_argument("--set", action="append", default=[], dest="overrides",
                         help="dotted.key=value overrides (those the study ran with)")
     args = parser.parse_args(argv)
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config, args.overrides)
     result = StudyResult.model_validate(json.loads(Path(args.study_json).read_text()))
     if cfg.dataset.kind == "simulated":
-        path, _, _ = ensure_dataset(cfg, quiet=True)
+        path = args.dataset or ensure_dataset(cfg, quiet=True)[0]
         dataset = open_dataset(path)
     else:
         dataset = None

@@ -299,7 +299,7 @@ def test_the_report_tables_are_plain_and_fit_the_page(people):
                                                      "groups": ("money",)}, ""),
              ("retention_30d", {"family": "retention", "retention_days": 30}, ""),
              ("recommended", {}, "recommended")]
-    designs = [Design(n, f"the data of design {i}", role=role,
+    designs = [Design(n, f"the data of design {i} (without some_group)", role=role,
                       groups={"drop_money": ("proxy",), "recommended": ("money",)}.get(n),
                       identifier="sha256" if n == "in_use" else "hmac",
                       label=design_label(n, **kw)) for i, (n, kw, role) in enumerate(names)]
@@ -314,7 +314,8 @@ def test_the_report_tables_are_plain_and_fit_the_page(people):
     cells = [c for t in tables for row in t["rows"] for c in row]
     text = " ".join(cells + [h for t in tables for h in t["headers"]]
                     + [b.get("text", "") for b in blocks])
-    for key in ("in_use", "drop_money", "retention_30d", "sha256", "efficient_auc", "at_risk"):
+    for key in ("in_use", "drop_money", "retention_30d", "sha256", "efficient_auc", "at_risk",
+                "some_group"):
         assert key not in text, key
     firsts = {row[0] for t in tables for row in t["rows"]}
     assert firsts == {"Data in use (the case)", "Without money", "History of 30 days",

@@ -56,6 +56,11 @@ def _label(d: dict) -> str:
     return d.get("label") or d["name"]
 
 
+def _described(d: dict) -> str:
+    """What a design shares, in words (group keys written as words)."""
+    return d["description"].replace("_", " ")
+
+
 def _big(x: float | None) -> str:
     v = _num(x)
     if v is None:
@@ -107,7 +112,7 @@ def _answer(content: dict) -> str:
                 "population), "
                 "so it cannot dominate it; the frontier shows what the other designs would "
                 "trade." + tail)
-    head = (f"it ({rec['description']}) puts "
+    head = (f"it ({_described(rec)}) puts "
             f"{fmt(rec['at_risk']['estimate'], 'pct')} "
             f"{interval(rec['at_risk'].get('lower'), rec['at_risk'].get('upper'), 'pct')} "
             f"of people at risk of re-identification against "
@@ -226,7 +231,7 @@ def designs_blocks(content: dict) -> list[dict]:
                  *([_money(d["cost_diff"])] if priced else []), _efficient(d, priced)]
                 for d in designs], set(range(1, 2 + priced))))
     blocks.append(_table("What each design shares", ["design", "what it shares"],
-                         [[_label(d), d["description"]] for d in designs]))
+                         [[_label(d), _described(d)] for d in designs]))
     if content.get("not_evaluated"):
         blocks.append(_note("Not formed: " + "; ".join(
             f"{n} ({why})" for n, why in content["not_evaluated"].items()) + "."))
