@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("study_json")
     parser.add_argument("--dataset", default=None, help="the simulated dataset folder, read "
                         "as it is (default: the config's, built if missing)")
+    parser.add_argument("--out", default=None, help="also write the section (JSON) here")
     parser.add_argument("--set", action="append", default=[], dest="overrides",
                         help="dotted.key=value overrides (those the study ran with)")
     args = parser.parse_args(argv)
@@ -64,6 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(section, str):
         print(section)
         return 2
+    if args.out:
+        Path(args.out).write_text(json.dumps(section, indent=1, default=str))
+    by_role = {d["role"]: d for d in section["designs"] if d["role"]}
+    for role in ("case", "recommended"):
+        d = by_role.get(role)
+        if d is not None:
+            r, a = d["at_risk"], d["auc_diff"] or {}
+            print(f"{role}: {d['name']} at_risk={r['estimate']:.4f} [{r['lower']:.4f}, "
+                  f"{r['upper']:.4f}] auc_diff={a.get('estimate')} [{a.get('lower')}, "
+                  f"{a.get('upper')}]")
+    print(f"recommended_dominates={section['recommended_dominates']} "
+          f"efficient_auc={[d['name'] for d in section['designs'] if d['efficient_auc']]}")
     study_s = result.timing.total
     print(f"config={args.config} designs={len(section['designs'])} "
           f"people_sampled={section['people_sampled']} workers={cfg.study.workers}")
