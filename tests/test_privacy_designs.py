@@ -254,7 +254,6 @@ def test_exposure_at_the_study_and_the_case_scale(people):
 ])
 def test_a_bad_design_is_refused_when_the_config_loads(designs, needle):
     from nsf.config import ConfigError, load_config
-
     from tests.conftest import SMOKE
 
     with pytest.raises(ConfigError, match=needle) as err:

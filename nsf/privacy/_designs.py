@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -256,7 +257,7 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
         for i, res in executor.map_unordered(_infer, tasks, setup=Setup(_install_data,
                                                                         (data,))):
             inferred[tasks[i][0]] = res
-    out = []
+    out: list[dict[str, Any]] = []
     for d in designs:
         keep = pop if d.population_only else np.ones(pop.size, dtype=bool)
         shared = data.shared(d).loc[keep].reset_index(drop=True)
@@ -291,9 +292,9 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
             "auc_diff": None if auc is None else auc.to_dict(),
             "cost_diff": None if cost is None else cost.to_dict()})
     risk = [p["at_risk"]["estimate"] for p in out]
-    auc = [None if p["auc_diff"] is None else p["auc_diff"]["estimate"] for p in out]
-    cost = [None if p["cost_diff"] is None else -p["cost_diff"]["estimate"] for p in out]
-    for p, a, c in zip(out, pareto(risk, auc), pareto(risk, cost), strict=True):
+    aucs = [None if p["auc_diff"] is None else p["auc_diff"]["estimate"] for p in out]
+    costs = [None if p["cost_diff"] is None else -p["cost_diff"]["estimate"] for p in out]
+    for p, a, c in zip(out, pareto(risk, aucs), pareto(risk, costs), strict=True):
         p["efficient_auc"], p["efficient_cost"] = a, c
     return out
 

@@ -164,8 +164,9 @@ def designs_blocks(content: dict) -> list[dict]:
     blocks: list[dict] = [_p(
         "What would each way of sharing the data have exposed, and what would it have cost? "
         "Each design is what could be shared instead of the data in use: "
-        + ", ".join(_kinds(designs, digests)) + ". Its utility is the AUC and cost of the model the study trained on exactly that "
-        "data (no new fits); its privacy is measured by adversaries run on a random sample of "
+        + ", ".join(_kinds(designs, digests)) + ". Its utility is the AUC and cost of the "
+        "model the study trained on exactly that data (no new fits); its privacy is measured "
+        "by adversaries run on a random sample of "
         f"{content['people_sampled']:,} people: re-identification (unique on the shared "
         f"columns{reversal}), attribute inference (how much better than chance a "
         "cross-validated classifier predicts each sensitive attribute from the shared "
@@ -245,7 +246,7 @@ def _panel(ax, designs: list[dict], key: str, flag: str, label: str) -> None:
     for d in designs:
         u = d.get(key)
         x, y = _num(d["at_risk"]["estimate"]), None if u is None else _num(u["estimate"])
-        if x is None or y is None:
+        if u is None or x is None or y is None:
             continue
         xl, xu = _num(d["at_risk"]["lower"]), _num(d["at_risk"]["upper"])
         yl, yu = _num(u.get("lower")), _num(u.get("upper"))

@@ -256,11 +256,11 @@ def designs_section(result, prepared, cfg, names=None) -> dict | str:
     attributes = [a for a in result.fairness.attributes if "+" not in a
                   and a in prepared.sensitive.columns]
     ledger = result.sections.ledger
-    case = None if ledger is None else CaseScale(
+    scale = None if ledger is None else CaseScale(
         people=float(s.ledger.people), records=float(s.ledger.records),
         population_share=float(s.ledger.apple_share))
     data = design_data(prepared, groups, attributes, cfg.seed,
-                       min(s.proxy_rows, MAX_PEOPLE), case)
+                       min(s.proxy_rows, MAX_PEOPLE), scale)
     pop = np.asarray(data.in_population, dtype=bool)
     designs = study_designs(result, groups, simulated=simulated,
                             has_population=_has_population(prepared))
