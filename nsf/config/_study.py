@@ -360,4 +360,51 @@ class StudyConfig(_Frozen):
             raise ValueError(f"variant names must be unique (repeated: {dup})")
         if "baseline" in names:
             raise ValueError("'baseline' is reserved for the configured model")
+        bad = check_design_names(self)
+        if bad:
+            raise ValueError(bad)
         return self
+
+
+#: Sharing designs every study may form (study.designs); the others are named after the
+#: variants of the families that change what is shared.
+FIXED_DESIGNS = ("in_use", "in_use_hmac", "in_use_random", "population_only", "minimal_set",
+                 "recommended", "drop_all_contested")
+_GROUP_DESIGNS = ("drop_", "coarse_", "core+")
+
+
+def check_design_names(study: StudyConfig) -> str | None:
+    """What is wrong with ``study.designs`` as written (None: nothing), before any data is
+    read: a repeated name, a name of no design form, a retention window not in
+    ``study.retention_days``, a group outside ``study.groups`` (when given). Whether the data
+    forms each design is checked when the study starts, before any fit."""
+    if not study.designs:
+        return None
+    names = list(study.designs)
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        return f"designs: names repeated: {dup} (each design once)"
+    variants = {v.name for v in study.variants}
+    days = ", ".join(map(str, study.retention_days))
+    allowed = (f"{', '.join(FIXED_DESIGNS)}, drop_<group>, coarse_<group>, core+<group>, "
+               f"retention_<days>d with days in study.retention_days ({days})"
+               + (f", or a study.variants name ({', '.join(sorted(variants))})"
+                  if variants else ""))
+    for n in names:
+        if n in FIXED_DESIGNS or n in variants:
+            continue
+        if n.startswith("retention_") and n.endswith("d"):
+            d = n[len("retention_"):-1]
+            if d.isdigit() and int(d) in study.retention_days:
+                continue
+            return (f"designs: {n!r}: no retention window of {d!r} days (allowed: "
+                    f"retention_<days>d with days in study.retention_days: {days})")
+        prefix = next((pre for pre in _GROUP_DESIGNS if n.startswith(pre)), None)
+        if prefix is not None and len(n) > len(prefix):
+            group = n[len(prefix):]
+            if study.groups is not None and group not in study.groups:
+                return (f"designs: {n!r}: group {group!r} is not in study.groups (allowed: "
+                        f"{', '.join(study.groups)})")
+            continue
+        return f"designs: {n!r} is not a sharing design (allowed: {allowed})"
+    return None

@@ -8,12 +8,23 @@ import the study.
 
 from nsf.privacy._adversaries import (
     IDENTIFIERS,
+    ReversalProbe,
     Share,
     attribute_inference,
     identifier_reversal,
     reidentification,
+    reversal_probe,
 )
-from nsf.privacy._designs import Design, DesignData, dominates, evaluate_designs, pareto
+from nsf.privacy._designs import (
+    CaseScale,
+    Design,
+    DesignData,
+    dominates,
+    evaluate_designs,
+    exposure,
+    pareto,
+)
 
-__all__ = ["IDENTIFIERS", "Design", "DesignData", "Share", "attribute_inference", "dominates",
-           "evaluate_designs", "identifier_reversal", "pareto", "reidentification"]
+__all__ = ["IDENTIFIERS", "CaseScale", "Design", "DesignData", "ReversalProbe", "Share",
+           "attribute_inference", "dominates", "evaluate_designs", "exposure",
+           "identifier_reversal", "pareto", "reidentification", "reversal_probe"]

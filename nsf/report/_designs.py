@@ -44,14 +44,65 @@ def _share(s: dict | None) -> str:
     return f"{fmt(s['estimate'], 'pct')} {interval(s.get('lower'), s.get('upper'), 'pct')}"
 
 
+#: The identifier kinds in plain words.
+_IDENTIFIER = {"sha256": "SHA-256 digest, unsalted", "hmac": "keyed HMAC",
+               "random": "random pseudonym"}
+#: The widest table the report shows (columns), so that every table fits the page.
+MAX_COLUMNS = 6
+
+
+def _label(d: dict) -> str:
+    """A design's plain name (a result without labels falls back to its key)."""
+    return d.get("label") or d["name"]
+
+
+def _described(d: dict) -> str:
+    """What a design shares, in words (group keys written as words)."""
+    return d["description"].replace("_", " ")
+
+
+def _big(x: float | None) -> str:
+    v = _num(x)
+    if v is None:
+        return "-"
+    if abs(v) >= 1e9:
+        return f"{v / 1e9:,.1f} bn"
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:,.2f} M"
+    return f"{v:,.0f}"
+
+
+def _duration(seconds: float | None) -> str:
+    v = _num(seconds)
+    if v is None:
+        return "-"
+    if v < 120:
+        return f"{v:,.0f} s"
+    if v < 7200:
+        return f"{v / 60:,.0f} min"
+    if v < 172_800:
+        return f"{v / 3600:,.1f} h"
+    return f"{v / 86_400:,.1f} days"
+
+
+def _reverse_time(d: dict, table: bool) -> str:
+    s = d.get("seconds_to_reverse")
+    if s is None or _num(s.get("estimate")) is None:
+        if table:
+            return "not applicable (a row key)"
+        return "never without the key" if (d.get("reversal") or {}).get("estimate") == 0 \
+            else "-"
+    return f"{_duration(s['estimate'])} [{_duration(s.get('lower'))}, {_duration(s.get('upper'))}]"
+
+
 def _answer(content: dict) -> str:
     by_role = {d["role"]: d for d in content["designs"] if d["role"]}
     case, rec = by_role.get("case"), by_role.get("recommended")
     if case is None or rec is None:
         return "The design in use or the recommended one was not evaluated."
     verdict = content.get("recommended_dominates")
-    efficient = [d["name"] for d in content["designs"] if d["efficient_auc"]]
-    tail = (" Pareto-efficient on risk and AUC: " + ", ".join(efficient) + "."
+    efficient = [_label(d) for d in content["designs"] if d["efficient_auc"]]
+    tail = (" Pareto-efficient on risk and AUC: " + "; ".join(efficient) + "."
             if efficient else "")
     same = (rec["at_risk"] == case["at_risk"] and rec["auc_diff"] == case["auc_diff"]
             and rec["columns"] == case["columns"] and rec["people"] == case["people"])
@@ -61,10 +112,13 @@ def _answer(content: dict) -> str:
                 "population), "
                 "so it cannot dominate it; the frontier shows what the other designs would "
                 "trade." + tail)
-    head = (f"it ({rec['description']}) puts "
-            f"{fmt(rec['at_risk']['estimate'], 'pct')} of people at risk of re-identification "
-            f"against {fmt(case['at_risk']['estimate'], 'pct')} for the design in use, for an "
-            f"AUC difference of {_fig_interval(rec['auc_diff'])}")
+    head = (f"it ({_described(rec)}) puts "
+            f"{fmt(rec['at_risk']['estimate'], 'pct')} "
+            f"{interval(rec['at_risk'].get('lower'), rec['at_risk'].get('upper'), 'pct')} "
+            f"of people at risk of re-identification against "
+            f"{fmt(case['at_risk']['estimate'], 'pct')} "
+            f"{interval(case['at_risk'].get('lower'), case['at_risk'].get('upper'), 'pct')} "
+            f"for the design in use, for an AUC difference of {_fig_interval(rec['auc_diff'])}")
     margin = content.get("auc_margin") or 0.0
     rule = (f"fewer people at risk beyond the intervals, and an AUC no worse than the margin "
             f"of {margin:g} allows")
@@ -77,19 +131,42 @@ def _answer(content: dict) -> str:
     return "Not decided: " + head + " (no AUC for one of them)." + tail
 
 
+def _efficient(d: dict, priced: bool) -> str:
+    marks = (["risk and AUC"] if d["efficient_auc"] else []) + \
+        (["risk and cost"] if priced and d["efficient_cost"] else [])
+    return "; ".join(marks) or "no"
+
+
+def _kinds(designs: list[dict], digests: bool) -> list[str]:
+    """What the designs change, in words (only what some design changes)."""
+    names = " ".join(d["name"] for d in designs)
+    kinds = ["fewer or coarser groups"]
+    if "population_only" in names or any((d.get("exposure") or {}).get("study_people")
+                                         != (designs[0].get("exposure") or {}).get(
+                                             "study_people") for d in designs):
+        kinds.append("fewer people")
+    if "retention_" in names:
+        kinds.append("shorter history")
+    if digests:
+        kinds.append("other identifiers")
+    return kinds
+
+
 def designs_blocks(content: dict) -> list[dict]:
     designs = content["designs"]
     attrs = list(dict.fromkeys(a for d in designs for a in d["inference"]))
     digests = any(d["identifier"] != "random" for d in designs)
+    table = not digests  # a user's table: a row key, no digest
+    priced = any(d["cost_diff"] is not None for d in designs)
     reversal = (", or identified by reversing the identifier: an unsalted digest of a phone "
                 "number is recovered by hashing the whole numbering plan, a keyed HMAC or a "
                 "random pseudonym is not" if digests else "")
     blocks: list[dict] = [_p(
         "What would each way of sharing the data have exposed, and what would it have cost? "
-        "Each design is what could be shared instead of the data in use: fewer or coarser "
-        "groups, fewer people, shorter history" + (", other identifiers" if digests else "")
-        + ". Its utility is the AUC and cost of the model the study trained on exactly that "
-        "data (no new fits); its privacy is measured by adversaries run on a random sample of "
+        "Each design is what could be shared instead of the data in use: "
+        + ", ".join(_kinds(designs, digests)) + ". Its utility is the AUC and cost of the "
+        "model the study trained on exactly that data (no new fits); its privacy is measured "
+        "by adversaries run on a random sample of "
         f"{content['people_sampled']:,} people: re-identification (unique on the shared "
         f"columns{reversal}), attribute inference (how much better than chance a "
         "cross-validated classifier predicts each sensitive attribute from the shared "
@@ -97,24 +174,68 @@ def designs_blocks(content: dict) -> list[dict]:
         _note("Uniqueness in a sample overstates uniqueness among everyone; a column shared "
               "raw with many distinct values singles out nearly everyone whatever the "
               "identifier.")]
-    rows = []
-    for d in designs:
-        rows.append([d["name"], _ROLE.get(d["role"], ""), d["identifier"],
-                     f"{d['people']:,}", f"{d['records']:,.0f}", str(d["columns"]),
-                     _share(d["singled_out"]), _share(d["reversal"]), _share(d["at_risk"]),
-                     *[_fig_interval(d["inference"].get(a)) for a in attrs],
-                     _fig_interval(d["auc_diff"]), _money(d["cost_diff"]),
-                     ("AUC" if d["efficient_auc"] else "")
-                     + (" cost" if d["efficient_cost"] else "")])
+    case_scale = any((d.get("exposure") or {}).get("case_people") is not None for d in designs)
+    if any(d.get("exposure") for d in designs):
+        heads = ["design", "people (this study)", "rows (this study)"]
+        if case_scale:
+            heads += ["people (case scale)", "records (case scale)"]
+        rows = []
+        for d in designs:
+            e = d.get("exposure") or {}
+            row = [_label(d), _big(e.get("study_people")), _big(e.get("study_records"))]
+            if case_scale:
+                row += [_big(e.get("case_people")), _big(e.get("case_records"))]
+            rows.append(row)
+        blocks.append(_table("Exposure: people and rows each design shares (exact counts, no "
+                             "interval)", heads, rows, set(range(1, len(heads)))))
+        if case_scale:
+            needed = content.get("case_records_needed")
+            blocks.append(_note(
+                "Case scale: the case's people and records times the design's share of the "
+                "people (the evaluation population: the registered users' share, an upper "
+                "bound) and of each person's history (a shorter retention keeps its days of "
+                "the case's records per person)."
+                + (f" The data ledger, which also trims the training subjects and the "
+                   f"history, puts the records needed at {_big(needed)}." if needed else "")))
+    rows = [[_label(d), "row key" if table else _IDENTIFIER.get(d["identifier"],
+                                                                  d["identifier"]),
+             _share(d["singled_out"]), _share(d["reversal"]), _reverse_time(d, table),
+             _share(d["at_risk"])] for d in designs]
     blocks.append(_table(
-        "Every design: exposure, adversaries (95% intervals) and utility against the data in "
-        "use",
-        ["design", "role", "identifier", "people", "rows", "columns", "singled out",
-         "identifier reversed", "at risk", *[f"{a} lift" for a in attrs], "AUC diff",
-         "cost diff per 1,000", "efficient on"], rows,
-        set(range(3, 12 + len(attrs)))))
-    blocks.append(_table("What each design shares", ["design", "description"],
-                         [[d["name"], d["description"]] for d in designs]))
+        "Re-identification (95% intervals): singled out on the shared columns, identifiers "
+        "recovered and the time to recover them all (one core), share of all people at risk",
+        ["design", "identifier", "singled out", "identifiers recovered", "time to recover",
+         "at risk"], rows, {2, 3, 4, 5}))
+    if content.get("seconds_per_hash") and digests:
+        sph = content["seconds_per_hash"]
+        blocks.append(_note(
+            f"Identifier reversal was measured, not assumed: {content.get('probe_targets', 0)} "
+            "numbers drawn at random were turned into each kind of identifier and attacked by "
+            f"enumerating {content.get('probe_hashed', 0):,} candidate numbers around them; "
+            "every unsalted digest was recovered and no keyed HMAC or random pseudonym was. "
+            "The time to recover every identifier is the whole numbering plan at the measured "
+            f"rate of {1 / sph['estimate']:,.0f} hashes a second on one core (interval over "
+            "the chunks); more cores divide it."))
+    for lo in range(0, len(attrs), MAX_COLUMNS - 1):
+        part = attrs[lo:lo + MAX_COLUMNS - 1]
+        blocks.append(_table(
+            "Attribute inference (95% intervals): lift over chance of predicting each "
+            "sensitive attribute from the shared columns",
+            ["design", *part],
+            [[_label(d), *[_fig_interval(d["inference"].get(a)) for a in part]]
+             for d in designs], set(range(1, len(part) + 1))))
+    heads = ["design", "AUC difference", *(["cost difference per 1,000 a month"]
+                                           if priced else []), "Pareto-efficient on"]
+    blocks.append(_table(
+        "Utility against the data in use (95% intervals) and the frontier",
+        heads, [[_label(d), _fig_interval(d["auc_diff"]),
+                 *([_money(d["cost_diff"])] if priced else []), _efficient(d, priced)]
+                for d in designs], set(range(1, 2 + priced))))
+    blocks.append(_table("What each design shares", ["design", "what it shares"],
+                         [[_label(d), _described(d)] for d in designs]))
+    if content.get("not_evaluated"):
+        blocks.append(_note("Not formed: " + "; ".join(
+            f"{n} ({why})" for n, why in content["not_evaluated"].items()) + "."))
     if any(d["auc_diff"] is not None for d in designs):
         blocks.append({"type": "figure", "name": "designs", "caption": CAPTION})
     blocks.append(_p("Answer: " + _answer(content)))
@@ -125,7 +246,7 @@ def _panel(ax, designs: list[dict], key: str, flag: str, label: str) -> None:
     for d in designs:
         u = d.get(key)
         x, y = _num(d["at_risk"]["estimate"]), None if u is None else _num(u["estimate"])
-        if x is None or y is None:
+        if u is None or x is None or y is None:
             continue
         xl, xu = _num(d["at_risk"]["lower"]), _num(d["at_risk"]["upper"])
         yl, yu = _num(u.get("lower")), _num(u.get("upper"))
@@ -137,10 +258,15 @@ def _panel(ax, designs: list[dict], key: str, flag: str, label: str) -> None:
                 markerfacecolor="black" if d[flag] else "white", markersize=6, zorder=3)
         if d["role"]:
             ax.annotate(_ROLE[d["role"]], (x, y), xytext=(5, 5), textcoords="offset points",
-                        fontsize=8)
+                        fontsize=8, fontweight="bold")
     ax.set_xlabel("people at risk of re-identification (share of all)")
     ax.set_ylabel(label)
     ax.grid(color="0.85", linewidth=0.6)
+    ax.plot([], [], marker="o", linestyle="none", markerfacecolor="black",
+            markeredgecolor="black", label="Pareto-efficient")
+    ax.plot([], [], marker="o", linestyle="none", markerfacecolor="white",
+            markeredgecolor="black", label="dominated")
+    ax.legend(fontsize=7, loc="best", frameon=False)
 
 
 def designs_figures(content: dict) -> dict[str, bytes]:

@@ -377,6 +377,8 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
     threshold, threshold_source = fairness_threshold(cfg, prepared)
     cfg = cfg.model_copy(update={"study": cfg.study.model_copy(update={"threshold": threshold})})
     prepared = prepared.for_study(cfg.study.crossfit_below, cfg.study.crossfit_folds)
+    from nsf.study._designs import check_designs
+    check_designs(cfg, prepared)  # a study.designs name this data cannot form: before any fit
     with TaskPool(cfg, prepared, dataset_path=dataset_path, latents=prepared.latents,
                   workers=workers, serial=needs_path) as pool:
         study = _Study(cfg, prepared, pool, store, fresh, progress)

@@ -592,8 +592,13 @@ def design_metrics(d) -> dict[str, float | None]:
                "at_risk": d.at_risk, "reversal": d.reversal, "auc_diff": d.auc_diff,
                "cost_diff_per_1k": d.cost_diff,
                **{f"inference_{a}_lift": s for a, s in d.inference.items()}}
+    if getattr(d, "seconds_to_reverse", None) is not None:
+        figures["seconds_to_reverse"] = d.seconds_to_reverse
     for key, s in figures.items():
         if s is not None:
             out.update({f"design_{key}": s.estimate, f"design_{key}_lower": s.lower,
                         f"design_{key}_upper": s.upper})
+    exposure = getattr(d, "exposure", None)
+    if exposure is not None:
+        out.update({f"design_{k}": v for k, v in exposure.model_dump().items()})
     return out
