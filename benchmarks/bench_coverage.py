@@ -51,10 +51,11 @@ STUDY = [
 ]
 
 
-def one_world(seed: int, n_users: int, margin: float, tmp: Path) -> dict[str, dict]:
+def one_world(seed: int, n_users: int, margin: float, tmp: Path,
+              extra: tuple[str, ...] = ()) -> dict[str, dict]:
     cfg = load_config(None, [f"name=coverage{seed}", f"seed={seed}",
                              f"world.population.n_users={n_users}", *WORLD, *STUDY,
-                             f"study.margins={{auc: {margin}}}"])
+                             f"study.margins={{auc: {margin}}}", *extra])
     path, _, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name, data_dir=tmp,
                                chunk_users=cfg.simulate.chunk_users)
     result = run_study(cfg, prepare(cfg, open_dataset(path)))
@@ -82,13 +83,20 @@ def main() -> None:
     ap.add_argument("--margin", type=float, default=0.02,
                     help="non-inferiority margin of the AUC (the known-answer tests' margin)")
     ap.add_argument("--first-seed", type=int, default=1000)
+    ap.add_argument("--resample", choices=("subsample", "bootstrap", "none"), default=None,
+                    help="study.training_resample (default: the config's default)")
+    ap.add_argument("--seeds", type=int, default=None, help="study.seeds (default: the "
+                    "config's default)")
     args = ap.parse_args()
+    extra = tuple(x for x in (
+        None if args.resample is None else f"study.training_resample={args.resample}",
+        None if args.seeds is None else f"study.seeds={args.seeds}") if x)
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="bench_coverage_"))
     worlds = []
     try:
         for r in range(args.worlds):
-            worlds.append(one_world(args.first_seed + r, args.users, args.margin, tmp))
+            worlds.append(one_world(args.first_seed + r, args.users, args.margin, tmp, extra))
             w = worlds[-1]
             print(f"world {r + 1}/{args.worlds} (seed {args.first_seed + r}): " + "; ".join(
                 f"drop_{g} {w[g]['estimate']:+.4f} [{w[g]['lower']:+.4f}, {w[g]['upper']:+.4f}] "
@@ -97,10 +105,14 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     covered = []
     for g in (*NOISE, DRIVER):
-        mean = float(np.mean([w[g]["estimate"] for w in worlds]))
+        estimates = np.array([w[g]["estimate"] for w in worlds])
+        mean = float(estimates.mean())
+        mean_se = float(estimates.std(ddof=1) / np.sqrt(estimates.size)) \
+            if estimates.size > 1 else float("nan")
         hits = [w[g]["lower"] <= mean <= w[g]["upper"] for w in worlds]
         c, se = share(hits)
-        print(f"drop_{g}: across-world mean difference {mean:+.4f}; its 95% intervals cover it "
+        print(f"drop_{g}: across-world mean difference {mean:+.4f} ± {mean_se:.4f} "
+              f"({mean / args.margin:+.1f} x the margin); its 95% intervals cover it "
               f"in {c:.3f} ± {se:.3f} of worlds")
         covered += hits
     coverage, coverage_se = share(covered)

@@ -209,18 +209,22 @@ class StudyConfig(_Frozen):
                               "with study.multiplicity also the family-wise level of the "
                               "verdicts.")
     training_resample: Literal["bootstrap", "subsample", "none"] = Field(
-        "bootstrap", description="How each seed re-draws the training data, so that the "
+        "subsample", description="How each seed re-draws the training data, so that the "
         "intervals cover the variance of the training sample as well as that of the test rows, "
-        "for every model family (a deterministic one too). 'bootstrap': every subject's "
-        "training and calibration rows enter the seed's fit a Poisson(1) number of times (a "
-        "bootstrap of subjects); 'subsample': each subject is kept with probability "
-        "training_fraction; 'none': every seed trains on the same rows and only the model's "
+        "for every model family (a deterministic one too). 'subsample' (default): each "
+        "subject's training and calibration rows are kept with probability training_fraction "
+        "(half-sampling: no subject is copied, each fit costs about half a full one); "
+        "'bootstrap': every subject's rows enter the seed's fit a Poisson(1) number of times (a "
+        "bootstrap of subjects; the copies let a tree model fit noise attributes to repeated "
+        "subjects, which biased a pure-noise group's difference in the coverage benchmark); "
+        "'none': every seed trains on the same rows and only the model's "
         "seed changes (the intervals then describe this one training sample). A seed's draw is "
         "the same for every variant (paired), so the intervals resample the seeds of both arms "
         "together: test rows and seeds, a two-level bootstrap, widened by t / z for the few "
         "seeds (Welch-Satterthwaite). Cross-fitted tables re-draw the "
-        "subjects of each fold's training rows. [ASSUMPTION] bootstrap: the usual stand-in for "
-        "a new training sample of the same size.")
+        "subjects of each fold's training rows. [ASSUMPTION] half-sampling: the spread of "
+        "half-sample fits stands in for that of new training samples of the full size; the "
+        "differences are those of models trained on training_fraction of the subjects.")
     training_fraction: float = Field(
         0.5, gt=0, lt=1, description="Share of subjects each seed keeps when training_resample "
         "is 'subsample' ([ASSUMPTION] one half: the spread of half-sample fits matches the "
