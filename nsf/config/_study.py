@@ -146,6 +146,22 @@ class FreshnessConfig(_Frozen):
         return tuple(sorted(set(v), key=SCHEDULE_DAYS.__getitem__))
 
 
+class BudgetConfig(_Frozen):
+    """What ``study.until: decided`` may spend before it stops with verdicts left undecided."""
+
+    seeds: int = Field(
+        9, ge=1, le=100, description="Most training seeds (re-drawn training samples) per arm; "
+        "with study.seeds and seed_step it sets the planned number of looks, 1 + ceil((seeds - "
+        "study.seeds) / seed_step), over which the error is split (Bonferroni over looks).")
+    seed_step: int | None = Field(
+        None, ge=1, le=100, description="Seeds added at each look to the arms of the "
+        "comparisons still undecided (null: study.seeds).")
+    minutes: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="No new look starts after the study has "
+        "run this many minutes (null: no limit); the looks not taken keep their share of the "
+        "error unused.")
+
+
 class StudyConfig(_Frozen):
     """``nsf study``: variants x seeds, intervals, verdicts, fairness, proxies and reliance."""
 
@@ -229,6 +245,17 @@ class StudyConfig(_Frozen):
         0.5, gt=0, lt=1, description="Share of subjects each seed keeps when training_resample "
         "is 'subsample' ([ASSUMPTION] one half: the spread of half-sample fits matches the "
         "spread of full-sample fits for a smooth statistic).")
+    until: Literal["fixed", "decided"] = Field(
+        "decided", description="'decided': after the first batch of seeds (study.seeds) the "
+        "study looks at the primary metric's verdicts and adds study.budget.seed_step training "
+        "seeds to the arms of every comparison still inconclusive, look after look, until each "
+        "is decided, its projected need exceeds the budget, or the budget (study.budget) is "
+        "spent; every look judges at the family-wise level 1 - (1 - confidence) / looks "
+        "(Bonferroni over the planned looks, so the error stays controlled however the looks "
+        "end); the result says at which look and with how many seeds each verdict was decided "
+        "and what the budget left undecided. The other metrics keep the first look's "
+        "intervals. 'fixed': one batch of study.seeds, judged at study.confidence.")
+    budget: BudgetConfig = BudgetConfig()
     multiplicity: Literal["max_statistic", "holm", "none"] = Field(
         "max_statistic", description="[ASSUMPTION] How the verdicts of a family of variants "
         "(every variant of one family against one reference, per metric) control the "

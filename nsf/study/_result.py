@@ -44,6 +44,8 @@ from nsf.data import DatasetDescription
 from nsf.errors import NsfError
 from nsf.study._designs_section import DesignsSection
 from nsf.study._section import FamilySection, ResultModel
+from nsf.study._power import ComparisonPower
+from nsf.study._sequential import SequentialDecision, SequentialSummary
 from nsf.study.families.decisions import DecisionsSection
 from nsf.vocabulary import Metric, Subject, Verdict
 
@@ -170,6 +172,12 @@ class MetricComparison(ResultModel):
         "procedure on the bootstrap p-values, or the per-comparison interval (None: a result "
         "from before simultaneous verdicts, decided per comparison; also the minimal set's "
         "search, whose steps are judged one at a time).")
+    power: ComparisonPower | None = Field(
+        None, description="What the comparison can tell at its margin (minimum detectable "
+        "loss) and, when inconclusive, the seeds or test subjects that would decide it.")
+    sequential: SequentialDecision | None = Field(
+        None, description="study.until 'decided': the look that decided the verdict (primary "
+        "metric only).")
 
 
 class DisparityChange(ResultModel):
@@ -603,6 +611,9 @@ class StudyResult(ResultModel):
     run_ids: RunIds
     resumed_parent: bool = Field(False, description="Whether the parent run was resumed.")
     timing: Timing
+    sequential: SequentialSummary | None = Field(
+        None, description="study.until 'decided': the looks, their level and what the budget "
+        "left undecided (None: a fixed study).")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

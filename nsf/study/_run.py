@@ -30,6 +30,7 @@ from nsf.study._fairness import (
 from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
 from nsf.study._ledger import build_ledger
 from nsf.study._minimal import minimal_sufficient_set
+from nsf.study._power import test_subjects as count_test_subjects
 from nsf.study._proxy import ProxyTask, proxy_rows, run_group_proxies
 from nsf.study._quantity import LedgerSection
 from nsf.study._result import SCHEMA, StudyResult
@@ -185,6 +186,7 @@ class _Study:
         self.seeds = replicate_seeds(cfg.seed, cfg.study.seeds)
         self.resample = training_resample(cfg)
         self.test_digest = test_digest(prepared)
+        self.test_subjects = count_test_subjects(prepared)
         self.outcomes: dict[str, FitOutcome] = {}
         self.arms: dict[str, dict] = {}
         self.resolved = resolve_study(cfg, prepared)
@@ -338,7 +340,7 @@ class _Study:
             ref["metrics"], var["metrics"], metrics=metrics, margins=dict(s.margins),
             subject=subject, confidence=s.confidence, target=s.interval_target,
             rng=stream(self.cfg.seed, "compare-seeds", rid, vid),
-            resampled_training=self.resample is not None)
+            resampled_training=self.resample is not None, test_subjects=self.test_subjects)
         if not keep_replicates:
             for m in compared.values():
                 del m["replicates"]
@@ -524,6 +526,12 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
             compared[f"{v.name}@{v.reference}"] = study.compare(
                 by_name[v.reference], v, v.subject, tuple(s.metrics), False, True)
     _family_verdicts(study, compared)
+    sequential = None
+    if s.until == "decided":
+        from nsf.study._sequential import until_decided
+
+        sequential = until_decided(study, compared,
+                                   elapsed=sum(timing.values()) + time.perf_counter() - t)
     volume = volume_curve(study, compared)
     timing["statistics"] = time.perf_counter() - t
 
@@ -547,6 +555,7 @@ def _run(study: _Study, timing: dict[str, float]) -> dict[str, Any]:
     timing["plain_cv"] = time.perf_counter() - t
 
     result = _assemble(study, compared, tables, skipped, proxies, minimal, contested)
+    result["sequential"] = sequential
     if plain is not None:
         result["dataset"]["plain_cv_auc"] = plain
         result["dataset"]["plain_cv_note"] = (
@@ -637,7 +646,8 @@ def _family_verdicts(study: _Study, compared: dict) -> None:
                 resampled_training=study.resample is not None, confidence=s.confidence)
             family_verdicts([(compared[f"{v.name}@{ref}"]["metrics"][metric], subject)
                              for v, subject in members], metric,
-                            method=s.multiplicity, confidence=s.confidence, joint=joint)
+                            method=s.multiplicity, confidence=s.confidence, joint=joint,
+                            target=s.interval_target)
     for res in compared.values():
         for m in res["metrics"].values():
             del m["replicates"]
