@@ -76,41 +76,6 @@ def _power_cells(m, seeds: int) -> tuple[str, str]:
     return mde, f"{m.sequential.seeds} (look {m.sequential.look})"
 
 
-def _undecided_lines(result) -> list[str]:
-    """What the study could tell, and for each inconclusive headline verdict what would
-    decide it (the power readout's projection)."""
-    from nsf.study._power import table_resolution
-
-    metric = result.settings.primary_metric
-    heads = [v.comparisons[v.reference].metrics[metric] for v in result.variants]
-    res = table_resolution([m.power.model_dump() if m.power else None for m in heads])
-    lines = []
-    if res is not None:
-        lines.append(f"this study can tell losses of at least {res['median_mde']:.4f} {metric} "
-                     f"(median minimum detectable loss over {res['comparisons']} comparisons, "
-                     f"{res['power']:.0%} power; range {res['min_mde']:.4f} to "
-                     f"{res['max_mde']:.4f})")
-    seq = result.sequential
-    if seq is not None:
-        lines.append(f"until decided: {seq.looks_run} of {seq.looks_planned} looks "
-                     f"(family-wise level {seq.level_per_look:.4f} each, Bonferroni over "
-                     f"looks), {seq.fits_added} fits added; decided per look "
-                     f"{seq.decided_per_look}")
-    for v, m in zip(result.variants, heads, strict=True):
-        if m.verdict != "inconclusive" or m.power is None:
-            continue
-        p = m.power
-        ways = [f"{p.seeds_to_decide} seeds" if p.seeds_to_decide else None,
-                f"{p.test_subjects_to_decide:,} test subjects" if p.test_subjects_to_decide
-                else None]
-        ways = [w for w in ways if w]
-        lines.append(f"undecided: {v.name} (estimate {m.estimate:+.4f}, margin "
-                     f"{m.margin}): would be decided by "
-                     + (" or ".join(ways) if ways else "neither more seeds nor more test "
-                        "subjects alone (the estimate sits at the margin)"))
-    return lines
-
-
 @contextmanager
 def study_lock(cfg) -> Iterator[None]:
     """The lock of one study (experiment and config digest), held while its parent run is
@@ -219,7 +184,9 @@ def study_cmd(
     fits = result.fits
     if not quiet:
         Console(width=120).print(_summary(result))
-        for line in _undecided_lines(result):
+        from nsf.study._power import readout_lines
+
+        for line in readout_lines(result):
             typer.echo(line)
         minimal = result.minimal_set
         if minimal is not None:

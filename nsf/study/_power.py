@@ -198,3 +198,39 @@ class ComparisonPower(ResultModel):
         None, description="Inconclusive only: test subjects that would decide it with the "
         "seeds unchanged (None: not decided, or more subjects alone cannot).")
     assumption: str
+
+
+def readout_lines(result) -> list[str]:
+    """What a study result could tell (``"this study can tell losses of at least X"``), its
+    looks (``study.until: decided``), and for each inconclusive headline verdict what would
+    decide it (:func:`comparison_power`'s projection, under :data:`ASSUMPTION`)."""
+    metric = result.settings.primary_metric
+    heads = [v.comparisons[v.reference].metrics[metric] for v in result.variants]
+    res = table_resolution([m.power.model_dump() if m.power else None for m in heads])
+    lines = []
+    if res is not None:
+        lines.append(f"this study can tell losses of at least {res['median_mde']:.4f} {metric} "
+                     f"(median minimum detectable loss over {res['comparisons']} comparisons, "
+                     f"{res['power']:.0%} power; range {res['min_mde']:.4f} to "
+                     f"{res['max_mde']:.4f})")
+    seq = result.sequential
+    if seq is not None:
+        lines.append(f"until decided: {seq.looks_run} of {seq.looks_planned} looks "
+                     f"(family-wise level {seq.level_per_look:.4f} each, Bonferroni over "
+                     f"looks), {seq.fits_added} fits added; decided per look "
+                     f"{seq.decided_per_look}")
+    for v, m in zip(result.variants, heads, strict=True):
+        if m.verdict != "inconclusive" or m.power is None:
+            continue
+        p = m.power
+        ways = [f"{p.seeds_to_decide} seeds" if p.seeds_to_decide else None,
+                f"{p.test_subjects_to_decide:,} test subjects" if p.test_subjects_to_decide
+                else None]
+        ways = [w for w in ways if w]
+        lines.append(f"undecided: {v.name} (estimate {m.estimate:+.4f}, margin "
+                     f"{m.margin}): would be decided by "
+                     + (" or ".join(ways) if ways else "neither more seeds nor more test "
+                        "subjects alone (the estimate sits at the margin)"))
+    if any(line.startswith("undecided") for line in lines):
+        lines.append(f"(projection: {ASSUMPTION})")
+    return lines
