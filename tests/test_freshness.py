@@ -162,16 +162,16 @@ KNOWN = ["world.population.n_users=30000", "world.calendar.days=330",
          "study.margins={auc: 0.03}", "study.freshness.schedules=[monthly]"]
 
 
-def _freshness_of(tmp_path, drift):
+def _freshness_of(tmp_path, drift, extra=()):
     from data_gen.dataset import build_dataset
     from nsf.data import open_dataset
     from nsf.pipeline import prepare
     from nsf.study._pool import TaskPool
     from nsf.study._variants import replicate_seeds
 
-    cfg = load_config(SMOKE, [*KNOWN, *drift])
+    cfg = load_config(SMOKE, [*KNOWN, *drift, *extra])
     build = cfg.world.calendar.observation_dates[3]
-    cfg = load_config(SMOKE, [*KNOWN, *drift, f"study.freshness.build_date={build}"])
+    cfg = load_config(SMOKE, [*KNOWN, *drift, *extra, f"study.freshness.build_date={build}"])
     path, _, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name, data_dir=tmp_path,
                                chunk_users=8192, workers=2)
     prepared = prepare(cfg, open_dataset(path))
@@ -208,3 +208,27 @@ def test_strong_drift_retraining_needed_after_some_months(tmp_path):
     assert first is not None and 30 <= first <= 150
     later = [r.gain for r in monthly.dates if r.days_after_build >= first]
     assert all(g.estimate > section.margin for g in later), later
+
+
+#: The default margin (study.margins' default), more seeds and a larger world: the precision
+#: the default margin asks for.
+AT_DEFAULT = ["study.margins={auc: 0.005}", "study.seeds=6", "world.population.n_users=60000"]
+
+
+@pytest.mark.slow
+def test_strong_drift_retraining_needed_at_the_default_margin(tmp_path):
+    section = _freshness_of(tmp_path, STRONG, AT_DEFAULT)
+    assert section.margin == 0.005
+    (monthly,) = section.schedules
+    assert monthly.verdict == NEEDED
+    assert section.retraining_needed is True
+
+
+@pytest.mark.slow
+def test_stationary_world_retraining_not_shown_needed_at_the_default_margin(tmp_path):
+    section = _freshness_of(tmp_path, STILL, AT_DEFAULT)
+    assert section.margin == 0.005
+    (monthly,) = section.schedules
+    gains = [r.gain for r in monthly.dates if r.gain is not None]
+    assert gains and all(g.verdict == NOT_SHOWN_NEEDED for g in gains), gains
+    assert section.retraining_needed is False

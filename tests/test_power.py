@@ -72,3 +72,12 @@ def test_planned_looks_and_their_level():
     assert planned_looks(5, 3, 2) == 1
     assert look_level(0.95, 1) == pytest.approx(0.95)
     assert look_level(0.95, 3) == pytest.approx(1 - 0.05 / 3)
+
+
+def test_both_sizes_together_when_neither_alone_decides():
+    row, seed = 4e-5, 4e-5
+    p = _power(-0.02, row=row, seed=seed)
+    distance = 0.015
+    assert p["seeds_to_decide"] is None and p["test_subjects_to_decide"] is None
+    f = p["scale_to_decide"]
+    assert f > 1 and Z * math.sqrt((row + seed) / f) == pytest.approx(distance)

@@ -117,7 +117,8 @@ def comparison_power(*, estimate: float, standard_error: float, margin: float | 
            "mde": float(margin) + resolution, "tolerable": float(margin) - resolution,
            "row_variance": float(row_variance), "seed_variance": float(seed_variance),
            "seeds": int(seeds), "test_subjects": int(test_subjects), "distance": distance,
-           "seeds_to_decide": None, "test_subjects_to_decide": None, "assumption": ASSUMPTION}
+           "seeds_to_decide": None, "test_subjects_to_decide": None, "scale_to_decide": None,
+           "assumption": ASSUMPTION}
     if verdict != "inconclusive":
         return out
     need = (distance / factor) ** 2  # the variance that would decide it
@@ -137,6 +138,12 @@ def comparison_power(*, estimate: float, standard_error: float, margin: float | 
         n = math.ceil(test_subjects * row_variance / room)
         if n <= test_subjects * MAX_FACTOR:
             out["test_subjects_to_decide"] = max(int(n), test_subjects + 1)
+    # Both sizes times f: (row + reducible) / f + fixed <= need.
+    room = need - fixed_seed
+    if room > 0.0:
+        f = (row_variance + reducible_seed) / room
+        if 1.0 < f <= MAX_FACTOR:
+            out["scale_to_decide"] = float(f)
     return out
 
 
@@ -197,6 +204,9 @@ class ComparisonPower(ResultModel):
     test_subjects_to_decide: int | None = Field(
         None, description="Inconclusive only: test subjects that would decide it with the "
         "seeds unchanged (None: not decided, or more subjects alone cannot).")
+    scale_to_decide: float | None = Field(
+        None, description="Inconclusive only: the factor by which both the seeds and the test "
+        "subjects would have to grow to decide it (None: not decided, or out of reach).")
     assumption: str
 
 
@@ -223,14 +233,18 @@ def readout_lines(result) -> list[str]:
         if m.verdict != "inconclusive" or m.power is None:
             continue
         p = m.power
+        f = p.scale_to_decide
         ways = [f"{p.seeds_to_decide} seeds" if p.seeds_to_decide else None,
                 f"{p.test_subjects_to_decide:,} test subjects" if p.test_subjects_to_decide
-                else None]
+                else None,
+                f"{math.ceil(p.seeds * f)} seeds with {math.ceil(p.test_subjects * f):,} test "
+                "subjects" if f else None]
         ways = [w for w in ways if w]
         lines.append(f"undecided: {v.name} (estimate {m.estimate:+.4f}, margin "
-                     f"{m.margin}): would be decided by "
-                     + (" or ".join(ways) if ways else "neither more seeds nor more test "
-                        "subjects alone (the estimate sits at the margin)"))
+                     f"{m.margin}, {p.seeds} seeds, {p.test_subjects:,} test subjects): would "
+                     "be decided by " + (" or ".join(ways) if ways else
+                                         "no size within reach (the estimate sits at the "
+                                         "margin)"))
     if any(line.startswith("undecided") for line in lines):
         lines.append(f"(projection: {ASSUMPTION})")
     return lines

@@ -46,9 +46,10 @@ class SequentialDecision(ResultModel):
     level: float = Field(description="Family-wise level of every look (1 - alpha / looks).")
     status: Literal["decided", "beyond_budget", "budget_spent"] = Field(
         description="'decided': needed or not shown needed; 'beyond_budget': still "
-        "inconclusive and the projection says more seeds than the budget allows would not "
-        "decide it (or only more test subjects would); 'budget_spent': still inconclusive "
-        "when the looks or the minutes ran out.")
+        "inconclusive and even an optimistic projection (the training draws' variance at its "
+        "90% lower confidence bound) says the budget's seeds would not decide it (or only "
+        "more test subjects would); 'budget_spent': still inconclusive when the looks or the "
+        "minutes ran out.")
 
 
 class SequentialSummary(ResultModel):
@@ -119,6 +120,7 @@ def until_decided(study, compared: dict, *, elapsed: float = 0.0) -> dict:
             families.setdefault((v.family, ref), []).append((f"{v.name}@{ref}", v.name,
                                                               subject))
     open_keys = {key for members in families.values() for key, _, _ in members}
+    subject_of = {key: subject for members in families.values() for key, _, subject in members}
     y, _ = _test_arrays(study.prepared)
     folds = None if study.prepared.crossfit is None else study.prepared.crossfit.folds
     # Arm entries (primary metric) by the digest of their fits' keys: arms with the same fits
@@ -182,13 +184,10 @@ def until_decided(study, compared: dict, *, elapsed: float = 0.0) -> dict:
                 status = None
                 if r["verdict"] != "inconclusive":
                     status = "decided"
-                else:
-                    p = r.get("power") or {}
-                    need = p.get("seeds_to_decide")
-                    if need is None or need > most:
-                        status = "beyond_budget"
-                    elif look == looks:
-                        status = "budget_spent"
+                elif _beyond_budget(r, subject_of[key], most, s.interval_target):
+                    status = "beyond_budget"
+                elif look == looks:
+                    status = "budget_spent"
                 r["sequential"] = {"look": look, "seeds": k_now, "test_subjects": subjects,
                                    "level": level, "status": status or "budget_spent"}
                 compared[key]["metrics"][metric] = r
@@ -212,6 +211,36 @@ def until_decided(study, compared: dict, *, elapsed: float = 0.0) -> dict:
                  f"comparisons still open, at most {most}; training draws only (the test "
                  "rows stay the first look's)."),
     }
+
+
+#: One-sided confidence of the optimistic training variance of the futility rule.
+OPTIMISM = 0.9
+
+
+def _beyond_budget(c: dict, subject: str, most: int, target: str) -> bool:
+    """Whether an inconclusive comparison is out of the budget's reach: even with the
+    training draws' variance at its ``OPTIMISM`` lower confidence bound (chi-square with
+    K - 1 degrees of freedom: three seeds estimate it poorly), more seeds up to ``most``
+    would not decide it (the test rows' variance alone, or the projected seeds, too large)."""
+    from scipy.stats import chi2, norm
+
+    from nsf.study._power import comparison_power
+
+    p = c.get("power")
+    se = c.get("standard_error")
+    if not p or not se or not se > 0.0:
+        return False
+    k = p["seeds"]
+    low = (k - 1) / float(chi2.ppf(OPTIMISM, k - 1)) if k > 1 else 1.0
+    z_level = p["resolution"] / se - float(norm.ppf(p["power"]))
+    hopeful = comparison_power(
+        estimate=c["estimate"], standard_error=se, margin=c["margin"],
+        row_variance=p["row_variance"], seed_variance=p["seed_variance"] * low,
+        level=p["level"], seeds=k, test_subjects=p["test_subjects"],
+        higher_is_better=c["higher_is_better"], subject=subject, verdict=c["verdict"],
+        target=target, power=p["power"], half_width=z_level * se)
+    need = hopeful["seeds_to_decide"] if hopeful else None
+    return need is None or need > most
 
 
 def _compare(ref_arm, var_arm, metric, s, subject, level, cfg, look, key, resampled,
