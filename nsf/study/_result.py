@@ -43,8 +43,8 @@ from pydantic import ConfigDict, Field, ValidationError
 from nsf.data import DatasetDescription
 from nsf.errors import NsfError
 from nsf.study._designs_section import DesignsSection
-from nsf.study._section import FamilySection, ResultModel
 from nsf.study._power import ComparisonPower
+from nsf.study._section import FamilySection, ResultModel
 from nsf.study._sequential import SequentialDecision, SequentialSummary
 from nsf.study.families.decisions import DecisionsSection
 from nsf.vocabulary import Metric, Subject, Verdict

@@ -47,9 +47,9 @@ class SequentialDecision(ResultModel):
     status: Literal["decided", "beyond_budget", "budget_spent"] = Field(
         description="'decided': needed or not shown needed; 'beyond_budget': still "
         "inconclusive and even an optimistic projection (the training draws' variance at its "
-        "90% lower confidence bound) says the budget's seeds would not decide it (or only "
-        "more test subjects would); 'budget_spent': still inconclusive when the looks or the "
-        "minutes ran out.")
+        "90% lower confidence bound) says no number of seeds would decide it (only more test "
+        "subjects would); 'budget_spent': still inconclusive when the looks or the minutes "
+        "ran out.")
 
 
 class SequentialSummary(ResultModel):
@@ -218,10 +218,12 @@ OPTIMISM = 0.9
 
 
 def _beyond_budget(c: dict, subject: str, most: int, target: str) -> bool:
-    """Whether an inconclusive comparison is out of the budget's reach: even with the
-    training draws' variance at its ``OPTIMISM`` lower confidence bound (chi-square with
-    K - 1 degrees of freedom: three seeds estimate it poorly), more seeds up to ``most``
-    would not decide it (the test rows' variance alone, or the projected seeds, too large)."""
+    """Whether more seeds cannot decide an inconclusive comparison: even with the training
+    draws' variance at its ``OPTIMISM`` lower confidence bound (chi-square with K - 1 degrees
+    of freedom: three seeds estimate it poorly), the test rows' variance alone keeps it open
+    (only more test subjects would decide it). A projection beyond ``most`` seeds does not
+    stop it: the looks are bounded by the budget anyway, and a projection from three seeds is
+    too rough to give up on."""
     from scipy.stats import chi2, norm
 
     from nsf.study._power import comparison_power
@@ -239,8 +241,8 @@ def _beyond_budget(c: dict, subject: str, most: int, target: str) -> bool:
         level=p["level"], seeds=k, test_subjects=p["test_subjects"],
         higher_is_better=c["higher_is_better"], subject=subject, verdict=c["verdict"],
         target=target, power=p["power"], half_width=z_level * se)
-    need = hopeful["seeds_to_decide"] if hopeful else None
-    return need is None or need > most
+    # Only the test rows' variance keeps it open: no number of seeds would decide it.
+    return hopeful is not None and hopeful["seeds_to_decide"] is None
 
 
 def _compare(ref_arm, var_arm, metric, s, subject, level, cfg, look, key, resampled,
