@@ -147,7 +147,7 @@ def comparison_power(*, estimate: float, standard_error: float, margin: float | 
     return out
 
 
-def table_resolution(readouts: list[dict]) -> dict | None:
+def table_resolution(readouts: list[dict | None]) -> dict | None:
     """What a table of fixed size can tell, from its comparisons' readouts: the median
     minimum detectable loss and the range (``{"comparisons", "median_mde", "min_mde",
     "max_mde", "power"}``)."""
@@ -234,12 +234,12 @@ def readout_lines(result) -> list[str]:
             continue
         p = m.power
         f = p.scale_to_decide
-        ways = [f"{p.seeds_to_decide} seeds" if p.seeds_to_decide else None,
-                f"{p.test_subjects_to_decide:,} test subjects" if p.test_subjects_to_decide
-                else None,
-                f"{math.ceil(p.seeds * f)} seeds with {math.ceil(p.test_subjects * f):,} test "
-                "subjects" if f else None]
-        ways = [w for w in ways if w]
+        options = [f"{p.seeds_to_decide} seeds" if p.seeds_to_decide else "",
+                   f"{p.test_subjects_to_decide:,} test subjects" if p.test_subjects_to_decide
+                   else "",
+                   f"{math.ceil(p.seeds * f)} seeds with {math.ceil(p.test_subjects * f):,} "
+                   "test subjects" if f else ""]
+        ways = [w for w in options if w]
         lines.append(f"undecided: {v.name} (estimate {m.estimate:+.4f}, margin "
                      f"{m.margin}, {p.seeds} seeds, {p.test_subjects:,} test subjects): would "
                      "be decided by " + (" or ".join(ways) if ways else
