@@ -14,13 +14,13 @@ mechanically), runs the drop-one variants of those three groups in each, and pri
 each with its Monte-Carlo standard error (binomial, over the verdicts counted), and the
 across-world mean difference of each group with its Monte-Carlo error (the balance's as a
 multiple of the margin: the effect the power is measured at; a pure-noise group's should be 0).
-Under ``study.until: decided`` (the default) the intervals and verdicts are those of the look
+Under ``study.until: decided`` the intervals and verdicts are those of the look
 that decided each comparison (or the last one), and the seeds used are summarised. The last line
 is ``coverage=<float> false_needed=<float> power=<float>``.
 
     python benchmarks/bench_coverage.py                 # 20 worlds of 10,000 users
     python benchmarks/bench_coverage.py --worlds 5      # a quick look
-    python benchmarks/bench_coverage.py --until fixed --resample bootstrap   # the old design
+    python benchmarks/bench_coverage.py --until decided --resample subsample  # the new designs
 """
 
 from __future__ import annotations

@@ -213,7 +213,8 @@ def test_strong_drift_retraining_needed_after_some_months(tmp_path):
 #: The default margin (study.margins' default), more seeds and a larger world. (A stationary
 #: world at this margin stays inconclusive at 60,000 users: its gains' intervals, about
 #: +-0.006, reach beyond the margin; the margin-0.03 test above covers it.)
-AT_DEFAULT = ["study.margins={auc: 0.005}", "study.seeds=6", "world.population.n_users=60000"]
+AT_DEFAULT = ["study.margins={auc: 0.005}", "study.seeds=6", "world.population.n_users=60000",
+              "study.training_resample=subsample"]
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ Method
 - Every variant and the baseline (the configured model) are trained with the same K seeds
   (``study.seeds``; the first is the experiment seed) on the same split, and predict the same
   test rows (Apple-registered users, ``nsf_appstore``). Each seed re-draws the training and
-  calibration subjects (``study.training_resample``: half of them, no copies, by default), the
+  calibration subjects (``study.training_resample``: a bootstrap of subjects by default), the
   same draw for every variant, so the intervals cover the training sample too; with ``none``
   replicate 0 of the baseline is the ``nsf train`` model.
 - A difference ``metric(variant) - metric(reference)`` gets an interval covering test-row
