@@ -11,11 +11,16 @@ mechanically), runs the drop-one variants of those three groups in each, and pri
   "needed";
 - power: the share of worlds whose verdict calls the balance "needed";
 
-each with its Monte-Carlo standard error (binomial, over the verdicts counted). The last line is
-``coverage=<float> false_needed=<float> power=<float>``.
+each with its Monte-Carlo standard error (binomial, over the verdicts counted), and the
+across-world mean difference of each group with its Monte-Carlo error (the balance's as a
+multiple of the margin: the effect the power is measured at; a pure-noise group's should be 0).
+Under ``study.until: decided`` the intervals and verdicts are those of the look
+that decided each comparison (or the last one), and the seeds used are summarised. The last line
+is ``coverage=<float> false_needed=<float> power=<float>``.
 
     python benchmarks/bench_coverage.py                 # 20 worlds of 10,000 users
     python benchmarks/bench_coverage.py --worlds 5      # a quick look
+    python benchmarks/bench_coverage.py --until decided --resample subsample  # the new designs
 """
 
 from __future__ import annotations
@@ -51,10 +56,11 @@ STUDY = [
 ]
 
 
-def one_world(seed: int, n_users: int, margin: float, tmp: Path) -> dict[str, dict]:
+def one_world(seed: int, n_users: int, margin: float, tmp: Path,
+              extra: tuple[str, ...] = ()) -> dict[str, dict]:
     cfg = load_config(None, [f"name=coverage{seed}", f"seed={seed}",
                              f"world.population.n_users={n_users}", *WORLD, *STUDY,
-                             f"study.margins={{auc: {margin}}}"])
+                             f"study.margins={{auc: {margin}}}", *extra])
     path, _, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name, data_dir=tmp,
                                chunk_users=cfg.simulate.chunk_users)
     result = run_study(cfg, prepare(cfg, open_dataset(path)))
@@ -64,7 +70,8 @@ def one_world(seed: int, n_users: int, margin: float, tmp: Path) -> dict[str, di
         v = result.variant_for("drop_one", group)
         auc = v.comparisons["baseline"].metrics["auc"]
         out[group] = {"estimate": auc.estimate, "lower": auc.lower, "upper": auc.upper,
-                      "verdict": v.verdict}
+                      "verdict": v.verdict, "seeds": len(auc.variant_per_seed),
+                      "look": auc.sequential.look if auc.sequential is not None else 1}
     return out
 
 
@@ -82,30 +89,52 @@ def main() -> None:
     ap.add_argument("--margin", type=float, default=0.02,
                     help="non-inferiority margin of the AUC (the known-answer tests' margin)")
     ap.add_argument("--first-seed", type=int, default=1000)
+    ap.add_argument("--resample", choices=("subsample", "bootstrap", "none"), default=None,
+                    help="study.training_resample (default: the config's default)")
+    ap.add_argument("--seeds", type=int, default=None, help="study.seeds (default: the "
+                    "config's default)")
+    ap.add_argument("--until", choices=("fixed", "decided"), default=None,
+                    help="study.until (default: the config's default)")
+    ap.add_argument("--budget-seeds", type=int, default=None,
+                    help="study.budget.seeds (default: the config's default)")
     args = ap.parse_args()
+    extra = tuple(x for x in (
+        None if args.resample is None else f"study.training_resample={args.resample}",
+        None if args.seeds is None else f"study.seeds={args.seeds}",
+        None if args.until is None else f"study.until={args.until}",
+        None if args.budget_seeds is None else f"study.budget.seeds={args.budget_seeds}")
+        if x)
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="bench_coverage_"))
     worlds = []
     try:
         for r in range(args.worlds):
-            worlds.append(one_world(args.first_seed + r, args.users, args.margin, tmp))
+            worlds.append(one_world(args.first_seed + r, args.users, args.margin, tmp, extra))
             w = worlds[-1]
             print(f"world {r + 1}/{args.worlds} (seed {args.first_seed + r}): " + "; ".join(
                 f"drop_{g} {w[g]['estimate']:+.4f} [{w[g]['lower']:+.4f}, {w[g]['upper']:+.4f}] "
-                f"{w[g]['verdict']}" for g in (*NOISE, DRIVER)), flush=True)
+                f"{w[g]['verdict']} ({w[g]['seeds']} seeds, look {w[g]['look']})"
+                for g in (*NOISE, DRIVER)), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     covered = []
     for g in (*NOISE, DRIVER):
-        mean = float(np.mean([w[g]["estimate"] for w in worlds]))
+        estimates = np.array([w[g]["estimate"] for w in worlds])
+        mean = float(estimates.mean())
+        mean_se = float(estimates.std(ddof=1) / np.sqrt(estimates.size)) \
+            if estimates.size > 1 else float("nan")
         hits = [w[g]["lower"] <= mean <= w[g]["upper"] for w in worlds]
         c, se = share(hits)
-        print(f"drop_{g}: across-world mean difference {mean:+.4f}; its 95% intervals cover it "
+        print(f"drop_{g}: across-world mean difference {mean:+.4f} ± {mean_se:.4f} "
+              f"({mean / args.margin:+.1f} x the margin); its 95% intervals cover it "
               f"in {c:.3f} ± {se:.3f} of worlds")
         covered += hits
     coverage, coverage_se = share(covered)
     false_needed, fn_se = share([w[g]["verdict"] == NEEDED for w in worlds for g in NOISE])
     power, power_se = share([w[DRIVER]["verdict"] == NEEDED for w in worlds])
+    seeds = np.array([w[g]["seeds"] for w in worlds for g in (*NOISE, DRIVER)])
+    print(f"seeds per comparison: mean {seeds.mean():.1f}, most {seeds.max()} "
+          f"({'; '.join(f'{k}: {int((seeds == k).sum())}' for k in np.unique(seeds))})")
     minutes = (time.perf_counter() - t0) / 60
     print(f"{args.worlds} worlds of {args.users:,} users, margin {args.margin}, "
           f"{minutes:.1f} min: coverage {coverage:.3f} ± {coverage_se:.3f}, false-needed "

@@ -48,8 +48,10 @@ def _summary(result) -> Table:
                   f"{s.confidence:.0%} interval over rows and {len(result.seeds)} seeds "
                   "(the one that decided the verdict), "
                   f"margin {s.margins[metric]}")
-    for col in ("variant", "reference", "estimate", "interval", "decided by", "verdict"):
-        table.add_column(col, justify="right" if col in ("estimate", "interval") else "left")
+    for col in ("variant", "reference", "estimate", "interval", "decided by", "verdict",
+                "MDE", "seeds"):
+        table.add_column(col, justify="right" if col in ("estimate", "interval", "MDE", "seeds")
+                         else "left")
     for v in result.variants:
         m = v.comparisons[v.reference].metrics[metric]
         # The interval that decided the verdict: the simultaneous one of the variant's family
@@ -61,8 +63,17 @@ def _summary(result) -> Table:
             lo, hi = m.lower, m.upper
             by = {"holm": "Holm", None: "per comparison"}.get(m.decided_by, "per comparison")
         table.add_row(v.name, v.reference, _fmt(m.estimate), f"[{_fmt(lo)}, {_fmt(hi)}]",
-                      by, v.verdict or "")
+                      by, v.verdict or "", *_power_cells(m, len(result.seeds)))
     return table
+
+
+def _power_cells(m, seeds: int) -> tuple[str, str]:
+    """The minimum detectable loss at the margin, and the seeds behind the verdict (with
+    ``study.until: decided``, the look that decided it)."""
+    mde = "" if m.power is None else f"{m.power.mde:.4f}"
+    if m.sequential is None:
+        return mde, str(seeds)
+    return mde, f"{m.sequential.seeds} (look {m.sequential.look})"
 
 
 @contextmanager
@@ -174,6 +185,10 @@ def study_cmd(
     fits = result.fits
     if not quiet:
         Console(width=120).print(_summary(result))
+        from nsf.study._power import readout_lines
+
+        for line in readout_lines(result):
+            typer.echo(line)
         minimal = result.minimal_set
         if minimal is not None:
             typer.echo(f"minimal sufficient set ({minimal.strategy}): keeps "

@@ -157,6 +157,10 @@ def _summary(m: dict) -> list[dict]:
     power = m.get("power")
     if power and power["margin_below_resolution"]:
         blocks.append(_note(_power_text(power, s)))
+    readout = m.get("power_readout") or []
+    if any(line.startswith("undecided") for line in readout):
+        blocks.append(_note("What this study can tell, and what would decide the questions "
+                            "it left undecided: " + "; ".join(readout) + "."))
     rows = [[str(a["number"]) if a["number"] else "-", a["question"], a["answer"]]
             for a in m["summary"]]
     blocks.append(_table("Answers to the questions of the case" if _simulated(m) else

@@ -124,6 +124,7 @@ def _statistics_text(settings: dict) -> list[str]:
         "more than the margin with confidence; 'not shown needed' when the worst case stays "
         "within the margin; 'inconclusive' otherwise (roles swap for data a variant adds).",
         _multiplicity_text(settings.get("multiplicity"), conf_s),
+        *_sequential_text(logged),
         f"Fairness: group metrics (fairlearn MetricFrame) averaged over seeds, crossed "
         f"bootstrap intervals ({settings.get('fairness_n_bootstrap')} replicates; rows within "
         "group x outcome cells, and seeds); each variant's disparity change is paired with the "
@@ -134,6 +135,20 @@ def _statistics_text(settings: dict) -> list[str]:
         "Reliance: TreeSHAP share and grouped permutation AUC drop of the baseline, mean over "
         "seeds; kept apart from necessity (retraining without the group).",
     ]
+
+def _sequential_text(logged: dict) -> list[str]:
+    """The method section's sentence on study.until 'decided' (none for a fixed study)."""
+    if logged.get("until") != "decided":
+        return []
+    budget = logged.get("budget") or {}
+    step = budget.get("seed_step")
+    return [f"Until decided: after the first seeds, the comparisons still inconclusive get "
+            f"{step if step else 'as many'} more seeds at each look, up to "
+            f"{budget.get('seeds')}; each look judges at the family-wise level "
+            "1 - alpha / looks (Bonferroni over the planned looks), so the chance of any wrong "
+            "verdict over all looks stays within alpha. A comparison that even an optimistic "
+            "projection cannot decide within the budget stops early. Only the primary metric's "
+            "verdicts are sequential."]
 
 
 def _multiplicity_text(method: str | None, conf: str) -> str:

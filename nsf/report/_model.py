@@ -188,6 +188,16 @@ def _power(rows: list[dict], settings: dict) -> dict | None:
             "margin_below_resolution": margin is not None and margin < detectable}
 
 
+def _power_readout(study) -> list[str]:
+    """What the study can tell, its looks, and what would decide each inconclusive verdict
+    (:func:`nsf.study._power.readout_lines`)."""
+    if study is None:
+        return []
+    from nsf.study._power import readout_lines
+
+    return readout_lines(study)
+
+
 #: How each model family treats a missing value (the report's data section).
 MISSING_TREATMENT = {
     "lightgbm": "LightGBM: a missing number follows the side of each split learned in "
@@ -642,6 +652,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "model_card": _model_card(study, settings, fair),
         "data": _data_section(study),
         "power": _power(drop_one, settings),
+        "power_readout": _power_readout(study),
         "method": {"assumptions": _assumptions(study),
                    "calibration": calibration,
                    "statistics": _statistics_text(settings),

@@ -443,6 +443,9 @@ class ReportModel(_Strict):
     model_card: ModelCard
     data: DataSection | None = None
     power: Power | None = None
+    power_readout: list[str] = Field(
+        [], description="What the study can tell (the median minimum detectable loss), its "
+        "looks under study.until 'decided', and what would decide each inconclusive verdict.")
     method: Method
     deidentification: Deidentification
     reproducibility: Reproducibility

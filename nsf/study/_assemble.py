@@ -54,6 +54,7 @@ class StudyParts:
     sections: dict[str, Any] = field(default_factory=dict)
     plain_cv_auc: float | None = None
     timing: dict[str, float] = field(default_factory=dict)
+    sequential: Any = None
 
 
 #: Dependence strengths of the simulator (``world.dependence``) behind each feed group: the
@@ -236,6 +237,8 @@ def assemble(study, parts: StudyParts) -> StudyResult:
         training_resample=s.training_resample,
         training_fraction=s.training_fraction if s.training_resample == "subsample" else None,
         multiplicity=s.multiplicity, fairness_n_bootstrap=s.fairness_n_bootstrap,
+        until=s.until,
+        budget=s.budget.model_dump(mode="json") if s.until == "decided" else None,
         cost_margin=s.cost_margin, threshold=s.threshold,
         threshold_source=parts.threshold_source, n_bins=s.n_bins,
         min_group_support=s.min_group_support, proxy_lift_threshold=s.proxy_lift_threshold,
@@ -292,6 +295,7 @@ def assemble(study, parts: StudyParts) -> StudyResult:
         run_ids=RunIds(parent=None, children={
             v: {str(o.seed): o.run_id for o in outs} for v, outs in _children(study).items()}),
         timing=Timing(**parts.timing),
+        sequential=parts.sequential,
     )
 
 

@@ -41,8 +41,10 @@ from nsf.data import DatasetDescription
 from nsf.errors import NsfError
 from nsf.study._designs_section import DesignsSection
 from nsf.study._explain_section import ExplanationsSection
+from nsf.study._power import ComparisonPower
 from nsf.study._quantity import LedgerSection
 from nsf.study._section import FamilySection, Num, ResultModel
+from nsf.study._sequential import SequentialDecision, SequentialSummary
 from nsf.study.families import FAMILIES
 from nsf.vocabulary import Metric, Subject, Verdict
 
@@ -167,6 +169,12 @@ class MetricComparison(ResultModel):
         "procedure on the bootstrap p-values, or the per-comparison interval (None: a result "
         "from before simultaneous verdicts, decided per comparison; also the minimal set's "
         "search, whose steps are judged one at a time).")
+    power: ComparisonPower | None = Field(
+        None, description="What the comparison can tell at its margin (minimum detectable "
+        "loss) and, when inconclusive, the seeds or test subjects that would decide it.")
+    sequential: SequentialDecision | None = Field(
+        None, description="study.until 'decided': the look that decided the verdict (primary "
+        "metric only).")
 
 
 class DisparityChange(ResultModel):
@@ -451,6 +459,10 @@ class Settings(ResultModel):
         "none", description="How each family's verdicts control the family-wise error at "
         "``confidence`` (study.multiplicity; 'none' for a result from before it existed).")
     fairness_n_bootstrap: int
+    until: str = Field("fixed", description="study.until: 'fixed' (one look) or 'decided' "
+                       "(looks until each verdict is decided or the budget is spent).")
+    budget: dict[str, Any] | None = Field(
+        None, description="study.budget under study.until 'decided' (None: a fixed study).")
     cost_margin: float | None = Field(
         None, description="Non-inferiority margin of the decisions' cost verdicts, money per "
         "1,000 users a month (study.cost_margin; None in results written before it was "
@@ -653,6 +665,9 @@ class StudyResult(ResultModel):
     run_ids: RunIds
     resumed_parent: bool = Field(False, description="Whether the parent run was resumed.")
     timing: Timing
+    sequential: SequentialSummary | None = Field(
+        None, description="study.until 'decided': the looks, their level and what the budget "
+        "left undecided (None: a fixed study).")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

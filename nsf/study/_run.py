@@ -37,6 +37,7 @@ from nsf.study._fairness import (
 from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
 from nsf.study._ledger import build_ledger
 from nsf.study._minimal import minimal_sufficient_set
+from nsf.study._power import test_subjects as count_test_subjects
 from nsf.study._proxy import ProxyTask, proxy_rows, run_group_proxies
 from nsf.study._quantity import LedgerSection
 from nsf.study._result import StudyResult
@@ -156,6 +157,7 @@ class _Study:
         self.seeds = replicate_seeds(cfg.seed, cfg.study.seeds)
         self.resample = training_resample(cfg)
         self.test_digest = test_digest(prepared)
+        self.test_subjects = count_test_subjects(prepared)
         self.outcomes: dict[str, FitOutcome] = {}
         self.arms: dict[str, dict] = {}
         self.resolved = resolve_study(cfg, prepared)
@@ -310,7 +312,7 @@ class _Study:
             ref["metrics"], var["metrics"], metrics=metrics, margins=dict(s.margins),
             subject=subject, confidence=s.confidence, target=s.interval_target,
             rng=stream(self.cfg.seed, "compare-seeds", rid, vid),
-            resampled_training=self.resample is not None)
+            resampled_training=self.resample is not None, test_subjects=self.test_subjects)
         if not keep_replicates:
             for m in compared.values():
                 del m["replicates"]
@@ -470,6 +472,12 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
             compared[f"{v.name}@{v.reference}"] = study.compare(
                 by_name[v.reference], v, v.subject, tuple(s.metrics), False, True)
     _family_verdicts(study, compared)
+    sequential = None
+    if s.until == "decided":
+        from nsf.study._sequential import until_decided
+
+        sequential = until_decided(study, compared,
+                                   elapsed=sum(timing.values()) + time.perf_counter() - t)
     # Families whose section comes from their variants' comparisons (a learning curve).
     sections = {f.name: f.curve(study, compared) for f in FAMILIES.values()
                 if f.curve is not None}
@@ -495,7 +503,7 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
     return StudyParts(compared=compared, tables=tables, skipped=skipped, proxies=proxies,
                       minimal=minimal, contested=contested, threshold_source=threshold_source,
                       sections={k: x for k, x in sections.items() if x is not None},
-                      plain_cv_auc=plain, timing=timing)
+                      plain_cv_auc=plain, timing=timing, sequential=sequential)
 
 
 def plain_cv_auc(prepared: PreparedData, cfg: ExperimentConfig, baseline: Variant,
@@ -554,7 +562,8 @@ def _family_verdicts(study: _Study, compared: dict) -> None:
                 resampled_training=study.resample is not None, confidence=s.confidence)
             family_verdicts([(compared[f"{v.name}@{ref}"]["metrics"][metric], subject)
                              for v, subject in members], metric,
-                            method=s.multiplicity, confidence=s.confidence, joint=joint)
+                            method=s.multiplicity, confidence=s.confidence, joint=joint,
+                            target=s.interval_target)
     for res in compared.values():
         for m in res["metrics"].values():
             del m["replicates"]

@@ -102,7 +102,8 @@ def _paired_difference(reference: dict, variant: dict, rng: np.random.Generator,
 def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
                        metrics: Sequence[str], margins: dict[str, float], subject: str,
                        confidence: float, target: str, rng: np.random.Generator,
-                       resampled_training: bool = False) -> dict[str, dict]:
+                       resampled_training: bool = False,
+                       test_subjects: int | None = None) -> dict[str, dict]:
     """Each metric's difference ``variant - reference`` with a rows-and-seeds interval, from
     two arms' :func:`arm_replicates` on the same row resamples.
 
@@ -127,16 +128,21 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
     confidence, target : as for :func:`nsf.metrics.difference_interval`.
     rng : numpy.random.Generator (the seed resampling).
     resampled_training : whether each seed re-drew the training subjects (study.training_resample).
+    test_subjects : subjects of the test rows (for the power readout's projections; None: no
+        readout).
 
     Returns
     -------
     dict
         metric -> ``{"estimate", "lower", "upper", "standard_error", "reference_estimate",
         "variant_estimate", "reference_per_seed", "variant_per_seed", "margin",
-        "higher_is_better", "verdict", "replicates"}`` (``margin``/``verdict`` None without
-        a margin; ``replicates``: the difference's bootstrap replicates, for the intervals
-        that hold over a family of comparisons, :func:`family_verdicts`).
+        "higher_is_better", "verdict", "power", "replicates"}`` (``margin``/``verdict`` None
+        without a margin; ``power``: :func:`nsf.study._power.comparison_power` at
+        ``confidence``; ``replicates``: the difference's bootstrap replicates, for the
+        intervals that hold over a family of comparisons, :func:`family_verdicts`).
     """
+    from nsf.study._power import comparison_power, variance_components
+
     out: dict[str, dict] = {}
     for metric, metric_rng in zip(metrics, rng.spawn(len(metrics)), strict=True):
         ref, var = reference[metric], variant[metric]
@@ -154,23 +160,38 @@ def compare_replicates(reference: dict[str, dict], variant: dict[str, dict], *,
                 seed_average(ref["replicates"], rng_ref, target)
         lower, upper = percentile_interval(diff, confidence)
         margin = margins.get(metric)
+        estimate = float(var["per_seed"].mean() - ref["per_seed"].mean())
+        se = float(np.std(diff, ddof=1))
+        verdict = None if margin is None else verdict_for(lower, upper, margin, metric=metric,
+                                                          subject=subject)
+        power = None
+        if test_subjects is not None and var is not ref:
+            row_v, seed_v = variance_components(ref, var, target=target,
+                                                resampled_training=resampled_training,
+                                                total_variance=se ** 2)
+            power = comparison_power(
+                estimate=estimate, standard_error=se, margin=margin, row_variance=row_v,
+                seed_variance=seed_v, level=confidence, seeds=int(np.size(var["per_seed"])),
+                test_subjects=test_subjects, higher_is_better=HIGHER_IS_BETTER[metric],
+                subject=subject, verdict=verdict, target=target,
+                half_width=(upper - lower) / 2.0)
         out[metric] = {
-            "estimate": float(var["per_seed"].mean() - ref["per_seed"].mean()),
-            "lower": lower, "upper": upper, "standard_error": float(np.std(diff, ddof=1)),
+            "estimate": estimate,
+            "lower": lower, "upper": upper, "standard_error": se,
             "reference_estimate": float(ref["per_seed"].mean()),
             "variant_estimate": float(var["per_seed"].mean()),
             "reference_per_seed": ref["per_seed"].tolist(),
             "variant_per_seed": var["per_seed"].tolist(),
             "margin": margin, "higher_is_better": HIGHER_IS_BETTER[metric],
-            "verdict": None if margin is None else verdict_for(
-                lower, upper, margin, metric=metric, subject=subject),
+            "verdict": verdict, "power": power,
             "replicates": diff,
         }
     return out
 
 
 def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
-                    method: str, confidence: float, joint: np.ndarray | None = None) -> None:
+                    method: str, confidence: float, joint: np.ndarray | None = None,
+                    target: str = "mean") -> None:
     """Verdicts of a family of comparisons of one metric from intervals that hold jointly.
 
     Each comparison (``compare_replicates(...)[metric]``, with its ``replicates``, and its
@@ -182,9 +203,12 @@ def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
     Holm's procedure on bootstrap p-values (``holm``), or its own interval (``none``). All the
     comparisons' replicates must come from the same row resamples; ``joint`` (one column per
     comparison) are the family's replicates with the shared reference's seeds drawn once per
-    replicate (:func:`joint_replicates`), on which the level is calibrated. Changes the dicts
-    in place.
+    replicate (:func:`joint_replicates`), on which the level is calibrated. A comparison's
+    ``power`` readout is redone at the level its verdict is judged at (``target``: the
+    interval target). Changes the dicts in place.
     """
+    from nsf.study._power import refresh_power
+
     if not comparisons:
         return
     replicates = np.column_stack([c["replicates"] for c, _ in comparisons])
@@ -210,6 +234,8 @@ def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
             c["verdict"] = verdict_for(lower, upper, margin, metric=metric, subject=subject)
         elif method == "holm":
             c["verdict"] = holm[k]
+        refresh_power(c, level=family.level, subject=subject, target=target,
+                      half_width=(upper - lower) / 2.0)
 
 
 def joint_replicates(reference: dict, variants: Sequence[dict], *, target: str,

@@ -24,6 +24,10 @@ VOCABULARY: dict[str, str] = {
     "auc_diff_sim_hi": "upper end of the simultaneous interval over the variant's family",
     "verdict": "the verdict as a number: 1 needed, 0 inconclusive, -1 not shown needed "
                "(in words: tag nsf.verdict)",
+    "mde": "minimum detectable loss of the primary metric at its margin: margin + (z + "
+           "z_power) x SE at the verdict's level, power 0.8",
+    "look": "with study.until decided: the look that decided the verdict (or the last one)",
+    "seeds_used": "training seeds per arm at that look",
     "cost_diff": "money per 1,000 users a month of the variant's decisions minus the "
                  "baseline's (positive: the variant costs more)",
     "cost_diff_lo": "lower end of the cost difference's interval",

@@ -395,6 +395,18 @@ def _comparison_metrics(comparison: dict, primary: str) -> dict[str, float | Non
         out.update({f"{base}_diff": mc.estimate, f"{base}_diff_lo": mc.lower,
                     f"{base}_diff_hi": mc.upper, f"{base}_diff_sim_lo": mc.simultaneous_lower,
                     f"{base}_diff_sim_hi": mc.simultaneous_upper})
+        if m == primary:
+            out.update(_power_metrics(mc))
+    return out
+
+
+def _power_metrics(mc) -> dict[str, float | None]:
+    """``mde`` and, with study.until decided, ``look`` and ``seeds_used`` of a comparison."""
+    out: dict[str, float | None] = {}
+    if mc.power is not None:
+        out["mde"] = mc.power.mde
+    if mc.sequential is not None:
+        out.update({"look": mc.sequential.look, "seeds_used": mc.sequential.seeds})
     return out
 
 

@@ -1,0 +1,288 @@
+"""A study that runs until it can tell (``study.until: decided``).
+
+After the first batch of seeds the study looks at the primary metric's verdicts. Every
+comparison still inconclusive gets ``study.budget.seed_step`` more training seeds for its two
+arms (new re-drawn training samples, the same draw for both arms: paired), and is judged again,
+look after look, until it is decided, its projected need (:mod:`nsf.study._power`) lies beyond
+the budget, or the budget is spent. The comparisons already decided keep the verdict of the
+look that decided them.
+
+Error control: Bonferroni over the planned looks. With ``L`` planned looks every look judges
+its family (every comparison still open of one family against one reference) at the
+family-wise level ``1 - alpha / L`` (the family's max-statistic or Holm procedure at that
+level). A wrong verdict at some look is a failure of that look's intervals for the
+comparisons open at it, so the chance of any wrong verdict over the whole study is at most
+``L x alpha / L = alpha``, whatever the looks' dependence and however early the study stops.
+Unused looks leave their share of the error unspent (conservative).
+
+Only training draws are added. Evaluation subjects simulated on demand are not: the test rows
+stay those of the first look, and a comparison whose test rows' variance alone keeps it
+undecided is stopped as beyond the budget, with the test subjects that would decide it
+(:func:`nsf.study._power.comparison_power`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from nsf.study._section import ResultModel
+
+#: The sequential method's name in the result.
+METHOD = "bonferroni_over_looks"
+
+
+class SequentialDecision(ResultModel):
+    """At which look, with how many seeds, a comparison's verdict was decided."""
+
+    look: int = Field(description="The look whose interval gave the verdict (1: the first "
+                      "batch of seeds).")
+    seeds: int = Field(description="Training seeds per arm at that look.")
+    test_subjects: int = Field(description="Test subjects at that look.")
+    level: float = Field(description="Family-wise level of every look (1 - alpha / looks).")
+    status: Literal["decided", "beyond_budget", "budget_spent"] = Field(
+        description="'decided': needed or not shown needed; 'beyond_budget': still "
+        "inconclusive and even an optimistic projection (the training draws' variance at its "
+        "90% lower confidence bound) says no number of seeds would decide it (only more test "
+        "subjects would); 'budget_spent': still inconclusive when the looks or the minutes "
+        "ran out.")
+
+
+class SequentialSummary(ResultModel):
+    """The looks of ``study.until: decided`` and what the budget left undecided."""
+
+    method: Literal["bonferroni_over_looks"] = Field(
+        description="Error control across looks: every look at family-wise level "
+        "1 - alpha / looks_planned (union bound over the looks).")
+    metric: str = Field(description="The metric of the sequential verdicts (primary).")
+    confidence: float = Field(description="The study's family-wise level over all looks.")
+    level_per_look: float = Field(description="Family-wise level of each look.")
+    looks_planned: int
+    looks_run: int
+    seeds_first: int = Field(description="Seeds of the first look.")
+    seed_step: int
+    budget_seeds: int
+    budget_minutes: float | None
+    minutes: float = Field(description="Wall time of the looks after the first.")
+    fits_added: int = Field(description="Fits trained (or reused) for the later looks.")
+    decided_per_look: list[int] = Field(description="Comparisons decided at each look.")
+    open_per_look: list[int] = Field(description="Comparisons still open entering each look.")
+    undecided: list[str] = Field(description="Comparisons ('variant@reference') the budget "
+                                 "left inconclusive.")
+    note: str
+
+
+def planned_looks(first: int, most: int, step: int) -> int:
+    """Looks of a study that starts with ``first`` seeds and adds ``step`` up to ``most``."""
+    return 1 + max(0, math.ceil((max(most, first) - first) / step))
+
+
+def look_level(confidence: float, looks: int) -> float:
+    """The family-wise level of each of ``looks`` looks (Bonferroni over looks)."""
+    return 1.0 - (1.0 - confidence) / looks
+
+
+def until_decided(study, compared: dict, *, elapsed: float = 0.0) -> dict:
+    """Run the looks of ``study.until: decided`` on a study whose first batch is compared.
+
+    ``compared`` (``"variant@reference"`` -> ``{"metrics": ...}``, as the runner builds it)
+    has every comparison of the first look; the primary metric's entries are replaced by the
+    look that decided each (or the last one), each with a ``sequential`` record
+    (:class:`SequentialDecision`). ``elapsed``: seconds the study has run so far (the budget's
+    minutes). Returns the :class:`SequentialSummary` fields.
+    """
+    from nsf.study._fit import FitTask
+    from nsf.study._run import _fit_task, _test_arrays
+    from nsf.study._stats import arm_replicates, family_verdicts, joint_replicates
+    from nsf.study._variants import BASELINE, fit_key, replicate_seeds, stream
+
+    t0 = time.perf_counter()
+    cfg, s = study.cfg, study.cfg.study
+    metric = s.primary_metric
+    budget = s.budget
+    first = len(study.seeds)
+    step = budget.seed_step or first
+    most = max(budget.seeds, first)
+    looks = planned_looks(first, most, step)
+    level = look_level(s.confidence, looks)
+    seeds_all = replicate_seeds(cfg.seed, most)
+    subjects = study.test_subjects
+    resampled = study.resample is not None
+    by_name = {BASELINE: study.baseline, **{v.name: v for v in study.variants}}
+    families: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for v in study.variants:
+        for ref in dict.fromkeys([BASELINE, v.reference]):
+            subject = v.subject if ref == v.reference else "removed"
+            families.setdefault((v.family, ref), []).append((f"{v.name}@{ref}", v.name,
+                                                              subject))
+    open_keys = {key for members in families.values() for key, _, _ in members}
+    subject_of = {key: subject for members in families.values() for key, _, subject in members}
+    y, _ = _test_arrays(study.prepared)
+    folds = None if study.prepared.crossfit is None else study.prepared.crossfit.folds
+    # Arm entries (primary metric) by the digest of their fits' keys: arms with the same fits
+    # share one entry (their difference is exactly zero).
+    entries: dict[str, dict] = {}
+    extra_keys: dict[str, list[str]] = {}  # arm name -> keys of its seeds beyond the first
+    fits_added = 0
+    decided_per_look, open_per_look = [], []
+    k_now = first
+    look = 0
+    for look in range(1, looks + 1):
+        if look > 1:
+            if budget.minutes is not None and \
+                    elapsed + time.perf_counter() - t0 > 60.0 * budget.minutes:
+                look -= 1
+                break
+            k_now = min(first + (look - 1) * step, most)
+        open_per_look.append(len(open_keys))
+        names = {part for key in open_keys for part in key.split("@", 1)}
+        arms = [by_name[n] for n in sorted(names)]
+        if look > 1:
+            fits_added += _add_seeds(study, arms, seeds_all[:k_now], first, extra_keys,
+                                     fit_key, FitTask, _fit_task, folds, look)
+        arm_of = {}
+        for v in arms:
+            keys = study.keys(v) + extra_keys.get(v.name, [])[:k_now - first]
+            aid = "|".join(keys)
+            if aid not in entries:
+                base = study.arms[study.arm_id(v)]["metrics"][metric]
+                if k_now == first:
+                    entries[aid] = base
+                else:
+                    new = arm_replicates(y, [study.outcomes[k].p_test for k in keys[first:]],
+                                         metrics=(metric,), n_resamples=s.n_bootstrap,
+                                         rng=stream(cfg.seed, "metric-rows"),
+                                         n_bins=s.n_bins)[metric]
+                    entries[aid] = {
+                        "replicates": np.hstack([base["replicates"], new["replicates"]]),
+                        "per_seed": np.concatenate([base["per_seed"], new["per_seed"]])}
+            arm_of[v.name] = entries[aid]
+        decided = 0
+        for (family, ref), members in families.items():
+            live = [(key, name, subject) for key, name, subject in members if key in open_keys]
+            if not live:
+                continue
+            ref_arm = arm_of[ref]
+            var_arms = [arm_of[name] for _, name, _ in live]
+            results = [_compare(ref_arm, a, metric, s, subject, level, cfg, look, key,
+                                resampled, subjects)
+                       for (key, _, subject), a in zip(live, var_arms, strict=True)]
+            joint = joint_replicates(ref_arm, var_arms, target=s.interval_target,
+                                     rng=stream(cfg.seed, "sequential-family", look, family,
+                                                ref),
+                                     resampled_training=resampled, confidence=level)
+            family_verdicts([(r, subject) for r, (_, _, subject) in zip(results, live,
+                                                                         strict=True)],
+                            metric, method=s.multiplicity, confidence=level, joint=joint,
+                            target=s.interval_target)
+            for r, (key, _, _) in zip(results, live, strict=True):
+                r.pop("replicates", None)
+                status = None
+                if r["verdict"] != "inconclusive":
+                    status = "decided"
+                elif _beyond_budget(r, subject_of[key], most, s.interval_target):
+                    status = "beyond_budget"
+                elif look == looks:
+                    status = "budget_spent"
+                r["sequential"] = {"look": look, "seeds": k_now, "test_subjects": subjects,
+                                   "level": level, "status": status or "budget_spent"}
+                compared[key]["metrics"][metric] = r
+                if status is not None:
+                    open_keys.discard(key)
+                    decided += status == "decided"
+        decided_per_look.append(decided)
+        if not open_keys:
+            break
+    undecided = sorted(key for key, res in compared.items()
+                       if res["metrics"][metric].get("verdict") == "inconclusive")
+    return {
+        "method": METHOD, "metric": metric, "confidence": s.confidence,
+        "level_per_look": level, "looks_planned": looks, "looks_run": look,
+        "seeds_first": first, "seed_step": step, "budget_seeds": most,
+        "budget_minutes": budget.minutes, "minutes": (time.perf_counter() - t0) / 60.0,
+        "fits_added": fits_added, "decided_per_look": decided_per_look,
+        "open_per_look": open_per_look, "undecided": undecided,
+        "note": (f"Bonferroni over {looks} planned looks: each look judges at family-wise "
+                 f"level {level:.4f}; {first} seeds first, {step} more per look for the "
+                 f"comparisons still open, at most {most}; training draws only (the test "
+                 "rows stay the first look's)."),
+    }
+
+
+#: One-sided confidence of the optimistic training variance of the futility rule.
+OPTIMISM = 0.9
+
+
+def _beyond_budget(c: dict, subject: str, most: int, target: str) -> bool:
+    """Whether more seeds cannot decide an inconclusive comparison: even with the training
+    draws' variance at its ``OPTIMISM`` lower confidence bound (chi-square with K - 1 degrees
+    of freedom: three seeds estimate it poorly), the test rows' variance alone keeps it open
+    (only more test subjects would decide it). A projection beyond ``most`` seeds does not
+    stop it: the looks are bounded by the budget anyway, and a projection from three seeds is
+    too rough to give up on."""
+    from scipy.stats import chi2, norm
+
+    from nsf.study._power import comparison_power
+
+    p = c.get("power")
+    se = c.get("standard_error")
+    if not p or not se or not se > 0.0:
+        return False
+    k = p["seeds"]
+    low = (k - 1) / float(chi2.ppf(OPTIMISM, k - 1)) if k > 1 else 1.0
+    z_level = p["resolution"] / se - float(norm.ppf(p["power"]))
+    hopeful = comparison_power(
+        estimate=c["estimate"], standard_error=se, margin=c["margin"],
+        row_variance=p["row_variance"], seed_variance=p["seed_variance"] * low,
+        level=p["level"], seeds=k, test_subjects=p["test_subjects"],
+        higher_is_better=c["higher_is_better"], subject=subject, verdict=c["verdict"],
+        target=target, power=p["power"], half_width=z_level * se)
+    # Only the test rows' variance keeps it open: no number of seeds would decide it.
+    return hopeful is not None and hopeful["seeds_to_decide"] is None
+
+
+def _compare(ref_arm, var_arm, metric, s, subject, level, cfg, look, key, resampled,
+             subjects) -> dict:
+    from nsf.study._stats import compare_replicates
+    from nsf.study._variants import stream
+
+    return compare_replicates(
+        {metric: ref_arm}, {metric: var_arm}, metrics=(metric,), margins=dict(s.margins),
+        subject=subject, confidence=level, target=s.interval_target,
+        rng=stream(cfg.seed, "sequential-seeds", str(look), key),
+        resampled_training=resampled, test_subjects=subjects)[metric]
+
+
+def _add_seeds(study, arms, seeds, first, extra_keys, fit_key, FitTask, fit_task, folds,
+               look) -> int:
+    """Fits of ``arms`` for ``seeds[first:]`` not made yet (this run, the store, or trained);
+    their keys appended to ``extra_keys``. Returns the fits added."""
+    tasks, queued, added = [], set(), 0
+    for v in arms:
+        keys = extra_keys.setdefault(v.name, [])
+        for seed in seeds[first + len(keys):]:
+            key = fit_key(v, seed, study.cfg, study.prepared.digest, reliance=False,
+                          crossfit=folds)
+            keys.append(key)
+            if key in study.outcomes or key in queued:
+                continue
+            found = None
+            if study.store is not None and not study.fresh:
+                found = study.store.lookup(key)
+            if found is not None and found.test_digest == study.test_digest:
+                study.outcomes[key] = found
+                study.n_reused += 1
+                added += 1
+                continue
+            queued.add(key)
+            tasks.append(FitTask(key, v, seed, resample=study.resample))
+    study.fits_total += len(tasks)
+    study._stage = f"look {look}"
+    for task, outcome in study.pool.run(fit_task, tasks):
+        study._keep(outcome, task.variant)
+        added += 1
+    return added
