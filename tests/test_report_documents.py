@@ -159,10 +159,12 @@ def test_plain_words_not_identifiers(hand):
 
 
 def test_numbers_are_rounded_to_what_their_interval_supports():
-    assert number_with_interval(0.40370786, 0.2403358, 0.4718100) == "0.4 [0.2, 0.5]"
+    assert number_with_interval(0.40370786, 0.2403358, 0.4718100) == "0.40 [0.24, 0.47]"
     assert number_with_interval(-0.0004, -0.0031, 0.0029, signed=True) == \
         "-0.000 [-0.003, +0.003]"
     assert number_with_interval(0.0123, 0.0101, 0.0145) == "0.012 [0.010, 0.015]"
+    assert number_with_interval(0.123, 0.101, 0.9, pct=True) == "12% [10%, 90%]"
+    assert number_with_interval(0.11, -0.18, 0.4) == "0.11 [-0.18, 0.40]"
 
 
 @pytest.mark.slow

@@ -28,7 +28,9 @@ def report_cmd(
         "--log/--no-log", help="Also attach the report to the study's parent run "
         "(artifacts report/).")] = False,
 ) -> None:
-    """Write report.html (self-contained), report.md and report.json for a finished study.
+    """Write the report (report.html, self-contained, and report.md: the answers), the technical
+    appendix (appendix.html, appendix.md: every table, method and assumption) and one
+    report.json for a finished study.
 
     Nothing is retrained: the numbers come from what `nsf study` and `nsf audit` logged. The
     config (and --set) only says where the tracking store is.
@@ -43,4 +45,5 @@ def report_cmd(
     run_id = find_study_run(cfg.tracking, run_id=run, experiment=experiment)
     folder = write_report(run_id, cfg, out_dir=out, log_to_mlflow=log)
     typer.echo(f"report of study run {run_id}: {folder / 'report.html'} "
-               "(also report.md, report.json)")
+               f"(technical appendix: {folder / 'appendix.html'}; also the .md files and "
+               "report.json)")

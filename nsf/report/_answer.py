@@ -287,7 +287,9 @@ def _form(model: dict) -> tuple[str, list]:
         parts.append(f"raw: {_names(raw)}")
     prov = [r for r in kept if r["provisional"]]
     text = "; ".join(parts) + "."
-    if prov:
+    if prov and len(prov) == len(kept):
+        text += " All provisional: the study could not tell whether each is needed alone."
+    elif prov:
         text += (f" Provisional (the study could not tell whether they are needed): "
                  f"{_names(prov)}.")
     return text, [link("s-granularity", "granularity"), link("s-inventory", "inventory")]
@@ -403,11 +405,11 @@ def _money_answer(model: dict) -> tuple[str, list]:
         verdicts = {v: sum(c["verdict"] == v for c in singles)
                     for v in (NOT_SHOWN_NEEDED, INCONCLUSIVE, NEEDED)}
         parts.append(
-            f"Dropping the categories the study did not need, one group at a time, changes "
-            f"the cost of the billing decision by at most {_money(worst['diff']['estimate'])} "
-            f"{unit} ({variant_words(worst['variant'])}: "
-            f"[{_money(worst['diff']['lower'])}, {_money(worst['diff']['upper'])}]); "
-            + ", ".join(f"{n} {v}" for v, n in verdicts.items() if n) + ".")
+            f"Dropping the data the study did not need, one group at a time, changes the cost "
+            f"of the billing decision by at most {_money(worst['diff']['estimate'])} "
+            f"[{_money(worst['diff']['lower'])}, {_money(worst['diff']['upper'])}] {unit} "
+            f"({variant_words(worst['variant'])}); verdicts: "
+            + ", ".join(f"{v} for {n}" for v, n in verdicts.items() if n) + ".")
     core = comps.get("drop_all_contested")
     if core:
         parts.append(
@@ -597,7 +599,7 @@ def _undecided(model: dict) -> list[dict]:
                   "The same study on another period of the table.")
     blocks.append({"type": "p", "text": "What would decide it:"})
     blocks.append({"type": "list", "items": decide})
-    blocks.append({"type": "p", "text": "Method and power: ",
+    blocks.append({"type": "p", "text": "The method, and what the comparisons can resolve:",
                    "links": [link("s-method", "method"), link("s-attributes", "attributes")]})
     return blocks
 
@@ -689,7 +691,7 @@ _READING_TERMS = ("AUC", "margin", "needed", "not shown needed", "inconclusive",
 def _reading(model: dict) -> list[dict]:
     gloss = dict(GLOSSARY)
     return [{"type": "list", "items": [f"{t}: {gloss[t]}" for t in _READING_TERMS]},
-            {"type": "p", "text": "Every other term, every table and every interval: ",
+            {"type": "p", "text": "Every other term, every table and every interval:",
              "links": [link("s-glossary", "glossary"), link("s-summary", "appendix")]}]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from importlib.resources import files
 
 __all__ = ["DOCUMENTS", "render_html", "render_json", "render_markdown"]
@@ -14,6 +15,11 @@ DOCUMENTS = {"report": {"html": "report.html", "md": "report.md"},
              "appendix": {"html": "appendix.html", "md": "appendix.md"}}
 #: Their titles' prefixes.
 KIND_TITLES = {"report": "Report", "appendix": "Technical appendix"}
+
+
+def document_title(model: dict, kind: str) -> str:
+    """The document's title: the model's for the report, prefixed for the appendix."""
+    return model["title"] if kind == "report" else f"Technical appendix: {model['title']}"
 
 
 def render_html(model: dict, document: list[dict], figures: dict[str, bytes], *,
@@ -29,14 +35,38 @@ def render_html(model: dict, document: list[dict], figures: dict[str, bytes], *,
             lambda name: files("nsf.report").joinpath("templates", name).read_text("utf-8")),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
         lstrip_blocks=True)
+    env.filters["breakable"] = breakable
     template = env.get_template("report.html.j2")
     other = "appendix" if kind == "report" else "report"
     return template.render(
-        title=model["title"], kind=kind, kind_title=KIND_TITLES[kind],
+        title=document_title(model, kind), kind=kind, kind_title=KIND_TITLES[kind],
         docs={k: ("" if k == kind else v["html"]) for k, v in DOCUMENTS.items()},
         other_href=DOCUMENTS[other]["html"], other_title=KIND_TITLES[other],
         source=model["source"], generated_at=model["generated_at"], sections=document,
         figures={k: base64.b64encode(v).decode("ascii") for k, v in figures.items()})
+
+
+_LONG = re.compile(r"[^\s]{18,}")
+
+
+def breakable(text: object):
+    """Escaped text with line-break opportunities (``<wbr>``) after ``_``, ``/``, ``+``,
+    ``,`` and ``|`` in long tokens, and every 16 characters in a token with none (a run id, a
+    digest): a printed table wraps them instead of running past the page edge, and wraps
+    nothing else mid-word."""
+    from markupsafe import Markup, escape
+
+    def split(match: re.Match) -> str:
+        token = match.group(0)
+        parts = re.split(r"(?<=[_/+,|=:])", token)
+        out = []
+        for part in parts:
+            out += [part[i:i + 16] for i in range(0, len(part), 16)] if len(part) > 18 else \
+                [part]
+        return "\x00".join(out)
+
+    marked = _LONG.sub(split, str(text))
+    return Markup(str(escape(marked)).replace("\x00", "<wbr>"))
 
 
 def _md_link(item: dict, kind: str) -> str:
@@ -70,7 +100,7 @@ def render_markdown(model: dict, document: list[dict], figure_dir: str = "figure
     opens with an anchor (``<a id="s-..."></a>``) that links from the other document reach."""
     src = model["source"]
     other = "appendix" if kind == "report" else "report"
-    out = [f"# {KIND_TITLES[kind]}: {model['title']}", "",
+    out = [f"# {document_title(model, kind)}", "",
            f"Experiment **{src['experiment']}**, study run `{src['parent_run_id']}` "
            f"({src['status']}), generated {model['generated_at']} by `nsf report` from MLflow "
            f"(`{src['tracking_uri']}`). Every number is in `report.json`; the "

@@ -86,18 +86,20 @@ def plain_bool(value: object) -> str:
     return "yes" if value else "no"
 
 
-def _digits(width: float) -> int:
-    """Decimals an interval of ``width`` supports: one significant figure of the width."""
+def _digits(width: float, most: int) -> int:
+    """Decimals an interval of ``width`` supports: two significant figures of the width, at
+    most ``most``."""
     import math
 
     if width <= 0 or not math.isfinite(width):
-        return 3
-    return max(0, min(4, -math.floor(math.log10(width))))
+        return most
+    return max(0, min(most, 1 - int(math.floor(math.log10(width)))))
 
 
 def number_with_interval(est: float | None, lo: float | None, hi: float | None, *,
                          signed: bool = False, pct: bool = False) -> str:
-    """``est [lo, hi]`` rounded to what the interval supports (its width's first digit)."""
+    """``est [lo, hi]`` rounded to what the interval supports (two significant figures of its
+    width, at most 3 decimals, or 1 for a percentage)."""
     if est is None:
         return "n/a"
     scale = 100.0 if pct else 1.0
@@ -105,7 +107,7 @@ def number_with_interval(est: float | None, lo: float | None, hi: float | None, 
     if lo is None or hi is None:
         d = 1 if pct else 3
         return f"{scale * est:{'+' if signed else ''}.{d}f}{unit}"
-    d = _digits(scale * (hi - lo))
+    d = _digits(scale * (hi - lo), 1 if pct else 3)
     f = f"{'+' if signed else ''}.{d}f"
     return (f"{scale * est:{f}}{unit} [{scale * lo:{f}}{unit}, {scale * hi:{f}}{unit}]")
 
