@@ -80,7 +80,12 @@ def test_both_documents_print_on_a4_without_overflow(tmp_path):
         paths[kind] = tmp_path / f"{kind}.html"
         paths[kind].write_text(render_html(model, document, figures, kind=kind),
                                encoding="utf-8")
+    # The check sees an overflow when there is one: a table that cannot wrap.
+    paths["wide"] = tmp_path / "wide.html"
+    paths["wide"].write_text("<html><body><table><tr>" + "<td style='white-space:nowrap'>"
+                             + "x" * 400 + "</td></tr></table></body></html>", encoding="utf-8")
     printed = print_documents(paths, tmp_path)
+    assert printed.pop("wide")["overflow"]
     assert 1 <= printed["report"]["pages"] <= MAX_REPORT_PAGES, printed["report"]
     assert printed["appendix"]["pages"] > printed["report"]["pages"]
     for kind, got in printed.items():

@@ -93,7 +93,7 @@ def _digits(width: float, most: int) -> int:
 
     if width <= 0 or not math.isfinite(width):
         return most
-    return max(0, min(most, 1 - int(math.floor(math.log10(width)))))
+    return max(0, min(most, 1 - math.floor(math.log10(width))))
 
 
 def number_with_interval(est: float | None, lo: float | None, hi: float | None, *,
