@@ -126,7 +126,8 @@ def _atomic_write(path: Path, data: str | bytes) -> None:
 
 
 def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
-                 out_dir: Path | str | None = None, log_to_mlflow: bool = False) -> Path:
+                 out_dir: Path | str | None = None, log_to_mlflow: bool = False,
+                 folder: Path | str | None = None) -> Path:
     """Render the report of the study ``parent_run_id`` from what MLflow holds (no training).
 
     Parameters
@@ -139,6 +140,9 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
         interval, method and assumption, the reproducibility record, the glossary), one
         ``report.json``, ``figures/*.png`` and ``config.yaml``.
     log_to_mlflow : also attach the files to the parent run under ``report/``.
+    folder : write into this folder instead of ``<out_dir>/<experiment>/<run id>/`` (the
+        committed example report, ``reports/example/``); files of an earlier report there are
+        replaced.
 
     Returns
     -------
@@ -180,8 +184,15 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
     figures = render_figures(model)
     documents = build_documents(model, figures)
 
-    folder = report_folder(out_dir if out_dir is not None else DEFAULT_OUT_DIR,
-                           record.experiment_name, record.run_id)
+    if folder is None:
+        folder = report_folder(out_dir if out_dir is not None else DEFAULT_OUT_DIR,
+                               record.experiment_name, record.run_id)
+    else:
+        folder = Path(folder)
+        # Figures of an earlier report that this one does not draw would be left behind.
+        for old in (folder / "figures").glob("*.png"):
+            if old.stem not in figures:
+                old.unlink()
     try:
         (folder / "figures").mkdir(parents=True, exist_ok=True)
         for name, png in figures.items():

@@ -10,7 +10,7 @@ its verdict says whether the subjects beyond ``n`` were needed at the margin.
 :func:`learning_curve` then gives the curve (the primary metric against size with intervals),
 the smallest size non-inferior to "all", and an inverse power law ``m(n) = a - b n^-c`` fitted
 to the points (:func:`scipy.optimize.curve_fit`), extrapolated to the real population of the
-case (40.45 million users, CASE.md) and marked as an extrapolation.
+case (40.45 million users, docs/case.md) and marked as an extrapolation.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from nsf.vocabulary import NOT_SHOWN_NEEDED
 
 #: [ASSUMPTION] Default learning-curve sizes (training subjects); "all" is the baseline.
 DEFAULT_SIZES: tuple[int, ...] = (1_000, 3_000, 10_000, 30_000, 100_000)
-#: [CASE] People whose data was sent (CASE.md: about 40.45 million).
+#: [CASE] People whose data was sent (docs/case.md: about 40.45 million).
 CASE_POPULATION = 40_450_000
 #: Points the power law needs beyond its three parameters to be fitted at all.
 MIN_CURVE_POINTS = 4
