@@ -201,7 +201,12 @@ def reconcile(model: dict) -> dict:
                 cut = rest.find("No contested group") if cut < 0 else cut
                 a["answer"] = fair + ("" if cut < 0 else " " + rest[cut:])
         summary.append(a)
-    return {**model, "summary": summary, "recommendations": recs, "largest_gaps": gaps}
+    out = {**model, "summary": summary, "recommendations": recs, "largest_gaps": gaps}
+    # The money answer reads the one recommendation too (not a list of every variant).
+    for a in out["summary"]:
+        if a["key"] == "decisions" and _family(out, "decisions"):
+            a["answer"] = _money_answer(out)[0] + " Every variant: section 'Decisions and money'."
+    return out
 
 
 # --- formatting -----------------------------------------------------------------------------
@@ -256,6 +261,15 @@ def _family(model: dict, name: str) -> dict | None:
 
 # --- page one -------------------------------------------------------------------------------
 
+def _not_run(model: dict, family: str) -> str:
+    """Why a family has no answer: not applicable (with the study's reason) or not run."""
+    reason = next((f["reason"] for f in model.get("skipped_families") or []
+                   if f["family"] == family), None)
+    if reason:
+        return f"Not applicable: {reason}."
+    return f"Not studied (the {family} family did not run)."
+
+
 def _needed(model: dict) -> tuple[str, list]:
     recs = model["recommendations"]
     contested = [r for r in recs if r["contested"]]
@@ -300,7 +314,7 @@ def _history(model: dict) -> tuple[str, list]:
     full = model["retention"].get("full_history_days")
     ev = [link("s-granularity", "retention")]
     if not rows:
-        return "Not studied: the study has no retention variants.", ev
+        return _not_run(model, "retention"), ev
     ok = sorted((r for r in rows if r["verdict"] == NOT_SHOWN_NEEDED),
                 key=lambda r: r.get("retention_days") or 0)
     led = _ledger_row(model, "history per training subject")
@@ -326,6 +340,8 @@ def _whom(model: dict) -> tuple[str, list]:
     ev = [link("s-granularity", "population")]
     who = model["settings"].get("population") or "the users scored"
     if not rows:
+        if any(f["family"] == "population" for f in model.get("skipped_families") or []):
+            return _not_run(model, "population"), ev
         return f"Not studied: the model is trained on {who} only.", ev
     r = rows[0]
     change = number_with_interval(r["estimate"], r["lower"], r["upper"], signed=True)
@@ -346,13 +362,15 @@ def _volume(model: dict) -> tuple[str, list]:
     ev = [link("s-family-volume", "volume")]
     led = _ledger_row(model, "training subjects")
     if not v:
-        return "Not studied (the volume family did not run).", ev
+        return _not_run(model, "volume"), ev
+    who = "simulated people" if model["settings"].get("simulated", True) else \
+        (model["settings"].get("words") or {}).get("subjects", "subjects")
     n_all, small = v["n_all"], v["smallest_sufficient"]
     if small >= n_all:
         text = (f"All of the training population: no smaller training set was shown as good "
-                f"as all {n_all:,} simulated people.")
+                f"as all {n_all:,} {who}.")
     else:
-        text = (f"{small:,} of the {n_all:,} simulated people ({100 * small / n_all:.0f}%) "
+        text = (f"{small:,} of the {n_all:,} {who} ({100 * small / n_all:.0f}%) "
                 "trained a model as good as all of them.")
     if led and led.get("needed") is not None:
         text += (f" At the case's scale: {_big(led['needed'])} of the {_big(led['sent'])} "
@@ -366,7 +384,7 @@ def _after_build(model: dict) -> tuple[str, list]:
     ev = [link("s-family-freshness", "freshness")]
     led = _ledger_row(model, "users scored after the build")
     if not fr:
-        text = "Retraining after the build was not studied (the freshness family did not run)."
+        text = _not_run(model, "freshness")
     else:
         need = fr.get("retraining_needed")
         if need is False:
@@ -390,7 +408,7 @@ def _money_answer(model: dict) -> tuple[str, list]:
     dec = _family(model, "decisions")
     ev = [link("s-family-decisions", "money")]
     if not dec or not dec.get("comparisons"):
-        return "Not priced (the decisions family did not run).", ev
+        return _not_run(model, "decisions"), ev
     comps = {c["variant"]: c for c in dec["comparisons"]}
     dropped_groups = {g for r in model["recommendations"] if r["action"] == "drop"
                       for g in r["groups"]}
@@ -419,8 +437,9 @@ def _money_answer(model: dict) -> tuple[str, list]:
     who = _who_pays(dec, dropped_groups)
     if who:
         parts.append(who)
-    parts.append("The cost falls on the payer: users charged at once instead of bundled pay "
-                 "one fee per purchase.")
+    if model["settings"].get("simulated", True):
+        parts.append("The cost falls on the payer: users charged at once instead of bundled "
+                     "pay one fee per purchase.")
     return " ".join(parts), ev
 
 
@@ -440,7 +459,7 @@ def _ledger_answer(model: dict) -> tuple[str, list]:
     led = _ledger(model)
     ev = [link("s-family-ledger", "ledger")]
     if not led:
-        return "No ledger (the ledger family did not run).", ev
+        return _not_run(model, "ledger"), ev
     kept = [r for r in model["recommendations"] if r["action"] != "drop"]
     extra = led["categories_needed"] - len(kept)
     cats = (f"{led['categories_needed']} of the {led['categories_sent']} categories: the "

@@ -449,6 +449,15 @@ def _fairness(m: dict) -> list[dict]:
         "'(pooled rare levels)'.")]
     if not f["attributes"]:
         return [*blocks, _none_block("the fairness tables")]
+    gaps = m.get("largest_gaps") or {}
+    if gaps:
+        from nsf.report._answer import _fairness_answer
+
+        blocks.append(_note(
+            "The threshold of this section is the configured score threshold, a score band "
+            "that describes the score; the policy decides at its own thresholds (section "
+            "'Decisions and money', its table by sensitive group). The largest gap at each, "
+            "as the report names it: " + (_fairness_answer(gaps) or "")))
     if f["skipped"]:
         blocks.append(_note("Not in the data, so not evaluated: " + ", ".join(f["skipped"])))
     blocks += _figure("fairness", m["_figures"])

@@ -115,9 +115,9 @@ def number_with_interval(est: float | None, lo: float | None, hi: float | None, 
 #: Every metric and term the report uses, explained once in a sentence (the appendix's
 #: glossary; the report links to it).
 GLOSSARY = (
-    ("AUC", "The chance that the model gives a higher score to a randomly chosen user whose "
-            "payment then fails than to one whose payment does not: 0.5 is guessing, 1.0 is "
-            "perfect ranking."),
+    ("AUC", "The chance that the model gives a higher score to a randomly chosen person with "
+            "the outcome (a failed payment, in the case) than to one without: 0.5 is guessing, "
+            "1.0 is perfect ranking."),
     ("margin", "The smallest loss of accuracy (in AUC) that the study treats as mattering; a "
                "smaller loss counts as no loss."),
     ("needed", "Removing the data costs more accuracy than the margin, beyond the uncertainty "
@@ -152,18 +152,16 @@ GLOSSARY = (
                                   "or missed among those who would."),
     ("demographic-parity difference", "The largest gap between two groups in the share of "
                                       "people flagged."),
-    ("false-positive rate", "Among users whose payments would not fail, the share the score "
-                            "flags."),
-    ("false-negative rate", "Among users whose payments would fail, the share the score does "
-                            "not flag."),
+    ("false-positive rate", "Among people without the outcome, the share the score flags."),
+    ("false-negative rate", "Among people with the outcome, the share the score does not "
+                            "flag."),
     ("ECE (calibration error)", "How far the predicted probability of failure is from the "
                                 "observed rate, averaged over score bins."),
     ("PSI (population stability index)", "How much the distribution of scores moves between "
                                          "two models; below 0.1 is usually read as stable."),
-    ("swap set", "The share of users whose decision (bundle or charge at once) changes "
-                 "between two models."),
-    ("decision threshold", "The score at or above which the policy charges each purchase at "
-                           "once instead of bundling it."),
+    ("swap set", "The share of people whose decision changes between two models."),
+    ("decision threshold", "The score at or above which the policy takes its decision against "
+                           "a person (in the case: no bundling of their charges)."),
     ("score bands", "The configured ranges of the 0-100 score that fairness is also reported "
                     "on (a description of the score, not the policy's decision)."),
     ("Brier score", "The mean squared difference between predicted probability and outcome; "
@@ -171,8 +169,8 @@ GLOSSARY = (
     ("log-odds", "The logarithm of p / (1 - p); the scale on which SHAP values of the model "
                  "add up."),
     ("KS, Gini", "Two other ranking measures: the largest gap between the score distributions "
-                 "of failing and non-failing users, and 2 x AUC - 1."),
-    ("k-anonymity (k < 5)", "A user is in a class of fewer than 5 people sharing the same "
+                 "of people with and without the outcome, and 2 x AUC - 1."),
+    ("k-anonymity (k < 5)", "A person is in a class of fewer than 5 people sharing the same "
                             "shared attributes, so they can be singled out."),
     ("HMAC", "A keyed hash: without the key, a digest cannot be reversed by trying every phone "
              "number."),
