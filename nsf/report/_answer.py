@@ -549,7 +549,8 @@ def _round_auc(m: dict) -> str:
 
 
 def _page_one(model: dict) -> list[dict]:
-    blocks: list[dict] = [{"type": "p", "text": _lead(model)}]
+    blocks: list[dict] = [{"type": "p", "text": _lead(model), "links": [
+        link("s-model_card", "the model"), link("s-method", "method and assumptions")]}]
     if model.get("missing"):
         blocks.append({"type": "note", "text": "This report is incomplete: "
                        + "; ".join(model["missing"][:5])
@@ -642,7 +643,9 @@ def _categories(model: dict) -> list[dict]:
         f"One recommendation per {unit}, derived once; every section of this report and of "
         "the appendix reads the same one. A category is kept when the model needs a group of "
         "its data (the minimal-set search keeps the group, or the group is uncontested), and "
-        "shared coarse when the coarse version does as well.")},
+        "shared coarse when the coarse version does as well."),
+        "links": [link("s-inventory", "inventory and its rule"),
+                  link("s-minimal_set", "minimal set")]},
             {"type": "table", "caption": "", "headers": [unit, "status", "recommendation",
                                                          "why", "evidence"],
              "rows": rows, "numeric": [], "class": "answers"}]
