@@ -486,10 +486,15 @@ def _identifiers(model: dict) -> tuple[str, list]:
     rec = m.get("phone_recovered_fraction")
     link_f = m.get("link_fraction")
     text = ("No. " if (rec or 0) > 0 or (link_f or 0) > 0 else "Yes, against these attacks. ")
-    text += (f"The unsalted SHA-256 digests were reversed by trying every phone number: "
-             f"{_pct(rec)} of phone digests recovered, about "
-             f"{m.get('full_space_seconds_est') or 0:,.0f} s for every possible number on one "
-             f"machine; {_pct(link_f)} of the recipient's rows linked to the person.")
+    space = m.get("phone_space_size")
+    in_space = m.get("phone_recovered_in_space_fraction")
+    tried = ("" if not space or space >= 1e8 else
+             f" (the audit tried {space:,.0f} of the 10^8 numbers and recovered "
+             f"{_pct(in_space)} of the digests among them)")
+    text += (f"The unsalted SHA-256 digests were reversed by trying phone numbers: "
+             f"{_pct(rec)} of phone digests recovered{tried}; every possible number takes "
+             f"about {m.get('full_space_seconds_est') or 0:,.0f} s on one machine; "
+             f"{_pct(link_f)} of the recipient's rows linked to the person.")
     if "hmac_phone_recovered_fraction" in m:
         text += (f" A keyed hash (HMAC) would have prevented it: "
                  f"{_pct(m.get('hmac_phone_recovered_fraction'))} recovered, "
