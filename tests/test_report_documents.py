@@ -104,14 +104,14 @@ def test_one_recommendation_per_category_and_no_section_disagrees(hand):
     # The summary's inventory answer counts the same.
     answer = next(a["answer"] for a in model["summary"] if a["key"] == "inventory")
     assert f"drop {sum(a == 'drop' for a in action.values())}," in answer
-    # The minimal set: a contested category is kept if and only if the search keeps one of its
-    # groups.
-    kept_groups = set(model["minimal_set"]["kept"])
+    # The minimal set: a used contested category is dropped if and only if the search removed
+    # every group of it the model uses.
+    removed = set(model["minimal_set"]["removed"])
     for r in recs:
         if r["contested"] and r["action"] != "drop":
-            assert set(r["needed_groups"]) <= kept_groups
-        elif r["contested"]:
-            assert not set(r["needed_groups"]) & kept_groups
+            assert not set(r["needed_groups"]) & removed
+        elif r["contested"] and r["reason"] != "not used by the model":
+            assert set(r["groups"]) & removed
 
 
 def test_a_category_feeding_two_groups_gets_one_recommendation():
@@ -121,9 +121,11 @@ def test_a_category_feeding_two_groups_gets_one_recommendation():
                 "flags": [], "necessity": {"verdict": "inconclusive"}}
 
     inv = {"rows": [row("phone", "coarsen", 3), row("signup", "drop", 2)]}
-    # Without a search: the most data any group's rule keeps.
+    # Without a search: every used group is kept (not needed alone is not shown unneeded
+    # together), raw unless every group of it may be coarse, provisionally.
     (only,) = category_recommendations(inv, None)
-    assert (only["action"], only["needed_groups"]) == ("coarsen", ["phone"])
+    assert (only["action"], only["needed_groups"]) == ("keep", ["phone", "signup"])
+    assert only["provisional"]
     # With a search that removed both groups together: dropped.
     ms = {"kept": ["balance"], "removed": ["phone", "signup"]}
     (only,) = category_recommendations(inv, ms)
@@ -131,6 +133,10 @@ def test_a_category_feeding_two_groups_gets_one_recommendation():
     # With a search that keeps the signup group: kept raw (needed with the others gone).
     (only,) = category_recommendations(inv, {"kept": ["signup"], "removed": ["phone"]})
     assert (only["action"], only["needed_groups"]) == ("keep", ["signup"])
+    # A group the search did not study is kept (no evidence that it is not needed).
+    (only,) = category_recommendations(inv, {"kept": ["balance"], "removed": ["signup"]})
+    assert (only["action"], only["needed_groups"]) == ("coarsen", ["phone"])
+    assert "not in the minimal-set search" in only["reason"]
 
 
 def test_plain_words_not_identifiers(hand):

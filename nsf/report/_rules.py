@@ -119,12 +119,15 @@ def category_recommendations(inventory: dict, minimal: dict | None) -> list[dict
     reconciles them, in order:
 
     1. A category the model does not use: drop.
-    2. With a minimal-set search: the category's groups the search keeps (and uncontested
-       groups) are needed; a category with none of them is dropped (the model without all the
-       removed groups together is non-inferior). A kept group is shared coarse when the rule
-       says coarsen (its coarse version is non-inferior, or it is a proxy), and dropped only
-       when the rule drops it as a proxy without a coarse version.
-    3. Without a search: the most data any of its groups' rule keeps (keep > coarsen > drop).
+    2. With a minimal-set search: a category whose used groups the search all removed is
+       dropped (the model without all the removed groups together is non-inferior); its other
+       groups (kept by the search, not studied by it, or uncontested) are needed. A kept
+       group is shared coarse when the rule says coarsen (its coarse version is non-inferior,
+       or it is a proxy), and dropped only when the rule drops it as a proxy without a coarse
+       version.
+    3. Without a search: every used category is kept (groups not needed one at a time may be
+       needed together), coarse where the rule says coarsen; provisional when a group's
+       necessity was not shown.
 
     Returns
     -------
@@ -138,7 +141,8 @@ def category_recommendations(inventory: dict, minimal: dict | None) -> list[dict
         key = str(r["category"]) if r.get("category") is not None else r["name"]
         by_key.setdefault(key, []).append(r)
     search = minimal is not None
-    kept = set(minimal["kept"]) if search else set()
+    # Only what the search removed is shown not needed; a group it did not study is kept.
+    removed = set(minimal["removed"]) if search else set()
     out = []
     for key, mine in by_key.items():
         first = mine[0]
@@ -152,7 +156,7 @@ def category_recommendations(inventory: dict, minimal: dict | None) -> list[dict
                         "reason": "not used by the model"})
             continue
         if search:
-            needed = [r for r in used if not r["contested"] or r["group"] in kept]
+            needed = [r for r in used if not r["contested"] or r["group"] not in removed]
             if not needed:
                 out.append({**entry, "action": "drop", "form": None, "needed_groups": [],
                             "provisional": False, "basis": "minimal set",
@@ -161,15 +165,12 @@ def category_recommendations(inventory: dict, minimal: dict | None) -> list[dict
                             + " (removed together in the minimal-set search)"})
                 continue
         else:
-            needed = [r for r in used if r["recommendation"] != "drop"]
-            if not needed:
-                out.append({**entry, "action": "drop", "form": None, "needed_groups": [],
-                            "provisional": False, "basis": "rule",
-                            "reason": "; ".join(dict.fromkeys(r["reason"] for r in used))})
-                continue
+            # Groups not needed one at a time may be needed together: without a search that
+            # removes them together, every used group is kept (as the ledger counts it).
+            needed = used
         actions = []
         for r in needed:
-            if r["recommendation"] == "drop" and r["rule"] == 4:
+            if r["recommendation"] == "drop" and r["rule"] == 4 and search:
                 actions.append("drop")  # a proxy without a coarse version
             elif r["recommendation"] == "coarsen":
                 actions.append("coarsen")
@@ -177,15 +178,19 @@ def category_recommendations(inventory: dict, minimal: dict | None) -> list[dict
                 actions.append("keep")
         action = min(actions, key=_ACTIONS.index)
         provisional = any("provisional" in r["flags"] for r in needed) or any(
-            (r.get("necessity") or {}).get("verdict") not in (NEEDED, None)
-            and r["contested"] for r in needed)
+            (r.get("necessity") or {}).get("verdict") != NEEDED and r["contested"]
+            for r in needed)
         names = list(dict.fromkeys(r["group"] for r in needed))
         if action == "drop":
             reason = "; ".join(r["reason"] for r in needed)
         elif not any(r["contested"] for r in needed):
             reason = "uncontested data the score's purpose requires"
         else:
-            why = ("kept by the minimal-set search" if search else "the rule keeps it")
+            studied = not search or all(r["group"] in minimal["kept"] for r in needed
+                                        if r["contested"])
+            why = ("kept by the minimal-set search" if search and studied else
+                   "not in the minimal-set search, so kept" if search else
+                   "no minimal-set search removed it with the others, so kept")
             form = ("its coarse version does as well as the raw data"
                     if action == "coarsen" else "needed raw")
             reason = f"{', '.join(names)}: {why}; {form}"
