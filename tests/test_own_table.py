@@ -43,7 +43,7 @@ def test_default_study_on_a_plain_csv(tmp_path, overrides):
     model = json.loads((report / "report.json").read_text())
     assert model["missing"] == []
     assert model["settings"]["outcome"] == "the applicant's credit turned out bad"
-    text = (report / "report.md").read_text()
+    text = (report / "report.md").read_text() + (report / "appendix.md").read_text()
     assert "scoring the risk that the applicant's credit turned out bad" in text
     assert "Not applicable: needs history windows" in text
     assert "incomplete" not in text

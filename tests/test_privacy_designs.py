@@ -183,7 +183,7 @@ def test_the_smoke_study_reports_and_logs_the_frontier(smoke_study):
             assert s["lower"] <= s["estimate"] <= s["upper"], (d["name"], key)
     assert any(d["efficient_auc"] for d in designs.values())
     assert content["recommended_dominates"] in (True, False, None)
-    html = (folder / "report.html").read_text(encoding="utf-8")
+    html = (folder / "appendix.html").read_text(encoding="utf-8")
     assert "Sharing designs" in html
     client = MlflowClient(f"sqlite:///{smoke_study['root'] / 'mlflow.db'}")
     runs = [r for exp in client.search_experiments()

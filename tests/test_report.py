@@ -236,7 +236,7 @@ def test_hand_built_study_renders_every_section_and_valid_json():
     assert {f"s-{sid}" for sid, _ in SECTIONS} <= set(parser.ids)
     md = render_markdown(model, document)
     for _, title in SECTIONS:
-        assert f"## {title}" in md
+        assert title in md
     assert json.loads(render_json(model)) == model
     assert {"attributes", "granularity", "retention", "reliance", "fairness"} <= set(figures)
     assert model["missing"] == []
@@ -377,13 +377,14 @@ def test_regenerated_report_is_complete_and_valid(smoke_study):
     assert model["deidentification"]["available"] is True
     assert model["method"]["calibration"]["available"] is True
     assert {r["category"] for r in model["inventory"]["rows"]} == set(range(1, 25))
-    html = (folder / "report.html").read_text(encoding="utf-8")
+    check_html((folder / "report.html").read_text(encoding="utf-8"))
+    html = (folder / "appendix.html").read_text(encoding="utf-8")
     parser = check_html(html)
     assert {f"s-{sid}" for sid, _ in SECTIONS} <= set(parser.ids)
     assert html.count("data:image/png;base64,") >= 6
-    md = (folder / "report.md").read_text(encoding="utf-8")
+    md = (folder / "appendix.md").read_text(encoding="utf-8")
     for _, title in SECTIONS:
-        assert f"## {title}" in md
+        assert title in md
     for name in ("attributes", "retention", "reliance", "fairness", "proxies"):
         assert (folder / "figures" / f"{name}.png").stat().st_size > 1000
     assert (folder / "config.yaml").read_text(encoding="utf-8").startswith("name: smoke")
@@ -540,7 +541,8 @@ def test_a_family_section_is_reported_through_its_registered_view():
     assert not any("example" in m for m in model["missing"])
     assert model["family_sections"] == {"example": {"title": "Example", "content": {
         "bundled_share": 0.25, "n_variants": len(study.variants)}}}
-    assert document[-1]["title"] == f"{len(SECTIONS) + 1}. Example"
+    # the families come after the core sections, before the reproducibility record and glossary
+    assert document[-3]["title"] == f"A{len(SECTIONS) - 1}. Example"
     html = render_html(model, document, figures)
     check_html(html)
     assert "bundled 25%" in html and "bundled 25%" in render_markdown(model, document)
@@ -579,13 +581,13 @@ def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(tmp_path):
     assert answers["population"] == f"Not applicable: {skipped['population']}."
     assert answers["retention"] == f"Not applicable: {skipped['retention']}."
     assert model["settings"]["outcome"] == "the applicant's credit turned out bad"
-    html = (folder / "report.html").read_text(encoding="utf-8")
+    html = (folder / "appendix.html").read_text(encoding="utf-8")
     for case_wording in ("App Store", "Apple-registered", "Kakao Pay user"):
         assert case_wording not in html, case_wording
-    # No word of the simulated case anywhere in the table's report.
+    # No word of the simulated case anywhere in the table's report or appendix.
     from test_table_reading import simulator_words
 
-    for name in ("report.md", "report.html"):
+    for name in ("report.md", "report.html", "appendix.md", "appendix.html"):
         found = simulator_words((folder / name).read_text(encoding="utf-8"))
         assert not found, (name, found)
     assert model["data"]["missing_share"] and model["power"] is not None

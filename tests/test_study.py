@@ -373,7 +373,7 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
               .list_artifacts(parents[0].info.run_id, "explanations")}
     assert logged == {f"explanations/{n}.png" for n in
                       ("shap_beeswarm", "shap_dependence", "shap_waterfalls")}
-    report_md = next((tmp_path / "reports" / "tiny").glob("*/report.md")).read_text()
+    report_md = next((tmp_path / "reports" / "tiny").glob("*/appendix.md")).read_text()
     assert "Explanations: SHAP views, stability and the per-person view" in report_md
     assert "figures/shap_waterfalls.png" in report_md
 

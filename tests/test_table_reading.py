@@ -293,10 +293,10 @@ def test_a_recidivism_like_table_gives_a_report_in_its_own_words(tmp_path):
     (folder,) = (tmp_path / "reports" / "recid").iterdir()
     model = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     assert model["missing"] == []
-    for name in ("report.md", "report.html"):
+    for name in ("report.md", "report.html", "appendix.md", "appendix.html"):
         found = simulator_words((folder / name).read_text(encoding="utf-8"))
         assert not found, (name, found)
-    md = (folder / "report.md").read_text(encoding="utf-8")
+    md = (folder / "appendix.md").read_text(encoding="utf-8")
     # Missing values stated, and how they are treated.
     shares = {r["column"]: r["share"] for r in model["data"]["missing_share"]}
     assert shares["juv_count"] > 0.05 and shares["race"] > 0.03

@@ -88,8 +88,8 @@ def test_vocabulary_names_and_undefined_values():
     assert all(name < OTHER_PREFIX for name in VOCABULARY)
     assert defined({"a": 1, "b": None, "c": float("nan"), "d": float("inf"), "e": 0.5}) == \
         {"a": 1.0, "e": 0.5}
-    # The README lists the vocabulary.
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    # The documentation of the runs view lists the vocabulary.
+    readme = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
     assert all(f"`{name}`" in readme for name in VOCABULARY), \
         [n for n in VOCABULARY if f"`{n}`" not in readme]
 

@@ -24,11 +24,16 @@ def report_cmd(
     out: Annotated[Path, typer.Option(
         "--out", help="Reports root: files go to OUT/EXPERIMENT/RUN_ID/.")] =
         Path("reports"),
+    folder: Annotated[Path | None, typer.Option(
+        "--folder", help="Write the files into this folder instead of OUT/EXPERIMENT/RUN_ID/ "
+        "(e.g. reports/example for the committed example).")] = None,
     log: Annotated[bool, typer.Option(
         "--log/--no-log", help="Also attach the report to the study's parent run "
         "(artifacts report/).")] = False,
 ) -> None:
-    """Write report.html (self-contained), report.md and report.json for a finished study.
+    """Write the report (report.html, self-contained, and report.md: the answers), the technical
+    appendix (appendix.html, appendix.md: every table, method and assumption) and one
+    report.json for a finished study.
 
     Nothing is retrained: the numbers come from what `nsf study` and `nsf audit` logged. The
     config (and --set) only says where the tracking store is.
@@ -41,6 +46,7 @@ def report_cmd(
     if run is None and experiment is None:
         experiment = cfg.name
     run_id = find_study_run(cfg.tracking, run_id=run, experiment=experiment)
-    folder = write_report(run_id, cfg, out_dir=out, log_to_mlflow=log)
+    folder = write_report(run_id, cfg, out_dir=out, log_to_mlflow=log, folder=folder)
     typer.echo(f"report of study run {run_id}: {folder / 'report.html'} "
-               "(also report.md, report.json)")
+               f"(technical appendix: {folder / 'appendix.html'}; also the .md files and "
+               "report.json)")

@@ -252,7 +252,7 @@ class DatasetConfig(Frozen):
 
 
 class TargetConfig(Frozen):
-    """The label. [ASSUMPTION] documented in CASE.md: score = round(100 x calibrated P(NSF)).
+    """The label. [ASSUMPTION] documented in docs/case.md: score = round(100 x calibrated P(NSF)).
 
     Default: ``nsf_appstore`` (a grouped App Store charge in the next H days fails) on all
     Apple-registered rows, 0 when no charge fell due. This is the quantity the oracle's

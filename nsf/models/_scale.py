@@ -1,6 +1,6 @@
 """P(NSF) -> the 0-100 score.
 
-[ASSUMPTION] (CASE.md: the public record gives neither the scale's direction nor its formula)
+[ASSUMPTION] (docs/case.md: the public record gives neither the scale's direction nor its formula)
 score = round(100 x calibrated P(NSF)): 0 = surely covered, 100 = surely NSF. Rounding is half
 to even (numpy), so 0.125 -> 12.
 """

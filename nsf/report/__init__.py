@@ -3,9 +3,14 @@
 ``nsf report --run PARENT_RUN_ID`` (or ``--experiment NAME``, the latest study) and the end of
 ``nsf study`` write ``reports/<experiment>/<run id>/``:
 
-- ``report.html``: one self-contained page (inline CSS, embedded PNG figures, no network),
-  readable offline and printable;
-- ``report.md``: the same blocks as Markdown (figures in ``figures/``);
+- ``report.html``: the report, for a reader who is not a statistician: page one answers the
+  case by name (which data was needed, in what form, how much history, from whom, how many
+  people's, for how long after the build, at what cost, the ledger, whether the identifiers
+  were anonymous), then what the study could not decide; every answer links to its evidence;
+- ``appendix.html``: the technical appendix: every table, interval, method and assumption,
+  the reproducibility record and the glossary;
+- both self-contained (inline CSS, embedded PNG figures, no network), printable on A4, and as
+  Markdown (``report.md``, ``appendix.md``; figures in ``figures/``);
 - ``report.json``: every number of the report, raw, valid against :class:`ReportModel`
   (schema ``nsf.report/2``; ``nsf/schemas/report.schema.json`` is generated from it);
 - ``config.yaml``: the study's resolved config, for the rerun commands.
@@ -20,8 +25,9 @@ Layers, each usable alone::
 
     model = build_report_model(study, audit, dataset_summary, source=..., environment=...)
     figures = render_figures(model)               # name -> PNG bytes
-    document = build_document(model, figures)     # sections of blocks
-    html = render_html(model, document, figures)
+    model = reconcile(model)                      # what several sections name, derived once
+    documents = build_documents(model, figures)   # {"report": sections, "appendix": sections}
+    html = render_html(model, documents["report"], figures, kind="report")
 
 The inventory's recommendation rule is :func:`recommend` (stated as :data:`RULE_TEXT`). A variant
 family with its own typed result section declares its view in its module
@@ -34,7 +40,8 @@ from nsf.report import (
     _explanations,  # noqa: F401  (registers the explanations section)
     _quantity,  # noqa: F401  (registers the ledger's view)
 )
-from nsf.report._document import SECTIONS, build_document
+from nsf.report._answer import REPORT_SECTIONS, reconcile
+from nsf.report._document import SECTIONS, build_document, build_documents
 from nsf.report._families import register_family_section
 from nsf.report._figures import FIGURES, render_figures
 from nsf.report._model import REPORT_SCHEMA, build_report_model
@@ -47,14 +54,17 @@ __all__ = [
     "DEFAULT_OUT_DIR",
     "FIGURES",
     "REPORT_SCHEMA",
+    "REPORT_SECTIONS",
     "RULE_TEXT",
     "SECTIONS",
     "Recommendation",
     "ReportModel",
     "build_document",
+    "build_documents",
     "build_report_model",
     "load_schema",
     "recommend",
+    "reconcile",
     "register_family_section",
     "render_figures",
     "render_html",

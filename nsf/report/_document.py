@@ -25,22 +25,26 @@ from nsf.views import (  # noqa: F401  (fmt, interval: re-exported)
     verdict_cell,
 )
 
-__all__ = ["SECTIONS", "build_document", "fmt", "interval"]
+__all__ = ["SECTIONS", "build_document", "build_documents", "fmt", "interval"]
 
-#: (id, title) of the sections, in order.
+#: (id, title) of the technical appendix's core sections, in order; the families' sections
+#: come after ``method``, and the reproducibility record and the glossary close the appendix.
 SECTIONS = (
-    ("summary", "1. Summary"),
-    ("inventory", "2. Data inventory: the 24 shared categories"),
-    ("attributes", "3. Attributes"),
-    ("granularity", "4. Granularity, population and retention"),
-    ("fairness", "5. Fairness"),
-    ("deidentification", "6. De-identification"),
-    ("reliance", "7. Reliance vs necessity"),
-    ("minimal_set", "8. Minimal sufficient set"),
-    ("model_card", "9. Model card"),
-    ("method", "10. Method and assumptions"),
-    ("reproducibility", "11. Reproducibility"),
+    ("summary", "Summary of the answers"),
+    ("inventory", "Data inventory: the 24 shared categories"),
+    ("attributes", "Attributes"),
+    ("granularity", "Granularity, population and retention"),
+    ("fairness", "Fairness"),
+    ("deidentification", "De-identification"),
+    ("reliance", "Reliance vs necessity"),
+    ("minimal_set", "Minimal sufficient set"),
+    ("model_card", "Model card"),
+    ("method", "Method and assumptions"),
+    ("reproducibility", "Reproducibility"),
+    ("glossary", "Glossary"),
 )
+#: Sections after the families' own.
+_CLOSING = ("reproducibility", "glossary")
 
 
 #: Marks a group value left out of the disparities (too few rows behind it).
@@ -255,6 +259,7 @@ def _inventory(m: dict) -> list[dict]:
     if inv["unit"] != "category":
         blocks.insert(len(_data(m)), _h("Attribute groups"))
     rows = []
+    rec_of = {r["key"]: r for r in m.get("recommendations") or []}
     for r in inv["rows"]:
         rel, prox = r["reliance"], r["proxy"]
         shared = ("public" if r.get("public") else "FSS list" if r.get("source") == "CASE"
@@ -269,17 +274,33 @@ def _inventory(m: dict) -> list[dict]:
             "n/a" if not prox else [fmt(prox["lift"]), interval(prox.get("lift_lower"),
                                                                 prox.get("lift_upper"), "3"),
                                     prox["target"]],
-            r["recommendation"].upper(),
-            [f"step {r['rule']}: {r['reason']}", *(f"[{flag}]" for flag in r["flags"])],
+            rec_of[_rec_key(r)]["action"].upper() if _rec_key(r) in rec_of else "n/a",
+            [f"this group alone: {r['recommendation']} (step {r['rule']}: {r['reason']})",
+             *(f"[{flag}]" for flag in r["flags"])],
         ])
-    c = inv["counts"]
+    recs = m.get("recommendations") or []
+    c = {a: sum(r["action"] == a for r in recs) for a in ("drop", "coarsen", "keep")}
+    unit = "categories" if inv["unit"] == "category" else "attribute groups"
+    blocks.append(_p(
+        "The recommendation column is the category's one recommendation (derived once; the "
+        "report, the minimal set, the ledger and the money section read the same): a category "
+        "is kept when the model needs one of its groups (kept by the minimal-set search, or "
+        "uncontested), shared coarse when that group's coarse version does as well, and "
+        "dropped otherwise. The rule above judges each group alone; where the two differ, the "
+        "minimal-set search, which removes the groups together, decides (the why column shows "
+        "both)."))
     blocks.append(_table(
-        f"Inventory: drop {c['drop']}, coarsen {c['coarsen']}, keep {c['keep']} "
+        f"Inventory: drop {c['drop']}, coarsen {c['coarsen']}, keep {c['keep']} of "
+        f"{len(recs)} {unit} "
         + ("(rows: category x group)" if inv["unit"] == "category" else
            "(rows: attribute groups)"),
         ["category", "shared as", "group", "used", "necessity (drop)", "coarse version",
          "reliance", "max proxy lift", "recommendation", "why"], rows, {4, 5, 6, 7}))
     return blocks
+
+
+def _rec_key(row: dict) -> str:
+    return str(row["category"]) if row.get("category") is not None else row["name"]
 
 
 def _attributes(m: dict) -> list[dict]:
@@ -381,6 +402,15 @@ def _fairness(m: dict) -> list[dict]:
         "'(pooled rare levels)'.")]
     if not f["attributes"]:
         return [*blocks, _none_block("the fairness tables")]
+    gaps = m.get("largest_gaps") or {}
+    if gaps:
+        from nsf.report._answer import _fairness_answer
+
+        blocks.append(_note(
+            "The threshold of this section is the configured score threshold, a score band "
+            "that describes the score; the policy decides at its own thresholds (section "
+            "'Decisions and money', its table by sensitive group). The largest gap at each, "
+            "as the report names it: " + (_fairness_answer(gaps) or "")))
     if f["skipped"]:
         blocks.append(_note("Not in the data, so not evaluated: " + ", ".join(f["skipped"])))
     blocks += _figure("fairness", m["_figures"])
@@ -629,25 +659,42 @@ def _model_card(m: dict) -> list[dict]:
     blocks += [_h("Quantitative analyses"), _table(
         "Baseline test metrics over seeds (group breakdowns: section 5)",
         ["metric", "mean", "SD", "per seed"],
-        [[k if _simulated(m) else k.replace("nsf_rate", "positive_rate"), fmt(v["mean"]),
-          fmt(v["sd"], "4"), ", ".join(fmt(x) for x in v["per_seed"])]
+        [_metric_row(k if _simulated(m) else k.replace("nsf_rate", "positive_rate"), v)
          for k, v in qa.items()], {1, 2})]
     blocks += [_h("Ethical considerations"), _list(mc["ethical_considerations"]),
                _h("Caveats and recommendations"), _list(mc["caveats"])]
     return blocks
 
 
+def _metric_row(name: str, v: dict) -> list[str]:
+    """A metric over seeds; a yes/no check (every seed 0 or 1) as how many seeds passed."""
+    seeds = v.get("per_seed") or []
+    if seeds and all(x in (0, 1, 0.0, 1.0) for x in seeds) and not name.endswith(
+            ("auc", "brier", "ece", "log_loss", "ks", "gini", "rate")):
+        yes = sum(1 for x in seeds if x)
+        return [name + " (a yes/no check)", f"yes in {yes} of {len(seeds)} seeds", "",
+                ", ".join("yes" if x else "no" for x in seeds)]
+    return [name, fmt(v["mean"]), fmt(v["sd"], "4"), ", ".join(fmt(x) for x in seeds)]
+
+
 def _value(v: Any) -> str:
     if isinstance(v, list | dict):
         return json.dumps(v)
-    return "null" if v is None else str(v)
+    return "not set" if v is None else str(v)
+
+
+def _not_set(text: str | None) -> str:
+    """A config field's description with ``null`` (YAML for "not set") in words."""
+    import re
+
+    return re.sub(r"\bnull\b", "not set", text or "")
 
 
 def _method(m: dict) -> list[dict]:
     meth = m["method"]
     rows = [[a["field"], a["source"], _value(a["value"])
              + ("" if not a["changed"] else f" (default {_value(a['default'])})"),
-             a["description"]] for a in meth["assumptions"]]
+             _not_set(a["description"])] for a in meth["assumptions"]]
     n_case = sum(a["source"] == "CASE" for a in meth["assumptions"])
     if _simulated(m):
         blocks: list[dict] = [_h("The simulator's facts and assumptions"), _p(
@@ -746,16 +793,95 @@ _BUILDERS = {"summary": _summary, "inventory": _inventory, "attributes": _attrib
              "method": _method, "reproducibility": _reproducibility}
 
 
+def _glossary(m: dict) -> list[dict]:
+    from nsf.report._words import GLOSSARY
+
+    return [_p("Every metric and term of the report and this appendix, in a sentence."),
+            _table("", ["term", "meaning"], [[t, d] for t, d in GLOSSARY])]
+
+
+_BUILDERS["glossary"] = _glossary
+
+
 def build_document(model: dict, figures: dict[str, bytes]) -> list[dict]:
-    """Sections ``{id, title, blocks}`` of the report, in order."""
+    """Sections ``{id, title, blocks}`` of the technical appendix, in order: the core
+    sections, the families' own sections, then the reproducibility record and the glossary.
+    Variants are named in words."""
+    from nsf.report._answer import reconcile
+
+    if "recommendations" not in model:
+        model = reconcile(model)
     m = dict(model, _figures=figures)
-    out = []
+    sections = []
     for sid, title in SECTIONS:
+        if sid in _CLOSING:
+            continue
         if sid == "inventory" and m["inventory"]["unit"] == "group":
-            title = "2. Data inventory: the attribute groups"  # a user's table
-        out.append({"id": sid, "title": title, "blocks": _BUILDERS[sid](m)})
-    # The families' own sections (registered views), after the core ones.
-    out += family_document_sections(m, len(SECTIONS) + 1)
+            title = "Data inventory: the attribute groups"  # a user's table
+        sections.append({"id": sid, "title": title, "blocks": _BUILDERS[sid](m)})
+    sections += family_document_sections(m, 0)
+    sections += [{"id": sid, "title": title, "blocks": _BUILDERS[sid](m)}
+                 for sid, title in SECTIONS if sid in _CLOSING]
+    out = []
+    for i, sec in enumerate(sections):
+        title = sec["title"].split(". ", 1)[1] if sec["id"].startswith("family-") \
+            else sec["title"]
+        out.append({**sec, "title": f"A{i + 1}. {title}",
+                    "blocks": plain_blocks(sec["blocks"], model)})
+    return out
+
+
+def build_documents(model: dict, figures: dict[str, bytes]) -> dict[str, list[dict]]:
+    """``{"report": sections, "appendix": sections}``: the two documents of one study."""
+    from nsf.report._answer import build_report, reconcile
+
+    if "recommendations" not in model:
+        model = reconcile(model)
+    return {"report": [dict(s, blocks=plain_blocks(s["blocks"], model))
+                       for s in build_report(model, figures)],
+            "appendix": build_document(model, figures)}
+
+
+def _variant_names(model: dict) -> dict[str, str]:
+    from nsf.report._words import variant_words
+
+    names = set(model.get("variant_metrics") or {})
+    for key in ("drop_one", "drop_all", "keep_one", "uncontested", "custom", "sensitive"):
+        names |= {r["variant"] for r in (model.get("attributes") or {}).get(key) or []}
+    for key in ("granularity", "population", "retention"):
+        names |= {r["variant"] for r in (model.get(key) or {}).get("rows") or []}
+    names.discard("baseline")
+    return {n: variant_words(n) for n in names}
+
+
+def plain_blocks(blocks: list[dict], model: dict) -> list[dict]:
+    """The blocks with every variant identifier (``core+email``, ``train_all_users_nsf_any``)
+    replaced by its name in words ("e-mail added to the core")."""
+    import re
+
+    names = _variant_names(model)
+    if not names:
+        return blocks
+    pattern = re.compile(r"(?<![\w+:])(" + "|".join(re.escape(n) for n in
+                                                    sorted(names, key=len, reverse=True))
+                         + r")(?![\w+])")
+
+    def sub(x):
+        if isinstance(x, str):
+            return pattern.sub(lambda mt: names[mt.group(1)], x)
+        if isinstance(x, list):
+            return [sub(v) for v in x]
+        return x
+
+    out = []
+    for b in blocks:
+        if b["type"] in ("p", "note", "h3"):
+            b = {**b, "text": sub(b["text"])}
+        elif b["type"] == "list":
+            b = {**b, "items": sub(b["items"])}
+        elif b["type"] == "table":
+            b = {**b, "caption": sub(b["caption"]), "rows": [sub(r) for r in b["rows"]]}
+        out.append(b)
     return out
 
 

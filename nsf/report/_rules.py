@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from nsf.vocabulary import INCONCLUSIVE, NEEDED
 from nsf.vocabulary import NOT_SHOWN_NEEDED as NOT_SHOWN
 
-__all__ = ["RULE_STEPS", "RULE_TEXT", "Recommendation", "recommend"]
+__all__ = ["RULE_STEPS", "RULE_TEXT", "Recommendation", "category_recommendations", "recommend"]
 
 # The proxy threshold of step 4 is a config field (``study.proxy_lift_threshold``), logged
 # with the study's result and passed in by the report.
@@ -101,3 +101,101 @@ def recommend(*, used: bool, contested: bool, necessity: str | None,
     flags.append("provisional")
     return Recommendation("keep", 6, f"{necessity or 'necessity not studied'}: the study could "
                           "not tell", tuple(flags))
+
+
+#: Order of the actions from most to least data kept.
+_ACTIONS = ("keep", "coarsen", "drop")
+
+
+def category_recommendations(inventory: dict, minimal: dict | None) -> list[dict]:
+    """One recommendation per shared category (per attribute group for a user's table),
+    derived once; the report's summary, inventory, minimal set, ledger and money sections all
+    read it.
+
+    The inventory rule (:func:`recommend`) judges each attribute group alone. A category can
+    feed several groups, and the minimal-set search judges the groups together, so the two can
+    disagree (a group inconclusive alone can be removed with the others at no cost; a group not
+    needed alone can be needed once the others are gone). The category's recommendation
+    reconciles them, in order:
+
+    1. A category the model does not use: drop.
+    2. With a minimal-set search: a category whose used groups the search all removed is
+       dropped (the model without all the removed groups together is non-inferior); its other
+       groups (kept by the search, not studied by it, or uncontested) are needed. A kept
+       group is shared coarse when the rule says coarsen (its coarse version is non-inferior,
+       or it is a proxy), and dropped only when the rule drops it as a proxy without a coarse
+       version.
+    3. Without a search: every used category is kept (groups not needed one at a time may be
+       needed together), coarse where the rule says coarsen; provisional when a group's
+       necessity was not shown.
+
+    Returns
+    -------
+    list of dict
+        ``{category, name, action, form, groups, needed_groups, provisional, basis, reason}``
+        in inventory order; ``action`` is drop | coarsen | keep.
+    """
+    rows = inventory.get("rows") or []
+    by_key: dict[str, list[dict]] = {}
+    for r in rows:
+        key = str(r["category"]) if r.get("category") is not None else r["name"]
+        by_key.setdefault(key, []).append(r)
+    search = minimal is not None
+    # Only what the search removed is shown not needed; a group it did not study is kept.
+    removed = set(minimal["removed"]) if search else set()
+    out = []
+    for key, mine in by_key.items():
+        first = mine[0]
+        used = [r for r in mine if r["used"]]
+        groups = list(dict.fromkeys(r["group"] for r in mine))
+        entry = {"category": first.get("category"), "name": first["name"], "key": key,
+                 "groups": groups, "contested": any(r["contested"] for r in mine)}
+        if not used:
+            out.append({**entry, "action": "drop", "form": None, "needed_groups": [],
+                        "provisional": False, "basis": "rule",
+                        "reason": "not used by the model"})
+            continue
+        if search:
+            needed = [r for r in used if not r["contested"] or r["group"] not in removed]
+            if not needed:
+                out.append({**entry, "action": "drop", "form": None, "needed_groups": [],
+                            "provisional": False, "basis": "minimal set",
+                            "reason": "the model does as well without "
+                            + ", ".join(dict.fromkeys(r["group"] for r in used))
+                            + " (removed together in the minimal-set search)"})
+                continue
+        else:
+            # Groups not needed one at a time may be needed together: without a search that
+            # removes them together, every used group is kept (as the ledger counts it).
+            needed = used
+        actions = []
+        for r in needed:
+            if r["recommendation"] == "drop" and r["rule"] == 4 and search:
+                actions.append("drop")  # a proxy without a coarse version
+            elif r["recommendation"] == "coarsen":
+                actions.append("coarsen")
+            else:
+                actions.append("keep")
+        action = min(actions, key=_ACTIONS.index)
+        provisional = any("provisional" in r["flags"] for r in needed) or any(
+            (r.get("necessity") or {}).get("verdict") != NEEDED and r["contested"]
+            for r in needed)
+        names = list(dict.fromkeys(r["group"] for r in needed))
+        if action == "drop":
+            reason = "; ".join(r["reason"] for r in needed)
+        elif not any(r["contested"] for r in needed):
+            reason = "uncontested data the score's purpose requires"
+        else:
+            studied = not search or all(r["group"] in minimal["kept"] for r in needed
+                                        if r["contested"])
+            why = ("kept by the minimal-set search" if search and studied else
+                   "not in the minimal-set search, so kept" if search else
+                   "no minimal-set search removed it with the others, so kept")
+            form = ("its coarse version does as well as the raw data"
+                    if action == "coarsen" else "needed raw")
+            reason = f"{', '.join(names)}: {why}; {form}"
+        out.append({**entry, "action": action, "form": "coarse" if action == "coarsen" else
+                    ("raw" if action == "keep" else None), "needed_groups": names,
+                    "provisional": provisional and action != "drop",
+                    "basis": "minimal set" if search else "rule", "reason": reason})
+    return out

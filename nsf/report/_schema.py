@@ -210,6 +210,30 @@ class Inventory(_Strict):
     counts: Counts
 
 
+class CategoryRecommendation(_Strict):
+    """One shared category's recommendation, derived once (``nsf.report._rules``)."""
+
+    category: int | None
+    name: str
+    key: str
+    groups: list[str]
+    contested: bool
+    action: Literal["drop", "coarsen", "keep"]
+    form: Literal["raw", "coarse"] | None
+    needed_groups: list[str]
+    provisional: bool
+    basis: Literal["rule", "minimal set"]
+    reason: str
+
+
+class FairnessAtDecision(_Open):
+    """The largest error-rate gap, at the policy's decision threshold and at the configured
+    score threshold (one definition, read by every section that names it)."""
+
+    threshold: float | None
+    attribute: str | None
+
+
 class Attributes(_Strict):
     drop_one: list[Comparison]
     drop_all: list[Comparison]
@@ -449,6 +473,13 @@ class ReportModel(_Strict):
     method: Method
     deidentification: Deidentification
     reproducibility: Reproducibility
+    recommendations: list[CategoryRecommendation] = Field(
+        [], description="One recommendation per shared category (per attribute group for a "
+        "user's table), derived once from the inventory rule and the minimal-set search; every "
+        "section that names a recommendation reads it.")
+    largest_gaps: dict[str, FairnessAtDecision] = Field(
+        {}, description="The largest error-rate gap at the policy's decision threshold "
+        "('decision') and at the configured score threshold ('score_band').")
 
 
 def report_json_schema() -> dict:

@@ -125,7 +125,8 @@ def _atomic_write(path: Path, data: str | bytes) -> None:
 
 
 def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
-                 out_dir: Path | str | None = None, log_to_mlflow: bool = False) -> Path:
+                 out_dir: Path | str | None = None, log_to_mlflow: bool = False,
+                 folder: Path | str | None = None) -> Path:
     """Render the report of the study ``parent_run_id`` from what MLflow holds (no training).
 
     Parameters
@@ -133,9 +134,14 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
     parent_run_id : the study's parent run (``nsf.role=study``).
     cfg : only its tracking store is used; the report describes the config the study logged.
     out_dir : reports root (default ``reports``); files go to
-        ``<out_dir>/<experiment>/<run id>/``: ``report.html``, ``report.md``, ``report.json``,
-        ``figures/*.png`` and ``config.yaml``.
+        ``<out_dir>/<experiment>/<run id>/``: the report (``report.html``, ``report.md``: the
+        answers), the technical appendix (``appendix.html``, ``appendix.md``: every table,
+        interval, method and assumption, the reproducibility record, the glossary), one
+        ``report.json``, ``figures/*.png`` and ``config.yaml``.
     log_to_mlflow : also attach the files to the parent run under ``report/``.
+    folder : write into this folder instead of ``<out_dir>/<experiment>/<run id>/`` (the
+        committed example report, ``reports/example/``); files of an earlier report there are
+        replaced.
 
     Returns
     -------
@@ -148,10 +154,11 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
         The run does not exist or is not a study; the store cannot be read; the folder cannot
         be written.
     """
-    from nsf.report._document import build_document, config_yaml_from
+    from nsf.report._answer import reconcile
+    from nsf.report._document import build_documents, config_yaml_from
     from nsf.report._figures import render_figures
     from nsf.report._model import build_report_model
-    from nsf.report._render import render_html, render_json, render_markdown
+    from nsf.report._render import DOCUMENTS, render_html, render_json, render_markdown
     from nsf.tracking.report import load_audit, load_study, log_report
 
     record = load_study(cfg.tracking, parent_run_id)
@@ -169,14 +176,22 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
               "missing": record.missing, "config_yaml": config_yaml}
     environment = {"generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
                    "packages": package_versions()}
-    model = build_report_model(study, audit, summary, source=source, environment=environment,
-                               dataset_summary_note=summary_note)
+    model = reconcile(build_report_model(study, audit, summary, source=source,
+                                         environment=environment,
+                                         dataset_summary_note=summary_note))
     validate_report(model)
     figures = render_figures(model)
-    document = build_document(model, figures)
+    documents = build_documents(model, figures)
 
-    folder = report_folder(out_dir if out_dir is not None else DEFAULT_OUT_DIR,
-                           record.experiment_name, record.run_id)
+    if folder is None:
+        folder = report_folder(out_dir if out_dir is not None else DEFAULT_OUT_DIR,
+                               record.experiment_name, record.run_id)
+    else:
+        folder = Path(folder)
+        # Figures of an earlier report that this one does not draw would be left behind.
+        for old in (folder / "figures").glob("*.png"):
+            if old.stem not in figures:
+                old.unlink()
     try:
         (folder / "figures").mkdir(parents=True, exist_ok=True)
         for name, png in figures.items():
@@ -184,8 +199,11 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
         if config_yaml:
             _atomic_write(folder / "config.yaml", config_yaml)
         _atomic_write(folder / "report.json", render_json(model))
-        _atomic_write(folder / "report.md", render_markdown(model, document))
-        _atomic_write(folder / "report.html", render_html(model, document, figures))
+        for kind, document in documents.items():
+            _atomic_write(folder / DOCUMENTS[kind]["md"],
+                          render_markdown(model, document, kind=kind))
+            _atomic_write(folder / DOCUMENTS[kind]["html"],
+                          render_html(model, document, figures, kind=kind))
     except OSError as exc:
         raise NsfError(f"report folder {folder}: cannot write ({exc.strerror or exc})") from None
     if log_to_mlflow:

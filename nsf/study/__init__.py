@@ -1,6 +1,6 @@
 """The data-minimisation and fairness study: variants x seeds, intervals, verdicts.
 
-``nsf study CONFIG`` answers questions 1-5 of CASE.md with measurements and uncertainty. The
+``nsf study CONFIG`` answers questions 1-5 of docs/case.md with measurements and uncertainty. The
 stage functions here are pure (prepared data and config in, frames and dicts out); MLflow
 lives in :mod:`nsf.tracking.study`, arguments and printing in :mod:`nsf.cli._study`.
 

@@ -1,7 +1,7 @@
 """The data ledger: what a minimal design would have sent against what was sent, at case scale.
 
 Every factor comes from a verdict of the study and a fact of the case (``study.ledger``,
-CASE.md), and says which:
+docs/case.md), and says which:
 
 - training subjects: the learning curve's smallest size non-inferior to all (family
   ``volume``), drawn from the Apple-registered users unless the population family showed that

@@ -10,7 +10,7 @@ its verdict says whether the subjects beyond ``n`` were needed at the margin.
 :func:`learning_curve` then gives the curve (the primary metric against size with intervals),
 the smallest size non-inferior to "all", and an inverse power law ``m(n) = a - b n^-c`` fitted
 to the points (:func:`scipy.optimize.curve_fit`), extrapolated to the real population of the
-case (``study.ledger.people``: 40.45 million users, CASE.md) and marked as an extrapolation.
+case (``study.ledger.people``: 40.45 million users, docs/case.md) and marked as an extrapolation.
 """
 
 from __future__ import annotations
