@@ -72,6 +72,7 @@ n_seeds, same_fits_as), ``fairness_groups.csv``, ``fairness_disparities.csv``,
 ``skipped_families.csv``.
 """
 
+from nsf.streams import replicate_seeds, stream
 from nsf.study._fairness import disparity_change, fairness_table
 from nsf.study._fit import FitOutcome, FitTask, run_fit
 from nsf.study._minimal import minimal_sufficient_set
@@ -91,7 +92,6 @@ from nsf.study._result import (
 )
 from nsf.study._run import TRUTH_FIELDS, FitStore, feature_inventory, run_study
 from nsf.study._stats import HIGHER_IS_BETTER, verdict_for
-from nsf.streams import replicate_seeds, stream
 from nsf.study._tables import study_tables
 from nsf.study._variants import (
     BASELINE,

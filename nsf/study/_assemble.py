@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from nsf.config._study import INCOME_BAND
+from nsf.streams import stream
 from nsf.study._assumptions import method_assumptions
 from nsf.study._explain import explanations_section
 from nsf.study._result import (
@@ -34,7 +35,6 @@ from nsf.study._result import (
     Truth,
     VariantResult,
 )
-from nsf.streams import stream
 from nsf.study.families import BASELINE, FAMILIES, NECESSITY
 
 __all__ = ["TRUTH_FIELDS", "StudyParts", "assemble", "feature_inventory", "jsonable"]

@@ -17,8 +17,8 @@ from nsf.pipeline import (
     evaluate_predictions,
     fit_variant,
 )
-from nsf.study._explain import explain_fit
 from nsf.streams import stream
+from nsf.study._explain import explain_fit
 from nsf.study._variants import Variant
 
 

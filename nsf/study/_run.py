@@ -19,6 +19,7 @@ import pandas as pd
 from nsf.config import ExperimentConfig
 from nsf.config._study import SIMULATED_THRESHOLD
 from nsf.pipeline import PreparedData
+from nsf.streams import replicate_seeds, stream
 from nsf.study._assemble import (  # noqa: F401  (re-exported: TRUTH_FIELDS, ...)
     TRUTH_FIELDS,
     StudyParts,
@@ -47,7 +48,6 @@ from nsf.study._stats import (
     family_verdicts,
     joint_replicates,
 )
-from nsf.streams import replicate_seeds, stream
 from nsf.study._variants import Variant, fit_key, resolve_study, training_resample, without
 from nsf.study.families import BASELINE, FAMILIES, NECESSITY
 from nsf.vocabulary import HIGHER_IS_BETTER

@@ -25,9 +25,9 @@ from nsf.decisions import (
     table_cost_columns,
 )
 from nsf.decisions import evaluate_decisions as _evaluate
+from nsf.streams import stream
 from nsf.study._fairness import attribute_groups
 from nsf.study._section import FamilySection
-from nsf.streams import stream
 from nsf.study.families.base import BASELINE, Family, FamilyContext, Proposal
 from nsf.views import FamilyView, decided_by_cell, verdict_cell
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED

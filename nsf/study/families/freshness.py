@@ -29,8 +29,8 @@ from matplotlib.figure import Figure
 from pydantic import Field
 
 from nsf.errors import NsfError
-from nsf.study._section import FamilySection, ResultModel
 from nsf.streams import stream
+from nsf.study._section import FamilySection, ResultModel
 from nsf.study.families.base import Family, FamilyContext, Proposal
 from nsf.views import MARKERS, FamilyView, fmt, interval, note, num, para, png, table
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED

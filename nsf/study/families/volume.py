@@ -25,8 +25,8 @@ from scipy.stats import norm
 from nsf.config._study import LedgerConfig
 from nsf.errors import NsfError
 from nsf.metrics import percentile_interval
-from nsf.study._section import FamilySection, Num, ResultModel
 from nsf.streams import replicate_seeds, stream
+from nsf.study._section import FamilySection, Num, ResultModel
 from nsf.study.families.base import BASELINE, Family, FamilyContext, Proposal
 from nsf.views import MARKERS, FamilyView, fmt, interval, note, num, para, png, table
 from nsf.vocabulary import NOT_SHOWN_NEEDED
