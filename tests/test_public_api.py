@@ -65,3 +65,11 @@ def test_open_result_refuses_what_is_not_a_result(tmp_path):
 
 def test_the_package_ships_its_type_marker():
     assert (Path(nsf.__file__).parent / "py.typed").is_file()
+
+
+def test_the_reader_reads_the_format_the_simulator_writes():
+    """nsf reads a dataset's folder with its own reader (nsf.data); both sides name one format."""
+    from data_gen.dataset import FORMAT
+    from nsf.data import DATASET_FORMAT
+
+    assert DATASET_FORMAT == FORMAT
