@@ -98,10 +98,30 @@ def smoke_prepared(smoke_cfg, smoke_dataset):
     return prepare(smoke_cfg, open_dataset(smoke_dataset))
 
 
+@pytest.fixture(scope="session")
+def _empty_store(tmp_path_factory) -> Path:
+    """An MLflow SQLite store created and migrated once per session (seconds each time)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("empty_store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def tracking_overrides(tmp_path):
+def tracking_store(tmp_path, _empty_store) -> str:
+    """URI of a new, empty MLflow store at ``tmp_path / "mlflow.db"``: a copy of the session's
+    migrated one. Tests of how a store is created make their own."""
+    import shutil
+
+    shutil.copyfile(_empty_store, tmp_path / "mlflow.db")
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.fixture
+def tracking_overrides(tracking_store):
     """``--set`` items pointing MLflow at a throw-away SQLite store in ``tmp_path``."""
-    return [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]
+    return [f"tracking.uri={tracking_store}"]
 
 
 @contextmanager

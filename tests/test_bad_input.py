@@ -71,7 +71,7 @@ def test_bad_window_is_one_line_and_exit_2(tmp_path):
     assert len(lines) == 1 and "feed.windows" in lines[0]
 
 
-def test_quiet_hides_mlflow_and_cloudpickle_warnings(smoke_dataset, tmp_path):
+def test_quiet_hides_mlflow_and_cloudpickle_warnings(smoke_dataset, tmp_path, tracking_store):
     res = nsf("train", str(SMOKE), "-q", "--data", str(smoke_dataset),
               "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -582,7 +582,8 @@ def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(table_stud
     assert {"age_in_years", "sex"} <= set(model["fairness"]["attributes"])
 
 
-def test_a_study_json_of_the_old_schema_is_one_line_asking_for_a_rerun(tmp_path, capsys):
+def test_a_study_json_of_the_old_schema_is_one_line_asking_for_a_rerun(tmp_path, capsys,
+                                                                     tracking_store):
     """nsf report on a parent run whose study.json predates the typed result: exit 2, one
     line naming the schema and what to do, nothing written."""
     import mlflow

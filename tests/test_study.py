@@ -248,7 +248,7 @@ def _study_json(tmp_path, run_id):
         return StudyResult.load(fh.read())
 
 
-def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
+def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch, tracking_store):
     from nsf.study import _run as study_run_module
 
     monkeypatch.chdir(tmp_path)  # the report goes to ./reports
@@ -387,16 +387,16 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
     assert "0 reused" in fresh.output
 
 
-def test_parallel_workers_give_identical_results(tmp_path):
-    from data_gen.dataset import build_dataset
-    from nsf.config import load_config as load
+def test_parallel_workers_give_identical_results(smoke_dataset):
+    """On the session's smoke dataset (conftest ``smoke_dataset``), the study of TINY."""
     from nsf.data import open_dataset
     from nsf.pipeline import prepare
     from nsf.study import run_study
+    from tests.conftest import SMOKE
 
-    cfg = load(None, [*TINY, "study.families=[drop_one,coarsen]", "study.seeds=2"])
-    path, _, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name,
-                               data_dir=tmp_path, chunk_users=cfg.simulate.chunk_users)
+    study = [item for item in TINY if item.startswith("study.")]
+    cfg = load_config(SMOKE, [*study, "study.families=[drop_one,coarsen]", "study.seeds=2"])
+    path = smoke_dataset
     prepared = prepare(cfg, open_dataset(path), latents=True)
     serial = run_study(cfg, prepared, workers=1, dataset_path=path)
     parallel = run_study(cfg, prepared, workers=2, dataset_path=path)
