@@ -1,4 +1,18 @@
-"""Shared fixtures: one smoke dataset per test session, built in a temporary folder."""
+"""Shared fixtures, built once per test session in temporary folders; a test that only reads
+their outputs uses them instead of simulating or studying again:
+
+- ``smoke_cfg``, ``smoke_dataset``, ``smoke_prepared``: the smoke config, its simulated dataset,
+  the dataset read and split;
+- ``smoke_study``: ``nsf study`` (with its audit and report) and ``nsf report`` on the smoke
+  config shrunk by :data:`SHRINK`, with its MLflow store;
+- ``table_study``: ``nsf study`` of ``experiments/own_table.yaml`` shrunk by
+  :data:`TABLE_SHRINK`, as a command;
+- ``tracking_store`` / ``tracking_overrides``: a new, empty MLflow store per test (a copy of one
+  migrated per session).
+
+The default run (not ``slow``) should take under five minutes on an idle 2-core machine, and no
+test in it over :data:`BUDGET_SECONDS`; the summary at the end lists the slowest.
+"""
 
 from __future__ import annotations
 
