@@ -248,7 +248,8 @@ def _study_json(tmp_path, run_id):
         return StudyResult.load(fh.read())
 
 
-def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch, tracking_store):
+def _crash_resume_and_check(tmp_path, monkeypatch):
+    """A study that crashes after two fits, then its re-run: what is logged and resumed."""
     from nsf.study import _run as study_run_module
 
     monkeypatch.chdir(tmp_path)  # the report goes to ./reports
@@ -377,6 +378,18 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch, t
     assert "Explanations: SHAP views, stability and the per-person view" in report_md
     assert "figures/shap_waterfalls.png" in report_md
 
+
+def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch, tracking_store):
+    _crash_resume_and_check(tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_every_child_and_fresh_retrains_them(tmp_path, monkeypatch,
+                                                             tracking_store):
+    """After the study above, two more runs (the default run keeps the crash and the resume:
+    its re-run reuses the two fits the crash left; tests/test_tracking.py reruns with and
+    without --fresh)."""
+    _crash_resume_and_check(tmp_path, monkeypatch)
     # A second run reuses every child; --fresh retrains them all.
     again = _run_cli(tmp_path)
     assert "0 fits trained" in again.output
@@ -387,16 +400,16 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch, t
     assert "0 reused" in fresh.output
 
 
-def test_parallel_workers_give_identical_results(smoke_dataset):
-    """On the session's smoke dataset (conftest ``smoke_dataset``), the study of TINY."""
+def test_parallel_workers_give_identical_results(tmp_path):
+    from data_gen.dataset import build_dataset
+    from nsf.config import load_config as load
     from nsf.data import open_dataset
     from nsf.pipeline import prepare
     from nsf.study import run_study
-    from tests.conftest import SMOKE
 
-    study = [item for item in TINY if item.startswith("study.")]
-    cfg = load_config(SMOKE, [*study, "study.families=[drop_one,coarsen]", "study.seeds=2"])
-    path = smoke_dataset
+    cfg = load(None, [*TINY, "study.families=[drop_one,coarsen]", "study.seeds=2"])
+    path, _, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name,
+                               data_dir=tmp_path, chunk_users=cfg.simulate.chunk_users)
     prepared = prepare(cfg, open_dataset(path), latents=True)
     serial = run_study(cfg, prepared, workers=1, dataset_path=path)
     parallel = run_study(cfg, prepared, workers=2, dataset_path=path)
