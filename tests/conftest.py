@@ -1,10 +1,31 @@
-"""Shared fixtures: one smoke dataset per test session, built in a temporary folder."""
+"""Shared fixtures, built once per test session in temporary folders; a test that only reads
+their outputs uses them instead of simulating or studying again:
+
+- ``smoke_cfg``, ``smoke_dataset``, ``smoke_prepared``: the smoke config, its simulated dataset,
+  the dataset read and split;
+- ``smoke_study``: ``nsf study`` (with its audit and report) and ``nsf report`` on the smoke
+  config shrunk by :data:`SHRINK`, with its MLflow store;
+- ``table_study``: ``nsf study`` of ``experiments/own_table.yaml`` shrunk by
+  :data:`TABLE_SHRINK`, as a command;
+- ``tracking_store`` / ``tracking_overrides``: a new, empty MLflow store per test (a copy of one
+  migrated per session).
+
+The default run (not ``slow``) should take under five minutes on an idle 2-core machine, and no
+test in it over :data:`BUDGET_SECONDS`; the summary at the end lists the slowest.
+"""
 
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
 from pathlib import Path
+
+# Before anything loads an OpenMP runtime (LightGBM's libgomp and scikit-learn's own copy live in
+# one process here): idle OpenMP threads sleep instead of spinning. With both runtimes spinning
+# for the cores, a two-thread LightGBM fit in the test process took 7-14 s instead of 0.2 s
+# (smoke data, a loaded 2-core machine). The wait policy never changes a result. Subprocesses
+# started with the test's environment inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 
@@ -17,6 +38,52 @@ SHRINK = ["study.seeds=2", "study.groups=[email,balance,join_date]", "study.n_bo
           "study.fairness_n_bootstrap=60", "study.proxy_rows=1000", "study.shap_rows=100",
           "study.permutation_rows=200", "study.permutation_repeats=1",
           "audit.phone_space_size=200000"]
+
+
+# --- The time budget of the default run, made visible -------------------------------------------
+
+#: Seconds a test outside ``slow`` may take on an idle 2-core machine (setup, call and
+#: teardown; the first user of a session fixture pays for building it). The default run
+#: as a whole should stay under five minutes there.
+BUDGET_SECONDS = 30.0
+#: How many of the slowest tests outside ``slow`` the summary lists.
+SHOW_SLOWEST = 8
+
+_seconds: dict[str, list[float]] = {}
+_slow: set[str] = set()
+
+
+def pytest_runtest_logreport(report):
+    spent = _seconds.setdefault(report.nodeid, [0.0, 0.0])
+    spent[0] += report.duration
+    if report.when == "setup":
+        spent[1] += report.duration
+    if "slow" in report.keywords:
+        _slow.add(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The slowest tests outside ``slow`` and those over :data:`BUDGET_SECONDS` (a report,
+    never a failure: tests check behaviour; timings depend on the machine's load)."""
+    fast = sorted(((total, setup, node) for node, (total, setup) in _seconds.items()
+                   if node not in _slow), reverse=True)
+    if not fast:
+        return
+    tr = terminalreporter
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    over = [node for total, _, node in fast if total > BUDGET_SECONDS]
+    tr.write_sep("-", f"slowest tests outside `slow` (load average {load}; "
+                      f"{sum(t for t, _, _ in fast):.0f} s in all)")
+    for total, setup, node in fast[:SHOW_SLOWEST]:
+        tr.write_line(f"{total:7.1f} s  (setup {setup:5.1f} s)  {node}")
+    if over:
+        tr.write_line(f"{len(over)} test(s) outside `slow` took over {BUDGET_SECONDS:.0f} s "
+                      "(the budget on an idle 2-core machine; under load, times stretch): share "
+                      "a session fixture of tests/conftest.py or mark the test slow and keep a "
+                      "cheaper version in the default run.")
+
+
+# --- Shared data, studies and helpers ------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -45,10 +112,30 @@ def smoke_prepared(smoke_cfg, smoke_dataset):
     return prepare(smoke_cfg, open_dataset(smoke_dataset))
 
 
+@pytest.fixture(scope="session")
+def _empty_store(tmp_path_factory) -> Path:
+    """An MLflow SQLite store created and migrated once per session (seconds each time)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("empty_store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def tracking_overrides(tmp_path):
+def tracking_store(tmp_path, _empty_store) -> str:
+    """URI of a new, empty MLflow store at ``tmp_path / "mlflow.db"``: a copy of the session's
+    migrated one. Tests of how a store is created make their own."""
+    import shutil
+
+    shutil.copyfile(_empty_store, tmp_path / "mlflow.db")
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.fixture
+def tracking_overrides(tracking_store):
     """``--set`` items pointing MLflow at a throw-away SQLite store in ``tmp_path``."""
-    return [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]
+    return [f"tracking.uri={tracking_store}"]
 
 
 @contextmanager
@@ -87,6 +174,33 @@ def smoke_study(tmp_path_factory):
                   if line.startswith("study run "))
     return {"root": root, "sets": sets, "parent": parent, "study_output": study.output,
             "folder": root / "out" / "smoke" / parent}
+
+
+#: The default study of the README's own table shrunk to seconds (two seeds, fewer resamples).
+TABLE_SHRINK = ["study.seeds=2", "study.n_bootstrap=100", "study.fairness_n_bootstrap=60",
+                "study.shap_rows=100", "study.permutation_rows=200",
+                "study.permutation_repeats=1", "study.proxy_estimator=logistic_regression"]
+
+
+@pytest.fixture(scope="session")
+def table_study(tmp_path_factory):
+    """(work folder, tracking overrides, parent run id, report folder, process): ``nsf study``
+    of ``experiments/own_table.yaml`` (the README's own table) run once per session, as a
+    user runs it (a fresh process, a bare environment), on :data:`TABLE_SHRINK`."""
+    import subprocess
+    import sys
+
+    work = tmp_path_factory.mktemp("table_study")
+    sets = [f"tracking.uri=sqlite:///{work / 'mlflow.db'}", *TABLE_SHRINK]
+    res = subprocess.run(
+        [sys.executable, "-m", "nsf", "study", str(ROOT / "experiments" / "own_table.yaml"),
+         "-q", *[a for item in sets for a in ("--set", item)]],
+        cwd=work, capture_output=True, text=True, timeout=900,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert res.returncode == 0, res.stderr[-3000:]
+    (folder,) = (work / "reports" / "own_table").iterdir()
+    return {"root": work, "sets": sets, "parent": folder.name, "folder": folder,
+            "process": res}
 
 
 def file_texts(path: Path):

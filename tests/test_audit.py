@@ -274,7 +274,7 @@ def test_not_a_dataset(tmp_path):
         read_audit_tables(tmp_path, ("n_cards",))
 
 
-def test_audit_is_logged_to_mlflow(tmp_path):
+def test_audit_is_logged_to_mlflow(tmp_path, tracking_store):
     import mlflow
 
     from nsf.tracking.audit import log_audit

@@ -71,7 +71,7 @@ def test_bad_window_is_one_line_and_exit_2(tmp_path):
     assert len(lines) == 1 and "feed.windows" in lines[0]
 
 
-def test_quiet_hides_mlflow_and_cloudpickle_warnings(smoke_dataset, tmp_path):
+def test_quiet_hides_mlflow_and_cloudpickle_warnings(smoke_dataset, tmp_path, tracking_store):
     res = nsf("train", str(SMOKE), "-q", "--data", str(smoke_dataset),
               "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -97,13 +97,19 @@ def _refused_in_one_line(res: subprocess.CompletedProcess, *needles: str) -> str
     ("- world\n- seed\n", "top level must be a mapping"),
     ("42\n", "top level must be a mapping"),
 ])
-def test_empty_or_non_mapping_config_is_refused(tmp_path, text, needle):
-    """An empty config file used to run the whole default job (100,000 users)."""
+def test_empty_or_non_mapping_config_is_refused(tmp_path, capsys, text, needle):
+    """An empty config file used to run the whole default job (100,000 users). ``nsf
+    simulate`` in this process (the commands below run as a user runs them)."""
+    from nsf.cli import main
+
     config = tmp_path / "experiment.yaml"
     config.write_text(text)
-    res = nsf("simulate", str(config), "--set", f"simulate.data_dir={tmp_path / 'data'}",
-              cwd=tmp_path)
-    _refused_in_one_line(res, str(config), needle)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", str(config), "--set", f"simulate.data_dir={tmp_path / 'data'}"])
+    out = capsys.readouterr()
+    _refused_in_one_line(subprocess.CompletedProcess([], exit_info.value.code, out.out, out.err),
+                         str(config), needle)
     assert not (tmp_path / "data").exists()
     with pytest.raises(ConfigError, match=needle):
         load_config(config)

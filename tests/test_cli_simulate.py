@@ -67,11 +67,30 @@ def test_schema_documents_every_field(tmp_path):
         ("simulate.chunk_users=1000", "simulate.chunk_users"),
     ],
 )
-def test_bad_config_values_get_one_line_and_exit_2(tmp_path, override, needle):
-    res = nsf("simulate", str(ROOT / "experiments/smoke.yaml"), "--set", override, cwd=tmp_path)
+def test_bad_config_values_get_one_line_and_exit_2(tmp_path, monkeypatch, capsys, override,
+                                                  needle):
+    """``nsf simulate`` run in this process (a command of its own costs seconds of imports;
+    the next test runs one as a user does)."""
+    from nsf.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", str(ROOT / "experiments/smoke.yaml"), "--set", override])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], err
+    assert "Traceback" not in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_bad_config_value_from_the_command_line_is_one_line_and_exit_2(tmp_path):
+    res = nsf("simulate", str(ROOT / "experiments/smoke.yaml"), "--set",
+              "world.population.n_users=-5", cwd=tmp_path)
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and needle in lines[0], res.stderr
+    assert len(lines) == 1 and "world.population.n_users" in lines[0], res.stderr
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "data").exists()
 

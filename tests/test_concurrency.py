@@ -163,7 +163,7 @@ def test_audit_workers_die_with_their_parent(smoke_dataset, tmp_path):
     _assert_all_gone(workers)
 
 
-def test_study_workers_stop_on_sigterm(smoke_dataset, tmp_path):
+def test_study_workers_stop_on_sigterm(smoke_dataset, tmp_path, tracking_store):
     sets = _sets([f"dataset.path={smoke_dataset}", "study.audit=false",
                   f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"])
     proc = _start("study", str(SMOKE), "-q", "--workers", "2", *sets, cwd=tmp_path)
@@ -181,7 +181,7 @@ def test_study_workers_stop_on_sigterm(smoke_dataset, tmp_path):
     pytest.param(signal.SIGKILL, marks=pytest.mark.slow),
     pytest.param(signal.SIGHUP, marks=pytest.mark.slow),
     pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
-def test_ui_server_stops_with_nsf_ui(tmp_path, sig):
+def test_ui_server_stops_with_nsf_ui(tmp_path, sig, tracking_store):
     import socket
 
     with socket.socket() as s:
@@ -212,7 +212,7 @@ def test_ui_server_stops_with_nsf_ui(tmp_path, sig):
         assert proc.returncode == 128 + sig
 
 
-def test_experiments_are_tagged_custom_model_development(tmp_path):
+def test_experiments_are_tagged_custom_model_development(tmp_path, tracking_store):
     """New experiments, and ones an earlier version created without the tag."""
     import mlflow
     from mlflow.tracking import MlflowClient

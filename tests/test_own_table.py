@@ -27,18 +27,10 @@ def _workspace(tmp_path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("overrides", [
-    pytest.param([], marks=pytest.mark.slow, id="default"),
-    pytest.param(["study.seeds=2", "study.n_bootstrap=200", "study.fairness_n_bootstrap=100",
-                  "study.permutation_repeats=1"], id="fewer-seeds-and-resamples"),
-])
-def test_default_study_on_a_plain_csv(tmp_path, overrides):
+def _check_plain_csv_study(work: Path, tmp_path: Path):
+    """The README's own table through a default study: the report and study.json."""
     import mlflow
 
-    work = _workspace(tmp_path)
-    res = _nsf("study", str(CONFIG), "-q", *[a for o in overrides for a in ("--set", o)],
-               cwd=work)
-    assert res.returncode == 0, res.stderr
     report = next((work / "reports" / "own_table").iterdir())
     model = json.loads((report / "report.json").read_text())
     assert model["missing"] == []
@@ -68,6 +60,20 @@ def test_default_study_on_a_plain_csv(tmp_path, overrides):
     assert description["sensitive"] == [
         {"name": "age_in_years", "kind": "numeric", "bands": 4},
         {"name": "sex", "kind": "categorical", "bands": None}]
+
+
+def test_default_study_on_a_plain_csv_with_fewer_seeds_and_resamples(table_study, tmp_path):
+    """The session's table study (conftest ``table_study``: two seeds, fewer resamples)."""
+    _check_plain_csv_study(table_study["root"], tmp_path)
+
+
+@pytest.mark.slow
+def test_default_study_on_a_plain_csv(tmp_path):
+    """The same with every default (three seeds, every resample)."""
+    work = _workspace(tmp_path)
+    res = _nsf("study", str(CONFIG), "-q", cwd=work)
+    assert res.returncode == 0, res.stderr
+    _check_plain_csv_study(work, tmp_path)
 
 
 def test_bad_table_input_is_one_line_and_writes_nothing(tmp_path):

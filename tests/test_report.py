@@ -548,30 +548,11 @@ def test_a_family_section_is_reported_through_its_registered_view():
     assert "bundled 25%" in html and "bundled 25%" in render_markdown(model, document)
 
 
-def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(tmp_path):
+def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(table_study):
     """A default study on a user's table (no id, text target, protected columns under their
     own names): the report is complete, inapplicable families say why, wording from the
-    table's description."""
-    from typer.testing import CliRunner
-
-    from nsf.cli import app
-
-    config = tmp_path / "own.yaml"
-    config.write_text((ROOT / "experiments" / "own_table.yaml").read_text(encoding="utf-8")
-                      .replace("../examples/credit.csv", str(ROOT / "examples" / "credit.csv")),
-                      encoding="utf-8")
-    sets = [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", "study.seeds=2",
-            "study.n_bootstrap=100", "study.fairness_n_bootstrap=60", "study.shap_rows=100",
-            "study.permutation_rows=200", "study.permutation_repeats=1",
-            "study.proxy_estimator=logistic_regression"]
-    args = [a for item in sets for a in ("--set", item)]
-    with _chdir(tmp_path):
-        result = CliRunner().invoke(app, ["study", str(config), "--quiet", *args],
-                                    catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    parent = next(line.split()[2] for line in result.output.splitlines()
-                  if line.startswith("study run "))
-    folder = tmp_path / "reports" / "own_table" / parent
+    table's description. The session's table study (conftest ``table_study``)."""
+    folder = table_study["folder"]
     model = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     jsonschema.validate(model, load_schema())
     assert model["missing"] == []
@@ -603,7 +584,8 @@ def test_a_plain_table_study_gives_a_complete_report_in_its_own_words(tmp_path):
     assert {"age_in_years", "sex"} <= set(model["fairness"]["attributes"])
 
 
-def test_a_study_json_of_the_old_schema_is_one_line_asking_for_a_rerun(tmp_path, capsys):
+def test_a_study_json_of_the_old_schema_is_one_line_asking_for_a_rerun(tmp_path, capsys,
+                                                                     tracking_store):
     """nsf report on a parent run whose study.json predates the typed result: exit 2, one
     line naming the schema and what to do, nothing written."""
     import mlflow

@@ -248,7 +248,8 @@ def _study_json(tmp_path, run_id):
         return StudyResult.load(fh.read())
 
 
-def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
+def _crash_resume_and_check(tmp_path, monkeypatch):
+    """A study that crashes after two fits, then its re-run: what is logged and resumed."""
     from nsf.study import _run as study_run_module
 
     monkeypatch.chdir(tmp_path)  # the report goes to ./reports
@@ -377,6 +378,18 @@ def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch):
     assert "Explanations: SHAP views, stability and the per-person view" in report_md
     assert "figures/shap_waterfalls.png" in report_md
 
+
+def test_study_cli_logs_parent_and_children_and_resumes(tmp_path, monkeypatch, tracking_store):
+    _crash_resume_and_check(tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+def test_a_rerun_reuses_every_child_and_fresh_retrains_them(tmp_path, monkeypatch,
+                                                             tracking_store):
+    """After the study above, two more runs (the default run keeps the crash and the resume:
+    its re-run reuses the two fits the crash left; tests/test_tracking.py reruns with and
+    without --fresh)."""
+    _crash_resume_and_check(tmp_path, monkeypatch)
     # A second run reuses every child; --fresh retrains them all.
     again = _run_cli(tmp_path)
     assert "0 fits trained" in again.output

@@ -1,4 +1,9 @@
-"""Known answers: simulated worlds built for the test, where the truth is set in the config."""
+"""Known answers: simulated worlds built for the test, where the truth is set in the config.
+
+The worlds of 20,000-30,000 users the verdicts need are ``slow``; the default run checks on
+the session's smoke study that the truth is logged beside every verdict, and the proxy check
+on a world of 3,000 users.
+"""
 
 import json
 from pathlib import Path
@@ -9,7 +14,7 @@ import pytest
 from data_gen.dataset import build_dataset
 from nsf.config import load_config
 from nsf.data import open_dataset
-from nsf.metrics import NEEDED, NOT_SHOWN_NEEDED
+from nsf.metrics import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 from nsf.pipeline import prepare
 from nsf.study import run_study
 from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
@@ -53,6 +58,30 @@ def noise_world(tmp_path_factory):
     return _world(tmp_path_factory.mktemp("known"), "noise")
 
 
+def test_the_configured_truth_is_logged_beside_the_verdicts(smoke_study):
+    """The smoke study (conftest ``smoke_study``): each single-group drop carries the configured
+    strength of its attribute, and the reliance row of the group that strength and the drop's
+    verdict (what the known answers below read at scale)."""
+    from nsf.tracking.report import load_study
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "experiments" / "smoke.yaml",
+                      smoke_study["sets"])
+    study = load_study(cfg.tracking, smoke_study["parent"]).study
+    dependence = cfg.world.dependence
+    email = study.variant_for("drop_one", "email")
+    balance = study.variant_for("drop_one", "balance")
+    assert email.truth_strengths == {"email_domain": dependence.email_domain}
+    assert balance.truth_strengths == {"balance": dependence.balance}
+    assert email.verdict in (NEEDED, NOT_SHOWN_NEEDED, INCONCLUSIVE)
+    reliance = {r.group: r for r in study.reliance}
+    assert reliance["email"].truth_strength == dependence.email_domain
+    assert reliance["balance"].truth_strength == dependence.balance
+    for group, drop in (("email", email), ("balance", balance)):
+        assert reliance[group].necessity.variant == drop.name
+        assert reliance[group].necessity.verdict == drop.verdict
+
+
+@pytest.mark.slow
 def test_noise_attribute_not_needed_and_balance_needed(noise_world):
     cfg, prepared = noise_world
     result = run_study(cfg, prepared)
@@ -68,6 +97,7 @@ def test_noise_attribute_not_needed_and_balance_needed(noise_world):
     assert reliance["balance"].truth_strength == 1.0  # the feed shows the real balance
 
 
+@pytest.mark.slow
 def test_balance_shown_as_noise_is_not_shown_needed(tmp_path):
     """world.dependence.balance = 0: the feed's balance is another user's, so the model gains
     nothing from it and dropping it costs nothing (the same world otherwise: the same
@@ -103,6 +133,7 @@ AGE_WITHOUT_EFFECT = [
 ]
 
 
+@pytest.mark.slow
 def test_a_proxy_of_age_without_effect_on_nsf_is_flagged_and_not_shown_needed(tmp_path):
     """E-mail domain drawn almost wholly from age, in a world where age has no effect on NSF:
     the study flags it as a proxy of age (lift at or above study.proxy_lift_threshold, so the

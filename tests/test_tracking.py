@@ -56,7 +56,7 @@ def _statuses(uri: str, parent: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("fresh", [False, True])
-def test_a_killed_study_leaves_no_run_running_after_the_rerun(tmp_path, fresh):
+def test_a_killed_study_leaves_no_run_running_after_the_rerun(tmp_path, fresh, tracking_store):
     from mlflow.tracking import MlflowClient
 
     from nsf.tracking.study import study_run
@@ -94,7 +94,7 @@ def test_vocabulary_names_and_undefined_values():
         [n for n in VOCABULARY if f"`{n}`" not in readme]
 
 
-def test_runs_view_is_saved_on_the_experiment_and_linked(tmp_path):
+def test_runs_view_is_saved_on_the_experiment_and_linked(tmp_path, tracking_store):
     from mlflow.tracking import MlflowClient
 
     from nsf.tracking import experiment_id
