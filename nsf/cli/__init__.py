@@ -6,8 +6,15 @@ user-facing errors into one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+
+# Idle OpenMP threads sleep instead of spinning. LightGBM's and scikit-learn's OpenMP runtimes
+# share the process (and its worker processes, which inherit the environment); on a machine
+# with few cores the spinning threads of one starve the other. Only how idle threads wait
+# changes, never a result. Set before either library is imported; a user's setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer
 
