@@ -215,7 +215,9 @@ def readout_lines(result) -> list[str]:
     looks (``study.until: decided``), and for each inconclusive headline verdict what would
     decide it (:func:`comparison_power`'s projection, under :data:`ASSUMPTION`)."""
     metric = result.settings.primary_metric
-    heads = [v.comparisons[v.reference].metrics[metric] for v in result.variants]
+    # A failed variant has no comparison; a comparison may lack the primary metric.
+    heads = [c.metrics[metric] for v in result.variants
+             if (c := v.comparisons.get(v.reference)) is not None and metric in c.metrics]
     res = table_resolution([m.power.model_dump() if m.power else None for m in heads])
     lines = []
     if res is not None:
