@@ -26,7 +26,7 @@ def test_readme_is_a_front_door_of_at_most_150_lines():
     assert "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/pytest" \
         in readme
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert ".venv/bin/pip install -q -e '.[dev]' && .venv/bin/pytest" in ci
+    assert ".venv/bin/pip install -q -e '.[dev]' && .venv/bin/mypy && .venv/bin/pytest" in ci
     # Where the report lands, and the example report, on the first screen.
     first_screen = "\n".join(readme.splitlines()[:40])
     assert "reports/example/report.html" in first_screen

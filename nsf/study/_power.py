@@ -216,9 +216,9 @@ def readout_lines(result) -> list[str]:
     decide it (:func:`comparison_power`'s projection, under :data:`ASSUMPTION`)."""
     metric = result.settings.primary_metric
     # A failed variant has no comparison; a comparison may lack the primary metric.
-    heads = [c.metrics[metric] for v in result.variants
+    pairs = [(v, c.metrics[metric]) for v in result.variants
              if (c := v.comparisons.get(v.reference)) is not None and metric in c.metrics]
-    res = table_resolution([m.power.model_dump() if m.power else None for m in heads])
+    res = table_resolution([m.power.model_dump() if m.power else None for _, m in pairs])
     lines = []
     if res is not None:
         lines.append(f"this study can tell losses of at least {res['median_mde']:.4f} {metric} "
@@ -231,7 +231,7 @@ def readout_lines(result) -> list[str]:
                      f"(family-wise level {seq.level_per_look:.4f} each, Bonferroni over "
                      f"looks), {seq.fits_added} fits added; decided per look "
                      f"{seq.decided_per_look}")
-    for v, m in zip(result.variants, heads, strict=True):
+    for v, m in pairs:
         if m.verdict != "inconclusive" or m.power is None:
             continue
         p = m.power
