@@ -67,8 +67,9 @@ def plan(ctx: FamilyContext) -> VolumePlan:
     users = prepared.rows["user_id"].to_numpy()[train]
     n_all = int(np.unique(users).size)
     label = prepared.rows[prepared.target.label].to_numpy()
-    configured = ctx.cfg.study.volume_sizes is not None
-    wanted = ctx.cfg.study.volume_sizes if configured else DEFAULT_SIZES
+    sizes_set = ctx.cfg.study.volume_sizes
+    configured = sizes_set is not None
+    wanted = sizes_set if sizes_set is not None else DEFAULT_SIZES
     notes = []
     too_big = [n for n in wanted if n >= n_all]
     if too_big and configured:
