@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,9 @@ from nsf.study._stats import (
 from nsf.study._variants import Variant, fit_key, resolve_study, training_resample, without
 from nsf.study.families import BASELINE, FAMILIES, NECESSITY
 from nsf.vocabulary import HIGHER_IS_BETTER
+
+if TYPE_CHECKING:
+    from nsf.study._pool import TaskPool
 
 #: ``progress(stage, done, total)``; stages: fits, proxies, fairness, statistics, minimal set.
 Progress = Callable[[str, int, int], None]
@@ -149,8 +152,8 @@ def _arm_task(prepared, cfg, item: _ArmItem, threads):
 
 
 class _Study:
-    def __init__(self, cfg: ExperimentConfig, prepared: PreparedData, pool, store: FitStore | None,
-                 fresh: bool, progress: Progress | None):
+    def __init__(self, cfg: ExperimentConfig, prepared: PreparedData, pool: TaskPool,
+                 store: FitStore | None, fresh: bool, progress: Progress | None):
         self.cfg, self.prepared, self.pool, self.store = cfg, prepared, pool, store
         self.fresh = fresh
         self.progress = progress or (lambda stage, done, total: None)

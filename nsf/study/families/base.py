@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from nsf.config._study import LedgerConfig
     from nsf.data import DatasetDescription
     from nsf.pipeline import PreparedData
+    from nsf.study._fit import FitOutcome
+    from nsf.study._pool import TaskPool
     from nsf.study._result import StudyResult
+    from nsf.study._run import FitStore
+    from nsf.study._variants import Variant
 
 #: The arm every default verdict compares with unless a family says otherwise.
 BASELINE = "baseline"
@@ -97,18 +101,18 @@ class StudyRun(Protocol):
 
     cfg: ExperimentConfig
     prepared: PreparedData
-    pool: Any
-    store: Any
+    pool: TaskPool
+    store: FitStore | None
     seeds: list[int]
-    baseline: Any
-    variants: list[Any]
-    outcomes: dict
-    arms: dict
+    baseline: Variant
+    variants: list[Variant]
+    outcomes: dict[str, FitOutcome]
+    arms: dict[str, dict]
     progress: Callable[[str, int, int], None]
 
-    def keys(self, v) -> list[str]: ...
+    def keys(self, v: Variant) -> list[str]: ...
 
-    def arm_id(self, v) -> str: ...
+    def arm_id(self, v: Variant) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,12 @@ def run_decisions(run: StudyRun, attributes: dict) -> DecisionsSection:
     arms, runs = {}, {}
     for v in [run.baseline, *run.variants]:
         outs = [run.outcomes[k] for k in run.keys(v)]
-        arms[v.name] = ArmPredictions([o.p_validation for o in outs], [o.p_test for o in outs])
+        validation = []
+        for o in outs:
+            if o.p_validation is None:  # never: the study keeps no fit without them here
+                raise RuntimeError(f"fit {o.key} has no validation predictions")
+            validation.append(o.p_validation)
+        arms[v.name] = ArmPredictions(validation, [o.p_test for o in outs])
         # A fit shared with an earlier arm keeps that arm's metrics.
         runs[v.name] = [o.run_id if o.variant == v.name else None for o in outs]
     test = prepared.sensitive.iloc[prepared.test_index]
