@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nsf.features import FeatureSelection
+from nsf.study._section import FamilySection
 from nsf.views import ComparisonView, FamilyView
 
 if TYPE_CHECKING:
@@ -165,16 +166,16 @@ class Family:
     applies: Callable[[FamilyContext], str | None]
     variants: Callable[[FamilyContext], list[Proposal]]
     requires: tuple[str, ...] = field(default=())
-    section: type | None = None
-    curve: Callable[[StudyRun, dict], Any] | None = None
-    procedure: Callable[[StudyRun, dict], Any] | None = None
+    section: type[FamilySection] | None = None
+    curve: Callable[[StudyRun, dict], FamilySection | dict | None] | None = None
+    procedure: Callable[[StudyRun, dict], FamilySection | None] | None = None
     metrics: Callable[[Any], dict[str, float]] | None = None
     arm_metrics: Callable[[Any, str], Mapping[str, float | None]] | None = None
     ledger: Callable[[StudyResult, LedgerConfig, float], dict] | None = None
     ledger_role: str | None = None
     config: tuple[str, ...] = ()
     needs_validation: bool = False
-    threshold: Callable[[Any], tuple[int, str] | None] | None = None
+    threshold: Callable[[ExperimentConfig], tuple[int, str] | None] | None = None
     view: FamilyView | None = None
     comparisons: ComparisonView | None = None
 
