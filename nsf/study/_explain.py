@@ -12,6 +12,8 @@ averaged over seeds, in the result's ``sections.explanations``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 #: Rows kept for the beeswarm and dependence views (a sample of the explained rows).
@@ -54,13 +56,14 @@ def explain_fit(fitted, test, *, rows: int, contested, threshold: int,
     }
 
 
-def explanations_section(payloads: dict[int, dict], *, threshold: int, stability_min: float,
-                         level: float, n_bootstrap: int, n_test_rows: int,
+def explanations_section(given: Mapping[int, dict | None], *, threshold: int,
+                         stability_min: float, level: float, n_bootstrap: int, n_test_rows: int,
                          rng: np.random.Generator) -> dict | None:
-    """The section's fields from the baseline fits' payloads (seed -> :func:`explain_fit`)."""
+    """The section's fields from the baseline fits' payloads (seed -> :func:`explain_fit`, or
+    None for a fit without one)."""
     from nsf.explain import reliance_stability
 
-    payloads = {s: p for s, p in payloads.items() if p}
+    payloads: dict[int, dict] = {s: p for s, p in given.items() if p}
     if not payloads:
         return None
     seeds = list(payloads)  # in the study's seed order

@@ -70,7 +70,8 @@ def _replicates(y, per_seed_prob, codes, *, threshold, n_bins, n_resamples, rng,
     if rates is None:
         rates = [_rates(y, p, codes, threshold=threshold, n_bins=n_bins,
                         min_support=min_support) for p in per_seed_prob]
-    disp_chunks, group_chunks = [], {m: [] for m in GROUP_METRICS}
+    disp_chunks: list[np.ndarray] = []
+    group_chunks: dict[str, list[np.ndarray]] = {m: [] for m in GROUP_METRICS}
     strata = np.asarray(codes, dtype=np.int64) * 2 + np.asarray(y, dtype=np.int64)
     # The same row resamples for every arm of a study: drawn once per process.
     for counts in shared_resample_counts(strata, n_resamples=n_resamples, rng=rng):
@@ -184,7 +185,7 @@ def fairness_table(y_true, per_seed_prob: Sequence[np.ndarray], sensitive: pd.Da
     for j, name in enumerate(DISPARITIES):
         values = np.asarray(estimates[name], dtype=np.float64)
         with _quiet_nanmean():
-            est = np.nanmean(values) if np.isfinite(values).any() else np.nan
+            est = float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
         lower, upper = basic_interval(est, d_lower[j], d_upper[j], name)
         disp[name] = {"estimate": _nan_to_none(est),
                       "bias_corrected": _nan_to_none(bias_corrected(est, d_centre[j], name)),
@@ -256,6 +257,9 @@ def disparity_replicates(y_true, per_seed_prob: Sequence[np.ndarray],
     """
     y = np.asarray(y_true)
     if codes is None:
+        if sensitive is None or columns is None:
+            raise ValueError("disparity_replicates needs the rows' group codes, or the "
+                             "sensitive columns to derive them from")
         codes, _, _ = attribute_groups(sensitive, columns)
     # One engine per seed serves the resamples and the original rows.
     rates = [_rates(y, p, codes, threshold=threshold, n_bins=n_bins, min_support=min_support)
@@ -306,11 +310,12 @@ def disparity_change(y_true, per_seed_baseline: Sequence[np.ndarray],
     """
     from nsf.streams import stream
 
-    kw = {"threshold": threshold, "n_bins": n_bins, "n_resamples": n_resamples,
-          "min_support": min_support}
-    base = disparity_replicates(y_true, per_seed_baseline, sensitive, columns, **kw,
-                                rng=stream(seed, "fairness-rows"))
-    var = disparity_replicates(y_true, per_seed_variant, sensitive, columns, **kw,
-                               rng=stream(seed, "fairness-rows"))
+    def replicates(per_seed: Sequence[np.ndarray]) -> dict:
+        return disparity_replicates(y_true, per_seed, sensitive, columns, threshold=threshold,
+                                    n_bins=n_bins, n_resamples=n_resamples,
+                                    min_support=min_support, rng=stream(seed, "fairness-rows"))
+
+    base = replicates(per_seed_baseline)
+    var = replicates(per_seed_variant)
     return compare_disparities(base, var, confidence=confidence, target=target,
                                rng=stream(seed, "fairness-change"))

@@ -128,7 +128,10 @@ def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,
     (baseline) is measured on the first fold's model and test rows."""
     v = task.variant
     rows = prepared.rows
-    fold = prepared.crossfit.assign(rows["nsf_appstore"].to_numpy(dtype=np.int8),
+    crossfit = prepared.crossfit
+    if crossfit is None:
+        raise RuntimeError("a cross-fitted fit of data prepared without cross-fitting")
+    fold = crossfit.assign(rows["nsf_appstore"].to_numpy(dtype=np.int8),
                                     rows["user_id"].to_numpy(), task.seed)
     test = prepared.test_index
     position = np.full(len(rows), -1, dtype=np.int64)
@@ -136,7 +139,7 @@ def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,
     p_test = np.full(test.size, np.nan)
     reliance, info = None, {}
     train_rows = validation_rows = 0
-    for k in range(prepared.crossfit.folds):
+    for k in range(crossfit.folds):
         view = prepared.fold_view(fold, k)
         fitted = fit_variant(view, v.selection, model_cfg, task.seed, population=v.population,
                              label=v.label, train_subjects=v.train_subjects,
@@ -164,7 +167,7 @@ def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,
     if np.isnan(p_test).any():
         raise RuntimeError("cross-fitting left evaluation rows without a prediction")
     evaluation = evaluate_predictions(prepared, test, p_test)
-    folds = prepared.crossfit.folds
+    folds = crossfit.folds
     info |= {"split": prepared.split_note, "crossfit_folds": folds,
              "train_rows": round(train_rows / folds), "validation_rows":
              round(validation_rows / folds)}

@@ -33,7 +33,7 @@ that breaks reading an older ``study.json`` (a new optional section does not).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, create_model, model_validator
 
@@ -83,7 +83,7 @@ __all__ = [
 ]
 
 #: Version of the result's JSON form; ``nsf.study/1`` was an untyped dict.
-SCHEMA = "nsf.study/2"
+SCHEMA: Final = "nsf.study/2"
 
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,9 @@ from nsf.study._stats import (
 from nsf.study._variants import Variant, fit_key, resolve_study, training_resample, without
 from nsf.study.families import BASELINE, FAMILIES, NECESSITY
 from nsf.vocabulary import HIGHER_IS_BETTER
+
+if TYPE_CHECKING:
+    from nsf.study._pool import TaskPool
 
 #: ``progress(stage, done, total)``; stages: fits, proxies, fairness, statistics, minimal set.
 Progress = Callable[[str, int, int], None]
@@ -149,8 +152,8 @@ def _arm_task(prepared, cfg, item: _ArmItem, threads):
 
 
 class _Study:
-    def __init__(self, cfg: ExperimentConfig, prepared: PreparedData, pool, store: FitStore | None,
-                 fresh: bool, progress: Progress | None):
+    def __init__(self, cfg: ExperimentConfig, prepared: PreparedData, pool: TaskPool,
+                 store: FitStore | None, fresh: bool, progress: Progress | None):
         self.cfg, self.prepared, self.pool, self.store = cfg, prepared, pool, store
         self.fresh = fresh
         self.progress = progress or (lambda stage, done, total: None)
@@ -241,7 +244,7 @@ class _Study:
                                      oracle_interval=key in baseline_keys,
                                      resample=self.resample))
         idle = -len(tasks) % self.pool.workers if tasks and self.pool.parallel else 0
-        early_tasks = []
+        early_tasks: list[FitTask] = []
         for v in ahead or []:
             for key, seed in zip(self.keys(v), self.seeds, strict=True):
                 if len(early_tasks) < idle and key not in self.outcomes and \
@@ -330,7 +333,8 @@ class _Study:
 def _fairness_attributes(study: _Study) -> tuple[dict, list]:
     available = set(study.prepared.sensitive.columns)
     attributes = study.resolved.attributes
-    attrs, skipped = {}, []
+    attrs: dict[str, tuple[str, ...]] = {}
+    skipped: list[str] = []
     for a in attributes.fairness:
         if a in available:
             attrs[a] = (a,)
@@ -491,6 +495,8 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
 
     # Families with a procedure of their own (no variants against the baseline).
     for family in study.procedures:
+        if family.procedure is None:  # never: study.procedures holds families with one
+            continue
         t = time.perf_counter()
         sections[family.name] = family.procedure(study, attrs)
         timing[family.name] = time.perf_counter() - t
@@ -519,12 +525,15 @@ def plain_cv_auc(prepared: PreparedData, cfg: ExperimentConfig, baseline: Varian
 
     from nsf.pipeline import fit_variant
 
+    crossfit = prepared.crossfit
+    if crossfit is None:
+        raise RuntimeError("plain cross-validation of data prepared without cross-fitting")
     rows = prepared.rows
     labels = rows["nsf_appstore"].to_numpy(dtype=np.int8)
-    fold = prepared.crossfit.assign(labels, rows["user_id"].to_numpy(), seed)
+    fold = crossfit.assign(labels, rows["user_id"].to_numpy(), seed)
     model_cfg = cfg.model.model_copy(update={"calibration": "none"})
     scores = np.full(labels.size, np.nan)
-    for k in range(prepared.crossfit.folds):
+    for k in range(crossfit.folds):
         view = prepared.fold_view(fold, k)
         split = view.rows["split"].to_numpy().copy()
         split[split == "validation"] = "train"
@@ -598,9 +607,9 @@ def _minimal_set(study: _Study, compared: dict, contested: list[str], attrs: dic
         ahead = []
         if s.minimal_set.strategy == "ranked" and len(removal_sets) == 1 and order and \
                 removal_sets[0][-1] in order:
-            k = order.index(removal_sets[0][-1])
-            if k + 1 < len(order):
-                ahead = [without(baseline, (*removal_sets[0], order[k + 1]), study.prepared)]
+            i = order.index(removal_sets[0][-1])
+            if i + 1 < len(order):
+                ahead = [without(baseline, (*removal_sets[0], order[i + 1]), study.prepared)]
         study.ensure_fits([a for k, a in arms.items() if k not in cache], stage="minimal set",
                           ahead=ahead)
         todo = [(k, a) for k, a in arms.items() if k not in cache]

@@ -232,7 +232,7 @@ def family_verdicts(comparisons: Sequence[tuple[dict, str]], metric: str, *,
             continue
         if method == "max_statistic":
             c["verdict"] = verdict_for(lower, upper, margin, metric=metric, subject=subject)
-        elif method == "holm":
+        elif method == "holm" and holm is not None:  # None only without a margin (above)
             c["verdict"] = holm[k]
         refresh_power(c, level=family.level, subject=subject, target=target,
                       half_width=(upper - lower) / 2.0)

@@ -130,6 +130,7 @@ def resolve_attributes(cfg: ExperimentConfig, prepared) -> StudyAttributes:
     try:
         fairness = names if s.fairness_attributes is None else s.fairness_attributes
         description.check_sensitive(fairness, "study.fairness_attributes")
+        intersections: tuple[tuple[str, ...], ...]
         if s.intersections is None:
             intersections = (tuple(names[:2]),) if len(names) >= 2 else ()
         else:
@@ -300,9 +301,9 @@ def resolve_study(cfg: ExperimentConfig, prepared) -> ResolvedStudy:
         raise NsfError(f"study.variants: names {dup} clash with the default variants; rename "
                        "them or leave the family out of study.families")
     known = {BASELINE, *names}
-    for v in out:
-        if v.reference not in known:
-            raise NsfError(f"study variant {v.name!r}: reference {v.reference!r} is not a "
+    for arm in out:
+        if arm.reference not in known:
+            raise NsfError(f"study variant {arm.name!r}: reference {arm.reference!r} is not a "
                            f"variant (known: {', '.join(sorted(known))})")
     return ResolvedStudy(baseline, out, skipped, attributes, contested, covered)
 

@@ -346,6 +346,8 @@ def log_study_result(result, tables: dict, *, dataset_digest: str) -> dict[str, 
     metrics.update({f"seconds_{k}": float(v) for k, v in result.timing.model_dump().items()})
     mlflow.log_metrics(defined(metrics))
     run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("logging a study result needs an active MLflow run")
     variant_runs = log_variant_runs(result, run.info.run_id, run.info.experiment_id,
                                     dataset_digest=dataset_digest)
     from nsf.tracking.ui import write_runs_view

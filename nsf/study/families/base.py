@@ -4,12 +4,25 @@ metrics, its ledger factor and its config."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from nsf.features import FeatureSelection
+from nsf.study._section import FamilySection
 from nsf.views import ComparisonView, FamilyView
+
+if TYPE_CHECKING:
+    from nsf.config import ExperimentConfig
+    from nsf.config._study import LedgerConfig
+    from nsf.data import DatasetDescription
+    from nsf.pipeline import PreparedData
+    from nsf.study._fit import FitOutcome
+    from nsf.study._pool import TaskPool
+    from nsf.study._result import StudyResult
+    from nsf.study._run import FitStore
+    from nsf.study._variants import Variant
 
 #: The arm every default verdict compares with unless a family says otherwise.
 BASELINE = "baseline"
@@ -46,15 +59,18 @@ class FamilyContext:
     sensitive : sensitive columns the 'sensitive' variant may add (resolved names).
     """
 
-    cfg: object
-    prepared: object
+    cfg: ExperimentConfig
+    prepared: PreparedData
     base: FeatureSelection
     covered: tuple[str, ...]
     contested: tuple[str, ...]
     sensitive: tuple[str, ...] = ()
 
     @property
-    def description(self):
+    def description(self) -> DatasetDescription:
+        """The dataset description (both doors into the study set it)."""
+        if self.prepared.description is None:
+            raise RuntimeError("the prepared data carry no dataset description")
         return self.prepared.description
 
     @property
@@ -84,20 +100,20 @@ class StudyRun(Protocol):
     progress : ``progress(stage, done, total)``.
     """
 
-    cfg: Any
-    prepared: Any
-    pool: Any
-    store: Any
+    cfg: ExperimentConfig
+    prepared: PreparedData
+    pool: TaskPool
+    store: FitStore | None
     seeds: list[int]
-    baseline: Any
-    variants: list[Any]
-    outcomes: dict
-    arms: dict
+    baseline: Variant
+    variants: list[Variant]
+    outcomes: dict[str, FitOutcome]
+    arms: dict[str, dict]
     progress: Callable[[str, int, int], None]
 
-    def keys(self, v) -> list[str]: ...
+    def keys(self, v: Variant) -> list[str]: ...
 
-    def arm_id(self, v) -> str: ...
+    def arm_id(self, v: Variant) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -124,9 +140,10 @@ class Family:
         attribute -> its columns.
     metrics : ``metrics(section) -> {name: float}``: the parent run's MLflow metrics from
         its section.
-    arm_metrics : ``arm_metrics(section, arm_name) -> {name: float}``: metrics its section
-        adds to an arm's MLflow run (the baseline's and each variant's).
-    ledger : its factor of the data ledger (``ledger(result, facts) -> dict``, read by
+    arm_metrics : ``arm_metrics(section, arm_name) -> {name: float | None}``: metrics its
+        section adds to an arm's MLflow run (the baseline's and each variant's; None values
+        are not logged).
+    ledger : its factor of the data ledger (``ledger(result, facts, pool) -> dict``, read by
         :mod:`nsf.study._ledger` under :attr:`ledger_role`), or None.
     ledger_role : what its factor counts in the ledger ('subjects', 'history', 'retraining',
         'population').
@@ -149,29 +166,26 @@ class Family:
     applies: Callable[[FamilyContext], str | None]
     variants: Callable[[FamilyContext], list[Proposal]]
     requires: tuple[str, ...] = field(default=())
-    section: type | None = None
-    curve: Callable[[StudyRun, dict], Any] | None = None
-    procedure: Callable[[StudyRun, dict], Any] | None = None
+    section: type[FamilySection] | None = None
+    curve: Callable[[StudyRun, dict], FamilySection | dict | None] | None = None
+    procedure: Callable[[StudyRun, dict], FamilySection | None] | None = None
     metrics: Callable[[Any], dict[str, float]] | None = None
-    arm_metrics: Callable[[Any, str], dict[str, float]] | None = None
-    ledger: Callable[[Any, Any], dict] | None = None
+    arm_metrics: Callable[[Any, str], Mapping[str, float | None]] | None = None
+    ledger: Callable[[StudyResult, LedgerConfig, float], dict] | None = None
     ledger_role: str | None = None
     config: tuple[str, ...] = ()
     needs_validation: bool = False
-    threshold: Callable[[Any], tuple[int, str] | None] | None = None
+    threshold: Callable[[ExperimentConfig], tuple[int, str] | None] | None = None
     view: FamilyView | None = None
     comparisons: ComparisonView | None = None
 
 
 def with_changes(base: FeatureSelection, **changes) -> FeatureSelection:
     """``base`` with some fields changed (dropped groups are never also coarsened)."""
-    values = {"drop_groups": base.drop_groups, "coarsen_groups": base.coarsen_groups,
-              "retention_days": base.retention_days, "sensitive": base.sensitive,
-              "keep_groups": base.keep_groups}
-    values.update(changes)
-    drop = tuple(dict.fromkeys(values["drop_groups"]))
-    coarsen = tuple(g for g in dict.fromkeys(values["coarsen_groups"]) if g not in drop)
+    changed = dataclasses.replace(base, **changes)
+    drop = tuple(dict.fromkeys(changed.drop_groups))
+    coarsen = tuple(g for g in dict.fromkeys(changed.coarsen_groups) if g not in drop)
     return FeatureSelection(drop_groups=drop, coarsen_groups=coarsen,
-                            retention_days=values["retention_days"],
-                            sensitive=tuple(dict.fromkeys(values["sensitive"])),
-                            keep_groups=values["keep_groups"])
+                            retention_days=changed.retention_days,
+                            sensitive=tuple(dict.fromkeys(changed.sensitive)),
+                            keep_groups=changed.keep_groups)

@@ -28,7 +28,7 @@ from nsf.decisions import evaluate_decisions as _evaluate
 from nsf.streams import stream
 from nsf.study._fairness import attribute_groups
 from nsf.study._section import FamilySection
-from nsf.study.families.base import BASELINE, Family, FamilyContext, Proposal
+from nsf.study.families.base import BASELINE, Family, FamilyContext, Proposal, StudyRun
 from nsf.views import FamilyView, decided_by_cell, verdict_cell
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
@@ -91,6 +91,8 @@ def decisions_section(cfg, prepared, arms: dict[str, ArmPredictions], *, baselin
 
     t0 = time.perf_counter()
     horizon = cost_horizon_days(cfg, prepared)
+    if horizon is None:  # applies() leaves the family out of such a study
+        raise ValueError("the dataset does not say how many days each row's costs cover")
     vi, ti = prepared.validation_index, prepared.test_index
     p_true = prepared.rows["p_true"].to_numpy(dtype=np.float64)
     s = cfg.study
@@ -106,14 +108,19 @@ def decisions_section(cfg, prepared, arms: dict[str, ArmPredictions], *, baselin
                             seconds=time.perf_counter() - t0)
 
 
-def run_decisions(run, attributes: dict) -> DecisionsSection:
+def run_decisions(run: StudyRun, attributes: dict) -> DecisionsSection:
     """The family's procedure in the study: every arm's predictions through the policy (no new
     fits); the money metrics added to each arm's own fit runs."""
     cfg, prepared = run.cfg, run.prepared
     arms, runs = {}, {}
     for v in [run.baseline, *run.variants]:
         outs = [run.outcomes[k] for k in run.keys(v)]
-        arms[v.name] = ArmPredictions([o.p_validation for o in outs], [o.p_test for o in outs])
+        validation = []
+        for o in outs:
+            if o.p_validation is None:  # never: the study keeps no fit without them here
+                raise RuntimeError(f"fit {o.key} has no validation predictions")
+            validation.append(o.p_validation)
+        arms[v.name] = ArmPredictions(validation, [o.p_test for o in outs])
         # A fit shared with an earlier arm keeps that arm's metrics.
         runs[v.name] = [o.run_id if o.variant == v.name else None for o in outs]
     test = prepared.sensitive.iloc[prepared.test_index]

@@ -21,6 +21,7 @@ ledger reads for the frequency of new data after the build.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,9 +30,10 @@ from matplotlib.figure import Figure
 from pydantic import Field
 
 from nsf.errors import NsfError
+from nsf.features import FeatureSelection
 from nsf.streams import stream
 from nsf.study._section import FamilySection, ResultModel
-from nsf.study.families.base import Family, FamilyContext, Proposal
+from nsf.study.families.base import Family, FamilyContext, Proposal, StudyRun
 from nsf.views import MARKERS, FamilyView, fmt, interval, note, num, para, png, table
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
@@ -120,10 +122,11 @@ def plan(ctx: FamilyContext) -> FreshnessPlan | str:
                            f"train_dates = {n} observation dates with known outcomes before "
                            f"it (outcomes are known {horizon} days after their date)")
     else:
-        build = next((d for d in dates if _known(dates, d, horizon, n)), None)
-        if build is None:
+        first = next((d for d in dates if _known(dates, d, horizon, n)), None)
+        if first is None:
             return (f"{len(dates)} observation dates: none has train_dates = {n} dates with "
                     f"known outcomes ({horizon} days later) before it")
+        build = first
     evaluation = tuple(d for d in dates if d >= build)
     if len(evaluation) < 2:
         return (f"no observation date after the build date {build.date()}: nothing to score "
@@ -184,7 +187,7 @@ class FreshFit:
     window: tuple[pd.Timestamp, ...]
     seed: int
     score_dates: tuple[pd.Timestamp, ...]
-    selection: object = field(repr=False)
+    selection: FeatureSelection = field(repr=False)
     population: str = "apple"
     label: str = "nsf_appstore"
 
@@ -331,7 +334,7 @@ def _comparison(d: dict) -> FreshnessComparison:
                                upper=d["simultaneous_upper"], verdict=d["verdict"])
 
 
-def _overall(verdicts: list[str]) -> str:
+def _overall(verdicts: Sequence[str | None]) -> str:
     if any(v == NEEDED for v in verdicts):
         return NEEDED
     if verdicts and all(v == NOT_SHOWN_NEEDED for v in verdicts):
@@ -516,7 +519,7 @@ def freshness_answer(section: dict) -> str:
     return lead.format(build) + f" ({metric}; " + "; ".join(parts) + ")" + tail + "."
 
 
-def run_freshness(run, attributes: dict) -> FreshnessSection:
+def run_freshness(run: StudyRun, attributes: dict) -> FreshnessSection:
     """The family's procedure in the study: its own fits and date-by-date comparisons."""
     cfg, base = run.cfg, run.baseline
     ctx = FamilyContext(cfg=cfg, prepared=run.prepared, base=base.selection, covered=(),

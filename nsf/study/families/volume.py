@@ -27,7 +27,7 @@ from nsf.errors import NsfError
 from nsf.metrics import percentile_interval
 from nsf.streams import replicate_seeds, stream
 from nsf.study._section import FamilySection, Num, ResultModel
-from nsf.study.families.base import BASELINE, Family, FamilyContext, Proposal
+from nsf.study.families.base import BASELINE, Family, FamilyContext, Proposal, StudyRun
 from nsf.views import MARKERS, FamilyView, fmt, interval, note, num, para, png, table
 from nsf.vocabulary import NOT_SHOWN_NEEDED
 
@@ -67,8 +67,9 @@ def plan(ctx: FamilyContext) -> VolumePlan:
     users = prepared.rows["user_id"].to_numpy()[train]
     n_all = int(np.unique(users).size)
     label = prepared.rows[prepared.target.label].to_numpy()
-    configured = ctx.cfg.study.volume_sizes is not None
-    wanted = ctx.cfg.study.volume_sizes if configured else DEFAULT_SIZES
+    sizes_set = ctx.cfg.study.volume_sizes
+    configured = sizes_set is not None
+    wanted = sizes_set if sizes_set is not None else DEFAULT_SIZES
     notes = []
     too_big = [n for n in wanted if n >= n_all]
     if too_big and configured:
@@ -240,7 +241,7 @@ def learning_curve(points: list[dict], *, metric: str, higher_is_better: bool, m
             "monotone_within_intervals": bool(monotone), "power_law": law}
 
 
-def curve_from_study(study, compared: dict) -> dict | None:
+def curve_from_study(study: StudyRun, compared: dict) -> dict | None:
     """:func:`learning_curve` of a finished study's volume variants (None without them).
 
     Each point's interval is the percentile interval of the arm's bootstrap replicates (the
@@ -267,11 +268,16 @@ def curve_from_study(study, compared: dict) -> dict | None:
 
     p = plan(FamilyContext(cfg=cfg, prepared=study.prepared, base=study.baseline.selection,
                            covered=(), contested=()))
+    sizes = {}
+    for v in arms:
+        if v.train_subjects is None:  # never: the family's variants are training sizes
+            raise RuntimeError(f"volume variant {v.name!r} has no training size")
+        sizes[v.name] = v.train_subjects
     points = []
-    for v in sorted(arms, key=lambda a: a.train_subjects):
+    for v in sorted(arms, key=lambda a: sizes[a.name]):
         d = compared[f"{v.name}@{BASELINE}"]["metrics"][metric]
-        points.append(point(v, v.train_subjects, {k: d[k] for k in
-                                                  ("estimate", "lower", "upper", "verdict")}))
+        points.append(point(v, sizes[v.name], {k: d[k] for k in
+                                               ("estimate", "lower", "upper", "verdict")}))
     points.append(point(study.baseline, p.n_all, None))
     curve = learning_curve(points, metric=metric, higher_is_better=HIGHER_IS_BETTER[metric],
                            margin=s.margins[metric], plan_=p,
