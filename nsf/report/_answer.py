@@ -20,6 +20,7 @@ import math
 import statistics
 
 from nsf.report._rules import category_recommendations
+from nsf.report._schema import FairnessAtDecision
 from nsf.report._words import GLOSSARY, group_words, number_with_interval, variant_words
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
@@ -161,22 +162,22 @@ def _minimal_answer(model: dict) -> str | None:
     return text + "."
 
 
-def _fairness_answer(gaps: dict) -> str | None:
+def _fairness_answer(gaps: dict[str, FairnessAtDecision]) -> str | None:
     parts = []
-    dec = gaps.get("decision")
-    if dec:
+    if "decision" in gaps:
+        dec = gaps["decision"]
         parts.append(
-            f"At the policy's decision threshold (score {_thr(dec)}), the largest gap is by "
-            f"{dec['attribute']}: {_pct(dec['high_rate'])} of {dec['high_group']} against "
-            f"{_pct(dec['low_rate'])} of {dec['low_group']} are "
+            f"At the policy's decision threshold (score {_thr(dec.thresholds)}), the largest "
+            f"gap is by {dec.attribute}: {_pct(dec.high_rate)} of {dec.high_group} against "
+            f"{_pct(dec.low_rate)} of {dec.low_group} are "
             f"{_DECISION_METRICS['refused_safe_rate']}.")
-    band = gaps.get("score_band")
-    if band:
+    if "score_band" in gaps:
+        band = gaps["score_band"]
         parts.append(
-            f"At the configured score threshold {band['threshold']} (a score band, not the "
+            f"At the configured score threshold {band.threshold} (a score band, not the "
             f"policy's decision), the largest equalized-odds difference is by "
-            f"{band['attribute']}: "
-            f"{number_with_interval(band['estimate'], band['lower'], band['upper'])}.")
+            f"{band.attribute}: "
+            f"{number_with_interval(band.estimate, band.lower, band.upper)}.")
     return " ".join(parts) or None
 
 
@@ -194,7 +195,8 @@ def reconcile(model: dict) -> dict:
         elif a["key"] == "minimal_set":
             a["answer"] = _minimal_answer(model) or a["answer"]
         elif a["key"] == "fairness":
-            fair = _fairness_answer(gaps)
+            fair = _fairness_answer({k: FairnessAtDecision.model_validate(v)
+                                     for k, v in gaps.items()})
             if fair:
                 rest = a["answer"]
                 cut = rest.find("Proxies (")
@@ -215,8 +217,8 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
-def _thr(d: dict) -> str:
-    ts = sorted(set(d.get("thresholds") or []))
+def _thr(thresholds: list[float]) -> str:
+    ts = sorted(set(thresholds))
     if not ts:
         return "n/a"
     return str(ts[0]) if len(ts) == 1 else f"{ts[0]} to {ts[-1]}, one per training seed"
@@ -507,7 +509,8 @@ def _identifiers(model: dict) -> tuple[str, list]:
 
 
 def _groups_answer(model: dict) -> tuple[str, list]:
-    text = _fairness_answer(model.get("largest_gaps") or {})
+    text = _fairness_answer({k: FairnessAtDecision.model_validate(v)
+                             for k, v in (model.get("largest_gaps") or {}).items()})
     return (text or "Not measured (no fairness tables)."), [link("s-fairness", "fairness"),
                                                             link("s-family-decisions",
                                                                  "decisions by group")]
@@ -678,7 +681,8 @@ def _groups(model: dict) -> list[dict]:
     dec = gaps.get("decision")
     if dec:
         blocks.append({"type": "p", "text": (
-            f"At the decision the policy takes (score threshold {_thr(dec)}): "
+            "At the decision the policy takes (score threshold "
+            f"{_thr(dec.get('thresholds') or [])}): "
             f"{_pct(dec['high_rate'])} of {dec['attribute']} {dec['high_group']} are "
             f"{_DECISION_METRICS['refused_safe_rate']}, against {_pct(dec['low_rate'])} of "
             f"{dec['low_group']}: the largest gap between two groups of one attribute "
