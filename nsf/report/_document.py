@@ -567,11 +567,7 @@ def build_document(model: ReportModel | dict, figures: dict[str, bytes]) -> list
     """Sections ``{id, title, blocks}`` of the technical appendix, in order: the core
     sections, the families' own sections, then the reproducibility record and the glossary.
     Variants are named in words."""
-    from nsf.report._answer import reconcile
-
-    if isinstance(model, dict) and "recommendations" not in model:
-        model = reconcile(model)
-    m = as_model(model)
+    m = _reconciled(model)
     sections = []
     for sid, title in SECTIONS:
         if sid in _CLOSING:
@@ -591,19 +587,22 @@ def build_document(model: ReportModel | dict, figures: dict[str, bytes]) -> list
     return out
 
 
+def _reconciled(model: ReportModel | dict) -> ReportModel:
+    """The typed model, with what several sections name derived once."""
+    from nsf.report._answer import reconcile
+
+    m = as_model(model)
+    return m if "recommendations" in m.model_fields_set else reconcile(m)
+
+
 def build_documents(model: ReportModel | dict,
                     figures: dict[str, bytes]) -> dict[str, list[dict]]:
     """``{"report": sections, "appendix": sections}``: the two documents of one study."""
-    from nsf.report._answer import build_report, reconcile
+    from nsf.report._answer import build_report
 
-    if isinstance(model, dict) and "recommendations" not in model:
-        model = reconcile(model)
-    m = as_model(model)
-    # The short report still reads the model's JSON form.
-    data = model if isinstance(model, dict) else m.model_dump(mode="json", by_alias=True,
-                                                              exclude_unset=True)
+    m = _reconciled(model)
     return {"report": [dict(s, blocks=plain_blocks(s["blocks"], m))
-                       for s in build_report(data, figures)],
+                       for s in build_report(m, figures)],
             "appendix": build_document(m, figures)}
 
 

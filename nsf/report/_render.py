@@ -140,6 +140,8 @@ def render_markdown(model: ReportModel | dict, document: list[dict],
     return "\n".join(out).rstrip() + "\n"
 
 
-def render_json(model: dict) -> str:
-    """report.json: the model as strict JSON (no NaN)."""
-    return json.dumps(model, indent=2, allow_nan=False, sort_keys=False) + "\n"
+def render_json(model: ReportModel | dict) -> str:
+    """report.json: the model as strict JSON (no NaN); the parts it was built with, none
+    added by defaults."""
+    data = as_model(model).model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return json.dumps(data, indent=2, allow_nan=False, sort_keys=False) + "\n"

@@ -425,6 +425,21 @@ class QuasiIdentifiers(_Open):
     coarsening: list[CoarseningRule] = []
 
 
+class AuditMeasures(_Open):
+    """The audit's measures the report names (a run's metrics; others kept as they are)."""
+
+    phone_recovered_fraction: Num = None
+    phone_recovered_in_space_fraction: Num = None
+    phone_space_size: Num = None
+    full_space_seconds_est: Num = None
+    hashes_per_s: Num = None
+    link_fraction: Num = None
+    hmac_phone_recovered_fraction: Num = None
+    hmac_link_fraction: Num = None
+    unique_fraction: Num = None
+    unique_fraction_coarse: Num = None
+
+
 class Deidentification(_Strict):
     available: bool
     run_id: str | None
@@ -435,6 +450,10 @@ class Deidentification(_Strict):
     quasi: QuasiIdentifiers | None = None
     counterfactual: dict[str, Any] | None = None
     dataset: str | None = None
+
+    def measures(self) -> AuditMeasures:
+        """The audit run's metrics, by name (None where the run did not log one)."""
+        return AuditMeasures.model_validate(self.metrics)
 
 
 class ReproRunIds(_Strict):

@@ -159,7 +159,6 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
     from nsf.report._figures import render_figures
     from nsf.report._model import build_report_model
     from nsf.report._render import DOCUMENTS, render_html, render_json, render_markdown
-    from nsf.report._schema import ReportModel
     from nsf.tracking.report import load_audit, load_study, log_report
 
     record = load_study(cfg.tracking, parent_run_id)
@@ -177,12 +176,11 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
               "missing": record.missing, "config_yaml": config_yaml}
     environment = {"generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
                    "packages": package_versions()}
-    model = reconcile(build_report_model(study, audit, summary, source=source,
-                                         environment=environment,
-                                         dataset_summary_note=summary_note))
-    validate_report(model)
-    typed = ReportModel.model_validate(model)
-    figures = render_figures(typed)
+    raw = build_report_model(study, audit, summary, source=source, environment=environment,
+                             dataset_summary_note=summary_note)
+    validate_report(raw)
+    model = reconcile(raw)
+    figures = render_figures(model)
     documents = build_documents(model, figures)
 
     if folder is None:
@@ -203,9 +201,9 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
         _atomic_write(folder / "report.json", render_json(model))
         for kind, document in documents.items():
             _atomic_write(folder / DOCUMENTS[kind]["md"],
-                          render_markdown(typed, document, kind=kind))
+                          render_markdown(model, document, kind=kind))
             _atomic_write(folder / DOCUMENTS[kind]["html"],
-                          render_html(typed, document, figures, kind=kind))
+                          render_html(model, document, figures, kind=kind))
     except OSError as exc:
         raise NsfError(f"report folder {folder}: cannot write ({exc.strerror or exc})") from None
     if log_to_mlflow:
