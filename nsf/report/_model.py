@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from nsf.report._answers import (  # noqa: F401  (SIMULATED_WORDS: re-exported)
     SIMULATED_WORDS,
     _answer_attributes,
@@ -137,6 +139,63 @@ def _inventory_variant(study: StudyResult, reads: str, group: str) -> VariantRes
             if v is not None:
                 return v
     return None
+
+
+# --- what the report is built from ------------------------------------------------------------
+
+class _Input(BaseModel):
+    """A part handed to :func:`build_report_model`, read by name (other keys are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Provenance(_Input):
+    """Where the study's numbers come from (the tracking store and the parent run)."""
+
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    experiment_id: str | None = None
+    parent_run_id: str | None = None
+    status: str | None = None
+    tags: dict[str, str] = {}
+    metrics: dict[str, Any] = {}
+    missing: list[str] = []
+    config_yaml: str | None = None
+
+
+class Environment(_Input):
+    generated_at: str | None = None
+    packages: dict[str, str] = {}
+
+
+class AuditFile(_Input):
+    """The parts of ``audit.json`` the report shows."""
+
+    reversal: dict[str, Any] | None = None
+    linkage: dict[str, Any] | None = None
+    quasi: dict[str, Any] | None = None
+    counterfactual: dict[str, Any] | None = None
+    dataset: str | None = None
+
+
+class AuditRun(_Input):
+    run_id: str | None = None
+    metrics: dict[str, Any] = {}
+    audit: dict[str, Any] | None = None
+
+
+class CalibrationTarget(_Input):
+    meaning: str | None = None
+    target: Any = None
+    simulated: Any = None
+    relative_error: Any = None
+
+
+class DatasetSummary(_Input):
+    """The parts of the dataset's ``summary.json`` the report shows."""
+
+    calibration: dict[str, CalibrationTarget] | None = None
+    oracle: dict[str, Any] | None = None
 
 
 # --- sections -------------------------------------------------------------------------------
@@ -423,12 +482,13 @@ def _calibration(dataset_summary: dict | None, note: str | None) -> dict:
     if not dataset_summary:
         return {"available": False, "note": note or "the dataset summary (summary.json) is "
                 "not available", "rows": [], "oracle": None}
+    summary = DatasetSummary.model_validate(dataset_summary)
     rows = []
-    for name, c in sorted((dataset_summary.get("calibration") or {}).items()):
-        rows.append({"name": name, "meaning": c.get("meaning"), "target": _num(c.get("target")),
-                     "simulated": _num(c.get("simulated")),
-                     "relative_error": _num(c.get("relative_error"))})
-    oracle = dataset_summary.get("oracle")
+    for name, c in sorted((summary.calibration or {}).items()):
+        rows.append({"name": name, "meaning": c.meaning, "target": _num(c.target),
+                     "simulated": _num(c.simulated),
+                     "relative_error": _num(c.relative_error)})
+    oracle = summary.oracle
     return {"available": True, "note": note, "rows": rows,
             "oracle": None if not oracle else {k: _num(v) for k, v in oracle.items()}}
 
@@ -502,7 +562,8 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     dict
         Valid against :class:`nsf.report.ReportModel` (``nsf/schemas/report.schema.json``).
     """
-    missing = list(source.get("missing") or [])
+    prov, env = Provenance.model_validate(source), Environment.model_validate(environment)
+    missing = list(prov.missing)
     if study is None:
         missing.append("study result: the parent run has no study.json, so no section has "
                        "numbers")
@@ -546,15 +607,16 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
 
     audit_section: dict[str, Any]
     if audit:
-        a = audit.get("audit") or {}
-        audit_section = {"available": True, "run_id": audit.get("run_id"),
-                         "metrics": {k: _num(v) for k, v in (audit.get("metrics") or {}).items()},
-                         "reversal": a.get("reversal"), "linkage": a.get("linkage"),
-                         "quasi": a.get("quasi"), "counterfactual": a.get("counterfactual"),
-                         "dataset": a.get("dataset"),
+        run = AuditRun.model_validate(audit)
+        a = AuditFile.model_validate(run.audit or {})
+        audit_section = {"available": True, "run_id": run.run_id,
+                         "metrics": {k: _num(v) for k, v in run.metrics.items()},
+                         "reversal": a.reversal, "linkage": a.linkage,
+                         "quasi": a.quasi, "counterfactual": a.counterfactual,
+                         "dataset": a.dataset,
                          "how_to_run": "nsf audit CONFIG"}
-        if not a:
-            missing.append(f"audit.json of audit run {audit.get('run_id')}: unreadable; the "
+        if not run.audit:
+            missing.append(f"audit.json of audit run {run.run_id}: unreadable; the "
                            "section shows the run's metrics only")
     else:
         audit_section = {"available": False, "run_id": None, "metrics": {},
@@ -618,20 +680,20 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                    f"{'category-group' if inventory['unit'] == 'category' else 'attribute-group'}"
                    " rows).")})
 
-    parent = source.get("parent_run_id")
+    parent = prov.parent_run_id
     base = study.baseline if study is not None else None
     dataset = study.dataset if study is not None else None
-    commit = (source.get("tags") or {}).get("nsf.git_commit")
+    commit = prov.tags.get("nsf.git_commit")
     return {
         "schema": REPORT_SCHEMA,
         "title": "Data-minimisation report: "
-                 f"{study.name if study is not None else source.get('experiment')}",
-        "generated_at": environment.get("generated_at"),
-        "source": {"tracking_uri": source.get("tracking_uri"),
-                   "experiment": source.get("experiment"),
-                   "experiment_id": source.get("experiment_id"),
-                   "parent_run_id": parent, "status": source.get("status"),
-                   "audit_run_id": audit_section.get("run_id"),
+                 f"{study.name if study is not None else prov.experiment}",
+        "generated_at": env.generated_at,
+        "source": {"tracking_uri": prov.tracking_uri,
+                   "experiment": prov.experiment,
+                   "experiment_id": prov.experiment_id,
+                   "parent_run_id": parent, "status": prov.status,
+                   "audit_run_id": audit_section["run_id"],
                    "study_schema": SCHEMA if study is not None else None},
         "missing": missing,
         "settings": settings,
@@ -659,20 +721,20 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                    "limitations": _limitations(study, settings)},
         "deidentification": audit_section,
         "reproducibility": {
-            "config_yaml": source.get("config_yaml"),
+            "config_yaml": prov.config_yaml,
             "seeds": list(study.seeds) if study is not None else [],
             "experiment_seed": study.config.get("seed") if study is not None else None,
             "dataset_digest": dataset.digest if dataset else None,
             "test_digest": dataset.test_digest if dataset else None,
             "dataset_source": dataset.source if dataset else None,
             "git_commit": commit,
-            "packages": dict(environment.get("packages") or {}),
+            "packages": dict(env.packages),
             "run_ids": {"parent": parent,
                         "children": study.run_ids.children if study is not None else {},
-                        "audit": audit_section.get("run_id")},
-            "parent_metrics": {k: _num(v) for k, v in (source.get("metrics") or {}).items()},
+                        "audit": audit_section["run_id"]},
+            "parent_metrics": {k: _num(v) for k, v in prov.metrics.items()},
             "fits": study.fits.model_dump() if study is not None else None,
             "timing": study.timing.model_dump() if study is not None else None,
-            "commands": _commands(parent, source.get("tracking_uri"), commit),
+            "commands": _commands(parent, prov.tracking_uri, commit),
         },
     }
