@@ -29,6 +29,7 @@ from nsf.report._answers import (  # noqa: F401  (SIMULATED_WORDS: re-exported)
 from nsf.report._families import family_sections, family_summaries
 from nsf.report._method import _limitations, _model_card, _statistics_text
 from nsf.report._rules import RULE_STEPS, RULE_TEXT, recommend
+from nsf.report._schema import Settings
 from nsf.study import BASELINE, SCHEMA, StudyResult, VariantResult
 from nsf.study.families import FAMILIES
 from nsf.vocabulary import NEEDED
@@ -115,7 +116,7 @@ def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[
             continue
         rows = _rows(study, (family.name,), metric, view.reference)
         if view.order_by is not None:
-            rows = sorted(rows, key=lambda r, key=view.order_by: r.get(key) or 0)
+            rows = sorted(rows, key=lambda r, key=view.order_by: r[key] or 0)
         out.setdefault(view.slot, []).extend(rows)
     out["attributes.custom"] = _rows(study, ("custom",), metric)
     return out
@@ -200,47 +201,46 @@ class DatasetSummary(_Input):
 
 # --- sections -------------------------------------------------------------------------------
 
-def _settings(study: StudyResult | None) -> dict:
+def _settings(study: StudyResult | None) -> Settings:
     if study is None:
-        return {"primary_metric": "auc", "margin": None, "margins": {}, "confidence": None,
-                "n_bootstrap": None, "fairness_n_bootstrap": None, "interval_target": None,
-                "multiplicity": None,
-                "threshold": None, "metrics": [], "model": None, "n_seeds": 0,
-                "outcome": None, "population": None, "thresholds": {}, "simulated": True,
-                "words": _words(None), "threshold_source": None, "families": []}
+        return Settings(primary_metric="auc", margin=None, margins={}, confidence=None,
+                        n_bootstrap=None, fairness_n_bootstrap=None, interval_target=None,
+                        multiplicity=None, threshold=None, metrics=[], model=None, n_seeds=0,
+                        outcome=None, population=None, thresholds={}, simulated=True,
+                        words=_words(None), threshold_source=None, families=[])
     s = study.settings
-    return {"primary_metric": s.primary_metric, "margin": s.margins.get(s.primary_metric),
-            "margins": dict(s.margins), "confidence": s.confidence,
-            "n_bootstrap": s.n_bootstrap, "fairness_n_bootstrap": s.fairness_n_bootstrap,
-            "interval_target": s.interval_target, "multiplicity": s.multiplicity,
-            "threshold": s.threshold, "metrics": list(s.metrics), "model": s.model,
-            "n_seeds": len(study.seeds),
-            "outcome": _outcome(study), "population": _population(study),
-            "thresholds": s.model_dump(mode="json"),
-            "simulated": study.dataset.kind == "simulated", "words": _words(study),
-            "families": list(study.families),
-            "threshold_source": s.threshold_source}
+    return Settings(primary_metric=s.primary_metric, margin=s.margins.get(s.primary_metric),
+                    margins=dict(s.margins), confidence=s.confidence,
+                    n_bootstrap=s.n_bootstrap, fairness_n_bootstrap=s.fairness_n_bootstrap,
+                    interval_target=s.interval_target, multiplicity=s.multiplicity,
+                    threshold=s.threshold, metrics=list(s.metrics), model=s.model,
+                    n_seeds=len(study.seeds),
+                    outcome=_outcome(study), population=_population(study),
+                    thresholds=s.model_dump(mode="json"),
+                    simulated=study.dataset.kind == "simulated", words=_words(study),
+                    families=list(study.families),
+                    threshold_source=s.threshold_source)
 
 
 #: Power of the readout of what the comparisons can resolve.
 POWER = 0.8
 
 
-def _power(rows: list[dict], settings: dict) -> dict | None:
+def _power(rows: list[dict], settings: Settings) -> dict | None:
     """What the drop-one comparisons can resolve: the smallest difference detected with
     ``POWER`` at the study's level, (z_{1-alpha/2} + z_power) x SE, from their median standard
     error, beside the margin, with a suggested margin (that difference rounded up to 0.005)."""
     from scipy.stats import norm
 
-    ses = sorted(r["standard_error"] for r in rows if r.get("standard_error"))
-    conf = settings.get("confidence")
+    ses = sorted(r["standard_error"] for r in rows if r["standard_error"])
+    conf = settings.confidence
     if not ses or conf is None:
         return None
     se = ses[len(ses) // 2] if len(ses) % 2 else 0.5 * (ses[len(ses) // 2 - 1]
                                                          + ses[len(ses) // 2])
     factor = float(norm.ppf(1 - (1 - conf) / 2) + norm.ppf(POWER))
     detectable = factor * se
-    margin = settings.get("margin")
+    margin = settings.margin
     return {"comparisons": len(ses), "median_standard_error": se, "power": POWER,
             "factor": factor, "detectable_difference": detectable, "margin": margin,
             "suggested_margin": math.ceil(detectable / 0.005 - 1e-9) * 0.005,
@@ -469,7 +469,7 @@ def _reliance_gaps(rows: list[dict], top_k: int) -> list[str]:
         return []
     shares = sorted((r["shap_share"] or 0.0 for r in rows), reverse=True)
     cut = shares[min(top_k, len(shares)) - 1]
-    return [r["group"] for r in rows if r.get("contested") and (r["shap_share"] or 0) >= cut
+    return [r["group"] for r in rows if r["contested"] and (r["shap_share"] or 0) >= cut
             and (r["shap_share"] or 0) > 0 and r["necessity"]
             and r["necessity"]["verdict"] != NEEDED]
 
@@ -568,8 +568,8 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         missing.append("study result: the parent run has no study.json, so no section has "
                        "numbers")
     settings = _settings(study)
-    metric, margin = settings["primary_metric"], settings["margin"]
-    conf = "n/a" if settings["confidence"] is None else f"{settings['confidence']:.0%}"
+    metric, margin = settings.primary_metric, settings.margin
+    conf = "n/a" if settings.confidence is None else f"{settings.confidence:.0%}"
     skipped = {} if study is None else {f.family: f.reason for f in study.skipped_families}
     if study is not None:
         # A family without variants of its own (decisions) is present through its section.
@@ -593,7 +593,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     coarsen, population = slots["granularity.rows"], slots["population.rows"]
     retention = slots["retention.rows"]
     if study is not None:
-        all_metrics = {v.name: {m: _comparison(v, m, BASELINE) for m in settings["metrics"]}
+        all_metrics = {v.name: {m: _comparison(v, m, BASELINE) for m in settings.metrics}
                        for v in study.variants}
         windows = study.inventory.history_windows
         full_days = max(windows) if windows else None
@@ -648,7 +648,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         {"key": "population", "number": 3,
          "question": QUESTIONS["population"] if simulated else QUESTIONS["population_table"],
          "answer": answer("population.rows", _answer_population(population, metric,
-                                                           settings["population"]))},
+                                                           settings.population))},
         {"key": "retention", "number": 4, "question": QUESTIONS["retention"],
          "answer": answer("retention.rows", _answer_retention(retention, metric, full_days))},
         {"key": "fairness", "number": 5, "question": QUESTIONS["fairness"],
@@ -696,7 +696,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                    "audit_run_id": audit_section["run_id"],
                    "study_schema": SCHEMA if study is not None else None},
         "missing": missing,
-        "settings": settings,
+        "settings": settings.model_dump(mode="json"),
         "skipped_families": [{"family": f, "reason": r} for f, r in skipped.items()],
         "baseline": {"metrics": {} if base is None else
                      {k: v.model_dump() for k, v in base.metrics.items()},
@@ -717,7 +717,8 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "power_readout": _power_readout(study),
         "method": {"assumptions": _assumptions(study),
                    "calibration": calibration,
-                   "statistics": _statistics_text(settings),
+                   "statistics": _statistics_text(
+                       settings, study.settings if study is not None else None),
                    "limitations": _limitations(study, settings)},
         "deidentification": audit_section,
         "reproducibility": {
