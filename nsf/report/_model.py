@@ -29,7 +29,7 @@ from nsf.report._answers import (  # noqa: F401  (SIMULATED_WORDS: re-exported)
 from nsf.report._families import family_sections, family_summaries
 from nsf.report._method import _limitations, _model_card, _statistics_text
 from nsf.report._rules import RULE_STEPS, RULE_TEXT, recommend
-from nsf.report._schema import Settings
+from nsf.report._schema import Comparison, Cost, Settings
 from nsf.study import BASELINE, SCHEMA, StudyResult, VariantResult
 from nsf.study.families import FAMILIES
 from nsf.vocabulary import NEEDED
@@ -58,37 +58,41 @@ QUESTIONS = {
 
 
 def _comparison(variant: VariantResult | None, metric: str,
-                reference: str | None = None) -> dict | None:
+                reference: str | None = None) -> Comparison | None:
     if variant is None:
         return None
     comp = variant.comparison(reference)
     m = comp.metrics.get(metric) if comp is not None else None
     if m is None:
         return None
-    return {
-        "variant": variant.name, "family": variant.family, "reference": comp.reference,
-        "subject": comp.subject, "groups": list(variant.groups),
-        "description": variant.description, "metric": metric,
-        "estimate": m.estimate, "lower": m.lower, "upper": m.upper,
-        "standard_error": m.standard_error, "reference_estimate": m.reference_estimate,
-        "variant_estimate": m.variant_estimate, "margin": m.margin, "verdict": m.verdict,
-        "simultaneous_lower": m.simultaneous_lower, "simultaneous_upper": m.simultaneous_upper,
-        "simultaneous_level": m.simultaneous_level, "family_size": m.family_size,
-        "per_comparison_verdict": m.per_comparison_verdict, "decided_by": m.decided_by,
-        "same_fits_as": variant.same_fits_as, "n_features": variant.n_features,
-        "retention_days": variant.selection.retention_days,
-        "population": variant.population, "label": variant.label,
-        "run_ids": list(variant.run_ids),
-    }
+    return Comparison(
+        variant=variant.name, family=variant.family, reference=comp.reference,
+        subject=comp.subject, groups=list(variant.groups),
+        description=variant.description, metric=metric,
+        estimate=m.estimate, lower=m.lower, upper=m.upper,
+        standard_error=m.standard_error, reference_estimate=m.reference_estimate,
+        variant_estimate=m.variant_estimate, margin=m.margin, verdict=m.verdict,
+        simultaneous_lower=m.simultaneous_lower, simultaneous_upper=m.simultaneous_upper,
+        simultaneous_level=m.simultaneous_level, family_size=m.family_size,
+        per_comparison_verdict=m.per_comparison_verdict, decided_by=m.decided_by,
+        same_fits_as=variant.same_fits_as, n_features=variant.n_features,
+        retention_days=variant.selection.retention_days,
+        population=variant.population, label=variant.label,
+        run_ids=list(variant.run_ids))
+
+
+def _json(rows: list[Comparison]) -> list[dict]:
+    """Comparison rows in report.json's form."""
+    return [r.model_dump() for r in rows]
 
 
 #: What the inventory keeps of a comparison.
-_SHORT = ("variant", "estimate", "lower", "upper", "verdict", "margin", "simultaneous_lower",
-          "simultaneous_upper", "decided_by")
+_SHORT = {"variant", "estimate", "lower", "upper", "verdict", "margin", "simultaneous_lower",
+          "simultaneous_upper", "decided_by"}
 
 
 def _rows(study: StudyResult, families: tuple[str, ...], metric: str,
-          reference: str | None = None) -> list[dict]:
+          reference: str | None = None) -> list[Comparison]:
     out = []
     for v in study.variants_of(*families):
         row = _comparison(v, metric, reference)
@@ -104,10 +108,10 @@ SLOTS = ("attributes.drop_one", "attributes.drop_all", "attributes.keep_one",
          "granularity.rows", "population.rows", "retention.rows")
 
 
-def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[dict]]:
+def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[Comparison]]:
     """Slot -> the comparison rows of the families that show theirs there, in registry
     order (empty without a study)."""
-    out: dict[str, list[dict]] = {slot: [] for slot in SLOTS}
+    out: dict[str, list[Comparison]] = {slot: [] for slot in SLOTS}
     if study is None:
         return out
     for family in FAMILIES.values():
@@ -116,18 +120,18 @@ def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[
             continue
         rows = _rows(study, (family.name,), metric, view.reference)
         if view.order_by is not None:
-            rows = sorted(rows, key=lambda r, key=view.order_by: r[key] or 0)
+            rows = sorted(rows, key=lambda r, key=view.order_by: getattr(r, key) or 0)
         out.setdefault(view.slot, []).extend(rows)
     out["attributes.custom"] = _rows(study, ("custom",), metric)
     return out
 
 
-def _sections_of(slots: dict[str, list[dict]]) -> dict[str, dict[str, list[dict]]]:
+def _sections_of(slots: dict[str, list[Comparison]]) -> dict[str, dict[str, list[dict]]]:
     """``{"attributes": {"drop_one": rows, ...}, "granularity": {"rows": rows}, ...}``."""
     out: dict[str, dict[str, list[dict]]] = {}
     for slot, rows in slots.items():
         section, key = slot.split(".", 1)
-        out.setdefault(section, {})[key] = rows
+        out.setdefault(section, {})[key] = _json(rows)
     return out
 
 
@@ -226,13 +230,13 @@ def _settings(study: StudyResult | None) -> Settings:
 POWER = 0.8
 
 
-def _power(rows: list[dict], settings: Settings) -> dict | None:
+def _power(rows: list[Comparison], settings: Settings) -> dict | None:
     """What the drop-one comparisons can resolve: the smallest difference detected with
     ``POWER`` at the study's level, (z_{1-alpha/2} + z_power) x SE, from their median standard
     error, beside the margin, with a suggested margin (that difference rounded up to 0.005)."""
     from scipy.stats import norm
 
-    ses = sorted(r["standard_error"] for r in rows if r["standard_error"])
+    ses = sorted(r.standard_error for r in rows if r.standard_error)
     conf = settings.confidence
     if not ses or conf is None:
         return None
@@ -337,15 +341,15 @@ def _inventory(study: StudyResult, metric: str) -> dict:
         prox = proxies.get(group)
         used = bool(used_features)
         rec = recommend(used=used, contested=group_contested,
-                        necessity=nec["verdict"] if nec else None,
-                        coarse=crs["verdict"] if crs else None,
+                        necessity=nec.verdict if nec else None,
+                        coarse=crs.verdict if crs else None,
                         proxy_lift=prox["lift"] if prox else None,
                         proxy_target=prox["target"] if prox else None, threshold=threshold)
         return {
             **category, "group": group, "contested": group_contested, "columns": columns,
             "used": used, "features": used_features,
-            "necessity": None if nec is None else {k: nec[k] for k in _SHORT},
-            "coarse": None if crs is None else {k: crs[k] for k in _SHORT},
+            "necessity": None if nec is None else nec.model_dump(include=_SHORT),
+            "coarse": None if crs is None else crs.model_dump(include=_SHORT),
             "reliance": None if rel is None else {
                 "shap_share": rel.shap_share, "shap_share_sd": rel.shap_share_sd,
                 "permutation_auc_drop": rel.permutation_auc_drop,
@@ -667,7 +671,8 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
             "answer": (f"The {minimal['strategy']} search keeps {len(minimal['kept'])} of "
                        f"{len(minimal['kept']) + len(minimal['removed'])} contested groups and "
                        f"removes {', '.join(minimal['removed']) or 'none'}"
-                       + (f"; cost {_diff_text(cost, metric)} ({cost['verdict']})"
+                       + (f"; cost {_diff_text(Cost.model_validate(cost), metric)} "
+                          f"({cost['verdict']})"
                           if cost else "") + ".")})
     summary += family_summaries(families)
     summary.append({
@@ -705,8 +710,10 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "summary": summary,
         "inventory": inventory,
         **_sections_of(slots),
-        "retention": {"rows": retention, "full_history_days": full_days},
-        "variant_metrics": all_metrics,
+        "retention": {"rows": _json(retention), "full_history_days": full_days},
+        "variant_metrics": {name: {m: c.model_dump() if c is not None else None
+                                   for m, c in per.items()}
+                            for name, per in all_metrics.items()},
         "fairness": fair,
         "reliance": {"rows": reliance, "relied_not_needed": _reliance_gaps(reliance, top_k)},
         "minimal_set": minimal,

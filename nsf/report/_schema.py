@@ -434,6 +434,7 @@ class AuditMeasures(_Open):
     full_space_seconds_est: Num = None
     hashes_per_s: Num = None
     link_fraction: Num = None
+    link_precision: Num = None
     hmac_phone_recovered_fraction: Num = None
     hmac_link_fraction: Num = None
     unique_fraction: Num = None
