@@ -64,7 +64,7 @@ def _forest(rows: list, *, metric: str, margin: float | None, title: str,
         lo, hi = r.lower, r.upper
         if _finite(lo, hi):
             ax.plot([lo, hi], [y, y], color="black", linewidth=1.2)
-        marker, face, lab = _MARKERS.get(r.verdict, _MARKERS[None])
+        marker, face, lab = _MARKERS[r.verdict]
         ax.plot([r.estimate], [y], marker=marker, markerfacecolor=face,
                 markeredgecolor="black", linestyle="none", markersize=7,
                 label=None if lab in seen else lab)
@@ -104,7 +104,7 @@ def _retention(rows: list[Comparison], *, metric: str, margin: float | None,
             ax.plot([r.retention_days] * 2, [lo, hi], color="black", linewidth=1.0)
             ax.plot([r.retention_days] * 2, [lo, hi], color="black", marker="_",
                     linestyle="none", markersize=8)
-        marker, face, lab = _MARKERS.get(r.verdict, _MARKERS[None])
+        marker, face, lab = _MARKERS[r.verdict]
         ax.plot([r.retention_days], [r.estimate], marker=marker, markerfacecolor=face,
                 markeredgecolor="black", linestyle="none", markersize=7, zorder=3,
                 label=None if lab in seen else lab)
@@ -251,7 +251,7 @@ def _reliance(rows: list[RelianceRow], margin: float | None) -> bytes | None:
         x, y = r.shap_share, nec.estimate
         if _finite(nec.lower, nec.upper):
             ax.plot([x, x], [nec.lower, nec.upper], color="0.3", linewidth=0.9, zorder=2)
-        marker, face, lab = _MARKERS.get(nec.verdict, _MARKERS[None])
+        marker, face, lab = _MARKERS[nec.verdict]
         ax.plot([x], [y], marker=marker, markerfacecolor=face, markeredgecolor="black",
                 linestyle="none", markersize=7, zorder=3, label=None if lab in seen else lab)
         seen.add(lab)
