@@ -9,11 +9,18 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
 
-from nsf.report import build_report_model, render_figures, render_html, render_markdown
+from nsf.report import (
+    ReportModel,
+    build_report_model,
+    render_figures,
+    render_html,
+    render_markdown,
+)
 from nsf.report._answer import REPORT_SECTIONS, category_words, reconcile
 from nsf.report._document import build_documents
 from nsf.report._rules import category_recommendations
@@ -83,10 +90,10 @@ def test_the_report_answers_every_question_with_a_link_to_its_evidence(hand):
 
 def test_one_recommendation_per_category_and_no_section_disagrees(hand):
     model, _, docs = hand
-    recs = model["recommendations"]
-    keys = [r["key"] for r in recs]
+    recs = model.recommendations
+    keys = [r.key for r in recs]
     assert len(keys) == len(set(keys))  # one per category
-    action = {r["key"]: r["action"] for r in recs}
+    action = {r.key: r.action for r in recs}
     # The appendix's inventory: every row of a category carries that category's one action.
     inv = next(s for s in docs["appendix"] if s["id"] == "inventory")
     table = next(b for b in inv["blocks"] if b["type"] == "table"
@@ -100,43 +107,45 @@ def test_one_recommendation_per_category_and_no_section_disagrees(hand):
     rows = next(b for b in cats["blocks"] if b["type"] == "table")["rows"]
     words = {"drop": "drop", "coarsen": "share coarse", "keep": "keep raw"}
     for r, row in zip(recs, rows, strict=True):
-        assert row[0] == category_words(r) and row[2].startswith(words[r["action"]])
+        assert row[0] == category_words(r) and row[2].startswith(words[r.action])
     # The summary's inventory answer counts the same.
-    answer = next(a["answer"] for a in model["summary"] if a["key"] == "inventory")
+    answer = next(a.answer for a in model.summary if a.key == "inventory")
     assert f"drop {sum(a == 'drop' for a in action.values())}," in answer
     # The minimal set: a used contested category is dropped if and only if the search removed
     # every group of it the model uses.
-    removed = set(model["minimal_set"]["removed"])
+    removed = set(model.minimal_set.removed)
     for r in recs:
-        if r["contested"] and r["action"] != "drop":
-            assert not set(r["needed_groups"]) & removed
-        elif r["contested"] and r["reason"] != "not used by the model":
-            assert set(r["groups"]) & removed
+        if r.contested and r.action != "drop":
+            assert not set(r.needed_groups) & removed
+        elif r.contested and r.reason != "not used by the model":
+            assert set(r.groups) & removed
 
 
 def test_a_category_feeding_two_groups_gets_one_recommendation():
     def row(group, rec, rule, used=True):
-        return {"category": 14, "name": "signup_history", "group": group, "contested": True,
-                "used": used, "recommendation": rec, "rule": rule, "reason": "r",
-                "flags": [], "necessity": {"verdict": "inconclusive"}}
+        return SimpleNamespace(category=14, name="signup_history", group=group, contested=True,
+                               used=used, recommendation=rec, rule=rule, reason="r", flags=[],
+                               necessity=SimpleNamespace(verdict="inconclusive"))
 
-    inv = {"rows": [row("phone", "coarsen", 3), row("signup", "drop", 2)]}
+    def search(kept, removed):
+        return SimpleNamespace(kept=kept, removed=removed)
+
+    inv = [row("phone", "coarsen", 3), row("signup", "drop", 2)]
     # Without a search: every used group is kept (not needed alone is not shown unneeded
     # together), raw unless every group of it may be coarse, provisionally.
     (only,) = category_recommendations(inv, None)
-    assert (only["action"], only["needed_groups"]) == ("keep", ["phone", "signup"])
-    assert only["provisional"]
+    assert (only.action, only.needed_groups) == ("keep", ["phone", "signup"])
+    assert only.provisional
     # With a search that removed both groups together: dropped.
-    ms = {"kept": ["balance"], "removed": ["phone", "signup"]}
-    (only,) = category_recommendations(inv, ms)
-    assert only["action"] == "drop" and only["basis"] == "minimal set"
+    (only,) = category_recommendations(inv, search(["balance"], ["phone", "signup"]))
+    assert only.action == "drop" and only.basis == "minimal set"
     # With a search that keeps the signup group: kept raw (needed with the others gone).
-    (only,) = category_recommendations(inv, {"kept": ["signup"], "removed": ["phone"]})
-    assert (only["action"], only["needed_groups"]) == ("keep", ["signup"])
+    (only,) = category_recommendations(inv, search(["signup"], ["phone"]))
+    assert (only.action, only.needed_groups) == ("keep", ["signup"])
     # A group the search did not study is kept (no evidence that it is not needed).
-    (only,) = category_recommendations(inv, {"kept": ["balance"], "removed": ["signup"]})
-    assert (only["action"], only["needed_groups"]) == ("coarsen", ["phone"])
-    assert "not in the minimal-set search" in only["reason"]
+    (only,) = category_recommendations(inv, search(["balance"], ["signup"]))
+    assert (only.action, only.needed_groups) == ("coarsen", ["phone"])
+    assert "not in the minimal-set search" in only.reason
 
 
 def test_plain_words_not_identifiers(hand):
@@ -181,16 +190,18 @@ def test_smoke_documents_are_consistent_and_link_their_evidence(smoke_study):
         assert (folder / name).is_file(), name
     report = (folder / "report.md").read_text(encoding="utf-8")
     # Page one names the needed categories, and the ledger counts the same ones.
-    kept = [r for r in model["recommendations"] if r["action"] != "drop"]
+    model = ReportModel.model_validate(model)
+    kept = [r for r in model.recommendations if r.action != "drop"]
     first = report.split("## 2.", 1)[0]
     for r in kept:
         assert category_words(r) in first
-    ledger = (model["family_sections"].get("ledger") or {}).get("content")
+    ledger = model.family_sections["ledger"].content if "ledger" in model.family_sections \
+        else None
     if ledger:
         row = next(r for r in ledger["rows"] if r["item"] == "categories per record")
         named = re.search(r"categories ([\d, ]+) plus", row["source"])
         if named:
             assert {int(x) for x in named.group(1).split(", ")} == {
-                r["category"] for r in kept}
+                r.category for r in kept}
     prose = re.sub(r"```.*?```", "", report, flags=re.S)
     assert not IDENTIFIER.findall(prose)

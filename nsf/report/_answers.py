@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from nsf.report._schema import AuditMeasures, Comparison, Cost
 from nsf.study import StudyResult
 from nsf.vocabulary import NEEDED, NOT_SHOWN_NEEDED
 
@@ -30,13 +31,12 @@ def _interval(lo: float | None, hi: float | None, signed: bool = True) -> str:
     return f"[{_f3(lo, signed)}, {_f3(hi, signed)}]"
 
 
-def _verdict_words(row: dict) -> str:
-    return row.get("verdict") or "no verdict"
+def _verdict_words(row: Comparison) -> str:
+    return row.verdict or "no verdict"
 
 
-def _diff_text(row: dict, metric: str) -> str:
-    return (f"{_f3(row['estimate'], True)} {metric.upper()} "
-            f"{_interval(row['lower'], row['upper'])}")
+def _diff_text(row: Comparison | Cost, metric: str) -> str:
+    return f"{_f3(row.estimate, True)} {metric.upper()} {_interval(row.lower, row.upper)}"
 
 
 # --- words ------------------------------------------------------------------------------------
@@ -58,22 +58,22 @@ def _words(study: StudyResult | None) -> dict[str, str]:
 
 # --- the summary's answers ----------------------------------------------------------------
 
-def _answer_attributes(rows: list[dict], drop_all: list[dict], metric: str,
+def _answer_attributes(rows: list[Comparison], drop_all: list[Comparison], metric: str,
                        margin: float | None, conf: str) -> str:
     if not rows:
         return "Not answered: the study has no drop-one variants (the family was not run or " \
                "every variant failed)."
-    needed = [r for r in rows if r["verdict"] == NEEDED]
-    not_shown = [r for r in rows if r["verdict"] == NOT_SHOWN_NEEDED]
-    inconcl = [r for r in rows if r["verdict"] not in (NEEDED, NOT_SHOWN_NEEDED)]
+    needed = [r for r in rows if r.verdict == NEEDED]
+    not_shown = [r for r in rows if r.verdict == NOT_SHOWN_NEEDED]
+    inconcl = [r for r in rows if r.verdict not in (NEEDED, NOT_SHOWN_NEEDED)]
     parts = [f"Of {len(rows)} contested attribute groups, {len(needed)} "
              f"{'is' if len(needed) == 1 else 'are'} needed (removing it costs more than "
              f"{_f3(margin)} {metric.upper()} with {conf} confidence)"]
     if needed:
-        parts[0] += ": " + "; ".join(f"{r['groups'][0] if r['groups'] else r['variant']} "
+        parts[0] += ": " + "; ".join(f"{r.groups[0] if r.groups else r.variant} "
                                      f"{_diff_text(r, metric)}" for r in needed)
     parts.append(f"{len(not_shown)} not shown needed"
-                 + (f" ({', '.join(g for r in not_shown for g in r['groups'])})"
+                 + (f" ({', '.join(g for r in not_shown for g in r.groups)})"
                     if not_shown else ""))
     parts.append(f"{len(inconcl)} inconclusive (interval too wide to tell)")
     text = "; ".join(parts) + "."
@@ -84,64 +84,64 @@ def _answer_attributes(rows: list[dict], drop_all: list[dict], metric: str,
     return text
 
 
-def _answer_granularity(rows: list[dict], metric: str) -> str:
+def _answer_granularity(rows: list[Comparison], metric: str) -> str:
     if not rows:
         return "Not answered: the study has no coarsening variants."
     # One group per variant, plus variants that coarsen several groups at once (coarse_all).
-    single = [r for r in rows if len(r["groups"]) == 1]
-    combined = [r for r in rows if len(r["groups"]) != 1]
+    single = [r for r in rows if len(r.groups) == 1]
+    combined = [r for r in rows if len(r.groups) != 1]
     text = ""
     if single:
-        ok = [r["groups"][0] for r in single if r["verdict"] == NOT_SHOWN_NEEDED]
-        worse = [r for r in single if r["verdict"] == NEEDED]
-        rest = [r["groups"][0] for r in single
-                if r["verdict"] not in (NEEDED, NOT_SHOWN_NEEDED)]
+        ok = [r.groups[0] for r in single if r.verdict == NOT_SHOWN_NEEDED]
+        worse = [r for r in single if r.verdict == NEEDED]
+        rest = [r.groups[0] for r in single
+                if r.verdict not in (NEEDED, NOT_SHOWN_NEEDED)]
         text = (f"The coarse version is non-inferior to the raw data for {len(ok)} of "
                 f"{len(single)} groups" + (f" ({', '.join(ok)})" if ok else ""))
         if worse:
             text += "; coarsening costs more than the margin for " + "; ".join(
-                f"{r['groups'][0]} {_diff_text(r, metric)}" for r in worse)
+                f"{r.groups[0]} {_diff_text(r, metric)}" for r in worse)
         if rest:
             text += f"; inconclusive for {', '.join(rest)}"
         text += "."
     for r in combined:
-        what = ", ".join(r["groups"]) if r["groups"] else r["variant"]
-        text += (f" Coarsening {len(r['groups'])} groups together ({r['variant']}: {what}) "
+        what = ", ".join(r.groups) if r.groups else r.variant
+        text += (f" Coarsening {len(r.groups)} groups together ({r.variant}: {what}) "
                  f"changes {metric.upper()} by {_diff_text(r, metric)} ({_verdict_words(r)}).")
     return text.strip()
 
 
-def _answer_population(rows: list[dict], metric: str, evaluated_on: str | None) -> str:
+def _answer_population(rows: list[Comparison], metric: str, evaluated_on: str | None) -> str:
     if not rows:
         return "Not answered: the study has no population variant."
     out = []
     evaluated_on = evaluated_on or "the evaluation population"
     for r in rows:
-        who = "every row" if r.get("population") == "all" else f"{evaluated_on} only"
-        out.append(f"Training on {who} (label {r.get('label') or 'n/a'}) instead of the baseline "
+        who = "every row" if r.population == "all" else f"{evaluated_on} only"
+        out.append(f"Training on {who} (label {r.label or 'n/a'}) instead of the baseline "
                    f"changes {metric.upper()} on {evaluated_on} by "
                    f"{_diff_text(r, metric)}: the extra users' data is "
                    f"{_verdict_words(r)}.")
     return " ".join(out)
 
 
-def _answer_retention(rows: list[dict], metric: str, full_days: int | None) -> str:
+def _answer_retention(rows: list[Comparison], metric: str, full_days: int | None) -> str:
     if not rows:
         return "Not answered: the study has no retention variants."
-    rows = sorted(rows, key=lambda r: r.get("retention_days") or 0)
+    rows = sorted(rows, key=lambda r: r.retention_days or 0)
     # A window at least as long as the feed's longest is the baseline itself (same fits).
-    shorter = [r for r in rows if r.get("same_fits_as") != "baseline"]
-    same = [r for r in rows if r.get("same_fits_as") == "baseline"]
-    ok = [r for r in shorter if r["verdict"] == NOT_SHOWN_NEEDED]
-    text = "; ".join(f"{r.get('retention_days')} days {_diff_text(r, metric)} "
+    shorter = [r for r in rows if r.same_fits_as != "baseline"]
+    same = [r for r in rows if r.same_fits_as == "baseline"]
+    ok = [r for r in shorter if r.verdict == NOT_SHOWN_NEEDED]
+    text = "; ".join(f"{r.retention_days} days {_diff_text(r, metric)} "
                      f"({_verdict_words(r)})" for r in shorter)
     full = f"the full history ({full_days} days)" if full_days else "the full history"
     text = f"Against {full}: {text or 'no shorter window studied'}."
     if same:
-        text += (" Windows of " + ", ".join(str(r.get("retention_days")) for r in same)
+        text += (" Windows of " + ", ".join(str(r.retention_days) for r in same)
                  + " days equal the full history (same model).")
     if ok:
-        text += (f" The shortest window shown sufficient is {ok[0].get('retention_days')} "
+        text += (f" The shortest window shown sufficient is {ok[0].retention_days} "
                  "days.")
     else:
         text += " No shorter window was shown sufficient."
@@ -149,15 +149,15 @@ def _answer_retention(rows: list[dict], metric: str, full_days: int | None) -> s
 
 
 def _answer_fairness(fair: dict, inventory: dict, threshold: float, cut: float) -> str:
-    attrs = fair.get("attributes") or {}
+    attrs = fair["attributes"]
     if not attrs:
         return "Not answered: the study logged no fairness tables."
     worst = []
     for name, a in attrs.items():
         if "+" in name:
             continue
-        d = (a.get("disparities") or {}).get("equalized_odds_difference")
-        if d and d.get("estimate") is not None:
+        d = a["disparities"].get("equalized_odds_difference")
+        if d and d["estimate"] is not None:
             worst.append((d["estimate"], name, d))
     worst.sort(reverse=True)
     text = ""
@@ -165,11 +165,11 @@ def _answer_fairness(fair: dict, inventory: dict, threshold: float, cut: float) 
         est, name, d = worst[0]
         text = (f"The largest equalized-odds difference is by {name}: {_f3(est)} "
                 f"{_interval(d['lower'], d['upper'], False)}")
-        clear = [n for e, n, dd in worst if dd.get("lower") is not None and dd["lower"] > cut]
+        clear = [n for e, n, dd in worst if dd["lower"] is not None and dd["lower"] > cut]
         text += (f"; attributes whose lower bound exceeds {cut:g}: {', '.join(clear)}. "
                  if clear else f"; no attribute's lower bound exceeds {cut:g}. ")
     strong = sorted(((r["proxy"]["lift"], r["group"], r["proxy"]["target"])
-                     for r in inventory.get("rows") or [] if r.get("proxy")
+                     for r in inventory["rows"] if r["proxy"]
                      and r["proxy"]["lift"] >= threshold), reverse=True)
     seen: dict[str, tuple] = {}
     for lift, g, t in strong:
@@ -195,25 +195,25 @@ def _answer_identifiers(study: StudyResult | None) -> str:
 
 
 def _answer_audit(audit: dict | None) -> str:
-    if not audit or not audit.get("available"):
+    if not audit or not audit["available"]:
         return ("Not measured in this experiment: run `nsf audit CONFIG` (same config) and "
                 "regenerate the report.")
-    m = audit.get("metrics") or {}
+    m = AuditMeasures.model_validate(audit["metrics"])
 
-    def pct(key):
-        v = m.get(key)
+    def pct(v):
         return "n/a" if v is None else f"{100 * v:.1f}%"
 
-    text = (f"Unsalted SHA-256 is reversible by enumeration: {pct('phone_recovered_fraction')} "
+    text = (f"Unsalted SHA-256 is reversible by enumeration: {pct(m.phone_recovered_fraction)} "
             f"of phone digests were recovered in an enumerated sub-space of "
-            f"{m.get('phone_space_size', 0):,.0f} numbers "
-            f"({pct('phone_recovered_in_space_fraction')} of those in it), at "
-            f"{m.get('hashes_per_s', 0):,.0f} hashes/s, so the whole 10^8 "
-            f"space takes about {m.get('full_space_seconds_est', 0):,.0f} s on one machine. "
-            f"{pct('link_fraction')} of the recipient's rows were linked "
-            f"({pct('link_precision')} correctly). {pct('unique_fraction')} of users are unique on "
-            f"the shared quasi-identifiers ({pct('unique_fraction_coarse')} after coarsening).")
-    if "hmac_phone_recovered_fraction" in m:
-        text += (f" With a keyed HMAC: {pct('hmac_phone_recovered_fraction')} recovered, "
-                 f"{pct('hmac_link_fraction')} linked.")
+            f"{m.phone_space_size or 0:,.0f} numbers "
+            f"({pct(m.phone_recovered_in_space_fraction)} of those in it), at "
+            f"{m.hashes_per_s or 0:,.0f} hashes/s, so the whole 10^8 "
+            f"space takes about {m.full_space_seconds_est or 0:,.0f} s on one machine. "
+            f"{pct(m.link_fraction)} of the recipient's rows were linked "
+            f"({pct(m.link_precision)} correctly). {pct(m.unique_fraction)} of users are unique "
+            f"on the shared quasi-identifiers ({pct(m.unique_fraction_coarse)} after "
+            "coarsening).")
+    if "hmac_phone_recovered_fraction" in audit["metrics"]:
+        text += (f" With a keyed HMAC: {pct(m.hmac_phone_recovered_fraction)} recovered, "
+                 f"{pct(m.hmac_link_fraction)} linked.")
     return text

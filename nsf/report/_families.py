@@ -22,10 +22,13 @@ result holds but no view is known for is listed as missing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nsf.study.families import FAMILIES
 from nsf.views import FamilyView
+
+if TYPE_CHECKING:
+    from nsf.report._schema import ReportModel
 
 __all__ = ["FamilyView", "family_document_sections", "family_figures", "family_headlines",
            "family_sections", "family_summaries", "register_family_section"]
@@ -92,27 +95,27 @@ def family_sections(study) -> tuple[dict[str, dict], list[str]]:
     return out, missing
 
 
-def family_document_sections(model: dict, first_number: int) -> list[dict]:
+def family_document_sections(model: ReportModel, first_number: int) -> list[dict]:
     """Document sections ``{id, title, blocks}`` of the report model's family sections."""
     out = []
-    for i, (name, entry) in enumerate((model.get("family_sections") or {}).items()):
+    for i, (name, entry) in enumerate(model.family_sections.items()):
         view = view_of(name)
-        blocks = view.blocks(entry["content"]) if view is not None else [
+        blocks = view.blocks(entry.content) if view is not None else [
             {"type": "note", "text": f"No view registered for the family section {name!r}; "
                                      "its numbers are in report.json."}]
-        out.append({"id": f"family-{name}", "title": f"{first_number + i}. {entry['title']}",
+        out.append({"id": f"family-{name}", "title": f"{first_number + i}. {entry.title}",
                     "blocks": blocks})
     return out
 
 
-def _viewed(model: dict):
-    for name, entry in (model.get("family_sections") or {}).items():
+def _viewed(model: ReportModel):
+    for name, entry in model.family_sections.items():
         view = view_of(name)
         if view is not None:
-            yield view, entry["content"]
+            yield view, entry.content
 
 
-def family_figures(model: dict) -> dict[str, bytes]:
+def family_figures(model: ReportModel) -> dict[str, bytes]:
     """Figure name -> PNG of the report model's family sections (those with figures)."""
     out: dict[str, bytes] = {}
     for view, content in _viewed(model):
@@ -121,7 +124,7 @@ def family_figures(model: dict) -> dict[str, bytes]:
     return out
 
 
-def family_headlines(model: dict) -> list[dict]:
+def family_headlines(model: ReportModel) -> list[dict]:
     """Blocks the family sections put at the top of the summary, in section order."""
     out: list[dict] = []
     for view, content in _viewed(model):

@@ -13,6 +13,16 @@ import math
 from matplotlib.figure import Figure
 
 from nsf.report._families import family_figures
+from nsf.report._schema import (
+    Comparison,
+    FairnessAttribute,
+    MinimalSetSection,
+    RelianceRow,
+    ReportModel,
+    as_model,
+)
+from nsf.study import MinimalSetStep, ProxyResult
+from nsf.study._result import ThresholdPoint
 from nsf.views.shap import SHAP_VIEWS, render_shap_views  # noqa: F401  (the SHAP views)
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 
@@ -38,10 +48,11 @@ def _finite(*xs) -> bool:
     return all(x is not None and math.isfinite(x) for x in xs)
 
 
-def _forest(rows: list[dict], *, metric: str, margin: float | None, title: str,
-            label=lambda r: r["variant"], xlabel: str | None = None,
+def _forest(rows: list, *, metric: str, margin: float | None, title: str,
+            label=lambda r: r.variant, xlabel: str | None = None,
             added: bool = False) -> bytes | None:
-    rows = [r for r in rows if _finite(r.get("estimate"))]
+    """A forest plot of rows with ``estimate``, ``lower``, ``upper`` and ``verdict``."""
+    rows = [r for r in rows if _finite(r.estimate)]
     if not rows:
         return None
     height = 1.2 + 0.32 * len(rows)
@@ -50,11 +61,11 @@ def _forest(rows: list[dict], *, metric: str, margin: float | None, title: str,
     ys = list(range(len(rows)))[::-1]
     seen = set()
     for y, r in zip(ys, rows, strict=True):
-        lo, hi = r.get("lower"), r.get("upper")
+        lo, hi = r.lower, r.upper
         if _finite(lo, hi):
             ax.plot([lo, hi], [y, y], color="black", linewidth=1.2)
-        marker, face, lab = _MARKERS.get(r.get("verdict"), _MARKERS[None])
-        ax.plot([r["estimate"]], [y], marker=marker, markerfacecolor=face,
+        marker, face, lab = _MARKERS[r.verdict]
+        ax.plot([r.estimate], [y], marker=marker, markerfacecolor=face,
                 markeredgecolor="black", linestyle="none", markersize=7,
                 label=None if lab in seen else lab)
         seen.add(lab)
@@ -76,25 +87,25 @@ def _forest(rows: list[dict], *, metric: str, margin: float | None, title: str,
     return _png(fig)
 
 
-def _retention(rows: list[dict], *, metric: str, margin: float | None,
+def _retention(rows: list[Comparison], *, metric: str, margin: float | None,
                full_days: int | None) -> bytes | None:
-    rows = [r for r in rows if _finite(r.get("estimate")) and r.get("retention_days")]
+    rows = [r for r in rows if _finite(r.estimate) and r.retention_days]
     if not rows:
         return None
     fig = Figure(figsize=(7.5, 3.6))
     ax = fig.add_subplot()
-    days = [r["retention_days"] for r in rows]
-    est = [r["estimate"] for r in rows]
+    days = [r.retention_days for r in rows]
+    est = [r.estimate for r in rows]
     ax.plot(days, est, color="black", linewidth=1.2, zorder=1)
     seen = set()
     for r in rows:
-        lo, hi = r.get("lower"), r.get("upper")
+        lo, hi = r.lower, r.upper
         if _finite(lo, hi):
-            ax.plot([r["retention_days"]] * 2, [lo, hi], color="black", linewidth=1.0)
-            ax.plot([r["retention_days"]] * 2, [lo, hi], color="black", marker="_",
+            ax.plot([r.retention_days] * 2, [lo, hi], color="black", linewidth=1.0)
+            ax.plot([r.retention_days] * 2, [lo, hi], color="black", marker="_",
                     linestyle="none", markersize=8)
-        marker, face, lab = _MARKERS.get(r.get("verdict"), _MARKERS[None])
-        ax.plot([r["retention_days"]], [r["estimate"]], marker=marker, markerfacecolor=face,
+        marker, face, lab = _MARKERS[r.verdict]
+        ax.plot([r.retention_days], [r.estimate], marker=marker, markerfacecolor=face,
                 markeredgecolor="black", linestyle="none", markersize=7, zorder=3,
                 label=None if lab in seen else lab)
         seen.add(lab)
@@ -115,33 +126,34 @@ def _retention(rows: list[dict], *, metric: str, margin: float | None,
     return _png(fig)
 
 
-def _fairness(attributes: dict) -> bytes | None:
-    names = [n for n, a in attributes.items() if a.get("groups") and "+" not in n]
+def _fairness(attributes: dict[str, FairnessAttribute]) -> bytes | None:
+    names = [n for n, a in attributes.items() if a.groups and "+" not in n]
     if not names:
         return None
     panels = (("auc", "AUC within group"), ("false_positive_rate", "false-positive rate"),
               ("false_negative_rate", "false-negative rate"))
-    n_rows = sum(len(attributes[n]["groups"]) for n in names)
+    n_rows = sum(len(attributes[n].groups) for n in names)
     fig = Figure(figsize=(9.5, 1.0 + 0.22 * n_rows + 0.35 * len(names)))
     axes = fig.subplots(len(names), len(panels), squeeze=False,
-                        gridspec_kw={"height_ratios": [len(attributes[n]["groups"])
+                        gridspec_kw={"height_ratios": [len(attributes[n].groups)
                                                        for n in names]})
     for i, name in enumerate(names):
-        groups = attributes[name]["groups"]
+        groups = attributes[name].groups
         ys = list(range(len(groups)))[::-1]
         for j, (key, title) in enumerate(panels):
             ax = axes[i][j]
             for y, g in zip(ys, groups, strict=True):
-                v, lo, hi = g.get(key), g.get(f"{key}_lower"), g.get(f"{key}_upper")
+                v, lo, hi = (getattr(g, key), getattr(g, f"{key}_lower"),
+                             getattr(g, f"{key}_upper"))
                 if _finite(lo, hi):
                     ax.plot([lo, hi], [y, y], color="black", linewidth=1.0)
                 if _finite(v):
                     # Open marker: too few rows behind it, left out of the disparity.
-                    small = key in (g.get("below_support") or [])
+                    small = key in g.below_support
                     ax.plot([v], [y], marker="o", color="black", markersize=4,
                             markerfacecolor="white" if small else "black")
             ax.set_yticks(ys)
-            ax.set_yticklabels([str(g["group"]) for g in groups] if j == 0 else [],
+            ax.set_yticklabels([str(g.group) for g in groups] if j == 0 else [],
                                fontsize=7)
             ax.set_ylim(-0.7, len(groups) - 0.3)
             ax.tick_params(axis="x", labelsize=7)
@@ -158,7 +170,7 @@ def _fairness(attributes: dict) -> bytes | None:
     return _png(fig)
 
 
-def _thresholds(curves: dict, threshold: int | None) -> bytes | None:
+def _thresholds(curves: dict[str, list[ThresholdPoint]], threshold: int | None) -> bytes | None:
     """Equalized-odds difference and share flagged of the baseline against the threshold,
     one line style per attribute (single attributes only)."""
     names = [n for n, c in curves.items() if c and "+" not in n]
@@ -169,13 +181,13 @@ def _thresholds(curves: dict, threshold: int | None) -> bytes | None:
     styles = ["-", "--", ":", "-."]
     for i, name in enumerate(names):
         pts = curves[name]
-        xs = [p["threshold"] for p in pts]
-        eo = [p.get("equalized_odds_difference") for p in pts]
+        xs = [p.threshold for p in pts]
+        eo = [p.equalized_odds_difference for p in pts]
         ax_eo.plot([x for x, v in zip(xs, eo, strict=True) if v is not None],
                    [v for v in eo if v is not None], color="black",
                    linestyle=styles[i % len(styles)], label=name)
     first = curves[names[0]]
-    ax_flag.plot([p["threshold"] for p in first], [p["flagged"] for p in first], color="black")
+    ax_flag.plot([p.threshold for p in first], [p.flagged for p in first], color="black")
     for ax in (ax_eo, ax_flag):
         if threshold is not None:
             ax.axvline(threshold, color="0.5", linewidth=0.8, linestyle="--")
@@ -188,16 +200,16 @@ def _thresholds(curves: dict, threshold: int | None) -> bytes | None:
     return _png(fig)
 
 
-def _proxies(proxies: list[dict], targets: list[str] | None = None) -> bytes | None:
-    rows = [p for p in proxies if p.get("lift") is not None]
+def _proxies(proxies: list[ProxyResult], targets: list[str] | None = None) -> bytes | None:
+    rows = [p for p in proxies if p.lift is not None]
     if not rows:
         return None
-    groups = list(dict.fromkeys(p["group"] for p in rows))
-    targets = targets or list(dict.fromkeys(p["target"] for p in rows))
+    groups = list(dict.fromkeys(p.group for p in rows))
+    targets = targets or list(dict.fromkeys(p.target for p in rows))
     grid = [[None] * len(targets) for _ in groups]
     for p in rows:
-        if p["target"] in targets:
-            grid[groups.index(p["group"])][targets.index(p["target"])] = p["lift"]
+        if p.target in targets:
+            grid[groups.index(p.group)][targets.index(p.target)] = p.lift
     top = max([abs(v) for r in grid for v in r if v is not None] + [0.05])
     fig = Figure(figsize=(1.6 + 1.05 * len(targets), 0.9 + 0.32 * len(groups)))
     ax = fig.add_subplot()
@@ -220,15 +232,14 @@ def _proxies(proxies: list[dict], targets: list[str] | None = None) -> bytes | N
     return _png(fig)
 
 
-def _reliance(rows: list[dict], margin: float | None) -> bytes | None:
-    pts = [r for r in rows if r.get("necessity") and _finite(r.get("shap_share"),
-                                                             r["necessity"].get("estimate"))]
+def _reliance(rows: list[RelianceRow], margin: float | None) -> bytes | None:
+    pts = [r for r in rows if r.necessity and _finite(r.shap_share, r.necessity.estimate)]
     if not pts:
         return None
     fig = Figure(figsize=(7.5, 4.6))
     ax = fig.add_subplot()
     if margin is not None:
-        ax.axhspan(-margin, max(0.02, max((r["necessity"].get("upper") or 0) for r in pts)),
+        ax.axhspan(-margin, max(0.02, max((r.necessity.upper or 0) for r in pts)),
                    color="0.92", zorder=0, label="removal costs less than the margin")
         ax.axhline(-margin, color="black", linestyle="--", linewidth=0.9,
                    label=f"margin (-{margin:g})")
@@ -236,18 +247,18 @@ def _reliance(rows: list[dict], margin: float | None) -> bytes | None:
     seen = set()
     crowded = []
     for r in pts:
-        nec = r["necessity"]
-        x, y = r["shap_share"], nec["estimate"]
-        if _finite(nec.get("lower"), nec.get("upper")):
-            ax.plot([x, x], [nec["lower"], nec["upper"]], color="0.3", linewidth=0.9, zorder=2)
-        marker, face, lab = _MARKERS.get(nec.get("verdict"), _MARKERS[None])
+        nec = r.necessity
+        x, y = r.shap_share, nec.estimate
+        if _finite(nec.lower, nec.upper):
+            ax.plot([x, x], [nec.lower, nec.upper], color="0.3", linewidth=0.9, zorder=2)
+        marker, face, lab = _MARKERS[nec.verdict]
         ax.plot([x], [y], marker=marker, markerfacecolor=face, markeredgecolor="black",
                 linestyle="none", markersize=7, zorder=3, label=None if lab in seen else lab)
         seen.add(lab)
         if x < 0.02:  # near zero labels overlap: named together below
-            crowded.append(r["group"])
+            crowded.append(r.group)
         else:
-            ax.annotate(r["group"], (x, y), xytext=(5, 3), textcoords="offset points",
+            ax.annotate(r.group, (x, y), xytext=(5, 3), textcoords="offset points",
                         fontsize=7)
     if crowded:
         ax.text(0.01, 0.98, "share < 2%: " + ", ".join(crowded), transform=ax.transAxes,
@@ -262,19 +273,15 @@ def _reliance(rows: list[dict], margin: float | None) -> bytes | None:
     return _png(fig)
 
 
-def _minimal(minimal: dict | None, metric: str) -> bytes | None:
-    if not minimal or not minimal.get("steps"):
+def _step_label(s: MinimalSetStep) -> str:
+    return f"{s.step}. -{s.candidate}" + (" (kept out)" if s.accepted else "")
+
+
+def _minimal(minimal: MinimalSetSection | None, metric: str) -> bytes | None:
+    if not minimal or not minimal.steps:
         return None
-    rows = [{"variant": f"{s.get('step')}. -{s.get('candidate')}"
-             + (" (kept out)" if s.get("accepted") else ""),
-             "estimate": s.get("estimate"), "lower": s.get("lower"), "upper": s.get("upper"),
-             "verdict": s.get("verdict")} for s in minimal["steps"]]
-    return _forest(rows, metric=metric, margin=minimal.get("margin"),
+    return _forest(minimal.steps, metric=metric, margin=minimal.margin, label=_step_label,
                    title="Minimal-set search: each step's removal set against the baseline")
-
-
-def _short(r: dict) -> str:
-    return r["variant"]
 
 
 #: name -> caption (the order of appearance).
@@ -299,40 +306,43 @@ FIGURES = {
 }
 
 
-def render_figures(model: dict) -> dict[str, bytes]:
+def _attribute_label(uncontested: list[Comparison]):
+    def label(r: Comparison) -> str:
+        if len(r.groups) != 1:
+            return r.variant
+        return ", ".join(r.groups) + (" (not contested)" if r in uncontested else "")
+    return label
+
+
+def render_figures(model: ReportModel | dict) -> dict[str, bytes]:
     """name -> PNG bytes of every figure the model has data for."""
-    metric = model["settings"]["primary_metric"]
-    margin = model["settings"]["margin"]
-    att = model["attributes"]
+    model = as_model(model)
+    metric = model.settings.primary_metric
+    margin = model.settings.margin
+    att = model.attributes
     out = {
-        "attributes": _forest(att["drop_one"] + att["drop_all"]
-                              + [dict(r, uncontested=True) for r in att.get("uncontested") or []],
+        "attributes": _forest(att.drop_one + att.drop_all + att.uncontested,
                               metric=metric, margin=margin,
                               title="Attributes: removing each group",
-                              label=lambda r: (", ".join(r["groups"])
-                                               + (" (not contested)" if r.get("uncontested")
-                                                  else "")) if len(r["groups"]) == 1
-                              else r["variant"]),
-        "keep_one": _forest(att["keep_one"], metric=metric, margin=margin, added=True,
+                              label=_attribute_label(att.uncontested)),
+        "keep_one": _forest(att.keep_one, metric=metric, margin=margin, added=True,
                             title="Attributes: adding one group to the uncontested core",
                             xlabel=f"difference in {metric.upper()} to the core model "
                                    "(positive = the group helps)"),
-        "granularity": _forest(model["granularity"]["rows"], metric=metric, margin=margin,
+        "granularity": _forest(model.granularity.rows, metric=metric, margin=margin,
                                title="Granularity: coarse against raw"),
-        "population": _forest(model["population"]["rows"] + att["sensitive"], metric=metric,
+        "population": _forest(model.population.rows + att.sensitive, metric=metric,
                               margin=margin, added=True,
                               title="Population and sensitive attributes",
                               xlabel=f"difference in {metric.upper()} to the baseline "
                                      "(positive = the added data helps)"),
-        "retention": _retention(model["retention"]["rows"], metric=metric, margin=margin,
-                                full_days=model["retention"].get("full_history_days")),
-        "fairness": _fairness(model["fairness"]["attributes"]),
-        "fairness_thresholds": _thresholds(model["fairness"].get("curves") or {},
-                                           model["fairness"].get("threshold")),
-        "proxies": _proxies(model["fairness"]["proxies"]),
-        "reliance": _reliance(model["reliance"]["rows"], margin),
-        "minimal_set": _minimal(model["minimal_set"], metric),
+        "retention": _retention(model.retention.rows, metric=metric, margin=margin,
+                                full_days=model.retention.full_history_days),
+        "fairness": _fairness(model.fairness.attributes),
+        "fairness_thresholds": _thresholds(model.fairness.curves, model.fairness.threshold),
+        "proxies": _proxies(model.fairness.proxies),
+        "reliance": _reliance(model.reliance.rows, margin),
+        "minimal_set": _minimal(model.minimal_set, metric),
     }
     out.update(family_figures(model))
     return {k: v for k, v in out.items() if v is not None}
-

@@ -3,26 +3,28 @@ study result and the report's settings (:mod:`nsf.report._model`)."""
 
 from __future__ import annotations
 
-from nsf.report._answers import SIMULATED_WORDS, _f3
+from nsf.report._answers import _f3
+from nsf.report._schema import Settings
 from nsf.study import StudyResult
+from nsf.study._result import Settings as StudySettings
 
 
-def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
+def _model_card(study: StudyResult | None, settings: Settings, fair: dict) -> dict:
     base = study.baseline if study is not None else None
     ds = study.dataset if study is not None else None
     metrics = base.metrics if base is not None else {}
     simulated = ds is None or ds.kind == "simulated"
-    words = settings.get("words") or SIMULATED_WORDS
+    words = settings.words
 
     def mean_sd(key):
         return metrics[key].model_dump()
 
     return {
         "details": {
-            "model": settings.get("model"),
+            "model": settings.model,
             "score": f"round(100 x calibrated {words['probability']}), 0-100",
-            "target": settings.get("outcome") or "n/a",
-            "population": (base.population if simulated else settings.get("population"))
+            "target": settings.outcome or "n/a",
+            "population": (base.population if simulated else settings.population)
             if base else None,
             "label": (base.label if simulated else (study.description.target_column
                                                      if study.description else "the target"))
@@ -44,21 +46,21 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
             "user's table, trained to measure what each attribute group adds.",
         ],
         "factors": {
-            "evaluated": list((fair.get("attributes") or {}).keys()),
-            "skipped": fair.get("skipped") or [],
+            "evaluated": list(fair["attributes"]),
+            "skipped": fair["skipped"],
             "note": "Sensitive attributes are used only for evaluation, never as features of "
                     "the default model (the 'sensitive' variant shows what adding them would "
                     "change).",
         },
         "metrics": {
-            "primary": settings.get("primary_metric"),
+            "primary": settings.primary_metric,
             "reported": ["test_auc", "test_pr_auc", "test_brier", "test_log_loss", "test_ece",
                          "test_ks", "test_gini"],
-            "threshold": settings.get("threshold"),
+            "threshold": settings.threshold,
             "threshold_meaning": "a score at or above it means 'charge each purchase "
                                  "immediately' (flagged)" if simulated else
                                  f"a score at or above it means '{words['decision']}' (flagged; "
-                                 f"{settings.get('threshold_source') or 'study.threshold'})",
+                                 f"{settings.threshold_source or 'study.threshold'})",
             "uncertainty": "mean and SD over training seeds; differences with paired bootstrap "
                            "intervals over test rows and seeds",
         },
@@ -73,7 +75,7 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
                "Apple's billing) was sent abroad and pseudonymised with unsalted SHA-256; "
                "regulators found it excessive and reversible."] if simulated else []),
             "Contested attributes can act as proxies for the sensitive attributes ("
-            + (", ".join(fair.get("attributes") or {}) or "none evaluated")
+            + (", ".join(fair["attributes"]) or "none evaluated")
             + "); the proxy table and the inventory's proxy rule make this visible.",
             "A score that decides billing treatment can shift costs (immediate charging) onto "
             "groups with higher error rates; see the fairness section." if simulated else
@@ -92,18 +94,19 @@ def _model_card(study: StudyResult | None, settings: dict, fair: dict) -> dict:
     }
 
 
-def _statistics_text(settings: dict) -> list[str]:
-    conf = settings.get("confidence")
+def _statistics_text(settings: Settings, logged: StudySettings | None) -> list[str]:
+    """The method's statistics, from the report's settings and the study's own (``logged``;
+    None without a study)."""
+    conf = settings.confidence
     conf_s = "n/a" if conf is None else f"{conf:.0%}"
-    logged = settings.get("thresholds") or {}
-    resample = logged.get("training_resample") or "none"
+    resample = (logged.training_resample if logged is not None else None) or "none"
     if resample == "none":
         training = ("each seed changes only the model's seed, on the same training rows, so "
                     "the intervals describe this one training sample")
         seeds = "seeds resampled within each arm"
     else:
         drawn = ("a bootstrap of subjects" if resample == "bootstrap" else
-                 f"a subsample of {logged.get('training_fraction'):g} of the subjects")
+                 f"a subsample of {logged.training_fraction:g} of the subjects")
         training = (f"each seed re-draws the training and calibration subjects ({drawn}), the "
                     "same draw for every variant, so the intervals cover the training sample "
                     "too")
@@ -111,22 +114,22 @@ def _statistics_text(settings: dict) -> list[str]:
                  "by t / z at the Welch-Satterthwaite degrees of freedom of its rows and seeds "
                  "parts")
     return [
-        f"Every variant and the baseline are trained with the same {settings.get('n_seeds')} "
+        f"Every variant and the baseline are trained with the same {settings.n_seeds} "
         "seeds on the same split and evaluated on the same test rows "
-        f"({settings.get('population') or 'the evaluation population'}); {training}.",
+        f"({settings.population or 'the evaluation population'}); {training}.",
         f"Differences to the reference get {conf_s} intervals from a paired bootstrap "
-        f"({settings.get('n_bootstrap')} replicates): test rows resampled once (stratified by "
+        f"({settings.n_bootstrap} replicates): test rows resampled once (stratified by "
         f"outcome) and shared by both arms and all seeds, {seeds} "
-        f"(interval target: {settings.get('interval_target')}). No DeLong test: it is invalid "
+        f"(interval target: {settings.interval_target}). No DeLong test: it is invalid "
         "for nested models (Demler et al., Stat Med 2012).",
-        f"Non-inferiority verdicts against a margin of {_f3(settings.get('margin'))} "
-        f"{str(settings.get('primary_metric')).upper()}: 'needed' when removing the data costs "
+        f"Non-inferiority verdicts against a margin of {_f3(settings.margin)} "
+        f"{str(settings.primary_metric).upper()}: 'needed' when removing the data costs "
         "more than the margin with confidence; 'not shown needed' when the worst case stays "
         "within the margin; 'inconclusive' otherwise (roles swap for data a variant adds).",
-        _multiplicity_text(settings.get("multiplicity"), conf_s),
+        _multiplicity_text(settings.multiplicity, conf_s),
         *_sequential_text(logged),
         f"Fairness: group metrics (fairlearn MetricFrame) averaged over seeds, crossed "
-        f"bootstrap intervals ({settings.get('fairness_n_bootstrap')} replicates; rows within "
+        f"bootstrap intervals ({settings.fairness_n_bootstrap} replicates; rows within "
         "group x outcome cells, and seeds); each variant's disparity change is paired with the "
         "baseline on the same resamples.",
         "Proxy strength: each contested group alone predicts a sensitive attribute with a "
@@ -136,11 +139,11 @@ def _statistics_text(settings: dict) -> list[str]:
         "seeds; kept apart from necessity (retraining without the group).",
     ]
 
-def _sequential_text(logged: dict) -> list[str]:
+def _sequential_text(logged: StudySettings | None) -> list[str]:
     """The method section's sentence on study.until 'decided' (none for a fixed study)."""
-    if logged.get("until") != "decided":
+    if logged is None or logged.until != "decided":
         return []
-    budget = logged.get("budget") or {}
+    budget = logged.budget or {}
     step = budget.get("seed_step")
     return [f"Until decided: after the first seeds, the comparisons still inconclusive get "
             f"{step if step else 'as many'} more seeds at each look, up to "
@@ -170,27 +173,27 @@ def _multiplicity_text(method: str | None, conf: str) -> str:
             "decided the verdict.")
 
 
-def _limitations(study: StudyResult | None, settings: dict) -> list[str]:
+def _limitations(study: StudyResult | None, settings: Settings) -> list[str]:
     ds = study.dataset if study is not None else None
     out = [
         "The data are simulated: absolute numbers are illustrations; the direction and the "
         "method carry over, not the values." if ds is None or ds.kind == "simulated" else
         "The data are the user's own table: the numbers describe that table and its sample.",
         f"Test rows: {ds.test_rows if ds else 'n/a'} with a "
-        f"{(settings.get('words') or SIMULATED_WORDS)['positive']} rate of "
+        f"{settings.words['positive']} rate of "
         f"{((ds.test_nsf_rate if ds else None) or 0):.1%}; intervals shrink with more rows and "
         "seeds.",
         "Verdicts are per attribute group, not per column; a group judged not needed may "
         "still hold one useful column.",
         "Proxy lifts are point estimates from cross-validation without intervals.",
     ]
-    if settings.get("multiplicity") in (None, "none"):
+    if settings.multiplicity in (None, "none"):
         out.append("Multiple comparisons: each verdict is at its own confidence level; with "
                    "many variants some verdicts are expected to be wrong by chance.")
     else:
         out.append("Simultaneous verdicts are more cautious: with a family of many variants, "
                    "an effect that one comparison alone would call 'needed' can stay "
                    "'inconclusive'. The minimal-set search judges its steps one at a time.")
-    if settings.get("n_seeds", 0) < 3:
+    if settings.n_seeds < 3:
         out.append("Fewer than three training seeds: seed variance is poorly estimated.")
     return out

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from nsf.report._answers import (  # noqa: F401  (SIMULATED_WORDS: re-exported)
     SIMULATED_WORDS,
     _answer_attributes,
@@ -27,6 +29,7 @@ from nsf.report._answers import (  # noqa: F401  (SIMULATED_WORDS: re-exported)
 from nsf.report._families import family_sections, family_summaries
 from nsf.report._method import _limitations, _model_card, _statistics_text
 from nsf.report._rules import RULE_STEPS, RULE_TEXT, recommend
+from nsf.report._schema import Comparison, Cost, Settings
 from nsf.study import BASELINE, SCHEMA, StudyResult, VariantResult
 from nsf.study.families import FAMILIES
 from nsf.vocabulary import NEEDED
@@ -55,37 +58,41 @@ QUESTIONS = {
 
 
 def _comparison(variant: VariantResult | None, metric: str,
-                reference: str | None = None) -> dict | None:
+                reference: str | None = None) -> Comparison | None:
     if variant is None:
         return None
     comp = variant.comparison(reference)
     m = comp.metrics.get(metric) if comp is not None else None
     if m is None:
         return None
-    return {
-        "variant": variant.name, "family": variant.family, "reference": comp.reference,
-        "subject": comp.subject, "groups": list(variant.groups),
-        "description": variant.description, "metric": metric,
-        "estimate": m.estimate, "lower": m.lower, "upper": m.upper,
-        "standard_error": m.standard_error, "reference_estimate": m.reference_estimate,
-        "variant_estimate": m.variant_estimate, "margin": m.margin, "verdict": m.verdict,
-        "simultaneous_lower": m.simultaneous_lower, "simultaneous_upper": m.simultaneous_upper,
-        "simultaneous_level": m.simultaneous_level, "family_size": m.family_size,
-        "per_comparison_verdict": m.per_comparison_verdict, "decided_by": m.decided_by,
-        "same_fits_as": variant.same_fits_as, "n_features": variant.n_features,
-        "retention_days": variant.selection.retention_days,
-        "population": variant.population, "label": variant.label,
-        "run_ids": list(variant.run_ids),
-    }
+    return Comparison(
+        variant=variant.name, family=variant.family, reference=comp.reference,
+        subject=comp.subject, groups=list(variant.groups),
+        description=variant.description, metric=metric,
+        estimate=m.estimate, lower=m.lower, upper=m.upper,
+        standard_error=m.standard_error, reference_estimate=m.reference_estimate,
+        variant_estimate=m.variant_estimate, margin=m.margin, verdict=m.verdict,
+        simultaneous_lower=m.simultaneous_lower, simultaneous_upper=m.simultaneous_upper,
+        simultaneous_level=m.simultaneous_level, family_size=m.family_size,
+        per_comparison_verdict=m.per_comparison_verdict, decided_by=m.decided_by,
+        same_fits_as=variant.same_fits_as, n_features=variant.n_features,
+        retention_days=variant.selection.retention_days,
+        population=variant.population, label=variant.label,
+        run_ids=list(variant.run_ids))
+
+
+def _json(rows: list[Comparison]) -> list[dict]:
+    """Comparison rows in report.json's form."""
+    return [r.model_dump() for r in rows]
 
 
 #: What the inventory keeps of a comparison.
-_SHORT = ("variant", "estimate", "lower", "upper", "verdict", "margin", "simultaneous_lower",
-          "simultaneous_upper", "decided_by")
+_SHORT = {"variant", "estimate", "lower", "upper", "verdict", "margin", "simultaneous_lower",
+          "simultaneous_upper", "decided_by"}
 
 
 def _rows(study: StudyResult, families: tuple[str, ...], metric: str,
-          reference: str | None = None) -> list[dict]:
+          reference: str | None = None) -> list[Comparison]:
     out = []
     for v in study.variants_of(*families):
         row = _comparison(v, metric, reference)
@@ -101,10 +108,10 @@ SLOTS = ("attributes.drop_one", "attributes.drop_all", "attributes.keep_one",
          "granularity.rows", "population.rows", "retention.rows")
 
 
-def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[dict]]:
+def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[Comparison]]:
     """Slot -> the comparison rows of the families that show theirs there, in registry
     order (empty without a study)."""
-    out: dict[str, list[dict]] = {slot: [] for slot in SLOTS}
+    out: dict[str, list[Comparison]] = {slot: [] for slot in SLOTS}
     if study is None:
         return out
     for family in FAMILIES.values():
@@ -113,18 +120,18 @@ def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[
             continue
         rows = _rows(study, (family.name,), metric, view.reference)
         if view.order_by is not None:
-            rows = sorted(rows, key=lambda r, key=view.order_by: r.get(key) or 0)
+            rows = sorted(rows, key=lambda r, key=view.order_by: getattr(r, key) or 0)
         out.setdefault(view.slot, []).extend(rows)
     out["attributes.custom"] = _rows(study, ("custom",), metric)
     return out
 
 
-def _sections_of(slots: dict[str, list[dict]]) -> dict[str, dict[str, list[dict]]]:
+def _sections_of(slots: dict[str, list[Comparison]]) -> dict[str, dict[str, list[dict]]]:
     """``{"attributes": {"drop_one": rows, ...}, "granularity": {"rows": rows}, ...}``."""
     out: dict[str, dict[str, list[dict]]] = {}
     for slot, rows in slots.items():
         section, key = slot.split(".", 1)
-        out.setdefault(section, {})[key] = rows
+        out.setdefault(section, {})[key] = _json(rows)
     return out
 
 
@@ -139,49 +146,105 @@ def _inventory_variant(study: StudyResult, reads: str, group: str) -> VariantRes
     return None
 
 
+# --- what the report is built from ------------------------------------------------------------
+
+class _Input(BaseModel):
+    """A part handed to :func:`build_report_model`, read by name (other keys are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Provenance(_Input):
+    """Where the study's numbers come from (the tracking store and the parent run)."""
+
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    experiment_id: str | None = None
+    parent_run_id: str | None = None
+    status: str | None = None
+    tags: dict[str, str] = {}
+    metrics: dict[str, Any] = {}
+    missing: list[str] = []
+    config_yaml: str | None = None
+
+
+class Environment(_Input):
+    generated_at: str | None = None
+    packages: dict[str, str] = {}
+
+
+class AuditFile(_Input):
+    """The parts of ``audit.json`` the report shows."""
+
+    reversal: dict[str, Any] | None = None
+    linkage: dict[str, Any] | None = None
+    quasi: dict[str, Any] | None = None
+    counterfactual: dict[str, Any] | None = None
+    dataset: str | None = None
+
+
+class AuditRun(_Input):
+    run_id: str | None = None
+    metrics: dict[str, Any] = {}
+    audit: dict[str, Any] | None = None
+
+
+class CalibrationTarget(_Input):
+    meaning: str | None = None
+    target: Any = None
+    simulated: Any = None
+    relative_error: Any = None
+
+
+class DatasetSummary(_Input):
+    """The parts of the dataset's ``summary.json`` the report shows."""
+
+    calibration: dict[str, CalibrationTarget] | None = None
+    oracle: dict[str, Any] | None = None
+
+
 # --- sections -------------------------------------------------------------------------------
 
-def _settings(study: StudyResult | None) -> dict:
+def _settings(study: StudyResult | None) -> Settings:
     if study is None:
-        return {"primary_metric": "auc", "margin": None, "margins": {}, "confidence": None,
-                "n_bootstrap": None, "fairness_n_bootstrap": None, "interval_target": None,
-                "multiplicity": None,
-                "threshold": None, "metrics": [], "model": None, "n_seeds": 0,
-                "outcome": None, "population": None, "thresholds": {}, "simulated": True,
-                "words": _words(None), "threshold_source": None, "families": []}
+        return Settings(primary_metric="auc", margin=None, margins={}, confidence=None,
+                        n_bootstrap=None, fairness_n_bootstrap=None, interval_target=None,
+                        multiplicity=None, threshold=None, metrics=[], model=None, n_seeds=0,
+                        outcome=None, population=None, thresholds={}, simulated=True,
+                        words=_words(None), threshold_source=None, families=[])
     s = study.settings
-    return {"primary_metric": s.primary_metric, "margin": s.margins.get(s.primary_metric),
-            "margins": dict(s.margins), "confidence": s.confidence,
-            "n_bootstrap": s.n_bootstrap, "fairness_n_bootstrap": s.fairness_n_bootstrap,
-            "interval_target": s.interval_target, "multiplicity": s.multiplicity,
-            "threshold": s.threshold, "metrics": list(s.metrics), "model": s.model,
-            "n_seeds": len(study.seeds),
-            "outcome": _outcome(study), "population": _population(study),
-            "thresholds": s.model_dump(mode="json"),
-            "simulated": study.dataset.kind == "simulated", "words": _words(study),
-            "families": list(study.families),
-            "threshold_source": s.threshold_source}
+    return Settings(primary_metric=s.primary_metric, margin=s.margins.get(s.primary_metric),
+                    margins=dict(s.margins), confidence=s.confidence,
+                    n_bootstrap=s.n_bootstrap, fairness_n_bootstrap=s.fairness_n_bootstrap,
+                    interval_target=s.interval_target, multiplicity=s.multiplicity,
+                    threshold=s.threshold, metrics=list(s.metrics), model=s.model,
+                    n_seeds=len(study.seeds),
+                    outcome=_outcome(study), population=_population(study),
+                    thresholds=s.model_dump(mode="json"),
+                    simulated=study.dataset.kind == "simulated", words=_words(study),
+                    families=list(study.families),
+                    threshold_source=s.threshold_source)
 
 
 #: Power of the readout of what the comparisons can resolve.
 POWER = 0.8
 
 
-def _power(rows: list[dict], settings: dict) -> dict | None:
+def _power(rows: list[Comparison], settings: Settings) -> dict | None:
     """What the drop-one comparisons can resolve: the smallest difference detected with
     ``POWER`` at the study's level, (z_{1-alpha/2} + z_power) x SE, from their median standard
     error, beside the margin, with a suggested margin (that difference rounded up to 0.005)."""
     from scipy.stats import norm
 
-    ses = sorted(r["standard_error"] for r in rows if r.get("standard_error"))
-    conf = settings.get("confidence")
+    ses = sorted(r.standard_error for r in rows if r.standard_error)
+    conf = settings.confidence
     if not ses or conf is None:
         return None
     se = ses[len(ses) // 2] if len(ses) % 2 else 0.5 * (ses[len(ses) // 2 - 1]
                                                          + ses[len(ses) // 2])
     factor = float(norm.ppf(1 - (1 - conf) / 2) + norm.ppf(POWER))
     detectable = factor * se
-    margin = settings.get("margin")
+    margin = settings.margin
     return {"comparisons": len(ses), "median_standard_error": se, "power": POWER,
             "factor": factor, "detectable_difference": detectable, "margin": margin,
             "suggested_margin": math.ceil(detectable / 0.005 - 1e-9) * 0.005,
@@ -278,15 +341,15 @@ def _inventory(study: StudyResult, metric: str) -> dict:
         prox = proxies.get(group)
         used = bool(used_features)
         rec = recommend(used=used, contested=group_contested,
-                        necessity=nec["verdict"] if nec else None,
-                        coarse=crs["verdict"] if crs else None,
+                        necessity=nec.verdict if nec else None,
+                        coarse=crs.verdict if crs else None,
                         proxy_lift=prox["lift"] if prox else None,
                         proxy_target=prox["target"] if prox else None, threshold=threshold)
         return {
             **category, "group": group, "contested": group_contested, "columns": columns,
             "used": used, "features": used_features,
-            "necessity": None if nec is None else {k: nec[k] for k in _SHORT},
-            "coarse": None if crs is None else {k: crs[k] for k in _SHORT},
+            "necessity": None if nec is None else nec.model_dump(include=_SHORT),
+            "coarse": None if crs is None else crs.model_dump(include=_SHORT),
             "reliance": None if rel is None else {
                 "shap_share": rel.shap_share, "shap_share_sd": rel.shap_share_sd,
                 "permutation_auc_drop": rel.permutation_auc_drop,
@@ -410,7 +473,7 @@ def _reliance_gaps(rows: list[dict], top_k: int) -> list[str]:
         return []
     shares = sorted((r["shap_share"] or 0.0 for r in rows), reverse=True)
     cut = shares[min(top_k, len(shares)) - 1]
-    return [r["group"] for r in rows if r.get("contested") and (r["shap_share"] or 0) >= cut
+    return [r["group"] for r in rows if r["contested"] and (r["shap_share"] or 0) >= cut
             and (r["shap_share"] or 0) > 0 and r["necessity"]
             and r["necessity"]["verdict"] != NEEDED]
 
@@ -423,12 +486,13 @@ def _calibration(dataset_summary: dict | None, note: str | None) -> dict:
     if not dataset_summary:
         return {"available": False, "note": note or "the dataset summary (summary.json) is "
                 "not available", "rows": [], "oracle": None}
+    summary = DatasetSummary.model_validate(dataset_summary)
     rows = []
-    for name, c in sorted((dataset_summary.get("calibration") or {}).items()):
-        rows.append({"name": name, "meaning": c.get("meaning"), "target": _num(c.get("target")),
-                     "simulated": _num(c.get("simulated")),
-                     "relative_error": _num(c.get("relative_error"))})
-    oracle = dataset_summary.get("oracle")
+    for name, c in sorted((summary.calibration or {}).items()):
+        rows.append({"name": name, "meaning": c.meaning, "target": _num(c.target),
+                     "simulated": _num(c.simulated),
+                     "relative_error": _num(c.relative_error)})
+    oracle = summary.oracle
     return {"available": True, "note": note, "rows": rows,
             "oracle": None if not oracle else {k: _num(v) for k, v in oracle.items()}}
 
@@ -502,13 +566,14 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     dict
         Valid against :class:`nsf.report.ReportModel` (``nsf/schemas/report.schema.json``).
     """
-    missing = list(source.get("missing") or [])
+    prov, env = Provenance.model_validate(source), Environment.model_validate(environment)
+    missing = list(prov.missing)
     if study is None:
         missing.append("study result: the parent run has no study.json, so no section has "
                        "numbers")
     settings = _settings(study)
-    metric, margin = settings["primary_metric"], settings["margin"]
-    conf = "n/a" if settings["confidence"] is None else f"{settings['confidence']:.0%}"
+    metric, margin = settings.primary_metric, settings.margin
+    conf = "n/a" if settings.confidence is None else f"{settings.confidence:.0%}"
     skipped = {} if study is None else {f.family: f.reason for f in study.skipped_families}
     if study is not None:
         # A family without variants of its own (decisions) is present through its section.
@@ -532,7 +597,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     coarsen, population = slots["granularity.rows"], slots["population.rows"]
     retention = slots["retention.rows"]
     if study is not None:
-        all_metrics = {v.name: {m: _comparison(v, m, BASELINE) for m in settings["metrics"]}
+        all_metrics = {v.name: {m: _comparison(v, m, BASELINE) for m in settings.metrics}
                        for v in study.variants}
         windows = study.inventory.history_windows
         full_days = max(windows) if windows else None
@@ -546,15 +611,16 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
 
     audit_section: dict[str, Any]
     if audit:
-        a = audit.get("audit") or {}
-        audit_section = {"available": True, "run_id": audit.get("run_id"),
-                         "metrics": {k: _num(v) for k, v in (audit.get("metrics") or {}).items()},
-                         "reversal": a.get("reversal"), "linkage": a.get("linkage"),
-                         "quasi": a.get("quasi"), "counterfactual": a.get("counterfactual"),
-                         "dataset": a.get("dataset"),
+        run = AuditRun.model_validate(audit)
+        a = AuditFile.model_validate(run.audit or {})
+        audit_section = {"available": True, "run_id": run.run_id,
+                         "metrics": {k: _num(v) for k, v in run.metrics.items()},
+                         "reversal": a.reversal, "linkage": a.linkage,
+                         "quasi": a.quasi, "counterfactual": a.counterfactual,
+                         "dataset": a.dataset,
                          "how_to_run": "nsf audit CONFIG"}
-        if not a:
-            missing.append(f"audit.json of audit run {audit.get('run_id')}: unreadable; the "
+        if not run.audit:
+            missing.append(f"audit.json of audit run {run.run_id}: unreadable; the "
                            "section shows the run's metrics only")
     else:
         audit_section = {"available": False, "run_id": None, "metrics": {},
@@ -586,7 +652,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         {"key": "population", "number": 3,
          "question": QUESTIONS["population"] if simulated else QUESTIONS["population_table"],
          "answer": answer("population.rows", _answer_population(population, metric,
-                                                           settings["population"]))},
+                                                           settings.population))},
         {"key": "retention", "number": 4, "question": QUESTIONS["retention"],
          "answer": answer("retention.rows", _answer_retention(retention, metric, full_days))},
         {"key": "fairness", "number": 5, "question": QUESTIONS["fairness"],
@@ -605,7 +671,8 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
             "answer": (f"The {minimal['strategy']} search keeps {len(minimal['kept'])} of "
                        f"{len(minimal['kept']) + len(minimal['removed'])} contested groups and "
                        f"removes {', '.join(minimal['removed']) or 'none'}"
-                       + (f"; cost {_diff_text(cost, metric)} ({cost['verdict']})"
+                       + (f"; cost {_diff_text(Cost.model_validate(cost), metric)} "
+                          f"({cost['verdict']})"
                           if cost else "") + ".")})
     summary += family_summaries(families)
     summary.append({
@@ -618,23 +685,23 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
                    f"{'category-group' if inventory['unit'] == 'category' else 'attribute-group'}"
                    " rows).")})
 
-    parent = source.get("parent_run_id")
+    parent = prov.parent_run_id
     base = study.baseline if study is not None else None
     dataset = study.dataset if study is not None else None
-    commit = (source.get("tags") or {}).get("nsf.git_commit")
+    commit = prov.tags.get("nsf.git_commit")
     return {
         "schema": REPORT_SCHEMA,
         "title": "Data-minimisation report: "
-                 f"{study.name if study is not None else source.get('experiment')}",
-        "generated_at": environment.get("generated_at"),
-        "source": {"tracking_uri": source.get("tracking_uri"),
-                   "experiment": source.get("experiment"),
-                   "experiment_id": source.get("experiment_id"),
-                   "parent_run_id": parent, "status": source.get("status"),
-                   "audit_run_id": audit_section.get("run_id"),
+                 f"{study.name if study is not None else prov.experiment}",
+        "generated_at": env.generated_at,
+        "source": {"tracking_uri": prov.tracking_uri,
+                   "experiment": prov.experiment,
+                   "experiment_id": prov.experiment_id,
+                   "parent_run_id": parent, "status": prov.status,
+                   "audit_run_id": audit_section["run_id"],
                    "study_schema": SCHEMA if study is not None else None},
         "missing": missing,
-        "settings": settings,
+        "settings": settings.model_dump(mode="json"),
         "skipped_families": [{"family": f, "reason": r} for f, r in skipped.items()],
         "baseline": {"metrics": {} if base is None else
                      {k: v.model_dump() for k, v in base.metrics.items()},
@@ -643,8 +710,10 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "summary": summary,
         "inventory": inventory,
         **_sections_of(slots),
-        "retention": {"rows": retention, "full_history_days": full_days},
-        "variant_metrics": all_metrics,
+        "retention": {"rows": _json(retention), "full_history_days": full_days},
+        "variant_metrics": {name: {m: c.model_dump() if c is not None else None
+                                   for m, c in per.items()}
+                            for name, per in all_metrics.items()},
         "fairness": fair,
         "reliance": {"rows": reliance, "relied_not_needed": _reliance_gaps(reliance, top_k)},
         "minimal_set": minimal,
@@ -655,24 +724,25 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "power_readout": _power_readout(study),
         "method": {"assumptions": _assumptions(study),
                    "calibration": calibration,
-                   "statistics": _statistics_text(settings),
+                   "statistics": _statistics_text(
+                       settings, study.settings if study is not None else None),
                    "limitations": _limitations(study, settings)},
         "deidentification": audit_section,
         "reproducibility": {
-            "config_yaml": source.get("config_yaml"),
+            "config_yaml": prov.config_yaml,
             "seeds": list(study.seeds) if study is not None else [],
             "experiment_seed": study.config.get("seed") if study is not None else None,
             "dataset_digest": dataset.digest if dataset else None,
             "test_digest": dataset.test_digest if dataset else None,
             "dataset_source": dataset.source if dataset else None,
             "git_commit": commit,
-            "packages": dict(environment.get("packages") or {}),
+            "packages": dict(env.packages),
             "run_ids": {"parent": parent,
                         "children": study.run_ids.children if study is not None else {},
-                        "audit": audit_section.get("run_id")},
-            "parent_metrics": {k: _num(v) for k, v in (source.get("metrics") or {}).items()},
+                        "audit": audit_section["run_id"]},
+            "parent_metrics": {k: _num(v) for k, v in prov.metrics.items()},
             "fits": study.fits.model_dump() if study is not None else None,
             "timing": study.timing.model_dump() if study is not None else None,
-            "commands": _commands(parent, source.get("tracking_uri"), commit),
+            "commands": _commands(parent, prov.tracking_uri, commit),
         },
     }

@@ -75,12 +75,12 @@ def ledger_blocks(content: dict) -> list[dict]:
     steps = [[s["label"], _big(s["delta"]), s["source"]] for s in content["steps"]]
     blocks.append(_table("From sent to needed (records)", ["step", "records", "from"], steps,
                          {1}))
-    blocks += [_note(n) for n in content.get("notes") or []]
+    blocks += [_note(n) for n in content["notes"]]
     return blocks
 
 
 def _ledger_figure(content: dict) -> bytes | None:
-    steps = content.get("steps") or []
+    steps = content["steps"]
     if not steps:
         return None
     fig = Figure(figsize=(7.5, 3.8))

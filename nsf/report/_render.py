@@ -7,6 +7,8 @@ import json
 import re
 from importlib.resources import files
 
+from nsf.report._schema import ReportModel, as_model
+
 __all__ = ["DOCUMENTS", "render_html", "render_json", "render_markdown"]
 
 
@@ -17,12 +19,12 @@ DOCUMENTS = {"report": {"html": "report.html", "md": "report.md"},
 KIND_TITLES = {"report": "Report", "appendix": "Technical appendix"}
 
 
-def document_title(model: dict, kind: str) -> str:
+def document_title(model: ReportModel, kind: str) -> str:
     """The document's title: the model's for the report, prefixed for the appendix."""
-    return model["title"] if kind == "report" else f"Technical appendix: {model['title']}"
+    return model.title if kind == "report" else f"Technical appendix: {model.title}"
 
 
-def render_html(model: dict, document: list[dict], figures: dict[str, bytes], *,
+def render_html(model: ReportModel | dict, document: list[dict], figures: dict[str, bytes], *,
                 kind: str = "appendix") -> str:
     """One HTML page: inline CSS, figures embedded as base64 PNG, no network access.
 
@@ -30,6 +32,7 @@ def render_html(model: dict, document: list[dict], figures: dict[str, bytes], *,
     link block ``{"text", "doc", "anchor"}`` points into the other document's HTML file."""
     import jinja2
 
+    model = as_model(model)
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(
             lambda name: files("nsf.report").joinpath("templates", name).read_text("utf-8")),
@@ -42,7 +45,7 @@ def render_html(model: dict, document: list[dict], figures: dict[str, bytes], *,
         title=document_title(model, kind), kind=kind, kind_title=KIND_TITLES[kind],
         docs={k: ("" if k == kind else v["html"]) for k, v in DOCUMENTS.items()},
         other_href=DOCUMENTS[other]["html"], other_title=KIND_TITLES[other],
-        source=model["source"], generated_at=model["generated_at"], sections=document,
+        source=model.source, generated_at=model.generated_at, sections=document,
         figures={k: base64.b64encode(v).decode("ascii") for k, v in figures.items()})
 
 
@@ -94,16 +97,18 @@ def _md_links(b: dict, kind: str) -> str:
     return " (" + ", ".join(_md_link(x, kind) for x in links) + ")"
 
 
-def render_markdown(model: dict, document: list[dict], figure_dir: str = "figures", *,
+def render_markdown(model: ReportModel | dict, document: list[dict],
+                    figure_dir: str = "figures", *,
                     kind: str = "appendix") -> str:
     """Markdown of the same blocks; figures referenced as ``figures/<name>.png``; each section
     opens with an anchor (``<a id="s-..."></a>``) that links from the other document reach."""
-    src = model["source"]
+    model = as_model(model)
+    src = model.source
     other = "appendix" if kind == "report" else "report"
     out = [f"# {document_title(model, kind)}", "",
-           f"Experiment **{src['experiment']}**, study run `{src['parent_run_id']}` "
-           f"({src['status']}), generated {model['generated_at']} by `nsf report` from MLflow "
-           f"(`{src['tracking_uri']}`). Every number is in `report.json`; the "
+           f"Experiment **{src.experiment}**, study run `{src.parent_run_id}` "
+           f"({src.status}), generated {model.generated_at} by `nsf report` from MLflow "
+           f"(`{src.tracking_uri}`). Every number is in `report.json`; the "
            f"{KIND_TITLES[other].lower()} is [{DOCUMENTS[other]['md']}]"
            f"({DOCUMENTS[other]['md']}).", ""]
     for section in document:
@@ -135,6 +140,8 @@ def render_markdown(model: dict, document: list[dict], figure_dir: str = "figure
     return "\n".join(out).rstrip() + "\n"
 
 
-def render_json(model: dict) -> str:
-    """report.json: the model as strict JSON (no NaN)."""
-    return json.dumps(model, indent=2, allow_nan=False, sort_keys=False) + "\n"
+def render_json(model: ReportModel | dict) -> str:
+    """report.json: the model as strict JSON (no NaN); the parts it was built with, none
+    added by defaults."""
+    data = as_model(model).model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return json.dumps(data, indent=2, allow_nan=False, sort_keys=False) + "\n"

@@ -6,8 +6,10 @@ word for word (:data:`RULE_TEXT`) and tested on hand-built inputs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from nsf.report._schema import CategoryRecommendation, InventoryRow, MinimalSetSection
 from nsf.vocabulary import INCONCLUSIVE, NEEDED
 from nsf.vocabulary import NOT_SHOWN_NEEDED as NOT_SHOWN
 
@@ -107,7 +109,8 @@ def recommend(*, used: bool, contested: bool, necessity: str | None,
 _ACTIONS = ("keep", "coarsen", "drop")
 
 
-def category_recommendations(inventory: dict, minimal: dict | None) -> list[dict]:
+def category_recommendations(rows: Sequence[InventoryRow],
+                             minimal: MinimalSetSection | None) -> list[CategoryRecommendation]:
     """One recommendation per shared category (per attribute group for a user's table),
     derived once; the report's summary, inventory, minimal set, ledger and money sections all
     read it.
@@ -131,38 +134,37 @@ def category_recommendations(inventory: dict, minimal: dict | None) -> list[dict
 
     Returns
     -------
-    list of dict
-        ``{category, name, action, form, groups, needed_groups, provisional, basis, reason}``
-        in inventory order; ``action`` is drop | coarsen | keep.
+    list of CategoryRecommendation
+        In inventory order; ``action`` is drop | coarsen | keep.
     """
-    rows = inventory.get("rows") or []
-    by_key: dict[str, list[dict]] = {}
+    by_key: dict[str, list[InventoryRow]] = {}
     for r in rows:
-        key = str(r["category"]) if r.get("category") is not None else r["name"]
+        key = str(r.category) if r.category is not None else r.name
         by_key.setdefault(key, []).append(r)
     search = minimal is not None
     # Only what the search removed is shown not needed; a group it did not study is kept.
-    removed = set(minimal["removed"]) if search else set()
+    removed = set(minimal.removed) if minimal is not None else set()
+    kept = set(minimal.kept) if minimal is not None else set()
     out = []
     for key, mine in by_key.items():
         first = mine[0]
-        used = [r for r in mine if r["used"]]
-        groups = list(dict.fromkeys(r["group"] for r in mine))
-        entry = {"category": first.get("category"), "name": first["name"], "key": key,
-                 "groups": groups, "contested": any(r["contested"] for r in mine)}
+        used = [r for r in mine if r.used]
+        groups = list(dict.fromkeys(r.group for r in mine))
+        entry = {"category": first.category, "name": first.name, "key": key,
+                 "groups": groups, "contested": any(r.contested for r in mine)}
         if not used:
-            out.append({**entry, "action": "drop", "form": None, "needed_groups": [],
-                        "provisional": False, "basis": "rule",
-                        "reason": "not used by the model"})
+            out.append(CategoryRecommendation(
+                **entry, action="drop", form=None, needed_groups=[], provisional=False,
+                basis="rule", reason="not used by the model"))
             continue
         if search:
-            needed = [r for r in used if not r["contested"] or r["group"] not in removed]
+            needed = [r for r in used if not r.contested or r.group not in removed]
             if not needed:
-                out.append({**entry, "action": "drop", "form": None, "needed_groups": [],
-                            "provisional": False, "basis": "minimal set",
-                            "reason": "the model does as well without "
-                            + ", ".join(dict.fromkeys(r["group"] for r in used))
-                            + " (removed together in the minimal-set search)"})
+                out.append(CategoryRecommendation(
+                    **entry, action="drop", form=None, needed_groups=[], provisional=False,
+                    basis="minimal set", reason="the model does as well without "
+                    + ", ".join(dict.fromkeys(r.group for r in used))
+                    + " (removed together in the minimal-set search)"))
                 continue
         else:
             # Groups not needed one at a time may be needed together: without a search that
@@ -170,32 +172,32 @@ def category_recommendations(inventory: dict, minimal: dict | None) -> list[dict
             needed = used
         actions = []
         for r in needed:
-            if r["recommendation"] == "drop" and r["rule"] == 4 and search:
+            if r.recommendation == "drop" and r.rule == 4 and search:
                 actions.append("drop")  # a proxy without a coarse version
-            elif r["recommendation"] == "coarsen":
+            elif r.recommendation == "coarsen":
                 actions.append("coarsen")
             else:
                 actions.append("keep")
         action = min(actions, key=_ACTIONS.index)
-        provisional = any("provisional" in r["flags"] for r in needed) or any(
-            (r.get("necessity") or {}).get("verdict") != NEEDED and r["contested"]
+        provisional = any("provisional" in r.flags for r in needed) or any(
+            (r.necessity.verdict if r.necessity else None) != NEEDED and r.contested
             for r in needed)
-        names = list(dict.fromkeys(r["group"] for r in needed))
+        names = list(dict.fromkeys(r.group for r in needed))
         if action == "drop":
-            reason = "; ".join(r["reason"] for r in needed)
-        elif not any(r["contested"] for r in needed):
+            reason = "; ".join(r.reason for r in needed)
+        elif not any(r.contested for r in needed):
             reason = "uncontested data the score's purpose requires"
         else:
-            studied = not search or all(r["group"] in minimal["kept"] for r in needed
-                                        if r["contested"])
+            studied = not search or all(r.group in kept for r in needed if r.contested)
             why = ("kept by the minimal-set search" if search and studied else
                    "not in the minimal-set search, so kept" if search else
                    "no minimal-set search removed it with the others, so kept")
             form = ("its coarse version does as well as the raw data"
                     if action == "coarsen" else "needed raw")
             reason = f"{', '.join(names)}: {why}; {form}"
-        out.append({**entry, "action": action, "form": "coarse" if action == "coarsen" else
-                    ("raw" if action == "keep" else None), "needed_groups": names,
-                    "provisional": provisional and action != "drop",
-                    "basis": "minimal set" if search else "rule", "reason": reason})
+        out.append(CategoryRecommendation(
+            **entry, action=action, form="coarse" if action == "coarsen" else
+            ("raw" if action == "keep" else None), needed_groups=names,
+            provisional=provisional and action != "drop",
+            basis="minimal set" if search else "rule", reason=reason))
     return out

@@ -28,9 +28,10 @@ from nsf.study import (
     StudyResult,
     Timing,
 )
+from nsf.study._result import FitCounts, ThresholdPoint
 from nsf.vocabulary import Subject, Verdict
 
-__all__ = ["ReportModel", "report_json_schema", "study_json_schema", "write_schemas"]
+__all__ = ["ReportModel", "as_model", "report_json_schema", "study_json_schema", "write_schemas"]
 
 Num = float | None
 
@@ -90,6 +91,10 @@ class Baseline(_Strict):
     metrics: dict[str, SeedSummary]
     n_features: int | None
     run_ids: list[str | None]
+
+    def test(self, metric: str) -> SeedSummary | None:
+        """The baseline's test ``metric`` over seeds (None when not logged)."""
+        return self.metrics.get(f"test_{metric}")
 
 
 class Answer(_Strict):
@@ -226,12 +231,23 @@ class CategoryRecommendation(_Strict):
     reason: str
 
 
-class FairnessAtDecision(_Open):
+class FairnessAtDecision(_Strict):
     """The largest error-rate gap, at the policy's decision threshold and at the configured
     score threshold (one definition, read by every section that names it)."""
 
-    threshold: float | None
+    threshold: int | float | None
     attribute: str | None
+    estimate: Num = None
+    metric: str
+    source: str
+    thresholds: list[int | float] = Field([], description="The policy's thresholds (one per "
+                                    "training seed; decision threshold only).")
+    high_group: str | None = None
+    high_rate: Num = None
+    low_group: str | None = None
+    low_rate: Num = None
+    lower: Num = None
+    upper: Num = None
 
 
 class Attributes(_Strict):
@@ -288,7 +304,7 @@ class Fairness(_Strict):
     changes: list[DisparityChangeRow]
     proxies: list[ProxyResult]
     threshold_source: str | None = Field(None, description="How the threshold was chosen.")
-    curves: dict[str, list[dict[str, Any]]] = Field(
+    curves: dict[str, list[ThresholdPoint]] = Field(
         {}, description="Attribute -> the baseline's disparities at a range of thresholds.")
 
 
@@ -374,11 +390,19 @@ class CalibrationRow(_Strict):
     relative_error: Num
 
 
+class Oracle(_Open):
+    """The simulator's oracle check (summary.json); other keys are kept as they are."""
+
+    rows: Num = None
+    mean_p_nsf_appstore: Num = None
+    realised_nsf_appstore_rate: Num = None
+
+
 class Calibration(_Strict):
     available: bool
     note: str | None
     rows: list[CalibrationRow]
-    oracle: dict[str, Num] | None
+    oracle: Oracle | None
 
 
 class Method(_Strict):
@@ -388,11 +412,49 @@ class Method(_Strict):
     limitations: list[str]
 
 
-class Deidentification(_Open):
+class CoarseningRule(_Open):
+    column: str
+    op: str
+    value: float | None = None
+
+
+class QuasiIdentifiers(_Open):
+    """The audit's quasi-identifiers and the coarsening it tried (audit.json)."""
+
+    columns: list[str] = []
+    coarsening: list[CoarseningRule] = []
+
+
+class AuditMeasures(_Open):
+    """The audit's measures the report names (a run's metrics; others kept as they are)."""
+
+    phone_recovered_fraction: Num = None
+    phone_recovered_in_space_fraction: Num = None
+    phone_space_size: Num = None
+    full_space_seconds_est: Num = None
+    hashes_per_s: Num = None
+    link_fraction: Num = None
+    link_precision: Num = None
+    hmac_phone_recovered_fraction: Num = None
+    hmac_link_fraction: Num = None
+    unique_fraction: Num = None
+    unique_fraction_coarse: Num = None
+
+
+class Deidentification(_Strict):
     available: bool
     run_id: str | None
     metrics: dict[str, Num]
     how_to_run: str
+    reversal: dict[str, Any] | None = None
+    linkage: dict[str, Any] | None = None
+    quasi: QuasiIdentifiers | None = None
+    counterfactual: dict[str, Any] | None = None
+    dataset: str | None = None
+
+    def measures(self) -> AuditMeasures:
+        """The audit run's metrics, by name (None where the run did not log one)."""
+        return AuditMeasures.model_validate(self.metrics)
 
 
 class ReproRunIds(_Strict):
@@ -412,18 +474,61 @@ class Reproducibility(_Strict):
     packages: dict[str, str]
     run_ids: ReproRunIds
     parent_metrics: dict[str, Num]
-    fits: dict[str, int] | None
+    fits: FitCounts | None
     timing: Timing | None
     commands: list[str] = Field(min_length=1)
 
 
+class CardDetails(_Strict):
+    model: str | None
+    score: str
+    target: str
+    population: str | None
+    label: str | None
+    n_features: int | None
+    seeds: list[int]
+    run_ids: list[str | None]
+    developed_by: str
+
+
+class CardFactors(_Strict):
+    evaluated: list[str]
+    skipped: list[str]
+    note: str
+
+
+class CardMetrics(_Strict):
+    primary: str | None
+    reported: list[str]
+    threshold: int | None
+    threshold_meaning: str
+    uncertainty: str
+
+
+class EvaluationData(_Strict):
+    split: str | None = None
+    test_rows: int | None = None
+    test_nsf_rate: Num = None
+    test_digest: str | None = None
+    plain_cv_auc: Num = None
+    plain_cv_note: str | None = None
+
+
+class TrainingData(_Strict):
+    kind: str | None = None
+    source: str | None = None
+    digest: str | None = None
+    train_rows: int | None = None
+    validation_rows: int | None = None
+
+
 class ModelCard(_Strict):
-    details: dict[str, Any]
+    details: CardDetails
     intended_use: list[str]
-    factors: dict[str, Any]
-    metrics: dict[str, Any]
-    evaluation_data: dict[str, Any]
-    training_data: dict[str, Any]
+    factors: CardFactors
+    metrics: CardMetrics
+    evaluation_data: EvaluationData
+    training_data: TrainingData
     quantitative_analyses: dict[str, SeedSummary]
     ethical_considerations: list[str]
     caveats: list[str]
@@ -480,6 +585,11 @@ class ReportModel(_Strict):
     largest_gaps: dict[str, FairnessAtDecision] = Field(
         {}, description="The largest error-rate gap at the policy's decision threshold "
         "('decision') and at the configured score threshold ('score_band').")
+
+
+def as_model(model: ReportModel | dict) -> ReportModel:
+    """The report model, typed: validated once from its JSON form (``report.json``'s dict)."""
+    return model if isinstance(model, ReportModel) else ReportModel.model_validate(model)
 
 
 def report_json_schema() -> dict:

@@ -176,10 +176,10 @@ def write_report(parent_run_id: str, cfg: ExperimentConfig, *,
               "missing": record.missing, "config_yaml": config_yaml}
     environment = {"generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
                    "packages": package_versions()}
-    model = reconcile(build_report_model(study, audit, summary, source=source,
-                                         environment=environment,
-                                         dataset_summary_note=summary_note))
-    validate_report(model)
+    raw = build_report_model(study, audit, summary, source=source, environment=environment,
+                             dataset_summary_note=summary_note)
+    validate_report(raw)
+    model = reconcile(raw)
     figures = render_figures(model)
     documents = build_documents(model, figures)
 

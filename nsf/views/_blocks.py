@@ -137,25 +137,23 @@ def png(fig) -> bytes:
     return buf.getvalue()
 
 
-def simultaneous_cell(r: dict) -> str:
+def simultaneous_cell(lower: float | None, upper: float | None,
+                      family_size: int | None = None) -> str:
     """The interval that holds over the family, with the family's size, or 'n/a'."""
-    if r.get("simultaneous_lower") is None:
+    if lower is None:
         return "n/a"
-    return (f"{interval(r['simultaneous_lower'], r['simultaneous_upper'])} "
-            f"(family of {r.get('family_size') or '?'})")
+    return f"{interval(lower, upper)} (family of {family_size or '?'})"
 
 
-def verdict_cell(r: dict) -> str:
+def verdict_cell(verdict: str | None, per_comparison: str | None = None) -> str:
     """The verdict, and the per-comparison interval's verdict when that differs."""
-    verdict = r.get("verdict") or "n/a"
-    own = r.get("per_comparison_verdict")
-    if r.get("verdict") and own and own != r["verdict"]:
-        return f"{verdict} (per comparison: {own})"
-    return verdict
+    if verdict and per_comparison and per_comparison != verdict:
+        return f"{verdict} (per comparison: {per_comparison})"
+    return verdict or "n/a"
 
 
-def decided_by_cell(r: dict) -> str:
+def decided_by_cell(verdict: str | None, decided_by: str | None = None) -> str:
     """What decided the verdict (a result without the field was decided per comparison)."""
-    if not r.get("verdict"):
+    if not verdict:
         return "n/a"
-    return DECIDED_BY[r.get("decided_by") or "per_comparison"]
+    return DECIDED_BY[decided_by or "per_comparison"]

@@ -354,7 +354,8 @@ def decisions_blocks(content: dict) -> list[dict]:
                     "to bundled", "PSI"],
         "rows": [[c["variant"], _ci(c["diff"]),
                   _ci(c["simultaneous"]) if c.get("simultaneous") else "n/a",
-                  verdict_cell(c), decided_by_cell(c), _share(c["swap"]),
+                  verdict_cell(c["verdict"], c["per_comparison_verdict"]),
+                  decided_by_cell(c["verdict"], c["decided_by"]), _share(c["swap"]),
                   _share(c["to_charged"]), _share(c["to_bundled"]), f"{c['psi']:.3f}"]
                  for c in content["comparisons"]],
         "numeric": [1, 2, 5, 6, 7, 8]})
