@@ -83,7 +83,12 @@ def family_sections(study) -> tuple[dict[str, dict], list[str]]:
     if study is None:
         return out, missing
     present = study.sections.present()
-    order = sorted(present, key=lambda n: view_of(n).position if view_of(n) else 1000)
+
+    def position(name: str) -> int:
+        view = view_of(name)
+        return view.position if view is not None else 1000
+
+    order = sorted(present, key=position)
     for name in order:
         section = present[name]
         view = view_of(name)

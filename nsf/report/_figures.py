@@ -89,23 +89,24 @@ def _forest(rows: list, *, metric: str, margin: float | None, title: str,
 
 def _retention(rows: list[Comparison], *, metric: str, margin: float | None,
                full_days: int | None) -> bytes | None:
-    rows = [r for r in rows if _finite(r.estimate) and r.retention_days]
-    if not rows:
+    pts = [(r, r.retention_days, r.estimate) for r in rows
+           if r.estimate is not None and _finite(r.estimate) and r.retention_days]
+    if not pts:
         return None
     fig = Figure(figsize=(7.5, 3.6))
     ax = fig.add_subplot()
-    days = [r.retention_days for r in rows]
-    est = [r.estimate for r in rows]
+    days = [d for _, d, _ in pts]
+    est = [e for _, _, e in pts]
     ax.plot(days, est, color="black", linewidth=1.2, zorder=1)
     seen = set()
-    for r in rows:
+    for r, d, e in pts:
         lo, hi = r.lower, r.upper
-        if _finite(lo, hi):
-            ax.plot([r.retention_days] * 2, [lo, hi], color="black", linewidth=1.0)
-            ax.plot([r.retention_days] * 2, [lo, hi], color="black", marker="_",
+        if lo is not None and hi is not None and _finite(lo, hi):
+            ax.plot([d] * 2, [lo, hi], color="black", linewidth=1.0)
+            ax.plot([d] * 2, [lo, hi], color="black", marker="_",
                     linestyle="none", markersize=8)
         marker, face, lab = _MARKERS[r.verdict]
-        ax.plot([r.retention_days], [r.estimate], marker=marker, markerfacecolor=face,
+        ax.plot([d], [e], marker=marker, markerfacecolor=face,
                 markeredgecolor="black", linestyle="none", markersize=7, zorder=3,
                 label=None if lab in seen else lab)
         seen.add(lab)
@@ -206,7 +207,7 @@ def _proxies(proxies: list[ProxyResult], targets: list[str] | None = None) -> by
         return None
     groups = list(dict.fromkeys(p.group for p in rows))
     targets = targets or list(dict.fromkeys(p.target for p in rows))
-    grid = [[None] * len(targets) for _ in groups]
+    grid: list[list[float | None]] = [[None] * len(targets) for _ in groups]
     for p in rows:
         if p.target in targets:
             grid[groups.index(p.group)][targets.index(p.target)] = p.lift
@@ -233,23 +234,23 @@ def _proxies(proxies: list[ProxyResult], targets: list[str] | None = None) -> by
 
 
 def _reliance(rows: list[RelianceRow], margin: float | None) -> bytes | None:
-    pts = [r for r in rows if r.necessity and _finite(r.shap_share, r.necessity.estimate)]
+    pts = [(r, r.necessity, r.shap_share, r.necessity.estimate) for r in rows
+           if r.necessity and r.shap_share is not None and r.necessity.estimate is not None
+           and _finite(r.shap_share, r.necessity.estimate)]
     if not pts:
         return None
     fig = Figure(figsize=(7.5, 4.6))
     ax = fig.add_subplot()
     if margin is not None:
-        ax.axhspan(-margin, max(0.02, max((r.necessity.upper or 0) for r in pts)),
+        ax.axhspan(-margin, max(0.02, max((nec.upper or 0) for _, nec, _, _ in pts)),
                    color="0.92", zorder=0, label="removal costs less than the margin")
         ax.axhline(-margin, color="black", linestyle="--", linewidth=0.9,
                    label=f"margin (-{margin:g})")
     ax.axhline(0, color="0.4", linewidth=0.8)
     seen = set()
     crowded = []
-    for r in pts:
-        nec = r.necessity
-        x, y = r.shap_share, nec.estimate
-        if _finite(nec.lower, nec.upper):
+    for r, nec, x, y in pts:
+        if nec.lower is not None and nec.upper is not None and _finite(nec.lower, nec.upper):
             ax.plot([x, x], [nec.lower, nec.upper], color="0.3", linewidth=0.9, zorder=2)
         marker, face, lab = _MARKERS[nec.verdict]
         ax.plot([x], [y], marker=marker, markerfacecolor=face, markeredgecolor="black",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from nsf.report._schema import CategoryRecommendation, InventoryRow, MinimalSetSection
 from nsf.vocabulary import INCONCLUSIVE, NEEDED
@@ -106,7 +107,8 @@ def recommend(*, used: bool, contested: bool, necessity: str | None,
 
 
 #: Order of the actions from most to least data kept.
-_ACTIONS = ("keep", "coarsen", "drop")
+_Action = Literal["keep", "coarsen", "drop"]
+_ACTIONS: tuple[_Action, ...] = ("keep", "coarsen", "drop")
 
 
 def category_recommendations(rows: Sequence[InventoryRow],
@@ -150,18 +152,19 @@ def category_recommendations(rows: Sequence[InventoryRow],
         first = mine[0]
         used = [r for r in mine if r.used]
         groups = list(dict.fromkeys(r.group for r in mine))
-        entry = {"category": first.category, "name": first.name, "key": key,
-                 "groups": groups, "contested": any(r.contested for r in mine)}
+        contested = any(r.contested for r in mine)
         if not used:
             out.append(CategoryRecommendation(
-                **entry, action="drop", form=None, needed_groups=[], provisional=False,
+                category=first.category, name=first.name, key=key, groups=groups,
+                contested=contested, action="drop", form=None, needed_groups=[], provisional=False,
                 basis="rule", reason="not used by the model"))
             continue
         if search:
             needed = [r for r in used if not r.contested or r.group not in removed]
             if not needed:
                 out.append(CategoryRecommendation(
-                    **entry, action="drop", form=None, needed_groups=[], provisional=False,
+                    category=first.category, name=first.name, key=key, groups=groups,
+                    contested=contested, action="drop", form=None, needed_groups=[], provisional=False,
                     basis="minimal set", reason="the model does as well without "
                     + ", ".join(dict.fromkeys(r.group for r in used))
                     + " (removed together in the minimal-set search)"))
@@ -170,7 +173,7 @@ def category_recommendations(rows: Sequence[InventoryRow],
             # Groups not needed one at a time may be needed together: without a search that
             # removes them together, every used group is kept (as the ledger counts it).
             needed = used
-        actions = []
+        actions: list[_Action] = []
         for r in needed:
             if r.recommendation == "drop" and r.rule == 4 and search:
                 actions.append("drop")  # a proxy without a coarse version
@@ -196,7 +199,8 @@ def category_recommendations(rows: Sequence[InventoryRow],
                     if action == "coarsen" else "needed raw")
             reason = f"{', '.join(names)}: {why}; {form}"
         out.append(CategoryRecommendation(
-            **entry, action=action, form="coarse" if action == "coarsen" else
+            category=first.category, name=first.name, key=key, groups=groups,
+            contested=contested, action=action, form="coarse" if action == "coarsen" else
             ("raw" if action == "keep" else None), needed_groups=names,
             provisional=provisional and action != "drop",
             basis="minimal set" if search else "rule", reason=reason))
