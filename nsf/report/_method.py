@@ -27,7 +27,8 @@ def _model_card(study: StudyResult | None, settings: Settings, fair: dict) -> di
             "population": (base.population if simulated else settings.population)
             if base else None,
             "label": (base.label if simulated else (study.description.target_column
-                                                     if study.description else "the target"))
+                                                     if study is not None and study.description
+                                                     else "the target"))
             if base else None,
             "n_features": base.n_features if base else None,
             "seeds": list(base.seeds) if base else [],
@@ -105,8 +106,10 @@ def _statistics_text(settings: Settings, logged: StudySettings | None) -> list[s
                     "the intervals describe this one training sample")
         seeds = "seeds resampled within each arm"
     else:
+        fraction = logged.training_fraction if logged is not None else None
         drawn = ("a bootstrap of subjects" if resample == "bootstrap" else
-                 f"a subsample of {logged.training_fraction:g} of the subjects")
+                 "a subsample of the subjects" if fraction is None else
+                 f"a subsample of {fraction:g} of the subjects")
         training = (f"each seed re-draws the training and calibration subjects ({drawn}), the "
                     "same draw for every variant, so the intervals cover the training sample "
                     "too")

@@ -9,7 +9,8 @@ variant, no audit, no summary) become entries of ``missing`` and sections that s
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,7 +33,7 @@ from nsf.report._rules import RULE_STEPS, RULE_TEXT, recommend
 from nsf.report._schema import Comparison, Cost, Settings
 from nsf.study import BASELINE, SCHEMA, StudyResult, VariantResult
 from nsf.study.families import FAMILIES
-from nsf.vocabulary import NEEDED
+from nsf.vocabulary import NEEDED, Metric
 
 __all__ = ["REPORT_SCHEMA", "build_report_model"]
 
@@ -56,13 +57,22 @@ QUESTIONS = {
                          "records?",
 }
 
+_T = TypeVar("_T")
+
+
+def _of_metric(by_metric: Mapping[Metric, _T], metric: str) -> _T | None:
+    """``by_metric[metric]`` for a metric named in plain text (None when it is absent)."""
+    return {str(k): v for k, v in by_metric.items()}.get(metric)
+
 
 def _comparison(variant: VariantResult | None, metric: str,
                 reference: str | None = None) -> Comparison | None:
     if variant is None:
         return None
     comp = variant.comparison(reference)
-    m = comp.metrics.get(metric) if comp is not None else None
+    if comp is None:
+        return None
+    m = _of_metric(comp.metrics, metric)
     if m is None:
         return None
     return Comparison(
@@ -119,8 +129,9 @@ def _comparison_slots(study: StudyResult | None, metric: str) -> dict[str, list[
         if view is None:
             continue
         rows = _rows(study, (family.name,), metric, view.reference)
-        if view.order_by is not None:
-            rows = sorted(rows, key=lambda r, key=view.order_by: getattr(r, key) or 0)
+        order_by = view.order_by
+        if order_by is not None:
+            rows = sorted(rows, key=lambda r: getattr(r, order_by) or 0)
         out.setdefault(view.slot, []).extend(rows)
     out["attributes.custom"] = _rows(study, ("custom",), metric)
     return out
@@ -214,7 +225,7 @@ def _settings(study: StudyResult | None) -> Settings:
                         words=_words(None), threshold_source=None, families=[])
     s = study.settings
     return Settings(primary_metric=s.primary_metric, margin=s.margins.get(s.primary_metric),
-                    margins=dict(s.margins), confidence=s.confidence,
+                    margins={k: v for k, v in s.margins.items()}, confidence=s.confidence,
                     n_bootstrap=s.n_bootstrap, fairness_n_bootstrap=s.fairness_n_bootstrap,
                     interval_target=s.interval_target, multiplicity=s.multiplicity,
                     threshold=s.threshold, metrics=list(s.metrics), model=s.model,
@@ -375,12 +386,12 @@ def _inventory(study: StudyResult, metric: str) -> dict:
         unit = "category"
     else:
         # A user's own table: no shared categories, one row per attribute group.
-        for g in inv.groups:
-            mine = [f for f in inv.features if f.group == g.name]
+        for entry in inv.groups:
+            mine = [f for f in inv.features if f.group == entry.name]
             used = [f.name for f in mine if f.kind != "excluded" and f.in_baseline]
-            info = {"category": None, "name": g.name, "public": None, "source": "table",
-                    "meaning": g.meaning}
-            row = judge(g.name, used, info, sorted({c for f in mine for c in f.sources}))
+            info = {"category": None, "name": entry.name, "public": None, "source": "table",
+                    "meaning": entry.meaning}
+            row = judge(entry.name, used, info, sorted({c for f in mine for c in f.sources}))
             row["excluded"] = [f"{f.name}: {f.note}" for f in mine if f.kind == "excluded"]
             rows.append(row)
         unit = "group"
@@ -431,7 +442,7 @@ def _minimal(study: StudyResult, metric: str) -> dict | None:
     m = study.minimal_set
     if m is None:
         return None
-    comp = (m.comparison or {}).get(metric)
+    comp = _of_metric(m.comparison or {}, metric)
     base = study.baseline.metrics.get(f"test_{metric}")
     final = m.metrics.get(f"test_{metric}")
     return {
