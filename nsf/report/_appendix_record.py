@@ -22,7 +22,7 @@ def _model_card(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
         ("training population / label", f"{d.population} / {d.label}"),
         ("features", fmt(d.n_features, "int")),
         ("seeds", ", ".join(str(s) for s in d.seeds)), ("developed by", d.developed_by),
-        ("MLflow runs (baseline per seed)", ", ".join(d.run_ids))])]
+        ("MLflow runs (baseline per seed)", ", ".join(rid or "not logged" for rid in d.run_ids))])]
     blocks += [_h("Intended use"), _list(mc.intended_use)]
     fac = mc.factors
     blocks += [_h("Factors"), _p("Evaluated: " + (", ".join(fac.evaluated) or "none")

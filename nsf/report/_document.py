@@ -7,6 +7,8 @@ rates as percentages, missing values as ``n/a``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 from nsf.report._appendix_blocks import (
@@ -37,6 +39,7 @@ from nsf.report._schema import (
     Settings,
     as_model,
 )
+from nsf.study._result import FairnessGroup
 from nsf.views import (  # noqa: F401  (fmt, interval: re-exported)
     DECIDED_BY,
     decided_by_cell,
@@ -179,7 +182,7 @@ def _inventory(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
         return [*blocks, _none_block("the data inventory (no study result)")]
     if inv.unit != "category":
         blocks.insert(len(_data(m)), _h("Attribute groups"))
-    rows = []
+    rows: list[list[str | list[str]]] = []
     rec_of = {r.key: r for r in m.recommendations}
     for r in inv.rows:
         rel, prox = r.reliance, r.proxy
@@ -366,12 +369,12 @@ def _fairness(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
         blocks.append(_note("One group only among the test rows, so no disparity: "
                             + ", ".join(single) + "."))
 
-    def est(g: dict, key: str, kind: str) -> str:
+    def est(g: FairnessGroup, key: str, kind: str) -> str:
         lo, hi = getattr(g, f"{key}_lower"), getattr(g, f"{key}_upper")
         small = SMALL_MARK if key in (g.below_support or []) else ""
         return f"{fmt(getattr(g, key), kind)} {interval(lo, hi, kind)}{small}".strip()
 
-    supports = {a.min_support for a in f.attributes.values()} - {None}
+    supports = {a.min_support for a in f.attributes.values() if a.min_support is not None}
     marked = [n for n, a in f.attributes.items()
               if any(g.below_support for g in a.groups)]
     if supports:
@@ -568,7 +571,7 @@ def build_document(model: ReportModel | dict, figures: dict[str, bytes]) -> list
     sections, the families' own sections, then the reproducibility record and the glossary.
     Variants are named in words."""
     m = _reconciled(model)
-    sections = []
+    sections: list[dict[str, Any]] = []
     for sid, title in SECTIONS:
         if sid in _CLOSING:
             continue

@@ -164,7 +164,8 @@ def category_recommendations(rows: Sequence[InventoryRow],
             if not needed:
                 out.append(CategoryRecommendation(
                     category=first.category, name=first.name, key=key, groups=groups,
-                    contested=contested, action="drop", form=None, needed_groups=[], provisional=False,
+                    contested=contested, action="drop", form=None, needed_groups=[],
+                    provisional=False,
                     basis="minimal set", reason="the model does as well without "
                     + ", ".join(dict.fromkeys(r.group for r in used))
                     + " (removed together in the minimal-set search)"))
