@@ -112,11 +112,11 @@ def _score_band_gap(model: ReportModel) -> FairnessAtDecision | None:
         d = a.disparities.get("equalized_odds_difference")
         if not d or d.estimate is None or len(a.groups) < 2:
             continue
-        if best is None or d.estimate > best[1].estimate:
-            best = (name, d)
+        if best is None or d.estimate > best[2]:
+            best = (name, d, d.estimate)
     if best is None:
         return None
-    name, d = best
+    name, d, _ = best
     return FairnessAtDecision(
         threshold=f.threshold, attribute=name, estimate=d.estimate, lower=d.lower,
         upper=d.upper, metric="equalized_odds_difference",
@@ -154,6 +154,10 @@ def _inventory_answer(model: ReportModel, recs: list[CategoryRecommendation]) ->
     return text
 
 
+def _neg(x: float | None) -> float | None:
+    return None if x is None else -x
+
+
 def _minimal_answer(model: ReportModel) -> str | None:
     ms = model.minimal_set
     if not ms:
@@ -165,7 +169,7 @@ def _minimal_answer(model: ReportModel) -> str | None:
             f"({', '.join(kept) or 'none'}) and removes {', '.join(removed) or 'none'}")
     if cost:
         text += (f"; the model with only those loses "
-                 f"{number_with_interval(-cost.estimate, -cost.upper, -cost.lower)} "
+                 f"{number_with_interval(_neg(cost.estimate), _neg(cost.upper), _neg(cost.lower))} "
                  f"AUC ({cost.verdict})")
     return text + "."
 
@@ -334,8 +338,8 @@ def _history(model: ReportModel) -> tuple[str, list]:
                 key=lambda r: r.retention_days or 0)
     led = _ledger_row(model, "history per training subject")
     if ok:
-        text = (f"The last {ok[0]['retention_days']} days of each person's history are enough "
-                f"(against {full} days: {ok[0]['retention_days']} days lose "
+        text = (f"The last {ok[0].retention_days} days of each person's history are enough "
+                f"(against {full} days: {ok[0].retention_days} days lose "
                 f"{_auc_loss(ok[0])} AUC, within the margin).")
     else:
         shortest = min(rows, key=lambda r: r.retention_days or 0)

@@ -213,8 +213,8 @@ def designs_blocks(data: dict) -> list[dict]:
         "recovered and the time to recover them all (one core), share of all people at risk",
         ["design", "identifier", "singled out", "identifiers recovered", "time to recover",
          "at risk"], rows, {2, 3, 4, 5}))
-    if content.seconds_per_hash and digests:
-        sph = content.seconds_per_hash
+    sph = content.seconds_per_hash
+    if sph and sph.estimate and digests:  # no measured rate: no reversal-time note
         blocks.append(_note(
             f"Identifier reversal was measured, not assumed: {content.probe_targets} "
             "numbers drawn at random were turned into each kind of identifier and attacked by "
