@@ -205,3 +205,19 @@ def test_smoke_documents_are_consistent_and_link_their_evidence(smoke_study):
                 r.category for r in kept}
     prose = re.sub(r"```.*?```", "", report, flags=re.S)
     assert not IDENTIFIER.findall(prose)
+
+
+def test_a_history_length_within_the_margin_is_named_in_the_answer():
+    """A retention variant that is not shown needed (and not the baseline's own fits) is the
+    answer to "how much history?": its days are read from the typed comparison."""
+    from tests.test_report import hand_study_dict
+
+    study = hand_study_dict()
+    for v in study["variants"]:
+        if v["name"] == "retention_30d":
+            v["same_fits_as"] = None
+    model = reconcile(build_report_model(hand_study(**study), AUDIT, None, source=SOURCE,
+                                         environment=ENV))
+    _, docs = _docs(model)
+    text = json.dumps(docs)
+    assert "The last 30 days of each person's history are enough" in text
