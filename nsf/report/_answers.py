@@ -3,22 +3,13 @@ the rest of the report model (:mod:`nsf.report._model`)."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 from nsf.report._schema import AuditMeasures, Comparison, Cost
 from nsf.study import StudyResult
+from nsf.views import num
 from nsf.vocabulary import NEEDED, NOT_SHOWN_NEEDED
 
-
-def _num(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+#: A finite float, or None (the views' one definition).
+_num = num
 
 
 def _f3(x: float | None, signed: bool = False) -> str:
