@@ -532,6 +532,14 @@ def _groups_answer(model: ReportModel) -> tuple[str, list]:
                                                                  "decisions by group")]
 
 
+def _designs_answer(model: ReportModel) -> tuple[str, list] | None:
+    """The sharing designs' own answer (the frontier's), or None when they did not run."""
+    entry = next((a for a in model.summary if a.key == "designs"), None)
+    if entry is None:
+        return None
+    return entry.answer, [link("s-family-designs", "sharing designs and their frontier")]
+
+
 def _answers(model: ReportModel) -> list[tuple[str, str, list]]:
     rows = [("Which contested data was needed?", *_needed(model)),
             ("In what form?", *_form(model)),
@@ -543,6 +551,9 @@ def _answers(model: ReportModel) -> list[tuple[str, str, list]]:
             ("The data ledger", *_ledger_answer(model)),
             ("Were the identifiers anonymous?", *_identifiers(model)),
             ("Are groups of people treated differently?", *_groups_answer(model))]
+    designs = _designs_answer(model)
+    if designs is not None:
+        rows.append(("Which way of sharing exposes least for what it costs?", *designs))
     if not model.settings.simulated:
         rows = [r for r in rows if r[0] not in ("For how long after the build?",
                                                 "The data ledger")]
