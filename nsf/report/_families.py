@@ -58,15 +58,8 @@ def register_family_section(name: str, *, title: str, model: Callable[[Any, Any]
     Parameters
     ----------
     name : the section's field name (the family's name).
-    title : the report section's title (numbered after the core sections).
-    model : ``(section, study_result) -> dict`` of JSON-ready numbers (``report.json``).
-    blocks : ``content -> list of document blocks`` from that dict (a figure block names a
-        figure that ``figures`` draws).
-    figures : ``content -> {figure name: PNG bytes}`` (None: no figure).
-    headline : ``content -> blocks`` that open the report's summary (None: none).
-    summary : ``content -> {"question", "answer"}`` (or None): the section's line in the
-        report's summary.
-    position : where the section goes among these sections (ascending).
+    title, model, blocks, figures, headline, summary, position : as the attributes of
+        :class:`nsf.views.FamilyView` (``position``: among these sections, ascending).
     """
     _VIEWS[name] = FamilyView(title, model, blocks, figures, headline, summary, position)
 

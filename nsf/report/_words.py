@@ -59,10 +59,7 @@ def variant_words(name: str, description: str | None = None) -> str:
     m = re.fullmatch(r"core\+(.+)", name)
     if m:
         return f"{_groups(m.group(1))} added to the core"
-    m = re.fullmatch(r"drop_(.+)", name)
-    if m:
-        return f"without {_groups(m.group(1))}"
-    m = re.fullmatch(r"without:(.+)", name)
+    m = re.fullmatch(r"(?:drop_|without:)(.+)", name)
     if m:
         return f"without {_groups(m.group(1))}"
     m = re.fullmatch(r"coarse_(.+)", name)
