@@ -109,7 +109,7 @@ def _score_band_gap(model: ReportModel) -> FairnessAtDecision | None:
     f = model.fairness
     best = None
     for name, a in f.attributes.items():
-        d = a.disparities.get("equalized_odds_difference")
+        d = a.equalized_odds
         if not d or d.estimate is None or len(a.groups) < 2:
             continue
         if best is None or d.estimate > best[2]:
@@ -383,7 +383,7 @@ def _volume(model: ReportModel) -> tuple[str, list]:
     if not v:
         return _not_run(model, "volume"), ev
     who = "simulated people" if model.settings.simulated else \
-        model.settings.words.get("subjects", "subjects")
+        model.settings.words.subjects
     n_all, small = v["n_all"], v["smallest_sufficient"]
     if small >= n_all:
         text = (f"All of the training population: no smaller training set was shown as good "
@@ -719,7 +719,7 @@ def _groups(model: ReportModel) -> list[dict]:
         band = gaps["score_band"]
         rows = []
         for name, a in model.fairness.attributes.items():
-            d = a.disparities.get("equalized_odds_difference")
+            d = a.equalized_odds
             if not d or len(a.groups) < 2:
                 continue
             rows.append([name, number_with_interval(d.estimate, d.lower,

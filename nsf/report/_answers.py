@@ -3,7 +3,7 @@ the rest of the report model (:mod:`nsf.report._model`)."""
 
 from __future__ import annotations
 
-from nsf.report._schema import AuditMeasures, Comparison, Cost
+from nsf.report._schema import AuditMeasures, Comparison, Cost, Words
 from nsf.study import StudyResult
 from nsf.views import num
 from nsf.vocabulary import NEEDED, NOT_SHOWN_NEEDED
@@ -33,18 +33,17 @@ def _diff_text(row: Comparison | Cost, metric: str) -> str:
 # --- words ------------------------------------------------------------------------------------
 
 #: The simulated world's words for the outcome, the decision and the rows.
-SIMULATED_WORDS = {"positive": "NSF", "decision": "each purchase charged at once",
-                   "subjects": "users", "probability": "P(NSF)"}
+SIMULATED_WORDS = Words()
 
 
-def _words(study: StudyResult | None) -> dict[str, str]:
+def _words(study: StudyResult | None) -> Words:
     """How the report names a positive row, the decision and the rows: the simulator's words
     for simulated data, the dataset description's for a table."""
     if study is None or study.dataset.kind == "simulated" or study.description is None:
-        return dict(SIMULATED_WORDS)
+        return SIMULATED_WORDS
     d = study.description
-    return {"positive": d.positive_name, "decision": d.decision, "subjects": d.subjects,
-            "probability": "P(outcome)"}
+    return Words(positive=d.positive_name, decision=d.decision, subjects=d.subjects,
+                 probability="P(outcome)")
 
 
 # --- the summary's answers ----------------------------------------------------------------
@@ -174,8 +173,7 @@ def _answer_fairness(fair: dict, inventory: dict, threshold: float, cut: float) 
 
 
 def _answer_identifiers(study: StudyResult | None) -> str:
-    declared = ((study.config.get("dataset") or {}).get("table") or {}).get(
-        "identifier_columns") if study is not None else None
+    declared = study.dataset.identifier_columns if study is not None else []
     which = (f"the declared identifier columns ({', '.join(declared)})" if declared else
              "no column was declared in dataset.table.identifier_columns")
     return ("Not applicable: the de-identification audit attacks shared hashed identifiers; "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nsf.report._figures import FIGURES
-from nsf.report._schema import Comparison, ReportModel, Settings, ShortComparison
+from nsf.report._schema import Comparison, ReportModel, Settings, ShortComparison, Words
 from nsf.views import (
     decided_by_cell,
     fmt,
@@ -101,10 +101,8 @@ def _simulated(m: ReportModel) -> bool:
     return m.settings.simulated
 
 
-def _words(m: ReportModel) -> dict:
-    from nsf.report._model import SIMULATED_WORDS
-
-    return {**SIMULATED_WORDS, **m.settings.words}
+def _words(m: ReportModel) -> Words:
+    return m.settings.words
 
 
 def _cmp_cell(c: ShortComparison | None, used: bool) -> list[str] | str:

@@ -35,7 +35,7 @@ def _model_card(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
     ev, tr = mc.evaluation_data, mc.training_data
     blocks += [_h("Evaluation data"), _kv([
         ("split", str(ev.split)), ("test rows", fmt(ev.test_rows, "int")),
-        (f"test {_words(m)['positive']} rate", fmt(ev.test_nsf_rate, "pct")),
+        (f"test {_words(m).positive} rate", fmt(ev.test_nsf_rate, "pct")),
         ("test rows digest", str(ev.test_digest)),
         *([("plain cross-validated AUC (no calibration fold)", fmt(ev.plain_cv_auc))]
           if ev.plain_cv_auc is not None else [])])]
@@ -152,9 +152,26 @@ def _reproducibility(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
     return blocks
 
 
-#: Config sections that only a simulated study reads (left out of a table's report; the full
-#: config is config.yaml beside the report).
-_SIMULATION_SECTIONS = ("world", "simulate", "audit", "target")
+#: What a table study's config leaves out (the full config is config.yaml beside the report),
+#: as a nested exclusion: ``True`` drops a key, a mapping prunes inside it. The sections only a
+#: simulated study reads, the data ledger (a simulated study's), and the signing key, which
+#: vouches for a simulated dataset's manifest.
+_TABLE_EXCLUDE: dict[str, Any] = {
+    "world": True, "simulate": True, "audit": True, "target": True,
+    "study": {"ledger": True},
+    "dataset": {"signing_key": True, "signing_key_env": True},
+}
+
+
+def _pruned(node: dict, exclude: dict[str, Any]) -> dict:
+    """``node`` without what ``exclude`` names (nested, as pydantic's ``exclude``)."""
+    out = {}
+    for key, value in node.items():
+        if key not in exclude:
+            out[key] = value
+        elif exclude[key] is not True:
+            out[key] = _pruned(value, exclude[key]) if isinstance(value, dict) else value
+    return out
 
 
 def _table_config(text: str, ran: set[str]) -> str:
@@ -162,14 +179,7 @@ def _table_config(text: str, ran: set[str]) -> str:
     if not isinstance(config, dict):
         return text
     # The policy prices decisions; without the decisions family nothing read it.
-    drop = (*_SIMULATION_SECTIONS, *(("policy",) if "decisions" not in ran else ()))
-    kept = {k: v for k, v in config.items() if k not in drop}
-    study = kept.get("study")
-    if isinstance(study, dict):
-        kept["study"] = {k: v for k, v in study.items() if k != "ledger"}
-    dataset = kept.get("dataset")
-    if isinstance(dataset, dict):  # the signature vouches for a simulated dataset's manifest
-        kept["dataset"] = {k: v for k, v in dataset.items() if not k.startswith("signing_key")}
+    exclude = _TABLE_EXCLUDE | ({"policy": True} if "decisions" not in ran else {})
     return ("# the settings a table study reads (the full config, with the sections it does "
             "not read, is config.yaml beside this report)\n"
-            + yaml.safe_dump(kept, sort_keys=False, allow_unicode=True))
+            + yaml.safe_dump(_pruned(config, exclude), sort_keys=False, allow_unicode=True))

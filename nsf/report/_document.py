@@ -319,7 +319,7 @@ def _fairness(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
     source = f.threshold_source
     blocks: list[dict] = [_p(
         f"Group metrics of the baseline on the test rows at the operating threshold "
-        f"{f.threshold} (a score at or above it is flagged: {w['decision']}"
+        f"{f.threshold} (a score at or above it is flagged: {w.decision}"
         + (f"; the threshold is {source}" if source else "")
         + "). Every value is the mean over seeds with its interval. A missing value of a "
         "sensitive column is its own group, '(missing)'; rare levels are pooled into "
@@ -380,8 +380,8 @@ def _fairness(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
     if supports:
         blocks.append(_note(
             f"{SMALL_MARK} A group with fewer than {', '.join(str(s) for s in sorted(supports))} "
-            f"rows behind a metric ({w['positive']} rows for the false-negative rate, "
-            f"non-{w['positive']} rows for the "
+            f"rows behind a metric ({w.positive} rows for the false-negative rate, "
+            f"non-{w.positive} rows for the "
             "false-positive rate, both for AUC, all rows otherwise) is shown but left out of "
             "that metric's disparity: a rate from a handful of rows would set the max - min "
             "alone. " + (f"Such groups occur by {', '.join(marked)}." if marked else
@@ -395,8 +395,8 @@ def _fairness(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
                          est(g, "selection_rate", "pct"),
                          est(g, "false_positive_rate", "pct"),
                          est(g, "false_negative_rate", "pct")])
-        blocks.append(_table(f"Groups by {name}", ["group", "n", f"{w['positive']} rows",
-                                                   f"{w['positive']} rate", "AUC",
+        blocks.append(_table(f"Groups by {name}", ["group", "n", f"{w.positive} rows",
+                                                   f"{w.positive} rate", "AUC",
                                                    "ECE", "flagged", "false-positive rate",
                                                    "false-negative rate"], rows,
                              {1, 2, 3, 4, 5, 6, 7, 8}))

@@ -22,7 +22,7 @@ def _model_card(study: StudyResult | None, settings: Settings, fair: dict) -> di
     return {
         "details": {
             "model": settings.model,
-            "score": f"round(100 x calibrated {words['probability']}), 0-100",
+            "score": f"round(100 x calibrated {words.probability}), 0-100",
             "target": settings.outcome or "n/a",
             "population": (base.population if simulated else settings.population)
             if base else None,
@@ -60,7 +60,7 @@ def _model_card(study: StudyResult | None, settings: Settings, fair: dict) -> di
             "threshold": settings.threshold,
             "threshold_meaning": "a score at or above it means 'charge each purchase "
                                  "immediately' (flagged)" if simulated else
-                                 f"a score at or above it means '{words['decision']}' (flagged; "
+                                 f"a score at or above it means '{words.decision}' (flagged; "
                                  f"{settings.threshold_source or 'study.threshold'})",
             "uncertainty": "mean and SD over training seeds; differences with paired bootstrap "
                            "intervals over test rows and seeds",
@@ -80,7 +80,7 @@ def _model_card(study: StudyResult | None, settings: Settings, fair: dict) -> di
             + "); the proxy table and the inventory's proxy rule make this visible.",
             "A score that decides billing treatment can shift costs (immediate charging) onto "
             "groups with higher error rates; see the fairness section." if simulated else
-            f"A score that decides who is {words['decision']} can shift its burden onto "
+            f"A score that decides who is {words.decision} can shift its burden onto "
             "groups with higher error rates; see the fairness section.",
         ],
         "caveats": [
@@ -146,11 +146,11 @@ def _sequential_text(logged: StudySettings | None) -> list[str]:
     """The method section's sentence on study.until 'decided' (none for a fixed study)."""
     if logged is None or logged.until != "decided":
         return []
-    budget = logged.budget or {}
-    step = budget.get("seed_step")
+    budget = logged.budget
+    step, most = (budget.seed_step, budget.seeds) if budget is not None else (None, None)
     return [f"Until decided: after the first seeds, the comparisons still inconclusive get "
             f"{step if step else 'as many'} more seeds at each look, up to "
-            f"{budget.get('seeds')}; each look judges at the family-wise level "
+            f"{most}; each look judges at the family-wise level "
             "1 - alpha / looks (Bonferroni over the planned looks), so the chance of any wrong "
             "verdict over all looks stays within alpha. A comparison that even an optimistic "
             "projection cannot decide within the budget stops early. Only the primary metric's "
@@ -183,7 +183,7 @@ def _limitations(study: StudyResult | None, settings: Settings) -> list[str]:
         "method carry over, not the values." if ds is None or ds.kind == "simulated" else
         "The data are the user's own table: the numbers describe that table and its sample.",
         f"Test rows: {ds.test_rows if ds else 'n/a'} with a "
-        f"{settings.words['positive']} rate of "
+        f"{settings.words.positive} rate of "
         f"{((ds.test_nsf_rate if ds else None) or 0):.1%}; intervals shrink with more rows and "
         "seeds.",
         "Verdicts are per attribute group, not per column; a group judged not needed may "

@@ -224,7 +224,7 @@ def _settings(study: StudyResult | None) -> Settings:
                         outcome=None, population=None, thresholds={}, simulated=True,
                         words=_words(None), threshold_source=None, families=[])
     s = study.settings
-    return Settings(primary_metric=s.primary_metric, margin=s.margins.get(s.primary_metric),
+    return Settings(primary_metric=s.primary_metric, margin=s.margins[s.primary_metric],
                     margins={k: v for k, v in s.margins.items()}, confidence=s.confidence,
                     n_bootstrap=s.n_bootstrap, fairness_n_bootstrap=s.fairness_n_bootstrap,
                     interval_target=s.interval_target, multiplicity=s.multiplicity,
@@ -304,9 +304,8 @@ def _outcome(study: StudyResult) -> str:
     """What the model scores, in the dataset's own words."""
     if study.description is not None:
         return study.description.outcome
-    horizon = ((study.config.get("world") or {}).get("calendar") or {}).get("horizon_days")
-    if study.dataset.kind == "simulated":
-        return f"a grouped App Store charge fails within {horizon or 'H'} days"
+    if study.dataset.kind == "simulated":  # the horizon H is the description's to say
+        return "a grouped App Store charge fails within H days"
     return "the target column's positive outcome"
 
 
@@ -589,7 +588,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
     if study is not None:
         # A family without variants of its own (decisions) is present through its section.
         families_present = {v.family for v in study.variants} | set(study.sections.present())
-        for fam in study.config.get("study", {}).get("families") or []:
+        for fam in study.settings.configured_families or []:
             if fam not in families_present and fam not in skipped:
                 missing.append(f"variant family {fam!r}: configured but absent from the result "
                                "(failed or produced no variant)")
@@ -742,7 +741,7 @@ def build_report_model(study: StudyResult | None, audit: dict | None,
         "reproducibility": {
             "config_yaml": prov.config_yaml,
             "seeds": list(study.seeds) if study is not None else [],
-            "experiment_seed": study.config.get("seed") if study is not None else None,
+            "experiment_seed": study.settings.experiment_seed if study is not None else None,
             "dataset_digest": dataset.digest if dataset else None,
             "test_digest": dataset.test_digest if dataset else None,
             "dataset_source": dataset.source if dataset else None,

@@ -31,7 +31,8 @@ from nsf.study import (
 from nsf.study._result import FitCounts, ThresholdPoint
 from nsf.vocabulary import Subject, Verdict
 
-__all__ = ["ReportModel", "as_model", "report_json_schema", "study_json_schema", "write_schemas"]
+__all__ = ["ReportModel", "Words", "as_model", "report_json_schema", "study_json_schema",
+           "write_schemas"]
 
 Num = float | None
 
@@ -59,6 +60,17 @@ class Source(_Strict):
     study_schema: str | None
 
 
+class Words(_Strict):
+    """How the report names a positive row, the decision, the rows and the scored
+    probability: the simulator's words for simulated data (the defaults), the dataset
+    description's for a table."""
+
+    positive: str = "NSF"
+    decision: str = "each purchase charged at once"
+    subjects: str = "users"
+    probability: str = "P(NSF)"
+
+
 class Settings(_Strict):
     primary_metric: str
     margin: Num
@@ -80,8 +92,8 @@ class Settings(_Strict):
                                        "logged (its settings).")
     simulated: bool = Field(True, description="Whether the data are simulated (the case's "
                             "sections and words) or a user's table (the table's words).")
-    words: dict[str, str] = Field({}, description="How the report names a positive row, the "
-                                  "decision, the rows and the scored probability.")
+    words: Words = Field(default_factory=Words, description="How the report names a positive "
+                         "row, the decision, the rows and the scored probability.")
     threshold_source: str | None = Field(None, description="How the fairness threshold was "
                                          "chosen.")
     families: list[str] = Field([], description="The families that ran.")
@@ -283,6 +295,12 @@ class FairnessAttribute(_Strict):
     min_support: int | None = Field(ge=1)
     groups: list[FairnessGroup]
     disparities: dict[str, Disparity]
+
+    @property
+    def equalized_odds(self) -> Disparity | None:
+        """The equalized-odds difference, the disparity the answers name (None: not
+        measured)."""
+        return self.disparities.get("equalized_odds_difference")
 
 
 class DisparityChangeRow(_Strict):

@@ -28,6 +28,7 @@ from nsf.study._result import (
     ProxyResult,
     RelianceResult,
     RunIds,
+    SequentialBudget,
     Settings,
     SkippedFamily,
     StudyResult,
@@ -223,7 +224,9 @@ def assemble(study, parts: StudyParts) -> StudyResult:
                "validation_rows": int(prepared.validation_index.size)
                if prepared.crossfit is None
                else int(base_outs[0].info.get("validation_rows", 0)),
-               "test_digest": study.test_digest}
+               "test_digest": study.test_digest,
+               "identifier_columns": list(cfg.dataset.table.identifier_columns)
+               if cfg.dataset.table is not None else []}
     if parts.plain_cv_auc is not None:
         dataset["plain_cv_auc"] = parts.plain_cv_auc
         dataset["plain_cv_note"] = (
@@ -238,7 +241,8 @@ def assemble(study, parts: StudyParts) -> StudyResult:
         training_fraction=s.training_fraction if s.training_resample == "subsample" else None,
         multiplicity=s.multiplicity, fairness_n_bootstrap=s.fairness_n_bootstrap,
         until=s.until,
-        budget=s.budget.model_dump(mode="json") if s.until == "decided" else None,
+        budget=SequentialBudget.model_validate(s.budget.model_dump(mode="json"))
+        if s.until == "decided" else None,
         cost_margin=s.cost_margin, threshold=s.threshold,
         threshold_source=parts.threshold_source, n_bins=s.n_bins,
         min_group_support=s.min_group_support, proxy_lift_threshold=s.proxy_lift_threshold,
@@ -250,7 +254,9 @@ def assemble(study, parts: StudyParts) -> StudyResult:
         proxy_rows=s.proxy_rows, proxy_cv=s.proxy_cv, proxy_estimator=s.proxy_estimator,
         shap_rows=s.shap_rows, permutation_rows=s.permutation_rows,
         permutation_repeats=s.permutation_repeats, minimal_set_strategy=s.minimal_set.strategy,
-        crossfit_below=s.crossfit_below, crossfit_folds=s.crossfit_folds, model=cfg.model.kind)
+        crossfit_below=s.crossfit_below, crossfit_folds=s.crossfit_folds, model=cfg.model.kind,
+        experiment_seed=cfg.seed,
+        configured_families=None if s.families is None else list(s.families))
     config = cfg.model_dump(mode="json")
     # Families with variants, in order, then those that ran their own procedure.
     families = list(dict.fromkeys(v.family for v in study.variants))

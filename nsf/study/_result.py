@@ -74,6 +74,7 @@ __all__ = [
     "RunIds",
     "SeedSummary",
     "Selection",
+    "SequentialBudget",
     "Settings",
     "SkippedFamily",
     "StudyResult",
@@ -398,6 +399,9 @@ class DatasetInfo(ResultModel):
         "(no calibration fold, no re-drawn training rows), for comparison with published "
         "figures; None when the data were split once.")
     plain_cv_note: str | None = Field(None, description="How plain_cv_auc was computed.")
+    identifier_columns: list[str] = Field(
+        [], description="Columns declared to identify a person (dataset.table.identifier_columns:"
+        " never features, never logged); empty for simulated data.")
 
 
 class FeatureEntry(ResultModel):
@@ -441,6 +445,16 @@ class FeatureInventory(ResultModel):
     history_windows: list[int] = Field(description="History windows of the feed (days).")
 
 
+class SequentialBudget(ResultModel):
+    """What ``study.until: decided`` could spend (study.budget)."""
+
+    seeds: int = Field(description="Most training seeds per arm.")
+    seed_step: int | None = Field(None, description="Seeds added at each look (None: "
+                                  "study.seeds).")
+    minutes: float | None = Field(None, description="No new look after this many minutes "
+                                  "(None: no limit).")
+
+
 class Settings(ResultModel):
     """Every setting and threshold that decided a number, verdict or recommendation."""
 
@@ -461,7 +475,7 @@ class Settings(ResultModel):
     fairness_n_bootstrap: int
     until: str = Field("fixed", description="study.until: 'fixed' (one look) or 'decided' "
                        "(looks until each verdict is decided or the budget is spent).")
-    budget: dict[str, Any] | None = Field(
+    budget: SequentialBudget | None = Field(
         None, description="study.budget under study.until 'decided' (None: a fixed study).")
     cost_margin: float | None = Field(
         None, description="Non-inferiority margin of the decisions' cost verdicts, money per "
@@ -491,6 +505,19 @@ class Settings(ResultModel):
                                 "cross-fitted instead of split once.")
     crossfit_folds: int
     model: str = Field(description="Model kind.")
+    experiment_seed: int | None = Field(
+        None, description="The config's root seed (seed), from which every random stream is "
+        "drawn (None in results written before it was logged here).")
+    configured_families: list[str] | None = Field(
+        None, description="study.families as configured (None: every registered family); a "
+        "configured family absent from the result is reported missing.")
+
+    @model_validator(mode="after")
+    def _primary_has_margin(self) -> Settings:
+        if self.primary_metric not in self.margins:
+            raise ValueError(f"margins has no margin for the primary metric "
+                             f"{self.primary_metric!r}")
+        return self
 
 
 class Assumption(ResultModel):
@@ -670,6 +697,25 @@ class StudyResult(ResultModel):
         "left undecided (None: a fixed study).")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _logged_before(cls, data: Any) -> Any:
+        """A result written before its settings carried the experiment seed and the configured
+        families, and its dataset the declared identifier columns: those come from its logged
+        config, so a report regenerated from it says what the study ran with."""
+        if not (isinstance(data, dict) and isinstance(data.get("config"), dict)
+                and isinstance(data.get("settings"), dict)
+                and isinstance(data.get("dataset"), dict)):
+            return data
+        config = data["config"]
+        study = config.get("study") if isinstance(config.get("study"), dict) else {}
+        table = (config.get("dataset") or {}).get("table") or {}
+        settings = {"experiment_seed": config.get("seed"),
+                    "configured_families": study.get("families")} | data["settings"]
+        dataset = {"identifier_columns": list(table.get("identifier_columns") or [])} \
+            | data["dataset"]
+        return data | {"settings": settings, "dataset": dataset}
 
     # -- views -------------------------------------------------------------------------------
     def variants_of(self, *families: str) -> list[VariantResult]:
