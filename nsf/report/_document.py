@@ -328,7 +328,7 @@ def _fairness(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
         return [*blocks, _none_block("the fairness tables")]
     gaps = m.largest_gaps
     if gaps:
-        from nsf.report._answer import _fairness_answer
+        from nsf.report._page_one import _fairness_answer
 
         blocks.append(_note(
             "The threshold of this section is the configured score threshold, a score band "
