@@ -73,3 +73,26 @@ def test_the_reader_reads_the_format_the_simulator_writes():
     from nsf.data import DATASET_FORMAT
 
     assert DATASET_FORMAT == FORMAT
+
+
+def _imported_packages(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_nsf_reaches_the_simulator_through_one_module_and_not_back():
+    root = Path(nsf.__file__).resolve().parents[1]
+    reaching = sorted(str(p.relative_to(root)) for p in (root / "nsf").rglob("*.py")
+                      if "data_gen" in _imported_packages(p))
+    assert reaching == ["nsf/simulator.py"]
+    back = [str(p.relative_to(root)) for p in (root / "data_gen").rglob("*.py")
+            if "nsf" in _imported_packages(p)]
+    assert back == []

@@ -48,9 +48,8 @@ def hmac_key(cfg: ExperimentConfig) -> bytes | None:
 def ensure_dataset(cfg: ExperimentConfig, *, force: bool = False, quiet: bool = False,
                    workers: int | None = None):
     """Build or reuse the dataset, with a progress bar over chunks on a terminal."""
-    from data_gen.dataset import build_dataset
-    from data_gen.errors import WorldError
     from nsf.execution import Executor
+    from nsf.simulator import WorldError, build_dataset
 
     show = not quiet and sys.stderr.isatty()
     console = Console(stderr=True)

@@ -19,7 +19,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from data_gen.config import WorldConfig
 from nsf.config._audit import IDENTIFIER_COLUMNS, AuditConfig, CoarsenRule
 from nsf.config._data import DatasetConfig, SplitConfig, TableConfig, TargetConfig
 from nsf.config._execution import ExecutionConfig
@@ -31,6 +30,7 @@ from nsf.config._run import SimulateConfig
 from nsf.config._study import INCOME_BAND, SCHEDULE_DAYS, SIMULATED_THRESHOLD, StudyConfig
 from nsf.config._tracking import TrackingConfig
 from nsf.errors import NsfError
+from nsf.simulator import WorldConfig
 
 __all__ = [
     "IDENTIFIER_COLUMNS",

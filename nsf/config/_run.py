@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from data_gen.config import BLOCK_USERS
+from nsf.simulator import BLOCK_USERS
 
 
 class SimulateConfig(BaseModel):
