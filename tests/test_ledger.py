@@ -124,8 +124,8 @@ def test_the_report_opens_on_the_ledger_with_its_waterfall():
     assert model["family_sections"]["ledger"]["content"]["records_needed"] == \
         ledger.records_needed
     first = document[0]["blocks"][0]
-    assert document[0]["id"] == "summary" and "data ledger" in first["text"]
-    assert f"{100 * ledger.fraction_needed:.1f}%" in first["text"]
+    assert document[0]["id"] == "summary" and "data ledger" in first.text
+    assert f"{100 * ledger.fraction_needed:.1f}%" in first.text
     titles = [s["title"] for s in document]
     assert any("data ledger" in t for t in titles) and any("Volume" in t for t in titles)
 

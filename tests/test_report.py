@@ -502,6 +502,42 @@ def test_committed_schemas_equal_the_generated_ones():
         jsonschema.validate(broken, load_schema())
 
 
+def test_a_result_logged_before_its_settings_carried_them_reads_them_from_its_config():
+    """The experiment seed, the configured families and the declared identifier columns travel
+    in the result; a result written before they did takes them from its logged config."""
+    old = hand_study_dict()
+    old["config"] = old["config"] | {"seed": 7, "study": old["config"]["study"] | {
+        "families": ["drop_one", "volume"]}}
+    old["config"]["dataset"] = old["config"]["dataset"] | {"table": {
+        "identifier_columns": ["customer_no"]}}
+    for key in ("experiment_seed", "configured_families"):
+        old["settings"].pop(key, None)
+    old["dataset"].pop("identifier_columns", None)
+    study = StudyResult.load(json.dumps(old))
+    assert study.settings.experiment_seed == 7
+    assert study.settings.configured_families == ["drop_one", "volume"]
+    assert study.dataset.identifier_columns == ["customer_no"]
+    model = build_report_model(study, AUDIT, None, source=SOURCE, environment=ENV)
+    assert model["reproducibility"]["experiment_seed"] == 7
+    assert any("variant family 'volume'" in m for m in model["missing"])
+    # What the result logged is what it says, whatever its config holds.
+    logged = dict(old, settings=old["settings"] | {"experiment_seed": 11,
+                                                   "configured_families": None})
+    study = StudyResult.load(json.dumps(logged))
+    assert (study.settings.experiment_seed, study.settings.configured_families) == (11, None)
+    # The primary metric's margin is part of every result.
+    no_margin = dict(old, settings=old["settings"] | {"margins": {}})
+    with pytest.raises(NsfError, match="margin for the primary metric"):
+        StudyResult.load(json.dumps(no_margin))
+
+
+def test_the_report_names_every_disparity_the_study_measures():
+    from nsf.fairness import DISPARITIES
+    from nsf.report._schema import Disparities
+
+    assert tuple(Disparities.model_fields) == DISPARITIES
+
+
 def test_study_json_round_trips_and_an_old_schema_asks_for_a_rerun():
     study = hand_study()
     assert StudyResult.load(study.to_json()) == study

@@ -77,14 +77,14 @@ def test_the_report_answers_every_question_with_a_link_to_its_evidence(hand):
     model, figures, docs = hand
     assert [s["id"] for s in docs["report"]] == [sid for sid, _ in REPORT_SECTIONS]
     answers = docs["report"][0]["blocks"]
-    table = next(b for b in answers if b["type"] == "table")
-    questions = [r[0] for r in table["rows"]]
+    table = next(b for b in answers if b.type == "table")
+    questions = [r[0] for r in table.rows]
     for q in ("Which contested data was needed?", "In what form?", "How much history?",
               "From whom?", "How many people's data?", "At what cost in money, and to whom?",
               "Were the identifiers anonymous?"):
         assert q in questions
-    for row in table["rows"]:
-        assert row[2] and all(link["doc"] == "appendix" for link in row[2]), row
+    for row in table.rows:
+        assert row[2] and all(link.doc == "appendix" for link in row[2]), row
     _check_links(model, figures, docs)
 
 
@@ -96,15 +96,15 @@ def test_one_recommendation_per_category_and_no_section_disagrees(hand):
     action = {r.key: r.action for r in recs}
     # The appendix's inventory: every row of a category carries that category's one action.
     inv = next(s for s in docs["appendix"] if s["id"] == "inventory")
-    table = next(b for b in inv["blocks"] if b["type"] == "table"
-                 and "recommendation" in b["headers"])
-    col = table["headers"].index("recommendation")
-    for row in table["rows"]:
+    table = next(b for b in inv["blocks"] if b.type == "table"
+                 and "recommendation" in b.headers)
+    col = table.headers.index("recommendation")
+    for row in table.rows:
         key = row[0].split(".", 1)[0]
         assert row[col] == action[key].upper(), row
     # The report's category table says the same.
     cats = next(s for s in docs["report"] if s["id"] == "categories")
-    rows = next(b for b in cats["blocks"] if b["type"] == "table")["rows"]
+    rows = next(b for b in cats["blocks"] if b.type == "table").rows
     words = {"drop": "drop", "coarsen": "share coarse", "keep": "keep raw"}
     for r, row in zip(recs, rows, strict=True):
         assert row[0] == category_words(r) and row[2].startswith(words[r.action])
@@ -167,7 +167,7 @@ def test_plain_words_not_identifiers(hand):
     assert "null" not in report_md and "0.333" not in report_md
     # every metric the report names is explained once, in the appendix's glossary
     glossary = next(s for s in docs["appendix"] if s["id"] == "glossary")
-    terms = {row[0] for b in glossary["blocks"] if b["type"] == "table" for row in b["rows"]}
+    terms = {row[0] for b in glossary["blocks"] if b.type == "table" for row in b.rows}
     assert terms == {t for t, _ in GLOSSARY}
     assert {"AUC", "equalized-odds difference", "ECE (calibration error)",
             "PSI (population stability index)", "proxy lift", "log-odds"} <= terms

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import statistics
 
+from nsf.report._blocks import Block, Figure, Link, Note, Para, Table, as_blocks
 from nsf.report._page_one import _fairness_answer, _money_answer, _page_one
 from nsf.report._phrases import (
     _DECISION_METRICS,
@@ -102,7 +103,7 @@ def _score_band_gap(model: ReportModel) -> FairnessAtDecision | None:
     f = model.fairness
     best = None
     for name, a in f.attributes.items():
-        d = a.equalized_odds
+        d = a.disparities.equalized_odds_difference
         if not d or d.estimate is None or len(a.groups) < 2:
             continue
         if best is None or d.estimate > best[2]:
@@ -317,7 +318,7 @@ def _groups(model: ReportModel) -> list[dict]:
         band = gaps["score_band"]
         rows = []
         for name, a in model.fairness.attributes.items():
-            d = a.equalized_odds
+            d = a.disparities.equalized_odds_difference
             if not d or len(a.groups) < 2:
                 continue
             rows.append([name, number_with_interval(d.estimate, d.lower,
@@ -369,7 +370,8 @@ _BUILDERS = {"answer": _page_one, "undecided": _undecided, "categories": _catego
 
 def build_report(model: ReportModel | dict,
                  figures: dict[str, bytes] | None = None) -> list[dict]:
-    """Sections ``{id, title, blocks}`` of the report (the short document)."""
+    """Sections ``{id, title, blocks}`` of the report (the short document), its blocks typed
+    (:mod:`nsf.report._blocks`)."""
     model = as_model(model)
     if "recommendations" not in model.model_fields_set or (
             not model.recommendations and model.inventory.rows):
@@ -380,30 +382,30 @@ def build_report(model: ReportModel | dict,
         f"s-family-{name}" for name in model.family_sections}
     out = []
     for i, (sid, title) in enumerate(REPORT_SECTIONS):
-        blocks = [_keep_links(b, anchors) for b in _BUILDERS[sid](model)]
+        blocks = [_keep_links(b, anchors) for b in as_blocks(_BUILDERS[sid](model))]
         if sid == "answer" and figures and "ledger" in figures:
-            blocks.append({"type": "figure", "name": "ledger",
-                           "caption": "The data ledger: from what was sent to what was needed "
-                                      "(records, at the case's scale)."})
+            blocks.append(Figure(type="figure", name="ledger",
+                                 caption="The data ledger: from what was sent to what was "
+                                         "needed (records, at the case's scale)."))
         out.append({"id": sid, "title": f"{i + 1}. {title}", "blocks": blocks})
     return out
 
 
-def _keep_links(block: dict, anchors: set[str]) -> dict:
+def _keep_links(block: Block, anchors: set[str]) -> Block:
     """The block without links to sections the appendix does not have (a family that did not
     run)."""
     def ok(x):
-        return not isinstance(x, dict) or x.get("anchor") in anchors
+        return not isinstance(x, Link) or x.anchor in anchors
 
     def cell(c):
         if not isinstance(c, list):
             return c
         kept = [x for x in c if ok(x)]
         # a family that did not run: the appendix's summary says so
-        return kept if kept or not c else [link("s-summary", "summary")]
+        return kept if kept or not c else [Link.model_validate(link("s-summary", "summary"))]
 
-    if block.get("links"):
-        block = {**block, "links": [x for x in block["links"] if ok(x)]}
-    if block["type"] == "table":
-        block = {**block, "rows": [[cell(c) for c in row] for row in block["rows"]]}
+    if isinstance(block, Para | Note):
+        return block.model_copy(update={"links": [x for x in block.links if ok(x)]})
+    if isinstance(block, Table):
+        return block.model_copy(update={"rows": [[cell(c) for c in row] for row in block.rows]})
     return block

@@ -30,6 +30,7 @@ from nsf.report._appendix_blocks import (
     _words,
 )
 from nsf.report._appendix_record import _method, _model_card, _reproducibility
+from nsf.report._blocks import Block, Heading, Items, Note, Para, Table, as_blocks
 from nsf.report._families import family_document_sections, family_headlines
 from nsf.report._model import KEY_DISPARITIES
 from nsf.report._schema import (
@@ -349,9 +350,11 @@ def _fairness(m: ReportModel, figs: dict[str, bytes]) -> list[dict]:
     for name, a in f.attributes.items():
         if name in single:
             continue
-        for d in ("equalized_odds_difference", "auc_difference", "ece_difference",
-                  "demographic_parity_difference"):
-            v = a.disparities.get(d)
+        ds = a.disparities
+        for d, v in (("equalized_odds_difference", ds.equalized_odds_difference),
+                     ("auc_difference", ds.auc_difference),
+                     ("ece_difference", ds.ece_difference),
+                     ("demographic_parity_difference", ds.demographic_parity_difference)):
             if v:
                 drows.append([name, d.replace("_", " "), fmt(v.estimate),
                               fmt(v.bias_corrected),
@@ -569,7 +572,7 @@ _BUILDERS["glossary"] = _glossary
 def build_document(model: ReportModel | dict, figures: dict[str, bytes]) -> list[dict]:
     """Sections ``{id, title, blocks}`` of the technical appendix, in order: the core
     sections, the families' own sections, then the reproducibility record and the glossary.
-    Variants are named in words."""
+    Variants are named in words; the blocks are typed (:mod:`nsf.report._blocks`)."""
     m = _reconciled(model)
     sections: list[dict[str, Any]] = []
     for sid, title in SECTIONS:
@@ -586,7 +589,7 @@ def build_document(model: ReportModel | dict, figures: dict[str, bytes]) -> list
         title = sec["title"].split(". ", 1)[1] if sec["id"].startswith("family-") \
             else sec["title"]
         out.append({**sec, "title": f"A{i + 1}. {title}",
-                    "blocks": plain_blocks(sec["blocks"], m)})
+                    "blocks": plain_blocks(as_blocks(sec["blocks"]), m)})
     return out
 
 
@@ -622,7 +625,7 @@ def _variant_names(model: ReportModel) -> dict[str, str]:
     return {n: variant_words(n) for n in names}
 
 
-def plain_blocks(blocks: list[dict], model: ReportModel) -> list[dict]:
+def plain_blocks(blocks: list[Block], model: ReportModel) -> list[Block]:
     """The blocks with every variant identifier (``core+email``, ``train_all_users_nsf_any``)
     replaced by its name in words ("e-mail added to the core")."""
     import re
@@ -641,14 +644,14 @@ def plain_blocks(blocks: list[dict], model: ReportModel) -> list[dict]:
             return [sub(v) for v in x]
         return x
 
-    out = []
+    out: list[Block] = []
     for b in blocks:
-        if b["type"] in ("p", "note", "h3"):
-            b = {**b, "text": sub(b["text"])}
-        elif b["type"] == "list":
-            b = {**b, "items": sub(b["items"])}
-        elif b["type"] == "table":
-            b = {**b, "caption": sub(b["caption"]), "rows": [sub(r) for r in b["rows"]]}
+        if isinstance(b, Para | Note | Heading):
+            b = b.model_copy(update={"text": sub(b.text)})
+        elif isinstance(b, Items):
+            b = b.model_copy(update={"items": sub(b.items)})
+        elif isinstance(b, Table):
+            b = b.model_copy(update={"caption": sub(b.caption), "rows": [sub(r) for r in b.rows]})
         out.append(b)
     return out
 

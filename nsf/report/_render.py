@@ -7,6 +7,7 @@ import json
 import re
 from importlib.resources import files
 
+from nsf.report._blocks import Figure, Heading, Items, Link, Note, Para, Pre, Table, as_blocks
 from nsf.report._schema import ReportModel, as_model
 
 __all__ = ["DOCUMENTS", "render_html", "render_json", "render_markdown"]
@@ -29,16 +30,18 @@ def render_html(model: ReportModel | dict, document: list[dict], figures: dict[s
     """One HTML page: inline CSS, figures embedded as base64 PNG, no network access.
 
     ``kind`` is ``report`` (the short document) or ``appendix`` (the technical appendix); a
-    link block ``{"text", "doc", "anchor"}`` points into the other document's HTML file."""
+    link (:class:`nsf.report._blocks.Link`) points into the other document's HTML file."""
     import jinja2
 
     model = as_model(model)
+    document = [{**section, "blocks": as_blocks(section["blocks"])} for section in document]
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(
             lambda name: files("nsf.report").joinpath("templates", name).read_text("utf-8")),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
         lstrip_blocks=True)
     env.filters["breakable"] = breakable
+    env.tests["link"] = lambda x: isinstance(x, Link)
     template = env.get_template("report.html.j2")
     other = "appendix" if kind == "report" else "report"
     return template.render(
@@ -72,29 +75,28 @@ def breakable(text: object):
     return Markup(str(escape(marked)).replace("\x00", "<wbr>"))
 
 
-def _md_link(item: dict, kind: str) -> str:
-    target = "" if item["doc"] == kind else DOCUMENTS[item["doc"]]["md"]
-    return f"[{item['text']}]({target}#{item['anchor']})"
+def _md_link(item: Link, kind: str) -> str:
+    target = "" if item.doc == kind else DOCUMENTS[item.doc]["md"]
+    return f"[{item.text}]({target}#{item.anchor})"
 
 
-def _md_item(item: str | dict, kind: str) -> str:
-    return _md_link(item, kind) if isinstance(item, dict) else str(item)
+def _md_item(item: object, kind: str) -> str:
+    return _md_link(item, kind) if isinstance(item, Link) else str(item)
 
 
-def _md_cell(text: str | list | dict, kind: str = "appendix") -> str:
+def _md_cell(text: object, kind: str = "appendix") -> str:
     if isinstance(text, list):
         text = ("; " if all(isinstance(t, str) for t in text) else ", ").join(
             _md_item(t, kind) for t in text)
-    elif isinstance(text, dict):
+    elif isinstance(text, Link):
         text = _md_link(text, kind)
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _md_links(b: dict, kind: str) -> str:
-    links = b.get("links") or []
-    if not links:
+def _md_links(b: Para | Note, kind: str) -> str:
+    if not b.links:
         return ""
-    return " (" + ", ".join(_md_link(x, kind) for x in links) + ")"
+    return " (" + ", ".join(_md_link(x, kind) for x in b.links) + ")"
 
 
 def render_markdown(model: ReportModel | dict, document: list[dict],
@@ -113,29 +115,28 @@ def render_markdown(model: ReportModel | dict, document: list[dict],
            f"({DOCUMENTS[other]['md']}).", ""]
     for section in document:
         out += [f'<a id="s-{section["id"]}"></a>', "", f"## {section['title']}", ""]
-        for b in section["blocks"]:
-            kind_ = b["type"]
-            if kind_ == "p":
-                out += [b["text"] + _md_links(b, kind), ""]
-            elif kind_ == "note":
-                out += [f"> {b['text']}" + _md_links(b, kind), ""]
-            elif kind_ == "h3":
-                out += [f"### {b['text']}", ""]
-            elif kind_ == "list":
-                out += [f"- {_md_cell(item, kind)}" for item in b["items"]] + [""]
-            elif kind_ == "pre":
-                out += ["```", b["text"].rstrip("\n"), "```", ""]
-            elif kind_ == "figure":
-                out += [f"![{b['caption']}]({figure_dir}/{b['name']}.png)", "",
-                        f"*Figure: {b['caption']}*", ""]
-            elif kind_ == "table":
-                if b["caption"]:
-                    out += [f"**{b['caption']}**", ""]
-                align = ["---:" if i in b["numeric"] else "---" for i in range(len(b["headers"]))]
-                out.append("| " + " | ".join(_md_cell(h, kind) for h in b["headers"]) + " |")
+        for b in as_blocks(section["blocks"]):
+            if isinstance(b, Para):
+                out += [b.text + _md_links(b, kind), ""]
+            elif isinstance(b, Note):
+                out += [f"> {b.text}" + _md_links(b, kind), ""]
+            elif isinstance(b, Heading):
+                out += [f"### {b.text}", ""]
+            elif isinstance(b, Items):
+                out += [f"- {_md_cell(item, kind)}" for item in b.items] + [""]
+            elif isinstance(b, Pre):
+                out += ["```", b.text.rstrip("\n"), "```", ""]
+            elif isinstance(b, Figure):
+                out += [f"![{b.caption}]({figure_dir}/{b.name}.png)", "",
+                        f"*Figure: {b.caption}*", ""]
+            elif isinstance(b, Table):
+                if b.caption:
+                    out += [f"**{b.caption}**", ""]
+                align = ["---:" if i in b.numeric else "---" for i in range(len(b.headers))]
+                out.append("| " + " | ".join(_md_cell(h, kind) for h in b.headers) + " |")
                 out.append("| " + " | ".join(align) + " |")
                 out += ["| " + " | ".join(_md_cell(c, kind) for c in row) + " |"
-                        for row in b["rows"]]
+                        for row in b.rows]
                 out.append("")
     return "\n".join(out).rstrip() + "\n"
 

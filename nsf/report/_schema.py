@@ -289,18 +289,27 @@ class Disparity(_Strict):
     upper: Num
 
 
+class Disparities(_Strict):
+    """The baseline's disparities of one attribute, by name (those of
+    :data:`nsf.fairness.DISPARITIES`, in its order); None: not in the result."""
+
+    demographic_parity_difference: Disparity | None = None
+    demographic_parity_ratio: Disparity | None = None
+    equalized_odds_difference: Disparity | None = Field(
+        None, description="The disparity the report's answers name.")
+    auc_difference: Disparity | None = None
+    ece_difference: Disparity | None = None
+    false_positive_rate_difference: Disparity | None = None
+    false_negative_rate_difference: Disparity | None = None
+    mean_score_difference: Disparity | None = None
+
+
 class FairnessAttribute(_Strict):
     columns: list[str]
     n_groups: int
     min_support: int | None = Field(ge=1)
     groups: list[FairnessGroup]
-    disparities: dict[str, Disparity]
-
-    @property
-    def equalized_odds(self) -> Disparity | None:
-        """The equalized-odds difference, the disparity the answers name (None: not
-        measured)."""
-        return self.disparities.get("equalized_odds_difference")
+    disparities: Disparities
 
 
 class DisparityChangeRow(_Strict):
