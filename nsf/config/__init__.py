@@ -27,7 +27,13 @@ from nsf.config._frozen import Frozen
 from nsf.config._model import ModelConfig, ScoringConfig
 from nsf.config._policy import CostColumnsConfig, PolicyConfig
 from nsf.config._run import SimulateConfig
-from nsf.config._study import INCOME_BAND, SCHEDULE_DAYS, SIMULATED_THRESHOLD, StudyConfig
+from nsf.config._study import (
+    INCOME_BAND,
+    SCHEDULE_DAYS,
+    SIMULATED_THRESHOLD,
+    LedgerConfig,
+    StudyConfig,
+)
 from nsf.config._tracking import TrackingConfig
 from nsf.errors import NsfError
 from nsf.simulator import WorldConfig
@@ -46,6 +52,7 @@ __all__ = [
     "ExperimentConfig",
     "FeaturesConfig",
     "Frozen",
+    "LedgerConfig",
     "ModelConfig",
     "PolicyConfig",
     "ScoringConfig",

@@ -40,7 +40,7 @@ from nsf.report._schema import (
     Settings,
     as_model,
 )
-from nsf.study._result import FairnessGroup
+from nsf.study import FairnessGroup
 from nsf.views import (  # noqa: F401  (fmt, interval: re-exported)
     DECIDED_BY,
     decided_by_cell,

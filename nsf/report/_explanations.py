@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nsf.report._families import register_family_section
 from nsf.report._figures import SHAP_VIEWS, render_shap_views
-from nsf.study._explain_section import ExplanationsSection
+from nsf.study import ExplanationsSection
 
 
 def _pct(x) -> str:

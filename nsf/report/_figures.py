@@ -21,8 +21,7 @@ from nsf.report._schema import (
     ReportModel,
     as_model,
 )
-from nsf.study import MinimalSetStep, ProxyResult
-from nsf.study._result import ThresholdPoint
+from nsf.study import MinimalSetStep, ProxyResult, ThresholdPoint
 from nsf.views.shap import SHAP_VIEWS, render_shap_views  # noqa: F401  (the SHAP views)
 from nsf.vocabulary import INCONCLUSIVE, NEEDED, NOT_SHOWN_NEEDED
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from nsf.report._answers import _f3
 from nsf.report._schema import Settings
+from nsf.study import Settings as StudySettings
 from nsf.study import StudyResult
-from nsf.study._result import Settings as StudySettings
 
 
 def _model_card(study: StudyResult | None, settings: Settings, fair: dict) -> dict:

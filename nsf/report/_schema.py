@@ -21,14 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from nsf.study import (
     Assumption,
     FairnessGroup,
+    FitCounts,
     MinimalSetStep,
     ProxyResult,
     SeedSummary,
     SkippedFamily,
     StudyResult,
+    ThresholdPoint,
     Timing,
 )
-from nsf.study._result import FitCounts, ThresholdPoint
 from nsf.vocabulary import Subject, Verdict
 
 __all__ = ["ReportModel", "Words", "as_model", "report_json_schema", "study_json_schema",

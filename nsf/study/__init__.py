@@ -73,6 +73,7 @@ n_seeds, same_fits_as), ``fairness_groups.csv``, ``fairness_disparities.csv``,
 """
 
 from nsf.streams import replicate_seeds, stream
+from nsf.study._explain_section import ExplanationsSection
 from nsf.study._fairness import disparity_change, fairness_table
 from nsf.study._fit import FitOutcome, FitTask, run_fit
 from nsf.study._minimal import minimal_sufficient_set
@@ -82,11 +83,15 @@ from nsf.study._result import (
     FairnessGroup,
     FamilySection,
     FamilySections,
+    FitCounts,
     MinimalSetStep,
     ProxyResult,
     SeedSummary,
+    SequentialBudget,
+    Settings,
     SkippedFamily,
     StudyResult,
+    ThresholdPoint,
     Timing,
     VariantResult,
 )
@@ -108,9 +113,11 @@ __all__ = [
     "SCHEMA",
     "TRUTH_FIELDS",
     "Assumption",
+    "ExplanationsSection",
     "FairnessGroup",
     "FamilySection",
     "FamilySections",
+    "FitCounts",
     "FitOutcome",
     "FitStore",
     "FitTask",
@@ -118,8 +125,11 @@ __all__ = [
     "ProxyResult",
     "ResolvedStudy",
     "SeedSummary",
+    "SequentialBudget",
+    "Settings",
     "SkippedFamily",
     "StudyResult",
+    "ThresholdPoint",
     "Timing",
     "Variant",
     "VariantResult",

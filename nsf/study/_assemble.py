@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nsf.config._study import INCOME_BAND
+from nsf.config import INCOME_BAND
 from nsf.streams import stream
 from nsf.study._assumptions import method_assumptions
 from nsf.study._explain import explanations_section

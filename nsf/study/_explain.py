@@ -34,7 +34,7 @@ def explain_fit(fitted, test, *, rows: int, contested, threshold: int,
     rng : the views' sample of rows.
     """
     from nsf.explain import explanation_views, shap_values, withheld_group_effect
-    from nsf.scoring._reasons import ReasonExplainer, score_points
+    from nsf.scoring import ReasonExplainer, score_points
 
     n = len(test)
     positions = np.unique(np.linspace(0, n - 1, min(rows, n)).round().astype(np.int64))

@@ -6,8 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from nsf.config import ExperimentConfig
-from nsf.config._study import INCOME_BAND
+from nsf.config import INCOME_BAND, ExperimentConfig
 from nsf.errors import NsfError
 from nsf.features import FeatureSelection, extra_specs, select_features
 from nsf.pipeline import TrainingResample

@@ -14,8 +14,7 @@ from nsf.study._section import FamilySection
 from nsf.views import ComparisonView, FamilyView
 
 if TYPE_CHECKING:
-    from nsf.config import ExperimentConfig
-    from nsf.config._study import LedgerConfig
+    from nsf.config import ExperimentConfig, LedgerConfig
     from nsf.data import DatasetDescription
     from nsf.pipeline import PreparedData
     from nsf.study._fit import FitOutcome

@@ -101,7 +101,7 @@ def plan(ctx: FamilyContext) -> FreshnessPlan | str:
         data before it; schedules set in ``study.freshness.schedules`` that would not retrain
         within the evaluation period.
     """
-    from nsf.config._study import SCHEDULE_DAYS
+    from nsf.config import SCHEDULE_DAYS
 
     fcfg = ctx.cfg.study.freshness
     dates = _dates(ctx)

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from pydantic import Field
 from scipy.stats import norm
 
-from nsf.config._study import LedgerConfig
+from nsf.config import LedgerConfig
 from nsf.errors import NsfError
 from nsf.metrics import percentile_interval
 from nsf.streams import replicate_seeds, stream
