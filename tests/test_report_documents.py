@@ -219,5 +219,5 @@ def test_a_history_length_within_the_margin_is_named_in_the_answer():
     model = reconcile(build_report_model(hand_study(**study), AUDIT, None, source=SOURCE,
                                          environment=ENV))
     _, docs = _docs(model)
-    text = json.dumps(docs)
+    text = json.dumps(docs, default=lambda block: block.model_dump(mode="json"))
     assert "The last 30 days of each person's history are enough" in text
