@@ -10,8 +10,10 @@ their outputs uses them instead of simulating or studying again:
 - ``tracking_store`` / ``tracking_overrides``: a new, empty MLflow store per test (a copy of one
   migrated per session).
 
-The default run (not ``slow``) should take under five minutes on an idle 2-core machine, and no
-test in it over :data:`BUDGET_SECONDS`; the summary at the end lists the slowest.
+The default run (not ``slow``) runs on two pytest-xdist workers (``-n 2 --dist loadgroup`` in
+pyproject.toml; ``-n 0`` runs in one process) and should take under five minutes on an idle
+2-core machine, with no test in it over :data:`BUDGET_SECONDS`; the summary at the end lists the
+slowest. The tests that use a whole-study fixture run in one worker, so the study is made once.
 """
 
 from __future__ import annotations
@@ -83,6 +85,19 @@ def pytest_terminal_summary(terminalreporter):
                       "cheaper version in the default run.")
 
 
+#: Session fixtures that run a whole study: every test that uses one runs in the same
+#: pytest-xdist worker (one group each), so each study is made once per run, not once per
+#: worker.
+_STUDY_FIXTURES = ("smoke_study", "table_study")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = [f for f in _STUDY_FIXTURES if f in getattr(item, "fixturenames", ())]
+        if used:  # a test using both goes with the first
+            item.add_marker(pytest.mark.xdist_group(used[0]))
+
+
 # --- Shared data, studies and helpers ------------------------------------------------------------
 
 
@@ -149,13 +164,16 @@ def _chdir(path: Path):
 
 
 @pytest.fixture(scope="session")
-def smoke_study(tmp_path_factory):
+def smoke_study(tmp_path_factory, _empty_store):
     """(folder, tracking overrides, parent run id, cli outputs): study, audit, report once."""
+    import shutil
+
     from typer.testing import CliRunner
 
     from nsf.cli import app
 
     root = tmp_path_factory.mktemp("report_e2e")
+    shutil.copyfile(_empty_store, root / "mlflow.db")  # migrated once per session
     sets = [f"simulate.data_dir={root / 'data'}", f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
             *SHRINK]
     args = [a for item in sets for a in ("--set", item)]
@@ -183,14 +201,16 @@ TABLE_SHRINK = ["study.seeds=2", "study.n_bootstrap=100", "study.fairness_n_boot
 
 
 @pytest.fixture(scope="session")
-def table_study(tmp_path_factory):
+def table_study(tmp_path_factory, _empty_store):
     """(work folder, tracking overrides, parent run id, report folder, process): ``nsf study``
     of ``experiments/own_table.yaml`` (the README's own table) run once per session, as a
     user runs it (a fresh process, a bare environment), on :data:`TABLE_SHRINK`."""
+    import shutil
     import subprocess
     import sys
 
     work = tmp_path_factory.mktemp("table_study")
+    shutil.copyfile(_empty_store, work / "mlflow.db")  # migrated once per session
     sets = [f"tracking.uri=sqlite:///{work / 'mlflow.db'}", *TABLE_SHRINK]
     res = subprocess.run(
         [sys.executable, "-m", "nsf", "study", str(ROOT / "experiments" / "own_table.yaml"),

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -101,6 +102,8 @@ def _encode(features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def _make_estimator(name: str, coded: pd.DataFrame, categorical: list[str], random_state: int):
+    """The estimator of a proxy check, fitted on ``coded.to_numpy()`` (columns by position:
+    the same arithmetic as on the frame, without pandas' per-call overhead)."""
     if name == "hist_gradient_boosting":
         native = [
             column for column in categorical if coded[column].nunique() <= _MAX_NATIVE_CATEGORIES
@@ -114,7 +117,8 @@ def _make_estimator(name: str, coded: pd.DataFrame, categorical: list[str], rand
             early_stopping=False,
             random_state=random_state,
         )
-    numeric = [column for column in coded.columns if column not in categorical]
+    numeric = [i for i, column in enumerate(coded.columns) if column not in categorical]
+    nominal = [i for i, column in enumerate(coded.columns) if column in categorical]
     transformer = ColumnTransformer(
         [
             (
@@ -128,7 +132,7 @@ def _make_estimator(name: str, coded: pd.DataFrame, categorical: list[str], rand
                     SimpleImputer(strategy="constant", fill_value=-1),
                     OneHotEncoder(handle_unknown="ignore"),
                 ),
-                categorical,
+                nominal,
             ),
         ]
     )
@@ -223,8 +227,13 @@ def proxy_strength(
     coded, categorical = _encode(X_group.reset_index(drop=True))
     model = _make_estimator(estimator, coded, categorical, model_seed)
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=split_seed)
-    with threadpool_limits(limits=n_threads):
-        proba = cross_val_predict(model, coded, target, cv=folds, method="predict_proba")
+    # Validation skipped inside the folds: the matrix is checked float64 (NaN allowed) here, and
+    # scikit-learn would re-check it in every transformer of every fold (most of a small
+    # check's time); the arithmetic is the same.
+    with threadpool_limits(limits=n_threads), \
+            sklearn.config_context(skip_parameter_validation=True):
+        proba = cross_val_predict(model, coded.to_numpy(dtype=np.float64), target, cv=folds,
+                                  method="predict_proba")
 
     prior = class_counts / class_counts.sum()
     predicted = np.argmax(proba / prior, axis=1)
