@@ -10,10 +10,10 @@ their outputs uses them instead of simulating or studying again:
 - ``tracking_store`` / ``tracking_overrides``: a new, empty MLflow store per test (a copy of one
   migrated per session).
 
-The default run (not ``slow``) runs on two pytest-xdist workers (``-n 2 --dist loadgroup`` in
-pyproject.toml; ``-n 0`` runs in one process) and should take under five minutes on an idle
-2-core machine, with no test in it over :data:`BUDGET_SECONDS`; the summary at the end lists the
-slowest. The tests that use a whole-study fixture run in one worker, so the study is made once.
+The default run (not ``slow``) runs on two pytest-xdist workers (``-n 2`` in pyproject.toml;
+``-n 0`` runs in one process) and should take under five minutes on an idle 2-core machine, with
+no test in it over :data:`BUDGET_SECONDS`; the summary at the end lists the slowest. The
+whole-study fixtures are made once per run, not once per worker (:func:`_once_per_run`).
 """
 
 from __future__ import annotations
@@ -85,19 +85,6 @@ def pytest_terminal_summary(terminalreporter):
                       "cheaper version in the default run.")
 
 
-#: Session fixtures that run a whole study: every test that uses one runs in the same
-#: pytest-xdist worker (one group each), so each study is made once per run, not once per
-#: worker.
-_STUDY_FIXTURES = ("smoke_study", "table_study")
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        used = [f for f in _STUDY_FIXTURES if f in getattr(item, "fixturenames", ())]
-        if used:  # a test using both goes with the first
-            item.add_marker(pytest.mark.xdist_group(used[0]))
-
-
 # --- Shared data, studies and helpers ------------------------------------------------------------
 
 
@@ -153,6 +140,34 @@ def tracking_overrides(tracking_store):
     return [f"tracking.uri={tracking_store}"]
 
 
+def _once_per_run(tmp_path_factory, name: str, build, encode=None, decode=None):
+    """``build(folder)`` once per test run: in one process, or in the first pytest-xdist worker
+    that needs it while the others wait for it (a file lock in the run's shared temporary
+    folder) and read what it returned (JSON: paths and strings; ``encode`` / ``decode`` for
+    anything else)."""
+    import json
+
+    from filelock import FileLock
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return build(tmp_path_factory.mktemp(name))
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, above each worker's
+    paths = {"root", "folder"}
+    with FileLock(str(shared / f"{name}.lock")):
+        done = shared / f"{name}.json"
+        if done.exists():
+            raw = json.loads(done.read_text(encoding="utf-8"))
+            value = {k: Path(v) if k in paths else v for k, v in raw.items()}
+            return decode(value) if decode else value
+        folder = shared / name
+        folder.mkdir()
+        value = build(folder)
+        raw = encode(value) if encode else value
+        done.write_text(json.dumps({k: str(v) if k in paths else v for k, v in raw.items()}),
+                        encoding="utf-8")
+        return value
+
+
 @contextmanager
 def _chdir(path: Path):
     old = Path.cwd()
@@ -166,32 +181,35 @@ def _chdir(path: Path):
 @pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory, _empty_store):
     """(folder, tracking overrides, parent run id, cli outputs): study, audit, report once."""
-    import shutil
 
-    from typer.testing import CliRunner
+    def build(root: Path) -> dict:
+        import shutil
 
-    from nsf.cli import app
+        from typer.testing import CliRunner
 
-    root = tmp_path_factory.mktemp("report_e2e")
-    shutil.copyfile(_empty_store, root / "mlflow.db")  # migrated once per session
-    sets = [f"simulate.data_dir={root / 'data'}", f"tracking.uri=sqlite:///{root / 'mlflow.db'}",
-            *SHRINK]
-    args = [a for item in sets for a in ("--set", item)]
-    runner = CliRunner()
-    with _chdir(root):  # nsf study writes its report under ./reports
-        study = runner.invoke(app, ["study", str(SMOKE), "--quiet", *args],
-                              catch_exceptions=False)
-        assert study.exit_code == 0, study.output
-        audit = runner.invoke(app, ["audit", str(SMOKE), "--quiet", *args],
-                              catch_exceptions=False)
-        assert audit.exit_code == 0, audit.output
-        report = runner.invoke(app, ["report", str(SMOKE), *args, "--out", str(root / "out")],
-                               catch_exceptions=False)
-        assert report.exit_code == 0, report.output
-    parent = next(line.split()[2] for line in study.output.splitlines()
-                  if line.startswith("study run "))
-    return {"root": root, "sets": sets, "parent": parent, "study_output": study.output,
-            "folder": root / "out" / "smoke" / parent}
+        from nsf.cli import app
+
+        shutil.copyfile(_empty_store, root / "mlflow.db")  # migrated once per session
+        sets = [f"simulate.data_dir={root / 'data'}",
+                f"tracking.uri=sqlite:///{root / 'mlflow.db'}", *SHRINK]
+        args = [a for item in sets for a in ("--set", item)]
+        runner = CliRunner()
+        with _chdir(root):  # nsf study writes its report under ./reports
+            study = runner.invoke(app, ["study", str(SMOKE), "--quiet", *args],
+                                  catch_exceptions=False)
+            assert study.exit_code == 0, study.output
+            audit = runner.invoke(app, ["audit", str(SMOKE), "--quiet", *args],
+                                  catch_exceptions=False)
+            assert audit.exit_code == 0, audit.output
+            report = runner.invoke(app, ["report", str(SMOKE), *args, "--out",
+                                         str(root / "out")], catch_exceptions=False)
+            assert report.exit_code == 0, report.output
+        parent = next(line.split()[2] for line in study.output.splitlines()
+                      if line.startswith("study run "))
+        return {"root": root, "sets": sets, "parent": parent, "study_output": study.output,
+                "folder": root / "out" / "smoke" / parent}
+
+    return _once_per_run(tmp_path_factory, "report_e2e", build)
 
 
 #: The default study of the README's own table shrunk to seconds (two seeds, fewer resamples).
@@ -205,22 +223,32 @@ def table_study(tmp_path_factory, _empty_store):
     """(work folder, tracking overrides, parent run id, report folder, process): ``nsf study``
     of ``experiments/own_table.yaml`` (the README's own table) run once per session, as a
     user runs it (a fresh process, a bare environment), on :data:`TABLE_SHRINK`."""
-    import shutil
     import subprocess
     import sys
 
-    work = tmp_path_factory.mktemp("table_study")
-    shutil.copyfile(_empty_store, work / "mlflow.db")  # migrated once per session
-    sets = [f"tracking.uri=sqlite:///{work / 'mlflow.db'}", *TABLE_SHRINK]
-    res = subprocess.run(
-        [sys.executable, "-m", "nsf", "study", str(ROOT / "experiments" / "own_table.yaml"),
-         "-q", *[a for item in sets for a in ("--set", item)]],
-        cwd=work, capture_output=True, text=True, timeout=900,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert res.returncode == 0, res.stderr[-3000:]
-    (folder,) = (work / "reports" / "own_table").iterdir()
-    return {"root": work, "sets": sets, "parent": folder.name, "folder": folder,
-            "process": res}
+    def build(work: Path) -> dict:
+        import shutil
+
+        shutil.copyfile(_empty_store, work / "mlflow.db")  # migrated once per session
+        sets = [f"tracking.uri=sqlite:///{work / 'mlflow.db'}", *TABLE_SHRINK]
+        res = subprocess.run(
+            [sys.executable, "-m", "nsf", "study", str(ROOT / "experiments" / "own_table.yaml"),
+             "-q", *[a for item in sets for a in ("--set", item)]],
+            cwd=work, capture_output=True, text=True, timeout=900,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        assert res.returncode == 0, res.stderr[-3000:]
+        (folder,) = (work / "reports" / "own_table").iterdir()
+        return {"root": work, "sets": sets, "parent": folder.name, "folder": folder,
+                "process": res}
+
+    def encode(value: dict) -> dict:
+        res = value["process"]
+        return value | {"process": [res.args, res.returncode, res.stdout, res.stderr]}
+
+    def decode(value: dict) -> dict:
+        return value | {"process": subprocess.CompletedProcess(*value["process"])}
+
+    return _once_per_run(tmp_path_factory, "table_study", build, encode, decode)
 
 
 def file_texts(path: Path):
