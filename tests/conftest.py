@@ -96,13 +96,17 @@ def smoke_cfg():
 
 @pytest.fixture(scope="session")
 def smoke_dataset(tmp_path_factory, smoke_cfg):
-    """Path of the smoke dataset, simulated once per session (seconds)."""
-    from data_gen.dataset import build_dataset
+    """Path of the smoke dataset, simulated once per run (seconds; the first simulation on a
+    machine also compiles the simulator's kernels, about a minute)."""
 
-    path, _, _ = build_dataset(
-        smoke_cfg.world, seed=smoke_cfg.seed, name=smoke_cfg.name,
-        data_dir=tmp_path_factory.mktemp("smoke_data"), chunk_users=8192, workers=1)
-    return path
+    def build(folder: Path) -> dict:
+        from data_gen.dataset import build_dataset
+
+        path, _, _ = build_dataset(smoke_cfg.world, seed=smoke_cfg.seed, name=smoke_cfg.name,
+                                   data_dir=folder, chunk_users=8192, workers=1)
+        return {"folder": path}
+
+    return _once_per_run(tmp_path_factory, "smoke_data", build)["folder"]
 
 
 @pytest.fixture(scope="session")
