@@ -41,7 +41,7 @@ def test_further_users_equal_the_same_users_of_a_larger_world(tmp_path):
     further, m_further, _ = _build(tmp_path / "b", ["world.population.n_users=1000",
                                                     "world.population.further_users=300"])
     # A larger world that simulates them among its own users.
-    larger, m_larger, _ = _build(tmp_path / "c", [f"world.population.n_users={BLOCK_USERS + 300}"])
+    larger, _, _ = _build(tmp_path / "c", [f"world.population.n_users={BLOCK_USERS + 300}"])
     assert m_further["digest"] != small["digest"]
     summary_further = (further / "summary.json").read_text()
     summary_larger = (larger / "summary.json").read_text()

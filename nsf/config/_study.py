@@ -153,6 +153,15 @@ class BudgetConfig(_Frozen):
     seed_step: int | None = Field(
         None, ge=1, le=100, description="Seeds added at each look to the arms of the "
         "comparisons still undecided (null: study.seeds).")
+    subjects: int = Field(
+        20_000, ge=0, le=10_000_000, description="Simulated data only: most test subjects "
+        "added to the first look's, simulated on demand as further users of the same world "
+        "(world.population.further_users) and prepared as the test rows are; every fitted "
+        "model scores them and each later look judges on all test subjects so far. The "
+        "subjects double at each look ([ASSUMPTION] the first look's test subjects, twice as "
+        "many at the second, four times at the third, ...) until this many are added; with "
+        "the seeds' looks they set the planned looks. 0: the test rows stay the first look's. "
+        "A table of fixed size never gets more.")
     minutes: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="No new look starts after the study has "
         "run this many minutes (null: no limit); the looks not taken keep their share of the "

@@ -227,9 +227,13 @@ def readout_lines(result) -> list[str]:
                      f"{res['max_mde']:.4f})")
     seq = result.sequential
     if seq is not None:
+        subjects = ""
+        if seq.budget_subjects:
+            subjects = (f", test subjects per look {seq.subjects_per_look} (further users of "
+                        f"the same world, at most {seq.budget_subjects:,} added)")
         lines.append(f"until decided: {seq.looks_run} of {seq.looks_planned} looks "
                      f"(family-wise level {seq.level_per_look:.4f} each, Bonferroni over "
-                     f"looks), {seq.fits_added} fits added; decided per look "
+                     f"looks), {seq.fits_added} fits added{subjects}; decided per look "
                      f"{seq.decided_per_look}")
     for v, m in pairs:
         if m.verdict != "inconclusive" or m.power is None:
