@@ -64,7 +64,8 @@ class SequentialDecision(ResultModel):
     level: float = Field(description="Family-wise level of every look (1 - alpha / looks).")
     status: Literal["decided", "beyond_budget", "budget_spent"] = Field(
         description="'decided': needed or not shown needed; 'beyond_budget': still "
-        "inconclusive and even an optimistic projection (the training draws' variance at its "
+        "inconclusive and even an optimistic projection (the true difference anywhere in its "
+        "interval, the training draws' variance at its "
         "90% lower confidence bound) says no number of seeds, with the most test subjects "
         "the budget allows, would decide it (only more test subjects would); 'budget_spent': "
         "still inconclusive when the looks or the minutes ran out.")
@@ -401,7 +402,8 @@ def _beyond_budget(c: dict, subject: str, most: int, target: str,
                    subjects_most: int | None = None) -> bool:
     """Whether more seeds cannot decide an inconclusive comparison: even with the training
     draws' variance at its ``OPTIMISM`` lower confidence bound (chi-square with K - 1 degrees
-    of freedom: three seeds estimate it poorly), the test rows' variance alone keeps it open,
+    of freedom: three seeds estimate it poorly) and the true difference anywhere in the
+    look's interval (its estimate or either end), the test rows' variance alone keeps it open,
     at the most test subjects the budget allows (``subjects_most``; None: the current ones),
     the rows' variance falling as 1 / subjects (only more test subjects would decide it). A
     projection beyond ``most`` seeds does not stop it: the looks are bounded by the budget
@@ -420,14 +422,22 @@ def _beyond_budget(c: dict, subject: str, most: int, target: str,
     if subjects_most is not None and subjects_most > p["test_subjects"] > 0:
         rows *= p["test_subjects"] / subjects_most
     z_level = p["resolution"] / se - float(norm.ppf(p["power"]))
-    hopeful = comparison_power(
-        estimate=c["estimate"], standard_error=se, margin=c["margin"],
-        row_variance=rows, seed_variance=p["seed_variance"] * low,
-        level=p["level"], seeds=k, test_subjects=p["test_subjects"],
-        higher_is_better=c["higher_is_better"], subject=subject, verdict=c["verdict"],
-        target=target, power=p["power"], half_width=z_level * se)
+    # Optimistic about the difference too: any value of its interval may be the true one (an
+    # estimate that happens to sit at the margin would otherwise stop a comparison that more
+    # data would decide).
+    for value in (c["estimate"], c.get("lower"), c.get("upper")):
+        if value is None or not np.isfinite(value):
+            continue
+        hopeful = comparison_power(
+            estimate=value, standard_error=se, margin=c["margin"],
+            row_variance=rows, seed_variance=p["seed_variance"] * low,
+            level=p["level"], seeds=k, test_subjects=p["test_subjects"],
+            higher_is_better=c["higher_is_better"], subject=subject, verdict=c["verdict"],
+            target=target, power=p["power"], half_width=z_level * se)
+        if hopeful is None or hopeful["seeds_to_decide"] is not None:
+            return False
     # Only the test rows' variance keeps it open: no number of seeds would decide it.
-    return hopeful is not None and hopeful["seeds_to_decide"] is None
+    return True
 
 
 def _compare(ref_arm, var_arm, metric, s, subject, level, cfg, look, key, resampled,
