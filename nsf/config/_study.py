@@ -255,16 +255,18 @@ class StudyConfig(_Frozen):
     until: Literal["fixed", "decided"] = Field(
         "fixed", description="'decided': after the first batch of seeds (study.seeds) the "
         "study looks at the primary metric's verdicts and adds study.budget.seed_step training "
-        "seeds to the arms of every comparison still inconclusive, look after look, until each "
-        "is decided, only more test subjects could decide it (its test rows' variance alone "
-        "keeps it open), or the budget (study.budget) is spent; every look judges at the "
+        "seeds to the arms of every comparison still inconclusive, and on simulated data more "
+        "test subjects (study.budget.subjects: further users of the same world), look after "
+        "look, until each is decided, only more test subjects than the budget allows could "
+        "decide it (its test rows' variance alone keeps it open), or the budget "
+        "(study.budget) is spent; every look judges at the "
         "family-wise level 1 - (1 - confidence) / looks "
         "(Bonferroni over the planned looks, so the error stays controlled however the looks "
-        "end); the result says at which look and with how many seeds each verdict was decided "
-        "and what the budget left undecided. The other metrics keep the first look's "
-        "intervals. 'fixed' (default): one batch of study.seeds, judged at study.confidence "
-        "([ASSUMPTION] on the coverage benchmark's worlds, whose test rows limit the "
-        "precision, the looks' stricter level cost more than the added seeds gained).")
+        "end); the result says at which look and with how many seeds and test subjects each "
+        "verdict was decided, and what the budget left undecided. The other metrics keep the "
+        "first look's intervals. 'fixed' (default): one batch of study.seeds, judged at "
+        "study.confidence ([ASSUMPTION] a study's time known in advance; 'decided' spends "
+        "more fits and simulations where they decide something).")
     budget: BudgetConfig = BudgetConfig()
     multiplicity: Literal["max_statistic", "holm", "none"] = Field(
         "max_statistic", description="[ASSUMPTION] How the verdicts of a family of variants "
