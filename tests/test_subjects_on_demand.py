@@ -69,7 +69,9 @@ def test_later_looks_judge_on_the_union_of_test_subjects(on_demand, smoke_prepar
     looks = 1 + subject_looks(n0, 1000)  # no seed looks: budget.seeds = seeds = 3
     assert seq.looks_planned == looks
     assert seq.level_per_look == pytest.approx(1 - 0.05 / looks)
-    assert seq.subjects_per_look[0] == n0
+    # The test subjects follow the schedule exactly (enough further users are simulated).
+    assert seq.subjects_per_look == [n0 + subjects_added(n0, 1000, k)
+                                     for k in range(1, seq.looks_run + 1)]
     sizes = seq.subjects_per_look
     assert all(b > a for a, b in itertools.pairwise(sizes))
     # One simulation per later look, further users that never overlap (whole blocks apart).

@@ -336,20 +336,25 @@ class _Extra:
         return self.n_first + self.added
 
     def grow(self, target_added: int, look: int) -> None:
-        """Simulate further users until about ``target_added`` test subjects are added (the
-        users to ask for follow from the schedule and the study's own data, not from any
-        outcome)."""
+        """Simulate further users until ``target_added`` test subjects are added: enough
+        users for them (the study's own share of test subjects, with three binomial standard
+        deviations to spare), of whom the test subjects with the lowest user numbers are kept
+        up to the schedule's count. What is asked for and kept follows from the schedule and
+        the study's own data, never from an outcome."""
         want = target_added - self._planned
         if want <= 0:
             return
-        users = max(1, math.ceil(want / self.per_user))
+        users = max(1, math.ceil((want + 3.0 * math.sqrt(want)) / self.per_user))
         self._planned += want
         self.study._stage = f"look {look}: {users:,} further users"
         prepared = self.source(users)
         idx = evaluation_rows(prepared, self.study.cfg)
+        ids = prepared.rows["user_id"].to_numpy()[idx]
+        kept = np.unique(ids)[:want]
+        idx = idx[np.isin(ids, kept)]
         y = prepared.rows["nsf_appstore"].to_numpy(dtype=np.int8)[idx]
         self.batches.append((prepared, idx, y))
-        self.added += int(np.unique(prepared.rows["user_id"].to_numpy()[idx]).size)
+        self.added += int(kept.size)
 
     def labels(self, y: np.ndarray) -> np.ndarray:
         return np.concatenate([y, *[b[2] for b in self.batches]])
