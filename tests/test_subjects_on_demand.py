@@ -94,3 +94,67 @@ def test_without_a_source_the_test_rows_stay(smoke_cfg, smoke_prepared):
     seq = result.sequential
     assert seq is not None and seq.budget_subjects == 0 and seq.looks_planned == 1
     assert seq.subjects_per_look == [seq.subjects_first]
+
+
+def _inconclusive(estimate, lower, upper, *, rows, seeds_var, subjects=1000, k=3):
+    """An inconclusive AUC loss comparison (``removed``) with its power readout."""
+    from nsf.study._power import comparison_power
+
+    se = float(np.sqrt(rows + seeds_var))
+    c = {"estimate": estimate, "lower": lower, "upper": upper, "standard_error": se,
+         "margin": 0.02, "higher_is_better": True, "verdict": INCONCLUSIVE}
+    c["power"] = comparison_power(
+        estimate=estimate, standard_error=se, margin=0.02, row_variance=rows,
+        seed_variance=seeds_var, level=0.99, seeds=k, test_subjects=subjects,
+        higher_is_better=True, subject="removed", verdict=INCONCLUSIVE)
+    return c
+
+
+def test_futility_counts_the_subjects_the_budget_allows_and_the_whole_interval():
+    from nsf.study._sequential import _beyond_budget
+
+    # The test rows' variance dominates: no number of seeds decides it with these subjects
+    # even at the far end of its interval (99%: +-2.576 SE), ten times as many subjects would.
+    rows_bound = _inconclusive(-0.024, -0.0499, 0.0019, rows=1e-4, seeds_var=1e-6)
+    assert _beyond_budget(rows_bound, "removed", 9, "mean")
+    assert not _beyond_budget(rows_bound, "removed", 9, "mean", subjects_most=10_000)
+    # An estimate at the margin: only the interval's far end can still be decided.
+    at_margin = _inconclusive(-0.0201, -0.06, 0.02, rows=4e-5, seeds_var=1e-5)
+    assert not _beyond_budget(at_margin, "removed", 9, "mean", subjects_most=20_000)
+    narrow = _inconclusive(-0.0201, -0.0202, -0.0200, rows=4e-5, seeds_var=1e-5)
+    assert _beyond_budget(narrow, "removed", 9, "mean", subjects_most=1001)
+
+
+@pytest.mark.slow  # the study twice
+def test_same_config_and_seed_same_looks(smoke_cfg, smoke_prepared, tmp_path, on_demand):
+    first, _ = on_demand
+    cfg = _cfg(smoke_cfg, seeds=3, subjects=1000)
+    again = run_study(cfg, smoke_prepared, subjects=_source(cfg, tmp_path, []))
+    assert again.sequential.model_dump(exclude={"minutes"}) == \
+        first.sequential.model_dump(exclude={"minutes"})
+    for a, b in zip(first.variants, again.variants, strict=True):
+        assert a.comparisons[a.reference].metrics["auc"].model_dump() == \
+            b.comparisons[b.reference].metrics["auc"].model_dump()
+
+
+def test_the_cli_asks_for_subjects_only_where_the_world_is_known(smoke_cfg, tmp_path):
+    from nsf.cli._study import further_subjects
+    from nsf.config import load_config
+
+    decided = load_config("experiments/smoke.yaml", ["study.until=decided"])
+    assert isinstance(further_subjects(decided, False), FurtherUsers)
+    assert further_subjects(smoke_cfg, False) is None  # until: fixed
+    none = load_config("experiments/smoke.yaml", ["study.until=decided",
+                                                  "study.budget.subjects=0"])
+    assert further_subjects(none, False) is None
+    folder = load_config("experiments/smoke.yaml", ["study.until=decided",
+                                                    f"dataset.path={tmp_path}"])
+    assert further_subjects(folder, False) is None  # its world is the folder's
+    # Each call: the next further users, whole blocks after the last ones.
+    made = []
+    source = FurtherUsers(decided, made.append)
+    source(10_000)
+    source(5)
+    assert [c.world.population.further_users for c in made] == [10_000, 5]
+    assert [c.world.population.further_skip for c in made] == [0, 16_384]
+    assert all(c.world.population.n_users == decided.world.population.n_users for c in made)
