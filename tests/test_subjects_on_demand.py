@@ -20,6 +20,8 @@ def _cfg(smoke_cfg, **budget):
         "study": s.model_copy(update={
             "families": ("drop_one",), "groups": ("email", "balance", "phone"),
             "until": "decided", "budget": s.budget.model_copy(update=budget),
+            # A margin at which the smoke world decides some comparisons, not all at once.
+            "margins": {**s.margins, "auc": 0.06},
             "n_bootstrap": 300, "fairness_n_bootstrap": 50, "proxy_rows": 500,
             "shap_rows": 100, "permutation_rows": 200, "permutation_repeats": 1,
             "minimal_set": s.minimal_set.model_copy(update={"enabled": False}),
@@ -158,3 +160,19 @@ def test_the_cli_asks_for_subjects_only_where_the_world_is_known(smoke_cfg, tmp_
     assert [c.world.population.further_users for c in made] == [10_000, 5]
     assert [c.world.population.further_skip for c in made] == [0, 16_384]
     assert all(c.world.population.n_users == decided.world.population.n_users for c in made)
+
+
+def test_the_readout_names_the_look_and_sizes_of_each_decided_verdict(on_demand):
+    from nsf.study._power import readout_lines
+
+    result, _ = on_demand
+    named = [line for line in readout_lines(result) if line.startswith("decided at look")]
+    done = [m for v in result.variants
+            if (m := v.comparisons[v.reference].metrics["auc"]).verdict != INCONCLUSIVE]
+    assert done  # at a margin of 0.06 the smoke world decides some
+    assert len(named) == len({(m.sequential.look, m.sequential.test_subjects) for m in done})
+    for v in result.variants:
+        rec = v.comparisons[v.reference].metrics["auc"].sequential
+        if rec.status == "decided":
+            assert any(f"look {rec.look} ({rec.seeds} seeds, {rec.test_subjects:,} test "
+                       "subjects)" in line and v.name in line for line in named)

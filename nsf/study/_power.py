@@ -235,6 +235,15 @@ def readout_lines(result) -> list[str]:
                      f"(family-wise level {seq.level_per_look:.4f} each, Bonferroni over "
                      f"looks), {seq.fits_added} fits added{subjects}; decided per look "
                      f"{seq.decided_per_look}")
+        # Each look's decided verdicts with the sizes they were decided at.
+        by_look: dict[tuple[int, int, int], list[str]] = {}
+        for v, m in pairs:
+            rec = m.sequential
+            if rec is not None and rec.status == "decided":
+                by_look.setdefault((rec.look, rec.seeds, rec.test_subjects), []).append(v.name)
+        for (look, seeds, subjects_at), names in sorted(by_look.items()):
+            lines.append(f"decided at look {look} ({seeds} seeds, {subjects_at:,} test "
+                         f"subjects): {', '.join(names)}")
     for v, m in pairs:
         if m.verdict != "inconclusive" or m.power is None:
             continue
