@@ -15,12 +15,15 @@ each with its Monte-Carlo standard error (binomial, over the verdicts counted), 
 across-world mean difference of each group with its Monte-Carlo error (the balance's as a
 multiple of the margin: the effect the power is measured at; a pure-noise group's should be 0).
 Under ``study.until: decided`` the intervals and verdicts are those of the look
-that decided each comparison (or the last one), and the seeds used are summarised. The last line
+that decided each comparison (or the last one), and the seeds and test subjects used are
+summarised; the test subjects simulated on demand (``study.budget.subjects``) are further users
+of each world. The last line
 is ``coverage=<float> false_needed=<float> power=<float>``.
 
     python benchmarks/bench_coverage.py                 # 20 worlds of 10,000 users
     python benchmarks/bench_coverage.py --worlds 5      # a quick look
     python benchmarks/bench_coverage.py --until decided --resample subsample  # the new designs
+    python benchmarks/bench_coverage.py --until decided --subjects 40000  # + test subjects
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from nsf.data import open_dataset
 from nsf.metrics import NEEDED
 from nsf.pipeline import prepare
 from nsf.study import run_study
+from nsf.study._sequential import FurtherUsers
 
 NOISE = ("email", "signup")
 DRIVER = "balance"
@@ -56,6 +60,17 @@ STUDY = [
 ]
 
 
+def further_users(cfg, data_dir: Path) -> FurtherUsers:
+    """Test subjects on demand: further users of the world, simulated into ``data_dir``."""
+
+    def make(further):
+        path, _, _ = build_dataset(further.world, seed=further.seed, name=further.name,
+                                   data_dir=data_dir, chunk_users=further.simulate.chunk_users)
+        return prepare(further, open_dataset(path))
+
+    return FurtherUsers(cfg, make)
+
+
 def one_world(seed: int, n_users: int, margin: float, tmp: Path,
               extra: tuple[str, ...] = ()) -> dict[str, dict]:
     cfg = load_config(None, [f"name=coverage{seed}", f"seed={seed}",
@@ -63,15 +78,22 @@ def one_world(seed: int, n_users: int, margin: float, tmp: Path,
                              f"study.margins={{auc: {margin}}}", *extra])
     path, _, _ = build_dataset(cfg.world, seed=cfg.seed, name=cfg.name, data_dir=tmp,
                                chunk_users=cfg.simulate.chunk_users)
-    result = run_study(cfg, prepare(cfg, open_dataset(path)))
+    further = tmp / f"further{seed}"
+    source = further_users(cfg, further) \
+        if cfg.study.until == "decided" and cfg.study.budget.subjects else None
+    result = run_study(cfg, prepare(cfg, open_dataset(path)), subjects=source)
     shutil.rmtree(path)
+    shutil.rmtree(further, ignore_errors=True)
     out = {}
     for group in (*NOISE, DRIVER):
         v = result.variant_for("drop_one", group)
         auc = v.comparisons["baseline"].metrics["auc"]
         out[group] = {"estimate": auc.estimate, "lower": auc.lower, "upper": auc.upper,
                       "verdict": v.verdict, "seeds": len(auc.variant_per_seed),
-                      "look": auc.sequential.look if auc.sequential is not None else 1}
+                      "look": auc.sequential.look if auc.sequential is not None else 1,
+                      "subjects": (auc.power.test_subjects if auc.power is not None
+                                   else result.sequential.subjects_first
+                                   if result.sequential is not None else 0)}
     return out
 
 
@@ -97,12 +119,16 @@ def main() -> None:
                     help="study.until (default: the config's default)")
     ap.add_argument("--budget-seeds", type=int, default=None,
                     help="study.budget.seeds (default: the config's default)")
+    ap.add_argument("--subjects", type=int, default=None,
+                    help="study.budget.subjects: most test subjects simulated on demand under "
+                    "--until decided (default: the config's default; 0: none)")
     args = ap.parse_args()
     extra = tuple(x for x in (
         None if args.resample is None else f"study.training_resample={args.resample}",
         None if args.seeds is None else f"study.seeds={args.seeds}",
         None if args.until is None else f"study.until={args.until}",
-        None if args.budget_seeds is None else f"study.budget.seeds={args.budget_seeds}")
+        None if args.budget_seeds is None else f"study.budget.seeds={args.budget_seeds}",
+        None if args.subjects is None else f"study.budget.subjects={args.subjects}")
         if x)
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="bench_coverage_"))
@@ -113,7 +139,8 @@ def main() -> None:
             w = worlds[-1]
             print(f"world {r + 1}/{args.worlds} (seed {args.first_seed + r}): " + "; ".join(
                 f"drop_{g} {w[g]['estimate']:+.4f} [{w[g]['lower']:+.4f}, {w[g]['upper']:+.4f}] "
-                f"{w[g]['verdict']} ({w[g]['seeds']} seeds, look {w[g]['look']})"
+                f"{w[g]['verdict']} ({w[g]['seeds']} seeds, {w[g]['subjects']:,} test "
+                f"subjects, look {w[g]['look']})"
                 for g in (*NOISE, DRIVER)), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -135,6 +162,9 @@ def main() -> None:
     seeds = np.array([w[g]["seeds"] for w in worlds for g in (*NOISE, DRIVER)])
     print(f"seeds per comparison: mean {seeds.mean():.1f}, most {seeds.max()} "
           f"({'; '.join(f'{k}: {int((seeds == k).sum())}' for k in np.unique(seeds))})")
+    subjects = np.array([w[g]["subjects"] for w in worlds for g in (*NOISE, DRIVER)])
+    print(f"test subjects per comparison: mean {subjects.mean():,.0f}, fewest "
+          f"{subjects.min():,}, most {subjects.max():,}")
     minutes = (time.perf_counter() - t0) / 60
     print(f"{args.worlds} worlds of {args.users:,} users, margin {args.margin}, "
           f"{minutes:.1f} min: coverage {coverage:.3f} ± {coverage_se:.3f}, false-needed "

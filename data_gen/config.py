@@ -20,6 +20,8 @@ Strength = Annotated[float, Field(ge=0.0, le=1.0)]
 #: Users per random stream. Fixed: it defines the outputs, so it is not a knob. Chunks are whole
 #: numbers of blocks, which is what makes outputs identical for any chunk size or worker count.
 BLOCK_USERS = 8192
+#: Users whose identifiers the simulator keeps unique (its phone numbers' bijection).
+IDENTIFIER_USERS = 100_000_000
 
 REGIONS = (
     "seoul",
@@ -42,6 +44,22 @@ class PopulationConfig(_Frozen):
     n_users: int = Field(
         100_000, ge=1, le=100_000_000,
         description="Number of simulated Kakao Pay users. [CASE] the real feed covered 40.45 M.",
+    )
+    further_users: int = Field(
+        0, ge=0, le=100_000_000,
+        description="0 (default): the dataset holds the world's n_users users. Above 0: it "
+        "holds instead this many further users of the same world, the users after its own "
+        "(from the first whole block of BLOCK_USERS users after user n_users - 1, plus "
+        "further_skip): every user is simulated from the seed and its block's random streams "
+        "alone, so they are the users a larger world would have there, and everything "
+        "world-level (the calibrated base rate, the description) stays that of the world of "
+        "n_users users. The study's evaluation subjects simulated on demand "
+        "(study.budget.subjects).",
+    )
+    further_skip: int = Field(
+        0, ge=0, le=100_000_000, multiple_of=BLOCK_USERS,
+        description=f"Further users skipped before those of further_users (a multiple of "
+        f"{BLOCK_USERS}, the block size): successive draws of further users do not overlap.",
     )
     ios_share: Share = Field(
         0.28,
@@ -72,6 +90,19 @@ class PopulationConfig(_Frozen):
         "payment-app users are younger than the adult population.",
     )
     age_sd: float = Field(13.0, gt=0, le=50, description="Age standard deviation. [ASSUMPTION]")
+
+    @model_validator(mode="after")
+    def _further_users_fit(self) -> PopulationConfig:
+        if self.further_skip and not self.further_users:
+            raise ValueError("further_skip is set but further_users is 0 (the world's own "
+                             "users are simulated); set further_users or drop further_skip")
+        if self.further_users:
+            last = (-(-self.n_users // BLOCK_USERS) * BLOCK_USERS + self.further_skip
+                    + self.further_users)
+            if last > IDENTIFIER_USERS:
+                raise ValueError(f"further users up to user {last:,} exceed the "
+                                 f"{IDENTIFIER_USERS:,} users whose identifiers are unique")
+        return self
 
     @field_validator("region_shares")
     @classmethod
@@ -534,9 +565,24 @@ class WorldConfig(_Frozen):
                 "hold truncated history; raise warmup_days or drop the window")
         return self
 
+    def user_range(self) -> tuple[int, int]:
+        """``(first user, number of users)`` of the dataset: ``(0, n_users)``, or the further
+        users (``population.further_users``) from the first whole block after the world's own
+        users, plus ``further_skip``."""
+        pop = self.population
+        if pop.further_users == 0:
+            return 0, pop.n_users
+        own_blocks = -(-pop.n_users // BLOCK_USERS)
+        return own_blocks * BLOCK_USERS + pop.further_skip, pop.further_users
+
     def digest(self, seed: int) -> str:
         """Stable digest of everything that determines the dataset's content."""
         payload = self.model_dump(mode="json")
+        # The users' range enters only when it is not the world's own (digests of the worlds
+        # built before it existed stay the same).
+        for name in ("further_users", "further_skip"):
+            if not payload["population"][name]:
+                del payload["population"][name]
         payload["identifiers"]["hmac_key"] = (
             None
             if self.identifiers.hmac_key is None

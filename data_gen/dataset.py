@@ -348,7 +348,7 @@ def estimate_bytes(world: WorldConfig, chunk_users: int, n_users: int | None = N
     users, default all), from :data:`ROW_BYTES`: 7-15% above what was measured (the 40.45
     M-user world: 29.45 GB built, 31.6 GB estimated; the smoke world 2.16 MB and 2.44 MB)."""
     cal, truth = world.calendar, world.truth
-    users = world.population.n_users if n_users is None else n_users
+    users = world.user_range()[1] if n_users is None else n_users
     dates = len(cal.observation_days)
     base, per_window = FEED_ROW_BYTES[world.feed.format]
     oracle_share = world.population.apple_registered_share \
@@ -395,10 +395,13 @@ def _remove_temporary_files(staging: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _chunks(n_users: int, chunk_users: int) -> list[tuple[int, int]]:
+def _chunks(n_users: int, chunk_users: int, first: int = 0) -> list[tuple[int, int]]:
+    """The chunks ``(user_lo, user_hi)`` of users ``[first, first + n_users)`` (``first``: a
+    multiple of the block size)."""
     if chunk_users % BLOCK_USERS:
         raise WorldError(f"chunk_users must be a multiple of {BLOCK_USERS} (got {chunk_users})")
-    return [(lo, min(n_users, lo + chunk_users)) for lo in range(0, n_users, chunk_users)]
+    return [(first + lo, first + min(n_users, lo + chunk_users))
+            for lo in range(0, n_users, chunk_users)]
 
 
 def _prepare_staging(staging: Path, digest: str) -> None:
@@ -641,7 +644,8 @@ def _build_locked(world: WorldConfig, *, seed: int, name: str, digest: str, fina
         return final, manifest, True
     if force and staging.exists():
         shutil.rmtree(staging)
-    chunks = _chunks(world.population.n_users, chunk_users)
+    first_user, n_users = world.user_range()
+    chunks = _chunks(n_users, chunk_users, first_user)
     resuming = staging.exists()
     if not resuming:  # checked before anything is written
         _check_free_space(final.parent, estimate_bytes(world, chunk_users))

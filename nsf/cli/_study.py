@@ -69,11 +69,37 @@ def _summary(result) -> Table:
 
 def _power_cells(m, seeds: int) -> tuple[str, str]:
     """The minimum detectable loss at the margin, and the seeds behind the verdict (with
-    ``study.until: decided``, the look that decided it)."""
+    ``study.until: decided``, the seeds and test subjects of the look that decided it)."""
     mde = "" if m.power is None else f"{m.power.mde:.4f}"
     if m.sequential is None:
         return mde, str(seeds)
-    return mde, f"{m.sequential.seeds} (look {m.sequential.look})"
+    rec = m.sequential
+    return mde, f"{rec.seeds} x {rec.test_subjects:,} subj. (look {rec.look})"
+
+
+def further_subjects(cfg, latents: bool):
+    """The source of test subjects on demand of ``study.until: decided`` on simulated data:
+    further users of the same world, built through the simulate command (each a dataset
+    folder of its own, with its manifest and description, reused on a re-run) and prepared as
+    the study's data. None for a table (fixed size), a dataset folder given by
+    dataset.path (its world is the folder's, not necessarily the config's), or without a
+    budget of subjects."""
+    s = cfg.study
+    if cfg.dataset.kind != "simulated" or cfg.dataset.path is not None or \
+            s.until != "decided" or s.budget.subjects == 0:
+        return None
+    from nsf.cli._simulate import ensure_dataset
+    from nsf.data import open_dataset
+    from nsf.pipeline import prepare
+    from nsf.study._sequential import FurtherUsers
+
+    def make(further):
+        path, _, _ = ensure_dataset(further, quiet=True)
+        return prepare(further, open_dataset(path, verify=further.dataset.verify,
+                                             signing_key=signing_key(further)),
+                       latents=latents)
+
+    return FurtherUsers(cfg, make)
 
 
 @contextmanager
@@ -179,7 +205,8 @@ def study_cmd(
             log_description(prepared.description)
             store = MlflowFitStore(cfg, run_id, prepared.digest)
             result = run_study(cfg, prepared, store=store, workers=n_workers,
-                               dataset_path=path, fresh=fresh, progress=progress)
+                               dataset_path=path, fresh=fresh, progress=progress,
+                               subjects=further_subjects(cfg, latents))
             result = with_parent(result, run_id, resumed)
             log_study_result(result, study_tables(result), dataset_digest=prepared.digest)
     fits = result.fits

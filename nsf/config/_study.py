@@ -153,6 +153,15 @@ class BudgetConfig(_Frozen):
     seed_step: int | None = Field(
         None, ge=1, le=100, description="Seeds added at each look to the arms of the "
         "comparisons still undecided (null: study.seeds).")
+    subjects: int = Field(
+        20_000, ge=0, le=10_000_000, description="Simulated data only: most test subjects "
+        "added to the first look's, simulated on demand as further users of the same world "
+        "(world.population.further_users) and prepared as the test rows are; every fitted "
+        "model scores them and each later look judges on all test subjects so far. The "
+        "subjects double at each look ([ASSUMPTION] the first look's test subjects, twice as "
+        "many at the second, four times at the third, ...) until this many are added; with "
+        "the seeds' looks they set the planned looks. 0: the test rows stay the first look's. "
+        "A table of fixed size never gets more.")
     minutes: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="No new look starts after the study has "
         "run this many minutes (null: no limit); the looks not taken keep their share of the "
@@ -246,16 +255,18 @@ class StudyConfig(_Frozen):
     until: Literal["fixed", "decided"] = Field(
         "fixed", description="'decided': after the first batch of seeds (study.seeds) the "
         "study looks at the primary metric's verdicts and adds study.budget.seed_step training "
-        "seeds to the arms of every comparison still inconclusive, look after look, until each "
-        "is decided, only more test subjects could decide it (its test rows' variance alone "
-        "keeps it open), or the budget (study.budget) is spent; every look judges at the "
+        "seeds to the arms of every comparison still inconclusive, and on simulated data more "
+        "test subjects (study.budget.subjects: further users of the same world), look after "
+        "look, until each is decided, only more test subjects than the budget allows could "
+        "decide it (its test rows' variance alone keeps it open), or the budget "
+        "(study.budget) is spent; every look judges at the "
         "family-wise level 1 - (1 - confidence) / looks "
         "(Bonferroni over the planned looks, so the error stays controlled however the looks "
-        "end); the result says at which look and with how many seeds each verdict was decided "
-        "and what the budget left undecided. The other metrics keep the first look's "
-        "intervals. 'fixed' (default): one batch of study.seeds, judged at study.confidence "
-        "([ASSUMPTION] on the coverage benchmark's worlds, whose test rows limit the "
-        "precision, the looks' stricter level cost more than the added seeds gained).")
+        "end); the result says at which look and with how many seeds and test subjects each "
+        "verdict was decided, and what the budget left undecided. The other metrics keep the "
+        "first look's intervals. 'fixed' (default): one batch of study.seeds, judged at "
+        "study.confidence ([ASSUMPTION] a study's time known in advance; 'decided' spends "
+        "more fits and simulations where they decide something).")
     budget: BudgetConfig = BudgetConfig()
     multiplicity: Literal["max_statistic", "holm", "none"] = Field(
         "max_statistic", description="[ASSUMPTION] How the verdicts of a family of variants "

@@ -227,10 +227,23 @@ def readout_lines(result) -> list[str]:
                      f"{res['max_mde']:.4f})")
     seq = result.sequential
     if seq is not None:
+        subjects = ""
+        if seq.budget_subjects:
+            subjects = (f", test subjects per look {seq.subjects_per_look} (further users of "
+                        f"the same world, at most {seq.budget_subjects:,} added)")
         lines.append(f"until decided: {seq.looks_run} of {seq.looks_planned} looks "
                      f"(family-wise level {seq.level_per_look:.4f} each, Bonferroni over "
-                     f"looks), {seq.fits_added} fits added; decided per look "
+                     f"looks), {seq.fits_added} fits added{subjects}; decided per look "
                      f"{seq.decided_per_look}")
+        # Each look's decided verdicts with the sizes they were decided at.
+        by_look: dict[tuple[int, int, int], list[str]] = {}
+        for v, m in pairs:
+            rec = m.sequential
+            if rec is not None and rec.status == "decided":
+                by_look.setdefault((rec.look, rec.seeds, rec.test_subjects), []).append(v.name)
+        for (look, seeds, subjects_at), names in sorted(by_look.items()):
+            lines.append(f"decided at look {look} ({seeds} seeds, {subjects_at:,} test "
+                         f"subjects): {', '.join(names)}")
     for v, m in pairs:
         if m.verdict != "inconclusive" or m.power is None:
             continue

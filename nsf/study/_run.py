@@ -185,6 +185,8 @@ class _Study:
         #: Fits trained ahead of the request (ensure_fits' ``ahead``), by key.
         self._ahead: dict[str, FitOutcome] = {}
         self._stage = "fits"
+        #: Further test subjects of the same world on demand (``run_study``'s ``subjects``).
+        self.subject_source: Callable[[int], PreparedData] | None = None
 
     def _core(self, v: Variant, seed: int) -> str:
         return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False,
@@ -351,7 +353,8 @@ def _fairness_attributes(study: _Study) -> tuple[dict, list]:
 
 def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore | None = None,
               workers: int | None = None, dataset_path: Path | str | None = None,
-              fresh: bool = False, progress: Progress | None = None) -> StudyResult:
+              fresh: bool = False, progress: Progress | None = None,
+              subjects: Callable[[int], PreparedData] | None = None) -> StudyResult:
     """Run the study of ``cfg.study`` on prepared data; return its typed result.
 
     Parameters
@@ -365,6 +368,9 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
     dataset_path : the simulated dataset folder (workers prepare from it; None for a table).
     fresh : retrain every fit even if the store has it.
     progress : ``progress(stage, done, total)``.
+    subjects : ``subjects(users)``: the next ``users`` further users of the same simulated
+        world, prepared as ``prepared`` (``study.until: decided`` adds them as test subjects,
+        :mod:`nsf.study._sequential`); None: the test rows stay the prepared data's.
 
     Raises
     ------
@@ -388,6 +394,7 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
     with TaskPool(cfg, prepared, dataset_path=dataset_path, latents=prepared.latents,
                   workers=workers, serial=needs_path) as pool:
         study = _Study(cfg, prepared, pool, store, fresh, progress)
+        study.subject_source = subjects
         parts = _run(study, threshold_source)
     parts.timing["total"] = time.perf_counter() - t_start
     out = assemble(study, parts)
@@ -481,7 +488,8 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
         from nsf.study._sequential import until_decided
 
         sequential = until_decided(study, compared,
-                                   elapsed=sum(timing.values()) + time.perf_counter() - t)
+                                   elapsed=sum(timing.values()) + time.perf_counter() - t,
+                                   subjects=study.subject_source)
     # Families whose section comes from their variants' comparisons (a learning curve).
     sections = {f.name: f.curve(study, compared) for f in FAMILIES.values()
                 if f.curve is not None}

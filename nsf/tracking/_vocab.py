@@ -28,6 +28,8 @@ VOCABULARY: dict[str, str] = {
            "z_power) x SE at the verdict's level, power 0.8",
     "look": "with study.until decided: the look that decided the verdict (or the last one)",
     "seeds_used": "training seeds per arm at that look",
+    "test_subjects_used": "test subjects at that look (with study.budget.subjects on simulated "
+                          "data: the first look's and those simulated on demand)",
     "cost_diff": "money per 1,000 users a month of the variant's decisions minus the "
                  "baseline's (positive: the variant costs more)",
     "cost_diff_lo": "lower end of the cost difference's interval",

@@ -403,12 +403,14 @@ def _comparison_metrics(comparison: dict, primary: str) -> dict[str, float | Non
 
 
 def _power_metrics(mc) -> dict[str, float | None]:
-    """``mde`` and, with study.until decided, ``look`` and ``seeds_used`` of a comparison."""
+    """``mde`` and, with study.until decided, ``look``, ``seeds_used`` and
+    ``test_subjects_used`` of a comparison."""
     out: dict[str, float | None] = {}
     if mc.power is not None:
         out["mde"] = mc.power.mde
     if mc.sequential is not None:
-        out.update({"look": mc.sequential.look, "seeds_used": mc.sequential.seeds})
+        out.update({"look": mc.sequential.look, "seeds_used": mc.sequential.seeds,
+                    "test_subjects_used": mc.sequential.test_subjects})
     return out
 
 
