@@ -148,10 +148,16 @@ def _sequential_text(logged: StudySettings | None) -> list[str]:
         return []
     budget = logged.budget
     step, most = (budget.seed_step, budget.seeds) if budget is not None else (None, None)
+    subjects = budget.subjects if budget is not None else 0
+    added = (f"; on simulated data, further users of the same world join the test subjects on "
+             f"a schedule fixed in advance (doubling at each look, up to {subjects:,} more), "
+             "scored by every fitted model, and each look judges on all test subjects so far "
+             "(a table of fixed size keeps its test rows)" if subjects else "")
     return [f"Until decided: after the first seeds, the comparisons still inconclusive get "
             f"{step if step else 'as many'} more seeds at each look, up to "
-            f"{most}; each look judges at the family-wise level "
-            "1 - alpha / looks (Bonferroni over the planned looks), so the chance of any wrong "
+            f"{most}{added}; each look judges at the family-wise level "
+            "1 - alpha / looks (Bonferroni over the planned looks, counting looks that add "
+            "seeds and looks that add test subjects), so the chance of any wrong "
             "verdict over all looks stays within alpha. A comparison that even an optimistic "
             "projection cannot decide within the budget stops early. Only the primary metric's "
             "verdicts are sequential."]

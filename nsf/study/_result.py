@@ -453,6 +453,8 @@ class SequentialBudget(ResultModel):
                                   "study.seeds).")
     minutes: float | None = Field(None, description="No new look after this many minutes "
                                   "(None: no limit).")
+    subjects: int = Field(0, description="Most test subjects added on demand on simulated data "
+                          "(0 in results written before the setting existed).")
 
 
 class Settings(ResultModel):
