@@ -255,8 +255,8 @@ class StudyConfig(_Frozen):
     until: Literal["fixed", "decided"] = Field(
         "fixed", description="'decided': after the first batch of seeds (study.seeds) the "
         "study looks at the primary metric's verdicts and adds study.budget.seed_step training "
-        "seeds to the arms of every comparison still inconclusive, and on simulated data more "
-        "test subjects (study.budget.subjects: further users of the same world), look after "
+        "seeds to the arms of every comparison still inconclusive, and, where the data can "
+        "grow, more test subjects (study.budget.subjects), look after "
         "look, until each is decided, only more test subjects than the budget allows could "
         "decide it (its test rows' variance alone keeps it open), or the budget "
         "(study.budget) is spent; every look judges at the "
@@ -266,7 +266,7 @@ class StudyConfig(_Frozen):
         "verdict was decided, and what the budget left undecided. The other metrics keep the "
         "first look's intervals. 'fixed' (default): one batch of study.seeds, judged at "
         "study.confidence ([ASSUMPTION] a study's time known in advance; 'decided' spends "
-        "more fits and simulations where they decide something).")
+        "more fits, and test subjects where the data can grow, where they decide something).")
     budget: BudgetConfig = BudgetConfig()
     multiplicity: Literal["max_statistic", "holm", "none"] = Field(
         "max_statistic", description="[ASSUMPTION] How the verdicts of a family of variants "

@@ -29,8 +29,9 @@ def _lookup(config: dict, dotted: str) -> Any:
     return node
 
 
-#: Config sections that describe the simulated world: not assumptions of a study of a table.
-_SIMULATOR_SECTIONS = ("world.", "simulate.")
+#: Config sections that describe the simulated world, and study settings that apply to
+#: simulated data only: not assumptions of a study of a table.
+_SIMULATOR_SECTIONS = ("world.", "simulate.", "study.budget.subjects")
 
 
 def method_assumptions(config: dict, *, simulated: bool = True,
