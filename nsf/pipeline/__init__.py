@@ -81,6 +81,7 @@ from nsf.pipeline._fit import (
     predict_proba,
 )
 from nsf.pipeline._prepare import (
+    SPLITS,
     CrossFit,
     PreparedData,
     default_dataset,
@@ -89,6 +90,7 @@ from nsf.pipeline._prepare import (
 )
 
 __all__ = [
+    "SPLITS",
     "CrossFit",
     "Evaluation",
     "FeatureSelection",

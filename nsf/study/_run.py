@@ -75,10 +75,14 @@ class FitStore(Protocol):
 # --- Task functions (module level: they run in worker processes) ----------------------------
 
 
+def _test_labels(prepared: PreparedData, idx: np.ndarray) -> np.ndarray:
+    """The evaluation outcome (``nsf_appstore``) of the rows ``idx``."""
+    return prepared.rows["nsf_appstore"].to_numpy(dtype=np.int8)[idx]
+
+
 def _test_arrays(prepared: PreparedData) -> tuple[np.ndarray, pd.DataFrame]:
     idx = prepared.test_index
-    y = prepared.rows["nsf_appstore"].to_numpy(dtype=np.int8)[idx]
-    return y, prepared.sensitive.iloc[idx].reset_index(drop=True)
+    return _test_labels(prepared, idx), prepared.sensitive.iloc[idx].reset_index(drop=True)
 
 
 def _fit_task(prepared, cfg, task: FitTask, threads):

@@ -41,6 +41,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from nsf.pipeline import SPLITS
 from nsf.study._section import ResultModel
 
 #: The sequential method's name in the result.
@@ -300,7 +301,7 @@ class FurtherUsers:
         self.skip = 0  # further users handed out so far, rounded up to whole blocks
 
     def __call__(self, users: int):
-        from nsf.config._run import BLOCK_USERS
+        from nsf.simulator import BLOCK_USERS
 
         pop = self.cfg.world.population.model_copy(
             update={"further_users": int(users), "further_skip": self.skip})
@@ -347,13 +348,14 @@ class _Extra:
         users = max(1, math.ceil((want + 3.0 * math.sqrt(want)) / self.per_user))
         self._planned += want
         self.study._stage = f"look {look}: {users:,} further users"
+        from nsf.study._run import _test_labels
+
         prepared = self.source(users)
         idx = evaluation_rows(prepared, self.study.cfg)
         ids = prepared.rows["user_id"].to_numpy()[idx]
         kept = np.unique(ids)[:want]
         idx = idx[np.isin(ids, kept)]
-        y = prepared.rows["nsf_appstore"].to_numpy(dtype=np.int8)[idx]
-        self.batches.append((prepared, idx, y))
+        self.batches.append((prepared, idx, _test_labels(prepared, idx)))
         self.added += int(kept.size)
 
     def labels(self, y: np.ndarray) -> np.ndarray:
@@ -382,8 +384,8 @@ class _Extra:
 def evaluation_rows(prepared, cfg) -> np.ndarray:
     """The rows of further users that are test rows: those of the test split's dates
     (out-of-time split) or all of theirs (a split by users), in the evaluation population."""
-    if cfg.split.kind == "user":
-        return np.flatnonzero(prepared.rows["apple_registered"].to_numpy(dtype=bool))
+    if cfg.split.kind == "user":  # every further user is a new person: all of their rows
+        return np.sort(np.concatenate([prepared.rows_for(split, "apple") for split in SPLITS]))
     return prepared.test_index
 
 
