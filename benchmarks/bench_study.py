@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from nsf.cli._simulate import ensure_dataset
+    from nsf.cli._study import further_subjects
     from nsf.config import load_config
     from nsf.data import open_dataset
     from nsf.pipeline import prepare
@@ -64,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             def progress(stage: str, done: int, total: int) -> None:
                 started.setdefault(stage, time.process_time())
 
+            # Under ``study.until: decided`` on simulated data, further test subjects of the
+            # same world as the CLI makes them (their simulation counts in study_s).
             result = run_study(cfg, prepared, store=store, workers=args.workers,
-                               dataset_path=path, fresh=True, progress=progress)
+                               dataset_path=path, fresh=True, progress=progress,
+                               subjects=further_subjects(cfg, latents, args.workers))
             cpu_end = time.process_time()
             t = time.perf_counter()
             result = with_parent(result, run_id, False)

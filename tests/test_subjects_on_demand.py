@@ -176,3 +176,21 @@ def test_the_readout_names_the_look_and_sizes_of_each_decided_verdict(on_demand)
         if rec.status == "decided":
             assert any(f"look {rec.look} ({rec.seeds} seeds, {rec.test_subjects:,} test "
                        "subjects)" in line and v.name in line for line in named)
+
+
+@pytest.mark.slow  # the study twice
+def test_kept_models_and_models_trained_again_score_alike(smoke_cfg, smoke_prepared, tmp_path,
+                                                          on_demand, monkeypatch):
+    """The looks score further subjects with the fits' own models; a fit without its model (one
+    reused from the store) is trained again from its task: the same looks and verdicts."""
+    import nsf.study._run as runner
+
+    first, _ = on_demand
+    monkeypatch.setattr(runner, "_keeps_models", lambda study, subjects: False)
+    cfg = _cfg(smoke_cfg, seeds=3, subjects=1000)
+    again = run_study(cfg, smoke_prepared, subjects=_source(cfg, tmp_path, []))
+    assert again.sequential.subjects_per_look == first.sequential.subjects_per_look
+    assert len(again.sequential.subjects_per_look) > 1  # subjects were added and scored
+    for a, b in zip(first.variants, again.variants, strict=True):
+        assert a.comparisons[a.reference].metrics["auc"].model_dump() == \
+            b.comparisons[b.reference].metrics["auc"].model_dump()

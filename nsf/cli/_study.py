@@ -77,13 +77,14 @@ def _power_cells(m, seeds: int) -> tuple[str, str]:
     return mde, f"{rec.seeds} x {rec.test_subjects:,} subj. (look {rec.look})"
 
 
-def further_subjects(cfg, latents: bool):
+def further_subjects(cfg, latents: bool, workers: int | None = None):
     """The source of test subjects on demand of ``study.until: decided`` on simulated data:
     further users of the same world, built through the simulate command (each a dataset
     folder of its own, with its manifest and description, reused on a re-run) and prepared as
     the study's data. None for a table (fixed size), a dataset folder given by
     dataset.path (its world is the folder's, not necessarily the config's), or without a
-    budget of subjects."""
+    budget of subjects. ``workers``: processes that simulate them (default
+    ``simulate.workers``; the study's workers are idle meanwhile); never changes them."""
     s = cfg.study
     if cfg.dataset.kind != "simulated" or cfg.dataset.path is not None or \
             s.until != "decided" or s.budget.subjects == 0:
@@ -94,7 +95,7 @@ def further_subjects(cfg, latents: bool):
     from nsf.study._sequential import FurtherUsers
 
     def make(further):
-        path, _, _ = ensure_dataset(further, quiet=True)
+        path, _, _ = ensure_dataset(further, quiet=True, workers=workers)
         return prepare(further, open_dataset(path, verify=further.dataset.verify,
                                              signing_key=signing_key(further)),
                        latents=latents)
@@ -206,7 +207,7 @@ def study_cmd(
             store = MlflowFitStore(cfg, run_id, prepared.digest)
             result = run_study(cfg, prepared, store=store, workers=n_workers,
                                dataset_path=path, fresh=fresh, progress=progress,
-                               subjects=further_subjects(cfg, latents))
+                               subjects=further_subjects(cfg, latents, n_workers))
             result = with_parent(result, run_id, resumed)
             log_study_result(result, study_tables(result), dataset_digest=prepared.digest)
     fits = result.fits

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ class FitTask:
     reliance: dict | None = None  # shap_rows, permutation_rows, repeats (baseline only)
     oracle_interval: bool = False  # bootstrap the oracle AUC and the gap to it (baseline only)
     resample: TrainingResample | None = None  # the seed's draw of the training subjects
+    keep_model: bool = False  # return the fitted model (to score test subjects added later)
 
 
 @dataclass
@@ -52,6 +54,8 @@ class FitOutcome:
     seconds : wall time of the fit and evaluation.
     run_id : the MLflow child run, once logged or when reused.
     reused : True when loaded from an earlier run instead of trained.
+    model : the fitted model when the task asked to keep it (``FitTask.keep_model``), to score
+        test subjects added later; never logged.
     """
 
     key: str
@@ -66,6 +70,7 @@ class FitOutcome:
     seconds: float = 0.0
     run_id: str | None = None
     reused: bool = False
+    model: Any = field(default=None, repr=False)
 
 
 def test_digest(prepared: PreparedData) -> str:
@@ -118,7 +123,8 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
         metrics={k: float(x) for k, x in evaluation.metrics.items()},
         p_test=np.asarray(evaluation.p_model, dtype=np.float64), test_digest=test_digest(prepared),
         p_validation=np.asarray(p_validation, dtype=np.float64),
-        reliance=reliance, info=info, seconds=time.perf_counter() - t0)
+        reliance=reliance, info=info, seconds=time.perf_counter() - t0,
+        model=fitted if task.keep_model else None)
 
 
 def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,

@@ -191,6 +191,9 @@ class _Study:
         self._stage = "fits"
         #: Further test subjects of the same world on demand (``run_study``'s ``subjects``).
         self.subject_source: Callable[[int], PreparedData] | None = None
+        #: Whether fit tasks return their models (``study.until: decided`` with test subjects
+        #: on demand); released once the looks are done.
+        self.keep_models = False
 
     def _core(self, v: Variant, seed: int) -> str:
         return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False,
@@ -248,7 +251,7 @@ class _Study:
                 tasks.append(FitTask(key, v, seed,
                                      reliance=reliance if key in baseline_keys else None,
                                      oracle_interval=key in baseline_keys,
-                                     resample=self.resample))
+                                     resample=self.resample, keep_model=self.keep_models))
         idle = -len(tasks) % self.pool.workers if tasks and self.pool.parallel else 0
         early_tasks: list[FitTask] = []
         for v in ahead or []:
@@ -256,7 +259,8 @@ class _Study:
                 if len(early_tasks) < idle and key not in self.outcomes and \
                         key not in queued and key not in self._ahead:
                     queued.add(key)
-                    early_tasks.append(FitTask(key, v, seed, resample=self.resample))
+                    early_tasks.append(FitTask(key, v, seed, resample=self.resample,
+                                               keep_model=self.keep_models))
         early_keys = {t.key for t in early_tasks}
         self.progress(stage, self.fits_done, self.fits_total)
         for task, outcome in self.pool.run(_fit_task, tasks + early_tasks):
@@ -273,6 +277,14 @@ class _Study:
         self.n_trained += 1
         self.fits_done += 1
         self.progress(self._stage, self.fits_done, self.fits_total)
+
+    def release_models(self) -> None:
+        """Stop keeping the fits' models (no test subject is added after the looks)."""
+        self.keep_models = False
+        for outcome in self.outcomes.values():
+            outcome.model = None
+        for outcome in self._ahead.values():
+            outcome.model = None
 
     # -- statistics --
     def arm_id(self, v: Variant) -> str:
@@ -399,6 +411,8 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
                   workers=workers, serial=needs_path) as pool:
         study = _Study(cfg, prepared, pool, store, fresh, progress)
         study.subject_source = subjects
+        # Test subjects added later are scored by the fits' own models: keep them until then.
+        study.keep_models = _keeps_models(study, subjects)
         parts = _run(study, threshold_source)
     parts.timing["total"] = time.perf_counter() - t_start
     out = assemble(study, parts)
@@ -408,6 +422,13 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
             update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
     from nsf.study._designs import with_designs
     return with_designs(out, prepared, cfg)
+
+
+def _keeps_models(study: _Study, subjects) -> bool:
+    """Whether the fit tasks return their models: only when test subjects may be added."""
+    from nsf.study._sequential import subjects_on_demand
+
+    return subjects_on_demand(study, subjects)
 
 
 def fairness_threshold(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[int, str]:
@@ -494,6 +515,7 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
         sequential = until_decided(study, compared,
                                    elapsed=sum(timing.values()) + time.perf_counter() - t,
                                    subjects=study.subject_source)
+    study.release_models()
     # Families whose section comes from their variants' comparisons (a learning curve).
     sections = {f.name: f.curve(study, compared) for f in FAMILIES.values()
                 if f.curve is not None}

@@ -122,6 +122,15 @@ def subjects_added(first: int, most_added: int, look: int) -> int:
     return min(most_added, round(first * (SUBJECT_GROWTH ** (look - 1) - 1.0)))
 
 
+def subjects_on_demand(study, subjects: SubjectSource | None) -> bool:
+    """Whether ``study.until: decided`` adds test subjects from ``subjects``: only for data
+    split once (never a cross-fitted table), with a budget of subjects and test subjects to
+    start from."""
+    s = study.cfg.study
+    return s.until == "decided" and subjects is not None and \
+        study.prepared.crossfit is None and s.budget.subjects > 0 and study.test_subjects > 0
+
+
 def look_level(confidence: float, looks: int) -> float:
     """The family-wise level of each of ``looks`` looks (Bonferroni over looks)."""
     return 1.0 - (1.0 - confidence) / looks
@@ -152,9 +161,7 @@ def until_decided(study, compared: dict, *, elapsed: float = 0.0,
     step = budget.seed_step or first
     most = max(budget.seeds, first)
     n_first = study.test_subjects
-    # Further subjects exist only for simulated data split once (never a cross-fitted table).
-    on_demand = subjects is not None and study.prepared.crossfit is None and \
-        budget.subjects > 0 and n_first > 0
+    on_demand = subjects_on_demand(study, subjects)
     most_added = budget.subjects if on_demand else 0
     looks = 1 + max(planned_looks(first, most, step) - 1, subject_looks(n_first, most_added))
     level = look_level(s.confidence, looks)
@@ -315,8 +322,11 @@ class FurtherUsers:
 class _Extra:
     """The test subjects simulated on demand: their batches, and every fit's scores of them.
 
-    A fit's model is trained again from its task (the same data, seed and draw: the same
-    model, LightGBM being deterministic) once, kept, and scores each batch as it comes."""
+    A fit's model is the one its task returned (the study keeps the models of its fits while
+    test subjects may be added); a fit without one (reused from the store) is trained again
+    from its task (the same data, seed and draw: the same model, LightGBM being
+    deterministic), checked to score the study's test rows as the fit did. Each model scores
+    each batch once, as it comes."""
 
     def __init__(self, study, n_first: int, source: SubjectSource):
         self.study = study
@@ -327,7 +337,7 @@ class _Extra:
         users = int(rows["user_id"].nunique())
         #: Test subjects per simulated user in the study's data: how many users to ask for.
         self.per_user = n_first / max(users, 1)
-        self.batches: list[tuple[Any, np.ndarray, np.ndarray]] = []  # (prepared, idx, y)
+        self.batches: list[tuple[Any, np.ndarray]] = []  # (the test subjects' rows, y)
         self.added = 0  # test subjects added
         self.models: dict[str, Any] = {}
         self.scores: dict[str, list[np.ndarray]] = {}
@@ -355,17 +365,19 @@ class _Extra:
         ids = prepared.rows["user_id"].to_numpy()[idx]
         kept = np.unique(ids)[:want]
         idx = idx[np.isin(ids, kept)]
-        self.batches.append((prepared, idx, _test_labels(prepared, idx)))
+        self.batches.append((prepared.frame.iloc[idx], _test_labels(prepared, idx)))
         self.added += int(kept.size)
 
     def labels(self, y: np.ndarray) -> np.ndarray:
-        return np.concatenate([y, *[b[2] for b in self.batches]])
+        return np.concatenate([y, *[b[1] for b in self.batches]])
 
     def predictions(self, v, key: str) -> np.ndarray:
         """The fit ``key``'s scores of the study's test rows and of every batch so far."""
         have = self.scores.setdefault(key, [])
         if len(have) < len(self.batches):
-            model = self.models.get(key)
+            model = self.study.outcomes[key].model
+            if model is None:
+                model = self.models.get(key)
             if model is None:
                 model = self.models[key] = refit(self.study, v, key)
                 # The same model as the fit's: it scores the study's test rows as the fit did.
@@ -375,9 +387,13 @@ class _Extra:
                                       self.study.outcomes[key].p_test):
                     raise RuntimeError(f"fit {key[:12]} trained again scores the test rows "
                                        "differently: its model cannot score further subjects")
-            for prepared, idx, _ in self.batches[len(have):]:
-                have.append(np.asarray(model.predict_proba(prepared.frame.iloc[idx]),
-                                       dtype=np.float64))
+            for frame, _ in self.batches[len(have):]:
+                # The workers are idle during the looks' statistics: score with their threads
+                # (a row's score does not depend on the threads).
+                model.check_input(frame)
+                have.append(np.asarray(model.predict_encoded(
+                    model.encoder.transform(frame), num_threads=self.study.pool.workers),
+                    dtype=np.float64))
         return np.concatenate([self.study.outcomes[key].p_test, *have])
 
 
@@ -481,7 +497,8 @@ def _add_seeds(study, arms, seeds, first, extra_keys, fit_key, FitTask, fit_task
                 added += 1
                 continue
             queued.add(key)
-            tasks.append(FitTask(key, v, seed, resample=study.resample))
+            tasks.append(FitTask(key, v, seed, resample=study.resample,
+                                 keep_model=study.keep_models))
     study.fits_total += len(tasks)
     study._stage = f"look {look}"
     for task, outcome in study.pool.run(fit_task, tasks):
