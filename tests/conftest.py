@@ -79,6 +79,10 @@ def pytest_terminal_summary(terminalreporter):
     if not fast:
         return
     tr = terminalreporter
+    if "seconds" in _kernels:
+        tr.write_line(f"simulator kernels compiled once before the first test: "
+                      f"{_kernels['seconds']:.0f} s" + (f" (failed: {_kernels['error']})"
+                                                       if _kernels["error"] else ""))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     over = [node for total, _, node in fast if total > BUDGET_SECONDS]
     tr.write_sep("-", f"slowest tests outside `slow` (load average {load}; "
@@ -90,6 +94,90 @@ def pytest_terminal_summary(terminalreporter):
                       "(the budget on an idle 2-core machine; under load, times stretch): share "
                       "a session fixture of tests/conftest.py or mark the test slow and keep a "
                       "cheaper version in the default run.")
+
+
+# --- The simulator's kernels, compiled once per run ---------------------------------------------
+
+#: A simulation of a few users in a fresh process: in a fresh clone it compiles the simulator's
+#: numba kernels into their cache (``cache=True``: ``data_gen/__pycache__``), which every later
+#: process loads in under a second instead of compiling them again (20-30 s each).
+_COMPILE_KERNELS = f"""
+import tempfile
+from data_gen.dataset import build_dataset
+from nsf.config import load_config
+cfg = load_config({str(SMOKE)!r}, ["world.population.n_users=200"])
+with tempfile.TemporaryDirectory() as folder:
+    build_dataset(cfg.world, seed=cfg.seed, name="kernels", data_dir=folder, chunk_users=8192,
+                  workers=1)
+"""
+_KERNELS_LOCK = "NSF_TESTS_KERNELS_LOCK"
+_kernels: dict = {}
+
+
+def _kernels_cached() -> bool:
+    """Whether the simulator's kernels are in their cache, newer than their source."""
+    import sys
+
+    source = ROOT / "data_gen" / "world.py"
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+    index = list((ROOT / "data_gen" / "__pycache__").glob(f"world.*.{tag}.nbi"))
+    return bool(index) and min(p.stat().st_mtime for p in index) >= source.stat().st_mtime
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """Compile the simulator's kernels once per run, before any test simulates: in a fresh
+    clone each pytest-xdist worker (and every ``nsf`` process a test starts) would otherwise
+    compile them itself, several at once on two cores. The compilation runs in a background
+    process while the workers start and collect; each waits for it before its first test
+    (:func:`pytest_collection_finish`)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None or _kernels_cached():
+        return
+    import subprocess
+    import sys
+    import tempfile
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    path = Path(tempfile.gettempdir()) / f"nsf-tests-kernels-{os.getpid()}.lock"
+    held = threading.Event()
+
+    def compile_kernels() -> None:
+        with FileLock(str(path)):
+            held.set()
+            t0 = time.perf_counter()
+            res = subprocess.run([sys.executable, "-c", _COMPILE_KERNELS], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=900)
+            _kernels["seconds"] = time.perf_counter() - t0
+            _kernels["error"] = res.stderr[-2000:] if res.returncode else None
+
+    thread = threading.Thread(target=compile_kernels, daemon=True)
+    thread.start()
+    held.wait()
+    _kernels.update(thread=thread, lock=path)
+    os.environ[_KERNELS_LOCK] = str(path)  # the workers, started next, inherit it
+
+
+def pytest_collection_finish(session):
+    """Before the first test: wait for the kernels being compiled (a worker waits on the lock
+    the compiling process holds; one process without workers joins its thread)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        if not session.config.pluginmanager.hasplugin("dsession") and "thread" in _kernels:
+            _kernels["thread"].join()
+        return
+    path = os.environ.get(_KERNELS_LOCK)
+    if path:
+        from filelock import FileLock
+
+        with FileLock(path):
+            pass
+
+
+def pytest_unconfigure(config):
+    if "lock" in _kernels and os.environ.get("PYTEST_XDIST_WORKER") is None:
+        Path(_kernels["lock"]).unlink(missing_ok=True)
 
 
 # --- Shared data, studies and helpers ------------------------------------------------------------
