@@ -215,12 +215,17 @@ def smoke_prepared(smoke_cfg, smoke_dataset):
 
 @pytest.fixture(scope="session")
 def _empty_store(tmp_path_factory) -> Path:
-    """An MLflow SQLite store created and migrated once per session (seconds each time)."""
-    from mlflow.tracking import MlflowClient
+    """An MLflow SQLite store created and migrated once per run (seconds each time); the
+    fixtures below copy it and never write to it."""
 
-    path = tmp_path_factory.mktemp("empty_store") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
+    def build(folder: Path) -> dict:
+        from mlflow.tracking import MlflowClient
+
+        path = folder / "mlflow.db"
+        MlflowClient(f"sqlite:///{path}").search_experiments()
+        return {"folder": path}
+
+    return _once_per_run(tmp_path_factory, "empty_store", build)["folder"]
 
 
 @pytest.fixture
