@@ -4,7 +4,8 @@ their outputs uses them instead of simulating or studying again:
 - ``smoke_cfg``, ``smoke_dataset``, ``smoke_prepared``: the smoke config, its simulated dataset,
   the dataset read and split;
 - ``smoke_study``: ``nsf study`` (with its audit and report) and ``nsf report`` on the smoke
-  config shrunk by :data:`SHRINK`, with its MLflow store;
+  config shrunk by :data:`SHRINK` and :data:`SMOKE_DESIGNS`, on ``smoke_dataset``'s data, with
+  its MLflow store;
 - ``table_study``: ``nsf study`` of ``experiments/own_table.yaml`` shrunk by
   :data:`TABLE_SHRINK`, as a command;
 - ``tracking_store`` / ``tracking_overrides``: a new, empty MLflow store per test (a copy of one
@@ -13,7 +14,8 @@ their outputs uses them instead of simulating or studying again:
 The default run (not ``slow``) runs on two pytest-xdist workers (``-n 2`` in pyproject.toml;
 ``-n 0`` runs in one process) and should take under five minutes on an idle 2-core machine, with
 no test in it over :data:`BUDGET_SECONDS`; the summary at the end lists the slowest. The
-whole-study fixtures are made once per run, not once per worker (:func:`_once_per_run`).
+whole-study fixtures are made once per run, not once per worker (:func:`_once_per_run`), and
+the simulator's compiled kernels once per run before the first test (:func:`pytest_sessionstart`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ SHRINK = ["study.seeds=2", "study.groups=[email,balance,join_date]", "study.n_bo
           "study.fairness_n_bootstrap=60", "study.proxy_rows=1000", "study.shap_rows=100",
           "study.permutation_rows=200", "study.permutation_repeats=1",
           "audit.phone_space_size=200000"]
+#: The smoke study's sharing designs: one of each kind (the data in use under each identifier,
+#: fewer people, a coarser group, a shorter history) and the recommended one, instead of every
+#: design of every variant (each design fits its own adversaries).
+SMOKE_DESIGNS = ("study.designs=[in_use,in_use_hmac,in_use_random,population_only,coarse_email,"
+                 "retention_30d,recommended]")
 
 
 # --- The time budget of the default run, made visible -------------------------------------------
@@ -72,6 +79,10 @@ def pytest_terminal_summary(terminalreporter):
     if not fast:
         return
     tr = terminalreporter
+    if "seconds" in _kernels:
+        tr.write_line(f"simulator kernels compiled once before the first test: "
+                      f"{_kernels['seconds']:.0f} s" + (f" (failed: {_kernels['error']})"
+                                                       if _kernels["error"] else ""))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     over = [node for total, _, node in fast if total > BUDGET_SECONDS]
     tr.write_sep("-", f"slowest tests outside `slow` (load average {load}; "
@@ -83,6 +94,90 @@ def pytest_terminal_summary(terminalreporter):
                       "(the budget on an idle 2-core machine; under load, times stretch): share "
                       "a session fixture of tests/conftest.py or mark the test slow and keep a "
                       "cheaper version in the default run.")
+
+
+# --- The simulator's kernels, compiled once per run ---------------------------------------------
+
+#: A simulation of a few users in a fresh process: in a fresh clone it compiles the simulator's
+#: numba kernels into their cache (``cache=True``: ``data_gen/__pycache__``), which every later
+#: process loads in under a second instead of compiling them again (20-30 s each).
+_COMPILE_KERNELS = f"""
+import tempfile
+from data_gen.dataset import build_dataset
+from nsf.config import load_config
+cfg = load_config({str(SMOKE)!r}, ["world.population.n_users=200"])
+with tempfile.TemporaryDirectory() as folder:
+    build_dataset(cfg.world, seed=cfg.seed, name="kernels", data_dir=folder, chunk_users=8192,
+                  workers=1)
+"""
+_KERNELS_LOCK = "NSF_TESTS_KERNELS_LOCK"
+_kernels: dict = {}
+
+
+def _kernels_cached() -> bool:
+    """Whether the simulator's kernels are in their cache, newer than their source."""
+    import sys
+
+    source = ROOT / "data_gen" / "world.py"
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+    index = list((ROOT / "data_gen" / "__pycache__").glob(f"world.*.{tag}.nbi"))
+    return bool(index) and min(p.stat().st_mtime for p in index) >= source.stat().st_mtime
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """Compile the simulator's kernels once per run, before any test simulates: in a fresh
+    clone each pytest-xdist worker (and every ``nsf`` process a test starts) would otherwise
+    compile them itself, several at once on two cores. The compilation runs in a background
+    process while the workers start and collect; each waits for it before its first test
+    (:func:`pytest_collection_finish`)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None or _kernels_cached():
+        return
+    import subprocess
+    import sys
+    import tempfile
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    path = Path(tempfile.gettempdir()) / f"nsf-tests-kernels-{os.getpid()}.lock"
+    held = threading.Event()
+
+    def compile_kernels() -> None:
+        with FileLock(str(path)):
+            held.set()
+            t0 = time.perf_counter()
+            res = subprocess.run([sys.executable, "-c", _COMPILE_KERNELS], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=900)
+            _kernels["seconds"] = time.perf_counter() - t0
+            _kernels["error"] = res.stderr[-2000:] if res.returncode else None
+
+    thread = threading.Thread(target=compile_kernels, daemon=True)
+    thread.start()
+    held.wait()
+    _kernels.update(thread=thread, lock=path)
+    os.environ[_KERNELS_LOCK] = str(path)  # the workers, started next, inherit it
+
+
+def pytest_collection_finish(session):
+    """Before the first test: wait for the kernels being compiled (a worker waits on the lock
+    the compiling process holds; one process without workers joins its thread)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        if not session.config.pluginmanager.hasplugin("dsession") and "thread" in _kernels:
+            _kernels["thread"].join()
+        return
+    path = os.environ.get(_KERNELS_LOCK)
+    if path:
+        from filelock import FileLock
+
+        with FileLock(path):
+            pass
+
+
+def pytest_unconfigure(config):
+    if "lock" in _kernels and os.environ.get("PYTEST_XDIST_WORKER") is None:
+        Path(_kernels["lock"]).unlink(missing_ok=True)
 
 
 # --- Shared data, studies and helpers ------------------------------------------------------------
@@ -120,12 +215,17 @@ def smoke_prepared(smoke_cfg, smoke_dataset):
 
 @pytest.fixture(scope="session")
 def _empty_store(tmp_path_factory) -> Path:
-    """An MLflow SQLite store created and migrated once per session (seconds each time)."""
-    from mlflow.tracking import MlflowClient
+    """An MLflow SQLite store created and migrated once per run (seconds each time); the
+    fixtures below copy it and never write to it."""
 
-    path = tmp_path_factory.mktemp("empty_store") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments()
-    return path
+    def build(folder: Path) -> dict:
+        from mlflow.tracking import MlflowClient
+
+        path = folder / "mlflow.db"
+        MlflowClient(f"sqlite:///{path}").search_experiments()
+        return {"folder": path}
+
+    return _once_per_run(tmp_path_factory, "empty_store", build)["folder"]
 
 
 @pytest.fixture
@@ -156,7 +256,7 @@ def _once_per_run(tmp_path_factory, name: str, build, encode=None, decode=None):
     if os.environ.get("PYTEST_XDIST_WORKER") is None:
         return build(tmp_path_factory.mktemp(name))
     shared = tmp_path_factory.getbasetemp().parent  # the run's folder, above each worker's
-    paths = {"root", "folder"}
+    paths = {"root", "folder", "data"}
     with FileLock(str(shared / f"{name}.lock")):
         done = shared / f"{name}.json"
         if done.exists():
@@ -183,8 +283,11 @@ def _chdir(path: Path):
 
 
 @pytest.fixture(scope="session")
-def smoke_study(tmp_path_factory, _empty_store):
-    """(folder, tracking overrides, parent run id, cli outputs): study, audit, report once."""
+def smoke_study(tmp_path_factory, _empty_store, smoke_dataset):
+    """(root, overrides, parent run id, study output, report folder, data folder): ``nsf
+    study`` once (it audits the dataset and writes its report under ``root/reports``), then
+    ``nsf report`` regenerates the report from MLflow alone into ``folder``. The data is
+    ``smoke_dataset``'s (the same world and seed: ``nsf study`` finds and reuses it)."""
 
     def build(root: Path) -> dict:
         import shutil
@@ -194,32 +297,34 @@ def smoke_study(tmp_path_factory, _empty_store):
         from nsf.cli import app
 
         shutil.copyfile(_empty_store, root / "mlflow.db")  # migrated once per session
-        sets = [f"simulate.data_dir={root / 'data'}",
-                f"tracking.uri=sqlite:///{root / 'mlflow.db'}", *SHRINK]
+        sets = [f"simulate.data_dir={smoke_dataset.parent}",
+                f"tracking.uri=sqlite:///{root / 'mlflow.db'}", *SHRINK, SMOKE_DESIGNS]
         args = [a for item in sets for a in ("--set", item)]
         runner = CliRunner()
         with _chdir(root):  # nsf study writes its report under ./reports
             study = runner.invoke(app, ["study", str(SMOKE), "--quiet", *args],
                                   catch_exceptions=False)
             assert study.exit_code == 0, study.output
-            audit = runner.invoke(app, ["audit", str(SMOKE), "--quiet", *args],
-                                  catch_exceptions=False)
-            assert audit.exit_code == 0, audit.output
             report = runner.invoke(app, ["report", str(SMOKE), *args, "--out",
                                          str(root / "out")], catch_exceptions=False)
             assert report.exit_code == 0, report.output
         parent = next(line.split()[2] for line in study.output.splitlines()
                       if line.startswith("study run "))
         return {"root": root, "sets": sets, "parent": parent, "study_output": study.output,
-                "folder": root / "out" / "smoke" / parent}
+                "folder": root / "out" / "smoke" / parent, "data": smoke_dataset}
 
     return _once_per_run(tmp_path_factory, "report_e2e", build)
 
 
-#: The default study of the README's own table shrunk to seconds (two seeds, fewer resamples).
+#: The default study of the README's own table shrunk to seconds: two seeds, fewer resamples,
+#: three of its seven contested groups (two of them coarsenable; the contested groups, the
+#: inventory and the families that apply stay those of the whole table), one sharing design of
+#: each kind and the recommended one.
 TABLE_SHRINK = ["study.seeds=2", "study.n_bootstrap=100", "study.fairness_n_bootstrap=60",
                 "study.shap_rows=100", "study.permutation_rows=200",
-                "study.permutation_repeats=1", "study.proxy_estimator=logistic_regression"]
+                "study.permutation_repeats=1", "study.proxy_estimator=logistic_regression",
+                "study.groups=[checking_account,duration_months,credit_amount]",
+                "study.designs=[in_use,drop_credit_amount,coarse_credit_amount,recommended]"]
 
 
 @pytest.fixture(scope="session")

@@ -138,7 +138,7 @@ def test_a_toy_family_in_the_registry_alone_appears_everywhere(smoke_study, tmp_
     from nsf.tracking.report import load_study
 
     monkeypatch.setitem(FAMILIES, "toy", TOY)
-    sets = [f"simulate.data_dir={smoke_study['root'] / 'data'}",
+    sets = [f"simulate.data_dir={smoke_study['data'].parent}",
             f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", *SHRINK,
             "study.families=[toy]", "study.workers=1", "study.audit=false"]
     args = [a for item in sets for a in ("--set", item)]

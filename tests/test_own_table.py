@@ -63,7 +63,8 @@ def _check_plain_csv_study(work: Path, tmp_path: Path):
 
 
 def test_default_study_on_a_plain_csv_with_fewer_seeds_and_resamples(table_study, tmp_path):
-    """The session's table study (conftest ``table_study``: two seeds, fewer resamples)."""
+    """The session's table study (conftest ``table_study``: two seeds, fewer resamples, three
+    of the seven contested groups, one sharing design of each kind)."""
     _check_plain_csv_study(table_study["root"], tmp_path)
 
 
