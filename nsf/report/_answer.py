@@ -203,11 +203,17 @@ def _undecided(model: ReportModel) -> list[dict]:
     items: list[list] = []
     prov = [r for r in model.recommendations if r.provisional]
     if prov:
-        items.append([f"Whether {_names(prov)} "
-                      f"{'is' if len(prov) == 1 else 'are'} needed: kept provisionally, "
-                      "because removing them alone cost an amount the study could not "
-                      "tell from the margin.", [link("s-inventory", "inventory"),
-                                                link("s-attributes", "attributes")]])
+        one = len(prov) == 1
+        it = "it" if one else "them"
+        how = ("the minimal-set search did not remove " + it if model.minimal_set is not None else
+               "no minimal-set search removed " + it + " with the other groups")
+        items.append([f"Whether {_names(prov)} {'is' if one else 'are'} needed: kept "
+                      f"provisionally, because removing {it} alone was not shown to cost more "
+                      f"than the margin, yet the study could not show that the model does as "
+                      f"well without {it} ({how}).",
+                      [link("s-inventory", "inventory"), link("s-attributes", "attributes"),
+                       *([link("s-minimal_set", "minimal set")]
+                         if model.minimal_set is not None else [])]])
     for r in model.retention.rows:
         if r.verdict == INCONCLUSIVE and r.same_fits_as != "baseline":
             items.append([f"Whether the last {r.retention_days} days of history are "
