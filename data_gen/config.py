@@ -91,14 +91,22 @@ class PopulationConfig(_Frozen):
     )
     age_sd: float = Field(13.0, gt=0, le=50, description="Age standard deviation. [ASSUMPTION]")
 
+    def user_range(self) -> tuple[int, int]:
+        """``(first user, number of users)`` of the dataset: ``(0, n_users)``, or the further
+        users (``further_users``) from the first whole block after the world's own users,
+        plus ``further_skip``."""
+        if self.further_users == 0:
+            return 0, self.n_users
+        own_blocks = -(-self.n_users // BLOCK_USERS)
+        return own_blocks * BLOCK_USERS + self.further_skip, self.further_users
+
     @model_validator(mode="after")
     def _further_users_fit(self) -> PopulationConfig:
         if self.further_skip and not self.further_users:
             raise ValueError("further_skip is set but further_users is 0 (the world's own "
                              "users are simulated); set further_users or drop further_skip")
         if self.further_users:
-            last = (-(-self.n_users // BLOCK_USERS) * BLOCK_USERS + self.further_skip
-                    + self.further_users)
+            last = sum(self.user_range())
             if last > IDENTIFIER_USERS:
                 raise ValueError(f"further users up to user {last:,} exceed the "
                                  f"{IDENTIFIER_USERS:,} users whose identifiers are unique")
@@ -566,14 +574,8 @@ class WorldConfig(_Frozen):
         return self
 
     def user_range(self) -> tuple[int, int]:
-        """``(first user, number of users)`` of the dataset: ``(0, n_users)``, or the further
-        users (``population.further_users``) from the first whole block after the world's own
-        users, plus ``further_skip``."""
-        pop = self.population
-        if pop.further_users == 0:
-            return 0, pop.n_users
-        own_blocks = -(-pop.n_users // BLOCK_USERS)
-        return own_blocks * BLOCK_USERS + pop.further_skip, pop.further_users
+        """``(first user, number of users)`` of the dataset (see the population's)."""
+        return self.population.user_range()
 
     def digest(self, seed: int) -> str:
         """Stable digest of everything that determines the dataset's content."""

@@ -92,13 +92,14 @@ class FittedModel:
         state.pop("_compiled", None)  # rebuilt from the booster after loading
         return state
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, frame: pd.DataFrame, num_threads: int | None = None) -> np.ndarray:
         """Calibrated P(NSF) of raw rows (columns ``input_columns``; extra columns ignored).
 
         ``frame`` is a pandas DataFrame or a pyarrow Table (the batch scorer's fast path).
+        ``num_threads``: the config's by default; a row's score does not depend on it.
         """
         self.check_input(frame)
-        return self.predict_encoded(self.encoder.transform(frame))
+        return self.predict_encoded(self.encoder.transform(frame), num_threads)
 
     def predict_encoded(self, X: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Calibrated P(NSF) of an encoded matrix (``encoder.transform`` of raw rows)."""

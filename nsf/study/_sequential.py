@@ -339,7 +339,6 @@ class _Extra:
         self.per_user = n_first / max(users, 1)
         self.batches: list[tuple[Any, np.ndarray]] = []  # (the test subjects' rows, y)
         self.added = 0  # test subjects added
-        self.models: dict[str, Any] = {}
         self.scores: dict[str, list[np.ndarray]] = {}
 
     @property
@@ -374,27 +373,22 @@ class _Extra:
     def predictions(self, v, key: str) -> np.ndarray:
         """The fit ``key``'s scores of the study's test rows and of every batch so far."""
         have = self.scores.setdefault(key, [])
+        outcome = self.study.outcomes[key]
         if len(have) < len(self.batches):
-            model = self.study.outcomes[key].model
-            if model is None:
-                model = self.models.get(key)
-            if model is None:
-                model = self.models[key] = refit(self.study, v, key)
+            if outcome.model is None:
+                # Kept like the fits' own models until the looks end (the study releases them).
+                outcome.model = refit(self.study, v, key)
                 # The same model as the fit's: it scores the study's test rows as the fit did.
                 test = self.study.prepared.test_index
-                again = model.predict_proba(self.study.prepared.frame.iloc[test])
-                if not np.array_equal(np.asarray(again, dtype=np.float64),
-                                      self.study.outcomes[key].p_test):
+                again = outcome.model.predict_proba(self.study.prepared.frame.iloc[test])
+                if not np.array_equal(np.asarray(again, dtype=np.float64), outcome.p_test):
                     raise RuntimeError(f"fit {key[:12]} trained again scores the test rows "
                                        "differently: its model cannot score further subjects")
             for frame, _ in self.batches[len(have):]:
-                # The workers are idle during the looks' statistics: score with their threads
-                # (a row's score does not depend on the threads).
-                model.check_input(frame)
-                have.append(np.asarray(model.predict_encoded(
-                    model.encoder.transform(frame), num_threads=self.study.pool.workers),
-                    dtype=np.float64))
-        return np.concatenate([self.study.outcomes[key].p_test, *have])
+                # The workers are idle during the looks' statistics: score with their threads.
+                have.append(np.asarray(outcome.model.predict_proba(
+                    frame, num_threads=self.study.pool.workers), dtype=np.float64))
+        return np.concatenate([outcome.p_test, *have])
 
 
 def evaluation_rows(prepared, cfg) -> np.ndarray:
