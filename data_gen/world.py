@@ -83,7 +83,7 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _TWO53 = 1.0 / 9007199254740992.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _mix(z):
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
@@ -109,22 +109,28 @@ def stream_seeds(parent_keys, offsets):
 # arguments inside its day loop: each such call costs an atomic reference-count increment and
 # decrement per array (about 20 per call for a day step taking ten arrays), which profiling found
 # to be three quarters of the kernel's time when the day step was a separate function.
+#
+# Compile time: the scalar helpers below are left to LLVM to inline (numba's own inlining,
+# ``inline="always"``, re-types each helper at every call site: it tripled the first run's
+# compilation for no run-time gain, measured). Only ``_emit``, which takes an array, is inlined
+# by numba. ``run_days`` is called with non-literal flags (``np.bool_(False)``, ``np.int64(0)``)
+# from both its callers, so it is compiled once, not once per literal.
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _uniform(s):
     """Next uniform on [0, 1) of the splitmix64 stream with state ``s``; returns ``(u, s)``."""
     s = s + _GOLDEN
     return (_mix(s) >> np.uint64(11)) * _TWO53, s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _normal(s):
     u1, s = _uniform(s)
     u2, s = _uniform(s)
     return np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(6.283185307179586 * u2), s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _poisson(s, lam, exp_neg_lam):
     """Poisson by CDF inversion (means are a few events a day at most); returns ``(k, s)``."""
     if lam <= 0.0:
@@ -140,12 +146,12 @@ def _poisson(s, lam, exp_neg_lam):
     return k, s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _round100(x):
     return max(100.0, np.rint(x / 100.0) * 100.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _ceil_unit(x, unit):
     return np.ceil(x / unit) * unit
 
@@ -166,7 +172,7 @@ def _emit(ev_i, i, cap, uid, day, seq, etype, amount, balance, status, reason, g
     return i + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _debit_plan(balance, bank, amount, auto, interactive, spot, target, unit, s):
     """Whether a debit of ``amount`` is paid, and the top-up that pays it (0 if none).
 
@@ -529,7 +535,7 @@ def simulate_users(start, stop, user_id, par, beh, prices, drift, days, seeds, o
         rs[0] = seeds[row]
         j = 0
         k = 0
-        day = 0
+        day = np.int64(0)  # not the literal 0: run_days is compiled for int64 days only
         # Run the days up to the next checkpoint or observation day, then record it.
         while day < days:
             last = days - 1
@@ -538,7 +544,7 @@ def simulate_users(start, stop, user_id, par, beh, prices, drift, days, seeds, o
             if k < n_obs and obs_days[k] < last:
                 last = obs_days[k]
             run_days(st, p, beh, prices, drift, cnt, rs, day, last + 1, rec, ev_i, pos, uid,
-                     stats, False, no_weight)
+                     stats, np.bool_(False), no_weight)
             day = last + 1
             while j < n_cp and cp_days[j] == last:
                 cp_out[row, j, :] = cnt
@@ -591,8 +597,8 @@ def oracle(st, par, beh, prices, drift, day, horizon, draws, conditional, key, o
         c2[:] = 0.0
         weight[0] = 1.0
         rs[0] = stream_seed(key, m)
-        run_days(sim, par, beh, prices, drift, c2, rs, day + 1, day + 1 + horizon, False, dummy,
-                 dpos, 0, scratch, conditional, weight)
+        run_days(sim, par, beh, prices, drift, c2, rs, day + 1, day + 1 + horizon,
+                 np.bool_(False), dummy, dpos, np.int64(0), scratch, conditional, weight)
         if conditional:
             fail = 1.0 - weight[0]
             # P(no decline of any kind) = E[weight * no payment decline on the conditioned path].
