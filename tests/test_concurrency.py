@@ -175,9 +175,10 @@ def test_study_workers_stop_on_sigterm(smoke_dataset, tmp_path, tracking_store):
 
 
 @pytest.mark.parametrize("sig", [
-    signal.SIGTERM,
-    # SIGKILL (nothing of nsf ui runs: the watchdog and the parent-death signal stop the
-    # server), SIGHUP (the terminal closed), SIGINT (Ctrl-C).
+    # SIGTERM: also in the default run, where the browser test's UI is stopped
+    # (tests/test_ui_browser.py); SIGKILL (nothing of nsf ui runs: the watchdog and the
+    # parent-death signal stop the server), SIGHUP (the terminal closed), SIGINT (Ctrl-C).
+    pytest.param(signal.SIGTERM, marks=pytest.mark.slow),
     pytest.param(signal.SIGKILL, marks=pytest.mark.slow),
     pytest.param(signal.SIGHUP, marks=pytest.mark.slow),
     pytest.param(signal.SIGINT, marks=pytest.mark.slow)])

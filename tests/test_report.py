@@ -219,9 +219,15 @@ def check_html(text: str) -> _WellFormed:
     return parser
 
 
-def _render(study, audit=AUDIT, summary=None):
+def _model(study, audit=AUDIT, summary=None):
+    """The report's model of ``study`` (valid against its schema), without figures."""
     model = build_report_model(study, audit, summary, source=SOURCE, environment=ENV)
     jsonschema.validate(model, load_schema())
+    return model
+
+
+def _render(study, audit=AUDIT, summary=None):
+    model = _model(study, audit, summary)
     figures = render_figures(model)
     document = build_document(model, figures)
     return model, figures, document
@@ -247,7 +253,7 @@ def test_hand_built_study_renders_every_section_and_valid_json():
 
 
 def test_inventory_covers_the_24_categories_and_follows_the_rule():
-    model, _, _ = _render(hand_study())
+    model = _model(hand_study())
     rows = model["inventory"]["rows"]
     assert {r["category"] for r in rows} == set(range(1, 25))
     by_feature = {f: r for r in rows for f in r["features"]}
@@ -264,7 +270,7 @@ def test_inventory_covers_the_24_categories_and_follows_the_rule():
 
 
 def test_summary_answers_all_six_questions_with_numbers():
-    model, _, _ = _render(hand_study())
+    model = _model(hand_study())
     answers = {a["key"]: a["answer"] for a in model["summary"]}
     assert {"attributes", "granularity", "population", "retention", "fairness",
             "deidentification", "minimal_set"} <= set(answers)
@@ -314,7 +320,7 @@ def test_the_inventory_reads_what_the_study_logged():
     groups a study covered does not relabel the others, and a logged threshold is applied."""
     study = hand_study_dict()
     study["covered_groups"] = ["balance"]  # study.groups narrowed to one group
-    model, _, _ = _render(StudyResult.model_validate(study))
+    model = _model(StudyResult.model_validate(study))
     rows = {r["group"]: r for r in model["inventory"]["rows"]}
     assert rows["email"]["contested"] is True
     assert rows["email"]["recommendation"] == "drop"  # its drop-one verdict still counts
@@ -322,14 +328,14 @@ def test_the_inventory_reads_what_the_study_logged():
     assert model["inventory"]["proxy_lift_threshold"] == 0.1
     assert any("proxy" in f for f in rows["email"]["flags"])
     study["settings"]["proxy_lift_threshold"] = 0.5
-    model, _, _ = _render(StudyResult.model_validate(study))
+    model = _model(StudyResult.model_validate(study))
     rows = {r["group"]: r for r in model["inventory"]["rows"]}
     assert model["inventory"]["proxy_lift_threshold"] == 0.5
     assert not any("proxy" in f for f in rows["email"]["flags"])
     # A feature the logged inventory does not list is not shown, whatever the code's registry.
     study["inventory"]["features"] = [f for f in study["inventory"]["features"]
                                       if f["name"] != "email_domain"]
-    model, _, _ = _render(StudyResult.model_validate(study))
+    model = _model(StudyResult.model_validate(study))
     assert "email_domain" not in {f for r in model["inventory"]["rows"] for f in r["features"]}
 
 
@@ -496,7 +502,7 @@ def test_committed_schemas_equal_the_generated_ones():
         committed = (ROOT / "nsf" / "schemas" / name).read_text(encoding="utf-8")
         assert committed == text, f"nsf/schemas/{name} is stale: run write_schemas()"
     # The generated report schema is a valid JSON schema that rejects a broken model.
-    model, _, _ = _render(hand_study())
+    model = _model(hand_study())
     broken = dict(model, summary=model["summary"][:2])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, load_schema())
@@ -564,7 +570,7 @@ def test_a_family_section_is_reported_through_its_registered_view():
     study = hand_study().model_copy(
         update={"sections": Sections(example=ExampleSection(bundled_share=0.25))})
     # Without a view the section is listed as missing, not dropped silently.
-    model, _, _ = _render(study)
+    model = _model(study)
     assert any("'example'" in m for m in model["missing"])
     register_family_section(
         "example", title="Example", model=lambda section, result: {

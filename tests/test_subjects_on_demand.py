@@ -45,11 +45,23 @@ def _source(cfg, data_dir, calls):
 
 @pytest.fixture(scope="module")
 def on_demand(smoke_cfg, smoke_prepared, tmp_path_factory):
-    cfg = _cfg(smoke_cfg, seeds=3, subjects=1000)
-    calls: list = []
-    result = run_study(cfg, smoke_prepared,
-                       subjects=_source(cfg, tmp_path_factory.mktemp("further"), calls))
-    return result, calls
+    """(result, calls of the subjects source): the sequential study, run once per test run
+    (the first pytest-xdist worker that needs it runs it; the others read its study.json)."""
+    from nsf.study import StudyResult
+    from tests.conftest import _once_per_run
+
+    def build(folder):
+        cfg = _cfg(smoke_cfg, seeds=3, subjects=1000)
+        calls: list = []
+        result = run_study(cfg, smoke_prepared, subjects=_source(cfg, folder, calls))
+        return {"result": result, "calls": calls}
+
+    value = _once_per_run(
+        tmp_path_factory, "subjects_on_demand", build,
+        encode=lambda v: {"result": v["result"].to_json(), "calls": v["calls"]},
+        decode=lambda v: {"result": StudyResult.load(v["result"]),
+                          "calls": [tuple(c) for c in v["calls"]]})
+    return value["result"], value["calls"]
 
 
 def test_the_schedule_is_fixed_in_advance():

@@ -44,16 +44,26 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def ui(smoke_study):
-    """``nsf ui`` on the smoke study's store: (runs view URL, the study's variant runs)."""
+def ui(smoke_study, tmp_path_factory):
+    """``nsf ui`` on the smoke study's store: (runs view URL, the study's variant runs). When
+    the tests are done it gets SIGTERM, as from ``kill``: the server, its uvicorn process and
+    the watchdog stop with it, the port is freed and it says so in its own words (the other
+    signals: ``tests/test_concurrency.py``, slow)."""
+    import signal
+
+    import psutil
     from mlflow.tracking import MlflowClient
 
     port = _free_port()
     args = [a for item in smoke_study["sets"] for a in ("--set", item)]
-    proc = subprocess.Popen([sys.executable, "-m", "nsf", "ui", str(SMOKE), *args, "--port",
-                             str(port)], cwd=smoke_study["root"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    # Its messages (and the server's) go to a file: a pipe nobody reads could fill up.
+    log = tmp_path_factory.mktemp("ui") / "stderr.txt"
+    with open(log, "w", encoding="utf-8") as err_file:
+        proc = subprocess.Popen([sys.executable, "-m", "nsf", "ui", str(SMOKE), *args,
+                                 "--port", str(port)], cwd=smoke_study["root"],
+                                stdout=subprocess.PIPE, stderr=err_file, text=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    children: list = []
     try:
         line = proc.stdout.readline()
         url = re.search(r"http://\S+", line).group(0)
@@ -64,6 +74,9 @@ def ui(smoke_study):
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.5)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        # The server, its uvicorn process and the watchdog.
+        assert len(children) >= 3, [c.cmdline()[:4] for c in children]
         client = MlflowClient(f"sqlite:///{smoke_study['root'] / 'mlflow.db'}")
         parent = smoke_study["parent"]
         exp = client.get_run(parent).info.experiment_id
@@ -73,6 +86,15 @@ def ui(smoke_study):
     finally:
         proc.terminate()
         proc.communicate(timeout=60)
+        _, alive = psutil.wait_procs(children, timeout=30)
+        for p in alive:  # not left running after a failure
+            p.kill()
+    assert not alive, f"left running: {[p.pid for p in alive]}"
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # nothing serves the port any more
+    err = log.read_text(encoding="utf-8")
+    assert "nsf ui:" in err and "is stopped" in err and "resumes" not in err, err[-2000:]
+    assert proc.returncode == 128 + signal.SIGTERM
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +109,10 @@ def page():
         browser.close()
 
 
-def test_fresh_browser_lands_on_the_variant_rows(ui, page, tmp_path_factory):
+def test_fresh_browser_lands_on_the_variant_rows_and_compares_two_without_nan(
+        ui, page, tmp_path_factory):
+    """One visit (one server, one browser: each costs seconds to start): the landing view,
+    then the compare view of two of its rows."""
     url, variants = ui
     assert "#/experiments/" in url and "/runs" in url
     page.goto(url)
@@ -115,11 +140,7 @@ def test_fresh_browser_lands_on_the_variant_rows(ui, page, tmp_path_factory):
             shown += 1
     assert shown >= 5
 
-
-def test_compare_view_of_two_variants_has_no_nan(ui, page, tmp_path_factory):
-    url, _variants = ui
-    page.goto(url)
-    _header(page, "tags.`nsf.verdict`").wait_for(timeout=90_000)
+    # Then, as a user compares two variants: their metrics side by side, none undefined.
     boxes = page.locator(".ag-row input.ag-checkbox-input")
     boxes.nth(0).check(force=True)
     boxes.nth(1).check(force=True)
@@ -127,8 +148,7 @@ def test_compare_view_of_two_variants_has_no_nan(ui, page, tmp_path_factory):
     page.get_by_text("Comparing 2 Runs").wait_for(timeout=60_000)
     page.get_by_text("auc_diff", exact=True).first.wait_for()
     page.wait_for_timeout(1000)
-    page.screenshot(path=tmp_path_factory.mktemp("ui_screenshots") / "compare.png",
-                    full_page=True)
+    page.screenshot(path=shots / "compare.png", full_page=True)
     body = page.inner_text("body")
     assert "auc_diff" in body and "swap_rate" in body and "nsf.verdict" in body
     assert not re.search(r"\bNaN\b|\bnull\b", body), body

@@ -52,11 +52,17 @@ class Setup:
 
     ``token`` names the state: a worker keeps the state of the latest token only, so a
     worker that ran a previous step does not hold that step's data.
+
+    ``light``: the arguments are small (a few megabytes). Local workers already running for
+    another step are then kept and given the arguments with each task (each worker makes the
+    state once), instead of new workers started (seconds: each imports the libraries again).
+    Heavy arguments (the default) go to new workers once, through their initializer.
     """
 
     fn: Callable[..., Any]
     args: tuple = ()
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    light: bool = False
 
 
 #: Worker state: token -> value of :class:`Setup` (the latest token only).
@@ -140,8 +146,9 @@ class Executor:
 
     def _local_pool(self, setup: Setup | None = None):
         token = None if setup is None else setup.token
-        if self._pool is not None and token is not None and token != self._pool_token:
-            # Another step's state: new workers (they hold nothing else).
+        if self._pool is not None and token is not None and token != self._pool_token \
+                and not (setup is not None and setup.light):
+            # Another step's heavy state: new workers (they hold nothing else).
             old, self._pool_context, self._pool = self._pool_context, None, None
             if old is not None:
                 old.__exit__(None, None, None)
@@ -220,7 +227,15 @@ class Executor:
 
     def _map_local(self, fn, items, setup) -> Iterator[tuple[int, Any]]:
         pool = self._local_pool(setup)
-        state = None if setup is None else (setup.token, setup.fn, None)
+        if setup is None:
+            state = None
+        elif setup.token == self._pool_token:  # installed by the workers' initializer
+            state = (setup.token, setup.fn, None)
+        else:  # light state on workers started for another step: sent with each task
+            state = (setup.token, setup.fn, setup.args)
+            # The workers drop the initializer's state for it: a later map of that step
+            # starts new workers.
+            self._pool_token = None
         pending: dict[Future, int] = {pool.submit(_call, fn, item, state): i
                                       for i, item in enumerate(items)}
         try:

@@ -255,7 +255,7 @@ def evaluate_designs(designs: Sequence[Design], data: DesignData, *,
         from nsf.execution import Setup
 
         for i, res in executor.map_unordered(_infer, tasks, setup=Setup(_install_data,
-                                                                        (data,))):
+                                                                        (data,), light=True)):
             inferred[tasks[i][0]] = res
     out: list[dict[str, Any]] = []
     for d in designs:

@@ -22,6 +22,8 @@ starts (:func:`check_designs`).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 
@@ -242,10 +244,11 @@ def design_data(prepared, groups: list[str], attributes: list[str], seed: int,
                       case=case)
 
 
-def designs_section(result, prepared, cfg, names=None) -> dict | str:
+def designs_section(result, prepared, cfg, names=None, executor=None) -> dict | str:
     """The ``designs`` section: every design's figures (only ``names`` when given), and
     whether the recommended design dominates the one in use; a reason (str) when a name is
-    not a design of this study."""
+    not a design of this study. ``executor``: a running :class:`nsf.execution.Executor` the
+    adversaries' fits use (None: one of ``study.workers`` started here)."""
     import time
 
     t0 = time.perf_counter()
@@ -281,7 +284,9 @@ def designs_section(result, prepared, cfg, names=None) -> dict | str:
     probe = reversal_probe(stream(cfg.seed, "designs_reversal"), confidence=s.confidence) \
         if any(d.identifier == "sha256" for d in designs) else None
     # The inference fits are most of this section's time: on the study's executor.
-    with executor_for(cfg, s.workers) as executor:
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(executor_for(cfg, s.workers))
         points = evaluate_designs(designs, data, utility=_utility(result),
                                   rng=stream(cfg.seed, "designs"), n_resamples=s.n_bootstrap,
                                   confidence=s.confidence, max_rows=INFERENCE_ROWS,
@@ -300,7 +305,7 @@ def designs_section(result, prepared, cfg, names=None) -> dict | str:
             "seconds": time.perf_counter() - t0}
 
 
-def with_designs(result, prepared, cfg):
+def with_designs(result, prepared, cfg, executor=None):
     """``result`` with its ``designs`` section (``study.designs``: null runs every design that
     applies when every family runs, i.e. ``study.families`` is null; a list runs the named
     ones, an empty list none).
@@ -318,7 +323,7 @@ def with_designs(result, prepared, cfg):
     if (wanted is not None and not wanted) or (wanted is None and
                                                cfg.study.families is not None):
         return result
-    section = designs_section(result, prepared, cfg, names=wanted)
+    section = designs_section(result, prepared, cfg, names=wanted, executor=executor)
     if isinstance(section, str):
         raise NsfError(section)
     return result.model_copy(update={"sections": result.sections.model_copy(

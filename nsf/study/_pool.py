@@ -81,6 +81,11 @@ class TaskPool:
     def parallel(self) -> bool:
         return self._executor.parallel
 
+    @property
+    def executor(self) -> Executor:
+        """The executor the tasks run on (later steps with light state reuse its workers)."""
+        return self._executor
+
     def __enter__(self) -> TaskPool:
         return self
 

@@ -414,14 +414,17 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         # Test subjects added later are scored by the fits' own models: keep them until then.
         study.keep_models = _keeps_models(study, subjects)
         parts = _run(study, threshold_source)
-    parts.timing["total"] = time.perf_counter() - t_start
-    out = assemble(study, parts)
-    ledger = build_ledger(out, cfg.study.ledger)
-    if ledger is not None:
-        out = out.model_copy(update={"sections": out.sections.model_copy(
-            update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
-    from nsf.study._designs import with_designs
-    return with_designs(out, prepared, cfg)
+        parts.timing["total"] = time.perf_counter() - t_start
+        out = assemble(study, parts)
+        ledger = build_ledger(out, cfg.study.ledger)
+        if ledger is not None:
+            out = out.model_copy(update={"sections": out.sections.model_copy(
+                update={"ledger": LedgerSection.model_validate(jsonable(ledger))})})
+        from nsf.study._designs import with_designs
+
+        # The designs' adversaries run on the study's workers (already started and set up).
+        return with_designs(out, prepared, cfg,
+                           executor=pool.executor if pool.parallel else None)
 
 
 def _keeps_models(study: _Study, subjects) -> bool:
