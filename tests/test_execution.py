@@ -86,6 +86,29 @@ def test_setup_runs_once_per_worker_and_tasks_spread_over_workers():
     assert 1 <= len(pids) <= 2
 
 
+def test_light_state_reuses_running_workers_and_heavy_state_gets_new_ones():
+    """A step with light state (``Setup.light``) runs on the workers another step started,
+    with the same results as on workers of its own; a later heavy step starts new workers,
+    whose initializer installs its state."""
+    heavy, light = Setup(_make_state, (1, 0.0)), Setup(_make_state, (2, 10.0), light=True)
+
+    def run(executor, setup):
+        out = sorted(executor.map_unordered(_draw, range(8), setup=setup))
+        return [r for _, (_, r, _) in out], {pid for _, (_, _, pid) in out}
+
+    with Executor(ExecutionConfig(), 2) as executor:
+        first, first_pids = run(executor, heavy)
+        shifted, light_pids = run(executor, light)
+        again, again_pids = run(executor, heavy)
+    with Executor(ExecutionConfig(), 2) as executor:
+        alone, _ = run(executor, light)
+    assert light_pids <= first_pids  # no new worker started for the light step
+    assert not again_pids & first_pids  # new workers for the heavy state again
+    assert shifted == alone and again == first
+    assert shifted == [x + 10.0 for x in run(Executor(ExecutionConfig(), 1),
+                                             Setup(_make_state, (2, 0.0)))[0]]
+
+
 def test_unreachable_scheduler_is_one_line_within_the_timeout():
     cfg = ExecutionConfig(backend="dask", address="tcp://127.0.0.1:9", connect_timeout=2)
     began = time.monotonic()
