@@ -161,7 +161,7 @@ def test_pareto_and_dominance():
 
 
 @pytest.mark.slow
-def test_the_smoke_study_reports_and_logs_the_frontier(smoke_study):
+def test_the_smoke_study_reports_and_logs_the_frontier(smoke_study, smoke_report):
     """End to end on the smoke world: the report's designs section (every design with its
     intervals, the design in use and the recommended one, the figure) and one MLflow run per
     design."""
@@ -169,7 +169,7 @@ def test_the_smoke_study_reports_and_logs_the_frontier(smoke_study):
 
     from mlflow.tracking import MlflowClient
 
-    folder = smoke_study["folder"]
+    folder = smoke_report
     model = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     content = model["family_sections"]["designs"]["content"]
     designs = {d["name"]: d for d in content["designs"]}

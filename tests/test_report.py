@@ -375,8 +375,8 @@ def test_nsf_study_writes_the_report_at_the_end(smoke_study):
     assert model["deidentification"]["available"] is True
 
 
-def test_regenerated_report_is_complete_and_valid(smoke_study):
-    folder = smoke_study["folder"]
+def test_regenerated_report_is_complete_and_valid(smoke_report):
+    folder = smoke_report
     model = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     jsonschema.validate(model, load_schema())
     assert model["missing"] == []
@@ -396,14 +396,14 @@ def test_regenerated_report_is_complete_and_valid(smoke_study):
     assert (folder / "config.yaml").read_text(encoding="utf-8").startswith("name: smoke")
 
 
-def test_every_number_equals_what_mlflow_logged(smoke_study, tmp_path):
+def test_every_number_equals_what_mlflow_logged(smoke_study, smoke_report, tmp_path):
     """report.json against the parent's study.json, its metrics, the children and the audit."""
     import mlflow
 
     from nsf.tracking.report import load_audit, load_study, run_metrics
 
     cfg = load_config(SMOKE, smoke_study["sets"])
-    model = json.loads((smoke_study["folder"] / "report.json").read_text(encoding="utf-8"))
+    model = json.loads((smoke_report / "report.json").read_text(encoding="utf-8"))
     record = load_study(cfg.tracking, smoke_study["parent"])
     study = record.study
     assert model["source"]["parent_run_id"] == record.run_id
@@ -473,14 +473,14 @@ def test_every_number_equals_what_mlflow_logged(smoke_study, tmp_path):
     assert all(math.isfinite(v) for _, v in _numbers(model))
 
 
-def test_not_a_study_run_is_a_clear_error(smoke_study):
+def test_not_a_study_run_is_a_clear_error(smoke_study, smoke_report):
     from typer.testing import CliRunner
 
     from nsf.cli import app
     from nsf.tracking.report import find_study_run
 
     cfg = load_config(SMOKE, smoke_study["sets"])
-    model = json.loads((smoke_study["folder"] / "report.json").read_text(encoding="utf-8"))
+    model = json.loads((smoke_report / "report.json").read_text(encoding="utf-8"))
     child = model["baseline"]["run_ids"][0]
     with pytest.raises(NsfError, match="is not a study"):
         find_study_run(cfg.tracking, run_id=child)
@@ -695,7 +695,7 @@ def _tokens(text: str) -> set[str]:
 
 
 
-def test_no_identifier_in_any_artifact_param_tag_or_metric(smoke_study):
+def test_no_identifier_in_any_artifact_param_tag_or_metric(smoke_study, smoke_report):
     """Train, study and audit runs on the smoke world: no artifact (models, examples, tables,
     JSON), param, tag, metric or report holds a person's identifier, phone number or hash."""
     from mlflow.tracking import MlflowClient
@@ -761,7 +761,7 @@ def test_input_example_keeps_what_the_features_need(smoke_prepared):
     assert len(example.merge(rows[fitted.input_columns], how="inner")) == 0
 
 
-def test_report_folder_stays_under_its_root(smoke_study, tmp_path):
+def test_report_folder_stays_under_its_root(smoke_study, smoke_report, tmp_path):
     from mlflow.tracking import MlflowClient
 
     from nsf.report import write_report

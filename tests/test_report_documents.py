@@ -183,8 +183,8 @@ def test_numbers_are_rounded_to_what_their_interval_supports():
 
 
 @pytest.mark.slow
-def test_smoke_documents_are_consistent_and_link_their_evidence(smoke_study):
-    folder = smoke_study["folder"]
+def test_smoke_documents_are_consistent_and_link_their_evidence(smoke_study, smoke_report):
+    folder = smoke_report
     model = json.loads((folder / "report.json").read_text(encoding="utf-8"))
     for name in ("report.html", "report.md", "appendix.html", "appendix.md"):
         assert (folder / name).is_file(), name

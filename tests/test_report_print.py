@@ -93,8 +93,8 @@ def test_both_documents_print_on_a4_without_overflow(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_smoke_study_report_prints_within_its_page_budget(smoke_study, tmp_path):
-    folder = smoke_study["folder"]
+def test_the_smoke_study_report_prints_within_its_page_budget(smoke_study, smoke_report, tmp_path):
+    folder = smoke_report
     printed = print_documents({"report": folder / "report.html",
                                "appendix": folder / "appendix.html"}, tmp_path)
     assert printed["report"]["pages"] <= MAX_REPORT_PAGES, printed["report"]["pages"]

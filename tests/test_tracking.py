@@ -119,3 +119,26 @@ def test_runs_view_is_saved_on_the_experiment_and_linked(tmp_path, tracking_stor
     assert client.get_experiment(exp).tags["mlflow.experimentKind"] == \
         "custom_model_development"
     assert [e.name for e in client.search_experiments()] == ["viewed"]
+
+
+def test_a_finished_fit_whose_artifacts_are_gone_is_trained_again(tmp_path, tracking_store):
+    """A store kept without its artifact folder (deleted to save space, say): the fit it lists
+    is not reused, and the study goes on instead of stopping on MLflow's error."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from nsf.tracking import experiment_id
+    from nsf.tracking.study import MlflowFitStore
+
+    cfg = load_config(None, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", "name=gone"])
+    client = MlflowClient(cfg.tracking.uri)
+    exp = experiment_id(cfg.tracking, cfg.name)
+    child = client.create_run(exp, tags={"nsf.role": "seed", "nsf.child_key": "k"})
+    client.log_text(child.info.run_id, "{}", "fit/outcome.json")
+    client.set_terminated(child.info.run_id)
+    shutil.rmtree(tmp_path / "mlartifacts")
+    store = MlflowFitStore(cfg, "parent", "digest")
+    assert store.lookup("k") is None
+    assert len(store.unreadable) == 1 and child.info.run_id in store.unreadable[0]
+    assert store.lookup("k") is None and len(store.unreadable) == 1  # not tried again

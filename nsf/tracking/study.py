@@ -128,7 +128,10 @@ class MlflowFitStore:
         return self._index
 
     def lookup(self, key: str):
-        """The finished fit with ``key`` (its predictions and metrics), or None."""
+        """The finished fit with ``key`` (its predictions and metrics), or None (also when its
+        artifacts are gone or damaged: it is then trained again)."""
+        from mlflow.exceptions import MlflowException
+
         from nsf.study import FitOutcome
 
         run_id = self._finished().get(key)
@@ -143,8 +146,9 @@ class MlflowFitStore:
                 p_val_file = local / "p_validation.npy"
                 p_validation = np.load(p_val_file, allow_pickle=False) \
                     if p_val_file.is_file() else None
-            except (OSError, ValueError, KeyError) as exc:
-                # A child whose artifacts are gone is retrained, not trusted.
+            except (OSError, ValueError, KeyError, MlflowException) as exc:
+                # A child whose artifacts are gone is retrained, not trusted (MLflow raises its
+                # own exception for an artifact folder that no longer exists).
                 self._finished().pop(key, None)
                 self.unreadable.append(f"{run_id}: {exc}")
                 return None
