@@ -229,6 +229,9 @@ def study_cmd(
                f"{fits.trained} fits trained, {fits.reused} reused, "
                f"{fits.shared} shared by key ({fits.requested} requested, cache hit rate "
                f"{fits.hit_rate:.0%}), {time.perf_counter() - t0:.1f}s")
+    if store.unreadable:
+        typer.echo(f"{len(store.unreadable)} earlier fits in the store could not be read "
+                   "(their artifacts are missing or damaged) and were trained again")
     if cfg.study.audit and path is not None:
         from nsf.cli._audit import ensure_audit
 
