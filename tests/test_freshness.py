@@ -232,7 +232,6 @@ def test_strong_drift_retraining_needed_at_the_default_margin(tmp_path):
     assert section.retraining_needed is True
 
 
-
 @pytest.mark.slow
 def test_stationary_world_retraining_not_shown_needed_at_the_default_margin(tmp_path):
     section = _freshness_of(tmp_path, STILL, [*AT_DEFAULT, *LARGE_EVALUATION])

@@ -146,8 +146,8 @@ class Executor:
 
     def _local_pool(self, setup: Setup | None = None):
         token = None if setup is None else setup.token
-        if self._pool is not None and token is not None and token != self._pool_token \
-                and not (setup is not None and setup.light):
+        if self._pool is not None and setup is not None and not setup.light \
+                and token != self._pool_token:
             # Another step's heavy state: new workers (they hold nothing else).
             old, self._pool_context, self._pool = self._pool_context, None, None
             if old is not None:
