@@ -21,6 +21,7 @@ the simulator's compiled kernels once per run before the first test (:func:`pyte
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,10 +31,15 @@ from pathlib import Path
 # (smoke data, a loaded 2-core machine). The wait policy never changes a result. Subprocesses
 # started with the test's environment inherit it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The test modules' rewritten bytecode (pytest) and the project's own is cached even where the
+# environment says otherwise (PYTHONDONTWRITEBYTECODE): each pytest-xdist worker otherwise
+# rewrites every test module and compiles the package again at each run, and every `nsf`
+# process a test starts compiles the modules it imports (about 3 s per worker at collection).
+sys.dont_write_bytecode = False
 
-import pytest
+import pytest  # noqa: E402  (after the two settings above)
 
-from nsf.config import load_config
+from nsf.config import load_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.yaml"
@@ -119,7 +125,6 @@ _kernels: dict = {}
 
 def _kernels_cached() -> bool:
     """Whether the simulator's kernels are in their cache, newer than their source."""
-    import sys
 
     source = ROOT / "data_gen" / "world.py"
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
@@ -137,7 +142,6 @@ def pytest_sessionstart(session):
     if os.environ.get("PYTEST_XDIST_WORKER") is not None or _kernels_cached():
         return
     import subprocess
-    import sys
     import tempfile
     import threading
     import time
@@ -356,7 +360,6 @@ def table_study(tmp_path_factory, _empty_store):
     of ``experiments/own_table.yaml`` (the README's own table) run once per session, as a
     user runs it (a fresh process, a bare environment), on :data:`TABLE_SHRINK`."""
     import subprocess
-    import sys
 
     def build(work: Path) -> dict:
         import shutil

@@ -47,13 +47,21 @@ def test_two_processes_first_using_a_new_store_both_succeed(tmp_path):
         "from nsf.tracking import experiment_id\n"
         f"cfg = load_config(None, ['tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}'])\n"
         "import mlflow  # imported before the start line so the processes race\n"
+        "pathlib.Path(sys.argv[1]).touch()\n"
         f"while not pathlib.Path({str(go)!r}).exists():\n"
         "    time.sleep(0.01)\n"
         "print(experiment_id(cfg.tracking, 'race'))\n")
-    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, env=_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(3)]
-    time.sleep(8)  # all three have imported MLflow and wait for the start line
+    ready = [tmp_path / f"ready-{i}" for i in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(flag)], cwd=tmp_path,
+                              env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for flag in ready]
+    deadline = time.monotonic() + 120
+    # All three have imported MLflow and wait for the start line.
+    while not all(flag.exists() for flag in ready):
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     go.touch()
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
