@@ -386,6 +386,23 @@ def table_study(tmp_path_factory, _empty_store):
     return _once_per_run(tmp_path_factory, "table_study", build, encode, decode)
 
 
+def undrawn_figures(monkeypatch) -> None:
+    """Figures are built but not drawn: each saved PNG is the 8-byte PNG signature. For tests of
+    where files go and what is logged, not of what a figure shows (the smoke study draws every
+    figure; saving them is most of a report's time)."""
+
+    def save(self, target, **kwargs):
+        if isinstance(target, str | os.PathLike):
+            Path(target).write_bytes(PNG_SIGNATURE)
+        else:
+            target.write(PNG_SIGNATURE)
+
+    monkeypatch.setattr("matplotlib.figure.Figure.savefig", save)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def file_texts(path: Path):
     """The text a file holds: decoded tables, archive members, or its raw bytes (for scans of
     artifacts and reports for values that must not be there)."""

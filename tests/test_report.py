@@ -27,7 +27,7 @@ from nsf.report import (
     render_markdown,
 )
 from nsf.study import StudyResult, feature_inventory
-from tests.conftest import _chdir, file_texts
+from tests.conftest import _chdir, file_texts, undrawn_figures
 from tests.test_features import feed_registry
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -761,7 +761,7 @@ def test_input_example_keeps_what_the_features_need(smoke_prepared):
     assert len(example.merge(rows[fitted.input_columns], how="inner")) == 0
 
 
-def test_report_folder_stays_under_its_root(smoke_study, smoke_report, tmp_path):
+def test_report_folder_stays_under_its_root(smoke_study, smoke_report, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
     from nsf.report import write_report
@@ -774,6 +774,7 @@ def test_report_folder_stays_under_its_root(smoke_study, smoke_report, tmp_path)
     client = MlflowClient(cfg.tracking.uri)
     exp = client.get_experiment_by_name("smoke")
     client.rename_experiment(exp.experiment_id, "../../../x")
+    undrawn_figures(monkeypatch)  # where files go and what is logged
     try:
         folder = write_report(smoke_study["parent"], cfg, out_dir=root)
     finally:

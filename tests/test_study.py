@@ -22,6 +22,7 @@ from nsf.study import (
 )
 from nsf.study._fairness import attribute_groups
 from nsf.study._stats import arm_replicates, compare_replicates
+from tests.conftest import undrawn_figures
 
 #: Two exact computations of the same number.
 EXACT = 1e-12
@@ -253,6 +254,7 @@ def _crash_resume_and_check(tmp_path, monkeypatch):
     from nsf.study import _run as study_run_module
 
     monkeypatch.chdir(tmp_path)  # the report goes to ./reports
+    undrawn_figures(monkeypatch)  # where files go and what is logged
 
     # A crash after two fits: the finished children stay, the parent is FAILED.
     real = study_run_module._fit_task

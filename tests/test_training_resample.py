@@ -112,6 +112,8 @@ def _logistic(smoke_cfg, resample):
             "n_bootstrap": 300, "fairness_n_bootstrap": 50, "proxy_rows": 500,
             "shap_rows": 100, "permutation_rows": 200, "permutation_repeats": 1,
             "minimal_set": smoke_cfg.study.minimal_set.model_copy(update={"enabled": False}),
+            # Neither fairness tables nor proxy checks: the tests read the comparisons only.
+            "fairness_attributes": (), "intersections": (), "proxy_targets": (),
         })})
 
 
