@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                                              if hasattr(fits, "shared") else ""))
     print(f"dataset_s={build_s:.1f} ({'reused' if reused else 'built'}) prepare_s={prepare_s:.1f}")
     print(" ".join(f"{stage}_s={timing[stage]:.1f}" for stage in
-                   ("fits", "proxies", "fairness", "statistics", "minimal_set", "decisions",
-                    "freshness")
+                   ("fits", "subjects", "proxies", "fairness", "statistics", "minimal_set",
+                    "decisions", "freshness")
                    if stage in timing) + f" logging_s={log_s:.1f}")
     if args.workers == 1:
         # One process does everything: its CPU seconds from one stage's first progress report

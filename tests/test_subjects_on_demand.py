@@ -102,12 +102,23 @@ def test_later_looks_judge_on_the_union_of_test_subjects(on_demand, smoke_prepar
     assert "further users of the same world" in seq.note
 
 
+def test_further_subjects_and_fits_are_timed_apart_from_the_statistics(on_demand):
+    """The looks' further test subjects have their own seconds; every stage leaves out what
+    it waited for, so no second is counted twice."""
+    result, _ = on_demand
+    timing = result.timing.model_dump()
+    assert timing["subjects"] > 0.0 and timing["fits"] > 0.0
+    stages = sum(seconds for stage, seconds in timing.items() if stage != "total")
+    assert stages <= timing["total"], timing
+
+
 def test_without_a_source_the_test_rows_stay(smoke_cfg, smoke_prepared):
     cfg = _cfg(smoke_cfg, seeds=3, subjects=1000)
     result = run_study(cfg, smoke_prepared)
     seq = result.sequential
     assert seq is not None and seq.budget_subjects == 0 and seq.looks_planned == 1
     assert seq.subjects_per_look == [seq.subjects_first]
+    assert result.timing.subjects == 0.0
 
 
 def _inconclusive(estimate, lower, upper, *, rows, seeds_var, subjects=1000, k=3):

@@ -578,11 +578,17 @@ class Timing(ResultModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    fits: float = 0.0
+    fits: float = Field(0.0, description="Every fit of the study, wherever a stage asked for "
+                        "it (the first batch, the looks' further seeds, the minimal-set search): "
+                        "trained, read from the store or trained again. The other stages' "
+                        "seconds leave out the fits they waited for.")
+    subjects: float = Field(0.0, description="Further test subjects of the looks "
+                            "(study.until: decided): simulated, prepared and scored.")
     proxies: float = 0.0
     fairness: float = 0.0
-    statistics: float = 0.0
-    minimal_set: float = 0.0
+    statistics: float = Field(0.0, description="Bootstrap replicates, comparisons, verdicts "
+                              "and the looks' statistics (their fits and test subjects apart).")
+    minimal_set: float = Field(0.0, description="The minimal-set search, its fits apart.")
     plain_cv: float = Field(0.0, description="The plain cross-validated AUC of a cross-fitted "
                             "table (one extra fit per fold).")
     total: float = 0.0

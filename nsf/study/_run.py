@@ -194,6 +194,10 @@ class _Study:
         #: Whether fit tasks return their models (``study.until: decided`` with test subjects
         #: on demand); released once the looks are done.
         self.keep_models = False
+        #: Wall seconds spent making fits (every stage's) and further test subjects (the
+        #: looks'): the stages' own seconds leave them out (:func:`_clock`).
+        self.fit_seconds = 0.0
+        self.subject_seconds = 0.0
 
     def _core(self, v: Variant, seed: int) -> str:
         return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False,
@@ -216,6 +220,14 @@ class _Study:
         or trained. ``ahead``: arms likely asked for next (the minimal-set search's next
         step); fits of theirs fill the workers left idle by the last round of this call's
         fits, and are kept aside (not recorded, not counted) until asked for."""
+        t0 = time.perf_counter()
+        try:
+            self._ensure_fits(arms, stage, ahead)
+        finally:
+            self.fit_seconds += time.perf_counter() - t0
+
+    def _ensure_fits(self, arms: list[Variant], stage: str,
+                     ahead: list[Variant] | None) -> None:
         s = self.cfg.study
         reliance = {"shap_rows": s.shap_rows, "permutation_rows": s.permutation_rows,
                     "repeats": s.permutation_repeats, "threshold": s.threshold,
@@ -456,18 +468,42 @@ def fairness_threshold(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[i
                        "calibrated probability reaches it: above-average risk)")
 
 
+class _Clock:
+    """Seconds per stage of the study, less the fits and the further test subjects the stage
+    waited for: those go to ``timing["fits"]`` and ``timing["subjects"]`` (so the looks' and the
+    minimal-set search's fits count as fits, not as statistics)."""
+
+    def __init__(self, study: _Study, timing: dict[str, float]):
+        self.study, self.timing = study, timing
+        self.start()
+
+    def start(self) -> None:
+        self.t = time.perf_counter()
+        self.fits, self.subjects = self.study.fit_seconds, self.study.subject_seconds
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t
+
+    def stop(self, stage: str) -> None:
+        fits = self.study.fit_seconds - self.fits
+        subjects = self.study.subject_seconds - self.subjects
+        for key, seconds in ((stage, self.elapsed() - fits - subjects), ("fits", fits),
+                             ("subjects", subjects)):
+            self.timing[key] = self.timing.get(key, 0.0) + seconds
+
+
 def _run(study: _Study, threshold_source: str) -> StudyParts:
     s = study.cfg.study
     timing: dict[str, float] = {}
     baseline, variants = study.baseline, study.variants
     by_name = {BASELINE: baseline, **{v.name: v for v in variants}}
 
-    t = time.perf_counter()
+    clock = _Clock(study, timing)
     study.ensure_fits([baseline, *variants])
-    timing["fits"] = time.perf_counter() - t
+    clock.stop("fits")
 
     # Proxies: each covered contested group alone, for each target attribute.
-    t = time.perf_counter()
+    clock.start()
     contested = list(study.resolved.covered)
     targets = tuple(study.resolved.attributes.proxy_targets)
     proxy_tasks = [ProxyTask(g, target) for g in contested for target in targets]
@@ -483,10 +519,10 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
         study.progress("proxies", len(proxies), len(proxy_tasks))
     order = {(p.group, p.target): i for i, p in enumerate(proxy_tasks)}
     proxies.sort(key=lambda r: order[(r["group"], r["target"])])
-    timing["proxies"] = time.perf_counter() - t
+    clock.stop("proxies")
 
     # Fairness of the baseline, by attribute and intersection.
-    t = time.perf_counter()
+    clock.start()
     attrs, skipped = _fairness_attributes(study)
     base_pred = study.predictions(baseline)
     items = [_FairnessItem(name, cols, base_pred) for name, cols in attrs.items()]
@@ -496,11 +532,11 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
         tables[item.name] = table
         study.progress("fairness", len(tables), len(items))
     tables = {name: tables[name] for name in attrs}
-    timing["fairness"] = time.perf_counter() - t
+    clock.stop("fairness")
 
     # Every arm's replicates once; then each variant against the baseline (and its own
     # reference), with the disparity changes.
-    t = time.perf_counter()
+    clock.start()
     study.ensure_arms([baseline, *variants], tuple(s.metrics), attrs, "statistics")
     compared = {}
     for v in variants:
@@ -516,32 +552,32 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
         from nsf.study._sequential import until_decided
 
         sequential = until_decided(study, compared,
-                                   elapsed=sum(timing.values()) + time.perf_counter() - t,
+                                   elapsed=sum(timing.values()) + clock.elapsed(),
                                    subjects=study.subject_source)
     study.release_models()
     # Families whose section comes from their variants' comparisons (a learning curve).
     sections = {f.name: f.curve(study, compared) for f in FAMILIES.values()
                 if f.curve is not None}
-    timing["statistics"] = time.perf_counter() - t
+    clock.stop("statistics")
 
     # Minimal sufficient set.
-    t = time.perf_counter()
+    clock.start()
     minimal = _minimal_set(study, compared, contested, attrs) \
         if minimal_set_runs(s) and contested else None
-    timing["minimal_set"] = time.perf_counter() - t
+    clock.stop("minimal_set")
 
     # Families with a procedure of their own (no variants against the baseline).
     for family in study.procedures:
         if family.procedure is None:  # never: study.procedures holds families with one
             continue
-        t = time.perf_counter()
+        clock.start()
         sections[family.name] = family.procedure(study, attrs)
-        timing[family.name] = time.perf_counter() - t
+        clock.stop(family.name)
 
-    t = time.perf_counter()
+    clock.start()
     plain = plain_cv_auc(study.prepared, study.cfg, study.baseline, study.seeds[0]) \
         if study.prepared.crossfit is not None else None
-    timing["plain_cv"] = time.perf_counter() - t
+    clock.stop("plain_cv")
 
     return StudyParts(compared=compared, tables=tables, skipped=skipped, proxies=proxies,
                       minimal=minimal, contested=contested, threshold_source=threshold_source,
