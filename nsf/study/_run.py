@@ -91,7 +91,7 @@ def _fit_task(prepared, cfg, task: FitTask, threads):
 
 @dataclass(frozen=True)
 class _ProxyGroup:
-    """The proxy checks of one contested group, one per target (its features built once)."""
+    """Proxy checks of one contested group, one per target (its features built once per task)."""
 
     group: str
     targets: tuple[str, ...]
@@ -508,13 +508,14 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
     targets = tuple(study.resolved.attributes.proxy_targets)
     proxy_tasks = [ProxyTask(g, target) for g in contested for target in targets]
     usable = study.prepared.registry.usable
-    # One task per group (its features shared by its targets), the widest groups first so
-    # that no long task starts last.
+    # One task per group and target, the widest groups first so that no long task starts
+    # last (building a group's features again for each target takes milliseconds; one task
+    # per group left a worker idle for seconds at the end).
     groups = sorted(contested, key=lambda g: -sum(f.group == g for f in usable))
     proxies = []
     study.progress("proxies", 0, len(proxy_tasks))
-    for _, rows in study.pool.run(_proxy_task, [_ProxyGroup(g, targets) for g in groups]
-                                  if targets else []):
+    for _, rows in study.pool.run(_proxy_task, [_ProxyGroup(g, (target,)) for g in groups
+                                                for target in targets]):
         proxies.extend(rows)
         study.progress("proxies", len(proxies), len(proxy_tasks))
     order = {(p.group, p.target): i for i, p in enumerate(proxy_tasks)}

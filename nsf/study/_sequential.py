@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -136,6 +137,30 @@ def look_level(confidence: float, looks: int) -> float:
     return 1.0 - (1.0 - confidence) / looks
 
 
+@dataclass(frozen=True)
+class _LookArm:
+    """An arm's replicates of a look's primary metric, computed on a worker: ``predictions``
+    of its seeds on the rows of ``y``, resampled with the row stream named ``stream_names``
+    (the same for every arm of the look: paired). ``base_arm``: the arm whose first seeds'
+    replicates these extend (further seeds on the first look's rows), or None."""
+
+    aid: tuple[str, int]
+    y: np.ndarray = field(repr=False)
+    predictions: list = field(repr=False)
+    stream_names: tuple
+    base_arm: str | None = None
+
+
+def _look_arm_task(prepared, cfg, item: _LookArm, threads) -> dict:
+    from nsf.streams import stream
+    from nsf.study._stats import arm_replicates
+
+    s = cfg.study
+    return arm_replicates(item.y, item.predictions, metrics=(s.primary_metric,),
+                          n_resamples=s.n_bootstrap, rng=stream(cfg.seed, *item.stream_names),
+                          n_bins=s.n_bins)[s.primary_metric]
+
+
 def until_decided(study, compared: dict, *, elapsed: float = 0.0,
                   subjects: SubjectSource | None = None) -> dict:
     """Run the looks of ``study.until: decided`` on a study whose first batch is compared.
@@ -150,7 +175,7 @@ def until_decided(study, compared: dict, *, elapsed: float = 0.0,
     """
     from nsf.study._fit import FitTask
     from nsf.study._run import _fit_task, _test_arrays
-    from nsf.study._stats import arm_replicates, family_verdicts, joint_replicates
+    from nsf.study._stats import family_verdicts, joint_replicates
     from nsf.study._variants import BASELINE, fit_key, replicate_seeds, stream
 
     t0 = time.perf_counter()
@@ -209,32 +234,35 @@ def until_decided(study, compared: dict, *, elapsed: float = 0.0,
         n_now = n_first if extra is None else extra.subjects
         subjects_per_look.append(n_now)
         y_look = y if extra is None else extra.labels(y)
-        arm_of = {}
+        aid_of: dict[str, tuple[str, int]] = {}
+        todo: dict[tuple[str, int], _LookArm] = {}
         for v in arms:
             keys = study.keys(v) + extra_keys.get(v.name, [])[:k_now - first]
             aid = ("|".join(keys), batches)
-            if aid not in entries:
-                base = study.arms[study.arm_id(v)]["metrics"][metric]
-                if k_now == first and batches == 0:
-                    entries[aid] = base
-                elif batches == 0:
-                    new = arm_replicates(y, [study.outcomes[k].p_test for k in keys[first:]],
-                                         metrics=(metric,), n_resamples=s.n_bootstrap,
-                                         rng=stream(cfg.seed, "metric-rows"),
-                                         n_bins=s.n_bins)[metric]
-                    entries[aid] = {
-                        "replicates": np.hstack([base["replicates"], new["replicates"]]),
-                        "per_seed": np.concatenate([base["per_seed"], new["per_seed"]])}
-                else:
-                    # Every seed on the union of the test subjects (the same row stream for
-                    # every arm of this look: paired).
-                    assert extra is not None
-                    entries[aid] = arm_replicates(
-                        y_look, [extra.predictions(v, k) for k in keys], metrics=(metric,),
-                        n_resamples=s.n_bootstrap,
-                        rng=stream(cfg.seed, "metric-rows", "subjects", batches),
-                        n_bins=s.n_bins)[metric]
-            arm_of[v.name] = entries[aid]
+            aid_of[v.name] = aid
+            if aid in entries or aid in todo:
+                continue
+            if k_now == first and batches == 0:
+                entries[aid] = study.arms[study.arm_id(v)]["metrics"][metric]
+            elif batches == 0:
+                # The further seeds on the first look's test rows (the arm's first seeds'
+                # replicates are kept).
+                todo[aid] = _LookArm(aid, y, [study.outcomes[k].p_test for k in keys[first:]],
+                                     ("metric-rows",), study.arm_id(v))
+            else:
+                # Every seed on the union of the test subjects (the same row stream for every
+                # arm of this look: paired).
+                assert extra is not None
+                todo[aid] = _LookArm(aid, y_look, [extra.predictions(v, k) for k in keys],
+                                     ("metric-rows", "subjects", batches))
+        # The replicates of the arms new at this look, on the study's workers.
+        for item, new in study.pool.run(_look_arm_task, list(todo.values())):
+            if item.base_arm is not None:
+                base = study.arms[item.base_arm]["metrics"][metric]
+                new = {"replicates": np.hstack([base["replicates"], new["replicates"]]),
+                       "per_seed": np.concatenate([base["per_seed"], new["per_seed"]])}
+            entries[item.aid] = new
+        arm_of = {name: entries[aid] for name, aid in aid_of.items()}
         decided = 0
         for (family, ref), members in families.items():
             live = [(key, name, subject) for key, name, subject in members if key in open_keys]
