@@ -44,13 +44,14 @@ from nsf.config import load_config  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.yaml"
 #: The smoke study shrunk to seconds: all families, three contested groups, two seeds, its tasks
-#: in one process (the two test workers keep both cores busy: worker processes would only add
-#: their start-up; tests/test_study.py and tests/test_concurrency.py run studies on workers).
+#: and the audit's enumeration in one process (the two test workers keep both cores busy: worker
+#: processes would only add their start-up; tests/test_study.py and tests/test_concurrency.py run
+#: studies on workers, tests/test_execution.py the audit's shards).
 SHRINK = ["study.workers=1", "study.seeds=2", "study.groups=[email,balance,join_date]",
           "study.n_bootstrap=200",
           "study.fairness_n_bootstrap=60", "study.proxy_rows=1000", "study.shap_rows=100",
           "study.permutation_rows=200", "study.permutation_repeats=1",
-          "audit.phone_space_size=200000"]
+          "audit.phone_space_size=200000", "audit.workers=1"]
 #: The smoke study's sharing designs: one of each kind (the data in use under each identifier,
 #: fewer people, a coarser group, a shorter history) and the recommended one, instead of every
 #: design of every variant (each design fits its own adversaries).
@@ -343,11 +344,13 @@ def smoke_report(tmp_path_factory, smoke_study) -> Path:
     return _once_per_run(tmp_path_factory, "smoke_report", build)["folder"]
 
 
-#: The default study of the README's own table shrunk to seconds: two seeds, fewer resamples,
+#: The default study of the README's own table shrunk to seconds: in one process (as SHRINK),
+#: two seeds, fewer resamples,
 #: three of its seven contested groups (two of them coarsenable; the contested groups, the
 #: inventory and the families that apply stay those of the whole table), one sharing design of
 #: each kind and the recommended one.
-TABLE_SHRINK = ["study.seeds=2", "study.n_bootstrap=100", "study.fairness_n_bootstrap=60",
+TABLE_SHRINK = ["study.workers=1", "study.seeds=2", "study.n_bootstrap=100",
+                "study.fairness_n_bootstrap=60",
                 "study.shap_rows=100", "study.permutation_rows=200",
                 "study.permutation_repeats=1", "study.proxy_estimator=logistic_regression",
                 "study.groups=[checking_account,duration_months,credit_amount]",

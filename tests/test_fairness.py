@@ -114,6 +114,26 @@ def test_intersections_of_several_sensitive_columns():
         assert result.by_group.loc[(age_band, gender), "n"] == n_group
 
 
+def test_an_unobserved_combination_of_sensitive_columns_is_no_group():
+    """The groups of several columns are their observed combinations: one never seen is not a
+    group (it used to fail casting its missing count to an integer)."""
+    rng = np.random.default_rng(4)
+    n = 300
+    sensitive = pd.DataFrame({"region": rng.choice(["north", "south"], n),
+                              "gender": rng.choice(["F", "M"], n)})
+    sensitive.loc[sensitive["region"] == "south", "gender"] = "F"  # no (south, M)
+    prob = rng.uniform(size=n)
+    y = rng.binomial(1, prob)
+    result = fairness.group_metrics(y, prob, np.round(100 * prob), sensitive, threshold=THRESHOLD)
+    assert sorted(result.by_group.index) == [("north", "F"), ("north", "M"), ("south", "F")]
+    assert result.by_group["n"].sum() == n
+    alone = fairness.group_metrics(y, prob, np.round(100 * prob),
+                                   sensitive["region"] + "|" + sensitive["gender"],
+                                   threshold=THRESHOLD)
+    np.testing.assert_array_equal(result.by_group.to_numpy(), alone.by_group.to_numpy())
+    assert result.disparities == alone.disparities
+
+
 def test_single_class_group_has_undefined_auc_and_rates():
     y = np.array([0, 1, 0, 1, 1, 1])
     prob = np.array([0.2, 0.7, 0.4, 0.9, 0.6, 0.8])

@@ -215,7 +215,7 @@ TINY = ["name=tiny", "world.population.n_users=2500", "world.calendar.days=120",
         "study.fairness_n_bootstrap=60", "study.proxy_targets=[age_band,income_band]",
         "study.proxy_estimator=logistic_regression", "study.proxy_rows=1000",
         "study.shap_rows=100", "study.permutation_rows=200", "study.permutation_repeats=1",
-        "study.seeds=2", "audit.phone_space_size=200000",
+        "study.seeds=2", "audit.phone_space_size=200000", "audit.workers=1",
         # In-process tasks: the crash test below patches the task function.
         "study.workers=1"]
 

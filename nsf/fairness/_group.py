@@ -164,6 +164,34 @@ def _group_fnr(y_true, y_pred) -> float:
     return float(false_negative_rate(y_true, y_pred, pos_label=1))
 
 
+def _group_values(y_true, y_pred, *, y_prob, score, n_bins: int) -> np.ndarray:
+    """Every :data:`GROUP_COLUMNS` metric of one group, in that order: one MetricFrame metric
+    instead of nine (fairlearn 0.15 stacks each argument of each metric element by element for
+    every group: nine metrics stacked 21 arrays, this one stacks four, about a fifth of the
+    time; each value is the same function of the same rows)."""
+    return np.array([count(y_true, y_pred), _n_bad(y_true, y_pred), _bad_rate(y_true, y_pred),
+                     _group_auc(y_true, y_pred, y_prob=y_prob),
+                     _group_ece(y_true, y_pred, y_prob=y_prob, n_bins=n_bins),
+                     _mean_score(y_true, y_pred, score=score),
+                     selection_rate(y_true, y_pred, pos_label=1),
+                     _group_fpr(y_true, y_pred), _group_fnr(y_true, y_pred)], dtype=np.float64)
+
+
+def _unpack(values: pd.Series) -> pd.DataFrame:
+    """:func:`_group_values` per group as a frame with :data:`GROUP_COLUMNS`; groups that
+    MetricFrame lists without rows (an unobserved combination of several columns) are left
+    out."""
+    rows = [(label, v) for label, v in values.items() if isinstance(v, np.ndarray)]
+    index: list = [label for label, _ in rows]
+    frame = pd.DataFrame(np.stack([v for _, v in rows]) if rows else
+                         np.zeros((0, len(GROUP_COLUMNS))), columns=list(GROUP_COLUMNS))
+    if isinstance(values.index, pd.MultiIndex):
+        frame.index = pd.MultiIndex.from_tuples(index, names=values.index.names)
+    else:
+        frame.index = pd.Index(index, name=values.index.name)
+    return frame
+
+
 @dataclass(frozen=True, eq=False)
 class GroupMetrics:
     """Group metrics of one model at one threshold.
@@ -179,7 +207,8 @@ class GroupMetrics:
         the ratio) ignoring groups where the metric is undefined (NaN).
     threshold : int
     frame : fairlearn.metrics.MetricFrame
-        The underlying MetricFrame, for anything not summarised here.
+        The underlying MetricFrame: one metric, ``"group"``, whose value per group is the
+        array of :data:`GROUP_COLUMNS` (:func:`_group_values`).
     """
 
     by_group: pd.DataFrame
@@ -279,28 +308,15 @@ def group_metrics(
         raise ValueError(f"min_support must be an integer >= 1, got {min_support!r}")
     flagged = (values >= threshold).astype(np.int64)
     frame = MetricFrame(
-        metrics={
-            "n": count,
-            "n_bad": _n_bad,
-            "bad_rate": _bad_rate,
-            "auc": _group_auc,
-            "ece": partial(_group_ece, n_bins=n_bins),
-            "mean_score": _mean_score,
-            "selection_rate": partial(selection_rate, pos_label=1),
-            "false_positive_rate": _group_fpr,
-            "false_negative_rate": _group_fnr,
-        },
+        metrics={"group": partial(_group_values, n_bins=n_bins)},
         y_true=labels,
         y_pred=flagged,
         sensitive_features=groups,
-        sample_params={
-            "auc": {"y_prob": prob},
-            "ece": {"y_prob": prob},
-            "mean_score": {"score": values},
-        },
+        sample_params={"group": {"y_prob": prob, "score": values}},
     )
-    by_group = frame.by_group.astype(np.float64)
+    by_group = _unpack(frame.by_group["group"])
     by_group[["n", "n_bad"]] = by_group[["n", "n_bad"]].astype(np.int64)
+    overall = pd.Series(frame.overall["group"], index=list(GROUP_COLUMNS), dtype=np.float64)
     mask = support_mask(by_group["n"], by_group["n_bad"], min_support)
     # Groups without the support of a metric are left out of its spread (NaN is skipped, as in
     # MetricFrame.difference/ratio(method="between_groups"), which this equals with no mask).
@@ -321,8 +337,8 @@ def group_metrics(
         "mean_score_difference": float(difference["mean_score"]),
     }
     return GroupMetrics(
-        by_group=by_group[list(GROUP_COLUMNS)],
-        overall=frame.overall.astype(np.float64)[list(GROUP_COLUMNS)],
+        by_group=by_group,
+        overall=overall,
         disparities=disparities,
         threshold=threshold,
         frame=frame,
