@@ -389,6 +389,10 @@ def table_study(tmp_path_factory, _empty_store):
     return _once_per_run(tmp_path_factory, "table_study", build, encode, decode)
 
 
+#: The 8 bytes every PNG file starts with (:func:`undrawn_figures`).
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def undrawn_figures(monkeypatch) -> None:
     """Figures are built but not drawn: each saved PNG is the 8-byte PNG signature. For tests of
     where files go and what is logged, not of what a figure shows (the smoke study draws every
@@ -401,9 +405,6 @@ def undrawn_figures(monkeypatch) -> None:
             target.write(PNG_SIGNATURE)
 
     monkeypatch.setattr("matplotlib.figure.Figure.savefig", save)
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def file_texts(path: Path):

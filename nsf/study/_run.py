@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -39,7 +40,7 @@ from nsf.study._fit import FitOutcome, FitTask, run_fit, test_digest
 from nsf.study._ledger import build_ledger
 from nsf.study._minimal import minimal_sufficient_set
 from nsf.study._power import test_subjects as count_test_subjects
-from nsf.study._proxy import ProxyTask, proxy_rows, run_group_proxies
+from nsf.study._proxy import ProxyTask, proxy_rows, run_proxy
 from nsf.study._quantity import LedgerSection
 from nsf.study._result import StudyResult
 from nsf.study._stats import (
@@ -89,19 +90,11 @@ def _fit_task(prepared, cfg, task: FitTask, threads):
     return run_fit(prepared, cfg.model, task, num_threads=threads)
 
 
-@dataclass(frozen=True)
-class _ProxyGroup:
-    """Proxy checks of one contested group, one per target (its features built once per task)."""
-
-    group: str
-    targets: tuple[str, ...]
-
-
-def _proxy_task(prepared, cfg, task: _ProxyGroup, threads):
+def _proxy_task(prepared, cfg, task: ProxyTask, threads):
     s = cfg.study
     rows = proxy_rows(prepared, s.proxy_rows, cfg.seed)
-    return run_group_proxies(prepared, task.group, task.targets, rows=rows, seed=cfg.seed,
-                             estimator=s.proxy_estimator, cv=s.proxy_cv)
+    return run_proxy(prepared, task, rows=rows, seed=cfg.seed, estimator=s.proxy_estimator,
+                     cv=s.proxy_cv)
 
 
 @dataclass(frozen=True)
@@ -155,6 +148,10 @@ def _arm_task(prepared, cfg, item: _ArmItem, threads):
 # --- The study ---------------------------------------------------------------------------------
 
 
+#: What a stage can wait for that is timed on its own (``timing.fits``, ``timing.subjects``).
+WAITS = ("fits", "subjects")
+
+
 class _Study:
     def __init__(self, cfg: ExperimentConfig, prepared: PreparedData, pool: TaskPool,
                  store: FitStore | None, fresh: bool, progress: Progress | None):
@@ -195,9 +192,18 @@ class _Study:
         #: on demand); released once the looks are done.
         self.keep_models = False
         #: Wall seconds spent making fits (every stage's) and further test subjects (the
-        #: looks'): the stages' own seconds leave them out (:func:`_clock`).
-        self.fit_seconds = 0.0
-        self.subject_seconds = 0.0
+        #: looks'), by :data:`WAITS` kind (:meth:`waiting`); the stages' own seconds leave
+        #: them out (:class:`_Clock`).
+        self.waited = dict.fromkeys(WAITS, 0.0)
+
+    @contextmanager
+    def waiting(self, kind: str) -> Iterator[None]:
+        """Count the wall seconds of the block as ``kind`` (one of :data:`WAITS`)."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.waited[kind] += time.perf_counter() - t0
 
     def _core(self, v: Variant, seed: int) -> str:
         return fit_key(v, seed, self.cfg, self.prepared.digest, reliance=False,
@@ -220,11 +226,8 @@ class _Study:
         or trained. ``ahead``: arms likely asked for next (the minimal-set search's next
         step); fits of theirs fill the workers left idle by the last round of this call's
         fits, and are kept aside (not recorded, not counted) until asked for."""
-        t0 = time.perf_counter()
-        try:
+        with self.waiting("fits"):
             self._ensure_fits(arms, stage, ahead)
-        finally:
-            self.fit_seconds += time.perf_counter() - t0
 
     def _ensure_fits(self, arms: list[Variant], stage: str,
                      ahead: list[Variant] | None) -> None:
@@ -469,9 +472,9 @@ def fairness_threshold(cfg: ExperimentConfig, prepared: PreparedData) -> tuple[i
 
 
 class _Clock:
-    """Seconds per stage of the study, less the fits and the further test subjects the stage
-    waited for: those go to ``timing["fits"]`` and ``timing["subjects"]`` (so the looks' and the
-    minimal-set search's fits count as fits, not as statistics)."""
+    """Seconds per stage of the study, less what the stage waited for (:meth:`_Study.waiting`):
+    that goes to ``timing[kind]`` for each of :data:`WAITS` (so the looks' and the minimal-set
+    search's fits count as fits, not as statistics)."""
 
     def __init__(self, study: _Study, timing: dict[str, float]):
         self.study, self.timing = study, timing
@@ -479,16 +482,15 @@ class _Clock:
 
     def start(self) -> None:
         self.t = time.perf_counter()
-        self.fits, self.subjects = self.study.fit_seconds, self.study.subject_seconds
+        self.waited = dict(self.study.waited)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t
 
     def stop(self, stage: str) -> None:
-        fits = self.study.fit_seconds - self.fits
-        subjects = self.study.subject_seconds - self.subjects
-        for key, seconds in ((stage, self.elapsed() - fits - subjects), ("fits", fits),
-                             ("subjects", subjects)):
+        waits = {kind: self.study.waited[kind] - self.waited[kind] for kind in WAITS}
+        own = self.elapsed() - sum(waits.values())
+        for key, seconds in ((stage, own), *waits.items()):
             self.timing[key] = self.timing.get(key, 0.0) + seconds
 
 
@@ -514,9 +516,9 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
     groups = sorted(contested, key=lambda g: -sum(f.group == g for f in usable))
     proxies = []
     study.progress("proxies", 0, len(proxy_tasks))
-    for _, rows in study.pool.run(_proxy_task, [_ProxyGroup(g, (target,)) for g in groups
-                                                for target in targets]):
-        proxies.extend(rows)
+    for _, row in study.pool.run(_proxy_task, [ProxyTask(g, target) for g in groups
+                                               for target in targets]):
+        proxies.append(row)
         study.progress("proxies", len(proxies), len(proxy_tasks))
     order = {(p.group, p.target): i for i, p in enumerate(proxy_tasks)}
     proxies.sort(key=lambda r: order[(r["group"], r["target"])])

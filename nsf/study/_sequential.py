@@ -224,10 +224,9 @@ def until_decided(study, compared: dict, *, elapsed: float = 0.0,
         names = {part for key in open_keys for part in key.split("@", 1)}
         arms = [by_name[n] for n in sorted(names)]
         if look > 1:
-            t = time.perf_counter()
-            fits_added += _add_seeds(study, arms, seeds_all[:k_now], first, extra_keys,
-                                     fit_key, FitTask, _fit_task, folds, look)
-            study.fit_seconds += time.perf_counter() - t
+            with study.waiting("fits"):
+                fits_added += _add_seeds(study, arms, seeds_all[:k_now], first, extra_keys,
+                                         fit_key, FitTask, _fit_task, folds, look)
             if extra is not None:
                 extra.grow(subjects_added(n_first, most_added, look), look)
         batches = 0 if extra is None else len(extra.batches)
@@ -384,11 +383,8 @@ class _Extra:
         want = target_added - self._planned
         if want <= 0:
             return
-        t = time.perf_counter()
-        try:
+        with self.study.waiting("subjects"):
             self._grow(want, look)
-        finally:
-            self.study.subject_seconds += time.perf_counter() - t
 
     def _grow(self, want: int, look: int) -> None:
         users = max(1, math.ceil((want + 3.0 * math.sqrt(want)) / self.per_user))
@@ -412,23 +408,25 @@ class _Extra:
         have = self.scores.setdefault(key, [])
         outcome = self.study.outcomes[key]
         if len(have) < len(self.batches):
-            t = time.perf_counter()
             if outcome.model is None:
-                # Kept like the fits' own models until the looks end (the study releases them).
-                outcome.model = refit(self.study, v, key)
-                # The same model as the fit's: it scores the study's test rows as the fit did.
-                test = self.study.prepared.test_index
-                again = outcome.model.predict_proba(self.study.prepared.frame.iloc[test])
-                if not np.array_equal(np.asarray(again, dtype=np.float64), outcome.p_test):
-                    raise RuntimeError(f"fit {key[:12]} trained again scores the test rows "
-                                       "differently: its model cannot score further subjects")
-                self.study.fit_seconds += time.perf_counter() - t
-                t = time.perf_counter()
-            for frame, _ in self.batches[len(have):]:
-                # The workers are idle during the looks' statistics: score with their threads.
-                have.append(np.asarray(outcome.model.predict_proba(
-                    frame, num_threads=self.study.pool.workers), dtype=np.float64))
-            self.study.subject_seconds += time.perf_counter() - t
+                with self.study.waiting("fits"):
+                    # Kept like the fits' own models until the looks end (the study releases
+                    # them).
+                    outcome.model = refit(self.study, v, key)
+                    # The same model as the fit's: it scores the study's test rows as the fit
+                    # did.
+                    test = self.study.prepared.test_index
+                    again = outcome.model.predict_proba(self.study.prepared.frame.iloc[test])
+                    if not np.array_equal(np.asarray(again, dtype=np.float64), outcome.p_test):
+                        raise RuntimeError(f"fit {key[:12]} trained again scores the test rows "
+                                           "differently: its model cannot score further "
+                                           "subjects")
+            with self.study.waiting("subjects"):
+                for frame, _ in self.batches[len(have):]:
+                    # The workers are idle during the looks' statistics: score with their
+                    # threads.
+                    have.append(np.asarray(outcome.model.predict_proba(
+                        frame, num_threads=self.study.pool.workers), dtype=np.float64))
         return np.concatenate([outcome.p_test, *have])
 
 
