@@ -407,6 +407,25 @@ def undrawn_figures(monkeypatch) -> None:
     monkeypatch.setattr("matplotlib.figure.Figure.savefig", save)
 
 
+def in_process(capsys, *args: str):
+    """``nsf args`` through the console entry point in this process, as a finished process
+    (exit code, stdout, stderr): the same words and exit code as a new process, without the
+    seconds of a new interpreter loading the libraries. Tests that need the working folder
+    set it with ``monkeypatch.chdir`` first."""
+    import subprocess
+
+    from nsf.cli import main
+
+    capsys.readouterr()
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["nsf", *args], code, out.out, out.err)
+
+
 def file_texts(path: Path):
     """The text a file holds: decoded tables, archive members, or its raw bytes (for scans of
     artifacts and reports for values that must not be there)."""

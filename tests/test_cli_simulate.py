@@ -12,6 +12,7 @@ import pytest
 from data_gen import dataset as ds
 from data_gen.errors import WorldError
 from nsf.config import ConfigError, ExperimentConfig, field_names, load_config
+from tests.conftest import in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["world.population.n_users=2000", "world.calendar.days=40",
@@ -107,18 +108,21 @@ def test_missing_config_file_and_bad_yaml(tmp_path):
         load_config(bad)
 
 
-def test_reuse_force_and_dataset_errors(tmp_path):
+def test_reuse_force_and_dataset_errors(tmp_path, monkeypatch, capsys):
+    """The first as a user runs it (a new process), the others through the same entry point
+    in this process."""
     args = ["simulate", str(ROOT / "experiments/smoke.yaml"), "-q", *sets(TINY)]
     first = nsf(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "built in" in first.stdout
     (folder,) = [p for p in (tmp_path / "data").iterdir() if not p.name.startswith(".")]
     manifest = json.loads((folder / "manifest.json").read_text())
-    again = nsf(*args, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    again = in_process(capsys, *args)
     assert again.returncode == 0 and "reused" in again.stdout
     assert "simulate:" not in first.stderr  # -q: no progress
     # Without -q and with stderr not a terminal: plain progress lines instead of a bar.
-    forced = nsf(*[a for a in args if a != "-q"], "--force", cwd=tmp_path)
+    forced = in_process(capsys, *[a for a in args if a != "-q"], "--force")
     assert forced.returncode == 0 and "built in" in forced.stdout
     assert "simulate: chunks 1/1" in forced.stderr, forced.stderr
     assert json.loads((folder / "manifest.json").read_text())["checksums"] == \
@@ -126,26 +130,27 @@ def test_reuse_force_and_dataset_errors(tmp_path):
 
     # A corrupt manifest: one line, exit 2, the folder left as it was.
     (folder / "manifest.json").write_text("{not json")
-    res = nsf(*args, cwd=tmp_path)
+    res = in_process(capsys, *args)
     assert res.returncode == 2 and "corrupt manifest" in res.stderr
     assert (folder / "manifest.json").read_text() == "{not json"
 
 
-def test_foreign_folder_and_unwritable_output(tmp_path):
+def test_foreign_folder_and_unwritable_output(tmp_path, monkeypatch, capsys):
     cfg = load_config(ROOT / "experiments/smoke.yaml", TINY)
     digest = ds.world_digest(cfg.world, cfg.seed, None)
     target = ds.dataset_path(tmp_path / "data", cfg.name, digest)
     target.mkdir(parents=True)
     (target / "notes.txt").write_text("mine")
-    res = nsf("simulate", str(ROOT / "experiments/smoke.yaml"), "-q", *sets(TINY),
-              cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    res = in_process(capsys, "simulate", str(ROOT / "experiments/smoke.yaml"), "-q",
+                     *sets(TINY))
     assert res.returncode == 2 and "is not a dataset" in res.stderr
     assert (target / "notes.txt").read_text() == "mine"
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    res = nsf("simulate", str(ROOT / "experiments/smoke.yaml"), "-q", *sets(TINY),
-              "--set", f"simulate.data_dir={blocker}/sub", cwd=tmp_path)
+    res = in_process(capsys, "simulate", str(ROOT / "experiments/smoke.yaml"), "-q",
+                     *sets(TINY), "--set", f"simulate.data_dir={blocker}/sub")
     assert res.returncode == 2 and "cannot write" in res.stderr, res.stderr
 
 

@@ -21,7 +21,7 @@ from nsf.data import open_dataset
 from nsf.execution import Executor
 from nsf.pipeline import FeatureSelection, fit_variant
 from nsf.pipeline._distributed import fit_distributed, training_frame, training_rule
-from tests.conftest import ROOT, SMOKE
+from tests.conftest import ROOT, SMOKE, in_process
 
 #: How far the distributed fit's test AUC may lie from the local fit's (the smoke test set has
 #: about 40 positives: its AUC moves by a few hundredths between seeds already).
@@ -115,13 +115,12 @@ def test_nsf_train_distributed_logs_a_scorer_that_scores(tmp_path, smoke_dataset
     (["model.distributed=true", "execution.backend=dask", "model.sample_subjects=1000"],
      "model.sample_subjects needs split.validation: dates (got 'auto')"),
 ])
-def test_distributed_misconfigured_is_one_line(tmp_path, smoke_dataset, override, message):
+def test_distributed_misconfigured_is_one_line(tmp_path, monkeypatch, capsys, smoke_dataset,
+                                               override, message):
     sets = [x for o in [*override, f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]
             for x in ("--set", o)]
-    proc = subprocess.run([sys.executable, "-m", "nsf", "train", str(SMOKE), "-q", "--data",
-                           str(smoke_dataset), *sets], cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                          text=True, timeout=120)
+    monkeypatch.chdir(tmp_path)
+    proc = in_process(capsys, "train", str(SMOKE), "-q", "--data", str(smoke_dataset), *sets)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]

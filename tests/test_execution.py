@@ -94,16 +94,22 @@ def test_light_state_reuses_running_workers_and_heavy_state_gets_new_ones():
 
     def run(executor, setup):
         out = sorted(executor.map_unordered(_draw, range(8), setup=setup))
-        return [r for _, (_, r, _) in out], {pid for _, (_, _, pid) in out}
+        # The pool the step ran on (None: in this process), and every worker process it has
+        # started (a loaded machine may give all the tasks to one of them).
+        pool = executor._pool
+        return ([r for _, (_, r, _) in out], {pid for _, (_, _, pid) in out}, pool,
+                set(pool._processes) if pool is not None else set())
 
     with Executor(ExecutionConfig(), 2) as executor:
-        first, first_pids = run(executor, heavy)
-        shifted, light_pids = run(executor, light)
-        again, again_pids = run(executor, heavy)
+        first, _, first_pool, first_workers = run(executor, heavy)
+        shifted, light_pids, light_pool, light_workers = run(executor, light)
+        again, again_pids, again_pool, _ = run(executor, heavy)
     with Executor(ExecutionConfig(), 2) as executor:
-        alone, _ = run(executor, light)
-    assert light_pids <= first_pids  # no new worker started for the light step
-    assert not again_pids & first_pids  # new workers for the heavy state again
+        alone, *_ = run(executor, light)
+    # The light step ran on the pool (and the workers) the heavy step started.
+    assert light_pool is first_pool and light_pids <= light_workers
+    # The heavy state again: a new pool, none of whose workers ran before.
+    assert again_pool is not first_pool and not again_pids & (first_workers | light_workers)
     assert shifted == alone and again == first
     assert shifted == [x + 10.0 for x in run(Executor(ExecutionConfig(), 1),
                                              Setup(_make_state, (2, 0.0)))[0]]

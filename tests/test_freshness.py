@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,6 +15,7 @@ from nsf.features import FeatureSelection
 from nsf.study.families import FAMILIES, FamilyContext
 from nsf.study.families import freshness as fresh
 from nsf.vocabulary import NEEDED, NOT_SHOWN_NEEDED
+from tests.conftest import in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.yaml"
@@ -109,14 +107,13 @@ def test_bad_schedule_name_is_refused_naming_the_field():
         load_config(SMOKE, ["study.freshness.schedules=[weekly]"])
 
 
-def test_schedule_longer_than_the_period_is_one_line_and_exit_2(tmp_path):
-    res = subprocess.run(
-        [sys.executable, "-m", "nsf", "study", str(SMOKE), "-q",
-         "--set", "world.calendar.days=200", "--set", "study.freshness.schedules=[quarterly]",
-         "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
-         "--set", f"simulate.data_dir={tmp_path / 'data'}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+def test_schedule_longer_than_the_period_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    res = in_process(
+        capsys, "study", str(SMOKE), "-q",
+        "--set", "world.calendar.days=200", "--set", "study.freshness.schedules=[quarterly]",
+        "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        "--set", f"simulate.data_dir={tmp_path / 'data'}")
     assert res.returncode == 2, res.stderr[-3000:]
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "study.freshness.schedules: 'quarterly' (90 days)" in lines[0]

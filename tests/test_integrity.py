@@ -21,14 +21,10 @@ from data_gen.dataset import build_dataset, read_manifest, verify_dataset
 from data_gen.errors import WorldError
 from nsf.config import load_config
 from nsf.errors import NsfError
+from tests.conftest import in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.yaml"
-
-
-def nsf(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nsf", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env=_env())
 
 
 def _env() -> dict:
@@ -119,16 +115,18 @@ def test_audit_reader_verifies(copy_of_smoke):
     assert read_audit_tables(copy_of_smoke, ("n_cards",), verify="rows").users.shape[0] == 3000
 
 
-def test_train_on_tampered_data_is_one_line_exit_2(copy_of_smoke, tmp_path):
+def test_train_on_tampered_data_is_one_line_exit_2(copy_of_smoke, tmp_path, monkeypatch, capsys):
     _flip_labels(copy_of_smoke)
-    res = nsf("train", str(SMOKE), "--data", str(copy_of_smoke), "-q",
-              "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    res = in_process(capsys, "train", str(SMOKE), "--data", str(copy_of_smoke), "-q",
+                     "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}")
     assert res.returncode == 2, res.stderr[-2000:]
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "table 'outcomes'" in lines[0], res.stderr[-2000:]
 
 
-def test_simulate_does_not_reuse_a_truncated_dataset(copy_of_smoke, smoke_cfg, tmp_path):
+def test_simulate_does_not_reuse_a_truncated_dataset(copy_of_smoke, smoke_cfg, tmp_path,
+                                                     monkeypatch, capsys):
     kw = dict(seed=smoke_cfg.seed, name=smoke_cfg.name, data_dir=copy_of_smoke.parent,
               chunk_users=8192)
     _, _, reused = build_dataset(smoke_cfg.world, **kw)
@@ -136,8 +134,9 @@ def test_simulate_does_not_reuse_a_truncated_dataset(copy_of_smoke, smoke_cfg, t
     _truncate(copy_of_smoke, "truth_users")
     with pytest.raises(WorldError, match=r"table 'truth_users' has [\d,]+ rows"):
         build_dataset(smoke_cfg.world, **kw)
-    res = nsf("simulate", str(SMOKE), "-q", "--set", f"simulate.data_dir={copy_of_smoke.parent}",
-              cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    res = in_process(capsys, "simulate", str(SMOKE), "-q", "--set",
+                     f"simulate.data_dir={copy_of_smoke.parent}")
     assert res.returncode == 2 and "(reused)" not in res.stdout
     assert "truth_users" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     # --force rebuilds it, and the rebuilt dataset verifies.
@@ -284,10 +283,12 @@ def test_edited_manifest_is_refused_by_every_reader(copy_of_smoke, smoke_cfg, ed
 
 
 @pytest.mark.parametrize("edit", ["windows", "contested"])
-def test_edited_manifest_is_one_line_and_exit_2(copy_of_smoke, tmp_path, edit):
+def test_edited_manifest_is_one_line_and_exit_2(copy_of_smoke, tmp_path, monkeypatch, capsys,
+                                                edit):
     _edit_manifest(copy_of_smoke, _MANIFEST_EDITS[edit])
-    res = nsf("simulate", str(SMOKE), "-q", "--set", f"simulate.data_dir={copy_of_smoke.parent}",
-              cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    res = in_process(capsys, "simulate", str(SMOKE), "-q", "--set",
+                     f"simulate.data_dir={copy_of_smoke.parent}")
     assert res.returncode == 2, res.stdout + res.stderr[-2000:]
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not match its own digest" in lines[0], res.stderr[-2000:]

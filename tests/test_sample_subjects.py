@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -15,7 +11,7 @@ from nsf.errors import NsfError
 from nsf.pipeline import prepare
 from nsf.pipeline._prepare import stratified_subjects
 from nsf.study.families.volume import sample_verdict
-from tests.conftest import ROOT, SMOKE
+from tests.conftest import ROOT, SMOKE, in_process
 
 
 def _population(n: int = 10_000, share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -95,14 +91,14 @@ def test_task_pool_refuses_data_prepared_without_the_configured_sample(smoke_pre
     ("5000", "study.sample_subjects = 5,000 is more than the 1,000 subjects"),
     ("3", "study.sample_subjects = 3 cannot hold two subjects of each outcome"),
 ])
-def test_bad_sample_size_from_the_command_line_exits_2(tmp_path, size, message):
-    proc = subprocess.run(
-        [sys.executable, "-m", "nsf", "study", str(ROOT / "experiments" / "own_table.yaml"),
-         "-q", "--set", f"study.sample_subjects={size}",
-         "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
-         "--set", f"dataset.table.path={ROOT / 'examples' / 'credit.csv'}"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-        text=True, timeout=120)
+def test_bad_sample_size_from_the_command_line_exits_2(tmp_path, monkeypatch, capsys, size,
+                                                       message):
+    monkeypatch.chdir(tmp_path)
+    proc = in_process(
+        capsys, "study", str(ROOT / "experiments" / "own_table.yaml"),
+        "-q", "--set", f"study.sample_subjects={size}",
+        "--set", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        "--set", f"dataset.table.path={ROOT / 'examples' / 'credit.csv'}")
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]

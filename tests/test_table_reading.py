@@ -19,7 +19,7 @@ from nsf.config import load_config
 from nsf.data import read_user_table
 from nsf.errors import NsfError
 from nsf.pipeline import prepare
-from tests.conftest import file_texts
+from tests.conftest import file_texts, in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -201,7 +201,8 @@ def test_identifier_like_feature_columns_are_refused(tmp_path, column, values, w
     assert column not in prepared.description.group_names
 
 
-def test_bad_table_on_the_command_line_is_one_line_and_writes_nothing(tmp_path, recid_csv):
+def test_bad_table_on_the_command_line_is_one_line_and_writes_nothing(tmp_path, recid_csv,
+                                                                     monkeypatch, capsys):
     text = recid_csv.read_text().splitlines()
     text[0] = text[0].replace("priors_count", "age")
     (tmp_path / "dup.csv").write_text("\n".join(text) + "\n")
@@ -210,10 +211,9 @@ def test_bad_table_on_the_command_line_is_one_line_and_writes_nothing(tmp_path, 
                       "    target_column: two_year_recid\n")
     work = tmp_path / "elsewhere"
     work.mkdir()
-    res = subprocess.run([sys.executable, "-m", "nsf", "study", str(config), "-q", "--set",
-                          f"tracking.uri=sqlite:///{work / 'mlflow.db'}"], cwd=work,
-                         capture_output=True, text=True, timeout=300,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    monkeypatch.chdir(work)
+    res = in_process(capsys, "study", str(config), "-q", "--set",
+                     f"tracking.uri=sqlite:///{work / 'mlflow.db'}")
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     # The relative path was read from the config's folder, not the working directory.

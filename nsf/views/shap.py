@@ -3,6 +3,8 @@ report and logged by tracking with the study's explanations."""
 
 from __future__ import annotations
 
+import json
+
 from matplotlib.figure import Figure
 
 from nsf.views._blocks import png as _png
@@ -146,7 +148,20 @@ SHAP_VIEWS = {
 }
 
 
+#: The last views drawn and their PNGs: a study logs its views and then writes its report in
+#: the same process, and the figures are pure functions of the data (no timestamp in the PNG).
+_last: tuple[str, dict[str, bytes]] | None = None
+
+
 def render_shap_views(views: dict) -> dict[str, bytes]:
-    """name -> PNG bytes of each SHAP view ``views`` (explanation_views) has data for."""
+    """name -> PNG bytes of each SHAP view ``views`` (explanation_views) has data for; the
+    same data again (equal to the last digit, as after study.json's round trip) is not drawn
+    twice."""
+    global _last
+    key = json.dumps(views, sort_keys=True, default=repr)
+    if _last is not None and _last[0] == key:
+        return dict(_last[1])
     out = {name: fn(views) for name, (fn, _caption) in SHAP_VIEWS.items()}
-    return {k: v for k, v in out.items() if v is not None}
+    drawn = {k: v for k, v in out.items() if v is not None}
+    _last = (key, drawn)
+    return dict(drawn)
