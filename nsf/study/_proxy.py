@@ -74,10 +74,8 @@ def group_features(prepared: PreparedData, group: str, rows: np.ndarray) -> pd.D
 
 
 def run_proxy(prepared: PreparedData, task: ProxyTask, *, rows: np.ndarray, seed: int,
-              estimator: str, cv: int, features: pd.DataFrame | None = None) -> dict:
+              estimator: str, cv: int) -> dict:
     """How well ``task.group``'s features alone predict ``task.target`` (cross-validated).
-
-    ``features``: :func:`group_features` of the group on ``rows``, when the caller has them.
 
     Returns
     -------
@@ -86,29 +84,13 @@ def run_proxy(prepared: PreparedData, task: ProxyTask, *, rows: np.ndarray, seed
         "n_classes", "n_samples", "estimator", "note"}``; ``score`` None with a ``note`` when
         the check cannot run (attribute missing, one class only).
     """
-    return run_group_proxies(prepared, task.group, (task.target,), rows=rows, seed=seed,
-                             estimator=estimator, cv=cv, features=features)[0]
-
-
-def run_group_proxies(prepared: PreparedData, group: str, targets, *, rows: np.ndarray,
-                      seed: int, estimator: str, cv: int,
-                      features: pd.DataFrame | None = None) -> list[dict]:
-    """:func:`run_proxy` of one group for each of ``targets``: the group's features are built
-    once and shared by every target's check (each check encodes them and splits its folds on
-    its own, as alone)."""
-    out = []
-    for target in targets:
-        base = {"group": group, "target": target}
-        y = proxy_target(prepared, target, rows)
-        if y is None:
-            out.append(base | {"score": None, "note": f"{target} is not in the data"})
-            continue
-        if y.nunique() < 2:
-            out.append(base | {"score": None, "note": f"{target} has one class on these rows"})
-            continue
-        if features is None:
-            features = group_features(prepared, group, rows)
-        result = proxy_strength(features, y, rng=stream(seed, "proxy", group, target),
-                                cv=cv, estimator=estimator, n_threads=1)
-        out.append(base | result.to_dict() | {"note": ""})
-    return out
+    base = {"group": task.group, "target": task.target}
+    y = proxy_target(prepared, task.target, rows)
+    if y is None:
+        return base | {"score": None, "note": f"{task.target} is not in the data"}
+    if y.nunique() < 2:
+        return base | {"score": None, "note": f"{task.target} has one class on these rows"}
+    result = proxy_strength(group_features(prepared, task.group, rows), y,
+                            rng=stream(seed, "proxy", task.group, task.target), cv=cv,
+                            estimator=estimator, n_threads=1)
+    return base | result.to_dict() | {"note": ""}

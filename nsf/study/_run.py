@@ -513,11 +513,10 @@ def _run(study: _Study, threshold_source: str) -> StudyParts:
     # One task per group and target, the widest groups first so that no long task starts
     # last (building a group's features again for each target takes milliseconds; one task
     # per group left a worker idle for seconds at the end).
-    groups = sorted(contested, key=lambda g: -sum(f.group == g for f in usable))
+    width = {g: sum(f.group == g for f in usable) for g in contested}
     proxies = []
     study.progress("proxies", 0, len(proxy_tasks))
-    for _, row in study.pool.run(_proxy_task, [ProxyTask(g, target) for g in groups
-                                               for target in targets]):
+    for _, row in study.pool.run(_proxy_task, sorted(proxy_tasks, key=lambda t: -width[t.group])):
         proxies.append(row)
         study.progress("proxies", len(proxies), len(proxy_tasks))
     order = {(p.group, p.target): i for i, p in enumerate(proxy_tasks)}
