@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nsf.config import ConfigError, load_config
+from tests.conftest import in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "experiments" / "smoke.yaml"
@@ -100,16 +101,11 @@ def _refused_in_one_line(res: subprocess.CompletedProcess, *needles: str) -> str
 def test_empty_or_non_mapping_config_is_refused(tmp_path, capsys, text, needle):
     """An empty config file used to run the whole default job (100,000 users). ``nsf
     simulate`` in this process (the commands below run as a user runs them)."""
-    from nsf.cli import main
-
     config = tmp_path / "experiment.yaml"
     config.write_text(text)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        main(["simulate", str(config), "--set", f"simulate.data_dir={tmp_path / 'data'}"])
-    out = capsys.readouterr()
-    _refused_in_one_line(subprocess.CompletedProcess([], exit_info.value.code, out.out, out.err),
-                         str(config), needle)
+    res = in_process(capsys, "simulate", str(config), "--set",
+                     f"simulate.data_dir={tmp_path / 'data'}")
+    _refused_in_one_line(res, str(config), needle)
     assert not (tmp_path / "data").exists()
     with pytest.raises(ConfigError, match=needle):
         load_config(config)

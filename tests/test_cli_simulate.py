@@ -72,14 +72,10 @@ def test_bad_config_values_get_one_line_and_exit_2(tmp_path, monkeypatch, capsys
                                                   needle):
     """``nsf simulate`` run in this process (a command of its own costs seconds of imports;
     the next test runs one as a user does)."""
-    from nsf.cli import main
-
     monkeypatch.chdir(tmp_path)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        main(["simulate", str(ROOT / "experiments/smoke.yaml"), "--set", override])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    res = in_process(capsys, "simulate", str(ROOT / "experiments/smoke.yaml"), "--set", override)
+    assert res.returncode == 2
+    err = res.stderr
     lines = err.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], err
     assert "Traceback" not in err

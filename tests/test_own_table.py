@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import in_process
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "experiments" / "own_table.yaml"
 
@@ -81,8 +83,6 @@ def test_bad_table_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, c
     """The first as a user runs it (a fresh process, a bare environment), the others through
     the same entry point in this process (the same words and exit code, without the
     seconds of a new interpreter loading the libraries)."""
-    from nsf.cli import main
-
     work = _workspace(tmp_path)
     monkeypatch.chdir(work)
     before = sorted(p.name for p in work.iterdir())
@@ -95,14 +95,8 @@ def test_bad_table_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, c
             (["study.families=[retention]"],
              "every family is inapplicable (retention: needs history windows"))):
         args = ["study", str(CONFIG), "-q", *[a for item in items for a in ("--set", item)]]
-        if i == 0:
-            res = _nsf(*args, cwd=work)
-            code, err = res.returncode, res.stderr
-        else:
-            capsys.readouterr()
-            with pytest.raises(SystemExit) as exit_info:
-                main(args)
-            code, err = exit_info.value.code, capsys.readouterr().err
+        res = _nsf(*args, cwd=work) if i == 0 else in_process(capsys, *args)
+        code, err = res.returncode, res.stderr
         assert code == 2, err
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("nsf: error: ") and needle in lines[0]
