@@ -457,7 +457,7 @@ def _run_all(fn: Callable, tasks: list, workers: int,
     if run_tasks is not None and tasks:
         yield from run_tasks(fn, tasks)
     elif workers > 1 and len(tasks) > 1:
-        with process_pool(min(workers, len(tasks))) as pool:
+        with process_pool(min(workers, len(tasks)), preload=[fn.__module__]) as pool:
             futures = [pool.submit(fn, t) for t in tasks]
             for fut in as_completed(futures):
                 yield fut.result()

@@ -115,6 +115,59 @@ def test_light_state_reuses_running_workers_and_heavy_state_gets_new_ones():
                                              Setup(_make_state, (2, 0.0)))[0]]
 
 
+#: A task module (importable by name, so the fork server can preload it) and a script that runs
+#: it on two pools one after the other in a new process (the server starts with the first).
+_PROBE = textwrap.dedent("""
+    import os
+
+    IMPORTED_IN = os.getpid()  # in a forked worker: the fork server, which preloaded it
+
+    def where(_item):
+        return [os.environ.get("NSF_TEST_POOL_VARIABLE"), os.getcwd(), IMPORTED_IN,
+                os.getppid()]
+""")
+_TWO_POOLS = textwrap.dedent("""
+    import json, os, sys
+    from nsf.execution._pool import process_pool
+    from pool_probe import where
+
+    if __name__ == "__main__":
+        with process_pool(2, preload=[where.__module__]) as pool:
+            before = list(pool.map(where, range(4)))
+        os.environ["NSF_TEST_POOL_VARIABLE"] = "after"
+        os.chdir(sys.argv[1])
+        with process_pool(2, preload=[where.__module__]) as pool:
+            after = list(pool.map(where, range(4)))
+        print(json.dumps([os.getpid(), before, after]))
+""")
+
+
+def test_forked_workers_see_this_process_as_it_is_when_their_pool_starts(tmp_path):
+    """Workers are forked from a server started with the first pool, which preloaded that
+    pool's task module (the workers do not import it again); a later pool's workers still see
+    the environment variables and working folder of the moment it starts, as spawned workers
+    do. That they die with the process: the signal tests below."""
+    import json
+
+    (tmp_path / "pool_probe.py").write_text(_PROBE)
+    (tmp_path / "pools.py").write_text(_TWO_POOLS)
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "NSF_TEST_POOL_VARIABLE"}
+    proc = subprocess.run([sys.executable, str(tmp_path / "pools.py"), str(folder)],
+                          cwd=tmp_path, env={**env, "PYTHONPATH": f"{ROOT}:{tmp_path}"},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pid, before, after = json.loads(proc.stdout)
+    assert {(b[0], b[1]) for b in before} == {(None, str(tmp_path))}
+    assert {(a[0], a[1]) for a in after} == {("after", str(folder))}
+    if sys.platform.startswith("linux"):
+        # One server forked the workers of both pools; it had imported the task's module.
+        parents = {w[3] for w in before + after}
+        assert len(parents) == 1 and pid not in parents
+        assert {w[2] for w in before + after} == parents
+
+
 def test_unreachable_scheduler_is_one_line_within_the_timeout():
     cfg = ExecutionConfig(backend="dask", address="tcp://127.0.0.1:9", connect_timeout=2)
     began = time.monotonic()

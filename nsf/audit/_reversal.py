@@ -196,7 +196,7 @@ def recover_phones(
     candidates: list[np.ndarray] = []
     if targets:
         # The executor's workers die with this process, at once when the run stops by an
-        # exception; a local pool's 'spawn' start-up is timed too.
+        # exception; a local pool's start-up is timed too.
         setup = Setup(_worker_filter, (target_filter,))
         with Executor(execution, workers) as executor:
             workers = executor.workers

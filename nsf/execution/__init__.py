@@ -6,7 +6,7 @@ items, results yielded as they finish with the item's index. Two backends, chose
 ``execution.backend``:
 
 ``local``
-    A ``spawn`` :class:`concurrent.futures.ProcessPoolExecutor` whose workers never outlive
+    A :class:`concurrent.futures.ProcessPoolExecutor` whose workers never outlive
     this process (:func:`nsf.execution._pool.process_pool`: parent-death signal and watcher,
     SIGINT ignored in workers, workers killed at once when the run stops by an exception).
     One worker runs the tasks in this process.
@@ -55,7 +55,8 @@ class Setup:
 
     ``light``: the arguments are small (a few megabytes). Local workers already running for
     another step are then kept and given the arguments with each task (each worker makes the
-    state once), instead of new workers started (seconds: each imports the libraries again).
+    state once), instead of new workers started (a fork, the state made again, and the
+    imports of any module the fork server had not preloaded).
     Heavy arguments (the default) go to new workers once, through their initializer.
     """
 
@@ -144,7 +145,7 @@ class Executor:
 
     # -- backends -----------------------------------------------------------------------
 
-    def _local_pool(self, setup: Setup | None = None):
+    def _local_pool(self, setup: Setup | None = None, preload: tuple[str, ...] = ()):
         token = None if setup is None else setup.token
         if self._pool is not None and setup is not None and not setup.light \
                 and token != self._pool_token:
@@ -156,12 +157,14 @@ class Executor:
             from nsf.execution._pool import process_pool
 
             # The state is made once per worker by the initializer (its arguments, such as a
-            # bitmap of tens of megabytes, are not sent with every task).
+            # bitmap of tens of megabytes, are not sent with every task). The workers are
+            # forked from a server that imported the task's modules once (``preload``).
             if setup is None:
-                pool_context = process_pool(self.workers)
+                pool_context = process_pool(self.workers, preload=preload)
             else:
                 pool_context = process_pool(self.workers, initializer=_install,
-                                            initargs=(setup.token, setup.fn, setup.args))
+                                            initargs=(setup.token, setup.fn, setup.args),
+                                            preload=preload)
             self._pool_context = pool_context
             self._pool = pool_context.__enter__()
             self._pool_token = token
@@ -226,7 +229,8 @@ class Executor:
             yield result
 
     def _map_local(self, fn, items, setup) -> Iterator[tuple[int, Any]]:
-        pool = self._local_pool(setup)
+        modules = (fn.__module__,) + (() if setup is None else (setup.fn.__module__,))
+        pool = self._local_pool(setup, preload=modules)
         if setup is None:
             state = None
         elif setup.token == self._pool_token:  # installed by the workers' initializer
