@@ -72,6 +72,26 @@ _seconds: dict[str, list[float]] = {}
 _slow: set[str] = set()
 
 
+#: The longest tests of the default run, run first and in this order (the first builds the smoke
+#: study the second reads). pytest-xdist hands each worker consecutive tests and the rest as
+#: they finish, so a long test near the end of the order (the browser test is last
+#: alphabetically) leaves the other worker idle until it ends; at the start, the other worker
+#: has the rest of the run to take. (A worker that reaches a test of the smoke study while it
+#: is being built waits for it; the tests the other worker is handed first do not need it.)
+RUN_FIRST = ("tests/test_family_contract.py::", "tests/test_ui_browser.py::",
+             "tests/test_own_table.py::test_default_study")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        for i, prefix in enumerate(RUN_FIRST):
+            if item.nodeid.startswith(prefix):
+                return i
+        return len(RUN_FIRST)
+
+    items.sort(key=rank)  # stable: the collection order otherwise
+
+
 def pytest_runtest_logreport(report):
     spent = _seconds.setdefault(report.nodeid, [0.0, 0.0])
     spent[0] += report.duration

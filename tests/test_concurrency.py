@@ -123,18 +123,33 @@ def test_a_build_waits_for_the_lock_then_reuses(tmp_path):
 # -- no orphans ----------------------------------------------------------------------------------
 
 def _workers(proc: subprocess.Popen, n: int, timeout: float = 240.0) -> list[psutil.Process]:
-    """Wait until ``proc`` has ``n`` or more descendant processes; return them."""
+    """Wait until ``proc`` runs ``n`` or more pool workers; return all its descendant processes
+    (the workers, the fork server that forked them, the resource tracker)."""
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"command ended early: {proc.communicate()[1][-3000:]}")
-        children = parent.children(recursive=True)
-        if len(children) >= n:
+        if len(_pool_workers(parent.children(recursive=True))) >= n:
             time.sleep(1.0)  # let the workers start their tasks
             return parent.children(recursive=True)
         time.sleep(0.2)
     raise AssertionError(f"fewer than {n} worker processes after {timeout} s")
+
+
+def _pool_workers(descendants: list[psutil.Process]) -> list[psutil.Process]:
+    """The workers among a command's descendants: neither the resource tracker nor a process
+    with children of its own (the fork server)."""
+    parents = set()
+    workers = []
+    for p in descendants:
+        try:
+            parents.add(p.ppid())
+            if "resource_tracker" not in " ".join(p.cmdline()):
+                workers.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return [p for p in workers if p.pid not in parents]
 
 
 def _assert_all_gone(procs: list[psutil.Process]) -> None:
