@@ -72,24 +72,22 @@ _seconds: dict[str, list[float]] = {}
 _slow: set[str] = set()
 
 
-#: The longest tests of the default run, run first and in this order (the first builds the smoke
-#: study the second reads). pytest-xdist hands each worker consecutive tests and the rest as
-#: they finish, so a long test near the end of the order (the browser test is last
-#: alphabetically) leaves the other worker idle until it ends; at the start, the other worker
-#: has the rest of the run to take. (A worker that reaches a test of the smoke study while it
-#: is being built waits for it; the tests the other worker is handed first do not need it.)
-RUN_FIRST = ("tests/test_family_contract.py::", "tests/test_ui_browser.py::",
-             "tests/test_own_table.py::test_default_study")
+#: The browser test runs in the middle of the order, after ``test_own_table.py``, instead of
+#: last (its module sorts last). pytest-xdist hands each worker consecutive tests and the rest
+#: as they finish: a 25 s test at the end of the order left the other worker idle until it
+#: ended. Not at the start: the first user of the smoke study builds it (a worker that needs it
+#: meanwhile waits), and in a fresh clone it also compiles the project's own kernels, which put
+#: a test first in the order over the 30 s budget.
+MOVE_AFTER = ("tests/test_ui_browser.py::", "tests/test_own_table.py::")
 
 
 def pytest_collection_modifyitems(config, items):
-    def rank(item) -> int:
-        for i, prefix in enumerate(RUN_FIRST):
-            if item.nodeid.startswith(prefix):
-                return i
-        return len(RUN_FIRST)
-
-    items.sort(key=rank)  # stable: the collection order otherwise
+    moved, after = MOVE_AFTER
+    chosen = [item for item in items if item.nodeid.startswith(moved)]
+    rest = [item for item in items if not item.nodeid.startswith(moved)]
+    anchors = [i for i, item in enumerate(rest) if item.nodeid.startswith(after)]
+    if chosen and anchors:
+        items[:] = rest[:anchors[-1] + 1] + chosen + rest[anchors[-1] + 1:]
 
 
 def pytest_runtest_logreport(report):
