@@ -15,7 +15,8 @@ The default run (not ``slow``) runs on two pytest-xdist workers (``-n 2`` in pyp
 ``-n 0`` runs in one process) and should take under five minutes on an idle 2-core machine, with
 no test in it over :data:`BUDGET_SECONDS`; the summary at the end lists the slowest. The
 whole-study fixtures are made once per run, not once per worker (:func:`_once_per_run`), and
-the simulator's compiled kernels once per run before the first test (:func:`pytest_sessionstart`).
+the simulator's compiled kernels once per run, while the first tests run
+(:func:`pytest_sessionstart`).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr = terminalreporter
     if "seconds" in _kernels:
-        tr.write_line(f"simulator kernels compiled once before the first test: "
+        tr.write_line(f"simulator kernels compiled once, beside the first tests: "
                       f"{_kernels['seconds']:.0f} s" + (f" (failed: {_kernels['error']})"
                                                        if _kernels["error"] else ""))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -156,8 +157,9 @@ def pytest_sessionstart(session):
     """Compile the simulator's kernels once per run, before any test simulates: in a fresh
     clone each pytest-xdist worker (and every ``nsf`` process a test starts) would otherwise
     compile them itself, several at once on two cores. The compilation runs in a background
-    process while the workers start and collect; each waits for it before its first test
-    (:func:`pytest_collection_finish`)."""
+    process while the workers start, collect and run the tests that need no simulator; each
+    waits for it before the first simulator kernel it runs (:func:`pytest_collection_finish`).
+    A process a test starts meanwhile compiles what it needs itself."""
     if os.environ.get("PYTEST_XDIST_WORKER") is not None or _kernels_cached():
         return
     import subprocess
@@ -187,18 +189,36 @@ def pytest_sessionstart(session):
 
 
 def pytest_collection_finish(session):
-    """Before the first test: wait for the kernels being compiled (a worker waits on the lock
-    the compiling process holds; one process without workers joins its thread)."""
+    """Wait for the kernels being compiled: one process without workers joins its thread
+    before the first test; a worker waits on the lock the compiling process holds the first
+    time it is about to run a simulator kernel (:func:`_wait_before_the_first_kernel`), so
+    the tests that never simulate start at once."""
     if os.environ.get("PYTEST_XDIST_WORKER") is None:
         if not session.config.pluginmanager.hasplugin("dsession") and "thread" in _kernels:
             _kernels["thread"].join()
         return
     path = os.environ.get(_KERNELS_LOCK)
     if path:
-        from filelock import FileLock
+        _wait_before_the_first_kernel(path)
 
-        with FileLock(path):
-            pass
+
+def _wait_before_the_first_kernel(path: str) -> None:
+    """Make numba wait for the lock at ``path`` before it compiles or loads the first kernel of
+    ``data_gen`` in this process (numba's dispatchers look their overloads up through
+    ``Dispatcher._compile_for_args`` when a call has none yet); other kernels go through."""
+    from filelock import FileLock
+    from numba.core.dispatcher import Dispatcher
+
+    original = Dispatcher._compile_for_args
+
+    def compile_for_args(self, *args, **kwargs):
+        if getattr(self.py_func, "__module__", "").startswith("data_gen."):
+            Dispatcher._compile_for_args = original  # once: the cache is ready after this
+            with FileLock(path):
+                pass
+        return original(self, *args, **kwargs)
+
+    Dispatcher._compile_for_args = compile_for_args
 
 
 def pytest_unconfigure(config):
