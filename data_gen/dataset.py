@@ -29,6 +29,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from boundpool import process_pool
 from data_gen import _checksum
 from data_gen.config import BLOCK_USERS, WorldConfig
 from data_gen.errors import WorldError
@@ -41,7 +42,6 @@ from data_gen.simulate import (
     run_chunk,
     write_json_atomic,
 )
-from data_gen.workers import process_pool
 
 #: 2: string values checksummed length-prefixed (format 1 hashed them at the chunk's width).
 #: 3: the manifest also holds the SHA-256 of ``summary.json`` (the achieved calibration).

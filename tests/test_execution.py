@@ -128,7 +128,7 @@ _PROBE = textwrap.dedent("""
 """)
 _TWO_POOLS = textwrap.dedent("""
     import json, os, sys
-    from nsf.execution._pool import process_pool
+    from boundpool import process_pool
     from pool_probe import where
 
     if __name__ == "__main__":

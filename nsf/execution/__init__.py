@@ -7,7 +7,7 @@ items, results yielded as they finish with the item's index. Two backends, chose
 
 ``local``
     A :class:`concurrent.futures.ProcessPoolExecutor` whose workers never outlive
-    this process (:func:`nsf.execution._pool.process_pool`: parent-death signal and watcher,
+    this process (:func:`boundpool.process_pool`: parent-death signal and watcher,
     SIGINT ignored in workers, workers killed at once when the run stops by an exception).
     One worker runs the tasks in this process.
 ``dask``
@@ -154,7 +154,7 @@ class Executor:
             if old is not None:
                 old.__exit__(None, None, None)
         if self._pool is None:
-            from nsf.execution._pool import process_pool
+            from boundpool import process_pool
 
             # The state is made once per worker by the initializer (its arguments, such as a
             # bitmap of tens of megabytes, are not sent with every task). The workers are

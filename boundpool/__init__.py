@@ -1,7 +1,10 @@
-"""Process pools whose workers never outlive their parent.
+"""Process pools whose workers never outlive the process that started them.
 
-Every parallel step of the project (simulator chunks, study fits, audit enumeration) runs in a
-``forkserver`` :class:`~concurrent.futures.ProcessPoolExecutor` made by :func:`process_pool`:
+Shared by both packages, which do not import each other: ``nsf``'s executor runs its local
+backend here (study fits, audit enumeration, scoring partitions, and the simulator's chunks
+when ``nsf simulate`` hands them to it), and ``data_gen`` runs the simulator's chunks here when
+it runs on its own. Standard library only. A pool made by :func:`process_pool` is a
+``forkserver`` :class:`~concurrent.futures.ProcessPoolExecutor`:
 
 - workers are forked from a server process that has already imported the libraries the tasks
   need (``preload``: the task functions' modules, with everything they import), instead of
