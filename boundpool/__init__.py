@@ -127,6 +127,17 @@ def _context(preload: tuple[str, ...]):
     return context
 
 
+def start_server(preload: Iterable[str] = ()) -> None:
+    """Start this process's fork server now, preloading ``preload`` (nothing where there is
+    no fork server, or once it runs): its imports then run while this process does other
+    work, instead of when the first pool starts."""
+    context = _context(tuple(preload))
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 def stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel the queued tasks and kill the workers now (they hold nothing to clean up: their
     outputs are written to temporary names and renamed only when complete)."""

@@ -151,7 +151,7 @@ def study_cmd(
     """
     from nsf.data import open_dataset, reading_summary
     from nsf.pipeline import prepare
-    from nsf.study import resolve_variants, run_study, study_tables
+    from nsf.study import resolve_variants, run_study, study_tables, warm_workers
     from nsf.tracking import check_store, log_description
     from nsf.tracking.study import (
         MlflowFitStore,
@@ -174,6 +174,7 @@ def study_cmd(
             path, _, _ = ensure_dataset(cfg, quiet=quiet)
         dataset = open_dataset(path, verify=cfg.dataset.verify, signing_key=signing_key(cfg))
     n_workers = workers if workers is not None else cfg.study.workers
+    warm_workers(cfg, n_workers)
     # The latent income is read only for the income proxy (simulated data, never a feature).
     latents = cfg.dataset.kind == "simulated" and (
         cfg.study.proxy_targets is None or "income_band" in cfg.study.proxy_targets)
@@ -229,6 +230,10 @@ def study_cmd(
                f"{fits.trained} fits trained, {fits.reused} reused, "
                f"{fits.shared} shared by key ({fits.requested} requested, cache hit rate "
                f"{fits.hit_rate:.0%}), {time.perf_counter() - t0:.1f}s")
+    if fits.trained:
+        typer.echo(f"the fits' estimators trained for {result.timing.fits_estimator_cpu:.1f} "
+                   f"CPU s: the fits cannot take under {result.timing.fits_floor:.1f}s on "
+                   "this study's workers, whatever else is made faster")
     if store.unreadable:
         typer.echo(f"{len(store.unreadable)} earlier fits in the store could not be read "
                    "(their artifacts are missing or damaged) and were trained again")

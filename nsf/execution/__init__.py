@@ -143,6 +143,15 @@ class Executor:
             cluster, self._cluster = self._cluster, None
             cluster.close(timeout=10)
 
+    def warm(self, fn: Callable) -> None:
+        """Let the local workers of ``fn`` start sooner: their fork server imports ``fn``'s
+        module now, in another process, while this one goes on (nothing for one worker, for
+        Dask, or once the server runs)."""
+        if self.backend == "local" and self.workers > 1:
+            from boundpool import start_server
+
+            start_server((fn.__module__,))
+
     # -- backends -----------------------------------------------------------------------
 
     def _local_pool(self, setup: Setup | None = None, preload: tuple[str, ...] = ()):

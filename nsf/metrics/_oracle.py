@@ -19,6 +19,7 @@ row, are both resampled with the rows.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,6 +93,66 @@ def _jackknife_inputs(p_truth: np.ndarray, p_groups: np.ndarray,
     return leave_out, draws / (draws - h), h / (draws - h)
 
 
+def _auc_function(labels: np.ndarray, truth: np.ndarray, groups: np.ndarray | None,
+                  draws: int | None, p_model: np.ndarray | None):
+    """``aucs(weights) -> (estimate, model AUC or None, raw AUC)``, one value per row of
+    ``weights`` (replicates)."""
+    scores = {"truth": truth}
+    corrected = groups is not None
+    leave_out: list[np.ndarray] = []
+    weight_all = weight_left = 0.0
+    if groups is not None:
+        sizes = group_sizes(int(draws or 0), groups.shape[1])
+        present = groups[:, sizes > 0]
+        check_probabilities(present.ravel(), name="p_groups")
+        if not np.allclose(present @ sizes[sizes > 0] / int(draws or 0), truth, atol=1e-9):
+            raise ValueError(f"p_groups do not average to p_truth over {draws} draws")
+        leave_out, weight_all, weight_left = _jackknife_inputs(truth, groups, int(draws or 0))
+        for g, q in enumerate(leave_out):
+            scores[f"leave_out_{g}"] = q
+    if p_model is not None:
+        scores["model"] = p_model
+    cells = {k: ScoreCells(labels, v) for k, v in scores.items()}
+
+    def aucs(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        got = {k: auc_from_class_weights(*c.counts(weights)) for k, c in cells.items()}
+        if corrected:
+            left = np.mean([got[f"leave_out_{g}"] for g in range(len(leave_out))], axis=0)
+            est = weight_all * got["truth"] - weight_left * left
+        else:
+            est = got["truth"]
+        return est, got.get("model"), got["truth"]
+
+    return aucs
+
+
+#: The oracle's point AUCs of the last few sets of rows, by their content (a study evaluates
+#: every model on the same test rows).
+_TRUTH_AUCS: dict[bytes, tuple[float, float]] = {}
+_TRUTH_AUCS_KEPT = 4
+
+
+def _truth_auc(labels: np.ndarray, truth: np.ndarray, groups: np.ndarray | None,
+               draws: int | None) -> tuple[float, float]:
+    """``(estimate, raw)`` of :func:`oracle_auc` without resampling, once per set of rows."""
+    digest = hashlib.sha256()
+    for part in (labels, truth, groups):
+        if part is not None:
+            digest.update(repr((part.dtype.str, part.shape)).encode())
+            digest.update(np.ascontiguousarray(part).tobytes())
+    digest.update(repr(draws).encode())
+    key = digest.digest()
+    hit = _TRUTH_AUCS.get(key)
+    if hit is None:
+        est, _, raw = _auc_function(labels, truth, groups, draws, None)(
+            np.ones((1, labels.shape[0])))
+        hit = (float(est[0]), float(raw[0]))
+        if len(_TRUTH_AUCS) >= _TRUTH_AUCS_KEPT:
+            _TRUTH_AUCS.pop(next(iter(_TRUTH_AUCS)))
+        _TRUTH_AUCS[key] = hit
+    return hit
+
+
 def oracle_auc(
     y_true,
     p_truth,
@@ -143,10 +204,10 @@ def oracle_auc(
     labels, truth = check_binary(y_true, p_truth)
     n = labels.shape[0]
     confidence = check_confidence(confidence)
-    scores = {"truth": truth}
     if draws is not None and int(draws) < 1:
         raise ValueError(f"draws must be a positive number of Monte-Carlo draws, got {draws!r}")
     corrected = p_groups is not None
+    groups = None
     if corrected:
         if draws is None or int(draws) < 2:
             raise ValueError(f"the Monte-Carlo correction needs draws >= 2, got {draws!r}")
@@ -154,49 +215,42 @@ def oracle_auc(
         if groups.ndim != 2 or groups.shape[0] != n or groups.shape[1] < 2:
             raise ValueError(f"p_groups must have shape ({n}, n_groups >= 2), got "
                              f"{groups.shape}")
-        sizes = group_sizes(int(draws), groups.shape[1])
-        present = groups[:, sizes > 0]
-        check_probabilities(present.ravel(), name="p_groups")
-        if not np.allclose(present @ sizes[sizes > 0] / int(draws), truth, atol=1e-9):
-            raise ValueError(f"p_groups do not average to p_truth over {draws} draws")
-        leave_out, weight_all, weight_left = _jackknife_inputs(truth, groups, int(draws))
-        for g, q in enumerate(leave_out):
-            scores[f"leave_out_{g}"] = q
     if p_model is not None:
-        scores["model"] = check_probabilities(p_model, n=n, name="p_model")
-    cells = {k: ScoreCells(labels, v) for k, v in scores.items()}
-
-    def aucs(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        got = {k: auc_from_class_weights(*c.counts(weights)) for k, c in cells.items()}
-        if corrected:
-            left = np.mean([got[f"leave_out_{g}"] for g in range(len(leave_out))], axis=0)
-            est = weight_all * got["truth"] - weight_left * left
-        else:
-            est = got["truth"]
-        return est, got.get("model"), got["truth"]
-
+        p_model = check_probabilities(p_model, n=n, name="p_model")
+    if rng is None:
+        # Without an interval the oracle's side depends on the rows alone: every model
+        # evaluated on the same rows shares it (computed once, the model's AUC apart).
+        estimate, raw_auc = _truth_auc(labels, truth, groups, draws)
+        model_auc = None
+        if p_model is not None:
+            model_cells = ScoreCells(labels, p_model)
+            model_auc = float(auc_from_class_weights(*model_cells.counts(np.ones((1, n))))[0])
+        return OracleAUC(
+            estimate=estimate, raw=raw_auc, draws=None if draws is None else int(draws),
+            lower=None, upper=None, model_auc=model_auc,
+            gap=None if model_auc is None else estimate - model_auc,
+            gap_lower=None, gap_upper=None, confidence=confidence, replicates=None)
+    check_rng(rng)
+    n_resamples = check_n_resamples(n_resamples)
+    aucs = _auc_function(labels, truth, groups, draws, p_model)
     est, model, raw = aucs(np.ones((1, n)))
     estimate, raw_auc = float(est[0]), float(raw[0])
     model_auc = None if model is None else float(model[0])
-    lower = upper = gap_lower = gap_upper = None
-    replicates = None
-    if rng is not None:
-        check_rng(rng)
-        n_resamples = check_n_resamples(n_resamples)
-        rep_est, rep_gap = [], []
-        for counts in iter_resample_counts(strata(labels, stratify), n_resamples=n_resamples,
-                                           rng=rng):
-            e, m, _ = aucs(counts)
-            rep_est.append(e)
-            if m is not None:
-                rep_gap.append(e - m)
-        replicates = np.concatenate(rep_est)
-        if np.isnan(replicates).any():
-            raise ValueError("the oracle AUC is undefined in a resample (one class only); use "
-                             "stratify=True")
-        lower, upper = percentile_interval(replicates, confidence)
-        if rep_gap:
-            gap_lower, gap_upper = percentile_interval(np.concatenate(rep_gap), confidence)
+    rep_est, rep_gap = [], []
+    for counts in iter_resample_counts(strata(labels, stratify), n_resamples=n_resamples,
+                                       rng=rng):
+        e, m, _ = aucs(counts)
+        rep_est.append(e)
+        if m is not None:
+            rep_gap.append(e - m)
+    replicates = np.concatenate(rep_est)
+    if np.isnan(replicates).any():
+        raise ValueError("the oracle AUC is undefined in a resample (one class only); use "
+                         "stratify=True")
+    lower, upper = percentile_interval(replicates, confidence)
+    gap_lower = gap_upper = None
+    if rep_gap:
+        gap_lower, gap_upper = percentile_interval(np.concatenate(rep_gap), confidence)
     return OracleAUC(
         estimate=estimate, raw=raw_auc, draws=None if draws is None else int(draws),
         lower=lower, upper=upper, model_auc=model_auc,

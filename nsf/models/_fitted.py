@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,9 @@ class FittedModel:
     #: Logistic regression only: the mean of the regression's inputs over the training rows,
     #: the background of its SHAP values (an aggregate: no row is kept).
     background_: np.ndarray | None = None
+    #: CPU seconds of the estimator's own training in the fitting thread (a timing: the study
+    #: trains with one thread per task, so it is all of the training's CPU time there).
+    fit_cpu_seconds: float = 0.0
 
     @property
     def features(self) -> tuple[FeatureSpec, ...]:
@@ -155,10 +159,11 @@ def fit_model(train: pd.DataFrame, y_train: np.ndarray, validation: pd.DataFrame
     encoder = FeatureEncoder(specs, coarsen_groups).fit(train)
     X = encoder.transform(train)
     estimator, fit_kw = make_estimator(model_cfg, encoder.categorical_mask, seed)
+    cpu = time.thread_time()
     with threadpool_limits(model_cfg.num_threads):
         estimator.fit(X, y_train, **fit_kw)
     fitted = FittedModel(encoder, estimator, Calibrator("none"), model_cfg, int(seed),
-                         dict(info or {}))
+                         dict(info or {}), fit_cpu_seconds=time.thread_time() - cpu)
     if model_cfg.kind == "logistic":
         fitted.background_ = _linear_background(estimator, X)
     p_val = fitted.raw_proba(encoder.transform(validation))

@@ -77,6 +77,7 @@ from nsf.study._explain_section import ExplanationsSection
 from nsf.study._fairness import disparity_change, fairness_table
 from nsf.study._fit import FitOutcome, FitTask, run_fit
 from nsf.study._minimal import minimal_sufficient_set
+from nsf.study._pool import warm_workers
 from nsf.study._result import (
     SCHEMA,
     Assumption,
@@ -146,4 +147,5 @@ __all__ = [
     "stream",
     "study_tables",
     "verdict_for",
+    "warm_workers",
 ]

@@ -52,6 +52,8 @@ class FitOutcome:
     reliance : group SHAP and permutation importance (baseline fits only), else None.
     info : training rows, population, label, selection.
     seconds : wall time of the fit and evaluation.
+    estimator_cpu_seconds : CPU seconds of the estimator's own training (every fold's, for a
+        cross-fitted variant): what no reuse or scheduling of the study can remove.
     run_id : the MLflow child run, once logged or when reused.
     reused : True when loaded from an earlier run instead of trained.
     model : the fitted model when the task asked to keep it (``FitTask.keep_model``), to score
@@ -68,6 +70,7 @@ class FitOutcome:
     reliance: dict | None = None
     info: dict = field(default_factory=dict)
     seconds: float = 0.0
+    estimator_cpu_seconds: float = 0.0
     run_id: str | None = None
     reused: bool = False
     model: Any = field(default=None, repr=False)
@@ -124,7 +127,7 @@ def run_fit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask, *,
         p_test=np.asarray(evaluation.p_model, dtype=np.float64), test_digest=test_digest(prepared),
         p_validation=np.asarray(p_validation, dtype=np.float64),
         reliance=reliance, info=info, seconds=time.perf_counter() - t0,
-        model=fitted if task.keep_model else None)
+        estimator_cpu_seconds=fitted.fit_cpu_seconds, model=fitted if task.keep_model else None)
 
 
 def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,
@@ -145,6 +148,7 @@ def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,
     p_test = np.full(test.size, np.nan)
     reliance, info = None, {}
     train_rows = validation_rows = 0
+    estimator_cpu = 0.0
     for k in range(crossfit.folds):
         view = prepared.fold_view(fold, k)
         fitted = fit_variant(view, v.selection, model_cfg, task.seed, population=v.population,
@@ -152,6 +156,7 @@ def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,
                          resample=task.resample)
         idx = view.test_index
         p_test[position[idx]] = fitted.predict_proba(prepared.frame.iloc[idx])
+        estimator_cpu += fitted.fit_cpu_seconds
         train_rows += int(fitted.info.get("train_rows", 0))
         validation_rows += int(fitted.info.get("validation_rows", 0))
         if k == 0:
@@ -183,7 +188,7 @@ def _run_crossfit(prepared: PreparedData, model_cfg: ModelConfig, task: FitTask,
         p_test=np.asarray(p_test, dtype=np.float64), test_digest=test_digest(prepared),
         # Every row is a test row: no validation row is shared by the folds' models.
         p_validation=np.zeros(0), reliance=reliance, info=info,
-        seconds=time.perf_counter() - t0)
+        seconds=time.perf_counter() - t0, estimator_cpu_seconds=estimator_cpu)
 
 
 def renamed(outcome: FitOutcome, variant: str) -> FitOutcome:

@@ -46,6 +46,13 @@ def _run_in_worker(state: tuple[Any, ExperimentConfig], task: tuple[TaskFn, Any]
     return fn(prepared, cfg, item, TASK_THREADS)
 
 
+def warm_workers(cfg: ExperimentConfig, workers: int) -> None:
+    """Start what the study's local workers are made from now (:meth:`Executor.warm`): its
+    imports then overlap the caller's own set-up (reading the data, opening the tracking
+    store) instead of delaying the first fits. Nothing for one worker or Dask."""
+    Executor(cfg.execution, workers).warm(_run_in_worker)
+
+
 class TaskPool:
     """Study tasks run serially (local backend, one worker) or on the configured executor.
 

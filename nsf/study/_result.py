@@ -33,7 +33,7 @@ that breaks reading an older ``study.json`` (a new optional section does not).
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, create_model, model_validator
 
@@ -574,9 +574,12 @@ class RunIds(ResultModel):
 
 
 class Timing(ResultModel):
-    """Seconds per stage; a family with its own procedure adds its own (``timing.<name>``)."""
+    """Seconds per stage; a family with its own procedure adds its own (``timing.<name>``).
+    ``total`` is the whole run's, and the keys of :attr:`NOT_STAGES` are no stage's either."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+    #: Keys that are not a stage's own wall seconds (the stages' sum is at most ``total``).
+    NOT_STAGES: ClassVar[tuple[str, ...]] = ("total", "fits_estimator_cpu", "fits_floor")
 
     fits: float = Field(0.0, description="Every fit of the study, wherever a stage asked for "
                         "it (the first batch, the looks' further seeds, the minimal-set search): "
@@ -592,6 +595,13 @@ class Timing(ResultModel):
     plain_cv: float = Field(0.0, description="The plain cross-validated AUC of a cross-fitted "
                             "table (one extra fit per fold).")
     total: float = 0.0
+    fits_estimator_cpu: float = Field(
+        0.0, description="CPU seconds (not wall) of the estimators' own training, summed over "
+        "every fit the study trained (LightGBM's binning and boosting, for instance): what no "
+        "reuse of the study's work or schedule of its tasks removes.")
+    fits_floor: float = Field(
+        0.0, description="fits_estimator_cpu / the study's workers: the least wall time those "
+        "fits can take on them, everything else free.")
 
 
 

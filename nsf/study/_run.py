@@ -183,6 +183,8 @@ class _Study:
         self.n_trained = 0
         self.n_reused = 0
         self.n_shared = 0
+        #: CPU seconds of the estimators' own training over every fit trained here.
+        self.estimator_cpu = 0.0
         #: Fits trained ahead of the request (ensure_fits' ``ahead``), by key.
         self._ahead: dict[str, FitOutcome] = {}
         self._stage = "fits"
@@ -279,6 +281,7 @@ class _Study:
         early_keys = {t.key for t in early_tasks}
         self.progress(stage, self.fits_done, self.fits_total)
         for task, outcome in self.pool.run(_fit_task, tasks + early_tasks):
+            self.estimator_cpu += outcome.estimator_cpu_seconds
             if task.key in early_keys:
                 self._ahead[task.key] = outcome
             else:
@@ -430,6 +433,10 @@ def run_study(cfg: ExperimentConfig, prepared: PreparedData, *, store: FitStore 
         study.keep_models = _keeps_models(study, subjects)
         parts = _run(study, threshold_source)
         parts.timing["total"] = time.perf_counter() - t_start
+        # CPU seconds, not a stage's wall seconds: the fits' irreducible part and the least
+        # wall time it allows on these workers.
+        parts.timing["fits_estimator_cpu"] = study.estimator_cpu
+        parts.timing["fits_floor"] = study.estimator_cpu / pool.workers
         out = assemble(study, parts)
         ledger = build_ledger(out, cfg.study.ledger)
         if ledger is not None:
