@@ -168,6 +168,51 @@ def test_forked_workers_see_this_process_as_it_is_when_their_pool_starts(tmp_pat
         assert {w[2] for w in before + after} == parents
 
 
+_WARM_THEN_POOL = textwrap.dedent("""
+    import json, os, sys
+    from multiprocessing import forkserver
+    from boundpool import process_pool, start_server
+    from nsf.config import ExecutionConfig
+    from nsf.execution import Executor
+    from pool_probe import where
+
+    if __name__ == "__main__":
+        Executor(ExecutionConfig(), 1).warm(where)  # one worker: nothing to start
+        alone = forkserver._forkserver._forkserver_pid
+        Executor(ExecutionConfig(), 2).warm(where)
+        server = forkserver._forkserver._forkserver_pid
+        os.environ["NSF_TEST_POOL_VARIABLE"] = "after"
+        os.chdir(sys.argv[1])
+        with process_pool(2) as pool:
+            got = list(pool.map(where, range(4)))
+        print(json.dumps([alone, server, got]))
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork server: Linux here")
+def test_warming_starts_the_fork_server_with_the_task_module_before_any_pool(tmp_path):
+    """``Executor.warm`` starts the fork server at once, the task's module preloaded; the pool
+    made later forks its workers from it, and they still see the variables and working folder
+    of the moment the pool starts. One worker starts nothing."""
+    import json
+
+    (tmp_path / "pool_probe.py").write_text(_PROBE)
+    (tmp_path / "warm.py").write_text(_WARM_THEN_POOL)
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "NSF_TEST_POOL_VARIABLE"}
+    proc = subprocess.run([sys.executable, str(tmp_path / "warm.py"), str(folder)],
+                          cwd=tmp_path, env={**env, "PYTHONPATH": f"{ROOT}:{tmp_path}"},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    alone, server, got = json.loads(proc.stdout)
+    assert alone is None and isinstance(server, int)
+    assert len(got) == 4
+    for variable, folder_seen, imported_in, parent in got:
+        assert (variable, folder_seen) == ("after", str(folder))
+        assert imported_in == server and parent == server
+
+
 def test_unreachable_scheduler_is_one_line_within_the_timeout():
     cfg = ExecutionConfig(backend="dask", address="tcp://127.0.0.1:9", connect_timeout=2)
     began = time.monotonic()

@@ -406,6 +406,31 @@ def test_oracle_auc_interval_covers_the_exact_auc_and_the_gap_is_paired():
     assert (again.lower, again.upper) == (res.lower, res.upper)
 
 
+def test_oracle_auc_without_interval_is_the_same_computed_once_per_set_of_rows():
+    """Models evaluated on the same rows share the oracle's side (computed once per set of
+    rows); every value equals the interval path's, which computes it anew, to the last bit."""
+    y, p, estimate, groups = _noisy_oracle(17)
+    kw = {"p_groups": groups, "draws": ORACLE_TEST_DRAWS}
+    for seed in (1, 2):
+        model = np.clip(p + np.random.default_rng(seed).normal(0, 0.04, p.size), 0, 1)
+        point = metrics.oracle_auc(y, estimate, p_model=model, **kw)
+        full = metrics.oracle_auc(y, estimate, p_model=model, rng=np.random.default_rng(0),
+                                  n_resamples=20, **kw)
+        assert (point.estimate, point.raw, point.model_auc, point.gap) == \
+            (full.estimate, full.raw, full.model_auc, full.gap)
+        assert point.model_auc == pytest.approx(skm.roc_auc_score(y, model), abs=EXACT)
+        assert point.lower is None and point.replicates is None
+    # Other rows (a half of them): their own oracle, not the one computed last.
+    half = slice(0, y.size // 2)
+    kw = {"p_groups": groups[half], "draws": ORACLE_TEST_DRAWS}
+    other = metrics.oracle_auc(y[half], estimate[half], **kw)
+    assert other.raw == pytest.approx(skm.roc_auc_score(y[half], estimate[half]), abs=EXACT)
+    assert other.estimate == metrics.oracle_auc(y[half], estimate[half], n_resamples=20,
+                                                rng=np.random.default_rng(0), **kw).estimate
+    assert other.raw != metrics.oracle_auc(y, estimate, p_groups=groups,
+                                           draws=ORACLE_TEST_DRAWS).raw
+
+
 def test_oracle_auc_rejects_inconsistent_inputs():
     y, _, estimate, groups = _noisy_oracle(1, n=200)
     with pytest.raises(ValueError, match="draws >= 2"):

@@ -416,6 +416,13 @@ def test_parallel_workers_give_identical_results(tmp_path):
     serial = run_study(cfg, prepared, workers=1, dataset_path=path)
     parallel = run_study(cfg, prepared, workers=2, dataset_path=path)
     assert serial.model_dump(exclude={"timing"}) == parallel.model_dump(exclude={"timing"})
+    for result, workers in ((serial, 1), (parallel, 2)):
+        # The fits' estimators' own CPU seconds, whichever process trained them, and the least
+        # wall time they leave the fits on the study's workers: no run of the fits beats it.
+        t = result.timing
+        assert t.fits_estimator_cpu > 0
+        assert t.fits_floor == pytest.approx(t.fits_estimator_cpu / workers)
+        assert t.fits_floor <= t.fits
 
 
 def test_fairness_table_marks_small_groups_and_leaves_them_out():
