@@ -183,7 +183,8 @@ class _Study:
         self.n_trained = 0
         self.n_reused = 0
         self.n_shared = 0
-        #: CPU seconds of the estimators' own training over every fit trained here.
+        #: CPU seconds of the estimators' own training over the fits trained here (kept, or
+        #: trained again to score further test subjects).
         self.estimator_cpu = 0.0
         #: Fits trained ahead of the request (ensure_fits' ``ahead``), by key.
         self._ahead: dict[str, FitOutcome] = {}
@@ -281,7 +282,6 @@ class _Study:
         early_keys = {t.key for t in early_tasks}
         self.progress(stage, self.fits_done, self.fits_total)
         for task, outcome in self.pool.run(_fit_task, tasks + early_tasks):
-            self.estimator_cpu += outcome.estimator_cpu_seconds
             if task.key in early_keys:
                 self._ahead[task.key] = outcome
             else:
@@ -292,6 +292,7 @@ class _Study:
         if self.store is not None:
             outcome.run_id = self.store.record(outcome, variant)
         self.outcomes[outcome.key] = outcome
+        self.estimator_cpu += outcome.estimator_cpu_seconds
         self.n_trained += 1
         self.fits_done += 1
         self.progress(self._stage, self.fits_done, self.fits_total)

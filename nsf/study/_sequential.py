@@ -413,6 +413,7 @@ class _Extra:
                     # Kept like the fits' own models until the looks end (the study releases
                     # them).
                     outcome.model = refit(self.study, v, key)
+                    self.study.estimator_cpu += outcome.model.fit_cpu_seconds
                     # The same model as the fit's: it scores the study's test rows as the fit
                     # did.
                     test = self.study.prepared.test_index
