@@ -142,23 +142,29 @@ _TWO_POOLS = textwrap.dedent("""
 """)
 
 
+def _run_pool_script(tmp_path, script: str):
+    """Run ``script`` (beside the task module :data:`_PROBE`) in a new process from
+    ``tmp_path``, its argument a folder to enter; returns the folder and its printed JSON."""
+    import json
+
+    (tmp_path / "pool_probe.py").write_text(_PROBE)
+    (tmp_path / "script.py").write_text(script)
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "NSF_TEST_POOL_VARIABLE"}
+    proc = subprocess.run([sys.executable, str(tmp_path / "script.py"), str(folder)],
+                          cwd=tmp_path, env={**env, "PYTHONPATH": f"{ROOT}:{tmp_path}"},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return folder, json.loads(proc.stdout)
+
+
 def test_forked_workers_see_this_process_as_it_is_when_their_pool_starts(tmp_path):
     """Workers are forked from a server started with the first pool, which preloaded that
     pool's task module (the workers do not import it again); a later pool's workers still see
     the environment variables and working folder of the moment it starts, as spawned workers
     do. That they die with the process: the signal tests below."""
-    import json
-
-    (tmp_path / "pool_probe.py").write_text(_PROBE)
-    (tmp_path / "pools.py").write_text(_TWO_POOLS)
-    folder = tmp_path / "elsewhere"
-    folder.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "NSF_TEST_POOL_VARIABLE"}
-    proc = subprocess.run([sys.executable, str(tmp_path / "pools.py"), str(folder)],
-                          cwd=tmp_path, env={**env, "PYTHONPATH": f"{ROOT}:{tmp_path}"},
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    pid, before, after = json.loads(proc.stdout)
+    folder, (pid, before, after) = _run_pool_script(tmp_path, _TWO_POOLS)
     assert {(b[0], b[1]) for b in before} == {(None, str(tmp_path))}
     assert {(a[0], a[1]) for a in after} == {("after", str(folder))}
     if sys.platform.startswith("linux"):
@@ -194,18 +200,7 @@ def test_warming_starts_the_fork_server_with_the_task_module_before_any_pool(tmp
     """``Executor.warm`` starts the fork server at once, the task's module preloaded; the pool
     made later forks its workers from it, and they still see the variables and working folder
     of the moment the pool starts. One worker starts nothing."""
-    import json
-
-    (tmp_path / "pool_probe.py").write_text(_PROBE)
-    (tmp_path / "warm.py").write_text(_WARM_THEN_POOL)
-    folder = tmp_path / "elsewhere"
-    folder.mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "NSF_TEST_POOL_VARIABLE"}
-    proc = subprocess.run([sys.executable, str(tmp_path / "warm.py"), str(folder)],
-                          cwd=tmp_path, env={**env, "PYTHONPATH": f"{ROOT}:{tmp_path}"},
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    alone, server, got = json.loads(proc.stdout)
+    folder, (alone, server, got) = _run_pool_script(tmp_path, _WARM_THEN_POOL)
     assert alone is None and isinstance(server, int)
     assert len(got) == 4
     for variable, folder_seen, imported_in, parent in got:
