@@ -266,6 +266,10 @@ _CLIENT = textwrap.dedent("""
         return os.getpid()
 
     if __name__ == "__main__":
+        # Ctrl-C as a program in the foreground of a terminal gets it, however this test run
+        # was started (a run started in the background ignores SIGINT, and its children too).
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         backend = sys.argv[1]
         with Executor(ExecutionConfig(backend=backend, workers=2)) as executor:
             if backend == "dask":
