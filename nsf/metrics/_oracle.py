@@ -217,6 +217,7 @@ def oracle_auc(
                              f"{groups.shape}")
     if p_model is not None:
         p_model = check_probabilities(p_model, n=n, name="p_model")
+    lower = upper = gap_lower = gap_upper = replicates = None
     if rng is None:
         # Without an interval the oracle's side depends on the rows alone: every model
         # evaluated on the same rows shares it (computed once, the model's AUC apart).
@@ -225,32 +226,27 @@ def oracle_auc(
         if p_model is not None:
             model_cells = ScoreCells(labels, p_model)
             model_auc = float(auc_from_class_weights(*model_cells.counts(np.ones((1, n))))[0])
-        return OracleAUC(
-            estimate=estimate, raw=raw_auc, draws=None if draws is None else int(draws),
-            lower=None, upper=None, model_auc=model_auc,
-            gap=None if model_auc is None else estimate - model_auc,
-            gap_lower=None, gap_upper=None, confidence=confidence, replicates=None)
-    check_rng(rng)
-    n_resamples = check_n_resamples(n_resamples)
-    aucs = _auc_function(labels, truth, groups, draws, p_model)
-    est, model, raw = aucs(np.ones((1, n)))
-    estimate, raw_auc = float(est[0]), float(raw[0])
-    model_auc = None if model is None else float(model[0])
-    rep_est, rep_gap = [], []
-    for counts in iter_resample_counts(strata(labels, stratify), n_resamples=n_resamples,
-                                       rng=rng):
-        e, m, _ = aucs(counts)
-        rep_est.append(e)
-        if m is not None:
-            rep_gap.append(e - m)
-    replicates = np.concatenate(rep_est)
-    if np.isnan(replicates).any():
-        raise ValueError("the oracle AUC is undefined in a resample (one class only); use "
-                         "stratify=True")
-    lower, upper = percentile_interval(replicates, confidence)
-    gap_lower = gap_upper = None
-    if rep_gap:
-        gap_lower, gap_upper = percentile_interval(np.concatenate(rep_gap), confidence)
+    else:
+        check_rng(rng)
+        n_resamples = check_n_resamples(n_resamples)
+        aucs = _auc_function(labels, truth, groups, draws, p_model)
+        est, model, raw = aucs(np.ones((1, n)))
+        estimate, raw_auc = float(est[0]), float(raw[0])
+        model_auc = None if model is None else float(model[0])
+        rep_est, rep_gap = [], []
+        for counts in iter_resample_counts(strata(labels, stratify), n_resamples=n_resamples,
+                                           rng=rng):
+            e, m, _ = aucs(counts)
+            rep_est.append(e)
+            if m is not None:
+                rep_gap.append(e - m)
+        replicates = np.concatenate(rep_est)
+        if np.isnan(replicates).any():
+            raise ValueError("the oracle AUC is undefined in a resample (one class only); use "
+                             "stratify=True")
+        lower, upper = percentile_interval(replicates, confidence)
+        if rep_gap:
+            gap_lower, gap_upper = percentile_interval(np.concatenate(rep_gap), confidence)
     return OracleAUC(
         estimate=estimate, raw=raw_auc, draws=None if draws is None else int(draws),
         lower=lower, upper=upper, model_auc=model_auc,
